@@ -1,0 +1,67 @@
+# Two commands for a newcomer: `make run` serves the shop, `make test` runs every test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP     := $(VENV)/.dev-installed
+# The machine's own PostgreSQL (15 here), used for a second integration pass when it answers.
+SYSTEM_PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test test-unit test-integration test-e2e test-system-pg lint init-db translations clean-data
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(RUNTIME_STAMP): requirements.txt | $(VENV)/bin/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(RUNTIME_STAMP)
+
+## make run: start the databases (embedded unless DATABASE_URL/MONGODB_URL are set) and serve :5000
+run: $(RUNTIME_STAMP)
+	$(BIN)/python app/app.py
+
+## make init-db: apply both schemas (and the demo data) without serving
+init-db: $(RUNTIME_STAMP)
+	$(BIN)/flask --app shop init-db --demo
+
+## make test: lint, unit, integration (embedded PostgreSQL 18 + SecantusDB), browser, then the
+## integration tests again on the machine's PostgreSQL when it is reachable.
+test: $(DEV_STAMP)
+	bash scripts/ensure-chromium.sh
+	$(BIN)/ruff check .
+	$(BIN)/pytest tests
+	$(MAKE) --no-print-directory test-system-pg
+
+test-unit: $(DEV_STAMP)
+	$(BIN)/pytest tests/unit
+
+test-integration: $(DEV_STAMP)
+	$(BIN)/pytest tests/integration
+
+test-e2e: $(DEV_STAMP)
+	bash scripts/ensure-chromium.sh
+	$(BIN)/pytest tests/e2e
+
+test-system-pg: $(DEV_STAMP)
+	@if $(BIN)/python -c "import psycopg2,sys; psycopg2.connect('$(SYSTEM_PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+		echo "== integration tests on $$($(BIN)/python -c "import psycopg2; c=psycopg2.connect('$(SYSTEM_PG_URL)'); print(c.server_version)") (system PostgreSQL) =="; \
+		TEST_DATABASE_URL='$(SYSTEM_PG_URL)' $(BIN)/pytest tests/integration; \
+	else \
+		echo "== no PostgreSQL at $(SYSTEM_PG_URL): second integration pass not run =="; \
+	fi
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+
+## make translations: extract messages, merge them into the Spanish catalog, compile it
+translations: $(DEV_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _l -k lazy_gettext --no-location -o shop/translations/messages.pot .
+	$(BIN)/pybabel update -i shop/translations/messages.pot -d shop/translations -l es --no-fuzzy-matching
+	$(BIN)/pybabel compile -d shop/translations
+
+clean-data:
+	rm -rf var

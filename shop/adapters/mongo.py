@@ -1,0 +1,166 @@
+"""MongoDB access: the client, the collections with their validators and indexes, and queries.
+
+The catalog and the stock live here. Only portable MongoDB 5+ features are used (no `$text`,
+no field paths through arrays of sub-documents), so the SecantusDB stand-in and real MongoDB
+behave alike. Every filter is built from values validated in `shop.domain.catalog`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+from bson import ObjectId
+from bson.codec_options import CodecOptions, TypeRegistry
+from bson.decimal128 import Decimal128
+from pymongo import MongoClient
+from pymongo.errors import CollectionInvalid, OperationFailure
+
+from shop.config import PROJECT_ROOT
+from shop.domain.catalog import CatalogQuery, Product, attribute_value_candidates
+from shop.domain.money import to_money
+
+SCHEMA_FILE = PROJECT_ROOT / "database" / "mongo" / "collections.json"
+_SORTS = {
+    "name": [("name", 1), ("_id", 1)],
+    "price_asc": [("price", 1), ("_id", 1)],
+    "price_desc": [("price", -1), ("_id", 1)],
+}
+_SPANISH = {"locale": "es", "strength": 1}  # "árbol" sorts with "arbol", "Zapato" with "zapato"
+_MAX_FACET_VALUES = 15
+_SCALAR_TYPES = ["string", "int", "long", "double", "bool"]
+
+
+def _decimal_codec() -> CodecOptions:
+    """Read Decimal128 as Decimal and write Decimal as Decimal128: money never becomes a float."""
+    from bson.codec_options import TypeCodec
+
+    class DecimalCodec(TypeCodec):
+        python_type = Decimal
+        bson_type = Decimal128
+
+        def transform_python(self, value):
+            return Decimal128(value)
+
+        def transform_bson(self, value):
+            return value.to_decimal()
+
+    return CodecOptions(type_registry=TypeRegistry([DecimalCodec()]), tz_aware=True)
+
+
+class MongoStore:
+    """The shop's MongoDB database and its collections."""
+
+    def __init__(self, url: str, db_name: str, *, timeout_ms: int = 5000):
+        self.client = MongoClient(url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
+                                  appname="shop", tz_aware=True)
+        self.db = self.client.get_database(db_name, codec_options=_decimal_codec())
+        self.products = self.db["products"]
+        self.reviews = self.db["reviews"]
+        self.audit_logs = self.db["audit_logs"]
+
+    def close(self) -> None:
+        self.client.close()
+
+    def ping(self) -> None:
+        self.db.command("ping")
+
+    # --- schema -------------------------------------------------------------------------------
+
+    def apply_schema(self, schema_file: Path = SCHEMA_FILE) -> None:
+        """Create collections with validators, or update the validators; create indexes. Idempotent."""
+        schema = json.loads(schema_file.read_text())
+        existing = set(self.db.list_collection_names())
+        for name, spec in schema.items():
+            if name.startswith("_"):
+                continue
+            validator = spec.get("validator", {})
+            if name in existing:
+                self.db.command("collMod", name, validator=validator, validationLevel="strict",
+                                validationAction="error")
+            else:
+                try:
+                    self.db.create_collection(name, validator=validator)
+                except CollectionInvalid:  # created meanwhile by a concurrent start-up
+                    self.db.command("collMod", name, validator=validator)
+            for index in spec.get("indexes", []):
+                self.db[name].create_index([tuple(k) for k in index["keys"]], name=index["name"],
+                                           unique=index.get("unique", False))
+
+    def validators(self) -> dict[str, dict]:
+        return {c["name"]: c.get("options", {}).get("validator", {}) for c in self.db.list_collections()}
+
+    # --- catalog ------------------------------------------------------------------------------
+
+    def find_products(self, query: CatalogQuery) -> tuple[list[Product], int]:
+        """One page of products matching the query, and the total number of matches."""
+        mongo_filter = self._catalog_filter(query)
+        total = self.products.count_documents(mongo_filter)
+        cursor = (self.products.find(mongo_filter).sort(_SORTS[query.sort]).collation(_SPANISH)
+                  .skip(query.offset).limit(query.per_page))
+        return [_product(doc) for doc in cursor], total
+
+    @staticmethod
+    def _catalog_filter(query: CatalogQuery) -> dict:
+        mongo_filter: dict = {}
+        if query.search:
+            # An escaped literal, case-insensitive: the input can never act as a pattern.
+            mongo_filter["name"] = {"$regex": re.escape(query.search), "$options": "i"}
+        if query.category:
+            mongo_filter["category"] = query.category
+        for key, raw in query.attributes:  # keys are validated identifiers: no "$" and no "."
+            mongo_filter[f"attributes.{key}"] = {"$in": attribute_value_candidates(raw)}
+        return mongo_filter
+
+    def get_product(self, product_id: str) -> Product | None:
+        doc = self.products.find_one({"_id": ObjectId(product_id)})
+        return _product(doc) if doc else None
+
+    def categories(self) -> list[tuple[str, int]]:
+        pipeline = [{"$group": {"_id": "$category", "count": {"$sum": 1}}}, {"$sort": {"_id": 1}}]
+        return [(row["_id"], row["count"]) for row in self.products.aggregate(pipeline)]
+
+    def attribute_facets(self, category: str) -> dict[str, list]:
+        """Filterable attributes of a category: scalar attributes with few distinct values."""
+        pipeline = [
+            {"$match": {"category": category}},
+            {"$project": {"kv": {"$objectToArray": "$attributes"}}},
+            {"$unwind": "$kv"},
+            {"$match": {"kv.v": {"$type": _SCALAR_TYPES, "$not": {"$type": "array"}}}},
+            {"$group": {"_id": "$kv.k", "values": {"$addToSet": "$kv.v"}}},
+            {"$sort": {"_id": 1}},
+        ]
+        facets = {}
+        for row in self.products.aggregate(pipeline):
+            values = row["values"]
+            if 1 < len(values) <= _MAX_FACET_VALUES:
+                facets[row["_id"]] = sorted(values, key=lambda v: (str(type(v)), v))
+        return facets
+
+    def insert_products(self, products: list[dict]) -> int:
+        now = dt.datetime.now(dt.timezone.utc)
+        docs = [{**p, "price": to_money(p["price"]), "created_at": now, "updated_at": now} for p in products]
+        # ordered=False: one invalid document must not silently drop the whole batch
+        return len(self.products.insert_many(docs, ordered=False).inserted_ids)
+
+    def count_products(self) -> int:
+        return self.products.count_documents({})
+
+
+def _product(doc: dict) -> Product:
+    return Product(
+        product_id=str(doc["_id"]),
+        name=doc["name"],
+        category=doc["category"],
+        price=to_money(doc["price"]),
+        stock=int(doc["stock"]),
+        attributes=doc.get("attributes", {}),
+        description=doc.get("description", ""),
+    )
+
+
+def is_validation_error(error: Exception) -> bool:
+    return isinstance(error, OperationFailure) and error.code == 121

@@ -1,0 +1,116 @@
+"""All configuration, read from the environment (and an optional `.env`) in this one place."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_ENVIRONMENTS = ("development", "testing", "production")
+_MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the shop; the message names the variable to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    secret_key: str | None = None
+    database_url: str | None = None
+    mongodb_url: str | None = None
+    mongodb_db: str = "shop"
+    data_dir: Path = PROJECT_ROOT / "var"
+    host: str = "127.0.0.1"
+    port: int = 5000
+    web_workers: int = 2
+    log_level: str = "INFO"
+    ratelimit_storage_uri: str = "memory://"
+    login_rate_limit: str = "10 per minute"
+    session_cookie_secure: bool = False
+    products_per_page: int = 12
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def uses_embedded_databases(self) -> bool:
+        return not (self.database_url and self.mongodb_url)
+
+
+def _env_bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_int(environ: dict, name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> Settings:
+    """Settings from the environment; a `.env` in the project root fills in what is unset."""
+    if environ is None:
+        if read_dotenv:
+            from dotenv import load_dotenv
+
+            load_dotenv(PROJECT_ROOT / ".env", override=False)
+        environ = dict(os.environ)
+    env = environ.get("SHOP_ENV", "development").strip().lower()
+    if env not in _ENVIRONMENTS:
+        raise ConfigError(f"SHOP_ENV must be one of {', '.join(_ENVIRONMENTS)}; got {env!r}")
+    settings = Settings(
+        env=env,
+        secret_key=environ.get("SECRET_KEY") or None,
+        database_url=environ.get("DATABASE_URL") or None,
+        mongodb_url=environ.get("MONGODB_URL") or None,
+        mongodb_db=environ.get("MONGODB_DB", "shop"),
+        data_dir=Path(environ.get("SHOP_DATA_DIR") or PROJECT_ROOT / "var").resolve(),
+        host=environ.get("HOST", "127.0.0.1"),
+        port=_env_int(environ, "PORT", 5000),
+        web_workers=_env_int(environ, "WEB_CONCURRENCY", 2),
+        log_level=environ.get("LOG_LEVEL", "INFO").upper(),
+        ratelimit_storage_uri=environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        session_cookie_secure=_env_bool(environ.get("SESSION_COOKIE_SECURE"), env == "production"),
+        products_per_page=_env_int(environ, "PRODUCTS_PER_PAGE", 12),
+    )
+    check_production_settings(settings)
+    return settings
+
+
+def check_production_settings(settings: Settings) -> None:
+    """In production, a missing secret or database is a start-up error, never a silent default."""
+    if not settings.is_production:
+        return
+    if not settings.secret_key or len(settings.secret_key) < _MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            f"SECRET_KEY must be set to a random string of at least {_MIN_SECRET_KEY_LENGTH} characters "
+            "in production (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    if not settings.database_url or not settings.mongodb_url:
+        raise ConfigError("DATABASE_URL and MONGODB_URL must both be set in production")
+
+
+def development_secret_key(data_dir: Path) -> str:
+    """A random key kept under the data directory, so sessions survive restarts in development."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key

@@ -1,0 +1,162 @@
+"""Catalog rules: what a product is, and which catalog queries are valid.
+
+Every value that reaches a MongoDB filter passes through here first, as a validated scalar: a
+search term becomes an escaped literal, attribute keys must be plain identifiers, and no user
+input can become an operator (`$gt`), a dotted path or a regular expression.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from shop.domain.errors import N_, InvalidInput
+
+MAX_SEARCH_LENGTH = 100
+MAX_CATEGORY_LENGTH = 60
+MAX_FILTER_VALUE_LENGTH = 100
+MAX_ATTRIBUTE_FILTERS = 6
+MAX_PAGE = 100_000
+ATTRIBUTE_FILTER_PREFIX = "attr."
+_ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_PRODUCT_ID = re.compile(r"^[0-9a-f]{24}$")
+LOW_STOCK_THRESHOLD = 3
+
+SORT_OPTIONS = ("name", "price_asc", "price_desc")
+
+
+@dataclass(frozen=True)
+class Product:
+    product_id: str
+    name: str
+    category: str
+    price: Decimal
+    stock: int
+    attributes: dict = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock > 0
+
+    @property
+    def low_stock(self) -> bool:
+        return 0 < self.stock <= LOW_STOCK_THRESHOLD
+
+    def key_attributes(self, limit: int = 3) -> list[tuple[str, object]]:
+        """The first few scalar attributes: what a product card shows."""
+        scalars = [(k, v) for k, v in self.attributes.items() if not isinstance(v, (dict, list))]
+        return scalars[:limit]
+
+
+@dataclass(frozen=True)
+class CatalogQuery:
+    search: str = ""
+    category: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+    sort: str = "name"
+    page: int = 1
+    per_page: int = 12
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def _single(args: Mapping[str, list[str]], name: str) -> str | None:
+    values = args.get(name) or []
+    if len(values) > 1:
+        raise InvalidInput(N_("The parameter %(name)s was given more than once."), name=name[:40])
+    return values[0] if values else None
+
+
+def parse_catalog_query(args: Mapping[str, list[str]], per_page: int = 12) -> CatalogQuery:
+    """Validate the catalog's query-string parameters (a mapping of name → list of values)."""
+    search = (_single(args, "q") or "").strip()
+    if len(search) > MAX_SEARCH_LENGTH:
+        raise InvalidInput(N_("The search can have at most %(max)d characters."), max=MAX_SEARCH_LENGTH)
+
+    category = (_single(args, "category") or "").strip() or None
+    if category is not None and len(category) > MAX_CATEGORY_LENGTH:
+        raise InvalidInput(N_("Unknown category."))
+
+    sort = _single(args, "sort") or "name"
+    if sort not in SORT_OPTIONS:
+        raise InvalidInput(N_("Unknown sort order; choose name, price_asc or price_desc."))
+
+    page = parse_page(_single(args, "page"))
+
+    attributes = []
+    for name in sorted(args):
+        if not name.startswith(ATTRIBUTE_FILTER_PREFIX):
+            continue
+        key = name[len(ATTRIBUTE_FILTER_PREFIX):]
+        if not _ATTRIBUTE_KEY.match(key):
+            raise InvalidInput(N_("Unknown product attribute in the filter."))
+        value = (_single(args, name) or "").strip()
+        if not value:
+            continue
+        if len(value) > MAX_FILTER_VALUE_LENGTH:
+            raise InvalidInput(N_("A filter value can have at most %(max)d characters."), max=MAX_FILTER_VALUE_LENGTH)
+        attributes.append((key, value))
+    if len(attributes) > MAX_ATTRIBUTE_FILTERS:
+        raise InvalidInput(N_("Use at most %(max)d attribute filters at once."), max=MAX_ATTRIBUTE_FILTERS)
+
+    return CatalogQuery(search=search, category=category, attributes=tuple(attributes),
+                        sort=sort, page=page, per_page=per_page)
+
+
+def parse_page(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise InvalidInput(N_("The page must be a whole number from 1 upwards."))
+    return int(raw)
+
+
+def parse_product_id(raw: str) -> str:
+    """A product id is a 24-character hexadecimal ObjectId; anything else is not a product."""
+    if not isinstance(raw, str) or not _PRODUCT_ID.match(raw.lower()):
+        raise InvalidInput(N_("That is not a valid product reference."))
+    return raw.lower()
+
+
+def attribute_value_candidates(raw: str) -> list:
+    """The typed values a filter string may mean: attributes keep their types (16 vs "16")."""
+    candidates: list = [raw]
+    if re.fullmatch(r"-?\d{1,15}", raw):
+        candidates.append(int(raw))
+    elif re.fullmatch(r"-?\d{1,15}\.\d{1,6}", raw):
+        candidates.append(float(raw))
+    if raw in ("true", "false"):
+        candidates.append(raw == "true")
+    return candidates
+
+
+def filter_value_label(value) -> str:
+    """How a facet value is written in a URL (the inverse of attribute_value_candidates)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,198 @@
+"""`python app/app.py` / `make run`: start the databases, prepare them, serve the shop, stop cleanly.
+
+Without DATABASE_URL / MONGODB_URL the databases are embedded child processes with their data
+under SHOP_DATA_DIR (default var/). One run at a time per data directory (a file lock); Ctrl-C or
+SIGTERM stops the web server first, then the databases, each through its own clean shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from shop.config import ConfigError, Settings, load_settings
+from shop.embedded import EmbeddedMongo, EmbeddedPostgres, EmbeddedServerError, port_is_free
+
+log = logging.getLogger("shop.runner")
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def data_dir_lock(data_dir: Path) -> Iterator[None]:
+    """Exclusive use of the data directory: two runs must never start servers on the same data."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = data_dir / "shop.lock"
+    handle = open(lock_path, "a+")  # noqa: SIM115 - held for the whole block
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise AlreadyRunning(
+                f"the shop is already running on {data_dir} (pid {holder}); stop it first "
+                "or set SHOP_DATA_DIR to another directory"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+@contextlib.contextmanager
+def databases(settings: Settings, *, enable_test_commands: bool = False) -> Iterator[Settings]:
+    """Settings with both database URLs: the configured servers, or embedded ones started here."""
+    started = []
+    try:
+        pg_url = settings.database_url
+        if not pg_url:
+            print("· Arrancando PostgreSQL embebido…", flush=True)
+            pg = EmbeddedPostgres(settings.data_dir / "postgres")
+            started.append(pg)
+            pg_url = pg.start()
+        mongo_url = settings.mongodb_url
+        if not mongo_url:
+            print("· Arrancando MongoDB (SecantusDB) embebido…", flush=True)
+            mongo = EmbeddedMongo(settings.data_dir / "mongo", enable_test_commands=enable_test_commands)
+            started.append(mongo)
+            mongo_url = mongo.start()
+        yield _with_urls(settings, pg_url, mongo_url)
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+def _with_urls(settings: Settings, pg_url: str, mongo_url: str) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, database_url=pg_url, mongodb_url=mongo_url)
+
+
+def prepare_databases(settings: Settings, *, demo: bool) -> list[dict] | None:
+    """Apply both schemas; with `demo`, fill empty databases. Returns new demo logins, if any."""
+    from shop.adapters.mongo import MongoStore
+    from shop.adapters.postgres import PostgresDatabase
+    from shop.services.demo import load_demo_data
+
+    db = PostgresDatabase(settings.database_url, max_connections=2)
+    store = MongoStore(settings.mongodb_url, settings.mongodb_db)
+    try:
+        applied = db.migrate()
+        store.apply_schema()
+        if applied:
+            log.info("applied PostgreSQL migrations: %s", ", ".join(applied))
+        if not demo:
+            return None
+        added, logins = load_demo_data(db, store)
+        if added:
+            log.info("loaded %d demo products", added)
+        return logins
+    finally:
+        db.close()
+        store.close()
+
+
+def _demo_credentials(data_dir: Path, new_logins: list[dict] | None) -> list[dict]:
+    """Demo logins are generated once and kept (mode 0600) under the data directory."""
+    path = data_dir / "demo-credentials.json"
+    if new_logins:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(new_logins, handle, indent=2)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+
+
+def _print_banner(settings: Settings, logins: list[dict]) -> None:
+    url = f"http://{'localhost' if settings.host in ('127.0.0.1', '0.0.0.0') else settings.host}:{settings.port}"
+    print(f"\n  Tienda lista en {url}", flush=True)
+    if logins:
+        print(f"  Usuarios de demostración (guardados en {settings.data_dir / 'demo-credentials.json'}):")
+        for login in logins:
+            print(f"    {login['role']:<9} {login['email']:<24} {login['password']}")
+    print("  Ctrl-C para detener.\n", flush=True)
+
+
+def serve(settings: Settings) -> None:
+    """Serve with gunicorn (several worker processes); returns when gunicorn is stopped."""
+    from gunicorn.app.base import BaseApplication
+
+    class ShopApplication(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{settings.host}:{settings.port}")
+            self.cfg.set("workers", settings.web_workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 4)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("graceful_timeout", 10)
+            self.cfg.set("loglevel", "warning")
+            self.cfg.set("proc_name", "shop")
+
+        def load(self):
+            from shop.web.factory import create_app
+
+            return create_app(settings=settings)
+
+    try:
+        ShopApplication().run()
+    except SystemExit as stop:  # gunicorn exits through sys.exit() once it has stopped its workers
+        if stop.code not in (0, None):
+            raise
+
+
+def _raise_on_sigterm(signum, frame):
+    raise SystemExit(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from shop.web.requestlog import configure_logging
+
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"error de configuración: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    if not port_is_free(settings.host, settings.port):
+        print(f"error: el puerto {settings.port} ya está en uso en {settings.host}; "
+              f"¿ya hay una tienda en marcha? Usa PORT=otro_puerto para elegir otro.", file=sys.stderr)
+        return 1
+    # Until gunicorn installs its own handlers, SIGTERM must unwind through the `finally` blocks
+    # that stop the databases, not kill the process outright.
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    owner_pid = os.getpid()
+    try:
+        with data_dir_lock(settings.data_dir), databases(settings) as ready:
+            os.environ["DATABASE_URL"] = ready.database_url
+            os.environ["MONGODB_URL"] = ready.mongodb_url
+            demo = os.environ.get("SHOP_DEMO_DATA", "1" if not settings.is_production else "0") == "1"
+            new_logins = prepare_databases(ready, demo=demo)
+            _print_banner(ready, _demo_credentials(settings.data_dir, new_logins) if demo else [])
+            serve(ready)
+    except AlreadyRunning as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except EmbeddedServerError as error:
+        print(f"error: no se pudo arrancar una base de datos: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    if os.getpid() != owner_pid:  # a web worker unwinding after gunicorn's fork: not ours to report
+        return 0
+    print("Tienda detenida.", flush=True)
+    return 0

@@ -1,0 +1,66 @@
+"""Account use cases: register, authenticate, create users with any role."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from shop.adapters.postgres import PostgresDatabase, UniqueViolation
+from shop.domain.accounts import (
+    Role,
+    User,
+    normalize_email,
+    validate_full_name,
+    validate_password,
+)
+from shop.domain.errors import N_, Conflict, InvalidCredentials
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified when the e-mail is unknown, so a failed login takes as long either way.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def register_customer(db: PostgresDatabase, email: str, full_name: str, password: str) -> User:
+    """Self-registration always creates a customer; staff roles come only from an admin."""
+    return create_user(db, email, full_name, password, Role.CUSTOMER)
+
+
+def create_user(db: PostgresDatabase, email: str, full_name: str, password: str, role: Role) -> User:
+    email = normalize_email(email)
+    full_name = validate_full_name(full_name)
+    password = validate_password(password)
+    try:
+        return db.insert_user(email, full_name, hash_password(password), role)
+    except UniqueViolation:
+        raise Conflict(N_("An account with that e-mail already exists; log in or use another e-mail.")) from None
+
+
+def authenticate(db: PostgresDatabase, email: str, password: str) -> User:
+    """The user with these credentials; any failure is the same generic error."""
+    try:
+        email = normalize_email(email)
+    except Exception:
+        email = ""
+    found = db.find_user_credentials(email) if email else None
+    stored_hash = found[1] if found else _DUMMY_HASH
+    try:
+        _hasher.verify(stored_hash, password or "")
+        verified = True
+    except (VerificationError, InvalidHashError):
+        verified = False
+    if not (found and verified and found[0].is_active):
+        raise InvalidCredentials(N_("Wrong e-mail or password."))
+    user = found[0]
+    if _hasher.check_needs_rehash(stored_hash):
+        db.update_password_hash(user.user_id, hash_password(password))
+    return user
+
+
+def active_user(db: PostgresDatabase, user_id: int) -> User | None:
+    """The user behind a session, or None once deactivated (which logs them out)."""
+    user = db.get_user(user_id)
+    return user if user and user.is_active else None

@@ -1,0 +1,139 @@
+"""Accounts: register (customers only), log in, log out; the session user and role checks."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+from flask_login import UserMixin, current_user, login_required, login_user, logout_user
+
+from shop.domain.accounts import Role, User
+from shop.domain.errors import Conflict, InvalidCredentials, InvalidInput
+from shop.services import accounts
+from shop.web.errors import translate_error
+from shop.web.extensions import get_db, limiter, login_manager
+from shop.web.forms import LoginForm, LogoutForm, RegisterForm
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+log = logging.getLogger(__name__)
+
+
+class SessionUser(UserMixin):
+    """The logged-in user as Flask-Login sees it; wraps the domain User."""
+
+    def __init__(self, user: User):
+        self.user = user
+        self.id = user.user_id
+
+    def __getattr__(self, name):
+        return getattr(self.user, name)
+
+    @property
+    def is_active(self) -> bool:
+        return self.user.is_active
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> SessionUser | None:
+    if not user_id.isdigit():
+        return None
+    user = accounts.active_user(get_db(), int(user_id))
+    return SessionUser(user) if user else None
+
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = None  # the login page itself says what to do
+login_manager.session_protection = "strong"
+
+
+def roles_required(*roles: Role):
+    """Allow only logged-in users with one of `roles`; checked on the server for every request."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths: a login link can never send someone to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("catalog.index")
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(get_db(), form.email.data, form.password.data)
+        except InvalidCredentials as error:
+            log.info("failed login")
+            form.password.errors.append(translate_error(error))
+            status = 401
+        else:
+            session.clear()  # a fresh session at login: nothing planted before it survives
+            login_user(SessionUser(user))
+            flash(gettext("Welcome, %(name)s.", name=user.full_name), "success")
+            return redirect(_safe_next(request.args.get("next")))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    form = RegisterForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = accounts.register_customer(get_db(), form.email.data, form.full_name.data, form.password.data)
+        except (InvalidInput, Conflict) as error:
+            form.email.errors.append(translate_error(error))
+            status = 409 if isinstance(error, Conflict) else 400
+        else:
+            session.clear()
+            login_user(SessionUser(user))
+            flash(gettext("Your account is ready. Welcome, %(name)s.", name=user.full_name), "success")
+            return redirect(url_for("catalog.index"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        abort(400)
+    logout_user()
+    session.clear()
+    flash(gettext("You have logged out."), "info")
+    return redirect(url_for("catalog.index"))
+
+
+@bp.post("/language/<code>")
+def language(code: str):
+    from shop.web.extensions import SUPPORTED_LOCALES
+
+    if code not in SUPPORTED_LOCALES:
+        abort(404)
+    session["locale"] = code
+    return redirect(_safe_next(request.form.get("next")))

@@ -1,0 +1,63 @@
+"""Flask CLI commands: `flask --app shop init-db`, `load-demo`, `create-user`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import click
+from flask import Flask, current_app
+
+from shop.config import Settings
+from shop.domain.errors import DomainError
+
+
+@contextlib.contextmanager
+def _databases_for_command() -> Iterator[Settings]:
+    """The configured servers, or the embedded ones started for the length of this command."""
+    from shop.runner import data_dir_lock, databases
+
+    settings = current_app.config["SHOP_SETTINGS"]
+    if settings.database_url and settings.mongodb_url:
+        yield settings
+        return
+    with data_dir_lock(settings.data_dir), databases(settings) as ready:
+        yield ready
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("init-db")
+    @click.option("--demo/--no-demo", default=False, help="Also load the demo catalog and demo users.")
+    def init_db(demo: bool) -> None:
+        """Apply the PostgreSQL migrations and the MongoDB validators and indexes (idempotent)."""
+        from shop.runner import _demo_credentials, prepare_databases
+
+        with _databases_for_command() as settings:
+            logins = prepare_databases(settings, demo=demo)
+        click.echo("Esquemas aplicados en PostgreSQL y MongoDB.")
+        if logins:
+            _demo_credentials(settings.data_dir, logins)
+            for login in logins:
+                click.echo(f"  {login['role']:<9} {login['email']:<24} {login['password']}")
+
+    @app.cli.command("create-user")
+    @click.option("--email", required=True)
+    @click.option("--name", "full_name", required=True)
+    @click.option("--role", type=click.Choice(["admin", "customer", "auditor"]), default="customer")
+    @click.password_option(help="Asked for interactively: never pass a password on the command line.",
+                           prompt="Contraseña")
+    def create_user(email: str, full_name: str, role: str, password: str) -> None:
+        """Create a user with any role (how the first admin of a production shop is made)."""
+        from shop.adapters.postgres import PostgresDatabase
+        from shop.domain.accounts import parse_role
+        from shop.services import accounts
+
+        with _databases_for_command() as settings:
+            db = PostgresDatabase(settings.database_url, max_connections=1)
+            try:
+                user = accounts.create_user(db, email, full_name, password, parse_role(role))
+            except DomainError as error:
+                raise click.ClickException(str(error)) from None
+            finally:
+                db.close()
+        click.echo(f"Usuario {user.email} creado con el rol {user.role.value} (id {user.user_id}).")

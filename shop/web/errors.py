@@ -1,0 +1,80 @@
+"""Exceptions become HTTP here, in one place: domain errors → 4xx, anything else → 500 + request id."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from shop.domain.errors import Conflict, DomainError, InvalidCredentials, InvalidInput, NotFound
+from shop.web.requestlog import current_request_id
+
+log = logging.getLogger(__name__)
+
+_STATUS = {InvalidInput: 400, InvalidCredentials: 401, NotFound: 404, Conflict: 409}
+
+
+def translate_error(error: DomainError) -> str:
+    """The domain's English message id, translated, with its parameters filled in."""
+    return gettext(error.template, **error.params)
+
+
+def _status_message(status: int) -> str:
+    messages = {
+        400: gettext("The request could not be understood. Check what you entered and try again."),
+        401: gettext("You need to log in to do that."),
+        403: gettext("You do not have permission to do that."),
+        404: gettext("The page you are looking for does not exist."),
+        405: gettext("That action is not allowed here."),
+        409: gettext("That conflicts with the current state; reload the page and try again."),
+        413: gettext("What you sent is too large."),
+        429: gettext("Too many attempts. Wait a minute and try again."),
+        500: gettext("Something went wrong on our side. It has been logged; please try again."),
+        503: gettext("The shop is temporarily unavailable. Please try again in a moment."),
+    }
+    return messages.get(status, messages[500] if status >= 500 else messages[400])
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/") or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(status: int, message: str):
+    if wants_json():
+        body = {"error": {"status": status, "message": message, "request_id": current_request_id()}}
+        return jsonify(body), status
+    return render_template("error.html", status=status, message=message,
+                           request_id=current_request_id()), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        status = next((code for cls, code in _STATUS.items() if isinstance(error, cls)), 400)
+        return error_response(status, translate_error(error))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        log.info("CSRF check failed: %s", error.description)
+        return error_response(400, gettext(
+            "The form expired or did not come from this shop. Reload the page and send it again."))
+
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(error: RateLimitExceeded):
+        return error_response(429, _status_message(429))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return error_response(error.code or 500, _status_message(error.code or 500))
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, _status_message(500))

@@ -1,0 +1,56 @@
+"""Flask extensions, and per-process access to the two stores."""
+
+from __future__ import annotations
+
+from flask import current_app, session
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from shop.adapters.mongo import MongoStore
+from shop.adapters.postgres import PostgresDatabase
+from shop.config import ConfigError
+
+SUPPORTED_LOCALES = ("es", "en")
+
+babel = Babel()
+csrf = CSRFProtect()
+login_manager = LoginManager()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def select_locale() -> str:
+    """Spanish unless the person chose another language (the seed's UI is Spanish)."""
+    chosen = session.get("locale")
+    return chosen if chosen in SUPPORTED_LOCALES else "es"
+
+
+def get_db() -> PostgresDatabase:
+    """This process's PostgreSQL pool, created on first use (after a worker fork, never before)."""
+    stores = current_app.extensions["shop.stores"]
+    if stores.get("postgres") is None:
+        url = current_app.config.get("DATABASE_URL")
+        if not url:
+            raise ConfigError("DATABASE_URL is not set: run `make run` (embedded databases) or set it")
+        stores["postgres"] = PostgresDatabase(url, max_connections=current_app.config["DB_POOL_SIZE"])
+    return stores["postgres"]
+
+
+def get_store() -> MongoStore:
+    """This process's MongoDB client, created on first use."""
+    stores = current_app.extensions["shop.stores"]
+    if stores.get("mongo") is None:
+        url = current_app.config.get("MONGODB_URL")
+        if not url:
+            raise ConfigError("MONGODB_URL is not set: run `make run` (embedded databases) or set it")
+        stores["mongo"] = MongoStore(url, current_app.config["MONGODB_DB"])
+    return stores["mongo"]
+
+
+def close_stores(app) -> None:
+    stores = app.extensions.get("shop.stores", {})
+    for key in ("postgres", "mongo"):
+        if stores.get(key) is not None:
+            stores.pop(key).close()

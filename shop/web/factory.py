@@ -1,0 +1,69 @@
+"""The application factory: configuration, extensions, blueprints, error pages. No work at import."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+from flask_bootstrap import Bootstrap5
+
+from shop.config import Settings, development_secret_key, load_settings
+from shop.web import auth, catalog, errors, formatting, health, orders, requestlog
+from shop.web.extensions import babel, csrf, limiter, login_manager, select_locale
+
+_HERE = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None, settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings()
+    app = Flask("shop", template_folder=str(_HERE / "templates"), static_folder=str(_HERE / "static"))
+    secret_key = settings.secret_key
+    if not secret_key:  # production refuses to start without one (config.check_production_settings)
+        secret_key = development_secret_key(settings.data_dir)
+    app.config.from_mapping(
+        SECRET_KEY=secret_key,
+        SHOP_SETTINGS=settings,
+        DATABASE_URL=settings.database_url,
+        MONGODB_URL=settings.mongodb_url,
+        MONGODB_DB=settings.mongodb_db,
+        DB_POOL_SIZE=10,
+        PRODUCTS_PER_PAGE=settings.products_per_page,
+        LOGIN_RATE_LIMIT=settings.login_rate_limit,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead: no "expired" forms after lunch
+        BABEL_DEFAULT_LOCALE="es",
+        BABEL_TRANSLATION_DIRECTORIES=str(_HERE / "translations"),
+        BOOTSTRAP_SERVE_LOCAL=True,  # the shop works with no internet
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["shop.stores"] = {}
+
+    logging.getLogger().setLevel(settings.log_level)
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    Bootstrap5(app)
+
+    requestlog.init_app(app)
+    formatting.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(catalog.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(orders.bp)
+    app.register_blueprint(health.bp)
+
+    from shop.web import cli
+
+    cli.init_app(app)
+    return app

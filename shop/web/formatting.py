@@ -1,0 +1,58 @@
+"""Template filters: money, attribute names and values, written for a Spanish reader."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import format_currency, format_datetime, format_decimal, get_locale, gettext, lazy_gettext
+
+from shop.domain.catalog import filter_value_label
+
+_UNITS = {"gb": "GB", "mp": "MP", "horas": "h", "bar": "bar", "litros": "l", "pulgadas": "\"",
+          "eu": "EU", "c": "°C", "meses": ""}
+
+
+_ROLE_LABELS = {"admin": lazy_gettext("Administrator"), "customer": lazy_gettext("Customer"),
+                "auditor": lazy_gettext("Auditor")}
+_STATUS_LABELS = {"pending": lazy_gettext("Pending payment"), "paid": lazy_gettext("Paid"),
+                  "shipped": lazy_gettext("Shipped"), "cancelled": lazy_gettext("Cancelled"),
+                  "failed": lazy_gettext("Failed")}
+
+
+def role_label(role: str) -> str:
+    return str(_ROLE_LABELS.get(role, role))
+
+
+def status_label(status: str) -> str:
+    return str(_STATUS_LABELS.get(status, status))
+
+
+def money(amount) -> str:
+    return format_currency(amount, "EUR")
+
+
+def attribute_label(key: str) -> str:
+    """`ram_gb` → "Ram (GB)"; keys are data, so they are shown, not translated."""
+    parts = key.split("_")
+    unit = _UNITS.get(parts[-1]) if len(parts) > 1 else None
+    words = parts[:-1] if unit is not None else parts
+    label = " ".join(words).capitalize()
+    return f"{label} ({unit})" if unit else label
+
+
+def attribute_value(value) -> str:
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    if isinstance(value, float):
+        return format_decimal(value)
+    if isinstance(value, list):
+        return ", ".join(attribute_value(v) for v in value)
+    return str(value)
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(money)
+    app.add_template_filter(attribute_label)
+    app.add_template_filter(attribute_value)
+    app.add_template_filter(filter_value_label)
+    app.jinja_env.globals.update(get_locale=get_locale, role_label=role_label, status_label=status_label,
+                                 format_datetime=format_datetime)
