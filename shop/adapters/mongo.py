@@ -141,8 +141,9 @@ class MongoStore:
         return facets
 
     def insert_products(self, products: list[dict]) -> int:
+        """Insert validated product fields (see shop.domain.catalog.new_product)."""
         now = dt.datetime.now(dt.timezone.utc)
-        docs = [{**p, "price": to_money(p["price"]), "created_at": now, "updated_at": now} for p in products]
+        docs = [{**p, "created_at": now, "updated_at": now} for p in products]
         # ordered=False: one invalid document must not silently drop the whole batch
         return len(self.products.insert_many(docs, ordered=False).inserted_ids)
 

@@ -49,9 +49,9 @@ class PostgresDatabase:
         conn = self._pool.getconn()
         broken = False
         try:
-            with conn:  # psycopg2: commit on success, rollback on exception
-                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-                    yield cur
+            # psycopg2: `with conn` commits on success and rolls back on an exception
+            with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                yield cur
         except (psycopg2.OperationalError, psycopg2.InterfaceError):
             broken = True
             raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shop.adapters.mongo import MongoStore
-from shop.domain.catalog import CatalogQuery, Page, Product, parse_product_id
+from shop.domain.catalog import CatalogQuery, Page, Product, new_product, parse_product_id
 from shop.domain.errors import N_, NotFound
 
 
@@ -31,4 +31,9 @@ def load_demo_catalog(store: MongoStore) -> int:
 
     if store.count_products():
         return 0
-    return store.insert_products(demo_products())
+    return add_products(store, demo_products())
+
+
+def add_products(store: MongoStore, products: list[dict]) -> int:
+    """Validate and insert products; one invalid product rejects the whole list before any insert."""
+    return store.insert_products([new_product(**p) for p in products])

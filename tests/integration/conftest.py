@@ -1,0 +1,112 @@
+"""Integration fixtures: each test gets clean tables and its own MongoDB database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from shop.adapters.mongo import MongoStore
+from shop.adapters.postgres import PostgresDatabase
+from shop.config import Settings
+from shop.domain.accounts import Role
+from shop.services import accounts
+from shop.services.catalog import add_products
+from shop.web.extensions import close_stores
+from shop.web.factory import create_app
+from tests.conftest import csrf_token_from
+
+PASSWORD = "correct horse battery"
+_TABLES = "payments, order_items, orders, users"
+
+
+@pytest.fixture(scope="session")
+def migrated(servers) -> str:
+    db = PostgresDatabase(servers.postgres_url, max_connections=1)
+    try:
+        db.migrate()
+    finally:
+        db.close()
+    return servers.postgres_url
+
+
+@pytest.fixture
+def db(migrated) -> Iterator[PostgresDatabase]:
+    database = PostgresDatabase(migrated, max_connections=4)
+    with database.transaction() as cur:
+        cur.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")  # noqa: S608 - constant
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def mongo_db_name() -> str:
+    return f"shop_test_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def store(servers, mongo_db_name) -> Iterator[MongoStore]:
+    mongo = MongoStore(servers.mongodb_url, mongo_db_name)
+    mongo.apply_schema()
+    yield mongo
+    mongo.client.drop_database(mongo_db_name)
+    mongo.close()
+
+
+@pytest.fixture
+def settings(servers, migrated, mongo_db_name, tmp_path) -> Settings:
+    return Settings(env="testing", secret_key="t" * 48, database_url=migrated, mongodb_url=servers.mongodb_url,
+                    mongodb_db=mongo_db_name, data_dir=tmp_path, products_per_page=12)
+
+
+@pytest.fixture
+def app(settings, db, store):
+    application = create_app({"TESTING": True, "RATELIMIT_ENABLED": False}, settings=settings)
+    yield application
+    close_stores(application)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_product(store):
+    def make(name="Producto de prueba", price="10.00", stock=5, category="Pruebas", attributes=None, **extra):
+        add_products(store, [{"name": name, "price": Decimal(price), "stock": stock, "category": category,
+                              "attributes": attributes if attributes is not None else {}, **extra}])
+        return store.products.find_one({"name": name})
+
+    return make
+
+
+@pytest.fixture
+def make_user(db):
+    counter = iter(range(1, 10_000))
+
+    def make(role=Role.CUSTOMER, email=None, name="Usuaria de Prueba", password=PASSWORD):
+        email = email or f"user{next(counter)}@example.com"
+        return accounts.create_user(db, email, name, password, role)
+
+    return make
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email, password=PASSWORD):
+        token = csrf_token_from(self.client.get("/auth/login").get_data(as_text=True))
+        return self.client.post("/auth/login", data={"email": email, "password": password, "csrf_token": token})
+
+    def logout(self):
+        token = csrf_token_from(self.client.get("/").get_data(as_text=True))
+        return self.client.post("/auth/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)

@@ -1,0 +1,146 @@
+"""Register, log in, log out on the real database; CSRF, rate limit, generic failures."""
+
+import pytest
+
+from shop.domain.accounts import Role
+from shop.web.extensions import close_stores
+from shop.web.factory import create_app
+from tests.conftest import csrf_token_from
+from tests.integration.conftest import PASSWORD
+
+
+def register(client, **fields):
+    token = csrf_token_from(client.get("/auth/register").get_data(as_text=True))
+    data = {"full_name": "Lucía Pérez", "email": "lucia@example.com", "password": PASSWORD,
+            "confirm": PASSWORD, "csrf_token": token, **fields}
+    return client.post("/auth/register", data=data)
+
+
+def test_registering_creates_a_logged_in_customer(client, db):
+    response = register(client, role="admin", user_id="1")  # forged fields are ignored
+    assert response.status_code == 302
+    user, password_hash = db.find_user_credentials("lucia@example.com")
+    assert user.role is Role.CUSTOMER
+    assert password_hash.startswith("$argon2id$") and PASSWORD not in password_hash
+    html = client.get("/").get_data(as_text=True)
+    assert "Lucía Pérez" in html and "Cliente" in html
+
+
+def test_a_duplicate_email_is_refused_whatever_its_case(client, db):
+    assert register(client).status_code == 302
+    client.post("/auth/logout", data={"csrf_token": csrf_token_from(client.get("/").get_data(as_text=True))})
+    response = register(client, email="LUCIA@example.com")
+    assert response.status_code == 409
+    assert "Ya existe una cuenta con ese correo" in response.get_data(as_text=True)
+    assert db.count_users() == 1
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"email": "not-an-email"}, "Introduce una dirección de correo válida"),
+    ({"password": "short", "confirm": "short"}, "entre 10 y 256 caracteres"),
+    ({"confirm": "something else entirely"}, "Las contraseñas no coinciden"),
+    ({"full_name": ""}, ""),
+    ({"full_name": "x" * 121}, ""),
+    ({"email": "a" * 300 + "@x.es"}, ""),
+])
+def test_invalid_registrations_are_refused_and_nothing_is_written(client, db, fields, message):
+    response = register(client, **fields)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert db.count_users() == 0
+
+
+def test_login_and_logout(client, auth, make_user):
+    make_user(email="ana@example.com", name="Ana")
+    response = auth.login("ANA@example.com")
+    assert response.status_code == 302
+    assert "Ana" in client.get("/").get_data(as_text=True)
+    assert client.get("/orders/").status_code == 200
+    auth.logout()
+    assert client.get("/orders/").status_code == 302  # back to the login page
+
+
+def test_the_session_cookie_is_httponly_and_samesite(client, auth, make_user):
+    make_user(email="ana@example.com")
+    response = auth.login("ana@example.com")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+@pytest.mark.parametrize("email, password", [
+    ("ana@example.com", "wrong password!"),
+    ("nobody@example.com", PASSWORD),
+    ("not an email", PASSWORD),
+])
+def test_a_failed_login_says_the_same_thing_whatever_was_wrong(auth, make_user, email, password):
+    make_user(email="ana@example.com")
+    response = auth.login(email, password)
+    assert response.status_code in (400, 401)
+    body = response.get_data(as_text=True)
+    if response.status_code == 401:
+        assert "Correo o contraseña incorrectos." in body
+
+
+def test_a_deactivated_user_cannot_log_in_and_is_logged_out(client, auth, db, make_user):
+    user = make_user(email="ana@example.com")
+    auth.login("ana@example.com")
+    with db.transaction() as cur:
+        cur.execute("UPDATE users SET is_active = FALSE WHERE user_id = %s", (user.user_id,))
+    assert client.get("/orders/").status_code == 302
+    assert auth.login("ana@example.com").status_code == 401
+
+
+def test_a_wrong_csrf_token_is_refused_with_a_clear_message(client, db):
+    response = client.post("/auth/register", data={
+        "full_name": "X", "email": "x@example.com", "password": PASSWORD, "confirm": PASSWORD,
+        "csrf_token": "forged"})
+    assert response.status_code == 400
+    assert "El formulario ha caducado o no procede de esta tienda" in response.get_data(as_text=True)
+    assert db.count_users() == 0
+
+
+def test_logout_needs_a_post_with_csrf(client, auth, make_user):
+    make_user(email="ana@example.com")
+    auth.login("ana@example.com")
+    assert client.get("/auth/logout").status_code == 405
+    assert client.post("/auth/logout", data={}).status_code == 400
+    assert client.get("/orders/").status_code == 200  # still logged in
+
+
+def test_login_redirects_only_to_paths_on_this_site(client, make_user):
+    make_user(email="ana@example.com")
+    for target, expected in (("/orders/", "/orders/"), ("https://evil.example/", "/"), ("//evil.example", "/")):
+        token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+        response = client.post(f"/auth/login?next={target}",
+                               data={"email": "ana@example.com", "password": PASSWORD, "csrf_token": token})
+        assert response.headers["Location"] == expected
+        client.post("/auth/logout", data={"csrf_token": csrf_token_from(client.get("/").get_data(as_text=True))})
+
+
+def test_login_attempts_are_rate_limited(settings, db, store, make_user):
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "3 per minute"},
+                     settings=settings)
+    try:
+        client = app.test_client()
+        make_user(email="ana@example.com")
+        statuses = []
+        for _ in range(4):
+            token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+            statuses.append(client.post("/auth/login", data={
+                "email": "ana@example.com", "password": "wrong password!", "csrf_token": token}).status_code)
+        assert statuses == [401, 401, 401, 429]
+        token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+        response = client.post("/auth/login", data={"email": "ana@example.com", "password": PASSWORD,
+                                                     "csrf_token": token})
+        assert response.status_code == 429  # even the right password waits
+        assert "Demasiados intentos" in response.get_data(as_text=True)
+    finally:
+        close_stores(app)
+
+
+def test_passwords_are_not_stored_or_logged(client, db, caplog):
+    register(client)
+    with db.transaction() as cur:
+        cur.execute("SELECT * FROM users")
+        assert PASSWORD not in str(cur.fetchall())
+    assert PASSWORD not in caplog.text

@@ -1,0 +1,100 @@
+"""Health and readiness, request ids, error pages, CLI commands."""
+
+import dataclasses
+import logging
+
+from shop.config import Settings
+from shop.domain.accounts import Role
+from shop.embedded import free_port
+from shop.web.extensions import close_stores
+from shop.web.factory import create_app
+
+
+def test_healthz_answers_while_the_process_is_up(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_readyz_is_ready_when_both_databases_answer(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ready", "checks": {"postgres": "ok", "mongodb": "ok"}}
+
+
+def test_readyz_is_503_with_a_reason_when_a_database_is_unreachable(settings):
+    closed = f"mongodb://127.0.0.1:{free_port()}/?directConnection=true&serverSelectionTimeoutMS=300"
+    app = create_app({"TESTING": True}, settings=dataclasses.replace(settings, mongodb_url=closed))
+    try:
+        app.extensions["shop.stores"]["mongo"] = None
+        from shop.adapters.mongo import MongoStore
+
+        app.extensions["shop.stores"]["mongo"] = MongoStore(closed, "x", timeout_ms=300)
+        response = app.test_client().get("/readyz")
+        assert response.status_code == 503
+        assert response.json["status"] == "unavailable"
+        assert response.json["checks"]["postgres"] == "ok"
+        assert response.json["checks"]["mongodb"].startswith("unavailable")
+        assert "127.0.0.1" not in response.get_data(as_text=True)  # no connection details leak
+    finally:
+        close_stores(app)
+
+
+def test_every_response_has_a_request_id_and_keeps_a_sane_incoming_one(client):
+    assert len(client.get("/healthz").headers["X-Request-ID"]) == 32
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-123-def"}).headers["X-Request-ID"] == "abc-123-def"
+    forged = client.get("/healthz", headers={"X-Request-ID": "x FAKE <LOG> LINE"}).headers["X-Request-ID"]
+    assert "FAKE" not in forged
+
+
+def test_an_unexpected_error_is_a_friendly_500_with_the_request_id_logged(app, caplog):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    with caplog.at_level(logging.ERROR):
+        response = app.test_client().get("/boom")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Algo ha fallado por nuestra parte" in body
+    assert "secret internals" not in body and "Traceback" not in body
+    assert response.headers["X-Request-ID"] in body
+    assert "secret internals" in caplog.text
+
+
+def test_cli_create_user_makes_a_user_with_any_role(app, db):
+    result = app.test_cli_runner().invoke(args=[
+        "create-user", "--email", "Boss@Example.com", "--name", "La Jefa", "--role", "admin"],
+        input="a strong password\na strong password\n")
+    assert result.exit_code == 0, result.output
+    user, _ = db.find_user_credentials("boss@example.com")
+    assert user.role is Role.ADMIN
+
+
+def test_cli_create_user_explains_a_refusal(app, make_user):
+    make_user(email="boss@example.com")
+    result = app.test_cli_runner().invoke(args=[
+        "create-user", "--email", "boss@example.com", "--name", "X", "--role", "auditor"],
+        input="a strong password\na strong password\n")
+    assert result.exit_code != 0
+    assert "already exists" in result.output
+
+
+def test_cli_init_db_applies_both_schemas_and_the_demo_data(app, db, store):
+    result = app.test_cli_runner().invoke(args=["init-db", "--demo"])
+    assert result.exit_code == 0, result.output
+    assert store.count_products() == 60
+    assert db.count_users() == 3
+    again = app.test_cli_runner().invoke(args=["init-db", "--demo"])
+    assert again.exit_code == 0 and store.count_products() == 60 and db.count_users() == 3
+
+
+def test_settings_are_not_read_from_os_environ_by_services():
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2] / "shop"
+    offenders = [p.name for p in root.rglob("*.py") if "os.environ" in p.read_text()
+                 and p.name not in ("config.py", "runner.py")]
+    assert offenders == [], "configuration is read only in shop/config.py (and the runner passes it on)"
+
+
+def test_unused_settings_type_is_the_one_from_config():
+    assert Settings().env == "development"

@@ -1,0 +1,38 @@
+"""Configuration comes from the environment; production refuses unsafe defaults."""
+
+import pytest
+
+from shop.config import ConfigError, load_settings
+
+
+def test_development_defaults_need_no_environment(tmp_path):
+    settings = load_settings({"SHOP_DATA_DIR": str(tmp_path)})
+    assert settings.env == "development"
+    assert settings.uses_embedded_databases
+    assert settings.port == 5000
+
+
+def test_production_refuses_to_start_without_a_real_secret_key():
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_settings({"SHOP_ENV": "production", "DATABASE_URL": "postgresql://x", "MONGODB_URL": "mongodb://x"})
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_settings({"SHOP_ENV": "production", "SECRET_KEY": "short", "DATABASE_URL": "postgresql://x",
+                       "MONGODB_URL": "mongodb://x"})
+
+
+def test_production_refuses_to_start_without_database_urls():
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        load_settings({"SHOP_ENV": "production", "SECRET_KEY": "k" * 40})
+
+
+def test_production_cookies_are_secure_by_default():
+    settings = load_settings({"SHOP_ENV": "production", "SECRET_KEY": "k" * 40,
+                              "DATABASE_URL": "postgresql://x", "MONGODB_URL": "mongodb://x"})
+    assert settings.session_cookie_secure
+
+
+def test_bad_values_name_the_variable():
+    with pytest.raises(ConfigError, match="PORT"):
+        load_settings({"PORT": "http"})
+    with pytest.raises(ConfigError, match="SHOP_ENV"):
+        load_settings({"SHOP_ENV": "staging"})
