@@ -40,8 +40,8 @@ def data_dir_lock(data_dir: Path) -> Iterator[None]:
             handle.seek(0)
             holder = handle.read().strip() or "?"
             raise AlreadyRunning(
-                f"the shop is already running on {data_dir} (pid {holder}); stop it first "
-                "or set SHOP_DATA_DIR to another directory"
+                f"la tienda ya está en marcha con los datos de {data_dir} (pid {holder}); "
+                "detenla primero o usa otro SHOP_DATA_DIR"
             ) from None
         handle.seek(0)
         handle.truncate()

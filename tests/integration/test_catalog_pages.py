@@ -7,7 +7,6 @@ import pytest
 
 from shop.services.catalog import load_demo_catalog
 
-
 PRODUCT_LINK = re.compile(r'class="stretched-link[^"]*" href="[^"]+">\s*([^<]+)</a>')
 
 

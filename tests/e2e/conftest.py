@@ -1,0 +1,109 @@
+"""End-to-end fixtures: the real app (`python app/app.py`) on free ports, driven by Debian's Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from shop.embedded import free_port
+from tests.conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@dataclass
+class RunningShop:
+    process: subprocess.Popen
+    url: str
+    data_dir: Path
+    log_path: Path
+
+    @property
+    def logins(self) -> dict[str, dict]:
+        return {entry["role"]: entry for entry in json.loads((self.data_dir / "demo-credentials.json").read_text())}
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_shop(data_dir: Path, port: int | None = None, extra_env: dict | None = None,
+               wait: bool = True) -> RunningShop:
+    port = port or free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MONGODB_URL")}
+    env.update({"SHOP_DATA_DIR": str(data_dir), "PORT": str(port), "WEB_CONCURRENCY": "2",
+                "PYTHONUNBUFFERED": "1", **(extra_env or {})})
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"{data_dir.name}-{port}.log"
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen([sys.executable, str(ROOT / "app" / "app.py")], cwd=ROOT, env=env,
+                                   stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    shop = RunningShop(process, f"http://127.0.0.1:{port}", data_dir, log_path)
+    if wait:
+        wait_ready(shop)
+    return shop
+
+
+def wait_ready(shop: RunningShop, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if shop.process.poll() is not None:
+            raise AssertionError(f"the shop exited with {shop.process.returncode}:\n{shop.log()}")
+        try:
+            with urllib.request.urlopen(f"{shop.url}/readyz", timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    stop_shop(shop)
+    raise AssertionError(f"the shop was not ready in {timeout}s:\n{shop.log()}")
+
+
+def stop_shop(shop: RunningShop, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+    if shop.process.poll() is None:
+        shop.process.send_signal(sig)
+        try:
+            shop.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            shop.process.kill()
+            shop.process.wait()
+    return shop.process.returncode
+
+
+@pytest.fixture(scope="session")
+def shop(tmp_path_factory) -> Iterator[RunningShop]:
+    running = start_shop(tmp_path_factory.mktemp("e2e") / "var")
+    yield running
+    stop_shop(running)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium)")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, shop):
+    context = browser.new_context(base_url=shop.url, locale="es-ES", viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    yield tab
+    context.close()

@@ -1,0 +1,82 @@
+"""`python app/app.py` as a newcomer runs it: starts, keeps data, refuses clashes, stops cleanly."""
+
+import signal
+import time
+import urllib.request
+
+import psutil
+
+from tests.e2e.conftest import start_shop, stop_shop
+
+
+def _children_of(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+        return response.read().decode()
+
+
+def test_first_start_prints_the_url_and_generated_demo_logins(shop):
+    log = shop.log()
+    assert f"Tienda lista en http://localhost:{shop.url.rsplit(':', 1)[1]}" in log
+    for role in ("admin", "customer", "auditor"):
+        assert shop.logins[role]["password"] in log
+    assert (shop.data_dir / "demo-credentials.json").stat().st_mode & 0o077 == 0  # owner-only
+
+
+def test_a_second_run_on_the_same_data_gives_a_one_line_message(shop):
+    second = start_shop(shop.data_dir, wait=False)
+    assert second.process.wait(60) == 1
+    lines = [line for line in second.log().splitlines() if line.strip()]
+    assert len(lines) == 1 and "la tienda ya está en marcha" in lines[0]
+
+
+def test_a_busy_port_gives_a_one_line_message(shop, tmp_path):
+    port = int(shop.url.rsplit(":", 1)[1])
+    other = start_shop(tmp_path / "var", port=port, wait=False)
+    assert other.process.wait(60) == 1
+    lines = [line for line in other.log().splitlines() if line.strip()]
+    assert len(lines) == 1 and f"el puerto {port} ya está en uso" in lines[0]
+
+
+def test_sigterm_stops_everything_and_a_restart_keeps_the_data(tmp_path):
+    data_dir = tmp_path / "var"
+    first = start_shop(data_dir)
+    logins = first.logins
+    children = _children_of(first.process.pid)
+    names = " ".join(" ".join(c.cmdline()) for c in children)
+    assert "postgres" in names and "secantus" in names and len(children) >= 4  # 2 dbs + gunicorn workers
+    assert stop_shop(first, signal.SIGTERM) == 0
+    time.sleep(0.5)
+    assert [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
+    assert "Tienda detenida." in first.log()
+
+    second = start_shop(data_dir)
+    try:
+        assert second.logins == logins  # same users, passwords not regenerated
+        assert "60 productos" in _get(second.url + "/")  # demo catalog loaded once, not twice
+    finally:
+        stop_shop(second, signal.SIGINT)
+
+
+def test_a_killed_run_leaves_no_database_running_and_the_next_start_works(tmp_path):
+    data_dir = tmp_path / "var"
+    first = start_shop(data_dir)
+    children = _children_of(first.process.pid)
+    first.process.kill()  # SIGKILL: no chance to clean up
+    first.process.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE
+                                              for c in children):
+        time.sleep(0.2)
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    second = start_shop(data_dir)
+    try:
+        assert "60 productos" in _get(second.url + "/")
+    finally:
+        stop_shop(second)

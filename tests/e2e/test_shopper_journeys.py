@@ -1,0 +1,121 @@
+"""What a person does in the browser: browse, search, filter, register, log in, log out."""
+
+import re
+import uuid
+
+from playwright.sync_api import expect
+
+
+def test_browsing_the_catalog_page_by_page(page):
+    page.goto("/")
+    expect(page.get_by_role("link", name="Productos")).to_be_visible()
+    expect(page.get_by_test_id("result-count")).to_have_text("60 productos")
+    expect(page.get_by_test_id("product-card")).to_have_count(12)
+    page.get_by_role("link", name="Siguiente").click()
+    expect(page).to_have_url(re.compile(r"page=2"))
+    expect(page.get_by_test_id("product-card")).to_have_count(12)
+
+
+def test_out_of_stock_products_say_agotado(page):
+    page.goto("/?q=Zenbook")
+    expect(page.get_by_test_id("stock")).to_have_text("Agotado")
+
+
+def test_searching_by_name_ignores_case(page):
+    page.goto("/")
+    page.get_by_label("Buscar por nombre").fill("CAFETERA")
+    page.get_by_role("button", name="Buscar").click()
+    expect(page.get_by_test_id("result-count")).to_have_text("6 productos")
+
+
+def test_a_search_with_no_match_says_so(page):
+    page.goto("/")
+    page.get_by_label("Buscar por nombre").fill(".*[(")
+    page.get_by_role("button", name="Buscar").click()
+    expect(page.get_by_test_id("no-results")).to_be_visible()
+
+
+def test_filtering_by_category_then_by_attribute_then_sorting(page):
+    page.goto("/")
+    page.get_by_test_id("categories").get_by_role("link", name=re.compile("Portátiles")).click()
+    expect(page.get_by_test_id("result-count")).to_have_text("10 productos")
+    page.get_by_label("Ram (GB)").select_option("16")
+    page.get_by_role("button", name="Aplicar filtros").click()
+    expect(page.get_by_test_id("result-count")).to_have_text("5 productos")
+    page.get_by_label("Ordenar por").select_option("price_desc")
+    page.get_by_role("button", name="Ordenar", exact=True).click()
+    prices = page.get_by_test_id("price").all_inner_texts()
+    values = [float(p.replace("\xa0€", "").replace(".", "").replace(",", ".")) for p in prices]
+    assert values == sorted(values, reverse=True) and len(values) == 5
+
+
+def test_a_product_page_shows_nested_attributes_and_asks_to_log_in_to_buy(page):
+    page.goto("/?q=Fairphone")
+    page.get_by_role("link", name="Móvil Fairphone 5").click()
+    expect(page.get_by_role("heading", name="Móvil Fairphone 5")).to_be_visible()
+    expect(page.get_by_test_id("attributes")).to_contain_text("Principal (MP)")
+    page.get_by_role("link", name="Inicia sesión para comprar").click()
+    expect(page).to_have_url(re.compile(r"/auth/login\?next="))
+
+
+def test_registering_then_logging_out_and_back_in(page):
+    email = f"lucia-{uuid.uuid4().hex[:8]}@example.com"
+    page.goto("/")
+    page.get_by_role("link", name="Registrarse").click()
+    page.get_by_label("Nombre").fill("Lucía Pérez")
+    page.get_by_label("Correo electrónico").fill(email)
+    page.get_by_label("Contraseña", exact=True).fill("una clave muy larga")
+    page.get_by_label("Repite la contraseña").fill("una clave muy larga")
+    page.get_by_role("button", name="Crear cuenta").click()
+    expect(page.get_by_test_id("current-user")).to_contain_text("Lucía Pérez")
+    expect(page.get_by_test_id("current-user")).to_contain_text("Cliente")
+
+    page.get_by_role("link", name="Pedidos").click()
+    expect(page.get_by_test_id("no-orders")).to_be_visible()
+
+    page.get_by_role("button", name="Salir").click()
+    expect(page.get_by_text("Has cerrado la sesión.")).to_be_visible()
+    page.get_by_role("link", name="Pedidos").click()
+    expect(page).to_have_url(re.compile(r"/auth/login"))
+
+    page.get_by_label("Correo electrónico").fill(email)
+    page.get_by_label("Contraseña").fill("una clave muy larga")
+    page.get_by_role("button", name="Entrar").click()
+    expect(page).to_have_url(re.compile(r"/orders/$"))
+    expect(page.get_by_role("heading", name="Mis pedidos")).to_be_visible()
+
+
+def test_a_wrong_password_gets_a_generic_message(page, shop):
+    page.goto("/auth/login")
+    page.get_by_label("Correo electrónico").fill(shop.logins["customer"]["email"])
+    page.get_by_label("Contraseña").fill("not the password")
+    page.get_by_role("button", name="Entrar").click()
+    expect(page.get_by_text("Correo o contraseña incorrectos.")).to_be_visible()
+
+
+def test_the_demo_logins_work_and_show_the_role(page, shop):
+    for role, label in (("admin", "Administrador"), ("auditor", "Auditor")):
+        page.goto("/auth/login")
+        page.get_by_label("Correo electrónico").fill(shop.logins[role]["email"])
+        page.get_by_label("Contraseña").fill(shop.logins[role]["password"])
+        page.get_by_role("button", name="Entrar").click()
+        expect(page.get_by_test_id("current-user")).to_contain_text(label)
+        page.get_by_role("button", name="Salir").click()
+
+
+def test_the_page_works_on_a_phone_sized_screen(browser, shop):
+    context = browser.new_context(base_url=shop.url, viewport={"width": 390, "height": 844}, locale="es-ES")
+    page = context.new_page()
+    page.goto("/")
+    page.get_by_role("button", name="Menú").click()
+    expect(page.get_by_role("link", name="Pedidos")).to_be_visible()
+    context.close()
+
+
+def test_the_shop_needs_no_internet(page):
+    external = []
+    page.on("request", lambda request: external.append(request.url)
+            if not request.url.startswith(("http://127.0.0.1", "data:")) else None)
+    page.goto("/")
+    page.goto("/auth/login")
+    assert external == []
