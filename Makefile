@@ -48,7 +48,7 @@ test-e2e: $(DEV_STAMP)
 
 test-system-pg: $(DEV_STAMP)
 	@if $(BIN)/python -c "import psycopg2,sys; psycopg2.connect('$(SYSTEM_PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
-		echo "== integration tests on $$($(BIN)/python -c "import psycopg2; c=psycopg2.connect('$(SYSTEM_PG_URL)'); print(c.server_version)") (system PostgreSQL) =="; \
+		echo "== integration tests on $$($(BIN)/python -c "import psycopg2; c=psycopg2.connect('$(SYSTEM_PG_URL)'); cur=c.cursor(); cur.execute('SHOW server_version'); print('PostgreSQL', cur.fetchone()[0])") (system PostgreSQL) =="; \
 		TEST_DATABASE_URL='$(SYSTEM_PG_URL)' $(BIN)/pytest tests/integration; \
 	else \
 		echo "== no PostgreSQL at $(SYSTEM_PG_URL): second integration pass not run =="; \
