@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,11 @@ class Settings:
     login_rate_limit: str = "10 per minute"
     session_cookie_secure: bool = False
     products_per_page: int = 12
-    extra: dict = field(default_factory=dict)
+    # Checkout protocol timings (docs/checkout.md)
+    checkout_lease_seconds: int = 30
+    pending_order_ttl_minutes: int = 30
+    recovery_interval_seconds: int = 30
+    failpoints: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -85,6 +89,10 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         session_cookie_secure=_env_bool(environ.get("SESSION_COOKIE_SECURE"), env == "production"),
         products_per_page=_env_int(environ, "PRODUCTS_PER_PAGE", 12),
+        checkout_lease_seconds=_env_int(environ, "CHECKOUT_LEASE_SECONDS", 30),
+        pending_order_ttl_minutes=_env_int(environ, "PENDING_ORDER_TTL_MINUTES", 30),
+        recovery_interval_seconds=_env_int(environ, "RECOVERY_INTERVAL_SECONDS", 30),
+        failpoints=environ.get("SHOP_FAILPOINTS", ""),
     )
     check_production_settings(settings)
     return settings
@@ -94,6 +102,8 @@ def check_production_settings(settings: Settings) -> None:
     """In production, a missing secret or database is a start-up error, never a silent default."""
     if not settings.is_production:
         return
+    if settings.failpoints:
+        raise ConfigError("SHOP_FAILPOINTS is for tests only and must not be set in production")
     if not settings.secret_key or len(settings.secret_key) < _MIN_SECRET_KEY_LENGTH:
         raise ConfigError(
             f"SECRET_KEY must be set to a random string of at least {_MIN_SECRET_KEY_LENGTH} characters "

@@ -22,6 +22,7 @@ from pymongo.errors import CollectionInvalid, OperationFailure
 from shop.config import PROJECT_ROOT
 from shop.domain.catalog import CatalogQuery, Product, attribute_value_candidates
 from shop.domain.money import to_money
+from shop.domain.orders import hold_key
 
 SCHEMA_FILE = PROJECT_ROOT / "database" / "mongo" / "collections.json"
 _SORTS = {
@@ -149,6 +150,74 @@ class MongoStore:
 
     def count_products(self) -> int:
         return self.products.count_documents({})
+
+    def products_by_ids(self, product_ids: list[str]) -> dict[str, Product]:
+        docs = self.products.find({"_id": {"$in": [ObjectId(pid) for pid in product_ids]}})
+        return {str(doc["_id"]): _product(doc) for doc in docs}
+
+    # --- stock: the checkout protocol's MongoDB side (docs/checkout.md) -----------------------
+    #
+    # `holds.o<order_id>: qty` on a product says "this order took qty units and its fate is not
+    # settled here yet". It is added and removed in the same atomic update as the $inc, so every
+    # step can be retried (by the driver, by a second request, by recovery) without counting twice.
+
+    def reserve_stock(self, product_id: str, order_id: int, quantity: int) -> bool:
+        """Take `quantity` units for the order if that many are left; True if the order holds them."""
+        key = f"holds.{hold_key(order_id)}"
+        result = self.products.update_one(
+            {"_id": ObjectId(product_id), "stock": {"$gte": quantity}, key: {"$exists": False}},
+            {"$inc": {"stock": -quantity}, "$set": {key: quantity}},
+        )
+        if result.modified_count == 1:
+            return True
+        # Not modified: either too few units, or this order already holds them (a retried step).
+        return self.products.count_documents({"_id": ObjectId(product_id), key: {"$exists": True}}) == 1
+
+    def release_hold(self, product_id: str, order_id: int, quantity: int) -> bool:
+        """Give an aborted order's units back; a no-op if it holds none here."""
+        key = f"holds.{hold_key(order_id)}"
+        result = self.products.update_one(
+            {"_id": ObjectId(product_id), key: quantity},
+            {"$inc": {"stock": quantity}, "$unset": {key: ""}},
+        )
+        return result.modified_count == 1
+
+    def settle_hold(self, product_id: str, order_id: int) -> bool:
+        """A committed order's units are sold for good: drop the marker, keep the stock as it is."""
+        key = f"holds.{hold_key(order_id)}"
+        result = self.products.update_one({"_id": ObjectId(product_id), key: {"$exists": True}},
+                                          {"$unset": {key: ""}})
+        return result.modified_count == 1
+
+    def return_stock(self, product_id: str, order_id: int, quantity: int) -> bool:
+        """Give a cancelled order's units back exactly once (a `returns` marker remembers it)."""
+        hold = f"holds.{hold_key(order_id)}"
+        returned = f"returns.{hold_key(order_id)}"
+        marker = {"qty": quantity, "at": dt.datetime.now(dt.timezone.utc)}
+        product = ObjectId(product_id)
+        # Still held (cancelled before its hold was settled): release and remember in one update.
+        result = self.products.update_one(
+            {"_id": product, hold: {"$exists": True}, returned: {"$exists": False}},
+            {"$inc": {"stock": quantity}, "$unset": {hold: ""}, "$set": {returned: marker}},
+        )
+        if result.modified_count == 0:
+            result = self.products.update_one(
+                {"_id": product, hold: {"$exists": False}, returned: {"$exists": False}},
+                {"$inc": {"stock": quantity}, "$set": {returned: marker}},
+            )
+        return result.modified_count == 1
+
+    def products_with_markers(self, field: str) -> list[tuple[str, dict]]:
+        """(product id, markers) for every product with `holds` or `returns` markers."""
+        assert field in ("holds", "returns")
+        docs = self.products.find({field: {"$gt": {}}}, {field: 1})
+        return [(str(doc["_id"]), doc[field]) for doc in docs if doc.get(field)]
+
+    def forget_return(self, product_id: str, order_id: int) -> None:
+        self.products.update_one({"_id": ObjectId(product_id)}, {"$unset": {f"returns.{hold_key(order_id)}": ""}})
+
+    def stock_levels(self) -> dict[str, int]:
+        return {str(doc["_id"]): doc["stock"] for doc in self.products.find({}, {"stock": 1})}
 
 
 def _product(doc: dict) -> Product:

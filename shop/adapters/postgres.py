@@ -10,6 +10,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg2
@@ -19,6 +20,7 @@ import psycopg2.pool
 
 from shop.config import PROJECT_ROOT
 from shop.domain.accounts import Role, User
+from shop.domain.orders import OrderLine, OrderStatus
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,22 @@ _MIGRATION_LOCK_KEY = 7_201_001
 UniqueViolation = psycopg2.errors.UniqueViolation
 
 
+class _CountingCursor(psycopg2.extras.RealDictCursor):
+    """Counts statements sent, for the benchmark's "round trips per checkout" figure."""
+
+    owner: PostgresDatabase | None = None
+
+    def execute(self, query, vars=None):  # noqa: A002 - psycopg2's signature
+        if self.owner is not None:
+            self.owner.statements += 1
+        return super().execute(query, vars)
+
+
 class PostgresDatabase:
     """A pool of connections to one PostgreSQL database."""
+
+    statements = 0  # statements sent through transaction() by this process (approximate under threads)
+    transactions = 0
 
     def __init__(self, url: str, *, min_connections: int = 1, max_connections: int = 10):
         self.url = url
@@ -50,7 +66,9 @@ class PostgresDatabase:
         broken = False
         try:
             # psycopg2: `with conn` commits on success and rolls back on an exception
-            with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            with conn, conn.cursor(cursor_factory=_CountingCursor) as cur:
+                cur.owner = self
+                self.transactions += 1
                 yield cur
         except (psycopg2.OperationalError, psycopg2.InterfaceError):
             broken = True
@@ -141,17 +159,232 @@ class PostgresDatabase:
             cur.execute("SELECT count(*) AS n FROM users")
             return cur.fetchone()["n"]
 
-    # --- orders (read side; placing orders is the checkout's job) -----------------------------
+    # --- orders: the checkout protocol's PostgreSQL side (docs/checkout.md) --------------------
 
-    def orders_of_user(self, user_id: int, limit: int = 100) -> list[dict]:
+    def create_placing_order(self, user_id: int, idempotency_key: str, request_hash: str,
+                             lines: list[OrderLine], total: Decimal, lease_seconds: int) -> tuple[dict, bool]:
+        """Step 1: the order in its in-flight state, with its items, in one transaction.
+
+        Returns (order row, created). When this user already used the idempotency key, nothing is
+        written and the existing order comes back with created=False.
+        """
         with self.transaction() as cur:
             cur.execute(
-                """SELECT order_id, total_amount, status, created_at
-                   FROM orders WHERE user_id = %s
+                """INSERT INTO orders (user_id, total_amount, status, idempotency_key, request_hash, lease_until)
+                   VALUES (%s, %s, 'placing', %s, %s, clock_timestamp() + make_interval(secs => %s))
+                   ON CONFLICT (user_id, idempotency_key) DO NOTHING
+                   RETURNING *""",
+                (user_id, total, idempotency_key, request_hash, lease_seconds),
+            )
+            order = cur.fetchone()
+            if order is None:
+                cur.execute("SELECT * FROM orders WHERE user_id = %s AND idempotency_key = %s",
+                            (user_id, idempotency_key))
+                return cur.fetchone(), False
+            psycopg2.extras.execute_values(
+                cur,
+                "INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity) VALUES %s",
+                [(order["order_id"], ln.product_id, ln.product_name, ln.unit_price, ln.quantity) for ln in lines],
+            )
+            _record_status(cur, order["order_id"], None, OrderStatus.PLACING, None, "checkout started")
+            return order, True
+
+    def decide_placing_order(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
+                             pending_ttl_minutes: int = 30, changed_by: int | None = None) -> bool:
+        """The decision point: move an order out of `placing`, if nobody else has yet.
+
+        True means this caller decided the order; False means it had already been decided (by the
+        checkout or by recovery). Committing also removes the ordered products from the cart.
+        """
+        with self.transaction() as cur:
+            cur.execute(
+                """UPDATE orders
+                   SET status = %s, lease_until = NULL, failure_reason = %s,
+                       expires_at = CASE WHEN %s = 'pending'
+                                         THEN now() + make_interval(mins => %s) END
+                   WHERE order_id = %s AND status = 'placing'
+                   RETURNING user_id""",
+                (outcome.value, reason, outcome.value, pending_ttl_minutes, order_id),
+            )
+            row = cur.fetchone()
+            if row is None:
+                return False
+            _record_status(cur, order_id, OrderStatus.PLACING, outcome, changed_by, reason)
+            if outcome is OrderStatus.PENDING:
+                cur.execute(
+                    """DELETE FROM cart_items WHERE user_id = %s
+                       AND product_id IN (SELECT product_id FROM order_items WHERE order_id = %s)""",
+                    (row["user_id"], order_id),
+                )
+            return True
+
+    def order_by_idempotency_key(self, user_id: int, idempotency_key: str) -> dict | None:
+        with self.transaction() as cur:
+            cur.execute("SELECT * FROM orders WHERE user_id = %s AND idempotency_key = %s", (user_id, idempotency_key))
+            return cur.fetchone()
+
+    def order_items(self, order_id: int) -> list[dict]:
+        with self.transaction() as cur:
+            cur.execute("SELECT * FROM order_items WHERE order_id = %s ORDER BY product_id", (order_id,))
+            return list(cur.fetchall())
+
+    def get_order(self, order_id: int) -> dict | None:
+        """An order with its items and status history."""
+        with self.transaction() as cur:
+            cur.execute("SELECT * FROM orders WHERE order_id = %s", (order_id,))
+            order = cur.fetchone()
+            if order is None:
+                return None
+            cur.execute("SELECT * FROM order_items WHERE order_id = %s ORDER BY order_item_id", (order_id,))
+            order["items"] = list(cur.fetchall())
+            cur.execute(
+                """SELECT h.*, u.full_name AS changed_by_name FROM order_status_history h
+                   LEFT JOIN users u ON u.user_id = h.changed_by
+                   WHERE h.order_id = %s ORDER BY h.history_id""", (order_id,))
+            order["history"] = list(cur.fetchall())
+            cur.execute("SELECT * FROM payments WHERE order_id = %s ORDER BY payment_id", (order_id,))
+            order["payments"] = list(cur.fetchall())
+            return order
+
+    def orders_of_user(self, user_id: int, limit: int = 100) -> list[dict]:
+        """The user's orders, newest first, each with its items."""
+        with self.transaction() as cur:
+            cur.execute(
+                """SELECT * FROM orders WHERE user_id = %s
                    ORDER BY created_at DESC, order_id DESC LIMIT %s""",
                 (user_id, limit),
             )
-            return list(cur.fetchall())
+            orders = list(cur.fetchall())
+            if orders:
+                cur.execute("SELECT * FROM order_items WHERE order_id = ANY(%s) ORDER BY order_item_id",
+                            ([o["order_id"] for o in orders],))
+                items: dict[int, list] = {}
+                for item in cur.fetchall():
+                    items.setdefault(item["order_id"], []).append(item)
+                for order in orders:
+                    order["items"] = items.get(order["order_id"], [])
+            return orders
+
+    @contextlib.contextmanager
+    def locked_order(self, order_id: int) -> Iterator[tuple[psycopg2.extensions.cursor, dict | None]]:
+        """The order row under SELECT … FOR UPDATE: concurrent pay/cancel/ship/expire queue here."""
+        with self.transaction() as cur:
+            cur.execute("SELECT * FROM orders WHERE order_id = %s FOR UPDATE", (order_id,))
+            yield cur, cur.fetchone()
+
+    @staticmethod
+    def set_status(cur, order: dict, target: OrderStatus, changed_by: int | None, reason: str | None) -> None:
+        """Within locked_order: the transition, recorded in the history."""
+        cur.execute(
+            """UPDATE orders SET status = %s, expires_at = NULL,
+                      stock_returned = CASE WHEN %s = 'cancelled' THEN FALSE ELSE stock_returned END
+               WHERE order_id = %s""",
+            (target.value, target.value, order["order_id"]),
+        )
+        _record_status(cur, order["order_id"], OrderStatus(order["status"]), target, changed_by, reason)
+
+    @staticmethod
+    def record_payment(cur, order_id: int, amount: Decimal, status: str, method: str, reference: str | None,
+                       card_last4: str | None, decline_reason: str | None) -> int:
+        cur.execute(
+            """INSERT INTO payments (order_id, amount, status, method, provider_reference, card_last4,
+                                     decline_reason)
+               VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING payment_id""",
+            (order_id, amount, status, method, reference, card_last4, decline_reason),
+        )
+        return cur.fetchone()["payment_id"]
+
+    def mark_stock_returned(self, order_id: int) -> None:
+        with self.transaction() as cur:
+            cur.execute("UPDATE orders SET stock_returned = TRUE WHERE order_id = %s AND status = 'cancelled'",
+                        (order_id,))
+
+    # --- recovery -----------------------------------------------------------------------------
+
+    def orders_with_expired_lease(self, limit: int = 100) -> list[int]:
+        with self.transaction() as cur:
+            cur.execute(
+                """SELECT order_id FROM orders WHERE status = 'placing' AND lease_until < clock_timestamp()
+                   ORDER BY order_id LIMIT %s""", (limit,))
+            return [row["order_id"] for row in cur.fetchall()]
+
+    def unpaid_expired_orders(self, limit: int = 100) -> list[int]:
+        with self.transaction() as cur:
+            cur.execute(
+                """SELECT order_id FROM orders WHERE status = 'pending' AND expires_at < now()
+                   ORDER BY order_id LIMIT %s""", (limit,))
+            return [row["order_id"] for row in cur.fetchall()]
+
+    def cancelled_orders_awaiting_stock(self, limit: int = 100) -> list[int]:
+        with self.transaction() as cur:
+            cur.execute(
+                """SELECT order_id FROM orders WHERE status = 'cancelled' AND NOT stock_returned
+                   ORDER BY order_id LIMIT %s""", (limit,))
+            return [row["order_id"] for row in cur.fetchall()]
+
+    def order_states(self, order_ids: list[int]) -> dict[int, tuple[OrderStatus, bool]]:
+        """Status and stock_returned of each order (missing orders are absent)."""
+        if not order_ids:
+            return {}
+        with self.transaction() as cur:
+            cur.execute("SELECT order_id, status, stock_returned FROM orders WHERE order_id = ANY(%s)",
+                        (list(order_ids),))
+            return {r["order_id"]: (OrderStatus(r["status"]), r["stock_returned"]) for r in cur.fetchall()}
+
+    @contextlib.contextmanager
+    def advisory_lock(self, key: int) -> Iterator[bool]:
+        """A cluster-wide try-lock (across all app processes); yields whether it was acquired."""
+        conn = self._pool.getconn()
+        acquired = False
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+                acquired = cur.fetchone()[0]
+            yield acquired
+        finally:
+            try:
+                if acquired and not conn.closed:
+                    with conn.cursor() as cur:
+                        cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                conn.autocommit = False
+                self._pool.putconn(conn)
+            except psycopg2.Error:
+                self._pool.putconn(conn, close=True)
+
+    # --- cart ---------------------------------------------------------------------------------
+
+    def cart_lines(self, user_id: int) -> list[tuple[str, int]]:
+        with self.transaction() as cur:
+            cur.execute("SELECT product_id, quantity FROM cart_items WHERE user_id = %s ORDER BY added_at, product_id",
+                        (user_id,))
+            return [(r["product_id"], r["quantity"]) for r in cur.fetchall()]
+
+    def add_to_cart(self, user_id: int, product_id: str, quantity: int, max_quantity: int) -> None:
+        with self.transaction() as cur:
+            cur.execute(
+                """INSERT INTO cart_items (user_id, product_id, quantity) VALUES (%s, %s, %s)
+                   ON CONFLICT (user_id, product_id)
+                   DO UPDATE SET quantity = LEAST(cart_items.quantity + EXCLUDED.quantity, %s)""",
+                (user_id, product_id, quantity, max_quantity),
+            )
+
+    def set_cart_quantity(self, user_id: int, product_id: str, quantity: int) -> None:
+        with self.transaction() as cur:
+            if quantity <= 0:
+                cur.execute("DELETE FROM cart_items WHERE user_id = %s AND product_id = %s", (user_id, product_id))
+            else:
+                cur.execute("UPDATE cart_items SET quantity = %s WHERE user_id = %s AND product_id = %s",
+                            (quantity, user_id, product_id))
+
+
+def _record_status(cur, order_id: int, from_status: OrderStatus | None, to_status: OrderStatus,
+                   changed_by: int | None, reason: str | None) -> None:
+    cur.execute(
+        """INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)
+           VALUES (%s, %s, %s, %s, %s)""",
+        (order_id, from_status.value if from_status else None, to_status.value, changed_by, reason),
+    )
 
 
 def _user(row: dict) -> User:

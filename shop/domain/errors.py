@@ -33,3 +33,7 @@ class Conflict(DomainError):
 
 class InvalidCredentials(DomainError):
     """Login failed; deliberately says nothing about which part was wrong (HTTP 401)."""
+
+
+class Unavailable(DomainError):
+    """A database did not answer; the message says what is known for certain (HTTP 503)."""

@@ -44,6 +44,16 @@ def load_user(user_id: str) -> SessionUser | None:
     return SessionUser(user) if user else None
 
 
+@login_manager.unauthorized_handler
+def unauthorized():
+    """Pages send a person to the login form; API callers get a 401 JSON answer."""
+    from shop.web.errors import error_response, wants_json
+
+    if wants_json():
+        return error_response(401, gettext("You need to log in to do that."))
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
 login_manager.login_view = "auth.login"
 login_manager.login_message = None  # the login page itself says what to do
 login_manager.session_protection = "strong"

@@ -26,5 +26,7 @@ def index():
 
 @bp.get("/products/<product_id>")
 def product(product_id: str):
+    from shop.web.orders import new_idempotency_key
+
     item = catalog_service.product_detail(get_store(), product_id)
-    return render_template("catalog/product.html", product=item)
+    return render_template("catalog/product.html", product=item, idempotency_key=new_idempotency_key())

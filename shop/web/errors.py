@@ -10,17 +10,25 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from shop.domain.errors import Conflict, DomainError, InvalidCredentials, InvalidInput, NotFound
+from shop.domain.errors import Conflict, DomainError, InvalidCredentials, InvalidInput, NotFound, Unavailable
 from shop.web.requestlog import current_request_id
 
 log = logging.getLogger(__name__)
 
-_STATUS = {InvalidInput: 400, InvalidCredentials: 401, NotFound: 404, Conflict: 409}
+_STATUS = {InvalidInput: 400, InvalidCredentials: 401, NotFound: 404, Conflict: 409, Unavailable: 503}
+
+
+def status_for(error: DomainError) -> int:
+    return next((code for cls, code in _STATUS.items() if isinstance(error, cls)), 400)
 
 
 def translate_error(error: DomainError) -> str:
     """The domain's English message id, translated, with its parameters filled in."""
-    return gettext(error.template, **error.params)
+    from shop.domain.orders import OrderStatus
+    from shop.web.formatting import status_label
+
+    params = {k: status_label(v.value).lower() if isinstance(v, OrderStatus) else v for k, v in error.params.items()}
+    return gettext(error.template, **params)
 
 
 def _status_message(status: int) -> str:
@@ -57,8 +65,7 @@ def error_response(status: int, message: str):
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
-        status = next((code for cls, code in _STATUS.items() if isinstance(error, cls)), 400)
-        return error_response(status, translate_error(error))
+        return error_response(status_for(error), translate_error(error))
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):

@@ -49,6 +49,12 @@ def get_store() -> MongoStore:
     return stores["mongo"]
 
 
+def get_payment_provider():
+    from shop.adapters.payments import SimulatedPaymentProvider
+
+    return SimulatedPaymentProvider()
+
+
 def close_stores(app) -> None:
     stores = app.extensions.get("shop.stores", {})
     for key in ("postgres", "mongo"):

@@ -9,7 +9,7 @@ from flask import Flask
 from flask_bootstrap import Bootstrap5
 
 from shop.config import Settings, development_secret_key, load_settings
-from shop.web import auth, catalog, errors, formatting, health, orders, requestlog
+from shop.web import api, auth, cart, catalog, errors, formatting, health, orders, requestlog
 from shop.web.extensions import babel, csrf, limiter, login_manager, select_locale
 
 _HERE = Path(__file__).resolve().parent.parent
@@ -29,6 +29,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         MONGODB_DB=settings.mongodb_db,
         DB_POOL_SIZE=10,
         PRODUCTS_PER_PAGE=settings.products_per_page,
+        CHECKOUT_LEASE_SECONDS=settings.checkout_lease_seconds,
+        PENDING_ORDER_TTL_MINUTES=settings.pending_order_ttl_minutes,
         LOGIN_RATE_LIMIT=settings.login_rate_limit,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -46,6 +48,10 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     )
     if test_config:
         app.config.update(test_config)
+    if settings.failpoints:
+        from shop import failpoints
+
+        failpoints.configure(settings.failpoints)
     app.extensions["shop.stores"] = {}
 
     logging.getLogger().setLevel(settings.log_level)
@@ -61,6 +67,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(catalog.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(orders.bp)
+    app.register_blueprint(cart.bp)
+    app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
 
     from shop.web import cli

@@ -1,16 +1,123 @@
-"""The "Pedidos" tab: the logged-in customer's orders, newest first."""
+"""Buying and the "Pedidos" tab: Comprar, checkout of the cart, the shopper's orders, pay, cancel.
+
+A refused action re-renders the page the person was on, with the reason and the matching status
+(409 out of stock, 400 bad input, 503 a database down); an unknown or foreign order is a 404.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import current_user, login_required
+import uuid
 
-from shop.web.extensions import get_db
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+
+from shop.domain.accounts import Role
+from shop.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
+from shop.domain.orders import OrderStatus
+from shop.services import catalog as catalog_service
+from shop.services import checkout
+from shop.services import orders as order_service
+from shop.web.auth import roles_required
+from shop.web.errors import status_for, translate_error
+from shop.web.extensions import get_db, get_payment_provider, get_store
+from shop.web.formatting import money
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
+_REFUSALS = (InvalidInput, Conflict, Unavailable)
+
+
+def new_idempotency_key() -> str:
+    """Rendered into each checkout form: a double click or a resubmission carries the same key."""
+    return str(uuid.uuid4())
+
+
+def _place(lines: list[tuple[str, object]]):
+    result = checkout.place_order(
+        get_db(), get_store(), current_user.user_id, lines, request.form.get("idempotency_key", ""),
+        lease_seconds=current_app.config["CHECKOUT_LEASE_SECONDS"],
+        pending_ttl_minutes=current_app.config["PENDING_ORDER_TTL_MINUTES"],
+    )
+    if result.status is OrderStatus.PENDING:
+        flash(gettext("Order %(order)d placed. Total: %(total)s. Pay it within %(minutes)d minutes to keep it.",
+                      order=result.order_id, total=money(result.total),
+                      minutes=current_app.config["PENDING_ORDER_TTL_MINUTES"]), "success")
+    elif result.status is OrderStatus.PLACING:
+        flash(gettext("Order %(order)d is still being placed; reload this page to see its outcome.",
+                      order=result.order_id), "info")
+    elif result.status is OrderStatus.FAILED:
+        flash(gettext("Order %(order)d could not be placed; nothing was charged.", order=result.order_id), "danger")
+    return redirect(url_for("orders.detail", order_id=result.order_id), 303)
+
+
+@bp.post("/buy")
+@roles_required(Role.CUSTOMER)
+def buy():
+    """The seed's "Comprar": one product and a quantity, placed at once if there is stock."""
+    product_id = request.form.get("product_id", "")
+    try:
+        return _place([(product_id, request.form.get("quantity", ""))])
+    except _REFUSALS as error:
+        try:
+            product = catalog_service.product_detail(get_store(), product_id)
+        except (InvalidInput, NotFound):
+            raise error from None
+        return render_template("catalog/product.html", product=product, error=translate_error(error),
+                               idempotency_key=new_idempotency_key()), status_for(error)
+
+
+@bp.post("/checkout")
+@roles_required(Role.CUSTOMER)
+def checkout_cart():
+    """Checkout of the whole cart: every line or none."""
+    from shop.web.cart import render_cart
+
+    try:
+        return _place(get_db().cart_lines(current_user.user_id))
+    except (*_REFUSALS, NotFound) as error:
+        return render_cart(error=translate_error(error)), status_for(error)
 
 
 @bp.get("/")
-@login_required
+@roles_required(Role.CUSTOMER, Role.ADMIN, Role.AUDITOR)
 def index():
     return render_template("orders/index.html", orders=get_db().orders_of_user(current_user.user_id))
+
+
+def _render_detail(order_id: int, error: str | None = None):
+    order = order_service.order_for(get_db(), current_user.user, order_id)
+    can_act = current_user.role is Role.CUSTOMER and order["status"] == OrderStatus.PENDING.value
+    return render_template("orders/detail.html", order=order, can_act=can_act, error=error)
+
+
+@bp.get("/<int:order_id>")
+@roles_required(Role.CUSTOMER, Role.ADMIN, Role.AUDITOR)
+def detail(order_id: int):
+    return _render_detail(order_id)
+
+
+@bp.post("/<int:order_id>/pay")
+@roles_required(Role.CUSTOMER)
+def pay(order_id: int):
+    try:
+        outcome = order_service.pay_order(get_db(), get_payment_provider(), current_user.user, order_id,
+                                          request.form.get("card_number", ""))
+    except _REFUSALS as error:
+        return _render_detail(order_id, translate_error(error)), status_for(error)
+    if not outcome.succeeded:
+        message = gettext("The payment was declined (%(reason)s). The order is still pending; try another card.",
+                          reason=outcome.decline_reason)
+        return _render_detail(order_id, message), 402
+    flash(gettext("Payment received: order %(order)d is paid.", order=order_id), "success")
+    return redirect(url_for("orders.detail", order_id=order_id), 303)
+
+
+@bp.post("/<int:order_id>/cancel")
+@roles_required(Role.CUSTOMER)
+def cancel(order_id: int):
+    try:
+        order_service.cancel_order(get_db(), get_store(), current_user.user, order_id)
+    except _REFUSALS as error:
+        return _render_detail(order_id, translate_error(error)), status_for(error)
+    flash(gettext("Order %(order)d cancelled; its units are back in stock.", order=order_id), "info")
+    return redirect(url_for("orders.detail", order_id=order_id), 303)

@@ -31,13 +31,13 @@ def test_roles_are_constrained_to_the_three_of_the_seed(db):
 def test_orders_and_items_refuse_impossible_values(db, make_user):
     user = make_user()
     with db.transaction() as cur:
-        cur.execute("INSERT INTO orders (user_id, total_amount) VALUES (%s, %s) RETURNING order_id",
+        cur.execute("INSERT INTO orders (user_id, total_amount, status) VALUES (%s, %s, 'pending') RETURNING order_id",
                     (user.user_id, Decimal("10.50")))
         order_id = cur.fetchone()["order_id"]
     bad_statements = [
         ("INSERT INTO orders (user_id, total_amount, status) VALUES (%s, 1, 'lost')", (user.user_id,)),
-        ("INSERT INTO orders (user_id, total_amount) VALUES (%s, -1)", (user.user_id,)),
-        ("INSERT INTO orders (user_id, total_amount) VALUES (999999, 1)", ()),
+        ("INSERT INTO orders (user_id, total_amount, status) VALUES (%s, -1, 'pending')", (user.user_id,)),
+        ("INSERT INTO orders (user_id, total_amount, status) VALUES (999999, 1, 'pending')", ()),
         ("INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity) "
          "VALUES (%s, '0123456789abcdef01234567', 'X', 1, 0)", (order_id,)),
         ("INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity) "
@@ -51,7 +51,7 @@ def test_orders_and_items_refuse_impossible_values(db, make_user):
 def test_an_order_can_be_paid_successfully_only_once(db, make_user):
     user = make_user()
     with db.transaction() as cur:
-        cur.execute("INSERT INTO orders (user_id, total_amount) VALUES (%s, 5) RETURNING order_id", (user.user_id,))
+        cur.execute("INSERT INTO orders (user_id, total_amount, status) VALUES (%s, 5, 'pending') RETURNING order_id", (user.user_id,))
         order_id = cur.fetchone()["order_id"]
         cur.execute("INSERT INTO payments (order_id, amount, status, method) VALUES (%s, 5, 'succeeded', 'card')",
                     (order_id,))
@@ -63,7 +63,7 @@ def test_an_order_can_be_paid_successfully_only_once(db, make_user):
 def test_money_is_numeric_in_postgres(db, make_user):
     user = make_user()
     with db.transaction() as cur:
-        cur.execute("INSERT INTO orders (user_id, total_amount) VALUES (%s, %s) RETURNING total_amount",
+        cur.execute("INSERT INTO orders (user_id, total_amount, status) VALUES (%s, %s, 'pending') RETURNING total_amount",
                     (user.user_id, Decimal("0.10") + Decimal("0.20")))
         assert cur.fetchone()["total_amount"] == Decimal("0.30")
 

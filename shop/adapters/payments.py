@@ -1,0 +1,37 @@
+"""Payment providers. Only the simulated one exists; a real one implements the same `charge`.
+
+Test cards of the simulated provider (documented in docs/checkout.md):
+    4242 4242 4242 4242  → paid
+    4000 0000 0000 0002  → declined: card declined
+    4000 0000 0000 9995  → declined: insufficient funds
+    any other valid (Luhn) number → paid
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Protocol
+
+from shop.domain.payments import ChargeResult
+
+DECLINED_CARDS = {
+    "4000000000000002": "card declined",
+    "4000000000009995": "insufficient funds",
+}
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    def charge(self, amount: Decimal, card_number: str, reference: str) -> ChargeResult: ...
+
+
+class SimulatedPaymentProvider:
+    name = "simulated"
+
+    def charge(self, amount: Decimal, card_number: str, reference: str) -> ChargeResult:
+        reason = DECLINED_CARDS.get(card_number)
+        if reason:
+            return ChargeResult(succeeded=False, reference=None, decline_reason=reason)
+        return ChargeResult(succeeded=True, reference=f"sim_{uuid.uuid4().hex[:16]}")

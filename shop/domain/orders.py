@@ -1,0 +1,156 @@
+"""Order rules: cart lines, the order lifecycle, and the checkout protocol's decisions.
+
+The lifecycle (seed: pending, paid, shipped) with the states the distributed transaction needs:
+
+    placing ──commit──▶ pending ──pay──▶ paid ──ship──▶ shipped
+       │                   │
+       └──abort──▶ failed  └──cancel / expire──▶ cancelled
+
+`placing` is the in-flight state of the checkout protocol (docs/checkout.md). Only one party can
+move an order out of it — the checkout that created it (commit or abort) or, once its lease has
+expired, the recovery process (abort) — because the move is a conditional UPDATE in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+
+from shop.domain.catalog import Product, parse_product_id
+from shop.domain.errors import N_, Conflict, InvalidInput
+
+MAX_QUANTITY_PER_LINE = 100
+MAX_LINES = 50
+_QUANTITY = re.compile(r"^\s*\d{1,6}\s*$")
+
+
+class OrderStatus(str, Enum):
+    PLACING = "placing"
+    PENDING = "pending"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+# Which moves a person (customer or staff) may make; `placing` is moved only by the protocol.
+_ALLOWED = {
+    (OrderStatus.PENDING, OrderStatus.PAID),
+    (OrderStatus.PAID, OrderStatus.SHIPPED),
+    (OrderStatus.PENDING, OrderStatus.CANCELLED),
+}
+# Orders whose units count as sold (the stock invariant counts these).
+HOLDS_STOCK = frozenset({OrderStatus.PLACING, OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.SHIPPED})
+
+
+def check_transition(current: OrderStatus, target: OrderStatus) -> None:
+    if (current, target) not in _ALLOWED:
+        raise Conflict(N_("The order is %(current)s, so it cannot be marked %(target)s."),
+                       current=current, target=target)
+
+
+class OutOfStock(Conflict):
+    """Not enough units; says how many are left so the shopper can act."""
+
+
+@dataclass(frozen=True)
+class CartLine:
+    product_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    product_id: str
+    product_name: str
+    unit_price: Decimal
+    quantity: int
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+def parse_quantity(raw) -> int:
+    """A quantity from a form or JSON: a whole number from 1 to the per-line maximum."""
+    if isinstance(raw, bool):
+        raise InvalidInput(N_("The quantity must be a whole number."))
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and _QUANTITY.match(raw):
+        value = int(raw)
+    else:
+        raise InvalidInput(N_("The quantity must be a whole number."))
+    if value < 1:
+        raise InvalidInput(N_("The quantity must be at least 1."))
+    if value > MAX_QUANTITY_PER_LINE:
+        raise InvalidInput(N_("You can buy at most %(max)d units of a product at once."), max=MAX_QUANTITY_PER_LINE)
+    return value
+
+
+def normalize_cart(lines: list[tuple[str, object]]) -> list[CartLine]:
+    """Validated lines, one per product (quantities of repeated products added), in a fixed order.
+
+    The fixed order (by product id) is the order in which stock is reserved, so two checkouts that
+    overlap on products always meet them in the same order.
+    """
+    if not lines:
+        raise InvalidInput(N_("Your cart is empty."))
+    if len(lines) > MAX_LINES:
+        raise InvalidInput(N_("An order can have at most %(max)d different products."), max=MAX_LINES)
+    merged: dict[str, int] = {}
+    for raw_id, raw_quantity in lines:
+        product_id = parse_product_id(raw_id)
+        merged[product_id] = merged.get(product_id, 0) + parse_quantity(raw_quantity)
+        if merged[product_id] > MAX_QUANTITY_PER_LINE:
+            raise InvalidInput(N_("You can buy at most %(max)d units of a product at once."),
+                               max=MAX_QUANTITY_PER_LINE)
+    return [CartLine(pid, qty) for pid, qty in sorted(merged.items())]
+
+
+def price_lines(cart: list[CartLine], products: dict[str, Product]) -> list[OrderLine]:
+    """Order lines priced from the catalog now — never from anything the client sent."""
+    from shop.domain.errors import NotFound
+
+    lines = []
+    for line in cart:
+        product = products.get(line.product_id)
+        if product is None:
+            raise NotFound(N_("A product in your cart no longer exists; remove it and try again."))
+        if product.stock < line.quantity:
+            raise out_of_stock(product, product.stock)
+        lines.append(OrderLine(product.product_id, product.name, product.price, line.quantity))
+    return lines
+
+
+def out_of_stock(product: Product | str, available: int) -> OutOfStock:
+    name = product.name if isinstance(product, Product) else product
+    if available <= 0:
+        return OutOfStock(N_("%(name)s is out of stock."), name=name)
+    return OutOfStock(N_("Only %(available)d units of %(name)s are left."), available=available, name=name)
+
+
+def order_total(lines: list[OrderLine]) -> Decimal:
+    return sum((line.subtotal for line in lines), Decimal("0.00"))
+
+
+def request_hash(cart: list[CartLine]) -> str:
+    """What a checkout asked for: the same idempotency key must always mean the same cart."""
+    canonical = ";".join(f"{line.product_id}:{line.quantity}" for line in cart)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def parse_idempotency_key(raw) -> str:
+    try:
+        return str(uuid.UUID(str(raw)))
+    except (ValueError, TypeError):
+        raise InvalidInput(N_("The checkout form is invalid; reload the page and try again.")) from None
+
+
+def hold_key(order_id: int) -> str:
+    """The key of an order's marker on a product document (an integer from PostgreSQL, never input)."""
+    return f"o{int(order_id)}"

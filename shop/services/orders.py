@@ -1,0 +1,122 @@
+"""The order lifecycle after checkout: pay, cancel (stock back exactly once), ship, expire.
+
+Every transition happens under SELECT … FOR UPDATE on the order row, so a payment, a cancellation
+and the expiry sweep that meet on one order are applied one after the other, never interleaved.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pymongo.errors import PyMongoError
+
+from shop import failpoints
+from shop.adapters.mongo import MongoStore
+from shop.adapters.payments import PaymentProvider
+from shop.adapters.postgres import PostgresDatabase
+from shop.domain.accounts import Role, User
+from shop.domain.errors import N_, Conflict, NotFound
+from shop.domain.orders import OrderStatus, check_transition
+from shop.domain.payments import parse_card_number
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    order_id: int
+    succeeded: bool
+    decline_reason: str | None
+
+
+def _visible_order(order: dict | None, actor: User | None) -> dict:
+    """Customers see only their own orders: someone else's order number is simply not found."""
+    if order is None or (actor is not None and actor.role is Role.CUSTOMER and order["user_id"] != actor.user_id):
+        raise NotFound(N_("Order not found."))
+    return order
+
+
+def order_for(db: PostgresDatabase, actor: User, order_id: int) -> dict:
+    return _visible_order(db.get_order(order_id), actor)
+
+
+def cancel_order(db: PostgresDatabase, store: MongoStore, actor: User | None, order_id: int,
+                 reason: str = "cancelled by the customer") -> None:
+    """pending → cancelled, then the units go back to stock (finished by recovery if interrupted)."""
+    if actor is not None and actor.role is Role.AUDITOR:
+        raise NotFound(N_("Order not found."))
+    with db.locked_order(order_id) as (cur, order):
+        order = _visible_order(order, actor)
+        check_transition(OrderStatus(order["status"]), OrderStatus.CANCELLED)
+        db.set_status(cur, order, OrderStatus.CANCELLED, actor.user_id if actor else None, reason)
+    failpoints.hit("cancel.after_status")
+    return_stock_of_cancelled(db, store, order_id)
+
+
+def return_stock_of_cancelled(db: PostgresDatabase, store: MongoStore, order_id: int) -> bool:
+    """Give a cancelled order's units back; idempotent (each product remembers the return)."""
+    try:
+        for item in db.order_items(order_id):
+            store.return_stock(item["product_id"], order_id, item["quantity"])
+            failpoints.hit("cancel.after_return")
+    except PyMongoError as error:
+        log.warning("order %s: stock return left for recovery: %s", order_id, error)
+        return False
+    db.mark_stock_returned(order_id)
+    return True
+
+
+def pay_order(db: PostgresDatabase, provider: PaymentProvider, actor: User, order_id: int,
+              raw_card_number: str) -> PaymentOutcome:
+    """Charge a pending order once. The row lock and a unique index make a second payment impossible;
+    a declined attempt is recorded and leaves the order pending.
+
+    The simulated provider answers instantly, so it is called under the lock. A real provider would
+    be called between two transactions with the payment row's id as its idempotency key.
+    """
+    card = parse_card_number(raw_card_number)
+    with db.locked_order(order_id) as (cur, order):
+        order = _visible_order(order, actor)
+        if actor.role is not Role.CUSTOMER or order["user_id"] != actor.user_id:
+            raise NotFound(N_("Order not found."))
+        status = OrderStatus(order["status"])
+        if status is OrderStatus.PAID or status is OrderStatus.SHIPPED:
+            raise Conflict(N_("Order %(order)d is already paid."), order=order_id)
+        check_transition(status, OrderStatus.PAID)
+        if order["expires_at"] is not None and order["expires_at"] < _db_now(cur):
+            raise Conflict(N_("Order %(order)d expired before it was paid; its units went back to stock."),
+                           order=order_id)
+        result = provider.charge(order["total_amount"], card, reference=f"order-{order_id}")
+        db.record_payment(cur, order_id, order["total_amount"], "succeeded" if result.succeeded else "declined",
+                          provider.name, result.reference, card[-4:], result.decline_reason)
+        if result.succeeded:
+            db.set_status(cur, order, OrderStatus.PAID, actor.user_id, "payment succeeded")
+    return PaymentOutcome(order_id, result.succeeded, result.decline_reason)
+
+
+def mark_shipped(db: PostgresDatabase, actor: User, order_id: int) -> None:
+    """paid → shipped: staff only."""
+    if actor.role is not Role.ADMIN:
+        raise NotFound(N_("Order not found."))
+    with db.locked_order(order_id) as (cur, order):
+        order = _visible_order(order, actor)
+        check_transition(OrderStatus(order["status"]), OrderStatus.SHIPPED)
+        db.set_status(cur, order, OrderStatus.SHIPPED, actor.user_id, "shipped")
+
+
+def expire_order(db: PostgresDatabase, store: MongoStore, order_id: int) -> bool:
+    """Cancel an unpaid order whose time ran out (re-checked under the lock: it may just have been paid)."""
+    with db.locked_order(order_id) as (cur, order):
+        if order is None or order["status"] != OrderStatus.PENDING.value:
+            return False
+        if order["expires_at"] is None or order["expires_at"] >= _db_now(cur):
+            return False
+        db.set_status(cur, order, OrderStatus.CANCELLED, None, "expired: not paid in time")
+    return_stock_of_cancelled(db, store, order_id)
+    return True
+
+
+def _db_now(cur):
+    cur.execute("SELECT now() AS now")
+    return cur.fetchone()["now"]

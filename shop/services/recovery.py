@@ -1,0 +1,140 @@
+"""Recovery: drives every unfinished order to a final state and every stock marker to rest.
+
+Runs at start-up and every RECOVERY_INTERVAL_SECONDS in each web worker, but only one process at a
+time does a pass (a PostgreSQL advisory lock). Each action is idempotent and guarded by the order's
+state in PostgreSQL, so a pass can be interrupted anywhere and simply run again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import psycopg2
+from pymongo.errors import PyMongoError
+
+from shop.adapters.mongo import MongoStore
+from shop.adapters.postgres import PostgresDatabase
+from shop.domain.orders import OrderStatus
+from shop.services.orders import expire_order, return_stock_of_cancelled
+
+log = logging.getLogger(__name__)
+RECOVERY_LOCK_KEY = 7_201_002
+# A `returns` marker outlives any request that could still repeat the return (requests are killed
+# after 60 s by gunicorn's timeout), so it is only forgotten after this long.
+RETURN_MARKER_RETENTION = dt.timedelta(hours=1)
+_SETTLED = {OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.SHIPPED}
+
+
+@dataclass
+class RecoveryReport:
+    ran: bool = True
+    aborted: list[int] = field(default_factory=list)
+    expired: list[int] = field(default_factory=list)
+    stock_returned: list[int] = field(default_factory=list)
+    holds_settled: int = 0
+    holds_released: int = 0
+    returns_forgotten: int = 0
+
+
+def recover(db: PostgresDatabase, store: MongoStore, *, now: dt.datetime | None = None) -> RecoveryReport:
+    """One pass, if no other process is running one."""
+    with db.advisory_lock(RECOVERY_LOCK_KEY) as acquired:
+        if not acquired:
+            return RecoveryReport(ran=False)
+        return _recover(db, store, now or dt.datetime.now(dt.timezone.utc))
+
+
+def _recover(db: PostgresDatabase, store: MongoStore, now: dt.datetime) -> RecoveryReport:
+    report = RecoveryReport()
+    # 1. Checkouts that outlived their lease are aborted: the conditional UPDATE means a checkout
+    #    that is merely slow either decided already (we change nothing) or will find it failed.
+    for order_id in db.orders_with_expired_lease():
+        if db.decide_placing_order(order_id, OrderStatus.FAILED, reason="abandoned: checkout did not finish"):
+            report.aborted.append(order_id)
+    # 2. Unpaid orders past their time are cancelled.
+    for order_id in db.unpaid_expired_orders():
+        if expire_order(db, store, order_id):
+            report.expired.append(order_id)
+    # 3. Cancelled orders whose units are not back yet (a crash after the cancellation).
+    for order_id in db.cancelled_orders_awaiting_stock():
+        if return_stock_of_cancelled(db, store, order_id):
+            report.stock_returned.append(order_id)
+    # 4. Hold markers: settle those of committed orders, release those of aborted ones.
+    _sweep_holds(db, store, report)
+    # 5. Return markers of long-finished cancellations are forgotten.
+    _sweep_returns(db, store, now, report)
+    if report.aborted or report.expired or report.stock_returned or report.holds_released:
+        log.info("recovery: aborted %s, expired %s, stock returned %s, holds settled %d, released %d",
+                 report.aborted, report.expired, report.stock_returned, report.holds_settled, report.holds_released)
+    return report
+
+
+def _order_id(marker_key: str) -> int | None:
+    return int(marker_key[1:]) if marker_key.startswith("o") and marker_key[1:].isdigit() else None
+
+
+def _sweep_holds(db: PostgresDatabase, store: MongoStore, report: RecoveryReport) -> None:
+    products = store.products_with_markers("holds")
+    order_ids = {oid for _, holds in products for key in holds if (oid := _order_id(key)) is not None}
+    states = db.order_states(list(order_ids))
+    for product_id, holds in products:
+        for key, quantity in holds.items():
+            order_id = _order_id(key)
+            if order_id is None:
+                continue
+            status = states.get(order_id, (None, False))[0]
+            if status in _SETTLED:
+                report.holds_settled += store.settle_hold(product_id, order_id)
+            elif status is OrderStatus.FAILED or status is None:
+                if status is None:
+                    log.warning("hold of unknown order %s on product %s: releasing it", order_id, product_id)
+                report.holds_released += store.release_hold(product_id, order_id, quantity)
+            # placing: still in flight (step 1 aborts it once its lease is over);
+            # cancelled: step 3 returns the units through this very hold.
+
+
+def _sweep_returns(db: PostgresDatabase, store: MongoStore, now: dt.datetime, report: RecoveryReport) -> None:
+    products = store.products_with_markers("returns")
+    order_ids = {oid for _, returns in products for key in returns if (oid := _order_id(key)) is not None}
+    states = db.order_states(list(order_ids))
+    for product_id, returns in products:
+        for key, marker in returns.items():
+            order_id = _order_id(key)
+            if order_id is None or not states.get(order_id, (None, False))[1]:
+                continue
+            at = marker.get("at") if isinstance(marker, dict) else None
+            if at is not None and at.tzinfo is None:
+                at = at.replace(tzinfo=dt.timezone.utc)
+            if at is not None and now - at > RETURN_MARKER_RETENTION:
+                store.forget_return(product_id, order_id)
+                report.returns_forgotten += 1
+
+
+class RecoveryThread(threading.Thread):
+    """Runs `recover` every `interval` seconds in a web worker until stopped."""
+
+    def __init__(self, make_stores, interval: float):
+        super().__init__(name="order-recovery", daemon=True)
+        self._make_stores = make_stores
+        self._interval = interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        db, store = self._make_stores()
+        try:
+            while not self._stop_event.wait(self._interval):
+                try:
+                    recover(db, store)
+                except (psycopg2.Error, PyMongoError) as error:
+                    log.warning("recovery pass failed, will retry: %s", error)
+                except Exception:  # a bug must not kill the thread silently
+                    log.exception("recovery pass crashed, will retry")
+        finally:
+            db.close()
+            store.close()
+
+    def stop(self) -> None:
+        self._stop_event.set()

@@ -1,0 +1,70 @@
+"""The cart (kept in PostgreSQL per customer): add, change quantities, remove, then check out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+
+from shop.domain.accounts import Role
+from shop.domain.catalog import parse_product_id
+from shop.domain.errors import InvalidInput
+from shop.domain.orders import MAX_QUANTITY_PER_LINE, order_total, parse_quantity
+from shop.services import catalog as catalog_service
+from shop.web.auth import roles_required
+from shop.web.extensions import get_db, get_store
+
+bp = Blueprint("cart", __name__, url_prefix="/cart")
+
+
+def render_cart(error: str | None = None):
+    from shop.domain.orders import OrderLine
+    from shop.web.orders import new_idempotency_key
+
+    lines = get_db().cart_lines(current_user.user_id)
+    products = get_store().products_by_ids([pid for pid, _ in lines]) if lines else {}
+    rows, missing = [], []
+    for product_id, quantity in lines:
+        product = products.get(product_id)
+        if product is None:
+            missing.append(product_id)
+            continue
+        rows.append((product, OrderLine(product_id, product.name, product.price, quantity)))
+    return render_template("cart/show.html", rows=rows, missing=missing,
+                           total=order_total([line for _, line in rows]), error=error,
+                           idempotency_key=new_idempotency_key())
+
+
+@bp.get("/")
+@roles_required(Role.CUSTOMER)
+def show():
+    return render_cart()
+
+
+@bp.post("/add")
+@roles_required(Role.CUSTOMER)
+def add():
+    product = catalog_service.product_detail(get_store(), request.form.get("product_id", ""))
+    quantity = parse_quantity(request.form.get("quantity", ""))
+    get_db().add_to_cart(current_user.user_id, product.product_id, quantity, MAX_QUANTITY_PER_LINE)
+    flash(gettext("%(name)s added to your cart.", name=product.name), "success")
+    return redirect(url_for("cart.show"), 303)
+
+
+@bp.post("/update")
+@roles_required(Role.CUSTOMER)
+def update():
+    product_id = parse_product_id(request.form.get("product_id", ""))
+    raw = request.form.get("quantity", "")
+    quantity = 0 if raw.strip() == "0" else parse_quantity(raw)
+    if request.form.get("remove"):
+        quantity = 0
+    get_db().set_cart_quantity(current_user.user_id, product_id, quantity)
+    return redirect(url_for("cart.show"), 303)
+
+
+@bp.errorhandler(InvalidInput)
+def invalid_cart_input(error: InvalidInput):
+    from shop.web.errors import translate_error
+
+    return render_cart(error=translate_error(error)), 400
