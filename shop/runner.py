@@ -86,6 +86,7 @@ def prepare_databases(settings: Settings, *, demo: bool) -> list[dict] | None:
     from shop.adapters.mongo import MongoStore
     from shop.adapters.postgres import PostgresDatabase
     from shop.services.demo import load_demo_data
+    from shop.services.recovery import recover
 
     db = PostgresDatabase(settings.database_url, max_connections=2)
     store = MongoStore(settings.mongodb_url, settings.mongodb_db)
@@ -94,6 +95,9 @@ def prepare_databases(settings: Settings, *, demo: bool) -> list[dict] | None:
         store.apply_schema()
         if applied:
             log.info("applied PostgreSQL migrations: %s", ", ".join(applied))
+        report = recover(db, store)  # finish whatever a previous run left half-done
+        if report.aborted or report.expired or report.stock_returned:
+            log.info("start-up recovery settled orders %s", report.aborted + report.expired + report.stock_returned)
         if not demo:
             return None
         added, logins = load_demo_data(db, store)
@@ -142,6 +146,7 @@ def serve(settings: Settings) -> None:
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("loglevel", "warning")
             self.cfg.set("proc_name", "shop")
+            self.cfg.set("post_worker_init", lambda worker: _start_recovery_thread(settings))
 
         def load(self):
             from shop.web.factory import create_app
@@ -153,6 +158,19 @@ def serve(settings: Settings) -> None:
     except SystemExit as stop:  # gunicorn exits through sys.exit() once it has stopped its workers
         if stop.code not in (0, None):
             raise
+
+
+def _start_recovery_thread(settings: Settings) -> None:
+    """Each web worker runs the periodic recovery; an advisory lock lets one pass run at a time."""
+    from shop.adapters.mongo import MongoStore
+    from shop.adapters.postgres import PostgresDatabase
+    from shop.services.recovery import RecoveryThread
+
+    def make_stores():
+        return (PostgresDatabase(settings.database_url, max_connections=2),
+                MongoStore(settings.mongodb_url, settings.mongodb_db))
+
+    RecoveryThread(make_stores, settings.recovery_interval_seconds).start()
 
 
 def _raise_on_sigterm(signum, frame):

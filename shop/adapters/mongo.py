@@ -17,12 +17,14 @@ from bson import ObjectId
 from bson.codec_options import CodecOptions, TypeRegistry
 from bson.decimal128 import Decimal128
 from pymongo import MongoClient
-from pymongo.errors import CollectionInvalid, OperationFailure
+from pymongo.errors import CollectionInvalid, OperationFailure, PyMongoError
 
 from shop.config import PROJECT_ROOT
 from shop.domain.catalog import CatalogQuery, Product, attribute_value_candidates
 from shop.domain.money import to_money
 from shop.domain.orders import hold_key
+
+StoreError = PyMongoError  # any failure talking to MongoDB
 
 SCHEMA_FILE = PROJECT_ROOT / "database" / "mongo" / "collections.json"
 _SORTS = {

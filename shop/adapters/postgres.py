@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +31,9 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _MIGRATION_LOCK_KEY = 7_201_001
 
 UniqueViolation = psycopg2.errors.UniqueViolation
+# The server is unreachable or the connection broke: the caller cannot know more than that.
+DatabaseUnavailable = (psycopg2.OperationalError, psycopg2.InterfaceError)
+DatabaseError = psycopg2.Error
 
 
 class _CountingCursor(psycopg2.extras.RealDictCursor):
@@ -49,12 +53,40 @@ class PostgresDatabase:
     statements = 0  # statements sent through transaction() by this process (approximate under threads)
     transactions = 0
 
-    def __init__(self, url: str, *, min_connections: int = 1, max_connections: int = 10):
+    def __init__(self, url: str, *, min_connections: int = 1, max_connections: int = 10,
+                 acquire_timeout: float = 10.0):
         self.url = url
         self._pool = psycopg2.pool.ThreadedConnectionPool(
             min_connections, max_connections, url, connect_timeout=5,
             application_name="shop",
         )
+        # psycopg2's pool raises PoolError when every connection is in use; threads wait here instead.
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._acquire_timeout = acquire_timeout
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg2.extensions.connection]:
+        if not self._slots.acquire(timeout=self._acquire_timeout):
+            raise psycopg2.OperationalError(f"no database connection free after {self._acquire_timeout}s")
+        try:
+            conn = self._pool.getconn()
+            if conn.closed:  # closed under us (server restarted): replace it with a fresh one
+                self._pool.putconn(conn, close=True)
+                conn = self._pool.getconn()
+        except BaseException:
+            self._slots.release()
+            raise
+        broken = False
+        try:
+            yield conn
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            broken = True
+            raise
+        finally:
+            try:
+                self._pool.putconn(conn, close=broken or conn.closed != 0)
+            finally:
+                self._slots.release()
 
     def close(self) -> None:
         self._pool.closeall()
@@ -62,19 +94,11 @@ class PostgresDatabase:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[psycopg2.extensions.cursor]:
         """A cursor in one transaction: commits when the block ends, rolls back on any exception."""
-        conn = self._pool.getconn()
-        broken = False
-        try:
-            # psycopg2: `with conn` commits on success and rolls back on an exception
-            with conn, conn.cursor(cursor_factory=_CountingCursor) as cur:
-                cur.owner = self
-                self.transactions += 1
-                yield cur
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
-            broken = True
-            raise
-        finally:
-            self._pool.putconn(conn, close=broken or conn.closed != 0)
+        # psycopg2: `with conn` commits on success and rolls back on an exception
+        with self._connection() as conn, conn, conn.cursor(cursor_factory=_CountingCursor) as cur:
+            cur.owner = self
+            self.transactions += 1
+            yield cur
 
     def ping(self) -> None:
         with self.transaction() as cur:
@@ -334,23 +358,20 @@ class PostgresDatabase:
     @contextlib.contextmanager
     def advisory_lock(self, key: int) -> Iterator[bool]:
         """A cluster-wide try-lock (across all app processes); yields whether it was acquired."""
-        conn = self._pool.getconn()
-        acquired = False
-        try:
+        with self._connection() as conn:
+            acquired = False
             conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
-                acquired = cur.fetchone()[0]
-            yield acquired
-        finally:
             try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+                    acquired = cur.fetchone()[0]
+                yield acquired
+            finally:
                 if acquired and not conn.closed:
                     with conn.cursor() as cur:
                         cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
-                conn.autocommit = False
-                self._pool.putconn(conn)
-            except psycopg2.Error:
-                self._pool.putconn(conn, close=True)
+                if not conn.closed:
+                    conn.autocommit = False
 
     # --- cart ---------------------------------------------------------------------------------
 

@@ -16,12 +16,9 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-import psycopg2
-from pymongo.errors import PyMongoError
-
 from shop import failpoints
-from shop.adapters.mongo import MongoStore
-from shop.adapters.postgres import PostgresDatabase
+from shop.adapters.mongo import MongoStore, StoreError
+from shop.adapters.postgres import DatabaseError, DatabaseUnavailable, PostgresDatabase
 from shop.domain.errors import N_, Conflict, NotFound, Unavailable
 from shop.domain.orders import (
     OrderLine,
@@ -63,7 +60,7 @@ def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines
         if earlier is not None:
             return _replay(db, earlier, fingerprint)
         raise
-    except PyMongoError as error:
+    except StoreError as error:
         log.warning("catalog unavailable before checkout: %s", error)
         raise Unavailable(N_("The catalog is not answering right now; nothing was ordered. Try again shortly.")) \
             from None
@@ -71,7 +68,7 @@ def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines
     total = order_total(lines)
     try:
         order, created = db.create_placing_order(user_id, key, fingerprint, lines, total, lease_seconds)
-    except psycopg2.OperationalError as error:
+    except DatabaseUnavailable as error:
         log.warning("orders database unavailable at checkout: %s", error)
         raise Unavailable(N_("Orders cannot be taken right now; nothing was ordered. Try again shortly.")) \
             from None
@@ -84,7 +81,7 @@ def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines
 
     try:
         committed = db.decide_placing_order(order_id, OrderStatus.PENDING, pending_ttl_minutes=pending_ttl_minutes)
-    except psycopg2.Error as error:
+    except DatabaseError as error:
         # We cannot know whether the commit reached the server. Recovery settles it either way:
         # a committed order keeps its units, an undecided one is aborted after its lease.
         log.warning("order %s: decision not confirmed: %s", order_id, error)
@@ -100,7 +97,7 @@ def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines
     for line in lines:
         try:
             store.settle_hold(line.product_id, order_id)
-        except PyMongoError as error:  # the order stands; recovery drops the marker later
+        except StoreError as error:  # the order stands; recovery drops the marker later
             log.warning("order %s: hold on %s left for recovery: %s", order_id, line.product_id, error)
             break
         failpoints.hit("checkout.after_settle")
@@ -118,7 +115,7 @@ def _reserve_all(db: PostgresDatabase, store: MongoStore, order_id: int, lines: 
                 _abort(db, store, order_id, attempted, f"out of stock: {line.product_id}")
                 raise out_of_stock(line.product_name, available.stock if available else 0)
             failpoints.hit("checkout.after_reserve")
-    except PyMongoError as error:
+    except StoreError as error:
         log.warning("order %s: stock reservation failed: %s", order_id, error)
         _abort(db, store, order_id, attempted, "catalog unavailable")
         raise Unavailable(N_("The catalog stopped answering; your order was not placed and nothing was charged.")) \
@@ -128,7 +125,7 @@ def _reserve_all(db: PostgresDatabase, store: MongoStore, order_id: int, lines: 
 def _abort(db: PostgresDatabase, store: MongoStore, order_id: int, attempted: list[OrderLine], reason: str) -> None:
     try:
         db.decide_placing_order(order_id, OrderStatus.FAILED, reason=reason)
-    except psycopg2.Error as error:  # recovery aborts it after the lease
+    except DatabaseError as error:  # recovery aborts it after the lease
         log.warning("order %s: abort not recorded, left to recovery: %s", order_id, error)
         return
     _release_all(store, order_id, attempted)
@@ -138,7 +135,7 @@ def _release_all(store: MongoStore, order_id: int, lines: list[OrderLine]) -> No
     for line in lines:
         try:
             store.release_hold(line.product_id, order_id, line.quantity)
-        except PyMongoError as error:  # the recovery sweep releases what is left
+        except StoreError as error:  # the recovery sweep releases what is left
             log.warning("order %s: hold on %s left for recovery: %s", order_id, line.product_id, error)
             return
 
@@ -146,7 +143,7 @@ def _release_all(store: MongoStore, order_id: int, lines: list[OrderLine]) -> No
 def _earlier_order(db: PostgresDatabase, user_id: int, key: str) -> dict | None:
     try:
         return db.order_by_idempotency_key(user_id, key)
-    except psycopg2.Error:
+    except DatabaseError:
         return None
 
 

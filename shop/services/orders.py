@@ -9,10 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from pymongo.errors import PyMongoError
-
 from shop import failpoints
-from shop.adapters.mongo import MongoStore
+from shop.adapters.mongo import MongoStore, StoreError
 from shop.adapters.payments import PaymentProvider
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import Role, User
@@ -60,7 +58,7 @@ def return_stock_of_cancelled(db: PostgresDatabase, store: MongoStore, order_id:
         for item in db.order_items(order_id):
             store.return_stock(item["product_id"], order_id, item["quantity"])
             failpoints.hit("cancel.after_return")
-    except PyMongoError as error:
+    except StoreError as error:
         log.warning("order %s: stock return left for recovery: %s", order_id, error)
         return False
     db.mark_stock_returned(order_id)

@@ -12,11 +12,8 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-import psycopg2
-from pymongo.errors import PyMongoError
-
-from shop.adapters.mongo import MongoStore
-from shop.adapters.postgres import PostgresDatabase
+from shop.adapters.mongo import MongoStore, StoreError
+from shop.adapters.postgres import DatabaseError, PostgresDatabase
 from shop.domain.orders import OrderStatus
 from shop.services.orders import expire_order, return_stock_of_cancelled
 
@@ -128,7 +125,7 @@ class RecoveryThread(threading.Thread):
             while not self._stop_event.wait(self._interval):
                 try:
                     recover(db, store)
-                except (psycopg2.Error, PyMongoError) as error:
+                except (DatabaseError, StoreError) as error:
                     log.warning("recovery pass failed, will retry: %s", error)
                 except Exception:  # a bug must not kill the thread silently
                     log.exception("recovery pass crashed, will retry")

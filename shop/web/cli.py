@@ -40,6 +40,28 @@ def init_app(app: Flask) -> None:
             for login in logins:
                 click.echo(f"  {login['role']:<9} {login['email']:<24} {login['password']}")
 
+    @app.cli.command("recover")
+    def recover_orders() -> None:
+        """One recovery pass: finish interrupted checkouts, expire unpaid orders, return stock."""
+        from shop.adapters.mongo import MongoStore
+        from shop.adapters.postgres import PostgresDatabase
+        from shop.services.recovery import recover
+
+        with _databases_for_command() as settings:
+            db = PostgresDatabase(settings.database_url, max_connections=2)
+            store = MongoStore(settings.mongodb_url, settings.mongodb_db)
+            try:
+                report = recover(db, store)
+            finally:
+                db.close()
+                store.close()
+        if not report.ran:
+            click.echo("Otra pasada de recuperación está en curso; no se ha hecho nada.")
+            return
+        click.echo(f"Abortados: {report.aborted}; caducados: {report.expired}; stock devuelto: "
+                   f"{report.stock_returned}; reservas liquidadas: {report.holds_settled}, "
+                   f"liberadas: {report.holds_released}")
+
     @app.cli.command("create-user")
     @click.option("--email", required=True)
     @click.option("--name", "full_name", required=True)

@@ -13,8 +13,8 @@ _UNITS = {"gb": "GB", "mp": "MP", "horas": "h", "bar": "bar", "litros": "l", "pu
 
 _ROLE_LABELS = {"admin": lazy_gettext("Administrator"), "customer": lazy_gettext("Customer"),
                 "auditor": lazy_gettext("Auditor")}
-_STATUS_LABELS = {"placing": lazy_gettext("Placing"), "pending": lazy_gettext("Pending payment"), "paid": lazy_gettext("Paid"),
-                  "shipped": lazy_gettext("Shipped"), "cancelled": lazy_gettext("Cancelled"),
+_STATUS_LABELS = {"placing": lazy_gettext("Placing"), "pending": lazy_gettext("Pending payment"),
+                  "paid": lazy_gettext("Paid"), "shipped": lazy_gettext("Shipped"), "cancelled": lazy_gettext("Cancelled"),
                   "failed": lazy_gettext("Failed")}
 
 

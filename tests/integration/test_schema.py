@@ -51,7 +51,8 @@ def test_orders_and_items_refuse_impossible_values(db, make_user):
 def test_an_order_can_be_paid_successfully_only_once(db, make_user):
     user = make_user()
     with db.transaction() as cur:
-        cur.execute("INSERT INTO orders (user_id, total_amount, status) VALUES (%s, 5, 'pending') RETURNING order_id", (user.user_id,))
+        cur.execute("INSERT INTO orders (user_id, total_amount, status) VALUES (%s, 5, 'pending') RETURNING order_id",
+                    (user.user_id,))
         order_id = cur.fetchone()["order_id"]
         cur.execute("INSERT INTO payments (order_id, amount, status, method) VALUES (%s, 5, 'succeeded', 'card')",
                     (order_id,))
@@ -63,8 +64,8 @@ def test_an_order_can_be_paid_successfully_only_once(db, make_user):
 def test_money_is_numeric_in_postgres(db, make_user):
     user = make_user()
     with db.transaction() as cur:
-        cur.execute("INSERT INTO orders (user_id, total_amount, status) VALUES (%s, %s, 'pending') RETURNING total_amount",
-                    (user.user_id, Decimal("0.10") + Decimal("0.20")))
+        cur.execute("INSERT INTO orders (user_id, total_amount, status) VALUES (%s, %s, 'pending') "
+                    "RETURNING total_amount", (user.user_id, Decimal("0.10") + Decimal("0.20")))
         assert cur.fetchone()["total_amount"] == Decimal("0.30")
 
 
@@ -96,3 +97,19 @@ def test_prices_round_trip_as_exact_decimals(store, make_product):
         type_registry=None)).find_one({"name": "Exacto"})
     assert isinstance(raw["price"], Decimal128)
     assert store.get_product(str(raw["_id"])).price == Decimal("0.30")
+
+
+def test_an_order_in_flight_must_carry_a_lease(db, make_user):
+    user = make_user()
+    with pytest.raises(psycopg2.errors.CheckViolation), db.transaction() as cur:
+        cur.execute("INSERT INTO orders (user_id, total_amount, status) VALUES (%s, 1, 'placing')", (user.user_id,))
+
+
+def test_an_idempotency_key_is_used_once_per_customer(db, make_user):
+    user = make_user()
+    statement = ("INSERT INTO orders (user_id, total_amount, status, idempotency_key) "
+                 "VALUES (%s, 1, 'pending', '6f1c8a56-3a3c-4b61-9f6e-0d0f7b1c2a10')")
+    with db.transaction() as cur:
+        cur.execute(statement, (user.user_id,))
+    with pytest.raises(psycopg2.errors.UniqueViolation), db.transaction() as cur:
+        cur.execute(statement, (user.user_id,))

@@ -1,0 +1,48 @@
+"""The MongoDB side of the protocol on its own: every stock step is safe to repeat."""
+
+import pytest
+
+
+@pytest.fixture
+def product_id(make_product):
+    return str(make_product(stock=5)["_id"])
+
+
+def stock(store, product_id):
+    return store.stock_levels()[product_id]
+
+
+def test_a_repeated_reservation_takes_the_units_once(store, product_id):
+    assert store.reserve_stock(product_id, 7, 2)
+    assert store.reserve_stock(product_id, 7, 2)  # a driver retry or a second request: already held
+    assert stock(store, product_id) == 3
+    assert store.products_with_markers("holds") == [(product_id, {"o7": 2})]
+
+
+def test_a_reservation_never_takes_stock_below_zero(store, product_id):
+    assert not store.reserve_stock(product_id, 1, 6)
+    assert store.reserve_stock(product_id, 2, 5)
+    assert not store.reserve_stock(product_id, 3, 1)
+    assert stock(store, product_id) == 0
+
+
+def test_release_and_settle_happen_once(store, product_id):
+    store.reserve_stock(product_id, 1, 2)
+    store.reserve_stock(product_id, 2, 1)
+    assert store.release_hold(product_id, 1, 2) and not store.release_hold(product_id, 1, 2)
+    assert store.settle_hold(product_id, 2) and not store.settle_hold(product_id, 2)
+    assert not store.release_hold(product_id, 2, 1)  # a settled hold is sold: nothing to release
+    assert stock(store, product_id) == 4
+    assert store.products_with_markers("holds") == []
+
+
+def test_a_return_happens_once_whether_or_not_the_hold_was_settled(store, product_id):
+    store.reserve_stock(product_id, 1, 2)  # still held
+    store.reserve_stock(product_id, 2, 1)
+    store.settle_hold(product_id, 2)  # sold
+    for _ in range(3):
+        store.return_stock(product_id, 1, 2)
+        store.return_stock(product_id, 2, 1)
+    assert stock(store, product_id) == 5
+    assert store.products_with_markers("holds") == []
+    assert sorted(dict(store.products_with_markers("returns")[0][1])) == ["o1", "o2"]
