@@ -14,8 +14,17 @@ _UNITS = {"gb": "GB", "mp": "MP", "horas": "h", "bar": "bar", "litros": "l", "pu
 _ROLE_LABELS = {"admin": lazy_gettext("Administrator"), "customer": lazy_gettext("Customer"),
                 "auditor": lazy_gettext("Auditor")}
 _STATUS_LABELS = {"placing": lazy_gettext("Placing"), "pending": lazy_gettext("Pending payment"),
-                  "paid": lazy_gettext("Paid"), "shipped": lazy_gettext("Shipped"), "cancelled": lazy_gettext("Cancelled"),
+                  "paid": lazy_gettext("Paid"), "shipped": lazy_gettext("Shipped"),
+                  "cancelled": lazy_gettext("Cancelled"),
                   "failed": lazy_gettext("Failed")}
+
+
+_DECLINE_LABELS = {"card declined": lazy_gettext("card declined"),
+                   "insufficient funds": lazy_gettext("insufficient funds")}
+
+
+def decline_label(reason: str | None) -> str:
+    return str(_DECLINE_LABELS.get(reason or "", reason or ""))
 
 
 def role_label(role: str) -> str:

@@ -21,7 +21,7 @@ from shop.services import orders as order_service
 from shop.web.auth import roles_required
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db, get_payment_provider, get_store
-from shop.web.formatting import money
+from shop.web.formatting import decline_label, money
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 _REFUSALS = (InvalidInput, Conflict, Unavailable)
@@ -106,7 +106,7 @@ def pay(order_id: int):
         return _render_detail(order_id, translate_error(error)), status_for(error)
     if not outcome.succeeded:
         message = gettext("The payment was declined (%(reason)s). The order is still pending; try another card.",
-                          reason=outcome.decline_reason)
+                          reason=decline_label(outcome.decline_reason))
         return _render_detail(order_id, message), 402
     flash(gettext("Payment received: order %(order)d is paid.", order=order_id), "success")
     return redirect(url_for("orders.detail", order_id=order_id), 303)
