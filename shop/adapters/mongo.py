@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
 from bson import ObjectId
 from bson.codec_options import CodecOptions, TypeRegistry
 from bson.decimal128 import Decimal128
-from pymongo import MongoClient
+from pymongo import MongoClient, ReturnDocument
 from pymongo.errors import CollectionInvalid, OperationFailure, PyMongoError
 
 from shop.config import PROJECT_ROOT
@@ -26,6 +27,7 @@ from shop.domain.orders import hold_key
 
 StoreError = PyMongoError  # any failure talking to MongoDB
 
+_PRICING_FIELDS = {"name": 1, "category": 1, "price": 1, "stock": 1}
 SCHEMA_FILE = PROJECT_ROOT / "database" / "mongo" / "collections.json"
 _SORTS = {
     "name": [("name", 1), ("_id", 1)],
@@ -57,9 +59,9 @@ def _decimal_codec() -> CodecOptions:
 class MongoStore:
     """The shop's MongoDB database and its collections."""
 
-    def __init__(self, url: str, db_name: str, *, timeout_ms: int = 5000):
+    def __init__(self, url: str, db_name: str, *, timeout_ms: int = 5000, **client_options):
         self.client = MongoClient(url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
-                                  appname="shop", tz_aware=True)
+                                  appname="shop", tz_aware=True, **client_options)
         self.db = self.client.get_database(db_name, codec_options=_decimal_codec())
         self.products = self.db["products"]
         self.reviews = self.db["reviews"]
@@ -163,17 +165,28 @@ class MongoStore:
     # settled here yet". It is added and removed in the same atomic update as the $inc, so every
     # step can be retried (by the driver, by a second request, by recovery) without counting twice.
 
-    def reserve_stock(self, product_id: str, order_id: int, quantity: int) -> bool:
-        """Take `quantity` units for the order if that many are left; True if the order holds them."""
+    def reserve_stock(self, product_id: str, order_id: int, quantity: int,
+                      settle: Iterable[int] = ()) -> Product | None:
+        """Take `quantity` units for the order if that many are left.
+
+        Returns the product as it was just before (name and price as sold), or None if too few
+        units are left. `settle` lists committed orders whose holds on this product are dropped in
+        the same update (settlement piggybacked on the next reservation, see docs/checkout.md).
+        """
         key = f"holds.{hold_key(order_id)}"
-        result = self.products.update_one(
+        update: dict = {"$inc": {"stock": -quantity}, "$set": {key: quantity}}
+        settled = {f"holds.{hold_key(other)}": "" for other in settle if other != order_id}
+        if settled:
+            update["$unset"] = settled
+        doc = self.products.find_one_and_update(
             {"_id": ObjectId(product_id), "stock": {"$gte": quantity}, key: {"$exists": False}},
-            {"$inc": {"stock": -quantity}, "$set": {key: quantity}},
+            update, projection=_PRICING_FIELDS, return_document=ReturnDocument.BEFORE,
         )
-        if result.modified_count == 1:
-            return True
-        # Not modified: either too few units, or this order already holds them (a retried step).
-        return self.products.count_documents({"_id": ObjectId(product_id), key: {"$exists": True}}) == 1
+        if doc is not None:
+            return _product(doc)
+        # Not modified: too few units, an unknown product, or this order already holds them (a retry).
+        doc = self.products.find_one({"_id": ObjectId(product_id), key: {"$exists": True}}, _PRICING_FIELDS)
+        return _product(doc) if doc is not None else None
 
     def release_hold(self, product_id: str, order_id: int, quantity: int) -> bool:
         """Give an aborted order's units back; a no-op if it holds none here."""
@@ -226,10 +239,10 @@ def _product(doc: dict) -> Product:
     return Product(
         product_id=str(doc["_id"]),
         name=doc["name"],
-        category=doc["category"],
+        category=doc.get("category", ""),
         price=to_money(doc["price"]),
         stock=int(doc["stock"]),
-        attributes=doc.get("attributes", {}),
+        attributes=doc.get("attributes") or {},
         description=doc.get("description", ""),
     )
 

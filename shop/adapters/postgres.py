@@ -100,6 +100,20 @@ class PostgresDatabase:
             self.transactions += 1
             yield cur
 
+    @contextlib.contextmanager
+    def statement(self) -> Iterator[psycopg2.extensions.cursor]:
+        """A cursor whose single statement commits on its own (autocommit): one round trip, atomic."""
+        with self._connection() as conn:
+            conn.autocommit = True
+            try:
+                with conn.cursor(cursor_factory=_CountingCursor) as cur:
+                    cur.owner = self
+                    self.transactions += 1
+                    yield cur
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False
+
     def ping(self) -> None:
         with self.transaction() as cur:
             cur.execute("SELECT 1")
@@ -186,61 +200,71 @@ class PostgresDatabase:
     # --- orders: the checkout protocol's PostgreSQL side (docs/checkout.md) --------------------
 
     def create_placing_order(self, user_id: int, idempotency_key: str, request_hash: str,
-                             lines: list[OrderLine], total: Decimal, lease_seconds: int) -> tuple[dict, bool]:
-        """Step 1: the order in its in-flight state, with its items, in one transaction.
+                             lease_seconds: int) -> tuple[dict, bool]:
+        """Step 1: the order in its in-flight state (its lines are written with the decision).
 
-        Returns (order row, created). When this user already used the idempotency key, nothing is
-        written and the existing order comes back with created=False.
+        One statement, so one round trip and atomic on its own. Returns (order row, created); when
+        this user already used the idempotency key nothing is written and the earlier order returns.
         """
-        with self.transaction() as cur:
+        with self.statement() as cur:
             cur.execute(
-                """INSERT INTO orders (user_id, total_amount, status, idempotency_key, request_hash, lease_until)
-                   VALUES (%s, %s, 'placing', %s, %s, clock_timestamp() + make_interval(secs => %s))
-                   ON CONFLICT (user_id, idempotency_key) DO NOTHING
-                   RETURNING *""",
-                (user_id, total, idempotency_key, request_hash, lease_seconds),
+                """WITH new_order AS (
+                       INSERT INTO orders (user_id, total_amount, status, idempotency_key, request_hash,
+                                           lease_until)
+                       VALUES (%s, 0, 'placing', %s, %s, clock_timestamp() + make_interval(secs => %s))
+                       ON CONFLICT (user_id, idempotency_key) DO NOTHING
+                       RETURNING *),
+                   history AS (
+                       INSERT INTO order_status_history (order_id, from_status, to_status, reason)
+                       SELECT order_id, NULL, 'placing', 'checkout started' FROM new_order)
+                   SELECT * FROM new_order""",
+                (user_id, idempotency_key, request_hash, lease_seconds),
             )
             order = cur.fetchone()
-            if order is None:
-                cur.execute("SELECT * FROM orders WHERE user_id = %s AND idempotency_key = %s",
-                            (user_id, idempotency_key))
-                return cur.fetchone(), False
-            psycopg2.extras.execute_values(
-                cur,
-                "INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity) VALUES %s",
-                [(order["order_id"], ln.product_id, ln.product_name, ln.unit_price, ln.quantity) for ln in lines],
-            )
-            _record_status(cur, order["order_id"], None, OrderStatus.PLACING, None, "checkout started")
+        if order is not None:
             return order, True
+        return self.order_by_idempotency_key(user_id, idempotency_key), False
 
     def decide_placing_order(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
-                             pending_ttl_minutes: int = 30, changed_by: int | None = None) -> bool:
+                             lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
+                             changed_by: int | None = None) -> bool:
         """The decision point: move an order out of `placing`, if nobody else has yet.
 
         True means this caller decided the order; False means it had already been decided (by the
-        checkout or by recovery). Committing also removes the ordered products from the cart.
+        checkout or by recovery). A commit writes the lines as sold, the total and the history, and
+        removes the ordered products from the customer's cart — all in one atomic statement.
         """
-        with self.transaction() as cur:
+        lines = lines or []
+        total = sum((line.subtotal for line in lines), Decimal("0.00"))
+        with self.statement() as cur:
             cur.execute(
-                """UPDATE orders
-                   SET status = %s, lease_until = NULL, failure_reason = %s,
-                       expires_at = CASE WHEN %s = 'pending'
-                                         THEN now() + make_interval(mins => %s) END
-                   WHERE order_id = %s AND status = 'placing'
-                   RETURNING user_id""",
-                (outcome.value, reason, outcome.value, pending_ttl_minutes, order_id),
+                """WITH decided AS (
+                       UPDATE orders
+                       SET status = %(outcome)s, lease_until = NULL, failure_reason = %(reason)s,
+                           total_amount = %(total)s,
+                           expires_at = CASE WHEN %(outcome)s = 'pending'
+                                             THEN now() + make_interval(mins => %(ttl)s) END
+                       WHERE order_id = %(order_id)s AND status = 'placing'
+                       RETURNING order_id, user_id),
+                   items AS (
+                       INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity)
+                       SELECT d.order_id, l.product_id, l.product_name, l.unit_price, l.quantity
+                       FROM decided d,
+                            unnest(%(ids)s::text[], %(names)s::text[], %(prices)s::numeric[], %(qtys)s::int[])
+                              AS l(product_id, product_name, unit_price, quantity)),
+                   history AS (
+                       INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)
+                       SELECT order_id, 'placing', %(outcome)s, %(changed_by)s, %(reason)s FROM decided),
+                   cart AS (
+                       DELETE FROM cart_items c USING decided d
+                       WHERE %(outcome)s = 'pending' AND c.user_id = d.user_id AND c.product_id = ANY(%(ids)s))
+                   SELECT user_id FROM decided""",
+                {"outcome": outcome.value, "reason": reason, "total": total, "ttl": pending_ttl_minutes,
+                 "order_id": order_id, "changed_by": changed_by,
+                 "ids": [ln.product_id for ln in lines], "names": [ln.product_name for ln in lines],
+                 "prices": [ln.unit_price for ln in lines], "qtys": [ln.quantity for ln in lines]},
             )
-            row = cur.fetchone()
-            if row is None:
-                return False
-            _record_status(cur, order_id, OrderStatus.PLACING, outcome, changed_by, reason)
-            if outcome is OrderStatus.PENDING:
-                cur.execute(
-                    """DELETE FROM cart_items WHERE user_id = %s
-                       AND product_id IN (SELECT product_id FROM order_items WHERE order_id = %s)""",
-                    (row["user_id"], order_id),
-                )
-            return True
+            return cur.fetchone() is not None
 
     def order_by_idempotency_key(self, user_id: int, idempotency_key: str) -> dict | None:
         with self.transaction() as cur:
@@ -270,13 +294,13 @@ class PostgresDatabase:
             order["payments"] = list(cur.fetchall())
             return order
 
-    def orders_of_user(self, user_id: int, limit: int = 100) -> list[dict]:
-        """The user's orders, newest first, each with its items."""
+    def orders_of_user(self, user_id: int, limit: int = 100, include_failed: bool = False) -> list[dict]:
+        """The user's orders, newest first, each with its items (failed attempts only if asked)."""
         with self.transaction() as cur:
             cur.execute(
-                """SELECT * FROM orders WHERE user_id = %s
+                """SELECT * FROM orders WHERE user_id = %s AND (%s OR status <> 'failed')
                    ORDER BY created_at DESC, order_id DESC LIMIT %s""",
-                (user_id, limit),
+                (user_id, include_failed, limit),
             )
             orders = list(cur.fetchall())
             if orders:

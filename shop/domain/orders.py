@@ -112,23 +112,8 @@ def normalize_cart(lines: list[tuple[str, object]]) -> list[CartLine]:
     return [CartLine(pid, qty) for pid, qty in sorted(merged.items())]
 
 
-def price_lines(cart: list[CartLine], products: dict[str, Product]) -> list[OrderLine]:
-    """Order lines priced from the catalog now — never from anything the client sent."""
-    from shop.domain.errors import NotFound
-
-    lines = []
-    for line in cart:
-        product = products.get(line.product_id)
-        if product is None:
-            raise NotFound(N_("A product in your cart no longer exists; remove it and try again."))
-        if product.stock < line.quantity:
-            raise out_of_stock(product, product.stock)
-        lines.append(OrderLine(product.product_id, product.name, product.price, line.quantity))
-    return lines
-
-
-def out_of_stock(product: Product | str, available: int) -> OutOfStock:
-    name = product.name if isinstance(product, Product) else product
+def out_of_stock(product: Product, available: int) -> OutOfStock:
+    name = product.name
     if available <= 0:
         return OutOfStock(N_("%(name)s is out of stock."), name=name)
     return OutOfStock(N_("Only %(available)d units of %(name)s are left."), available=available, name=name)

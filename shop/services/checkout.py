@@ -2,17 +2,22 @@
 
 The protocol, its failure table and its proof are in docs/checkout.md. In short:
   1. PostgreSQL: the order is written as `placing`, with a lease and the idempotency key.
-  2. MongoDB: each product's stock is taken with a conditional $inc that also sets a hold marker.
-  3. PostgreSQL: the decision — `placing` → `pending` (commit) or → `failed` (abort), a
-     conditional UPDATE that only one party (this checkout, or recovery after the lease) can win.
-  4. MongoDB: the holds of a committed order are settled (markers dropped), of an aborted one released.
+  2. MongoDB: each line's stock is taken with a conditional update that also sets a hold marker
+     and returns the name and price the line is sold at.
+  3. PostgreSQL: the decision — `placing` → `pending` with the lines and total (commit), or →
+     `failed` (abort): a conditional UPDATE only one party (this checkout, or recovery after the
+     lease) can win.
+  4. MongoDB: the holds of a committed order are settled (markers dropped) — piggybacked on this
+     process's next reservation of the product, or by the recovery sweep; an abort releases them.
 Every step can be repeated without effect, so recovery can finish anything a crash interrupted.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -21,14 +26,13 @@ from shop.adapters.mongo import MongoStore, StoreError
 from shop.adapters.postgres import DatabaseError, DatabaseUnavailable, PostgresDatabase
 from shop.domain.errors import N_, Conflict, NotFound, Unavailable
 from shop.domain.orders import (
+    CartLine,
     OrderLine,
     OrderStatus,
-    OutOfStock,
     normalize_cart,
     order_total,
     out_of_stock,
     parse_idempotency_key,
-    price_lines,
     request_hash,
 )
 
@@ -45,29 +49,46 @@ class CheckoutResult:
     failure_reason: str | None = None
 
 
+class SettlementQueue:
+    """Committed orders whose holds this process has not dropped yet, per product.
+
+    Dropping a hold is one more MongoDB write per line; instead it rides along with the next
+    reservation of the same product from this process. Whatever is still queued when no such
+    reservation comes is settled by the recovery sweep (a settled hold and a queued one mean the
+    same thing to every reader: the units are sold). `limit` bounds the markers on one product.
+    """
+
+    def __init__(self, limit: int = 50):
+        self._pending: dict[str, set[int]] = defaultdict(set)
+        self._lock = threading.Lock()
+        self._limit = limit
+
+    def take(self, product_id: str) -> set[int]:
+        with self._lock:
+            return self._pending.pop(product_id, set())
+
+    def give_back(self, product_id: str, order_ids: set[int]) -> None:
+        with self._lock:
+            self._pending[product_id] |= order_ids
+
+    def add(self, product_id: str, order_id: int) -> bool:
+        """Queue a settlement; False when the product's queue is full (settle it now instead)."""
+        with self._lock:
+            if len(self._pending[product_id]) >= self._limit:
+                return False
+            self._pending[product_id].add(order_id)
+            return True
+
+
 def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines: list[tuple[str, object]],
-                idempotency_key: str, *, lease_seconds: int = 30, pending_ttl_minutes: int = 30) -> CheckoutResult:
+                idempotency_key: str, *, lease_seconds: int = 30, pending_ttl_minutes: int = 30,
+                settlements: SettlementQueue | None = None) -> CheckoutResult:
     """Place one order for all the lines, or none: stock and order both, or neither."""
     cart = normalize_cart(raw_lines)
     key = parse_idempotency_key(idempotency_key)
     fingerprint = request_hash(cart)
     try:
-        products = store.products_by_ids([line.product_id for line in cart])
-        lines = price_lines(cart, products)
-    except (OutOfStock, NotFound):
-        # A resubmitted form whose first submission bought the last units is a replay, not a failure.
-        earlier = _earlier_order(db, user_id, key)
-        if earlier is not None:
-            return _replay(db, earlier, fingerprint)
-        raise
-    except StoreError as error:
-        log.warning("catalog unavailable before checkout: %s", error)
-        raise Unavailable(N_("The catalog is not answering right now; nothing was ordered. Try again shortly.")) \
-            from None
-
-    total = order_total(lines)
-    try:
-        order, created = db.create_placing_order(user_id, key, fingerprint, lines, total, lease_seconds)
+        order, created = db.create_placing_order(user_id, key, fingerprint, lease_seconds)
     except DatabaseUnavailable as error:
         log.warning("orders database unavailable at checkout: %s", error)
         raise Unavailable(N_("Orders cannot be taken right now; nothing was ordered. Try again shortly.")) \
@@ -77,10 +98,11 @@ def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines
     order_id = order["order_id"]
     failpoints.hit("checkout.after_order_created")
 
-    _reserve_all(db, store, order_id, lines)
+    lines = _reserve_all(db, store, order_id, cart, settlements)
 
     try:
-        committed = db.decide_placing_order(order_id, OrderStatus.PENDING, pending_ttl_minutes=pending_ttl_minutes)
+        committed = db.decide_placing_order(order_id, OrderStatus.PENDING, lines=lines,
+                                            pending_ttl_minutes=pending_ttl_minutes)
     except DatabaseError as error:
         # We cannot know whether the commit reached the server. Recovery settles it either way:
         # a committed order keeps its units, an undecided one is aborted after its lease.
@@ -94,35 +116,56 @@ def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines
         raise Conflict(N_("Your order took too long and was not placed; nothing was charged. Please try again."))
     failpoints.hit("checkout.after_commit")
 
-    for line in lines:
-        try:
-            store.settle_hold(line.product_id, order_id)
-        except StoreError as error:  # the order stands; recovery drops the marker later
-            log.warning("order %s: hold on %s left for recovery: %s", order_id, line.product_id, error)
-            break
-        failpoints.hit("checkout.after_settle")
-    return CheckoutResult(order_id, OrderStatus.PENDING, total, created=True)
+    _settle(store, order_id, lines, settlements)
+    return CheckoutResult(order_id, OrderStatus.PENDING, order_total(lines), created=True)
 
 
-def _reserve_all(db: PostgresDatabase, store: MongoStore, order_id: int, lines: list[OrderLine]) -> None:
+def _reserve_all(db: PostgresDatabase, store: MongoStore, order_id: int, cart: list[CartLine],
+                 settlements: SettlementQueue | None) -> list[OrderLine]:
     """Step 2, in the cart's fixed order; on any failure the order is aborted and the units released."""
-    attempted: list[OrderLine] = []
+    lines: list[OrderLine] = []
+    attempted: list[CartLine] = []
     try:
-        for line in lines:
+        for line in cart:
             attempted.append(line)  # before the call: a network error may hide an applied update
-            if not store.reserve_stock(line.product_id, order_id, line.quantity):
-                available = store.products_by_ids([line.product_id]).get(line.product_id)
+            piggyback = settlements.take(line.product_id) if settlements else set()
+            try:
+                product = store.reserve_stock(line.product_id, order_id, line.quantity, settle=piggyback)
+            except StoreError:
+                if settlements:
+                    settlements.give_back(line.product_id, piggyback)
+                raise
+            if product is None:
+                if settlements:
+                    settlements.give_back(line.product_id, piggyback)
                 _abort(db, store, order_id, attempted, f"out of stock: {line.product_id}")
-                raise out_of_stock(line.product_name, available.stock if available else 0)
+                current = store.products_by_ids([line.product_id]).get(line.product_id)
+                if current is None:
+                    raise NotFound(N_("A product in your cart no longer exists; remove it and try again."))
+                raise out_of_stock(current, current.stock)
+            lines.append(OrderLine(line.product_id, product.name, product.price, line.quantity))
             failpoints.hit("checkout.after_reserve")
     except StoreError as error:
         log.warning("order %s: stock reservation failed: %s", order_id, error)
         _abort(db, store, order_id, attempted, "catalog unavailable")
         raise Unavailable(N_("The catalog stopped answering; your order was not placed and nothing was charged.")) \
             from None
+    return lines
 
 
-def _abort(db: PostgresDatabase, store: MongoStore, order_id: int, attempted: list[OrderLine], reason: str) -> None:
+def _settle(store: MongoStore, order_id: int, lines: list[OrderLine], settlements: SettlementQueue | None) -> None:
+    for line in lines:
+        if settlements is not None and settlements.add(line.product_id, order_id):
+            continue
+        try:
+            store.settle_hold(line.product_id, order_id)
+        except StoreError as error:  # the order stands; the recovery sweep drops the marker
+            log.warning("order %s: hold on %s left for recovery: %s", order_id, line.product_id, error)
+            return
+        failpoints.hit("checkout.after_settle")
+
+
+def _abort(db: PostgresDatabase, store: MongoStore, order_id: int, attempted: list[CartLine], reason: str) -> None:
     try:
         db.decide_placing_order(order_id, OrderStatus.FAILED, reason=reason)
     except DatabaseError as error:  # recovery aborts it after the lease
@@ -131,20 +174,13 @@ def _abort(db: PostgresDatabase, store: MongoStore, order_id: int, attempted: li
     _release_all(store, order_id, attempted)
 
 
-def _release_all(store: MongoStore, order_id: int, lines: list[OrderLine]) -> None:
+def _release_all(store: MongoStore, order_id: int, lines: list[CartLine] | list[OrderLine]) -> None:
     for line in lines:
         try:
             store.release_hold(line.product_id, order_id, line.quantity)
         except StoreError as error:  # the recovery sweep releases what is left
             log.warning("order %s: hold on %s left for recovery: %s", order_id, line.product_id, error)
             return
-
-
-def _earlier_order(db: PostgresDatabase, user_id: int, key: str) -> dict | None:
-    try:
-        return db.order_by_idempotency_key(user_id, key)
-    except DatabaseError:
-        return None
 
 
 def _replay(db: PostgresDatabase, order: dict, fingerprint: str) -> CheckoutResult:

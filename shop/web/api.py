@@ -13,7 +13,7 @@ from shop.domain.accounts import Role
 from shop.domain.errors import N_, InvalidInput
 from shop.services import checkout
 from shop.web.auth import roles_required
-from shop.web.extensions import get_db, get_store
+from shop.web.extensions import get_db, get_settlements, get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -30,6 +30,7 @@ def place_order():
         get_db(), get_store(), current_user.user_id, lines, request.headers.get("Idempotency-Key", ""),
         lease_seconds=current_app.config["CHECKOUT_LEASE_SECONDS"],
         pending_ttl_minutes=current_app.config["PENDING_ORDER_TTL_MINUTES"],
+        settlements=get_settlements(),
     )
     body = {"order_id": result.order_id, "status": result.status.value, "total": str(result.total),
             "replayed": not result.created}

@@ -49,6 +49,16 @@ def get_store() -> MongoStore:
     return stores["mongo"]
 
 
+def get_settlements():
+    """This process's queue of holds to drop on the next reservation (shop.services.checkout)."""
+    from shop.services.checkout import SettlementQueue
+
+    stores = current_app.extensions["shop.stores"]
+    if stores.get("settlements") is None:
+        stores["settlements"] = SettlementQueue()
+    return stores["settlements"]
+
+
 def get_payment_provider():
     from shop.adapters.payments import SimulatedPaymentProvider
 

@@ -20,7 +20,7 @@ from shop.services import checkout
 from shop.services import orders as order_service
 from shop.web.auth import roles_required
 from shop.web.errors import status_for, translate_error
-from shop.web.extensions import get_db, get_payment_provider, get_store
+from shop.web.extensions import get_db, get_payment_provider, get_settlements, get_store
 from shop.web.formatting import decline_label, money
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
@@ -37,6 +37,7 @@ def _place(lines: list[tuple[str, object]]):
         get_db(), get_store(), current_user.user_id, lines, request.form.get("idempotency_key", ""),
         lease_seconds=current_app.config["CHECKOUT_LEASE_SECONDS"],
         pending_ttl_minutes=current_app.config["PENDING_ORDER_TTL_MINUTES"],
+        settlements=get_settlements(),
     )
     if result.status is OrderStatus.PENDING:
         flash(gettext("Order %(order)d placed. Total: %(total)s. Pay it within %(minutes)d minutes to keep it.",

@@ -65,7 +65,7 @@ def test_a_checkout_killed_after_each_step_ends_consistent(servers, migrated, mo
     assert child.returncode == failpoints.EXIT_CODE, child.stdout + child.stderr
     time.sleep(LEASE + 0.2)
     assert_invariant_after_recovery(db, store, {str(products[0]["_id"]): 5, str(products[1]["_id"]): 3})
-    (order,) = db.orders_of_user(customer.user_id)
+    (order,) = db.orders_of_user(customer.user_id, include_failed=True)
     assert order["status"] == expected_status
 
 
@@ -153,7 +153,7 @@ def test_postgres_stopped_before_the_decision(own_postgres, store):
     server.start()
     time.sleep(LEASE + 0.2)
     assert_invariant_after_recovery(db, store, {ids[0]: 5, ids[1]: 3})
-    (order,) = db.orders_of_user(customer.user_id)
+    (order,) = db.orders_of_user(customer.user_id, include_failed=True)
     assert order["status"] == "failed"  # the decision never reached PostgreSQL
 
 
@@ -175,7 +175,7 @@ def test_mongodb_stopped_between_two_reservations(db, own_mongo, make_user):
     with pytest.raises(Unavailable, match="catalog stopped answering"):
         checkout.place_order(db, store, customer.user_id, [(i, 1) for i in ids], str(uuid.uuid4()))
     failpoints.clear()
-    (order,) = db.orders_of_user(customer.user_id)
+    (order,) = db.orders_of_user(customer.user_id, include_failed=True)
     assert order["status"] == "failed"  # decided at once in PostgreSQL; the hold waits for MongoDB
     server.start()
     assert_invariant_after_recovery(db, store, {ids[0]: 5, ids[1]: 3})
@@ -192,14 +192,14 @@ def test_mongodb_errors_injected_with_failcommand(db, own_mongo, make_user, erro
     server, store = own_mongo
     customer = make_user()
     _, ids = _customer_and_products_in(store)
-    # skip the first update (the first reservation), fail the next two (the second one and its retry)
+    # skip the first reservation (findAndModify), fail the next two (the second one and its retry)
     store.client.admin.command("configureFailPoint", "failCommand", mode={"skip": 1, "times": 2},
-                               data={"failCommands": ["update"], **error})
+                               data={"failCommands": ["findAndModify"], **error})
     with pytest.raises(Unavailable):
         checkout.place_order(db, store, customer.user_id, [(i, 1) for i in ids], str(uuid.uuid4()))
     store.client.admin.command("configureFailPoint", "failCommand", mode="off")
     assert_invariant_after_recovery(db, store, {ids[0]: 5, ids[1]: 3})
-    (order,) = db.orders_of_user(customer.user_id)
+    (order,) = db.orders_of_user(customer.user_id, include_failed=True)
     assert order["status"] == "failed"
 
 

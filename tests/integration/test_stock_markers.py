@@ -46,3 +46,18 @@ def test_a_return_happens_once_whether_or_not_the_hold_was_settled(store, produc
     assert stock(store, product_id) == 5
     assert store.products_with_markers("holds") == []
     assert sorted(dict(store.products_with_markers("returns")[0][1])) == ["o1", "o2"]
+
+
+def test_a_reservation_can_carry_the_settlement_of_earlier_committed_orders(store, product_id):
+    store.reserve_stock(product_id, 1, 1)
+    store.reserve_stock(product_id, 2, 1)
+    sold = store.reserve_stock(product_id, 3, 1, settle={1, 2})
+    assert sold.name and sold.stock == 3  # the product as it was just before this reservation
+    assert store.products_with_markers("holds") == [(product_id, {"o3": 1})]
+    assert stock(store, product_id) == 2
+
+
+def test_a_failed_reservation_settles_nothing(store, product_id):
+    store.reserve_stock(product_id, 1, 1)
+    assert store.reserve_stock(product_id, 2, 99, settle={1}) is None
+    assert store.products_with_markers("holds") == [(product_id, {"o1": 1})]
