@@ -73,41 +73,38 @@ def _order_id(marker_key: str) -> int | None:
     return int(marker_key[1:]) if marker_key.startswith("o") and marker_key[1:].isdigit() else None
 
 
-def _sweep_holds(db: PostgresDatabase, store: MongoStore, report: RecoveryReport) -> None:
-    products = store.products_with_markers("holds")
-    order_ids = {oid for _, holds in products for key in holds if (oid := _order_id(key)) is not None}
+def _markers(db: PostgresDatabase, store: MongoStore, field: str):
+    """(product id, order id, marker value, (status, stock_returned)) for every `field` marker."""
+    products = store.products_with_markers(field)
+    order_ids = {oid for _, markers in products for key in markers if (oid := _order_id(key)) is not None}
     states = db.order_states(list(order_ids))
-    for product_id, holds in products:
-        for key, quantity in holds.items():
+    for product_id, markers in products:
+        for key, value in markers.items():
             order_id = _order_id(key)
-            if order_id is None:
-                continue
-            status = states.get(order_id, (None, False))[0]
-            if status in _SETTLED:
-                report.holds_settled += store.settle_hold(product_id, order_id)
-            elif status is OrderStatus.FAILED or status is None:
-                if status is None:
-                    log.warning("hold of unknown order %s on product %s: releasing it", order_id, product_id)
-                report.holds_released += store.release_hold(product_id, order_id, quantity)
-            # placing: still in flight (step 1 aborts it once its lease is over);
-            # cancelled: step 3 returns the units through this very hold.
+            if order_id is not None:
+                yield product_id, order_id, value, states.get(order_id, (None, False))
+
+
+def _sweep_holds(db: PostgresDatabase, store: MongoStore, report: RecoveryReport) -> None:
+    for product_id, order_id, quantity, (status, _) in _markers(db, store, "holds"):
+        if status in _SETTLED:
+            report.holds_settled += store.settle_hold(product_id, order_id)
+        elif status is OrderStatus.FAILED or status is None:
+            if status is None:
+                log.warning("hold of unknown order %s on product %s: releasing it", order_id, product_id)
+            report.holds_released += store.release_hold(product_id, order_id, quantity)
+        # placing: still in flight (step 1 aborts it once its lease is over);
+        # cancelled: step 3 returns the units through this very hold.
 
 
 def _sweep_returns(db: PostgresDatabase, store: MongoStore, now: dt.datetime, report: RecoveryReport) -> None:
-    products = store.products_with_markers("returns")
-    order_ids = {oid for _, returns in products for key in returns if (oid := _order_id(key)) is not None}
-    states = db.order_states(list(order_ids))
-    for product_id, returns in products:
-        for key, marker in returns.items():
-            order_id = _order_id(key)
-            if order_id is None or not states.get(order_id, (None, False))[1]:
-                continue
-            at = marker.get("at") if isinstance(marker, dict) else None
-            if at is not None and at.tzinfo is None:
-                at = at.replace(tzinfo=dt.timezone.utc)
-            if at is not None and now - at > RETURN_MARKER_RETENTION:
-                store.forget_return(product_id, order_id)
-                report.returns_forgotten += 1
+    for product_id, order_id, marker, (_, stock_returned) in _markers(db, store, "returns"):
+        at = marker.get("at") if isinstance(marker, dict) else None
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=dt.timezone.utc)
+        if stock_returned and at is not None and now - at > RETURN_MARKER_RETENTION:
+            store.forget_return(product_id, order_id)
+            report.returns_forgotten += 1
 
 
 class RecoveryThread(threading.Thread):

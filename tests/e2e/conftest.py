@@ -107,3 +107,13 @@ def page(browser, shop):
     tab = context.new_page()
     yield tab
     context.close()
+
+
+def register(page, name: str, email: str, password: str = "una clave muy larga") -> None:
+    """Fill and send the registration form, as a person would."""
+    page.goto("/auth/register")
+    page.get_by_label("Nombre").fill(name)
+    page.get_by_label("Correo electrónico").fill(email)
+    page.get_by_label("Contraseña", exact=True).fill(password)
+    page.get_by_label("Repite la contraseña").fill(password)
+    page.get_by_role("button", name="Crear cuenta").click()

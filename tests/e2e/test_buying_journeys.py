@@ -6,17 +6,13 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import register
+
 
 @pytest.fixture
 def shopper(page):
     """A freshly registered customer, logged in (each test its own, so orders do not mix)."""
-    email = f"compras-{uuid.uuid4().hex[:8]}@example.com"
-    page.goto("/auth/register")
-    page.get_by_label("Nombre").fill("Clara Compradora")
-    page.get_by_label("Correo electrónico").fill(email)
-    page.get_by_label("Contraseña", exact=True).fill("una clave muy larga")
-    page.get_by_label("Repite la contraseña").fill("una clave muy larga")
-    page.get_by_role("button", name="Crear cuenta").click()
+    register(page, "Clara Compradora", f"compras-{uuid.uuid4().hex[:8]}@example.com")
     expect(page.get_by_test_id("current-user")).to_contain_text("Clara Compradora")
     return page
 
