@@ -10,6 +10,7 @@ import http.cookiejar
 import json
 import re
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -193,3 +194,45 @@ def test_overlapping_multi_item_carts_are_all_or_nothing(crowd_shop):
     allowed = [sorted(f"{p}:{q}" for p, q in cart) for cart in carts]
     assert all(lines in allowed for lines in placed)
     assert store.stock_levels()[b] >= 0 and store.stock_levels()[a] >= 0
+
+
+def test_the_running_shop_recovers_abandoned_checkouts_by_itself(servers, tmp_path):
+    """The periodic recovery really runs inside the web workers (not only when a test calls it)."""
+    db_name = f"shop_recovery_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(servers.postgres_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{db_name}"')
+    pg_url = servers.postgres_url.rsplit("/", 1)[0] + f"/{db_name}"
+    db = PostgresDatabase(pg_url, max_connections=2)
+    store = MongoStore(servers.mongodb_url, db_name)
+    shop = None
+    try:
+        db.migrate()
+        store.apply_schema()
+        product_id = _product(store, "Abandonado", 5)
+        user = db.insert_user("solo@example.com", "Solo", hash_password(PASSWORD), Role.CUSTOMER)
+        shop = start_shop(tmp_path / "var", extra_env={
+            "DATABASE_URL": pg_url, "MONGODB_URL": servers.mongodb_url, "MONGODB_DB": db_name,
+            "SHOP_DEMO_DATA": "0", "RECOVERY_INTERVAL_SECONDS": "1"})
+        # After start-up (so the start-up pass cannot be what fixes it): a checkout that died after
+        # reserving, its order in flight and its hold on the product.
+        order, _ = db.create_placing_order(user.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=1)
+        assert store.reserve_stock(product_id, order["order_id"], 2)
+        assert store.stock_levels()[product_id] == 3
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and db.get_order(order["order_id"])["status"] == "placing":
+            time.sleep(0.2)
+        while time.monotonic() < deadline and store.products_with_markers("holds"):
+            time.sleep(0.2)
+        assert db.get_order(order["order_id"])["status"] == "failed"
+        assert store.stock_levels()[product_id] == 5
+    finally:
+        if shop is not None:
+            stop_shop(shop)
+        db.close()
+        store.client.drop_database(db_name)
+        store.close()
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        admin.close()
