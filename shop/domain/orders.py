@@ -129,6 +129,11 @@ def request_hash(cart: list[CartLine]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def new_idempotency_key() -> str:
+    """Rendered into each checkout form: a double click or a resubmission carries the same key."""
+    return str(uuid.uuid4())
+
+
 def parse_idempotency_key(raw) -> str:
     try:
         return str(uuid.UUID(str(raw)))

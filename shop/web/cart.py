@@ -9,18 +9,16 @@ from flask_login import current_user
 from shop.domain.accounts import Role
 from shop.domain.catalog import parse_product_id
 from shop.domain.errors import InvalidInput
-from shop.domain.orders import MAX_QUANTITY_PER_LINE, order_total, parse_quantity
+from shop.domain.orders import MAX_QUANTITY_PER_LINE, OrderLine, new_idempotency_key, order_total, parse_quantity
 from shop.services import catalog as catalog_service
 from shop.web.auth import roles_required
+from shop.web.errors import translate_error
 from shop.web.extensions import get_db, get_store
 
 bp = Blueprint("cart", __name__, url_prefix="/cart")
 
 
 def render_cart(error: str | None = None):
-    from shop.domain.orders import OrderLine
-    from shop.web.orders import new_idempotency_key
-
     lines = get_db().cart_lines(current_user.user_id)
     products = get_store().products_by_ids([pid for pid, _ in lines]) if lines else {}
     rows, missing = [], []
@@ -65,6 +63,4 @@ def update():
 
 @bp.errorhandler(InvalidInput)
 def invalid_cart_input(error: InvalidInput):
-    from shop.web.errors import translate_error
-
     return render_cart(error=translate_error(error)), 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 
 from shop.domain.catalog import ATTRIBUTE_FILTER_PREFIX, SORT_OPTIONS, parse_catalog_query
+from shop.domain.orders import new_idempotency_key
 from shop.services import catalog as catalog_service
 from shop.web.extensions import get_store
 
@@ -26,7 +27,5 @@ def index():
 
 @bp.get("/products/<product_id>")
 def product(product_id: str):
-    from shop.web.orders import new_idempotency_key
-
     item = catalog_service.product_detail(get_store(), product_id)
     return render_template("catalog/product.html", product=item, idempotency_key=new_idempotency_key())

@@ -6,30 +6,24 @@ A refused action re-renders the page the person was on, with the reason and the 
 
 from __future__ import annotations
 
-import uuid
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
 from shop.domain.accounts import Role
 from shop.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
-from shop.domain.orders import OrderStatus
+from shop.domain.orders import OrderStatus, new_idempotency_key
 from shop.services import catalog as catalog_service
 from shop.services import checkout
 from shop.services import orders as order_service
 from shop.web.auth import roles_required
+from shop.web.cart import render_cart
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db, get_payment_provider, get_settlements, get_store
 from shop.web.formatting import decline_label, money
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 _REFUSALS = (InvalidInput, Conflict, Unavailable)
-
-
-def new_idempotency_key() -> str:
-    """Rendered into each checkout form: a double click or a resubmission carries the same key."""
-    return str(uuid.uuid4())
 
 
 def _place(lines: list[tuple[str, object]]):
@@ -71,8 +65,6 @@ def buy():
 @roles_required(Role.CUSTOMER)
 def checkout_cart():
     """Checkout of the whole cart: every line or none."""
-    from shop.web.cart import render_cart
-
     try:
         return _place(get_db().cart_lines(current_user.user_id))
     except (*_REFUSALS, NotFound) as error:
