@@ -6,6 +6,7 @@ units in stock are sold, nothing is sold twice, and the invariant holds afterwar
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import json
 import re
@@ -75,36 +76,49 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-@pytest.fixture
-def crowd_shop(servers, tmp_path):
-    """A running shop (4 worker processes) on its own databases, with BUYERS customers."""
-    db_name = f"shop_crowd_{uuid.uuid4().hex[:8]}"
+@contextlib.contextmanager
+def own_databases(servers, prefix: str):
+    """A fresh PostgreSQL database (migrated) and MongoDB database (schema applied), dropped after."""
+    db_name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = psycopg2.connect(servers.postgres_url)
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{db_name}"')  # a generated name, never input
     pg_url = servers.postgres_url.rsplit("/", 1)[0] + f"/{db_name}"
     db = PostgresDatabase(pg_url, max_connections=4)
-    db.migrate()
     store = MongoStore(servers.mongodb_url, db_name)
-    store.apply_schema()
-    password_hash = hash_password(PASSWORD)  # one hash for all: creating 200 users stays fast
-    emails = [f"buyer{i}@example.com" for i in range(BUYERS)]
-    for email in emails:
-        db.insert_user(email, "Buyer", password_hash, Role.CUSTOMER)
-    shop = start_shop(tmp_path / "var", extra_env={
-        "DATABASE_URL": pg_url, "MONGODB_URL": servers.mongodb_url, "MONGODB_DB": db_name,
-        "WEB_CONCURRENCY": "4", "SHOP_DEMO_DATA": "0", "LOGIN_RATE_LIMIT": "100000 per minute"})
     try:
-        yield shop, db, store, emails
+        db.migrate()
+        store.apply_schema()
+        yield pg_url, db_name, db, store
     finally:
-        stop_shop(shop)
         db.close()
         store.client.drop_database(db_name)
         store.close()
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         admin.close()
+
+
+def shop_env(servers, pg_url: str, db_name: str, **extra) -> dict:
+    return {"DATABASE_URL": pg_url, "MONGODB_URL": servers.mongodb_url, "MONGODB_DB": db_name,
+            "SHOP_DEMO_DATA": "0", **extra}
+
+
+@pytest.fixture
+def crowd_shop(servers, tmp_path):
+    """A running shop (4 worker processes) on its own databases, with BUYERS customers."""
+    with own_databases(servers, "shop_crowd") as (pg_url, db_name, db, store):
+        password_hash = hash_password(PASSWORD)  # one hash for all: creating 200 users stays fast
+        emails = [f"buyer{i}@example.com" for i in range(BUYERS)]
+        for email in emails:
+            db.insert_user(email, "Buyer", password_hash, Role.CUSTOMER)
+        shop = start_shop(tmp_path / "var", extra_env=shop_env(
+            servers, pg_url, db_name, WEB_CONCURRENCY="4", LOGIN_RATE_LIMIT="100000 per minute"))
+        try:
+            yield shop, db, store, emails
+        finally:
+            stop_shop(shop)
 
 
 def _all_at_once(buyers: list[Buyer], action) -> list:
@@ -198,41 +212,22 @@ def test_overlapping_multi_item_carts_are_all_or_nothing(crowd_shop):
 
 def test_the_running_shop_recovers_abandoned_checkouts_by_itself(servers, tmp_path):
     """The periodic recovery really runs inside the web workers (not only when a test calls it)."""
-    db_name = f"shop_recovery_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(servers.postgres_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{db_name}"')
-    pg_url = servers.postgres_url.rsplit("/", 1)[0] + f"/{db_name}"
-    db = PostgresDatabase(pg_url, max_connections=2)
-    store = MongoStore(servers.mongodb_url, db_name)
-    shop = None
-    try:
-        db.migrate()
-        store.apply_schema()
+    with own_databases(servers, "shop_recovery") as (pg_url, db_name, db, store):
         product_id = _product(store, "Abandonado", 5)
         user = db.insert_user("solo@example.com", "Solo", hash_password(PASSWORD), Role.CUSTOMER)
-        shop = start_shop(tmp_path / "var", extra_env={
-            "DATABASE_URL": pg_url, "MONGODB_URL": servers.mongodb_url, "MONGODB_DB": db_name,
-            "SHOP_DEMO_DATA": "0", "RECOVERY_INTERVAL_SECONDS": "1"})
-        # After start-up (so the start-up pass cannot be what fixes it): a checkout that died after
-        # reserving, its order in flight and its hold on the product.
-        order, _ = db.create_placing_order(user.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=1)
-        assert store.reserve_stock(product_id, order["order_id"], 2)
-        assert store.stock_levels()[product_id] == 3
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and db.get_order(order["order_id"])["status"] == "placing":
-            time.sleep(0.2)
-        while time.monotonic() < deadline and store.products_with_markers("holds"):
-            time.sleep(0.2)
-        assert db.get_order(order["order_id"])["status"] == "failed"
-        assert store.stock_levels()[product_id] == 5
-    finally:
-        if shop is not None:
+        shop = start_shop(tmp_path / "var", extra_env=shop_env(servers, pg_url, db_name,
+                                                               RECOVERY_INTERVAL_SECONDS="1"))
+        try:
+            # After start-up (so the start-up pass cannot be what fixes it): a checkout that died
+            # after reserving, its order in flight and its hold on the product.
+            order, _ = db.create_placing_order(user.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=1)
+            assert store.reserve_stock(product_id, order["order_id"], 2)
+            assert store.stock_levels()[product_id] == 3
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and (db.get_order(order["order_id"])["status"] == "placing"
+                                                   or store.products_with_markers("holds")):
+                time.sleep(0.2)
+            assert db.get_order(order["order_id"])["status"] == "failed"
+            assert store.stock_levels()[product_id] == 5
+        finally:
             stop_shop(shop)
-        db.close()
-        store.client.drop_database(db_name)
-        store.close()
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        admin.close()
