@@ -124,3 +124,33 @@ def development_secret_key(data_dir: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
     return key
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    directory: Path
+    keep_last: int = 7
+    keep_daily: int = 7
+    keep_weekly: int = 4
+    keep_monthly: int = 6
+    key_file: str | None = None
+    key: str | None = None  # urlsafe base64 in the environment; never on a command line
+
+
+def load_backup_settings(environ: dict | None = None) -> BackupSettings:
+    """Backup configuration (ops/backup_script.py), from the environment like everything else."""
+    if environ is None:
+        from dotenv import load_dotenv
+
+        load_dotenv(PROJECT_ROOT / ".env", override=False)
+        environ = dict(os.environ)
+    data_dir = Path(environ.get("SHOP_DATA_DIR") or PROJECT_ROOT / "var")
+    return BackupSettings(
+        directory=Path(environ.get("BACKUP_DIR") or data_dir / "backups").resolve(),
+        keep_last=_env_int(environ, "BACKUP_KEEP_LAST", 7),
+        keep_daily=_env_int(environ, "BACKUP_KEEP_DAILY", 7),
+        keep_weekly=_env_int(environ, "BACKUP_KEEP_WEEKLY", 4),
+        keep_monthly=_env_int(environ, "BACKUP_KEEP_MONTHLY", 6),
+        key_file=environ.get("BACKUP_ENCRYPTION_KEY_FILE") or None,
+        key=environ.get("BACKUP_ENCRYPTION_KEY") or None,
+    )

@@ -173,6 +173,25 @@ def _start_recovery_thread(settings: Settings) -> None:
     RecoveryThread(make_stores, settings.recovery_interval_seconds).start()
 
 
+def _write_run_file(data_dir: Path, ready: Settings) -> None:
+    """Where the running shop's databases are (mode 0600), for ops/backup_script.py in development."""
+    path = data_dir / "run.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"pid": os.getpid(), "database_url": ready.database_url, "mongodb_url": ready.mongodb_url,
+                   "mongodb_db": ready.mongodb_db}, handle)
+
+
+def running_shop_databases(data_dir: Path) -> dict | None:
+    """The databases of the shop running on `data_dir`, if one is running."""
+    try:
+        info = json.loads((data_dir / "run.json").read_text())
+        os.kill(info["pid"], 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return info
+
+
 def _raise_on_sigterm(signum, frame):
     raise SystemExit(0)
 
@@ -198,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         with data_dir_lock(settings.data_dir), databases(settings) as ready:
             os.environ["DATABASE_URL"] = ready.database_url
             os.environ["MONGODB_URL"] = ready.mongodb_url
+            _write_run_file(settings.data_dir, ready)
             demo = os.environ.get("SHOP_DEMO_DATA", "1" if not settings.is_production else "0") == "1"
             new_logins = prepare_databases(ready, demo=demo)
             _print_banner(ready, _demo_credentials(settings.data_dir, new_logins) if demo else [])
@@ -212,5 +232,6 @@ def main(argv: list[str] | None = None) -> int:
         pass
     if os.getpid() != owner_pid:  # a web worker unwinding after gunicorn's fork: not ours to report
         return 0
+    (settings.data_dir / "run.json").unlink(missing_ok=True)
     print("Tienda detenida.", flush=True)
     return 0

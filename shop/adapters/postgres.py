@@ -30,6 +30,11 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Any constant will do; it only has to be the same in every process applying migrations.
 _MIGRATION_LOCK_KEY = 7_201_001
 
+# Every order status change takes this advisory lock in shared mode; a backup takes it exclusively
+# for the moment it fixes its cut across both databases (docs/backup.md). Shared holders never wait
+# for one another, so checkouts are unaffected unless a backup is cutting.
+BACKUP_FENCE_KEY = 7_201_003
+
 UniqueViolation = psycopg2.errors.UniqueViolation
 # The server is unreachable or the connection broke: the caller cannot know more than that.
 DatabaseUnavailable = (psycopg2.OperationalError, psycopg2.InterfaceError)
@@ -238,13 +243,14 @@ class PostgresDatabase:
         total = sum((line.subtotal for line in lines), Decimal("0.00"))
         with self.statement() as cur:
             cur.execute(
-                """WITH decided AS (
+                """WITH fence AS (SELECT pg_advisory_xact_lock_shared(%(fence)s)),
+                   decided AS (
                        UPDATE orders
                        SET status = %(outcome)s, lease_until = NULL, failure_reason = %(reason)s,
                            total_amount = %(total)s,
                            expires_at = CASE WHEN %(outcome)s = 'pending'
                                              THEN now() + make_interval(mins => %(ttl)s) END
-                       WHERE order_id = %(order_id)s AND status = 'placing'
+                       WHERE order_id = %(order_id)s AND status = 'placing' AND EXISTS (SELECT FROM fence)
                        RETURNING order_id, user_id),
                    items AS (
                        INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity)
@@ -259,7 +265,8 @@ class PostgresDatabase:
                        DELETE FROM cart_items c USING decided d
                        WHERE %(outcome)s = 'pending' AND c.user_id = d.user_id AND c.product_id = ANY(%(ids)s))
                    SELECT user_id FROM decided""",
-                {"outcome": outcome.value, "reason": reason, "total": total, "ttl": pending_ttl_minutes,
+                {"fence": BACKUP_FENCE_KEY, "outcome": outcome.value, "reason": reason, "total": total,
+                 "ttl": pending_ttl_minutes,
                  "order_id": order_id, "changed_by": changed_by,
                  "ids": [ln.product_id for ln in lines], "names": [ln.product_name for ln in lines],
                  "prices": [ln.unit_price for ln in lines], "qtys": [ln.quantity for ln in lines]},
@@ -317,6 +324,7 @@ class PostgresDatabase:
     def locked_order(self, order_id: int) -> Iterator[tuple[psycopg2.extensions.cursor, dict | None]]:
         """The order row under SELECT … FOR UPDATE: concurrent pay/cancel/ship/expire queue here."""
         with self.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (BACKUP_FENCE_KEY,))
             cur.execute("SELECT * FROM orders WHERE order_id = %s FOR UPDATE", (order_id,))
             yield cur, cur.fetchone()
 

@@ -1,0 +1,500 @@
+"""Backups of both databases: one run makes one verified, checksummed, optionally encrypted set.
+
+A set is `shop-<UTC time>.tar.gz[.enc]` plus `shop-<UTC time>.manifest.json` beside it (readable
+without the key). Inside the archive:
+
+    manifest.json                 versions, positions, per-file SHA-256 and size, counts, checksums
+    postgres.dump                 pg_dump custom format, taken in the exported snapshot of the cut
+    mongo/<db>/<coll>.bson        concatenated BSON documents (mongodump's layout)
+    mongo/<db>/<coll>.metadata.json  options (validator), indexes, collection name; canonical Extended JSON
+
+How the two dumps form one consistent cut is in docs/backup.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.sql
+from bson import json_util
+from bson.json_util import CANONICAL_JSON_OPTIONS
+from bson.raw_bson import RawBSONDocument
+from pymongo import MongoClient
+
+from shop import failpoints
+from shop.adapters.postgres import BACKUP_FENCE_KEY
+from shop.embedded import postgres_bin_dir
+
+FORMAT_VERSION = 1
+_SET_NAME = re.compile(r"^shop-\d{8}T\d{6}Z$")
+_MAGIC = b"SHOPENC1"
+
+
+class BackupError(RuntimeError):
+    """A backup or restore could not be done; the message says what failed and what to do."""
+
+
+class AlreadyRunning(BackupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Source:
+    postgres_url: str
+    mongodb_url: str
+    mongodb_db: str
+
+
+# --- tools ---------------------------------------------------------------------------------------
+
+def _major(version_num: int) -> int:
+    return version_num // 10000
+
+
+def find_pg_tool(name: str, server_version_num: int) -> Path:
+    """The pg_dump / pg_restore for this server: same major version, else the nearest newer one.
+
+    pg_dump can read servers older than itself but refuses newer ones, so an older tool never fits.
+    """
+    candidates: dict[int, Path] = {}
+    dirs = [postgres_bin_dir(), *sorted(Path("/usr/lib/postgresql").glob("*/bin"))]
+    if shutil.which(name):
+        dirs.append(Path(shutil.which(name)).parent)
+    for directory in dirs:
+        tool = directory / name
+        if not tool.exists():
+            continue
+        out = subprocess.run([str(tool), "--version"], capture_output=True, text=True).stdout
+        match = re.search(r"(\d+)(?:\.\d+)?", out)
+        if match:
+            candidates.setdefault(int(match.group(1)), tool)
+    server_major = _major(server_version_num)
+    fitting = sorted(major for major in candidates if major >= server_major)
+    if not fitting:
+        have = ", ".join(str(m) for m in sorted(candidates)) or "none"
+        raise BackupError(f"no {name} for PostgreSQL {server_major} (found versions: {have}); "
+                          f"install postgresql-client-{server_major}")
+    return candidates[fitting[0]]
+
+
+@contextlib.contextmanager
+def _pgpass_env(url: str) -> Iterator[dict]:
+    """Connection settings for pg_dump/pg_restore in the environment and a 0600 pgpass file:
+    the password never appears on a command line (visible in `ps`)."""
+    params = psycopg2.extensions.parse_dsn(url)
+    with tempfile.TemporaryDirectory(prefix="shop-pg-") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env.update({"PGHOST": params.get("host", "127.0.0.1"), "PGPORT": str(params.get("port", 5432)),
+                    "PGUSER": params.get("user", "postgres"), "PGDATABASE": params.get("dbname", "postgres")})
+        if params.get("password"):
+            pgpass = Path(tmp) / "pgpass"
+            fd = os.open(pgpass, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(f"*:*:*:*:{params['password'].replace(':', chr(92) + ':')}\n")
+            env["PGPASSFILE"] = str(pgpass)
+        yield env
+
+
+def _run(argv: list, env: dict, what: str) -> str:
+    result = subprocess.run([str(a) for a in argv], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BackupError(f"{what} failed (exit {result.returncode}): {result.stderr.strip()[-800:]}")
+    return result.stdout
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- encryption ----------------------------------------------------------------------------------
+
+def load_key(key_file: str | None, key_b64: str | None) -> bytes | None:
+    """A 32-byte AES key from a file or an environment variable (urlsafe base64); never an argument."""
+    import base64
+
+    raw = Path(key_file).read_text().strip() if key_file else key_b64
+    if not raw:
+        return None
+    try:
+        key = base64.urlsafe_b64decode(raw)
+    except ValueError:
+        raise BackupError("the backup encryption key is not urlsafe base64") from None
+    if len(key) != 32:
+        raise BackupError("the backup encryption key must be 32 bytes (python -c \"import base64,os; "
+                          "print(base64.urlsafe_b64encode(os.urandom(32)).decode())\")")
+    return key
+
+
+def _encrypt(plain: Path, target: Path, key: bytes) -> None:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(12)
+    target.write_bytes(_MAGIC + nonce + AESGCM(key).encrypt(nonce, plain.read_bytes(), _MAGIC))
+
+
+def _decrypt(encrypted: Path, target: Path, key: bytes | None) -> None:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if key is None:
+        raise BackupError(f"{encrypted.name} is encrypted: set BACKUP_ENCRYPTION_KEY_FILE")
+    data = encrypted.read_bytes()
+    if not data.startswith(_MAGIC):
+        raise BackupError(f"{encrypted.name} is not an encrypted backup")
+    try:
+        target.write_bytes(AESGCM(key).decrypt(data[8:20], data[20:], _MAGIC))
+    except InvalidTag:
+        raise BackupError(f"{encrypted.name}: wrong key, or the file was altered") from None
+
+
+# --- backup ----------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def exclusive(directory: Path) -> Iterator[None]:
+    """One backup at a time per backup directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = open(directory / ".backup.lock", "a+")  # noqa: SIM115 - held for the block
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning(f"another backup is running in {directory}; this run does nothing") from None
+        yield
+    finally:
+        handle.close()
+
+
+def create_backup(source: Source, directory: Path, *, key: bytes | None = None,
+                  now: dt.datetime | None = None) -> Path:
+    """Make one backup set in `directory`; returns the archive. Nothing is left half-written."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    name = now.strftime("shop-%Y%m%dT%H%M%SZ")
+    with exclusive(directory):
+        for stale in directory.glob(".tmp-shop-*"):  # left by a killed run; no other run is going
+            shutil.rmtree(stale, ignore_errors=True)
+        work = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=directory))
+        try:
+            manifest = _dump_both(source, work)
+            manifest.update({"format_version": FORMAT_VERSION, "name": name, "created_at": now.isoformat(),
+                             "encrypted": key is not None})
+            manifest["files"] = {str(p.relative_to(work)): {"sha256": sha256_of(p), "size": p.stat().st_size}
+                                 for p in sorted(work.rglob("*")) if p.is_file()}
+            for rel, info in manifest["files"].items():
+                if info["size"] == 0 and rel.endswith(".dump"):
+                    raise BackupError(f"{rel} is empty: refusing to record a 0-byte backup")
+            (work / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+            archive = work / f"{name}.tar.gz"
+            with tarfile.open(archive, "w:gz", compresslevel=6) as tar:
+                for path in sorted(work.rglob("*")):
+                    if path.is_file() and path != archive:
+                        tar.add(path, arcname=str(path.relative_to(work)))
+            failpoints.hit("backup.before_publish")
+            final_name = archive.name
+            if key is not None:
+                _encrypt(archive, work / f"{name}.tar.gz.enc", key)
+                archive.unlink()
+                final_name += ".enc"
+            published = work / final_name
+            summary = {**manifest, "archive": final_name, "archive_sha256": sha256_of(published),
+                       "archive_size": published.stat().st_size}
+            verify_archive(published, summary, key)  # read back before anything counts as a backup
+            (work / f"{name}.manifest.json").write_text(json.dumps(summary, indent=2, default=str))
+            # Publish: archive first, then its manifest — a set exists only once its manifest does.
+            os.replace(published, directory / final_name)
+            os.replace(work / f"{name}.manifest.json", directory / f"{name}.manifest.json")
+            return directory / final_name
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _dump_both(source: Source, work: Path) -> dict:
+    fence = psycopg2.connect(source.postgres_url)
+    fence.autocommit = True
+    snapshot_conn = psycopg2.connect(source.postgres_url)
+    try:
+        with fence.cursor() as cur:
+            # The cut: no order changes status while the PostgreSQL snapshot is taken and MongoDB dumped.
+            cur.execute("SELECT pg_advisory_lock(%s)", (BACKUP_FENCE_KEY,))
+        snapshot_conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        with snapshot_conn.cursor() as cur:
+            cur.execute("SELECT pg_export_snapshot(), pg_current_snapshot()::text, pg_current_wal_lsn()::text, "
+                        "current_setting('server_version_num')::int, current_setting('server_version')")
+            snapshot_id, txid_snapshot, lsn, version_num, version = cur.fetchone()
+            counts = _table_counts(cur)
+            cur.execute("SELECT max(version) FROM schema_migrations")
+            schema_version = cur.fetchone()[0]
+        mongo = _dump_mongo(source, work / "mongo")
+        failpoints.hit("backup.before_fence_release")
+        with fence.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s)", (BACKUP_FENCE_KEY,))
+        pg_dump = find_pg_tool("pg_dump", version_num)
+        with _pgpass_env(source.postgres_url) as env:
+            _run([pg_dump, "--format=custom", "--compress=6", f"--snapshot={snapshot_id}", "--no-owner",
+                  "--file", work / "postgres.dump"], env, "pg_dump")
+            failpoints.hit("backup.after_pg_dump")
+            _run([find_pg_tool("pg_restore", version_num), "--list", work / "postgres.dump"], env,
+                 "pg_restore --list (checking the dump)")
+        pg_dump_version = subprocess.run([str(pg_dump), "--version"], capture_output=True, text=True).stdout.strip()
+    finally:
+        snapshot_conn.close()
+        fence.close()
+    return {"schema_version": schema_version,
+            "postgres": {"server_version": version, "pg_dump": pg_dump_version, "snapshot": txid_snapshot,
+                         "wal_lsn": lsn, "row_counts": counts},
+            "mongodb": mongo}
+
+
+def _table_counts(cur) -> dict[str, int]:
+    cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+    counts = {}
+    for (table,) in cur.fetchall():
+        cur.execute(psycopg2.sql.SQL("SELECT count(*) FROM {}").format(psycopg2.sql.Identifier(table)))
+        counts[table] = cur.fetchone()[0]
+    return counts
+
+
+def _dump_mongo(source: Source, target: Path) -> dict:
+    """mongodump's directory layout, written by pymongo (mongodump is not installable here)."""
+    client = MongoClient(source.mongodb_url, document_class=RawBSONDocument, serverSelectionTimeoutMS=5000)
+    try:
+        db = client[source.mongodb_db]
+        hello = db.command("ping")
+        out = target / source.mongodb_db
+        out.mkdir(parents=True, exist_ok=True)
+        collections = {}
+        for info in db.list_collections():
+            name = info["name"]
+            if info.get("type", "collection") != "collection" or name.startswith("system."):
+                continue
+            digest, count = hashlib.sha256(), 0
+            with open(out / f"{name}.bson", "wb") as handle:
+                for doc in db[name].find({}).sort("_id", 1):
+                    raw = doc.raw
+                    handle.write(raw)
+                    digest.update(raw)
+                    count += 1
+            indexes = [json.loads(json_util.dumps(ix, json_options=CANONICAL_JSON_OPTIONS))
+                       for ix in db[name].list_indexes()]
+            metadata = {"options": json.loads(json_util.dumps(info.get("options", {}),
+                                                              json_options=CANONICAL_JSON_OPTIONS)),
+                        "indexes": indexes, "uuid": "", "collectionName": name, "type": "collection"}
+            (out / f"{name}.metadata.json").write_text(json.dumps(metadata))
+            collections[name] = {"documents": count, "content_sha256": digest.hexdigest()}
+        operation_time = hello.get("operationTime")
+        return {"database": source.mongodb_db, "collections": collections,
+                "operation_time": str(operation_time) if operation_time is not None else None,
+                "dumper": "built-in (pymongo), mongodump layout"}
+    finally:
+        client.close()
+
+
+# --- listing, verifying, retention ---------------------------------------------------------------
+
+def list_sets(directory: Path) -> list[dict]:
+    """The complete sets in a directory, oldest first (a set without its manifest does not count)."""
+    sets = []
+    for manifest in sorted(directory.glob("shop-*.manifest.json")):
+        try:
+            info = json.loads(manifest.read_text())
+        except ValueError:
+            continue
+        if _SET_NAME.match(info.get("name", "")) and (directory / info.get("archive", "")).is_file():
+            sets.append(info)
+    return sets
+
+
+def verify_archive(archive: Path, summary: dict, key: bytes | None) -> None:
+    """Checksum, decryptability, tar member paths and per-file checksums; raises BackupError."""
+    if summary.get("format_version") != FORMAT_VERSION:
+        raise BackupError(f"{archive.name}: unknown backup format {summary.get('format_version')!r}")
+    if sha256_of(archive) != summary.get("archive_sha256", sha256_of(archive)):
+        raise BackupError(f"{archive.name}: checksum mismatch — the archive is corrupted")
+    with tempfile.TemporaryDirectory(prefix="shop-verify-") as tmp:
+        extracted = extract(archive, Path(tmp), key)
+        _check_files(extracted, summary["files"])
+
+
+def extract(archive: Path, target: Path, key: bytes | None) -> Path:
+    """Unpack into `target`, refusing absolute paths, `..`, links and devices."""
+    plain = archive
+    if archive.name.endswith(".enc"):
+        plain = target / "archive.tar.gz"
+        _decrypt(archive, plain, key)
+    out = target / "set"
+    out.mkdir()
+    try:
+        with tarfile.open(plain, "r:gz") as tar:
+            for member in tar.getmembers():
+                path = Path(member.name)
+                if path.is_absolute() or ".." in path.parts or not (member.isfile() or member.isdir()):
+                    raise BackupError(f"{archive.name}: unsafe entry {member.name!r} in the archive")
+            tar.extractall(out, filter="data")
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise BackupError(f"{archive.name}: the archive cannot be read ({error})") from None
+    return out
+
+
+def _check_files(extracted: Path, files: dict) -> None:
+    for rel, info in files.items():
+        path = extracted / rel
+        if not path.is_file() or path.stat().st_size != info["size"] or sha256_of(path) != info["sha256"]:
+            raise BackupError(f"{rel} does not match the manifest — the set is corrupted")
+
+
+def apply_retention(directory: Path, *, keep_last: int, keep_daily: int, keep_weekly: int,
+                    keep_monthly: int) -> list[str]:
+    """Grandfather-father-son: keep the last N, and the newest set of each of the last D days,
+    W ISO weeks and M months. The newest set is always kept. Returns the deleted set names."""
+    sets = list_sets(directory)
+    if not sets:
+        return []
+    keep = {s["name"] for s in sets[-max(keep_last, 1):]}
+    for period, count in ((lambda d: d.date(), keep_daily), (lambda d: d.isocalendar()[:2], keep_weekly),
+                          (lambda d: (d.year, d.month), keep_monthly)):
+        seen: list = []
+        for info in reversed(sets):
+            bucket = period(dt.datetime.fromisoformat(info["created_at"]))
+            if bucket not in seen:
+                seen.append(bucket)
+                if len(seen) <= count:
+                    keep.add(info["name"])
+    deleted = []
+    for info in sets:
+        if info["name"] not in keep:
+            (directory / f"{info['name']}.manifest.json").unlink(missing_ok=True)  # the set stops counting
+            (directory / info["archive"]).unlink(missing_ok=True)
+            deleted.append(info["name"])
+    return deleted
+
+
+# --- restore ---------------------------------------------------------------------------------------
+
+def restore(archive: Path, summary: dict, target: Source, *, key: bytes | None, force: bool = False) -> dict:
+    """Restore a verified set into `target`; refuses non-empty databases unless `force`."""
+    verify_archive(archive, summary, key)
+    _refuse_non_empty(target, force)
+    with tempfile.TemporaryDirectory(prefix="shop-restore-") as tmp:
+        extracted = extract(archive, Path(tmp), key)
+        _check_files(extracted, summary["files"])
+        conn = psycopg2.connect(target.postgres_url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT current_setting('server_version_num')::int")
+                version_num = cur.fetchone()[0]
+        finally:
+            conn.close()
+        with _pgpass_env(target.postgres_url) as env:
+            _run([find_pg_tool("pg_restore", version_num), "--no-owner", "--exit-on-error", "--single-transaction",
+                  *(["--clean", "--if-exists"] if force else []), "--dbname", env["PGDATABASE"],
+                  extracted / "postgres.dump"], env, "pg_restore")
+        _restore_mongo(extracted / "mongo" / summary["mongodb"]["database"], target, force)
+    return check_restored(target, summary)
+
+
+def _refuse_non_empty(target: Source, force: bool) -> None:
+    if force:
+        return
+    conn = psycopg2.connect(target.postgres_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            tables = cur.fetchone()[0]
+    finally:
+        conn.close()
+    client = MongoClient(target.mongodb_url, serverSelectionTimeoutMS=5000)
+    try:
+        collections = client[target.mongodb_db].list_collection_names()
+    finally:
+        client.close()
+    if tables or collections:
+        raise BackupError("the target databases are not empty; restore into empty ones or pass --force "
+                          "(which replaces what is there)")
+
+
+def _restore_mongo(dump_dir: Path, target: Source, force: bool) -> None:
+    from bson import decode_file_iter
+
+    client = MongoClient(target.mongodb_url, serverSelectionTimeoutMS=5000)
+    try:
+        db = client[target.mongodb_db]
+        for metadata_path in sorted(dump_dir.glob("*.metadata.json")):
+            metadata = json_util.loads(metadata_path.read_text())
+            name = metadata["collectionName"]
+            if force:
+                db.drop_collection(name)
+            db.create_collection(name, **{k: v for k, v in metadata.get("options", {}).items()
+                                          if k in ("validator", "validationLevel", "validationAction")})
+            for index in metadata.get("indexes", []):
+                if index["name"] == "_id_":
+                    continue
+                db[name].create_index(list(index["key"].items()), name=index["name"],
+                                      unique=index.get("unique", False))
+            batch = []
+            with open(dump_dir / f"{name}.bson", "rb") as handle:
+                for doc in decode_file_iter(handle):
+                    batch.append(doc)
+                    if len(batch) == 1000:
+                        db[name].insert_many(batch, ordered=False, bypass_document_validation=True)
+                        batch = []
+            if batch:
+                db[name].insert_many(batch, ordered=False, bypass_document_validation=True)
+    finally:
+        client.close()
+
+
+def check_restored(target: Source, summary: dict) -> dict:
+    """Compare the restored databases with the manifest: row counts, document counts and checksums."""
+    problems = []
+    conn = psycopg2.connect(target.postgres_url)
+    try:
+        with conn.cursor() as cur:
+            counts = _table_counts(cur)
+    finally:
+        conn.close()
+    for table, expected in summary["postgres"]["row_counts"].items():
+        if counts.get(table) != expected:
+            problems.append(f"PostgreSQL {table}: {counts.get(table)} rows, expected {expected}")
+    client = MongoClient(target.mongodb_url, document_class=RawBSONDocument, serverSelectionTimeoutMS=5000)
+    try:
+        db = client[target.mongodb_db]
+        for name, expected in summary["mongodb"]["collections"].items():
+            digest, count = hashlib.sha256(), 0
+            for doc in db[name].find({}).sort("_id", 1):
+                digest.update(doc.raw)
+                count += 1
+            if count != expected["documents"] or digest.hexdigest() != expected["content_sha256"]:
+                problems.append(f"MongoDB {name}: {count} documents or content differ from the backup")
+    finally:
+        client.close()
+    return {"ok": not problems, "problems": problems}
+
+
+def summary_for(directory: Path, name: str) -> tuple[Path, dict]:
+    if not _SET_NAME.match(name):
+        raise BackupError(f"{name!r} is not a backup set name (shop-YYYYMMDDTHHMMSSZ)")
+    manifest = directory / f"{name}.manifest.json"
+    if not manifest.is_file():
+        raise BackupError(f"no backup set {name} in {directory}")
+    summary = json.loads(manifest.read_text())
+    return directory / summary["archive"], summary
+
+
