@@ -31,7 +31,7 @@ init-db: $(RUNTIME_STAMP)
 ## make test: lint, unit, integration (embedded PostgreSQL 18 + SecantusDB), browser, then the
 ## integration tests again on the machine's PostgreSQL when it is reachable.
 test: $(DEV_STAMP)
-	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-system-packages.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest tests
 	$(MAKE) --no-print-directory test-system-pg
@@ -43,7 +43,7 @@ test-integration: $(DEV_STAMP)
 	$(BIN)/pytest tests/integration
 
 test-e2e: $(DEV_STAMP)
-	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-system-packages.sh
 	$(BIN)/pytest tests/e2e
 
 test-system-pg: $(DEV_STAMP)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shop import backup  # noqa: E402
+from shop import backup, backup_remote  # noqa: E402
 from shop.config import ConfigError, load_backup_settings, load_settings  # noqa: E402
 
 log = logging.getLogger("backup")
@@ -62,27 +62,70 @@ def cmd_backup(args, config) -> int:
               f"monthly {config.keep_monthly}")
         return 0
     key = backup.load_key(config.key_file, config.key)
+    destinations = backup_remote.parse_destinations(config.destinations, config.environ or {})
     archive = backup.create_backup(source, config.directory, key=key)
-    deleted = backup.apply_retention(config.directory, keep_last=config.keep_last, keep_daily=config.keep_daily,
-                                     keep_weekly=config.keep_weekly, keep_monthly=config.keep_monthly)
+    policy = {"keep_last": config.keep_last, "keep_daily": config.keep_daily, "keep_weekly": config.keep_weekly,
+              "keep_monthly": config.keep_monthly}
+    deleted = backup.apply_retention(config.directory, **policy)
     print(f"backup written: {archive} ({archive.stat().st_size} bytes); retention removed: {deleted or 'nothing'}")
+    name = archive.name.split(".")[0]
+    _, summary = backup.summary_for(config.directory, name)
+    failed = []
+    for destination in destinations:
+        try:
+            backup_remote.ship(destination, archive, config.directory / f"{name}.manifest.json", summary)
+            removed = []
+            for old in backup.sets_to_delete(backup_remote.remote_sets(destination), **policy):
+                destination.delete(f"{old['name']}.manifest.json")  # the set stops counting first
+                destination.delete(old["archive"])
+                removed.append(old["name"])
+            print(f"copied and verified at {destination.label}; retention removed: {removed or 'nothing'}")
+        except Exception as error:  # one destination failing must not stop the others
+            print(f"backup: copy to {destination.label} FAILED: {error}", file=sys.stderr)
+            failed.append(destination.label)
+    if failed:
+        _ping(os.environ.get("BACKUP_PING_URL"), "fail")
+        return 1
     _ping(os.environ.get("BACKUP_PING_URL"), "success")
     return 0
 
 
+def _all_sets(config) -> list[tuple[str, dict]]:
+    found = [(str(config.directory), info) for info in backup.list_sets(config.directory)]
+    for destination in backup_remote.parse_destinations(config.destinations, config.environ or {}):
+        found += [(destination.label, info) for info in backup_remote.remote_sets(destination)]
+    return found
+
+
+def _fetch(config, name: str, into: Path):
+    """A set by name: from the local directory, else downloaded from the first destination that has it."""
+    if (config.directory / f"{name}.manifest.json").is_file():
+        return backup.summary_for(config.directory, name)
+    for destination in backup_remote.parse_destinations(config.destinations, config.environ or {}):
+        for info in backup_remote.remote_sets(destination):
+            if info["name"] == name:
+                destination.get(f"{name}.manifest.json", into / f"{name}.manifest.json")
+                destination.get(info["archive"], into / info["archive"])
+                return backup.summary_for(into, name)
+    raise backup.BackupError(f"no backup set {name} locally or at any destination")
+
+
 def cmd_list(args, config) -> int:
-    for info in backup.list_sets(config.directory):
+    for where, info in _all_sets(config):
         counts = info["postgres"]["row_counts"]
         print(f"{info['name']}  {info['archive_size']:>10} bytes  orders={counts.get('orders', 0)} "
               f"products={info['mongodb']['collections'].get('products', {}).get('documents', 0)}"
-              f"{'  encrypted' if info.get('encrypted') else ''}")
+              f"{'  encrypted' if info.get('encrypted') else ''}  {where}")
     return 0
 
 
 def cmd_restore(args, config) -> int:
-    archive, summary = backup.summary_for(config.directory, args.set)
-    result = backup.restore(archive, summary, _source(), key=backup.load_key(config.key_file, config.key),
-                            force=args.force)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="shop-fetch-") as tmp:
+        archive, summary = _fetch(config, args.set, Path(tmp))
+        result = backup.restore(archive, summary, _source(), key=backup.load_key(config.key_file, config.key),
+                                force=args.force)
     print(json.dumps(result, indent=2))
     print("Start the shop now: its start-up recovery settles orders that were in flight in the backup.")
     return 0 if result["ok"] else 1
@@ -90,6 +133,8 @@ def cmd_restore(args, config) -> int:
 
 def cmd_verify(args, config) -> int:
     """Restore drill: into scratch databases on the same servers, compared with the manifest, then dropped."""
+    import tempfile
+
     import psycopg2
     from pymongo import MongoClient
 
@@ -98,7 +143,8 @@ def cmd_verify(args, config) -> int:
     if name is None:
         print(f"no backup sets in {config.directory}", file=sys.stderr)
         return 1
-    archive, summary = backup.summary_for(config.directory, name)
+    fetched = tempfile.TemporaryDirectory(prefix="shop-fetch-")
+    archive, summary = _fetch(config, name, Path(fetched.name))
     source = _source()
     scratch = f"shop_restore_drill_{uuid.uuid4().hex[:8]}"
     admin = psycopg2.connect(source.postgres_url)
@@ -115,6 +161,7 @@ def cmd_verify(args, config) -> int:
         client = MongoClient(source.mongodb_url)
         client.drop_database(scratch)
         client.close()
+    fetched.cleanup()
     print(f"restore drill of {name}: {'PASS' if result['ok'] else 'FAIL'}")
     for problem in result["problems"]:
         print(f"  {problem}")

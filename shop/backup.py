@@ -360,11 +360,10 @@ def _check_files(extracted: Path, files: dict) -> None:
             raise BackupError(f"{rel} does not match the manifest — the set is corrupted")
 
 
-def apply_retention(directory: Path, *, keep_last: int, keep_daily: int, keep_weekly: int,
-                    keep_monthly: int) -> list[str]:
-    """Grandfather-father-son: keep the last N, and the newest set of each of the last D days,
-    W ISO weeks and M months. The newest set is always kept. Returns the deleted set names."""
-    sets = list_sets(directory)
+def sets_to_delete(sets: list[dict], *, keep_last: int, keep_daily: int, keep_weekly: int,
+                   keep_monthly: int) -> list[dict]:
+    """Grandfather-father-son over sets sorted oldest first: keep the last N, and the newest set of
+    each of the last D days, W ISO weeks and M months. The newest set is always kept."""
     if not sets:
         return []
     keep = {s["name"] for s in sets[-max(keep_last, 1):]}
@@ -377,12 +376,16 @@ def apply_retention(directory: Path, *, keep_last: int, keep_daily: int, keep_we
                 seen.append(bucket)
                 if len(seen) <= count:
                     keep.add(info["name"])
+    return [info for info in sets if info["name"] not in keep]
+
+
+def apply_retention(directory: Path, **policy: int) -> list[str]:
+    """Retention in a local directory; returns the deleted set names."""
     deleted = []
-    for info in sets:
-        if info["name"] not in keep:
-            (directory / f"{info['name']}.manifest.json").unlink(missing_ok=True)  # the set stops counting
-            (directory / info["archive"]).unlink(missing_ok=True)
-            deleted.append(info["name"])
+    for info in sets_to_delete(list_sets(directory), **policy):
+        (directory / f"{info['name']}.manifest.json").unlink(missing_ok=True)  # the set stops counting first
+        (directory / info["archive"]).unlink(missing_ok=True)
+        deleted.append(info["name"])
     return deleted
 
 

@@ -135,6 +135,8 @@ class BackupSettings:
     keep_monthly: int = 6
     key_file: str | None = None
     key: str | None = None  # urlsafe base64 in the environment; never on a command line
+    destinations: str = ""  # comma-separated file:// s3:// sftp:// URLs (shop/backup_remote.py)
+    environ: dict | None = None  # for the destinations' credentials (AWS_*, BACKUP_SFTP_*)
 
 
 def load_backup_settings(environ: dict | None = None) -> BackupSettings:
@@ -153,4 +155,6 @@ def load_backup_settings(environ: dict | None = None) -> BackupSettings:
         keep_monthly=_env_int(environ, "BACKUP_KEEP_MONTHLY", 6),
         key_file=environ.get("BACKUP_ENCRYPTION_KEY_FILE") or None,
         key=environ.get("BACKUP_ENCRYPTION_KEY") or None,
+        destinations=environ.get("BACKUP_DESTINATIONS", ""),
+        environ=environ,
     )

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Debian packages the tests drive for real: Chromium (browser tests; a browser downloaded by
+# Playwright cannot be used here) and OpenSSH's server (the SFTP backup destination's tests).
+# Installs what is missing; fails loudly rather than letting those tests be skipped.
+set -euo pipefail
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+[ -x /usr/bin/ssh-keygen ] || missing+=(openssh-client)
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "Installing Debian packages for the tests: ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO="sudo"
+else
+  echo "error: missing ${missing[*]} and this user cannot install them; run: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ -x /usr/bin/chromium ] && [ -x /usr/sbin/sshd ] || { echo "error: install finished but a program is missing" >&2; exit 1; }

@@ -1,0 +1,241 @@
+"""Where backup sets are copied: a local directory, S3-compatible storage (boto3), SFTP (paramiko).
+
+A copy counts only once it has been read back and matched the set's size and SHA-256; the archive
+goes first and the manifest last, so a destination lists a set only when all of it is there.
+Credentials come from the environment (AWS_* for S3, BACKUP_SFTP_* for SFTP), never from arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import time
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from shop.backup import BackupError
+
+log = logging.getLogger(__name__)
+RETRIES = 3
+
+
+class Destination(Protocol):
+    label: str
+
+    def put(self, local: Path, name: str) -> None: ...
+    def sha256(self, name: str) -> tuple[int, str] | None: ...
+    def names(self) -> list[str]: ...
+    def get(self, name: str, local: Path) -> None: ...
+    def delete(self, name: str) -> None: ...
+
+
+def _hash_stream(read) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    for block in iter(lambda: read(1 << 20), b""):
+        digest.update(block)
+        size += len(block)
+    return size, digest.hexdigest()
+
+
+class LocalDirectory:
+    def __init__(self, path: Path):
+        self.path = path
+        self.label = f"file://{path}"
+
+    def put(self, local: Path, name: str) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        partial = self.path / f".{name}.part"
+        shutil.copyfile(local, partial)
+        os.replace(partial, self.path / name)
+
+    def sha256(self, name: str) -> tuple[int, str] | None:
+        try:
+            with open(self.path / name, "rb") as handle:
+                return _hash_stream(handle.read)
+        except FileNotFoundError:
+            return None
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.path.glob("shop-*")) if self.path.is_dir() else []
+
+    def get(self, name: str, local: Path) -> None:
+        shutil.copyfile(self.path / name, local)
+
+    def delete(self, name: str) -> None:
+        (self.path / name).unlink(missing_ok=True)
+
+
+class S3Bucket:
+    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None):
+        import boto3
+
+        self.bucket, self.prefix = bucket, prefix.strip("/")
+        self.client = boto3.client("s3", endpoint_url=endpoint_url)
+        self.label = f"s3://{bucket}/{self.prefix}"
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def put(self, local: Path, name: str) -> None:
+        self.client.upload_file(str(local), self.bucket, self._key(name))  # multipart, atomic per object
+
+    def sha256(self, name: str) -> tuple[int, str] | None:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"]
+        except self.client.exceptions.NoSuchKey:
+            return None
+        with body:
+            return _hash_stream(body.read)
+
+    def names(self) -> list[str]:
+        prefix = f"{self.prefix}/shop-" if self.prefix else "shop-"
+        names = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            names += [obj["Key"].rsplit("/", 1)[-1] for obj in page.get("Contents", [])]
+        return sorted(names)
+
+    def get(self, name: str, local: Path) -> None:
+        self.client.download_file(self.bucket, self._key(name), str(local))
+
+    def delete(self, name: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(name))
+
+
+class SftpServer:
+    def __init__(self, host: str, port: int, user: str, path: str, environ: dict):
+        self.host, self.port, self.user, self.path = host, port, user, PurePosixPath(path or ".")
+        self.environ = environ
+        self.label = f"sftp://{user}@{host}:{port}{path}"
+
+    def _connect(self):
+        import paramiko
+
+        client = paramiko.SSHClient()
+        known_hosts = self.environ.get("BACKUP_SFTP_KNOWN_HOSTS")
+        if known_hosts:
+            client.load_host_keys(known_hosts)
+        else:
+            client.load_system_host_keys()
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())  # an unknown server is refused
+        client.connect(self.host, port=self.port, username=self.user,
+                       key_filename=self.environ.get("BACKUP_SFTP_KEY_FILE") or None,
+                       password=self.environ.get("BACKUP_SFTP_PASSWORD") or None,
+                       allow_agent=False, look_for_keys=False, timeout=15)
+        return client, client.open_sftp()
+
+    def _with_sftp(self, action):
+        client, sftp = self._connect()
+        try:
+            return action(sftp)
+        finally:
+            sftp.close()
+            client.close()
+
+    def put(self, local: Path, name: str) -> None:
+        def upload(sftp):
+            self._mkdirs(sftp)
+            partial = str(self.path / f".{name}.part")
+            sftp.put(str(local), partial)
+            sftp.posix_rename(partial, str(self.path / name))
+
+        self._with_sftp(upload)
+
+    def _mkdirs(self, sftp) -> None:
+        current = PurePosixPath("/") if self.path.is_absolute() else PurePosixPath(".")
+        for part in self.path.parts[1:] if self.path.is_absolute() else self.path.parts:
+            current /= part
+            try:
+                sftp.stat(str(current))
+            except FileNotFoundError:
+                sftp.mkdir(str(current))
+
+    def sha256(self, name: str) -> tuple[int, str] | None:
+        def read(sftp):
+            try:
+                with sftp.open(str(self.path / name), "rb") as handle:
+                    handle.prefetch()
+                    return _hash_stream(handle.read)
+            except FileNotFoundError:
+                return None
+
+        return self._with_sftp(read)
+
+    def names(self) -> list[str]:
+        def listing(sftp):
+            try:
+                return sorted(n for n in sftp.listdir(str(self.path)) if n.startswith("shop-"))
+            except FileNotFoundError:
+                return []
+
+        return self._with_sftp(listing)
+
+    def get(self, name: str, local: Path) -> None:
+        self._with_sftp(lambda sftp: sftp.get(str(self.path / name), str(local)))
+
+    def delete(self, name: str) -> None:
+        self._with_sftp(lambda sftp: sftp.remove(str(self.path / name)))
+
+
+def parse_destinations(spec: str, environ: dict) -> list[Destination]:
+    """`BACKUP_DESTINATIONS`: comma-separated `file:///dir`, `s3://bucket/prefix`, `sftp://user@host:port/dir`."""
+    destinations: list[Destination] = []
+    for url in filter(None, (part.strip() for part in spec.split(","))):
+        parts = urlsplit(url)
+        if parts.password:
+            raise BackupError(f"{parts.scheme}:// destination: put secrets in the environment, not in the URL")
+        if parts.scheme == "file":
+            destinations.append(LocalDirectory(Path(unquote(parts.path))))
+        elif parts.scheme == "s3":
+            destinations.append(S3Bucket(parts.hostname or "", parts.path, environ.get("BACKUP_S3_ENDPOINT_URL")))
+        elif parts.scheme == "sftp":
+            destinations.append(SftpServer(parts.hostname or "", parts.port or 22, parts.username or "backup",
+                                           unquote(parts.path), environ))
+        else:
+            raise BackupError(f"unknown backup destination {url!r} (use file://, s3:// or sftp://)")
+    return destinations
+
+
+def ship(destination: Destination, archive: Path, manifest: Path, summary: dict) -> None:
+    """Copy one set, archive first; each file is read back and checked, retried, or the copy fails."""
+    for local, expected_size, expected_sha in (
+            (archive, summary["archive_size"], summary["archive_sha256"]),
+            (manifest, manifest.stat().st_size, None)):
+        for attempt in range(1, RETRIES + 1):
+            try:
+                destination.put(local, local.name)
+                copy = destination.sha256(local.name)
+                if expected_sha is None:
+                    expected_sha = hashlib.sha256(local.read_bytes()).hexdigest()
+                if copy == (expected_size, expected_sha):
+                    break
+                log.warning("%s: %s copy does not match (attempt %d)", destination.label, local.name, attempt)
+            except Exception as error:  # any transport error is retried, then reported
+                log.warning("%s: uploading %s failed (attempt %d): %s", destination.label, local.name, attempt,
+                            error)
+            time.sleep(min(2 ** attempt * 0.25, 5))
+        else:
+            raise BackupError(f"{destination.label}: {local.name} could not be copied and verified after "
+                              f"{RETRIES} attempts; the set is not counted there")
+
+
+def remote_sets(destination: Destination) -> list[dict]:
+    """Complete sets at a destination: those whose manifest and archive are both there."""
+    import json
+    import tempfile
+
+    names = set(destination.names())
+    sets = []
+    for manifest_name in sorted(n for n in names if n.endswith(".manifest.json")):
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / manifest_name
+            destination.get(manifest_name, local)
+            try:
+                info = json.loads(local.read_text())
+            except ValueError:
+                continue
+        if info.get("archive") in names:
+            sets.append(info)
+    return sets
