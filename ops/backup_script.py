@@ -52,8 +52,6 @@ def _ping(url: str | None, status: str) -> None:
 
 
 def cmd_backup(args, config) -> int:
-    import os
-
     source = _source()
     if args.dry_run:
         print(f"would dump PostgreSQL {source.postgres_url.split('@')[-1]} and MongoDB database "
@@ -84,9 +82,9 @@ def cmd_backup(args, config) -> int:
             print(f"backup: copy to {destination.label} FAILED: {error}", file=sys.stderr)
             failed.append(destination.label)
     if failed:
-        _ping(os.environ.get("BACKUP_PING_URL"), "fail")
+        _ping(config.ping_url, "fail")
         return 1
-    _ping(os.environ.get("BACKUP_PING_URL"), "success")
+    _ping(config.ping_url, "success")
     return 0
 
 
@@ -201,9 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except backup.BackupError as error:
         print(f"backup: FAILED: {error}", file=sys.stderr)
-        import os
-
-        _ping(os.environ.get("BACKUP_PING_URL"), "fail")
+        _ping(load_backup_settings().ping_url, "fail")
         return 1
 
 

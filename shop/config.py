@@ -37,6 +37,7 @@ class Settings:
     pending_order_ttl_minutes: int = 30
     recovery_interval_seconds: int = 30
     failpoints: str = ""
+    demo_data: bool = True  # fill empty databases with the demo catalog and users
 
     @property
     def is_production(self) -> bool:
@@ -93,6 +94,7 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         pending_order_ttl_minutes=_env_int(environ, "PENDING_ORDER_TTL_MINUTES", 30),
         recovery_interval_seconds=_env_int(environ, "RECOVERY_INTERVAL_SECONDS", 30),
         failpoints=environ.get("SHOP_FAILPOINTS", ""),
+        demo_data=_env_bool(environ.get("SHOP_DEMO_DATA"), env != "production"),
     )
     check_production_settings(settings)
     return settings
@@ -136,6 +138,7 @@ class BackupSettings:
     key_file: str | None = None
     key: str | None = None  # urlsafe base64 in the environment; never on a command line
     destinations: str = ""  # comma-separated file:// s3:// sftp:// URLs (shop/backup_remote.py)
+    ping_url: str | None = None  # monitoring: <url>/success or <url>/fail after each run
     environ: dict | None = None  # for the destinations' credentials (AWS_*, BACKUP_SFTP_*)
 
 
@@ -156,5 +159,6 @@ def load_backup_settings(environ: dict | None = None) -> BackupSettings:
         key_file=environ.get("BACKUP_ENCRYPTION_KEY_FILE") or None,
         key=environ.get("BACKUP_ENCRYPTION_KEY") or None,
         destinations=environ.get("BACKUP_DESTINATIONS", ""),
+        ping_url=environ.get("BACKUP_PING_URL") or None,
         environ=environ,
     )

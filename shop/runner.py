@@ -218,9 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["DATABASE_URL"] = ready.database_url
             os.environ["MONGODB_URL"] = ready.mongodb_url
             _write_run_file(settings.data_dir, ready)
-            demo = os.environ.get("SHOP_DEMO_DATA", "1" if not settings.is_production else "0") == "1"
-            new_logins = prepare_databases(ready, demo=demo)
-            _print_banner(ready, _demo_credentials(settings.data_dir, new_logins) if demo else [])
+            new_logins = prepare_databases(ready, demo=settings.demo_data)
+            _print_banner(ready, _demo_credentials(settings.data_dir, new_logins) if settings.demo_data else [])
             serve(ready)
     except AlreadyRunning as error:
         print(f"error: {error}", file=sys.stderr)
