@@ -2,7 +2,8 @@
 
     python ops/backup_script.py [backup] [--dry-run]       make one set, verify it, apply retention
     python ops/backup_script.py list                       the complete sets, oldest first
-    python ops/backup_script.py verify [SET]               restore drill into scratch databases (newest set by default)
+    python ops/backup_script.py verify [SET]               restore drill into scratch databases (newest set by default;
+                                                           also spelled --verify)
     python ops/backup_script.py restore SET [--force]      restore into the configured databases
 
 Configuration is the shop's environment (DATABASE_URL, MONGODB_URL, MONGODB_DB, or the running
@@ -178,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     restore.add_argument("set")
     restore.add_argument("--force", action="store_true", help="replace non-empty databases")
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--verify":  # `--verify [SET]`: the restore drill a weekly cron job runs
+        argv = ["verify", *argv[1:]]
     if not argv or argv[0].startswith("-"):
         argv = ["backup", *argv]
     args = parser.parse_args(argv)

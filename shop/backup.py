@@ -226,10 +226,21 @@ def create_backup(source: Source, directory: Path, *, key: bytes | None = None,
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _connect(url: str):
+    try:
+        return psycopg2.connect(url, connect_timeout=10)
+    except psycopg2.OperationalError as error:
+        raise BackupError(f"cannot connect to PostgreSQL: {str(error).strip().splitlines()[0]}") from None
+
+
 def _dump_both(source: Source, work: Path) -> dict:
-    fence = psycopg2.connect(source.postgres_url)
+    fence = _connect(source.postgres_url)
     fence.autocommit = True
-    snapshot_conn = psycopg2.connect(source.postgres_url)
+    try:
+        snapshot_conn = _connect(source.postgres_url)
+    except BackupError:
+        fence.close()
+        raise
     try:
         with fence.cursor() as cur:
             # The cut: no order changes status while the PostgreSQL snapshot is taken and MongoDB dumped.
@@ -391,14 +402,26 @@ def apply_retention(directory: Path, **policy: int) -> list[str]:
 
 # --- restore ---------------------------------------------------------------------------------------
 
+def check_schema_version(summary: dict) -> None:
+    """A set made by a newer version of the shop (more migrations) cannot be restored by this one."""
+    from shop.adapters.postgres import MIGRATIONS_DIR
+
+    ours = max(p.name[:4] for p in MIGRATIONS_DIR.glob("*.sql"))
+    theirs = summary.get("schema_version") or "0000"
+    if theirs > ours:
+        raise BackupError(f"the set has schema version {theirs}, newer than this shop's {ours}: "
+                          "restore it with the shop version that made it")
+
+
 def restore(archive: Path, summary: dict, target: Source, *, key: bytes | None, force: bool = False) -> dict:
     """Restore a verified set into `target`; refuses non-empty databases unless `force`."""
+    check_schema_version(summary)
     verify_archive(archive, summary, key)
     _refuse_non_empty(target, force)
     with tempfile.TemporaryDirectory(prefix="shop-restore-") as tmp:
         extracted = extract(archive, Path(tmp), key)
         _check_files(extracted, summary["files"])
-        conn = psycopg2.connect(target.postgres_url)
+        conn = _connect(target.postgres_url)
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT current_setting('server_version_num')::int")
@@ -416,7 +439,7 @@ def restore(archive: Path, summary: dict, target: Source, *, key: bytes | None, 
 def _refuse_non_empty(target: Source, force: bool) -> None:
     if force:
         return
-    conn = psycopg2.connect(target.postgres_url)
+    conn = _connect(target.postgres_url)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
