@@ -33,6 +33,7 @@ init-db: $(RUNTIME_STAMP)
 test: $(DEV_STAMP)
 	bash scripts/ensure-system-packages.sh
 	$(BIN)/ruff check .
+	$(BIN)/bandit -q -c pyproject.toml -r shop ops
 	$(BIN)/pytest tests
 	$(MAKE) --no-print-directory test-system-pg
 
@@ -56,6 +57,7 @@ test-system-pg: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/bandit -q -c pyproject.toml -r shop ops
 
 ## make translations: extract messages, merge them into the Spanish catalog, compile it
 translations: $(DEV_STAMP)

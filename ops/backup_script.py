@@ -46,8 +46,12 @@ def _ping(url: str | None, status: str) -> None:
     """Optional monitoring ping (BACKUP_PING_URL): `<url>/success` or `<url>/fail`."""
     if not url:
         return
+    if not url.startswith(("http://", "https://")):
+        log.warning("BACKUP_PING_URL must be an http(s) URL; not pinged")
+        return
     try:
-        urllib.request.urlopen(f"{url.rstrip('/')}/{status}", timeout=10).close()  # noqa: S310 - operator's URL
+        # The operator's own http(s) URL, checked just above.
+        urllib.request.urlopen(f"{url.rstrip('/')}/{status}", timeout=10).close()  # noqa: S310  # nosec B310
     except OSError as error:
         log.warning("monitoring ping failed: %s", error)
 

@@ -14,6 +14,7 @@ import logging
 import os
 import pwd
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -213,7 +214,8 @@ class EmbeddedPostgres(_ChildServer):
             return pwd.getpwnam(_PG_SYSTEM_USER)
         except KeyError:
             subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", _PG_SYSTEM_USER],
+                [shutil.which("useradd") or "/usr/sbin/useradd", "--system", "--no-create-home",
+                 "--shell", "/usr/sbin/nologin", _PG_SYSTEM_USER],
                 check=True, capture_output=True,
             )
             return pwd.getpwnam(_PG_SYSTEM_USER)

@@ -122,8 +122,19 @@ def _demo_credentials(data_dir: Path, new_logins: list[dict] | None) -> list[dic
         return []
 
 
+def _browser_host(host: str) -> str:
+    """The host to type in a browser: `localhost` for a loopback or every-interface bind."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return "localhost" if address.is_loopback or address.is_unspecified else host
+
+
 def _print_banner(settings: Settings, logins: list[dict]) -> None:
-    url = f"http://{'localhost' if settings.host in ('127.0.0.1', '0.0.0.0') else settings.host}:{settings.port}"
+    url = f"http://{_browser_host(settings.host)}:{settings.port}"
     print(f"\n  Tienda lista en {url}", flush=True)
     if logins:
         print(f"  Usuarios de demostración (guardados en {settings.data_dir / 'demo-credentials.json'}):")

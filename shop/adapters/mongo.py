@@ -224,7 +224,8 @@ class MongoStore:
 
     def products_with_markers(self, field: str) -> list[tuple[str, dict]]:
         """(product id, markers) for every product with `holds` or `returns` markers."""
-        assert field in ("holds", "returns")
+        if field not in ("holds", "returns"):
+            raise ValueError(f"not a stock marker field: {field!r}")
         docs = self.products.find({field: {"$gt": {}}}, {field: 1})
         return [(str(doc["_id"]), doc[field]) for doc in docs if doc.get(field)]
 

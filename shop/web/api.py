@@ -12,7 +12,7 @@ from flask_login import current_user
 from shop.domain.accounts import Role
 from shop.domain.errors import N_, InvalidInput
 from shop.services import checkout
-from shop.web.auth import roles_required
+from shop.web.access import roles_required
 from shop.web.extensions import get_db, get_settlements, get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext
-from flask_login import UserMixin, current_user, login_required, login_user, logout_user
+from flask_login import UserMixin, login_user, logout_user
 
-from shop.domain.accounts import Role, User
+from shop.domain.accounts import User
 from shop.domain.errors import Conflict, InvalidCredentials, InvalidInput
 from shop.services import accounts
+from shop.web.access import public
 from shop.web.errors import translate_error
 from shop.web.extensions import get_db, limiter, login_manager
 from shop.web.forms import LoginForm, LogoutForm, RegisterForm
@@ -59,22 +59,6 @@ login_manager.login_message = None  # the login page itself says what to do
 login_manager.session_protection = "strong"
 
 
-def roles_required(*roles: Role):
-    """Allow only logged-in users with one of `roles`; checked on the server for every request."""
-
-    def decorator(view):
-        @functools.wraps(view)
-        @login_required
-        def wrapped(*args, **kwargs):
-            if current_user.role not in roles:
-                abort(403)
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
 def _safe_next(target: str | None) -> str:
     """Only same-site relative paths: a login link can never send someone to another site."""
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
@@ -87,6 +71,7 @@ def _login_limit() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
     form = LoginForm()
@@ -109,6 +94,7 @@ def login():
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@public
 def register():
     form = RegisterForm()
     status = 200
@@ -129,6 +115,7 @@ def register():
 
 
 @bp.post("/logout")
+@public
 def logout():
     form = LogoutForm()
     if not form.validate_on_submit():
@@ -140,6 +127,7 @@ def logout():
 
 
 @bp.post("/language/<code>")
+@public
 def language(code: str):
     from shop.web.extensions import SUPPORTED_LOCALES
 

@@ -11,7 +11,7 @@ from shop.domain.catalog import parse_product_id
 from shop.domain.errors import InvalidInput
 from shop.domain.orders import MAX_QUANTITY_PER_LINE, OrderLine, new_idempotency_key, order_total, parse_quantity
 from shop.services import catalog as catalog_service
-from shop.web.auth import roles_required
+from shop.web.access import roles_required
 from shop.web.errors import translate_error
 from shop.web.extensions import get_db, get_store
 

@@ -7,12 +7,14 @@ from flask import Blueprint, current_app, render_template, request
 from shop.domain.catalog import ATTRIBUTE_FILTER_PREFIX, SORT_OPTIONS, parse_catalog_query
 from shop.domain.orders import new_idempotency_key
 from shop.services import catalog as catalog_service
+from shop.web.access import public
 from shop.web.extensions import get_store
 
 bp = Blueprint("catalog", __name__)
 
 
 @bp.get("/")
+@public
 def index():
     query = parse_catalog_query(request.args.to_dict(flat=False),
                                 per_page=current_app.config["PRODUCTS_PER_PAGE"])
@@ -26,6 +28,7 @@ def index():
 
 
 @bp.get("/products/<product_id>")
+@public
 def product(product_id: str):
     item = catalog_service.product_detail(get_store(), product_id)
     return render_template("catalog/product.html", product=item, idempotency_key=new_idempotency_key())

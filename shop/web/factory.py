@@ -9,7 +9,7 @@ from flask import Flask
 from flask_bootstrap import Bootstrap5
 
 from shop.config import Settings, development_secret_key, load_settings
-from shop.web import api, auth, cart, catalog, errors, formatting, health, orders, requestlog
+from shop.web import access, api, auth, cart, catalog, errors, formatting, health, orders, requestlog, security
 from shop.web.extensions import babel, csrf, limiter, login_manager, select_locale
 
 _HERE = Path(__file__).resolve().parent.parent
@@ -62,6 +62,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     Bootstrap5(app)
 
     requestlog.init_app(app)
+    access.init_app(app)
+    security.init_app(app)
     formatting.init_app(app)
     errors.init_app(app)
     app.register_blueprint(catalog.bp)

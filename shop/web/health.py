@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, jsonify
 
+from shop.web.access import public
 from shop.web.extensions import get_db, get_store
 
 bp = Blueprint("health", __name__)
@@ -13,11 +14,13 @@ log = logging.getLogger(__name__)
 
 
 @bp.get("/healthz")
+@public
 def healthz():
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@public
 def readyz():
     checks = {}
     for name, ping in (("postgres", lambda: get_db().ping()), ("mongodb", lambda: get_store().ping())):

@@ -16,7 +16,7 @@ from shop.domain.orders import OrderStatus, new_idempotency_key
 from shop.services import catalog as catalog_service
 from shop.services import checkout
 from shop.services import orders as order_service
-from shop.web.auth import roles_required
+from shop.web.access import roles_required
 from shop.web.cart import render_cart
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db, get_payment_provider, get_settlements, get_store

@@ -118,3 +118,17 @@ def test_the_shop_needs_no_internet(page):
     page.goto("/")
     page.goto("/auth/login")
     assert external == []
+
+
+def test_pages_run_under_the_strict_content_security_policy(page, shop):
+    violations = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text else None)
+    for url in ("/", "/?category=Portátiles", "/auth/login", "/auth/register", "/no/such/page"):
+        page.goto(url)
+    page.goto("/?q=Fairphone")
+    page.get_by_role("link", name="Móvil Fairphone 5").click()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("button", name="Menú").click()  # Bootstrap's script runs: the menu opens
+    expect(page.get_by_role("link", name="Pedidos")).to_be_visible()
+    assert violations == []

@@ -36,3 +36,12 @@ def test_bad_values_name_the_variable():
         load_settings({"PORT": "http"})
     with pytest.raises(ConfigError, match="SHOP_ENV"):
         load_settings({"SHOP_ENV": "staging"})
+
+
+def test_the_banner_names_a_host_a_browser_can_open():
+    from shop.runner import _browser_host
+
+    assert _browser_host("127.0.0.1") == "localhost"
+    assert _browser_host("0.0.0.0") == "localhost"
+    assert _browser_host("shop.example.com") == "shop.example.com"
+    assert _browser_host("192.0.2.10") == "192.0.2.10"

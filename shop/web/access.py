@@ -1,0 +1,69 @@
+"""Who may call what: one declared policy per view, checked on the server, default deny.
+
+Every view is decorated with `public` or `roles_required(...)`. A request to a view without a
+declared policy is refused (403) and logged, so a new route cannot be reachable by accident;
+`tests/integration/test_access_policy.py` walks the whole URL map for every role.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, abort, request
+from flask_login import current_user, login_required
+
+from shop.domain.accounts import Role
+
+log = logging.getLogger(__name__)
+# Endpoints added by extensions that only serve static files.
+_STATIC_ENDPOINTS = {"static", "bootstrap.static"}
+
+
+@dataclass(frozen=True)
+class Policy:
+    roles: frozenset[Role] | None  # None: anyone, logged in or not
+
+    @property
+    def is_public(self) -> bool:
+        return self.roles is None
+
+
+def public(view):
+    """Anyone may call this view."""
+    view.access_policy = Policy(roles=None)
+    return view
+
+
+def roles_required(*roles: Role):
+    """Only logged-in users with one of `roles`; anonymous callers are sent to log in."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                log.warning("denied: user %s (%s) on %s %s", current_user.user_id, current_user.role.value,
+                            request.method, request.path)
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.access_policy = Policy(roles=frozenset(roles))
+        return wrapped
+
+    return decorator
+
+
+def policy_of(app: Flask, endpoint: str) -> Policy | None:
+    if endpoint in _STATIC_ENDPOINTS:
+        return Policy(roles=None)
+    return getattr(app.view_functions.get(endpoint), "access_policy", None)
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def deny_views_without_a_policy() -> None:
+        if request.endpoint is not None and policy_of(app, request.endpoint) is None:
+            log.error("denied: view %s declares no access policy", request.endpoint)
+            abort(403)
