@@ -181,7 +181,8 @@ def _start_recovery_thread(settings: Settings) -> None:
         return (PostgresDatabase(settings.database_url, max_connections=2),
                 MongoStore(settings.mongodb_url, settings.mongodb_db))
 
-    RecoveryThread(make_stores, settings.recovery_interval_seconds).start()
+    RecoveryThread(make_stores, settings.recovery_interval_seconds,
+                   spool_path=settings.data_dir / "audit-spool.jsonl").start()
 
 
 def _write_run_file(data_dir: Path, ready: Settings) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import re
+import time
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +20,7 @@ from bson import ObjectId
 from bson.codec_options import CodecOptions, TypeRegistry
 from bson.decimal128 import Decimal128
 from pymongo import MongoClient, ReturnDocument
-from pymongo.errors import CollectionInvalid, OperationFailure, PyMongoError
+from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure, PyMongoError
 
 from shop.config import PROJECT_ROOT
 from shop.domain.catalog import CatalogQuery, Product, attribute_value_candidates
@@ -231,6 +233,29 @@ class MongoStore:
 
     def forget_return(self, product_id: str, order_id: int) -> None:
         self.products.update_one({"_id": ObjectId(product_id)}, {"$unset": {f"returns.{hold_key(order_id)}": ""}})
+
+    # --- audit log ------------------------------------------------------------------------------
+
+    def append_audit_entry(self, make_entry, attempts: int = 100) -> dict:
+        """Append the next entry of the hash chain; `make_entry(seq, previous_hash)` builds it.
+
+        The unique index on `seq` lets exactly one writer (of any process) take each number; a writer
+        that loses the race reads the new last entry and tries again, so the chain has no gaps.
+        """
+        from shop.domain.audit import GENESIS_HASH
+
+        for attempt in range(attempts):
+            last = self.audit_logs.find_one({}, {"seq": 1, "hash": 1}, sort=[("seq", -1)])
+            entry = make_entry(last["seq"] + 1 if last else 1, last["hash"] if last else GENESIS_HASH)
+            try:
+                self.audit_logs.insert_one(entry)
+                return entry
+            except DuplicateKeyError:  # another writer took this number: back off a little, retry
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter, not crypto
+        raise StoreError("could not append to the audit log: too many concurrent writers")
+
+    def audit_entries(self, batch_size: int = 1000):
+        return self.audit_logs.find({}, {"_id": 0}).sort("seq", 1).batch_size(batch_size)
 
     def stock_levels(self) -> dict[str, int]:
         return {str(doc["_id"]): doc["stock"] for doc in self.products.find({}, {"stock": 1})}

@@ -11,10 +11,13 @@ import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from shop.adapters.mongo import MongoStore, StoreError
 from shop.adapters.postgres import DatabaseError, PostgresDatabase
+from shop.domain.audit import AuditEvent
 from shop.domain.orders import OrderStatus
+from shop.services.audit import AuditLog
 from shop.services.orders import expire_order, return_stock_of_cancelled
 
 log = logging.getLogger(__name__)
@@ -36,12 +39,20 @@ class RecoveryReport:
     returns_forgotten: int = 0
 
 
-def recover(db: PostgresDatabase, store: MongoStore, *, now: dt.datetime | None = None) -> RecoveryReport:
+def recover(db: PostgresDatabase, store: MongoStore, *, now: dt.datetime | None = None,
+            audit: AuditLog | None = None) -> RecoveryReport:
     """One pass, if no other process is running one."""
     with db.advisory_lock(RECOVERY_LOCK_KEY) as acquired:
         if not acquired:
             return RecoveryReport(ran=False)
-        return _recover(db, store, now or dt.datetime.now(dt.timezone.utc))
+        report = _recover(db, store, now or dt.datetime.now(dt.timezone.utc))
+    if audit is not None:
+        for order_id in report.aborted:
+            audit.record(AuditEvent("order.abandoned", f"order:{order_id}", details={"by": "recovery"}))
+        for order_id in report.expired:
+            audit.record(AuditEvent("order.expired", f"order:{order_id}", details={"by": "recovery"}))
+        audit.flush_spool()
+    return report
 
 
 def _recover(db: PostgresDatabase, store: MongoStore, now: dt.datetime) -> RecoveryReport:
@@ -110,18 +121,20 @@ def _sweep_returns(db: PostgresDatabase, store: MongoStore, now: dt.datetime, re
 class RecoveryThread(threading.Thread):
     """Runs `recover` every `interval` seconds in a web worker until stopped."""
 
-    def __init__(self, make_stores, interval: float):
+    def __init__(self, make_stores, interval: float, spool_path: Path | None = None):
         super().__init__(name="order-recovery", daemon=True)
         self._make_stores = make_stores
+        self._spool_path = spool_path
         self._interval = interval
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         db, store = self._make_stores()
+        audit = AuditLog(store, self._spool_path) if self._spool_path else None
         try:
             while not self._stop_event.wait(self._interval):
                 try:
-                    recover(db, store)
+                    recover(db, store, audit=audit)
                 except (DatabaseError, StoreError) as error:
                     log.warning("recovery pass failed, will retry: %s", error)
                 except Exception:  # a bug must not kill the thread silently

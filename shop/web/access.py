@@ -46,6 +46,9 @@ def roles_required(*roles: Role):
             if current_user.role not in roles:
                 log.warning("denied: user %s (%s) on %s %s", current_user.user_id, current_user.role.value,
                             request.method, request.path)
+                from shop.web.auditing import audit
+
+                audit("access.denied", request.path, method=request.method, endpoint=request.endpoint)
                 abort(403)
             return view(*args, **kwargs)
 

@@ -13,6 +13,7 @@ from shop.domain.accounts import Role
 from shop.domain.errors import N_, InvalidInput
 from shop.services import checkout
 from shop.web.access import roles_required
+from shop.web.auditing import audit
 from shop.web.extensions import get_db, get_settlements, get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -32,6 +33,8 @@ def place_order():
         pending_ttl_minutes=current_app.config["PENDING_ORDER_TTL_MINUTES"],
         settlements=get_settlements(),
     )
+    if result.created:
+        audit("order.placed", f"order:{result.order_id}", total=str(result.total), lines=len(lines), via="api")
     body = {"order_id": result.order_id, "status": result.status.value, "total": str(result.total),
             "replayed": not result.created}
     return jsonify(body), 201 if result.created else 200

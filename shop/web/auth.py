@@ -7,12 +7,13 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext
-from flask_login import UserMixin, login_user, logout_user
+from flask_login import UserMixin, current_user, login_user, logout_user
 
 from shop.domain.accounts import User
 from shop.domain.errors import Conflict, InvalidCredentials, InvalidInput
 from shop.services import accounts
 from shop.web.access import public
+from shop.web.auditing import audit
 from shop.web.errors import translate_error
 from shop.web.extensions import get_db, limiter, login_manager
 from shop.web.forms import LoginForm, LogoutForm, RegisterForm
@@ -81,11 +82,13 @@ def login():
             user = accounts.authenticate(get_db(), form.email.data, form.password.data)
         except InvalidCredentials as error:
             log.info("failed login")
+            audit("login.failed", email=(form.email.data or "")[:254])
             form.password.errors.append(translate_error(error))
             status = 401
         else:
             session.clear()  # a fresh session at login: nothing planted before it survives
             login_user(SessionUser(user))
+            audit("login.succeeded", f"user:{user.user_id}", actor=user)
             flash(gettext("Welcome, %(name)s.", name=user.full_name), "success")
             return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":
@@ -107,6 +110,7 @@ def register():
         else:
             session.clear()
             login_user(SessionUser(user))
+            audit("user.registered", f"user:{user.user_id}", actor=user)
             flash(gettext("Your account is ready. Welcome, %(name)s.", name=user.full_name), "success")
             return redirect(url_for("catalog.index"))
     elif request.method == "POST":
@@ -120,6 +124,8 @@ def logout():
     form = LogoutForm()
     if not form.validate_on_submit():
         abort(400)
+    if current_user.is_authenticated:
+        audit("logout", f"user:{current_user.user_id}")
     logout_user()
     session.clear()
     flash(gettext("You have logged out."), "info")

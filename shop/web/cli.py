@@ -62,6 +62,23 @@ def init_app(app: Flask) -> None:
                    f"{report.stock_returned}; reservas liquidadas: {report.holds_settled}, "
                    f"liberadas: {report.holds_released}")
 
+    @app.cli.command("audit-verify")
+    def audit_verify() -> None:
+        """Check the audit log's hash chain; names the first altered, removed or reordered entry."""
+        from shop.adapters.mongo import MongoStore
+        from shop.services.audit import AuditLog
+
+        with _databases_for_command() as settings:
+            store = MongoStore(settings.mongodb_url, settings.mongodb_db)
+            try:
+                count, broken = AuditLog(store, settings.data_dir / "audit-spool.jsonl").verify()
+            finally:
+                store.close()
+        if broken is not None:
+            raise click.ClickException(f"la cadena del registro de auditoría se rompe en la entrada {broken} "
+                                       f"(de {count}): esa entrada fue alterada, borrada o reordenada")
+        click.echo(f"Registro de auditoría íntegro: {count} entradas.")
+
     @app.cli.command("create-user")
     @click.option("--email", required=True)
     @click.option("--name", "full_name", required=True)

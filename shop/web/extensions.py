@@ -59,6 +59,16 @@ def get_settlements():
     return stores["settlements"]
 
 
+def get_audit_log():
+    """This process's audit log writer (MongoDB chain, spool file under the data directory)."""
+    from shop.services.audit import AuditLog
+
+    stores = current_app.extensions["shop.stores"]
+    if stores.get("audit") is None:
+        stores["audit"] = AuditLog(get_store(), current_app.config["SHOP_SETTINGS"].data_dir / "audit-spool.jsonl")
+    return stores["audit"]
+
+
 def get_payment_provider():
     from shop.adapters.payments import SimulatedPaymentProvider
 
@@ -67,6 +77,7 @@ def get_payment_provider():
 
 def close_stores(app) -> None:
     stores = app.extensions.get("shop.stores", {})
+    stores.pop("audit", None)
     for key in ("postgres", "mongo"):
         if stores.get(key) is not None:
             stores.pop(key).close()

@@ -17,6 +17,7 @@ from shop.services import catalog as catalog_service
 from shop.services import checkout
 from shop.services import orders as order_service
 from shop.web.access import roles_required
+from shop.web.auditing import audit
 from shop.web.cart import render_cart
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db, get_payment_provider, get_settlements, get_store
@@ -33,6 +34,9 @@ def _place(lines: list[tuple[str, object]]):
         pending_ttl_minutes=current_app.config["PENDING_ORDER_TTL_MINUTES"],
         settlements=get_settlements(),
     )
+    if result.created:
+        audit(f"order.{'placed' if result.status is OrderStatus.PENDING else result.status.value}",
+              f"order:{result.order_id}", total=str(result.total), lines=len(lines))
     if result.status is OrderStatus.PENDING:
         flash(gettext("Order %(order)d placed. Total: %(total)s. Pay it within %(minutes)d minutes to keep it.",
                       order=result.order_id, total=money(result.total),
@@ -53,6 +57,8 @@ def buy():
     try:
         return _place([(product_id, request.form.get("quantity", ""))])
     except _REFUSALS as error:
+        audit("order.refused", f"product:{product_id[:24]}", reason=error.template % error.params
+              if error.params else error.template)
         try:
             product = catalog_service.product_detail(get_store(), product_id)
         except (InvalidInput, NotFound):
@@ -97,6 +103,8 @@ def pay(order_id: int):
                                           request.form.get("card_number", ""))
     except _REFUSALS as error:
         return _render_detail(order_id, translate_error(error)), status_for(error)
+    audit("payment.succeeded" if outcome.succeeded else "payment.declined", f"order:{order_id}",
+          reason=outcome.decline_reason)
     if not outcome.succeeded:
         message = gettext("The payment was declined (%(reason)s). The order is still pending; try another card.",
                           reason=decline_label(outcome.decline_reason))
@@ -112,5 +120,6 @@ def cancel(order_id: int):
         order_service.cancel_order(get_db(), get_store(), current_user.user, order_id)
     except _REFUSALS as error:
         return _render_detail(order_id, translate_error(error)), status_for(error)
+    audit("order.cancelled", f"order:{order_id}")
     flash(gettext("Order %(order)d cancelled; its units are back in stock.", order=order_id), "info")
     return redirect(url_for("orders.detail", order_id=order_id), 303)

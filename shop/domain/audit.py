@@ -1,0 +1,79 @@
+"""The audit log's rules: what an entry is, how the hash chain links entries, how to verify it.
+
+Each entry carries `hash = SHA-256(canonical JSON of its content + the previous entry's hash)` and a
+sequence number with no gaps. Changing, removing or reordering any entry breaks the chain at that
+entry, and `first_broken_entry` names it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+GENESIS_HASH = "0" * 64
+_CONTENT_FIELDS = ("seq", "ts", "actor_id", "actor_role", "ip", "user_agent", "action", "target", "details")
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """Something worth remembering: who did what to which thing, from where."""
+
+    action: str  # e.g. "login.failed", "order.placed"
+    target: str | None = None  # e.g. "order:17", "user:3"
+    actor_id: int | None = None  # None: the system (recovery, expiry) or an anonymous caller
+    actor_role: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    details: dict = field(default_factory=dict)
+    ts: dt.datetime = field(default_factory=lambda: now_ms())
+
+
+def now_ms() -> dt.datetime:
+    """MongoDB keeps milliseconds: the hash must be computed over what will be stored."""
+    now = dt.datetime.now(dt.timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _canonical(value):
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)  # Decimal, ObjectId, enums: their text
+
+
+def entry_hash(entry: dict, previous_hash: str) -> str:
+    content = {name: _canonical(entry.get(name)) for name in _CONTENT_FIELDS}
+    payload = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256((payload + previous_hash).encode()).hexdigest()
+
+
+def chain_entry(event: AuditEvent, seq: int, previous_hash: str) -> dict:
+    """The stored form of an event as entry number `seq`, linked to the previous entry."""
+    entry = {"seq": seq, "ts": event.ts, "actor_id": event.actor_id, "actor_role": event.actor_role,
+             "ip": event.ip, "user_agent": (event.user_agent or "")[:300] or None, "action": event.action,
+             "target": event.target, "details": _canonical(event.details)}
+    entry["prev_hash"] = previous_hash
+    entry["hash"] = entry_hash(entry, previous_hash)
+    return entry
+
+
+def first_broken_entry(entries: Iterable[dict]) -> int | None:
+    """The sequence number of the first entry that does not fit the chain, or None if all fit."""
+    expected_seq, previous = 1, GENESIS_HASH
+    for entry in entries:
+        if (entry.get("seq") != expected_seq or entry.get("prev_hash") != previous
+                or entry_hash(entry, previous) != entry.get("hash")):
+            return entry.get("seq", expected_seq)
+        previous = entry["hash"]
+        expected_seq += 1
+    return None

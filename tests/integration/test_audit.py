@@ -1,0 +1,118 @@
+"""The audit log on the real database: a hash chain that survives concurrent writers and outages."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+
+import pytest
+
+from shop.adapters.mongo import MongoStore
+from shop.domain.accounts import Role
+from shop.domain.audit import AuditEvent
+from shop.embedded import EmbeddedMongo
+from shop.services.audit import AuditLog
+from tests.conftest import csrf_token_from
+
+
+@pytest.fixture
+def audit_log(store, tmp_path):
+    return AuditLog(store, tmp_path / "audit-spool.jsonl")
+
+
+def test_events_form_a_chain_that_verifies(audit_log, store):
+    for i in range(5):
+        audit_log.record(AuditEvent("order.placed", f"order:{i}", actor_id=1, actor_role="customer",
+                                    details={"total": "9.99"}))
+    assert audit_log.verify() == (5, None)
+    assert [e["seq"] for e in store.audit_entries()] == [1, 2, 3, 4, 5]
+
+
+def test_an_entry_altered_in_the_database_is_named_by_verification(audit_log, store, app):
+    for i in range(5):
+        audit_log.record(AuditEvent("order.placed", f"order:{i}"))
+    store.audit_logs.update_one({"seq": 3}, {"$set": {"target": "order:999"}})
+    assert audit_log.verify() == (5, 3)
+    result = app.test_cli_runner().invoke(args=["audit-verify"])
+    assert result.exit_code == 1 and "se rompe en la entrada 3" in result.output
+
+
+def test_the_cli_reports_an_intact_chain(audit_log, app):
+    audit_log.record(AuditEvent("login.succeeded", "user:1"))
+    result = app.test_cli_runner().invoke(args=["audit-verify"])
+    assert result.exit_code == 0 and "íntegro: 1 entradas" in result.output
+
+
+def _write_events(args) -> None:
+    url, db_name, writer, count = args
+    store = MongoStore(url, db_name)
+    log = AuditLog(store, __import__("pathlib").Path("/nonexistent/never-used.jsonl"))
+    for i in range(count):
+        log.record(AuditEvent("test.concurrent", f"writer:{writer}:{i}"))
+    store.close()
+
+
+def test_concurrent_writers_in_several_processes_keep_one_gapless_chain(servers, mongo_db_name, store, audit_log):
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        pool.map(_write_events, [(servers.mongodb_url, mongo_db_name, w, 15) for w in range(4)])
+    threads = [threading.Thread(target=lambda w=w: [audit_log.record(AuditEvent("test.thread", f"t{w}:{i}"))
+                                                    for i in range(10)]) for w in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    count, broken = audit_log.verify()
+    assert (count, broken) == (90, None)
+    assert sorted(e["target"] for e in store.audit_entries() if e["action"] == "test.concurrent") == sorted(
+        f"writer:{w}:{i}" for w in range(4) for i in range(15))
+
+
+def test_events_during_a_mongodb_outage_are_spooled_then_chained(tmp_path):
+    server = EmbeddedMongo(tmp_path / "mongo")
+    server.start()
+    store = MongoStore(server.url, "audit", timeout_ms=800)
+    store.apply_schema()
+    log = AuditLog(store, tmp_path / "spool.jsonl")
+    try:
+        log.record(AuditEvent("before.outage"))
+        server.stop()
+        log.record(AuditEvent("during.outage", "order:1", details={"total": "5.00"}))  # must not raise
+        log.record(AuditEvent("during.outage", "order:2"))
+        assert len((tmp_path / "spool.jsonl").read_text().splitlines()) == 2
+        server.start()
+        assert log.flush_spool() == 2
+        assert (tmp_path / "spool.jsonl").read_text() == ""
+        assert log.verify() == (3, None)
+        assert [e["action"] for e in store.audit_entries()] == ["before.outage", "during.outage", "during.outage"]
+    finally:
+        store.close()
+        server.stop()
+
+
+def test_the_web_records_logins_denials_and_orders_with_ip_and_user_agent(client, auth, make_user, make_product,
+                                                                         store):
+    make_user(role=Role.CUSTOMER, email="ana@example.com")
+    auth.login("ana@example.com", "not the password")
+    auth.login("ana@example.com")
+    product = make_product(stock=3)
+    html = client.get(f"/products/{product['_id']}").get_data(as_text=True)
+    import re
+
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
+    client.post("/orders/buy", data={"csrf_token": csrf_token_from(html), "product_id": str(product["_id"]),
+                                     "quantity": "1", "idempotency_key": key})
+    make_user(role=Role.AUDITOR, email="auditora@example.com")
+    auth.logout()
+    auth.login("auditora@example.com")
+    token = csrf_token_from(client.get("/").get_data(as_text=True))
+    assert client.post("/cart/add", data={"csrf_token": token, "product_id": str(product["_id"]),
+                                          "quantity": "1"}).status_code == 403
+    entries = list(store.audit_entries())
+    actions = [e["action"] for e in entries]
+    assert actions == ["login.failed", "login.succeeded", "order.placed", "logout", "login.succeeded",
+                       "access.denied"]
+    failed = entries[0]
+    assert failed["details"] == {"email": "ana@example.com"} and failed["ip"] == "127.0.0.1"
+    assert entries[2]["user_agent"].startswith("Werkzeug/") and entries[2]["actor_role"] == "customer"
+    assert entries[5]["actor_role"] == "auditor" and entries[5]["target"] == "/cart/add"
+    assert "not the password" not in str(entries)
