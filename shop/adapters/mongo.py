@@ -251,7 +251,8 @@ class MongoStore:
                 self.audit_logs.insert_one(entry)
                 return entry
             except DuplicateKeyError:  # another writer took this number: back off a little, retry
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter, not crypto
+                # Jitter, not cryptography.
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311  # nosec B311
         raise StoreError("could not append to the audit log: too many concurrent writers")
 
     def audit_entries(self, batch_size: int = 1000):
