@@ -184,6 +184,11 @@ def _start_recovery_thread(settings: Settings) -> None:
     RecoveryThread(make_stores, settings.recovery_interval_seconds,
                    spool_path=settings.data_dir / "audit-spool.jsonl").start()
 
+    from shop.services.audit import AuditFlusher, AuditLog
+
+    AuditFlusher(lambda: AuditLog(MongoStore(settings.mongodb_url, settings.mongodb_db),
+                                  settings.data_dir / "audit-spool.jsonl")).start()
+
 
 def _write_run_file(data_dir: Path, ready: Settings) -> None:
     """Where the running shop's databases are (mode 0600), for ops/backup_script.py in development."""

@@ -1,9 +1,10 @@
 """Recording audit events without ever blocking or undoing the action they record.
 
-An event is appended to the hash chain in MongoDB (`audit_logs`). If MongoDB does not answer, the
-event goes to an append-only spool file (fsynced) under the data directory and the recovery pass
-moves it into the chain later, in the order it was spooled. An event is therefore never lost
-silently; it may enter the chain late (its `ts` is when it happened). docs/audit.md.
+A request only appends its event to a spool file under the data directory (one line, under an
+flock: microseconds, no database involved). A flusher — a thread in every web worker, one flushing
+at a time per host — moves spooled events into the hash chain in MongoDB (`audit_logs`) every half
+second, oldest first; recovery passes and CLI commands flush too. If MongoDB does not answer, events
+stay in the spool until it does. docs/audit.md.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import fcntl
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 
 from shop.adapters.mongo import MongoStore, StoreError
@@ -27,59 +29,106 @@ class AuditLog:
         self.store = store
         self.spool_path = spool_path
 
+    @property
+    def _flushing_path(self) -> Path:
+        return self.spool_path.with_name(self.spool_path.name + ".flushing")
+
     def record(self, event: AuditEvent) -> None:
-        """Append the event; never raises — a failure spools it instead."""
+        """Spool the event for the chain; never raises (a failure is logged with the event)."""
         try:
-            self.store.append_audit_entry(lambda seq, previous: chain_entry(event, seq, previous))
-        except StoreError as error:
-            log.error("audit log unavailable (%s): spooling %s", error, event.action)
-            self._spool(event)
-        except Exception:  # a bug in auditing must not break the business action
-            log.exception("audit event %s could not be recorded; spooling it", event.action)
-            self._spool(event)
-
-    def _spool(self, event: AuditEvent) -> None:
-        line = json.dumps({**dataclasses.asdict(event), "ts": event.ts.isoformat()}, default=str)
-        self.spool_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.spool_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, (line + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    def flush_spool(self) -> int:
-        """Move spooled events into the chain, oldest first; returns how many moved."""
-        if not self.spool_path.exists():
-            return 0
-        moved = 0
-        fd = os.open(self.spool_path, os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with os.fdopen(os.dup(fd), "r") as handle:
-                lines = [line for line in handle.read().splitlines() if line.strip()]
-            remaining = list(lines)
-            for line in lines:
-                data = json.loads(line)
-                data["ts"] = dt.datetime.fromisoformat(data["ts"])
-                event = AuditEvent(**data)
+            line = (json.dumps({**dataclasses.asdict(event), "ts": event.ts.isoformat()}, default=str) + "\n")
+            self.spool_path.parent.mkdir(parents=True, exist_ok=True)
+            while True:
+                fd = os.open(self.spool_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 try:
-                    self.store.append_audit_entry(lambda seq, previous, e=event: chain_entry(e, seq, previous))
-                except StoreError:
-                    break
-                remaining.pop(0)
-                moved += 1
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            if remaining:
-                os.write(fd, ("\n".join(remaining) + "\n").encode())
-            os.fsync(fd)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    # The flusher may have renamed the file between our open and our lock: write to
+                    # the file that is at the path now, or the line would land in one being flushed.
+                    if os.fstat(fd).st_ino != os.stat(self.spool_path).st_ino:
+                        continue
+                    os.write(fd, line.encode())  # in the OS from here on: survives this process dying
+                    return
+                except FileNotFoundError:
+                    continue
+                finally:
+                    os.close(fd)
+        except Exception:  # a full disk must not break the business action; keep the event in the log
+            log.exception("audit event could not be spooled: %s", event)
+
+    def flush_spool(self, *, wait: bool = True) -> int:
+        """Move spooled events into the chain, oldest first; returns how many moved.
+
+        One flusher at a time (a lock file); with `wait=False` a caller finding it busy returns at
+        once. Writers are held only for the instant the spool is renamed, never during the upload.
+        """
+        self.spool_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = os.open(self.spool_path.with_name(self.spool_path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return 0
+            if not self._flushing_path.exists():  # a failed flush's leftovers go first: they are older
+                self._rotate()
+            return self._chain_file(self._flushing_path) if self._flushing_path.exists() else 0
+        finally:
+            os.close(lock)
+
+    def _rotate(self) -> None:
+        try:
+            fd = os.open(self.spool_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_size:
+                os.rename(self.spool_path, self._flushing_path)
         finally:
             os.close(fd)
+
+    def _chain_file(self, path: Path) -> int:
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        moved = 0
+        for line in lines:
+            data = json.loads(line)
+            data["ts"] = dt.datetime.fromisoformat(data["ts"])
+            event = AuditEvent(**data)
+            try:
+                self.store.append_audit_entry(lambda seq, previous, e=event: chain_entry(e, seq, previous))
+            except StoreError as error:
+                log.warning("audit flush paused, MongoDB unavailable: %s", error)
+                break
+            moved += 1
+        if moved == len(lines):
+            path.unlink()
+        elif moved:
+            partial = path.with_name(path.name + ".tmp")
+            partial.write_text("\n".join(lines[moved:]) + "\n")
+            os.replace(partial, path)
         return moved
 
     def verify(self) -> tuple[int, int | None]:
         """(number of entries, first broken sequence number or None)."""
         entries = list(self.store.audit_entries())
         return len(entries), first_broken_entry(entries)
+
+
+class AuditFlusher(threading.Thread):
+    """Moves spooled events into the chain every `interval` seconds (one per web worker)."""
+
+    def __init__(self, make_audit_log, interval: float = 0.5):
+        super().__init__(name="audit-flusher", daemon=True)
+        self._make_audit_log = make_audit_log
+        self._interval = interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        audit_log = self._make_audit_log()
+        while not self._stop_event.wait(self._interval):
+            try:
+                audit_log.flush_spool(wait=False)
+            except Exception:  # keep flushing later; the events stay in the spool meanwhile
+                log.exception("audit flush failed; will retry")
+
+    def stop(self) -> None:
+        self._stop_event.set()

@@ -24,6 +24,8 @@ def test_events_form_a_chain_that_verifies(audit_log, store):
     for i in range(5):
         audit_log.record(AuditEvent("order.placed", f"order:{i}", actor_id=1, actor_role="customer",
                                     details={"total": "9.99"}))
+    assert audit_log.verify() == (0, None)  # recorded in the spool, not yet chained
+    assert audit_log.flush_spool() == 5
     assert audit_log.verify() == (5, None)
     assert [e["seq"] for e in store.audit_entries()] == [1, 2, 3, 4, 5]
 
@@ -31,6 +33,7 @@ def test_events_form_a_chain_that_verifies(audit_log, store):
 def test_an_entry_altered_in_the_database_is_named_by_verification(audit_log, store, app):
     for i in range(5):
         audit_log.record(AuditEvent("order.placed", f"order:{i}"))
+    audit_log.flush_spool()
     store.audit_logs.update_one({"seq": 3}, {"$set": {"target": "order:999"}})
     assert audit_log.verify() == (5, 3)
     result = app.test_cli_runner().invoke(args=["audit-verify"])
@@ -39,24 +42,34 @@ def test_an_entry_altered_in_the_database_is_named_by_verification(audit_log, st
 
 def test_the_cli_reports_an_intact_chain(audit_log, app):
     audit_log.record(AuditEvent("login.succeeded", "user:1"))
+    audit_log.flush_spool()
     result = app.test_cli_runner().invoke(args=["audit-verify"])
     assert result.exit_code == 0 and "íntegro: 1 entradas" in result.output
 
 
 def _write_events(args) -> None:
-    url, db_name, writer, count = args
+    """Hosts of their own (each its own spool), appending and flushing as fast as they can."""
+    url, db_name, writer, count, spool = args
     store = MongoStore(url, db_name)
-    log = AuditLog(store, __import__("pathlib").Path("/nonexistent/never-used.jsonl"))
+    log = AuditLog(store, __import__("pathlib").Path(spool))
     for i in range(count):
         log.record(AuditEvent("test.concurrent", f"writer:{writer}:{i}"))
+        log.flush_spool()
     store.close()
 
 
-def test_concurrent_writers_in_several_processes_keep_one_gapless_chain(servers, mongo_db_name, store, audit_log):
+def test_concurrent_writers_in_several_processes_keep_one_gapless_chain(servers, mongo_db_name, store, audit_log,
+                                                                        tmp_path):
     with multiprocessing.get_context("spawn").Pool(4) as pool:
-        pool.map(_write_events, [(servers.mongodb_url, mongo_db_name, w, 15) for w in range(4)])
-    threads = [threading.Thread(target=lambda w=w: [audit_log.record(AuditEvent("test.thread", f"t{w}:{i}"))
-                                                    for i in range(10)]) for w in range(3)]
+        pool.map(_write_events, [(servers.mongodb_url, mongo_db_name, w, 15, str(tmp_path / f"spool{w}"))
+                                 for w in range(4)])
+
+    def thread_writer(w):
+        for i in range(10):
+            audit_log.record(AuditEvent("test.thread", f"t{w}:{i}"))
+            audit_log.flush_spool()
+
+    threads = [threading.Thread(target=thread_writer, args=(w,)) for w in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -75,15 +88,18 @@ def test_events_during_a_mongodb_outage_are_spooled_then_chained(tmp_path):
     log = AuditLog(store, tmp_path / "spool.jsonl")
     try:
         log.record(AuditEvent("before.outage"))
+        assert log.flush_spool() == 1
         server.stop()
         log.record(AuditEvent("during.outage", "order:1", details={"total": "5.00"}))  # must not raise
         log.record(AuditEvent("during.outage", "order:2"))
-        assert len((tmp_path / "spool.jsonl").read_text().splitlines()) == 2
+        assert log.flush_spool() == 0  # MongoDB is down: the events wait in the spool
+        log.record(AuditEvent("during.outage", "order:3"))
         server.start()
-        assert log.flush_spool() == 2
-        assert (tmp_path / "spool.jsonl").read_text() == ""
-        assert log.verify() == (3, None)
-        assert [e["action"] for e in store.audit_entries()] == ["before.outage", "during.outage", "during.outage"]
+        assert log.flush_spool() == 2  # the two older events first (they were being flushed) …
+        assert log.flush_spool() == 1  # … then the one spooled after them
+        assert not (tmp_path / "spool.jsonl").exists() or (tmp_path / "spool.jsonl").read_text() == ""
+        assert log.verify() == (4, None)
+        assert [e["target"] for e in store.audit_entries()] == [None, "order:1", "order:2", "order:3"]
     finally:
         store.close()
         server.stop()
@@ -107,6 +123,10 @@ def test_the_web_records_logins_denials_and_orders_with_ip_and_user_agent(client
     token = csrf_token_from(client.get("/").get_data(as_text=True))
     assert client.post("/cart/add", data={"csrf_token": token, "product_id": str(product["_id"]),
                                           "quantity": "1"}).status_code == 403
+    from shop.web.extensions import get_audit_log
+
+    with client.application.app_context():
+        get_audit_log().flush_spool()
     entries = list(store.audit_entries())
     actions = [e["action"] for e in entries]
     assert actions == ["login.failed", "login.succeeded", "order.placed", "logout", "login.succeeded",

@@ -47,3 +47,36 @@ def test_naive_and_aware_times_hash_alike():
     entry = chain(1)[0]
     naive = {**entry, "ts": entry["ts"].replace(tzinfo=None)}
     assert first_broken_entry([naive]) is None
+
+
+def test_spooled_events_survive_a_rotation_race(tmp_path):
+    """Writers racing the flusher's rename never lose a line (no database needed: rotation only)."""
+    import threading
+
+    from shop.services.audit import AuditLog
+
+    log = AuditLog(store=None, spool_path=tmp_path / "spool.jsonl")
+    stop = threading.Event()
+    rotated = []
+
+    def rotate_repeatedly():
+        while not stop.is_set():
+            log._rotate()
+            if log._flushing_path.exists():
+                rotated.append(log._flushing_path.read_text())
+                log._flushing_path.unlink()
+
+    rotator = threading.Thread(target=rotate_repeatedly)
+    rotator.start()
+    writers = [threading.Thread(target=lambda w=w: [log.record(AuditEvent("x", f"{w}:{i}")) for i in range(200)])
+               for w in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    stop.set()
+    rotator.join()
+    log._rotate()
+    rest = log._flushing_path.read_text() if log._flushing_path.exists() else ""
+    lines = [line for chunk in [*rotated, rest] for line in chunk.splitlines() if line]
+    assert len(lines) == 800
