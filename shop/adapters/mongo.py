@@ -20,7 +20,7 @@ from bson import ObjectId
 from bson.codec_options import CodecOptions, TypeRegistry
 from bson.decimal128 import Decimal128
 from pymongo import MongoClient, ReturnDocument
-from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError, OperationFailure, PyMongoError
 
 from shop.config import PROJECT_ROOT
 from shop.domain.catalog import CatalogQuery, Product, attribute_value_candidates
@@ -236,21 +236,33 @@ class MongoStore:
 
     # --- audit log ------------------------------------------------------------------------------
 
-    def append_audit_entry(self, make_entry, attempts: int = 100) -> dict:
-        """Append the next entry of the hash chain; `make_entry(seq, previous_hash)` builds it.
+    def append_audit_entries(self, items: list, build, attempts: int = 100) -> None:
+        """Append items to the hash chain in order; `build(item, seq, previous_hash)` makes each entry.
 
-        The unique index on `seq` lets exactly one writer (of any process) take each number; a writer
-        that loses the race reads the new last entry and tries again, so the chain has no gaps.
+        One read of the last entry and one ordered insert per batch. The unique index on `seq` lets
+        exactly one writer (of any process or host) take each number; a writer that loses the race
+        keeps what of its batch did land (checked by hash, not by the server's count), backs off and
+        links the rest after the new last entry, so the chain has no gaps and no forks.
         """
         from shop.domain.audit import GENESIS_HASH
 
+        pending = list(items)
         for attempt in range(attempts):
+            if not pending:
+                return
             last = self.audit_logs.find_one({}, {"seq": 1, "hash": 1}, sort=[("seq", -1)])
-            entry = make_entry(last["seq"] + 1 if last else 1, last["hash"] if last else GENESIS_HASH)
+            seq, previous = (last["seq"], last["hash"]) if last else (0, GENESIS_HASH)
+            entries = []
+            for item in pending:
+                seq += 1
+                entries.append(build(item, seq, previous))
+                previous = entries[-1]["hash"]
             try:
-                self.audit_logs.insert_one(entry)
-                return entry
-            except DuplicateKeyError:  # another writer took this number: back off a little, retry
+                self.audit_logs.insert_many(entries, ordered=True)
+                return
+            except (DuplicateKeyError, BulkWriteError):
+                landed = self.audit_logs.count_documents({"hash": {"$in": [e["hash"] for e in entries]}})
+                pending = pending[landed:]  # an ordered insert keeps a prefix
                 # Jitter, not cryptography.
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311  # nosec B311
         raise StoreError("could not append to the audit log: too many concurrent writers")

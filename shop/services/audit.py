@@ -86,19 +86,17 @@ class AuditLog:
         finally:
             os.close(fd)
 
-    def _chain_file(self, path: Path) -> int:
+    def _chain_file(self, path: Path, batch: int = 500) -> int:
         lines = [line for line in path.read_text().splitlines() if line.strip()]
         moved = 0
-        for line in lines:
-            data = json.loads(line)
-            data["ts"] = dt.datetime.fromisoformat(data["ts"])
-            event = AuditEvent(**data)
+        while moved < len(lines):
+            events = [_event(line) for line in lines[moved:moved + batch]]
             try:
-                self.store.append_audit_entry(lambda seq, previous, e=event: chain_entry(e, seq, previous))
+                self.store.append_audit_entries(events, chain_entry)
             except StoreError as error:
                 log.warning("audit flush paused, MongoDB unavailable: %s", error)
                 break
-            moved += 1
+            moved += len(events)
         if moved == len(lines):
             path.unlink()
         elif moved:
@@ -111,6 +109,12 @@ class AuditLog:
         """(number of entries, first broken sequence number or None)."""
         entries = list(self.store.audit_entries())
         return len(entries), first_broken_entry(entries)
+
+
+def _event(line: str) -> AuditEvent:
+    data = json.loads(line)
+    data["ts"] = dt.datetime.fromisoformat(data["ts"])
+    return AuditEvent(**data)
 
 
 class AuditFlusher(threading.Thread):
