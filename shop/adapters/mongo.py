@@ -234,6 +234,40 @@ class MongoStore:
     def forget_return(self, product_id: str, order_id: int) -> None:
         self.products.update_one({"_id": ObjectId(product_id)}, {"$unset": {f"returns.{hold_key(order_id)}": ""}})
 
+    # --- reviews --------------------------------------------------------------------------------
+
+    def save_review(self, product_id: str, user_id: int, author: str, rating: int, text: str) -> None:
+        """One review per customer and product (unique index): a second one replaces the first."""
+        now = dt.datetime.now(dt.timezone.utc)
+        self.reviews.update_one(
+            {"product_id": ObjectId(product_id), "user_id": user_id},
+            {"$set": {"rating": rating, "text": text, "author": author, "updated_at": now},
+             "$setOnInsert": {"created_at": now, "hidden": False}},
+            upsert=True,
+        )
+
+    def review_summary(self, product_id: str) -> tuple[float | None, int]:
+        """(average rating, number of visible reviews) by aggregation."""
+        rows = list(self.reviews.aggregate([
+            {"$match": {"product_id": ObjectId(product_id), "hidden": {"$ne": True}}},
+            {"$group": {"_id": None, "average": {"$avg": "$rating"}, "count": {"$sum": 1}}},
+        ]))
+        return (rows[0]["average"], rows[0]["count"]) if rows else (None, 0)
+
+    def reviews_of(self, product_id: str, *, include_hidden: bool = False, limit: int = 50) -> list[dict]:
+        query: dict = {"product_id": ObjectId(product_id)}
+        if not include_hidden:
+            query["hidden"] = {"$ne": True}
+        docs = self.reviews.find(query).sort([("created_at", -1), ("_id", -1)]).limit(limit)
+        return [{**doc, "review_id": str(doc["_id"])} for doc in docs]
+
+    def review_by(self, product_id: str, user_id: int) -> dict | None:
+        return self.reviews.find_one({"product_id": ObjectId(product_id), "user_id": user_id})
+
+    def hide_review(self, review_id: str) -> dict | None:
+        """Hide a review; returns it as it was, or None if there is no such review."""
+        return self.reviews.find_one_and_update({"_id": ObjectId(review_id)}, {"$set": {"hidden": True}})
+
     # --- audit log ------------------------------------------------------------------------------
 
     def append_audit_entries(self, items: list, build, attempts: int = 100) -> None:

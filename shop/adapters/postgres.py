@@ -273,6 +273,15 @@ class PostgresDatabase:
             )
             return cur.fetchone() is not None
 
+    def has_bought(self, user_id: int, product_id: str) -> bool:
+        """Whether the user has a paid (or shipped) order with this product."""
+        with self.transaction() as cur:
+            cur.execute(
+                """SELECT EXISTS (SELECT FROM order_items i JOIN orders o USING (order_id)
+                                  WHERE o.user_id = %s AND i.product_id = %s AND o.status IN ('paid', 'shipped'))
+                   AS bought""", (user_id, product_id))
+            return cur.fetchone()["bought"]
+
     def order_by_idempotency_key(self, user_id: int, idempotency_key: str) -> dict | None:
         with self.transaction() as cur:
             cur.execute("SELECT * FROM orders WHERE user_id = %s AND idempotency_key = %s", (user_id, idempotency_key))

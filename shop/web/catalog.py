@@ -8,7 +8,7 @@ from shop.domain.catalog import ATTRIBUTE_FILTER_PREFIX, SORT_OPTIONS, parse_cat
 from shop.domain.orders import new_idempotency_key
 from shop.services import catalog as catalog_service
 from shop.web.access import public
-from shop.web.extensions import get_store
+from shop.web.extensions import get_db, get_store
 
 bp = Blueprint("catalog", __name__)
 
@@ -30,5 +30,23 @@ def index():
 @bp.get("/products/<product_id>")
 @public
 def product(product_id: str):
-    item = catalog_service.product_detail(get_store(), product_id)
-    return render_template("catalog/product.html", product=item, idempotency_key=new_idempotency_key())
+    return render_product(product_id)
+
+
+def render_product(product_id: str, **extra):
+    """The product page with its reviews (also re-rendered, with a reason, when buying or reviewing fails)."""
+    from flask_login import current_user
+
+    from shop.domain.accounts import Role
+    from shop.services.reviews import may_review
+
+    store = get_store()
+    item = catalog_service.product_detail(store, product_id)
+    user = current_user.user if current_user.is_authenticated else None
+    average, count = store.review_summary(item.product_id)
+    return render_template(
+        "catalog/product.html", product=item, idempotency_key=new_idempotency_key(),
+        reviews=store.reviews_of(item.product_id), review_average=average, review_count=count,
+        can_review=may_review(get_db(), user, item.product_id),
+        my_review=store.review_by(item.product_id, user.user_id) if user else None,
+        is_admin=user is not None and user.role is Role.ADMIN, **extra)

@@ -9,7 +9,20 @@ from flask import Flask
 from flask_bootstrap import Bootstrap5
 
 from shop.config import Settings, development_secret_key, load_settings
-from shop.web import access, api, auth, cart, catalog, errors, formatting, health, orders, requestlog, security
+from shop.web import (
+    access,
+    api,
+    auth,
+    cart,
+    catalog,
+    errors,
+    formatting,
+    health,
+    orders,
+    requestlog,
+    reviews,
+    security,
+)
 from shop.web.extensions import babel, csrf, limiter, login_manager, select_locale
 
 _HERE = Path(__file__).resolve().parent.parent
@@ -71,6 +84,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(orders.bp)
     app.register_blueprint(cart.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(reviews.bp)
     app.register_blueprint(health.bp)
 
     from shop.web import cli

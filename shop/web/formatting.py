@@ -64,4 +64,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(attribute_value)
     app.add_template_filter(filter_value_label)
     app.jinja_env.globals.update(get_locale=get_locale, role_label=role_label, status_label=status_label,
-                                 format_datetime=format_datetime)
+                                 format_datetime=format_datetime, format_decimal=format_decimal)

@@ -12,13 +12,13 @@ from flask_login import current_user
 
 from shop.domain.accounts import Role
 from shop.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
-from shop.domain.orders import OrderStatus, new_idempotency_key
-from shop.services import catalog as catalog_service
+from shop.domain.orders import OrderStatus
 from shop.services import checkout
 from shop.services import orders as order_service
 from shop.web.access import roles_required
 from shop.web.auditing import audit
 from shop.web.cart import render_cart
+from shop.web.catalog import render_product
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db, get_payment_provider, get_settlements, get_store
 from shop.web.formatting import decline_label, money
@@ -60,11 +60,9 @@ def buy():
         audit("order.refused", f"product:{product_id[:24]}", reason=error.template % error.params
               if error.params else error.template)
         try:
-            product = catalog_service.product_detail(get_store(), product_id)
+            return render_product(product_id, error=translate_error(error)), status_for(error)
         except (InvalidInput, NotFound):
             raise error from None
-        return render_template("catalog/product.html", product=product, error=translate_error(error),
-                               idempotency_key=new_idempotency_key()), status_for(error)
 
 
 @bp.post("/checkout")

@@ -22,6 +22,7 @@ EXPECTED = {
     "orders.buy": C, "orders.checkout_cart": C, "orders.pay": C, "orders.cancel": C,
     "cart.show": C, "cart.add": C, "cart.update": C,
     "api.place_order": C,
+    "reviews.write": C, "reviews.hide": {Role.ADMIN},
 }
 _SAMPLE_ARGS = {"int": "999999", "default": "0123456789abcdef01234567", "path": "shop.css"}
 

@@ -1,0 +1,25 @@
+"""Review rules: who may review, and what a review is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shop.domain.errors import N_, InvalidInput
+
+MAX_REVIEW_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class ReviewInput:
+    rating: int
+    text: str
+
+
+def parse_review(raw_rating, raw_text) -> ReviewInput:
+    """A rating from 1 to 5 stars and an optional text of at most MAX_REVIEW_LENGTH characters."""
+    if not isinstance(raw_rating, str) or raw_rating.strip() not in {"1", "2", "3", "4", "5"}:
+        raise InvalidInput(N_("Choose a rating from 1 to 5 stars."))
+    text = " ".join(raw_text.split()) if isinstance(raw_text, str) else ""
+    if len(text) > MAX_REVIEW_LENGTH:
+        raise InvalidInput(N_("A review can have at most %(max)d characters."), max=MAX_REVIEW_LENGTH)
+    return ReviewInput(rating=int(raw_rating), text=text)
