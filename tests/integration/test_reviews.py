@@ -35,7 +35,7 @@ def test_a_buyer_reviews_and_the_page_shows_average_count_and_text(client, buyer
     _, product = buyer
     assert post_review(client, product, "4", "Hace un café estupendo").status_code == 303
     html = client.get(f"/products/{product['_id']}").get_data(as_text=True)
-    assert "4,0 de 5 · 1 reseñas" in html and "Hace un café estupendo" in html and "Carla Compradora" in html
+    assert "4,0 de 5 · 1 reseña" in html and "Hace un café estupendo" in html and "Carla Compradora" in html
 
 
 def test_a_second_review_edits_the_first(client, buyer, store):
