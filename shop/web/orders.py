@@ -27,16 +27,22 @@ bp = Blueprint("orders", __name__, url_prefix="/orders")
 _REFUSALS = (InvalidInput, Conflict, Unavailable)
 
 
-def _place(lines: list[tuple[str, object]]):
+def place_for_current_user(lines: list[tuple[str, object]], idempotency_key: str, **audit_details):
+    """The checkout for the logged-in customer, with this process's settings, recorded in the audit log."""
     result = checkout.place_order(
-        get_db(), get_store(), current_user.user_id, lines, request.form.get("idempotency_key", ""),
+        get_db(), get_store(), current_user.user_id, lines, idempotency_key,
         lease_seconds=current_app.config["CHECKOUT_LEASE_SECONDS"],
         pending_ttl_minutes=current_app.config["PENDING_ORDER_TTL_MINUTES"],
         settlements=get_settlements(),
     )
     if result.created:
         audit(f"order.{'placed' if result.status is OrderStatus.PENDING else result.status.value}",
-              f"order:{result.order_id}", total=str(result.total), lines=len(lines))
+              f"order:{result.order_id}", total=str(result.total), lines=len(lines), **audit_details)
+    return result
+
+
+def _place(lines: list[tuple[str, object]]):
+    result = place_for_current_user(lines, request.form.get("idempotency_key", ""))
     if result.status is OrderStatus.PENDING:
         flash(gettext("Order %(order)d placed. Total: %(total)s. Pay it within %(minutes)d minutes to keep it.",
                       order=result.order_id, total=money(result.total),

@@ -134,3 +134,11 @@ def test_markup_in_product_data_is_shown_as_text(client, make_product):
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<b>x</b>" not in html
+
+
+def test_the_product_page_title_is_the_product_name(client, make_product):
+    product = make_product(name="Cafetera italiana")
+    html = client.get(f"/products/{product['_id']}").get_data(as_text=True)
+    title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+    assert title.strip() == "Cafetera italiana · Tienda Híbrida"
+    assert html.count('id="reviews"') == 1
