@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the tests drive for real: Chromium (browser tests; a browser downloaded by
-# Playwright cannot be used here) and OpenSSH's server (the SFTP backup destination's tests).
+# Playwright cannot be used here), OpenSSH's server (the SFTP backup destination's tests) and
+# sqlmap (the outside attacker's check).
 # Installs what is missing; fails loudly rather than letting those tests be skipped.
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 [ -x /usr/bin/ssh-keygen ] || missing+=(openssh-client)
+[ -x /usr/bin/sqlmap ] || missing+=(sqlmap)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -21,4 +23,4 @@ else
 fi
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-[ -x /usr/bin/chromium ] && [ -x /usr/sbin/sshd ] || { echo "error: install finished but a program is missing" >&2; exit 1; }
+[ -x /usr/bin/chromium ] && [ -x /usr/sbin/sshd ] && [ -x /usr/bin/sqlmap ] || { echo "error: install finished but a program is missing" >&2; exit 1; }

@@ -32,6 +32,7 @@ from tests.e2e.conftest import start_shop, stop_shop
 from tests.integration.invariant import assert_invariant_after_recovery
 
 BUYERS = 200
+USER_AGENT = "shop-tests/1.0"  # fixed: Flask-Login's strong session protection binds a session to it
 PASSWORD = "a shared test password"
 
 
@@ -46,7 +47,7 @@ class Buyer:
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect())
 
     def request(self, path: str, data: dict | None = None, json_body=None, headers=None) -> tuple[int, str]:
-        body, all_headers = None, dict(headers or {})
+        body, all_headers = None, {"User-Agent": USER_AGENT, **(headers or {})}
         if json_body is not None:
             body = json.dumps(json_body).encode()
             all_headers["Content-Type"] = "application/json"
