@@ -226,7 +226,8 @@ def test_pg_dump_failing_midway_records_no_set(source, db, store, make_user, tmp
         conn = psycopg2.connect(source.postgres_url)
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("""SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            # With a timeout, pg_terminate_backend waits until the session has really ended (PostgreSQL 14+).
+            cur.execute("""SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
                            WHERE datname = current_database() AND state = 'idle in transaction'
                              AND pid <> pg_backend_pid()""")
         conn.close()
