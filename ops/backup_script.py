@@ -18,7 +18,6 @@ import json
 import logging
 import sys
 import urllib.request
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -138,33 +137,16 @@ def cmd_verify(args, config) -> int:
     """Restore drill: into scratch databases on the same servers, compared with the manifest, then dropped."""
     import tempfile
 
-    import psycopg2
-    from pymongo import MongoClient
-
     sets = backup.list_sets(config.directory)
     name = args.set or (sets[-1]["name"] if sets else None)
     if name is None:
         print(f"no backup sets in {config.directory}", file=sys.stderr)
         return 1
-    fetched = tempfile.TemporaryDirectory(prefix="shop-fetch-")
-    archive, summary = _fetch(config, name, Path(fetched.name))
-    source = _source()
-    scratch = f"shop_restore_drill_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(source.postgres_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{scratch}"')  # a generated name
-    target = backup.Source(source.postgres_url.rsplit("/", 1)[0] + f"/{scratch}", source.mongodb_url, scratch)
-    try:
-        result = backup.restore(archive, summary, target, key=backup.load_key(config.key_file, config.key))
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-        admin.close()
-        client = MongoClient(source.mongodb_url)
-        client.drop_database(scratch)
-        client.close()
-    fetched.cleanup()
+    key = backup.load_key(config.key_file, config.key)
+    with tempfile.TemporaryDirectory(prefix="shop-fetch-") as fetched:
+        archive, summary = _fetch(config, name, Path(fetched))
+        with backup.scratch_databases(_source(), "shop_restore_drill") as target:
+            result = backup.restore(archive, summary, target, key=key)
     print(f"restore drill of {name}: {'PASS' if result['ok'] else 'FAIL'}")
     for problem in result["problems"]:
         print(f"  {problem}")

@@ -402,6 +402,43 @@ def apply_retention(directory: Path, **policy: int) -> list[str]:
 
 # --- restore ---------------------------------------------------------------------------------------
 
+def _pg_value(url: str, query: str):
+    """One value from a constant query (no parameters, never input)."""
+    conn = _connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def scratch_databases(source: Source, prefix: str = "shop_scratch") -> Iterator[Source]:
+    """Empty databases on the same servers as `source` (a restore drill's target), dropped afterwards."""
+    import uuid
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = _connect(source.postgres_url)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(psycopg2.sql.SQL("CREATE DATABASE {}").format(psycopg2.sql.Identifier(name)))
+        try:
+            yield Source(source.postgres_url.rsplit("/", 1)[0] + f"/{name}", source.mongodb_url, name)
+        finally:
+            with admin.cursor() as cur:
+                cur.execute(psycopg2.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                            .format(psycopg2.sql.Identifier(name)))
+            client = MongoClient(source.mongodb_url, serverSelectionTimeoutMS=5000)
+            try:
+                client.drop_database(name)
+            finally:
+                client.close()
+    finally:
+        admin.close()
+
+
 def check_schema_version(summary: dict) -> None:
     """A set made by a newer version of the shop (more migrations) cannot be restored by this one."""
     from shop.adapters.postgres import MIGRATIONS_DIR
@@ -421,13 +458,7 @@ def restore(archive: Path, summary: dict, target: Source, *, key: bytes | None, 
     with tempfile.TemporaryDirectory(prefix="shop-restore-") as tmp:
         extracted = extract(archive, Path(tmp), key)
         _check_files(extracted, summary["files"])
-        conn = _connect(target.postgres_url)
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT current_setting('server_version_num')::int")
-                version_num = cur.fetchone()[0]
-        finally:
-            conn.close()
+        version_num = _pg_value(target.postgres_url, "SELECT current_setting('server_version_num')::int")
         with _pgpass_env(target.postgres_url) as env:
             _run([find_pg_tool("pg_restore", version_num), "--no-owner", "--exit-on-error", "--single-transaction",
                   *(["--clean", "--if-exists"] if force else []), "--dbname", env["PGDATABASE"],
@@ -439,13 +470,7 @@ def restore(archive: Path, summary: dict, target: Source, *, key: bytes | None, 
 def _refuse_non_empty(target: Source, force: bool) -> None:
     if force:
         return
-    conn = _connect(target.postgres_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-            tables = cur.fetchone()[0]
-    finally:
-        conn.close()
+    tables = _pg_value(target.postgres_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
     client = MongoClient(target.mongodb_url, serverSelectionTimeoutMS=5000)
     try:
         collections = client[target.mongodb_db].list_collection_names()

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
-from pymongo import MongoClient
 
 from shop import backup, failpoints
 from shop.adapters.mongo import MongoStore
@@ -44,22 +43,8 @@ def source(migrated, servers, mongo_db_name, db, store) -> backup.Source:
     return backup.Source(migrated, servers.mongodb_url, mongo_db_name)
 
 
-@contextlib.contextmanager
 def scratch_target(servers):
-    name = f"shop_target_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(servers.postgres_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield backup.Source(servers.postgres_url.rsplit("/", 1)[0] + f"/{name}", servers.mongodb_url, name)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-        client = MongoClient(servers.mongodb_url)
-        client.drop_database(name)
-        client.close()
+    return backup.scratch_databases(backup.Source(servers.postgres_url, servers.mongodb_url, "unused"), "shop_target")
 
 
 def populate(db, store, make_user) -> dict[str, int]:
