@@ -39,6 +39,8 @@ _SORTS = {
 _SPANISH = {"locale": "es", "strength": 1}  # "árbol" sorts with "arbol", "Zapato" with "zapato"
 _MAX_FACET_VALUES = 15
 _SCALAR_TYPES = ["string", "int", "long", "double", "bool"]
+# Archived products stay in the collection for the orders that reference them, but are not sold.
+_ON_SALE = {"deleted_at": {"$exists": False}}
 
 
 def _decimal_codec() -> CodecOptions:
@@ -112,7 +114,7 @@ class MongoStore:
 
     @staticmethod
     def _catalog_filter(query: CatalogQuery) -> dict:
-        mongo_filter: dict = {}
+        mongo_filter: dict = dict(_ON_SALE)
         if query.search:
             # An escaped literal, case-insensitive: the input can never act as a pattern.
             mongo_filter["name"] = {"$regex": re.escape(query.search), "$options": "i"}
@@ -122,18 +124,19 @@ class MongoStore:
             mongo_filter[f"attributes.{key}"] = {"$in": attribute_value_candidates(raw)}
         return mongo_filter
 
-    def get_product(self, product_id: str) -> Product | None:
-        doc = self.products.find_one({"_id": ObjectId(product_id)})
+    def get_product(self, product_id: str, *, include_archived: bool = False) -> Product | None:
+        query = {"_id": ObjectId(product_id)} if include_archived else {"_id": ObjectId(product_id), **_ON_SALE}
+        doc = self.products.find_one(query)
         return _product(doc) if doc else None
 
     def categories(self) -> list[tuple[str, int]]:
-        pipeline = [{"$group": {"_id": "$category", "count": {"$sum": 1}}}, {"$sort": {"_id": 1}}]
+        pipeline = [{"$match": _ON_SALE}, {"$group": {"_id": "$category", "count": {"$sum": 1}}}, {"$sort": {"_id": 1}}]
         return [(row["_id"], row["count"]) for row in self.products.aggregate(pipeline)]
 
     def attribute_facets(self, category: str) -> dict[str, list]:
         """Filterable attributes of a category: scalar attributes with few distinct values."""
         pipeline = [
-            {"$match": {"category": category}},
+            {"$match": {"category": category, **_ON_SALE}},
             {"$project": {"kv": {"$objectToArray": "$attributes"}}},
             {"$unwind": "$kv"},
             {"$match": {"kv.v": {"$type": _SCALAR_TYPES, "$not": {"$type": "array"}}}},
@@ -154,12 +157,87 @@ class MongoStore:
         # ordered=False: one invalid document must not silently drop the whole batch
         return len(self.products.insert_many(docs, ordered=False).inserted_ids)
 
+    def insert_product(self, product: dict) -> str:
+        now = dt.datetime.now(dt.timezone.utc)
+        return str(self.products.insert_one({**product, "created_at": now, "updated_at": now}).inserted_id)
+
     def count_products(self) -> int:
         return self.products.count_documents({})
 
     def products_by_ids(self, product_ids: list[str]) -> dict[str, Product]:
-        docs = self.products.find({"_id": {"$in": [ObjectId(pid) for pid in product_ids]}})
+        docs = self.products.find({"_id": {"$in": [ObjectId(pid) for pid in product_ids]}, **_ON_SALE})
         return {str(doc["_id"]): _product(doc) for doc in docs}
+
+    # --- staff: products and stock ---------------------------------------------------------------
+
+    def staff_products(self, search: str = "", *, archived: bool = False, limit: int = 200) -> list[Product]:
+        """Products for the staff list, by name; `search` is an escaped literal, never a pattern."""
+        query: dict = {"deleted_at": {"$exists": True}} if archived else dict(_ON_SALE)
+        if search:
+            query["name"] = {"$regex": re.escape(search), "$options": "i"}
+        cursor = self.products.find(query, {"holds": 0, "returns": 0}).sort([("name", 1), ("_id", 1)])
+        return [_product(doc) for doc in cursor.collation(_SPANISH).limit(limit)]
+
+    def update_product(self, product_id: str, fields: dict, revision: dt.datetime) -> dict | None:
+        """Replace the editable fields if nobody changed the product since `revision` was read.
+
+        Returns the document as it was before (for the audit log's before/after), or None when the
+        product changed meanwhile or does not exist. The stock is not among the fields: it only
+        moves by atomic $inc (sales, cancellations, adjustments), so an edit never undoes a sale.
+        """
+        now = dt.datetime.now(dt.timezone.utc)
+        return self.products.find_one_and_update(
+            {"_id": ObjectId(product_id), "updated_at": revision},
+            {"$set": {**fields, "updated_at": now}},
+            projection={"holds": 0, "returns": 0}, return_document=ReturnDocument.BEFORE,
+        )
+
+    def adjust_stock(self, product_id: str, delta: int, max_stock: int) -> int | None:
+        """Add `delta` units (negative: remove) in one conditional $inc; the new stock, or None when
+        the change would go below zero or above `max_stock`. Races with sales are safe: both are
+        atomic increments on the same document, so neither can overwrite the other."""
+        bounds = {"$gte": -delta} if delta < 0 else {"$lte": max_stock - delta}
+        doc = self.products.find_one_and_update(
+            {"_id": ObjectId(product_id), "stock": bounds}, {"$inc": {"stock": delta}},
+            projection={"stock": 1}, return_document=ReturnDocument.AFTER,
+        )
+        return None if doc is None else int(doc["stock"])
+
+    def archive_product(self, product_id: str) -> dict | None:
+        """Take a product off sale (soft delete); returns it as it was, None if unknown or archived."""
+        now = dt.datetime.now(dt.timezone.utc)
+        return self.products.find_one_and_update(
+            {"_id": ObjectId(product_id), **_ON_SALE}, {"$set": {"deleted_at": now, "updated_at": now}},
+            projection={"holds": 0, "returns": 0},
+        )
+
+    def restore_product(self, product_id: str) -> bool:
+        now = dt.datetime.now(dt.timezone.utc)
+        result = self.products.update_one({"_id": ObjectId(product_id), "deleted_at": {"$exists": True}},
+                                          {"$unset": {"deleted_at": ""}, "$set": {"updated_at": now}})
+        return result.modified_count == 1
+
+    def has_stock_markers(self, product_id: str) -> bool:
+        """Whether an order still holds units here or a return is remembered (see docs/checkout.md)."""
+        doc = self.products.find_one({"_id": ObjectId(product_id)}, {"holds": 1, "returns": 1})
+        return doc is not None and bool(doc.get("holds") or doc.get("returns"))
+
+    def delete_archived_product(self, product_id: str) -> bool:
+        """Remove an archived product for good, unless a checkout marked it meanwhile."""
+        result = self.products.delete_one({
+            "_id": ObjectId(product_id), "deleted_at": {"$exists": True},
+            "$and": [{"$or": [{"holds": {"$exists": False}}, {"holds": {}}]},
+                     {"$or": [{"returns": {"$exists": False}}, {"returns": {}}]}],
+        })
+        return result.deleted_count == 1
+
+    def low_stock(self, threshold: int, limit: int = 50) -> list[Product]:
+        cursor = self.products.find({"stock": {"$lte": threshold}, **_ON_SALE}, {"holds": 0, "returns": 0})
+        return [_product(doc) for doc in cursor.sort([("stock", 1), ("name", 1)]).limit(limit)]
+
+    def product_names(self, product_ids: list[str]) -> dict[str, str]:
+        docs = self.products.find({"_id": {"$in": [ObjectId(pid) for pid in product_ids]}}, {"name": 1})
+        return {str(doc["_id"]): doc["name"] for doc in docs}
 
     # --- stock: the checkout protocol's MongoDB side (docs/checkout.md) -----------------------
     #
@@ -181,7 +259,7 @@ class MongoStore:
         if settled:
             update["$unset"] = settled
         doc = self.products.find_one_and_update(
-            {"_id": ObjectId(product_id), "stock": {"$gte": quantity}, key: {"$exists": False}},
+            {"_id": ObjectId(product_id), "stock": {"$gte": quantity}, key: {"$exists": False}, **_ON_SALE},
             update, projection=_PRICING_FIELDS, return_document=ReturnDocument.BEFORE,
         )
         if doc is not None:
@@ -304,6 +382,35 @@ class MongoStore:
     def audit_entries(self, batch_size: int = 1000):
         return self.audit_logs.find({}, {"_id": 0}).sort("seq", 1).batch_size(batch_size)
 
+    def count_audit_entries(self) -> int:
+        return self.audit_logs.count_documents({})
+
+    @staticmethod
+    def _audit_filter(actor_id=None, action=None, target=None, since=None, until=None) -> dict:
+        """Exact matches on validated scalars (shop.domain.filters), and a time range."""
+        query: dict = {}
+        if actor_id is not None:
+            query["actor_id"] = actor_id
+        if action is not None:
+            query["action"] = action
+        if target is not None:
+            query["target"] = target
+        if since is not None or until is not None:
+            query["ts"] = {**({"$gte": since} if since else {}), **({"$lt": until} if until else {})}
+        return query
+
+    def find_audit_entries(self, *, skip: int = 0, limit: int | None = 100, newest_first: bool = True,
+                           **criteria) -> tuple[list[dict], int] | Iterable[dict]:
+        """Entries matching the criteria: a page and the total, or (limit None) a cursor over all."""
+        query = self._audit_filter(**criteria)
+        cursor = self.audit_logs.find(query, {"_id": 0}).sort("seq", -1 if newest_first else 1)
+        if limit is None:
+            return cursor.batch_size(1000)
+        return list(cursor.skip(skip).limit(limit)), self.audit_logs.count_documents(query)
+
+    def audit_actions(self) -> list[str]:
+        return sorted(row["_id"] for row in self.audit_logs.aggregate([{"$group": {"_id": "$action"}}]))
+
     def stock_levels(self) -> dict[str, int]:
         return {str(doc["_id"]): doc["stock"] for doc in self.products.find({}, {"stock": 1})}
 
@@ -317,6 +424,8 @@ def _product(doc: dict) -> Product:
         stock=int(doc["stock"]),
         attributes=doc.get("attributes") or {},
         description=doc.get("description", ""),
+        deleted="deleted_at" in doc,
+        updated_at=doc.get("updated_at"),
     )
 
 

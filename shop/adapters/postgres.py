@@ -202,6 +202,94 @@ class PostgresDatabase:
             cur.execute("SELECT count(*) AS n FROM users")
             return cur.fetchone()["n"]
 
+    def list_users(self, role: Role | None = None, limit: int = 500) -> list[User]:
+        """Users for the staff console; the password hash is never selected."""
+        with self.transaction() as cur:
+            cur.execute(
+                """SELECT user_id, email, full_name, role, is_active FROM users
+                   WHERE %(role)s::text IS NULL OR role = %(role)s ORDER BY user_id LIMIT %(limit)s""",
+                {"role": role.value if role else None, "limit": limit})
+            return [_user(row) for row in cur.fetchall()]
+
+    @contextlib.contextmanager
+    def locked_user(self, user_id: int) -> Iterator[tuple[psycopg2.extensions.cursor, User | None, list[int]]]:
+        """A user row under FOR UPDATE, with the ids of the active admins, also locked.
+
+        Every role or activation change takes the active admins' rows first, in id order, so two
+        admins demoting each other at once are serialised and the second sees only one admin left.
+        """
+        with self.transaction() as cur:
+            cur.execute("""SELECT user_id FROM users WHERE role = 'admin' AND is_active
+                           ORDER BY user_id FOR UPDATE""")
+            admins = [row["user_id"] for row in cur.fetchall()]
+            cur.execute("SELECT user_id, email, full_name, role, is_active FROM users WHERE user_id = %s FOR UPDATE",
+                        (user_id,))
+            row = cur.fetchone()
+            yield cur, (_user(row) if row else None), admins
+
+    @staticmethod
+    def update_user(cur, user_id: int, role: Role, is_active: bool) -> User:
+        """Within locked_user."""
+        cur.execute("""UPDATE users SET role = %s, is_active = %s WHERE user_id = %s
+                       RETURNING user_id, email, full_name, role, is_active""", (role.value, is_active, user_id))
+        return _user(cur.fetchone())
+
+    # --- staff views: all orders, the dashboard -------------------------------------------------
+
+    def find_orders(self, status: OrderStatus | None = None, email: str | None = None, order_id: int | None = None,
+                    since=None, until=None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        """All customers' orders matching exact filters, newest first, with the customer's e-mail."""
+        params = {"status": status.value if status else None, "email": email, "order_id": order_id,
+                  "since": since, "until": until, "limit": limit, "offset": offset}
+        with self.transaction() as cur:
+            cur.execute(
+                """SELECT o.*, u.email, u.full_name, count(*) OVER () AS matching
+                   FROM orders o JOIN users u USING (user_id)
+                   WHERE (%(status)s::text IS NULL OR o.status = %(status)s)
+                     AND (%(email)s::text IS NULL OR u.email = %(email)s)
+                     AND (%(order_id)s::int IS NULL OR o.order_id = %(order_id)s)
+                     AND (%(since)s::timestamptz IS NULL OR o.created_at >= %(since)s)
+                     AND (%(until)s::timestamptz IS NULL OR o.created_at < %(until)s)
+                   ORDER BY o.created_at DESC, o.order_id DESC LIMIT %(limit)s OFFSET %(offset)s""", params)
+            rows = list(cur.fetchall())
+        if rows or offset == 0:
+            return rows, rows[0]["matching"] if rows else 0
+        return rows, self.find_orders(status, email, order_id, since, until, limit=1)[1]  # past the last page
+
+    def is_product_ordered(self, product_id: str) -> bool:
+        with self.transaction() as cur:
+            cur.execute("SELECT EXISTS (SELECT FROM order_items WHERE product_id = %s) AS ordered", (product_id,))
+            return cur.fetchone()["ordered"]
+
+    def sales_per_day(self, days: int) -> list[dict]:
+        """Every one of the last `days` days (UTC), with the paid or shipped orders placed that day."""
+        with self.transaction() as cur:
+            cur.execute(
+                """SELECT d::date AS day, count(o.order_id) AS orders, coalesce(sum(o.total_amount), 0) AS revenue
+                   FROM generate_series((now() AT TIME ZONE 'UTC')::date - (%(days)s - 1),
+                                        (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d
+                   LEFT JOIN orders o ON o.status IN ('paid', 'shipped')
+                                     AND (o.created_at AT TIME ZONE 'UTC')::date = d::date
+                   GROUP BY d ORDER BY d""", {"days": days})
+            return list(cur.fetchall())
+
+    def order_status_counts(self, days: int) -> dict[str, int]:
+        with self.transaction() as cur:
+            cur.execute("""SELECT status, count(*) AS n FROM orders
+                           WHERE created_at >= now() - make_interval(days => %s) GROUP BY status""", (days,))
+            return {row["status"]: row["n"] for row in cur.fetchall()}
+
+    def top_products(self, days: int, limit: int = 10) -> list[dict]:
+        """Best sellers by units in paid or shipped orders (name as last sold)."""
+        with self.transaction() as cur:
+            cur.execute(
+                """SELECT i.product_id, (array_agg(i.product_name ORDER BY i.order_item_id DESC))[1] AS name,
+                          sum(i.quantity) AS units, sum(i.quantity * i.unit_price) AS revenue
+                   FROM order_items i JOIN orders o USING (order_id)
+                   WHERE o.status IN ('paid', 'shipped') AND o.created_at >= now() - make_interval(days => %s)
+                   GROUP BY i.product_id ORDER BY units DESC, revenue DESC LIMIT %s""", (days, limit))
+            return list(cur.fetchall())
+
     # --- orders: the checkout protocol's PostgreSQL side (docs/checkout.md) --------------------
 
     def create_placing_order(self, user_id: int, idempotency_key: str, request_hash: str,

@@ -36,6 +36,8 @@ class Product:
     stock: int
     attributes: dict = field(default_factory=dict)
     description: str = ""
+    deleted: bool = False  # archived by staff: kept for the orders that reference it, not sold
+    updated_at: object = None  # the edit form's revision: a stale form cannot overwrite a newer edit
 
     @property
     def in_stock(self) -> bool:
@@ -132,26 +134,38 @@ MAX_NAME_LENGTH = 200
 MAX_STOCK = 1_000_000
 
 
+MAX_DESCRIPTION_LENGTH = 5000
+
+
 def new_product(name: str, category: str, price, stock: int, attributes: dict, description: str = "") -> dict:
     """A product document's fields, validated: the database validator is the second line, not the first."""
+    if isinstance(stock, bool) or not isinstance(stock, int) or not 0 <= stock <= MAX_STOCK:
+        raise InvalidInput(N_("The stock must be a whole number from 0 to %(max)d."), max=MAX_STOCK)
+    return {**product_fields(name, category, price, attributes, description), "stock": stock}
+
+
+def product_fields(name: str, category: str, price, attributes: dict, description: str = "") -> dict:
+    """The fields staff may edit (everything but the stock, which only moves by adjustments)."""
     from shop.domain.money import MAX_PRICE, to_money
 
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(N_("A product needs a name of at most %(max)d characters."), max=MAX_NAME_LENGTH)
     if not isinstance(category, str) or not category.strip() or len(category) > MAX_CATEGORY_LENGTH:
         raise InvalidInput(N_("A product needs a category of at most %(max)d characters."), max=MAX_CATEGORY_LENGTH)
+    if isinstance(price, str):
+        price = price.strip().replace(",", ".", 1)  # "19,99" as written in Spain
     try:
         amount = to_money(price)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, ArithmeticError):
         raise InvalidInput(N_("The price must be an amount such as 19.99.")) from None
     if not Decimal("0") <= amount <= MAX_PRICE:
         raise InvalidInput(N_("The price must be between 0 and %(max)s."), max=str(MAX_PRICE))
-    if isinstance(stock, bool) or not isinstance(stock, int) or not 0 <= stock <= MAX_STOCK:
-        raise InvalidInput(N_("The stock must be a whole number from 0 to %(max)d."), max=MAX_STOCK)
     if not isinstance(attributes, dict):
         raise InvalidInput(N_("The attributes must be a set of named values."))
-    return {"name": name.strip(), "category": category.strip(), "price": amount, "stock": stock,
-            "attributes": attributes, "description": description}
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidInput(N_("The description can have at most %(max)d characters."), max=MAX_DESCRIPTION_LENGTH)
+    return {"name": name.strip(), "category": category.strip(), "price": amount,
+            "attributes": attributes, "description": description.strip()}
 
 
 def parse_page(raw: str | None) -> int:
@@ -186,3 +200,120 @@ def filter_value_label(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+# --- what staff may write: flexible attributes, stock adjustments --------------------------------
+
+MAX_ATTRIBUTES = 60  # keys in all, nested ones included
+MAX_ATTRIBUTE_DEPTH = 3
+MAX_ATTRIBUTE_TEXT = 500
+MAX_ATTRIBUTE_LIST = 30
+MAX_ATTRIBUTES_SOURCE = 20_000
+_SAFE_INTEGER = 2**53  # beyond this a number loses precision in JSON and in JavaScript
+MAX_STOCK_ADJUSTMENT = MAX_STOCK
+MAX_REASON_LENGTH = 200
+
+
+def parse_attributes(source: str) -> dict:
+    """Attributes written as a JSON object: typed values (text, number, true/false, list) and
+    nested objects. Keys are plain identifiers, so a key can never become a MongoDB operator
+    (`$set`) or a dotted path. Errors name the offending key."""
+    import json
+    import math
+
+    if not isinstance(source, str) or len(source) > MAX_ATTRIBUTES_SOURCE:
+        raise InvalidInput(N_("The attributes can have at most %(max)d characters."), max=MAX_ATTRIBUTES_SOURCE)
+    if not source.strip():
+        return {}
+    try:
+        value = json.loads(source, parse_constant=lambda name: math.nan)
+    except ValueError as error:
+        raise InvalidInput(N_("The attributes are not valid JSON (line %(line)d, column %(column)d)."),
+                           line=getattr(error, "lineno", 1), column=getattr(error, "colno", 1)) from None
+    if not isinstance(value, dict):
+        raise InvalidInput(N_('The attributes must be a JSON object, such as {"color": "red"}.'))
+    counter = [0]
+    return _checked_object(value, "", 1, counter)
+
+
+def _checked_object(value: dict, path: str, depth: int, counter: list[int]) -> dict:
+    if depth > MAX_ATTRIBUTE_DEPTH:
+        raise InvalidInput(N_("Attribute %(key)s: objects can be nested at most %(max)d levels deep."),
+                           key=path, max=MAX_ATTRIBUTE_DEPTH)
+    checked = {}
+    for key, item in value.items():
+        counter[0] += 1
+        if counter[0] > MAX_ATTRIBUTES:
+            raise InvalidInput(N_("A product can have at most %(max)d attributes."), max=MAX_ATTRIBUTES)
+        name = f"{path}.{key}" if path else key
+        if not _ATTRIBUTE_KEY.match(key):
+            raise InvalidInput(N_("Attribute %(key)s: names use lower-case letters, digits and _ and start with "
+                                  "a letter (at most 40 characters)."), key=name[:60])
+        checked[key] = _checked_value(item, name, depth, counter)
+    return checked
+
+
+def _checked_value(item, name: str, depth: int, counter: list[int]):
+    import math
+
+    if isinstance(item, dict):
+        return _checked_object(item, name, depth + 1, counter)
+    if isinstance(item, list):
+        if len(item) > MAX_ATTRIBUTE_LIST:
+            raise InvalidInput(N_("Attribute %(key)s: a list can have at most %(max)d values."),
+                               key=name, max=MAX_ATTRIBUTE_LIST)
+        if any(isinstance(element, (dict, list)) for element in item):
+            raise InvalidInput(N_("Attribute %(key)s: a list holds text, numbers or true/false, not objects "
+                                  "or lists."), key=name)
+        return [_checked_value(element, name, depth, counter) for element in item]
+    if isinstance(item, bool):
+        return item
+    if isinstance(item, int):
+        if abs(item) >= _SAFE_INTEGER:
+            raise InvalidInput(N_("Attribute %(key)s: the number is too large."), key=name)
+        return item
+    if isinstance(item, float):
+        if not math.isfinite(item):
+            raise InvalidInput(N_("Attribute %(key)s: the number is too large."), key=name)
+        return item
+    if isinstance(item, str):
+        if len(item) > MAX_ATTRIBUTE_TEXT:
+            raise InvalidInput(N_("Attribute %(key)s: text can have at most %(max)d characters."),
+                               key=name, max=MAX_ATTRIBUTE_TEXT)
+        return item
+    raise InvalidInput(N_("Attribute %(key)s: use text, a number, true/false, a list or an object "
+                          "(null is not a value)."), key=name)
+
+
+def attributes_source(attributes: dict) -> str:
+    """The JSON an admin edits (the inverse of parse_attributes)."""
+    import json
+
+    return json.dumps(attributes, ensure_ascii=False, indent=2, sort_keys=False) if attributes else "{}"
+
+
+def parse_stock_adjustment(raw_delta, raw_reason) -> tuple[int, str]:
+    """A signed change of stock (+5 received, -2 damaged) and why: both are required."""
+    text = raw_delta.strip() if isinstance(raw_delta, str) else ""
+    if not re.fullmatch(r"[+-]?\d{1,7}", text) or int(text) == 0 or abs(int(text)) > MAX_STOCK_ADJUSTMENT:
+        raise InvalidInput(N_("The adjustment must be a whole number other than 0, such as 5 or -2."))
+    reason = raw_reason.strip() if isinstance(raw_reason, str) else ""
+    if not reason or len(reason) > MAX_REASON_LENGTH:
+        raise InvalidInput(N_("Give a reason for the adjustment (at most %(max)d characters)."),
+                           max=MAX_REASON_LENGTH)
+    return int(text), reason
+
+
+def parse_stock(raw) -> int:
+    text = raw.strip() if isinstance(raw, str) else ""
+    if not text.isdigit() or int(text) > MAX_STOCK:
+        raise InvalidInput(N_("The stock must be a whole number from 0 to %(max)d."), max=MAX_STOCK)
+    return int(text)
+
+
+def parse_low_stock_threshold(raw: str | None, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) > 10_000:
+        raise InvalidInput(N_("The low-stock threshold must be a whole number from 0 to 10000."))
+    return int(raw)

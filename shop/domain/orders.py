@@ -47,8 +47,12 @@ _ALLOWED = {
 HOLDS_STOCK = frozenset({OrderStatus.PLACING, OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.SHIPPED})
 
 
+def is_allowed(current: OrderStatus, target: OrderStatus) -> bool:
+    return (current, target) in _ALLOWED
+
+
 def check_transition(current: OrderStatus, target: OrderStatus) -> None:
-    if (current, target) not in _ALLOWED:
+    if not is_allowed(current, target):
         raise Conflict(N_("The order is %(current)s, so it cannot be marked %(target)s."),
                        current=current, target=target)
 
@@ -144,3 +148,13 @@ def parse_idempotency_key(raw) -> str:
 def hold_key(order_id: int) -> str:
     """The key of an order's marker on a product document (an integer from PostgreSQL, never input)."""
     return f"o{int(order_id)}"
+
+
+def failed_or_cancelled_rate(status_counts: dict[str, int]) -> float | None:
+    """Share of decided orders that failed at checkout or were cancelled (None: no orders yet).
+    Orders still being placed are left out: their outcome is not known."""
+    decided = {status: n for status, n in status_counts.items() if status != OrderStatus.PLACING.value}
+    total = sum(decided.values())
+    if not total:
+        return None
+    return (decided.get(OrderStatus.FAILED.value, 0) + decided.get(OrderStatus.CANCELLED.value, 0)) / total

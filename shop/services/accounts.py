@@ -1,4 +1,4 @@
-"""Account use cases: register, authenticate, create users with any role."""
+"""Account use cases: register, authenticate; staff create users, change roles, (de)activate."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from shop.adapters.postgres import PostgresDatabase, UniqueViolation
 from shop.domain.accounts import (
     Role,
     User,
+    check_account_change,
     normalize_email,
     validate_full_name,
     validate_password,
 )
-from shop.domain.errors import N_, Conflict, InvalidCredentials
+from shop.domain.errors import N_, Conflict, InvalidCredentials, NotFound
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified when the e-mail is unknown, so a failed login takes as long either way.
@@ -64,3 +65,24 @@ def active_user(db: PostgresDatabase, user_id: int) -> User | None:
     """The user behind a session, or None once deactivated (which logs them out)."""
     user = db.get_user(user_id)
     return user if user and user.is_active else None
+
+
+def change_account(db: PostgresDatabase, actor: User, user_id: int, *, role: Role | None = None,
+                   is_active: bool | None = None) -> tuple[User, User]:
+    """Change a user's role and/or switch the account on or off; returns (before, after).
+
+    The shop always keeps one active admin: the check runs under the admins' row locks (see
+    PostgresDatabase.locked_user), so it also holds when two admins act at the same moment.
+    A deactivated user's next request finds no active account and is logged out.
+    """
+    with db.locked_user(user_id) as (cur, target, admins):
+        if target is None:
+            raise NotFound(N_("There is no such user."))
+        check_account_change(actor, target)
+        after_role = role if role is not None else target.role
+        after_active = is_active if is_active is not None else target.is_active
+        stays_admin = after_role is Role.ADMIN and after_active
+        if target.user_id in admins and not stays_admin and len(admins) <= 1:
+            raise Conflict(N_("%(name)s is the last active admin; make someone else admin first."),
+                           name=target.full_name)
+        return target, db.update_user(cur, user_id, after_role, after_active)

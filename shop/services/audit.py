@@ -107,8 +107,8 @@ class AuditLog:
 
     def verify(self) -> tuple[int, int | None]:
         """(number of entries, first broken sequence number or None)."""
-        entries = list(self.store.audit_entries())
-        return len(entries), first_broken_entry(entries)
+        # Streamed: the chain is walked once, never held in memory.
+        return self.store.count_audit_entries(), first_broken_entry(self.store.audit_entries())
 
 
 def _event(line: str) -> AuditEvent:

@@ -15,7 +15,7 @@ from shop.adapters.payments import PaymentProvider
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import Role, User
 from shop.domain.errors import N_, Conflict, NotFound
-from shop.domain.orders import OrderStatus, check_transition
+from shop.domain.orders import OrderStatus, check_transition, is_allowed
 from shop.domain.payments import parse_card_number
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,26 @@ def mark_shipped(db: PostgresDatabase, actor: User, order_id: int) -> None:
         order = _visible_order(order, actor)
         check_transition(OrderStatus(order["status"]), OrderStatus.SHIPPED)
         db.set_status(cur, order, OrderStatus.SHIPPED, actor.user_id, "shipped")
+
+
+def mark_paid(db: PostgresDatabase, actor: User, order_id: int) -> None:
+    """pending → paid by staff, for a payment received outside the shop (bank transfer, cash):
+    recorded as a manual payment by that admin, under the same lock and unique index as card payments."""
+    if actor.role is not Role.ADMIN:
+        raise NotFound(N_("Order not found."))
+    with db.locked_order(order_id) as (cur, order):
+        order = _visible_order(order, actor)
+        check_transition(OrderStatus(order["status"]), OrderStatus.PAID)
+        if order["total_amount"] > 0:
+            db.record_payment(cur, order_id, order["total_amount"], "succeeded", "manual", f"staff:{actor.user_id}",
+                              None, None)
+        db.set_status(cur, order, OrderStatus.PAID, actor.user_id, "payment recorded by staff")
+
+
+def staff_actions(status: OrderStatus) -> tuple[str, ...]:
+    """What an admin can do to an order in this status: "paid", "shipped", "cancel"."""
+    moves = {"paid": OrderStatus.PAID, "shipped": OrderStatus.SHIPPED, "cancel": OrderStatus.CANCELLED}
+    return tuple(name for name, target in moves.items() if is_allowed(status, target))
 
 
 def expire_order(db: PostgresDatabase, store: MongoStore, order_id: int) -> bool:

@@ -17,6 +17,8 @@ from flask_login import current_user, login_required
 from shop.domain.accounts import Role
 
 log = logging.getLogger(__name__)
+# Staff: admins change things; auditors see everything admins see and change nothing.
+STAFF = (Role.ADMIN, Role.AUDITOR)
 # Endpoints added by extensions that only serve static files.
 _STATIC_ENDPOINTS = {"static", "bootstrap.static"}
 

@@ -12,9 +12,11 @@ from shop.config import Settings, development_secret_key, load_settings
 from shop.web import (
     access,
     api,
+    audit_log,
     auth,
     cart,
     catalog,
+    dashboard,
     errors,
     formatting,
     health,
@@ -22,6 +24,9 @@ from shop.web import (
     requestlog,
     reviews,
     security,
+    staff_orders,
+    staff_products,
+    staff_users,
 )
 from shop.web.extensions import babel, csrf, limiter, login_manager, select_locale
 
@@ -42,6 +47,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         MONGODB_DB=settings.mongodb_db,
         DB_POOL_SIZE=10,
         PRODUCTS_PER_PAGE=settings.products_per_page,
+        LOW_STOCK_THRESHOLD=settings.low_stock_threshold,
         CHECKOUT_LEASE_SECONDS=settings.checkout_lease_seconds,
         PENDING_ORDER_TTL_MINUTES=settings.pending_order_ttl_minutes,
         LOGIN_RATE_LIMIT=settings.login_rate_limit,
@@ -86,6 +92,11 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(api.bp)
     app.register_blueprint(reviews.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(staff_products.bp)
+    app.register_blueprint(staff_orders.bp)
+    app.register_blueprint(staff_users.bp)
+    app.register_blueprint(audit_log.bp)
 
     from shop.web import cli
 

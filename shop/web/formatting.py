@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Flask
-from flask_babel import format_currency, format_datetime, format_decimal, get_locale, gettext, lazy_gettext
+from flask_babel import (
+    format_currency,
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_percent,
+    get_locale,
+    gettext,
+    lazy_gettext,
+)
 
 from shop.domain.catalog import filter_value_label
 
@@ -58,10 +69,17 @@ def attribute_value(value) -> str:
     return str(value)
 
 
+def as_json(value) -> str:
+    """Structured data (audit details) as readable JSON text; the template escapes it."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(money)
+    app.add_template_filter(as_json)
     app.add_template_filter(attribute_label)
     app.add_template_filter(attribute_value)
     app.add_template_filter(filter_value_label)
     app.jinja_env.globals.update(get_locale=get_locale, role_label=role_label, status_label=status_label,
-                                 format_datetime=format_datetime, format_decimal=format_decimal)
+                                 format_datetime=format_datetime, format_decimal=format_decimal,
+                                 format_date=format_date, format_percent=format_percent)

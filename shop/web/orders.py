@@ -15,7 +15,7 @@ from shop.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
 from shop.domain.orders import OrderStatus
 from shop.services import checkout
 from shop.services import orders as order_service
-from shop.web.access import roles_required
+from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
 from shop.web.cart import render_cart
 from shop.web.catalog import render_product
@@ -82,21 +82,31 @@ def checkout_cart():
 
 
 @bp.get("/")
-@roles_required(Role.CUSTOMER, Role.ADMIN, Role.AUDITOR)
+@roles_required(Role.CUSTOMER, *STAFF)
 def index():
+    if current_user.role is not Role.CUSTOMER:  # staff have no orders of their own: the "Pedidos" tab lists all
+        return redirect(url_for("staff_orders.index"))
     return render_template("orders/index.html", orders=get_db().orders_of_user(current_user.user_id))
 
 
-def _render_detail(order_id: int, error: str | None = None):
-    order = order_service.order_for(get_db(), current_user.user, order_id)
-    can_act = current_user.role is Role.CUSTOMER and order["status"] == OrderStatus.PENDING.value
-    return render_template("orders/detail.html", order=order, can_act=can_act, error=error)
+def render_order(order_id: int, error: str | None = None):
+    """An order's page: the customer's own, or any order for staff (with the customer and, for
+    admins, the staff actions its status allows)."""
+    db = get_db()
+    order = order_service.order_for(db, current_user.user, order_id)
+    status = OrderStatus(order["status"])
+    role = current_user.role
+    customer = db.get_user(order["user_id"]) if role in STAFF else None
+    staff_actions = order_service.staff_actions(status) if role is Role.ADMIN else ()
+    return render_template("orders/detail.html", order=order, error=error, customer=customer,
+                           can_act=role is Role.CUSTOMER and status is OrderStatus.PENDING,
+                           staff_actions=staff_actions)
 
 
 @bp.get("/<int:order_id>")
-@roles_required(Role.CUSTOMER, Role.ADMIN, Role.AUDITOR)
+@roles_required(Role.CUSTOMER, *STAFF)
 def detail(order_id: int):
-    return _render_detail(order_id)
+    return render_order(order_id)
 
 
 @bp.post("/<int:order_id>/pay")
@@ -106,13 +116,13 @@ def pay(order_id: int):
         outcome = order_service.pay_order(get_db(), get_payment_provider(), current_user.user, order_id,
                                           request.form.get("card_number", ""))
     except _REFUSALS as error:
-        return _render_detail(order_id, translate_error(error)), status_for(error)
+        return render_order(order_id, translate_error(error)), status_for(error)
     audit("payment.succeeded" if outcome.succeeded else "payment.declined", f"order:{order_id}",
           reason=outcome.decline_reason)
     if not outcome.succeeded:
         message = gettext("The payment was declined (%(reason)s). The order is still pending; try another card.",
                           reason=decline_label(outcome.decline_reason))
-        return _render_detail(order_id, message), 402
+        return render_order(order_id, message), 402
     flash(gettext("Payment received: order %(order)d is paid.", order=order_id), "success")
     return redirect(url_for("orders.detail", order_id=order_id), 303)
 
@@ -123,7 +133,7 @@ def cancel(order_id: int):
     try:
         order_service.cancel_order(get_db(), get_store(), current_user.user, order_id)
     except _REFUSALS as error:
-        return _render_detail(order_id, translate_error(error)), status_for(error)
+        return render_order(order_id, translate_error(error)), status_for(error)
     audit("order.cancelled", f"order:{order_id}")
     flash(gettext("Order %(order)d cancelled; its units are back in stock.", order=order_id), "info")
     return redirect(url_for("orders.detail", order_id=order_id), 303)

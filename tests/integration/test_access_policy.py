@@ -12,6 +12,8 @@ ANONYMOUS = None
 ROLES = [ANONYMOUS, Role.CUSTOMER, Role.AUDITOR, Role.ADMIN]
 C = {Role.CUSTOMER}
 ANY_USER = {Role.CUSTOMER, Role.AUDITOR, Role.ADMIN}
+STAFF = {Role.ADMIN, Role.AUDITOR}
+A = {Role.ADMIN}
 # The whole map, written out: a new route fails this test until its policy is declared here too.
 EXPECTED = {
     "static": "public", "bootstrap.static": "public",
@@ -23,6 +25,15 @@ EXPECTED = {
     "cart.show": C, "cart.add": C, "cart.update": C,
     "api.place_order": C,
     "reviews.write": C, "reviews.hide": {Role.ADMIN},
+    # Staff consoles: auditors read what admins read; only admins change anything.
+    "dashboard.index": STAFF,
+    "staff_products.index": STAFF, "staff_products.edit": STAFF, "staff_products.create": A,
+    "staff_products.update": A, "staff_products.adjust_stock": A, "staff_products.delete": A,
+    "staff_products.restore": A,
+    "staff_orders.index": STAFF, "staff_orders.mark_paid": A, "staff_orders.mark_shipped": A,
+    "staff_orders.cancel": A,
+    "staff_users.index": STAFF, "staff_users.create": A, "staff_users.change_role": A, "staff_users.set_active": A,
+    "audit_log.index": STAFF, "audit_log.export": STAFF, "audit_log.verify": STAFF,
 }
 _SAMPLE_ARGS = {"int": "999999", "default": "0123456789abcdef01234567", "path": "shop.css"}
 

@@ -1,0 +1,70 @@
+"""Staff order management: every customer's orders, filtered; mark paid or shipped; cancel.
+
+The same lifecycle rules and row locks as the customer's own actions (shop.services.orders):
+a cancellation returns the units exactly once, whoever cancels.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+
+from shop.domain.accounts import Role
+from shop.domain.errors import Conflict
+from shop.domain.filters import day_bounds, parse_order_filter
+from shop.domain.orders import OrderStatus
+from shop.services import orders as order_service
+from shop.web.access import STAFF, roles_required
+from shop.web.auditing import audit
+from shop.web.errors import status_for, translate_error
+from shop.web.extensions import get_db, get_store
+from shop.web.orders import render_order
+
+bp = Blueprint("staff_orders", __name__, url_prefix="/admin/orders")
+
+
+@bp.get("/")
+@roles_required(*STAFF)
+def index():
+    order_filter = parse_order_filter(request.args.to_dict(flat=False))
+    since, until = day_bounds(order_filter.start, order_filter.end)
+    orders, total = get_db().find_orders(
+        order_filter.status, order_filter.email, order_filter.order_id, since, until,
+        limit=order_filter.per_page, offset=(order_filter.page - 1) * order_filter.per_page)
+    pages = max(1, -(-total // order_filter.per_page))
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("staff/orders.html", orders=orders, total=total, filter=order_filter, pages=pages,
+                           args=args, statuses=[status.value for status in OrderStatus])
+
+
+def _act(order_id: int, action, event: str, message: str):
+    try:
+        action()
+    except Conflict as error:
+        return render_order(order_id, translate_error(error)), status_for(error)
+    audit(event, f"order:{order_id}", by="staff")
+    flash(message, "success")
+    return redirect(url_for("orders.detail", order_id=order_id), 303)
+
+
+@bp.post("/<int:order_id>/paid")
+@roles_required(Role.ADMIN)
+def mark_paid(order_id: int):
+    return _act(order_id, lambda: order_service.mark_paid(get_db(), current_user.user, order_id), "order.paid",
+                gettext("Order %(order)d marked as paid.", order=order_id))
+
+
+@bp.post("/<int:order_id>/shipped")
+@roles_required(Role.ADMIN)
+def mark_shipped(order_id: int):
+    return _act(order_id, lambda: order_service.mark_shipped(get_db(), current_user.user, order_id),
+                "order.shipped", gettext("Order %(order)d marked as shipped.", order=order_id))
+
+
+@bp.post("/<int:order_id>/cancel")
+@roles_required(Role.ADMIN)
+def cancel(order_id: int):
+    return _act(order_id, lambda: order_service.cancel_order(get_db(), get_store(), current_user.user, order_id,
+                                                             reason="cancelled by staff"),
+                "order.cancelled", gettext("Order %(order)d cancelled; its units are back in stock.", order=order_id))

@@ -1,0 +1,142 @@
+"""Staff product management: list, create, edit (typed flexible attributes), archive, restock.
+
+Admins change products; auditors see the same pages without a single form (the server refuses
+their POSTs anyway, see shop.web.access). Every change is recorded in the audit log with what it
+was before and after.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+
+from shop.domain.accounts import Role
+from shop.domain.catalog import (
+    MAX_SEARCH_LENGTH,
+    attributes_source,
+    parse_attributes,
+    parse_product_id,
+    parse_stock,
+    parse_stock_adjustment,
+)
+from shop.domain.errors import N_, Conflict, InvalidInput
+from shop.services import catalog as catalog_service
+from shop.web.access import STAFF, roles_required
+from shop.web.auditing import audit
+from shop.web.errors import status_for, translate_error
+from shop.web.extensions import get_db, get_store
+
+bp = Blueprint("staff_products", __name__, url_prefix="/admin/products")
+_REFUSALS = (InvalidInput, Conflict)
+
+
+def _form_fields() -> dict:
+    """The edit form's values, validated as far as the form can say (the rest in shop.domain.catalog)."""
+    form = request.form
+    return {"name": form.get("name", ""), "category": form.get("category", ""), "price": form.get("price", ""),
+            "description": form.get("description", ""),
+            "attributes": parse_attributes(form.get("attributes", ""))}
+
+
+def _revision(raw: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput(N_("The form is incomplete; reload the page and try again.")) from None
+
+
+@bp.get("/")
+@roles_required(*STAFF)
+def index():
+    search = request.args.get("q", "").strip()[:MAX_SEARCH_LENGTH]
+    archived = request.args.get("archived") == "1"
+    return render_template("staff/products.html", products=get_store().staff_products(search, archived=archived),
+                           search=search, archived=archived)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def create():
+    if request.method == "GET":
+        return render_template("staff/product_new.html", form={"attributes": "{}", "stock": "0"})
+    try:
+        fields = {**_form_fields(), "stock": parse_stock(request.form.get("stock", ""))}
+        product_id, stored = catalog_service.create_product(get_store(), fields)
+    except _REFUSALS as error:
+        return render_template("staff/product_new.html", form=request.form,
+                               error=translate_error(error)), status_for(error)
+    audit("product.created", f"product:{product_id}", after=stored)
+    flash(gettext("Product created."), "success")
+    return redirect(url_for("staff_products.edit", product_id=product_id), 303)
+
+
+def _render_edit(product_id: str, form: dict | None = None, error: str | None = None, stock_error: str | None = None):
+    product = catalog_service.product_detail(get_store(), product_id, include_archived=True)
+    history, _ = get_store().find_audit_entries(target=f"product:{product.product_id}", limit=50)
+    if form is None:
+        form = {"name": product.name, "category": product.category, "price": str(product.price),
+                "description": product.description, "attributes": attributes_source(product.attributes)}
+    return render_template("staff/product_edit.html", product=product, form=form, history=history,
+                           revision=product.updated_at.isoformat() if product.updated_at else "",
+                           can_edit=current_user.role is Role.ADMIN, error=error, stock_error=stock_error)
+
+
+@bp.get("/<product_id>")
+@roles_required(*STAFF)
+def edit(product_id: str):
+    return _render_edit(product_id)
+
+
+@bp.post("/<product_id>")
+@roles_required(Role.ADMIN)
+def update(product_id: str):
+    try:
+        change = catalog_service.edit_product(get_store(), product_id, _form_fields(),
+                                              _revision(request.form.get("revision", "")))
+    except _REFUSALS as error:
+        return _render_edit(product_id, form=request.form, error=translate_error(error)), status_for(error)
+    if change.changed:
+        audit("product.updated", f"product:{change.product_id}", changes=change.changed)
+    flash(gettext("Changes saved."), "success")
+    return redirect(url_for("staff_products.edit", product_id=change.product_id), 303)
+
+
+@bp.post("/<product_id>/stock")
+@roles_required(Role.ADMIN)
+def adjust_stock(product_id: str):
+    try:
+        delta, reason = parse_stock_adjustment(request.form.get("delta"), request.form.get("reason"))
+        adjustment = catalog_service.adjust_stock(get_store(), product_id, delta, reason)
+    except _REFUSALS as error:
+        return _render_edit(product_id, stock_error=translate_error(error)), status_for(error)
+    audit("stock.adjusted", f"product:{adjustment.product_id}", delta=adjustment.delta, before=adjustment.before,
+          after=adjustment.after, reason=adjustment.reason)
+    flash(gettext("Stock changed from %(before)d to %(after)d.", before=adjustment.before, after=adjustment.after),
+          "success")
+    return redirect(url_for("staff_products.edit", product_id=adjustment.product_id), 303)
+
+
+@bp.post("/<product_id>/delete")
+@roles_required(Role.ADMIN)
+def delete(product_id: str):
+    outcome, before = catalog_service.delete_product(get_db(), get_store(), product_id)
+    product_id = parse_product_id(product_id)
+    audit(f"product.{outcome}", f"product:{product_id}", before=before)
+    if outcome == "deleted":
+        flash(gettext("Product deleted: no order referenced it."), "info")
+        return redirect(url_for("staff_products.index"), 303)
+    flash(gettext("Product archived: it is no longer sold, and the orders that reference it keep it."), "info")
+    return redirect(url_for("staff_products.edit", product_id=product_id), 303)
+
+
+@bp.post("/<product_id>/restore")
+@roles_required(Role.ADMIN)
+def restore(product_id: str):
+    catalog_service.restore_product(get_store(), product_id)
+    product_id = parse_product_id(product_id)
+    audit("product.restored", f"product:{product_id}")
+    flash(gettext("Product back on sale."), "success")
+    return redirect(url_for("staff_products.edit", product_id=product_id), 303)

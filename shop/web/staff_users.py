@@ -1,0 +1,78 @@
+"""Staff user management: list users, create staff accounts, change roles, (de)activate.
+
+Password hashes never leave the database adapter. An admin cannot change their own account here,
+and the shop always keeps one active admin (shop.services.accounts.change_account).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+
+from shop.domain.accounts import Role, parse_role
+from shop.domain.errors import N_, Conflict, InvalidInput, NotFound
+from shop.services import accounts
+from shop.web.access import STAFF, roles_required
+from shop.web.auditing import audit
+from shop.web.errors import status_for, translate_error
+from shop.web.extensions import get_db
+
+bp = Blueprint("staff_users", __name__, url_prefix="/admin/users")
+
+
+def _render(form: dict | None = None, error: str | None = None):
+    raw_role = request.args.get("role", "")
+    role = parse_role(raw_role) if raw_role else None
+    return render_template("staff/users.html", users=get_db().list_users(role), role_filter=raw_role,
+                           roles=[r.value for r in Role], form=form or {"role": Role.AUDITOR.value},
+                           can_edit=current_user.role is Role.ADMIN, error=error)
+
+
+@bp.get("/")
+@roles_required(*STAFF)
+def index():
+    return _render()
+
+
+@bp.post("/")
+@roles_required(Role.ADMIN)
+def create():
+    form = request.form
+    try:
+        user = accounts.create_user(get_db(), form.get("email", ""), form.get("full_name", ""),
+                                    form.get("password", ""), parse_role(form.get("role", "")))
+    except (InvalidInput, Conflict) as error:
+        kept = {"email": form.get("email", ""), "full_name": form.get("full_name", ""), "role": form.get("role")}
+        return _render(kept, translate_error(error)), status_for(error)
+    audit("user.created", f"user:{user.user_id}", email=user.email, role=user.role.value)
+    flash(gettext("Account created for %(email)s.", email=user.email), "success")
+    return redirect(url_for("staff_users.index"), 303)
+
+
+def _change(user_id: int, **change):
+    try:
+        before, after = accounts.change_account(get_db(), current_user.user, user_id, **change)
+    except (Conflict, NotFound) as error:
+        return _render(error=translate_error(error)), status_for(error)
+    if before.role is not after.role:
+        audit("user.role_changed", f"user:{user_id}", before=before.role.value, after=after.role.value)
+    if before.is_active != after.is_active:
+        audit("user.reactivated" if after.is_active else "user.deactivated", f"user:{user_id}")
+    flash(gettext("Account of %(email)s updated.", email=after.email), "success")
+    return redirect(url_for("staff_users.index"), 303)
+
+
+@bp.post("/<int:user_id>/role")
+@roles_required(Role.ADMIN)
+def change_role(user_id: int):
+    return _change(user_id, role=parse_role(request.form.get("role", "")))
+
+
+@bp.post("/<int:user_id>/active")
+@roles_required(Role.ADMIN)
+def set_active(user_id: int):
+    active = request.form.get("active")
+    if active not in ("0", "1"):
+        raise InvalidInput(N_("Choose to activate or deactivate the account."))
+    return _change(user_id, is_active=active == "1")

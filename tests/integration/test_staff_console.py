@@ -1,0 +1,338 @@
+"""The staff consoles on the real databases: admins change things (recorded in the audit log),
+auditors see the same pages and can change nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+
+import pytest
+
+from shop.domain.accounts import Role
+from shop.services import checkout
+from shop.web.extensions import get_audit_log
+from tests.conftest import csrf_token_from
+
+
+def flushed_entries(app, store, **criteria):
+    with app.app_context():
+        get_audit_log().flush_spool()
+    return list(store.audit_logs.find(criteria, {"_id": 0}).sort("seq", 1))
+
+
+def post(client, page_url, url, **data):
+    """A form POST with the CSRF token of the page that shows the form."""
+    token = csrf_token_from(client.get(page_url).get_data(as_text=True))
+    return client.post(url, data={"csrf_token": token, **data})
+
+
+@pytest.fixture
+def admin(auth, make_user):
+    user = make_user(role=Role.ADMIN, email="admin@example.com", name="Ada Admin")
+    auth.login("admin@example.com")
+    return user
+
+
+@pytest.fixture
+def auditor(auth, make_user):
+    user = make_user(role=Role.AUDITOR, email="auditor@example.com", name="Aurelio Auditor")
+    auth.login("auditor@example.com")
+    return user
+
+
+def place(db, store, user, product, quantity=1):
+    return checkout.place_order(db, store, user.user_id, [(str(product["_id"]), quantity)], str(uuid.uuid4())).order_id
+
+
+# --- products -------------------------------------------------------------------------------------
+
+NEW_PRODUCT = {"name": "Mochila Trekking 40L", "category": "Montaña", "price": "89,90", "stock": "7",
+               "description": "Ligera", "attributes": '{"capacity_l": 40, "waterproof": true, '
+                                                      '"colors": ["rojo", "azul"], "size": {"height_cm": 60}}'}
+
+
+def test_an_admin_creates_a_product_with_typed_nested_attributes(client, admin, store, app):
+    response = post(client, "/admin/products/new", "/admin/products/new", **NEW_PRODUCT)
+    assert response.status_code == 303
+    doc = store.products.find_one({"name": "Mochila Trekking 40L"})
+    assert doc["attributes"] == {"capacity_l": 40, "waterproof": True, "colors": ["rojo", "azul"],
+                                 "size": {"height_cm": 60}}
+    assert str(doc["price"]) == "89.90" and doc["stock"] == 7
+    [entry] = flushed_entries(app, store, action="product.created")
+    assert entry["target"] == f"product:{doc['_id']}" and entry["actor_id"] == admin.user_id
+    assert entry["details"]["after"]["attributes"]["size"] == {"height_cm": 60}
+    html = client.get(f"/products/{doc['_id']}").get_data(as_text=True)
+    assert "Mochila Trekking 40L" in html and "Capacity" in html
+
+
+def test_a_bad_attribute_is_refused_and_the_form_keeps_what_was_typed(client, admin, store):
+    response = post(client, "/admin/products/new", "/admin/products/new",
+                    **{**NEW_PRODUCT, "attributes": '{"Color": "rojo"}'})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Color" in html and "Mochila Trekking 40L" in html
+    assert store.products.count_documents({}) == 0
+
+
+def test_an_edit_records_before_and_after_and_never_touches_the_stock(client, admin, make_product, store, app):
+    product = make_product(name="Taza", price="5.00", stock=9, attributes={"material": "cerámica"})
+    url = f"/admin/products/{product['_id']}"
+    page = client.get(url).get_data(as_text=True)
+    revision = re.search(r'name="revision" value="([^"]+)"', page).group(1)
+    response = post(client, url, url, name="Taza grande", category="Pruebas", price="6.50", description="",
+                    attributes='{"material": "cerámica", "capacity_ml": 450}', revision=revision)
+    assert response.status_code == 303
+    doc = store.products.find_one({"_id": product["_id"]})
+    assert doc["name"] == "Taza grande" and doc["stock"] == 9 and doc["attributes"]["capacity_ml"] == 450
+    [entry] = flushed_entries(app, store, action="product.updated")
+    assert entry["details"]["changes"]["name"] == ["Taza", "Taza grande"]
+    assert entry["details"]["changes"]["price"] == ["5.00", "6.50"]
+    assert "stock" not in entry["details"]["changes"]
+
+
+def test_an_edit_made_on_a_stale_form_is_refused(client, admin, make_product, store):
+    product = make_product(name="Taza")
+    url = f"/admin/products/{product['_id']}"
+    revision = re.search(r'name="revision" value="([^"]+)"', client.get(url).get_data(as_text=True)).group(1)
+    fields = {"category": "Pruebas", "price": "5.00", "description": "", "attributes": "{}", "revision": revision}
+    assert post(client, url, url, name="Primera edición", **fields).status_code == 303
+    second = post(client, url, url, name="Segunda edición", **fields)
+    assert second.status_code == 409
+    assert store.products.find_one({"_id": product["_id"]})["name"] == "Primera edición"
+
+
+def test_stock_adjustments_are_atomic_bounded_and_recorded(client, admin, make_product, store, app):
+    product = make_product(name="Linterna", stock=3)
+    url = f"/admin/products/{product['_id']}"
+    assert post(client, url, f"{url}/stock", delta="+10", reason="Entrega del proveedor").status_code == 303
+    refused = post(client, url, f"{url}/stock", delta="-14", reason="Rotas")
+    assert refused.status_code == 409 and "13" in refused.get_data(as_text=True)
+    assert post(client, url, f"{url}/stock", delta="-13", reason="Inventario").status_code == 303
+    assert store.products.find_one({"_id": product["_id"]})["stock"] == 0
+    entries = flushed_entries(app, store, action="stock.adjusted")
+    assert [(e["details"]["before"], e["details"]["after"], e["details"]["reason"]) for e in entries] == [
+        (3, 13, "Entrega del proveedor"), (13, 0, "Inventario")]
+    assert "Entrega del proveedor" in client.get(url).get_data(as_text=True)  # the product's history
+
+
+def test_a_product_never_ordered_is_deleted_and_an_ordered_one_is_archived(client, admin, db, store, make_product,
+                                                                          make_user, app):
+    unsold = make_product(name="Nunca vendido")
+    sold = make_product(name="Vendido", stock=5)
+    place(db, store, make_user(), sold)
+    assert post(client, "/admin/products/", f"/admin/products/{unsold['_id']}/delete").status_code == 303
+    assert store.products.find_one({"_id": unsold["_id"]}) is None
+    assert post(client, "/admin/products/", f"/admin/products/{sold['_id']}/delete").status_code == 303
+    archived = store.products.find_one({"_id": sold["_id"]})
+    assert archived is not None and "deleted_at" in archived
+    assert client.get(f"/products/{sold['_id']}").status_code == 404  # not sold any more …
+    assert "Vendido" not in client.get("/").get_data(as_text=True)
+    assert "Vendido" in client.get("/admin/products/?archived=1").get_data(as_text=True)  # … but kept
+    assert [e["action"] for e in flushed_entries(app, store, action={"$in": ["product.deleted", "product.archived"]})] \
+        == ["product.deleted", "product.archived"]
+    assert post(client, "/admin/products/", f"/admin/products/{sold['_id']}/restore").status_code == 303
+    assert client.get(f"/products/{sold['_id']}").status_code == 200
+
+
+def test_an_archived_product_cannot_be_bought(db, store, make_product, make_user):
+    product = make_product(stock=5)
+    store.archive_product(str(product["_id"]))
+    with pytest.raises(Exception) as error:
+        place(db, store, make_user(), product)
+    assert "no longer exists" in error.value.template
+    assert store.products.find_one({"_id": product["_id"]})["stock"] == 5
+
+
+# --- orders ---------------------------------------------------------------------------------------
+
+def test_an_admin_lists_filters_and_moves_orders_through_their_lifecycle(client, admin, db, store, make_product,
+                                                                        make_user, app):
+    product = make_product(stock=10)
+    ana, bea = make_user(email="ana@example.com"), make_user(email="bea@example.com")
+    first, second = place(db, store, ana, product, 2), place(db, store, bea, product, 3)
+    listing = client.get("/admin/orders/?email=ana@example.com").get_data(as_text=True)
+    assert f"#{first}" in listing and f"#{second}" not in listing
+    detail = f"/orders/{first}"
+    assert post(client, detail, f"/admin/orders/{first}/paid").status_code == 303
+    assert post(client, detail, f"/admin/orders/{first}/shipped").status_code == 303
+    assert db.get_order(first)["status"] == "shipped"
+    assert post(client, detail, f"/admin/orders/{first}/cancel").status_code == 409  # shipped: too late
+    assert post(client, f"/orders/{second}", f"/admin/orders/{second}/cancel").status_code == 303
+    assert post(client, f"/orders/{second}", f"/admin/orders/{second}/cancel").status_code == 409
+    assert store.products.find_one({"_id": product["_id"]})["stock"] == 8  # the 3 came back exactly once
+    assert 'data-testid="order-count">0<' in client.get("/admin/orders/?status=pending").get_data(as_text=True)
+    actions = [e["action"] for e in flushed_entries(app, store, actor_id=admin.user_id)]
+    assert actions.count("order.paid") == 1 and actions.count("order.cancelled") == 1
+    manual = db.get_order(first)["payments"]
+    assert [(p["method"], p["status"]) for p in manual] == [("manual", "succeeded")]
+
+
+def test_bad_order_filters_get_a_clear_400(client, admin):
+    response = client.get("/admin/orders/?status=lost")
+    assert response.status_code == 400 and "estado" in response.get_data(as_text=True).lower()
+
+
+# --- users ----------------------------------------------------------------------------------------
+
+def test_an_admin_creates_staff_and_changes_roles_with_an_audit_trail(client, admin, db, app, store):
+    response = post(client, "/admin/users/", "/admin/users/", email="Audi@Example.com", full_name="Audi Tora",
+                    password="correct horse battery", role="auditor")
+    assert response.status_code == 303
+    [created] = [u for u in db.list_users() if u.email == "audi@example.com"]
+    assert created.role is Role.AUDITOR
+    post(client, "/admin/users/", f"/admin/users/{created.user_id}/role", role="admin")
+    assert db.get_user(created.user_id).role is Role.ADMIN
+    entries = flushed_entries(app, store, target=f"user:{created.user_id}")
+    assert [(e["action"], e["details"].get("after")) for e in entries] == [("user.created", None),
+                                                                          ("user.role_changed", "admin")]
+
+
+def test_a_deactivated_user_is_logged_out_and_cannot_log_in(app, admin, client, make_user, db):
+    make_user(email="cliente@example.com")
+    customer = app.test_client()
+    token = csrf_token_from(customer.get("/auth/login").get_data(as_text=True))
+    customer.post("/auth/login", data={"email": "cliente@example.com", "password": "correct horse battery",
+                                       "csrf_token": token})
+    assert customer.get("/orders/").status_code == 200
+    [user] = [u for u in db.list_users() if u.email == "cliente@example.com"]
+    assert post(client, "/admin/users/", f"/admin/users/{user.user_id}/active", active="0").status_code == 303
+    assert customer.get("/orders/").status_code == 302  # the session is gone: back to the login page
+    token = csrf_token_from(customer.get("/auth/login").get_data(as_text=True))
+    refused = customer.post("/auth/login", data={"email": "cliente@example.com",
+                                                 "password": "correct horse battery", "csrf_token": token})
+    assert refused.status_code == 401
+
+
+def test_an_admin_cannot_demote_themselves_nor_remove_the_last_admin(client, admin, db):
+    response = post(client, "/admin/users/", f"/admin/users/{admin.user_id}/role", role="customer")
+    assert response.status_code == 409
+    assert db.get_user(admin.user_id).role is Role.ADMIN
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(db, make_user):
+    """The last-admin rule under a race: both changes run in threads; one must be refused."""
+    import threading
+
+    from shop.domain.errors import Conflict
+    from shop.services.accounts import change_account
+
+    first, second = make_user(role=Role.ADMIN), make_user(role=Role.ADMIN)
+    barrier, outcomes = threading.Barrier(2), []
+
+    def demote(actor, target):
+        barrier.wait()
+        try:
+            change_account(db, actor, target.user_id, role=Role.CUSTOMER)
+            outcomes.append("changed")
+        except Conflict:
+            outcomes.append("refused")
+
+    for _ in range(5):
+        for user in (first, second):  # both admins again
+            with db.locked_user(user.user_id) as (cur, _, _admins):
+                db.update_user(cur, user.user_id, Role.ADMIN, True)
+        outcomes.clear()
+        threads = [threading.Thread(target=demote, args=(first, second)),
+                   threading.Thread(target=demote, args=(second, first))]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert sorted(outcomes) == ["changed", "refused"]
+        assert len([u for u in db.list_users(Role.ADMIN) if u.is_active]) == 1
+
+
+# --- dashboard and audit log ------------------------------------------------------------------------
+
+def test_the_dashboard_shows_sales_statuses_best_sellers_and_low_stock(client, admin, db, store, make_product,
+                                                                       make_user):
+    from shop.adapters.payments import SimulatedPaymentProvider
+    from shop.services import orders
+
+    lamp, chair = make_product(name="Lámpara", stock=10, price="20.00"), make_product(name="Silla", stock=2)
+    customer = make_user()
+    paid = place(db, store, customer, lamp, 3)
+    orders.pay_order(db, SimulatedPaymentProvider(), customer, paid, "4242424242424242")
+    orders.cancel_order(db, store, customer, place(db, store, customer, chair, 1))
+    html = client.get("/admin/?low_stock=2").get_data(as_text=True)
+    assert "60,00" in html  # revenue of the paid order
+    assert re.search(r'data-status="paid">1<', html) and re.search(r'data-status="cancelled">1<', html)
+    assert "50,0" in html  # one of the two orders was cancelled
+    top = html.split('data-testid="top-products"')[1].split("</ol>")[0]
+    assert "Lámpara" in top and "3 unidades" in top
+    low = html.split('data-testid="low-stock"')[1].split("</ul>")[0]
+    assert "Silla" in low and "Lámpara" not in low
+    assert client.get("/admin/?low_stock=abc").status_code == 400
+
+
+def test_the_audit_viewer_filters_and_exports_csv_safely(client, admin, app, store):
+    from shop.domain.audit import AuditEvent
+
+    with app.app_context():
+        log = get_audit_log()
+        log.record(AuditEvent(action="login.failed", target="user:99", ip="10.0.0.1",
+                              details={"email": "=cmd|' /C calc'!A0"}))
+        log.record(AuditEvent(action="order.placed", target="order:5", actor_id=7, actor_role="customer"))
+    flushed_entries(app, store)
+    page = client.get("/admin/audit/?action=login.failed").get_data(as_text=True)
+    assert "user:99" in page and "order:5" not in page
+    assert "order:5" in client.get("/admin/audit/?actor=7").get_data(as_text=True)
+    exported = client.get("/admin/audit/export.csv?target=user:99")
+    assert exported.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert [row["action"] for row in rows] == ["login.failed"]
+    assert rows[0]["details"].startswith("{")  # JSON, and no cell starts a formula
+    assert all(not value.startswith(("=", "+", "@")) for row in rows for value in row.values())
+    assert client.get("/admin/audit/?action=$where").status_code == 400
+
+
+def test_the_console_names_the_first_altered_entry(client, auditor, app, store):
+    from shop.domain.audit import AuditEvent
+
+    with app.app_context():
+        for n in range(4):
+            get_audit_log().record(AuditEvent(action="test.event", details={"n": n}))
+    flushed_entries(app, store)
+    assert 'data-testid="chain-intact"' in client.get("/admin/audit/verify").get_data(as_text=True)
+    store.audit_logs.update_one({"seq": 3}, {"$set": {"details.n": 99}})
+    html = client.get("/admin/audit/verify").get_data(as_text=True)
+    assert 'data-testid="chain-broken"' in html and "entrada 3" in html
+
+
+# --- the auditor ----------------------------------------------------------------------------------
+
+STAFF_PAGES = ["/admin/", "/admin/products/", "/admin/orders/", "/admin/users/", "/admin/audit/",
+               "/admin/audit/export.csv", "/admin/audit/verify"]
+
+
+def test_the_auditor_sees_every_staff_page_without_a_single_mutating_form(client, auditor, db, store, make_product,
+                                                                         make_user):
+    product = make_product(stock=4)
+    order_id = place(db, store, make_user(), product)
+    for url in [*STAFF_PAGES, f"/admin/products/{product['_id']}", f"/orders/{order_id}"]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        html = response.get_data(as_text=True)
+        forms = re.findall(r'<form[^>]*method="post"[^>]*action="([^"]+)"', html)
+        assert set(forms) <= {"/auth/logout", "/auth/language/en"}, url  # the page frame's own forms only
+    assert "password" not in client.get("/admin/users/").get_data(as_text=True).lower().replace(
+        'type="password"', "")
+
+
+def test_every_mutating_request_from_the_auditor_is_refused_and_logged(client, auditor, db, store, make_product,
+                                                                      make_user, app):
+    product = make_product(stock=4)
+    order_id = place(db, store, make_user(), product)
+    pid = product["_id"]
+    token = csrf_token_from(client.get("/admin/").get_data(as_text=True))
+    urls = ["/admin/products/new", f"/admin/products/{pid}", f"/admin/products/{pid}/stock",
+            f"/admin/products/{pid}/delete", f"/admin/products/{pid}/restore", f"/admin/orders/{order_id}/paid",
+            f"/admin/orders/{order_id}/shipped", f"/admin/orders/{order_id}/cancel", "/admin/users/",
+            f"/admin/users/{auditor.user_id}/role", f"/admin/users/{auditor.user_id}/active"]
+    for url in urls:
+        assert client.post(url, data={"csrf_token": token, "delta": "5", "reason": "x", "role": "admin",
+                                      "active": "0"}).status_code == 403, url
+    assert store.products.find_one({"_id": pid})["stock"] == 3
+    assert db.get_order(order_id)["status"] == "pending"
+    denied = flushed_entries(app, store, action="access.denied")
+    assert len(denied) == len(urls) and {e["actor_role"] for e in denied} == {"auditor"}

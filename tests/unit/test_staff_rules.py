@@ -1,0 +1,176 @@
+"""Rules behind the staff consoles: typed attributes, stock adjustments, filters, account changes."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from shop.domain.accounts import Role, User, check_account_change
+from shop.domain.catalog import (
+    MAX_ATTRIBUTE_DEPTH,
+    attributes_source,
+    parse_attributes,
+    parse_low_stock_threshold,
+    parse_stock_adjustment,
+    product_fields,
+)
+from shop.domain.errors import Conflict, InvalidInput
+from shop.domain.filters import csv_cell, day_bounds, parse_audit_filter, parse_order_filter
+from shop.domain.orders import OrderStatus, failed_or_cancelled_rate
+from shop.services.orders import staff_actions
+
+
+def args(**params):
+    return {k: [v] for k, v in params.items()}
+
+
+# --- attributes ---------------------------------------------------------------------------------
+
+def test_attributes_keep_their_types_and_nesting():
+    source = '{"color": "rojo", "ram_gb": 16, "weight_kg": 1.25, "wifi": true, "ports": ["usb", "hdmi"],' \
+             ' "size": {"width_cm": 30, "depth": {"cm": 2}}}'
+    assert parse_attributes(source) == {"color": "rojo", "ram_gb": 16, "weight_kg": 1.25, "wifi": True,
+                                        "ports": ["usb", "hdmi"], "size": {"width_cm": 30, "depth": {"cm": 2}}}
+
+
+def test_attributes_round_trip_through_the_edit_form():
+    attributes = {"b": [1, 2], "a": {"x": False}}
+    assert parse_attributes(attributes_source(attributes)) == attributes
+
+
+def test_empty_attributes_are_an_empty_object():
+    assert parse_attributes("  ") == {}
+    assert parse_attributes("{}") == {}
+
+
+@pytest.mark.parametrize("source", [
+    '{"$set": 1}', '{"a.b": 1}', '{"Color": "x"}', '{"1st": 1}', '{"": 1}', '{"a": {"$gt": 1}}',
+])
+def test_keys_that_could_act_as_operators_or_paths_are_refused(source):
+    with pytest.raises(InvalidInput):
+        parse_attributes(source)
+
+
+@pytest.mark.parametrize("source", [
+    '["not", "an", "object"]', '"text"', '{"a": null}', '{"a": NaN}', '{"a": Infinity}',
+    '{"a": [{"b": 1}]}', '{"a": [[1]]}', '{"a": 9007199254740993}', '{"a": "' + "x" * 501 + '"}',
+    f'{{"a": {list(range(31))}}}', "{not json}",
+])
+def test_values_that_are_not_simple_typed_values_are_refused(source):
+    with pytest.raises(InvalidInput):
+        parse_attributes(source)
+
+
+def test_nesting_is_limited():
+    nested = "1"
+    for level in range(MAX_ATTRIBUTE_DEPTH + 1):
+        nested = f'{{"k{level}": {nested}}}'
+    with pytest.raises(InvalidInput) as error:
+        parse_attributes(nested)
+    assert "nested" in error.value.template
+
+
+def test_an_error_names_the_offending_key():
+    with pytest.raises(InvalidInput) as error:
+        parse_attributes('{"size": {"Width": 3}}')
+    assert error.value.params["key"] == "size.Width"
+
+
+# --- product fields and stock --------------------------------------------------------------------
+
+def test_a_price_may_be_written_with_a_decimal_comma():
+    assert product_fields("Lámpara", "Hogar", "19,99", {})["price"] == Decimal("19.99")
+
+
+@pytest.mark.parametrize("price", ["", "abc", "-1", "1e400", "NaN"])
+def test_bad_prices_are_refused(price):
+    with pytest.raises(InvalidInput):
+        product_fields("Lámpara", "Hogar", price, {})
+
+
+@pytest.mark.parametrize("raw, expected", [("5", 5), ("+10", 10), ("-2", -2), (" 3 ", 3)])
+def test_stock_adjustments_are_signed_whole_numbers(raw, expected):
+    assert parse_stock_adjustment(raw, "delivery") == (expected, "delivery")
+
+
+@pytest.mark.parametrize("raw, reason", [("0", "x"), ("1.5", "x"), ("abc", "x"), ("5", ""), ("5", "  "),
+                                         ("5", "x" * 201), ("99999999", "x"), (["5"], "x")])
+def test_stock_adjustments_need_a_non_zero_amount_and_a_reason(raw, reason):
+    with pytest.raises(InvalidInput):
+        parse_stock_adjustment(raw, reason)
+
+
+def test_the_low_stock_threshold_defaults_and_is_bounded():
+    assert parse_low_stock_threshold(None, 5) == 5
+    assert parse_low_stock_threshold("0", 5) == 0
+    with pytest.raises(InvalidInput):
+        parse_low_stock_threshold("-1", 5)
+
+
+# --- filters ---------------------------------------------------------------------------------------
+
+def test_an_order_filter_takes_exact_values():
+    order_filter = parse_order_filter(args(status="paid", email=" Ana@Example.com ", order="#17",
+                                           **{"from": "2026-11-01", "to": "2026-11-27"}))
+    assert (order_filter.status, order_filter.email, order_filter.order_id) == (OrderStatus.PAID, "ana@example.com", 17)
+    assert day_bounds(order_filter.start, order_filter.end) == (
+        dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc), dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc))
+
+
+@pytest.mark.parametrize("params", [
+    {"status": "lost"}, {"order": "abc"}, {"order": "0"}, {"from": "27/11/2026"},
+    {"from": "2026-11-27", "to": "2026-11-01"}, {"page": "0"},
+])
+def test_bad_order_filters_are_refused(params):
+    with pytest.raises(InvalidInput):
+        parse_order_filter(args(**params))
+
+
+def test_a_repeated_parameter_is_refused():
+    with pytest.raises(InvalidInput):
+        parse_order_filter({"status": ["paid", "pending"]})
+
+
+def test_an_audit_filter_round_trips_through_its_query_string():
+    audit_filter = parse_audit_filter(args(actor="3", action="order.placed", target="order:17", to="2026-11-27"))
+    assert parse_audit_filter(args(**audit_filter.as_args())) == audit_filter
+
+
+@pytest.mark.parametrize("params", [
+    {"action": "order.*"}, {"action": "$where"}, {"target": "order"}, {"target": "order:{$gt:1}"},
+    {"actor": "x"}, {"actor": "-1"},
+])
+def test_audit_filters_never_carry_patterns_or_operators(params):
+    with pytest.raises(InvalidInput):
+        parse_audit_filter(args(**params))
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM", "'@SUM"),
+    ("order:1", "order:1"), (None, ""), (7, "7"),
+])
+def test_csv_cells_never_start_a_spreadsheet_formula(value, expected):
+    assert csv_cell(value) == expected
+
+
+# --- accounts and orders -------------------------------------------------------------------------
+
+def test_staff_cannot_change_their_own_account():
+    admin = User(1, "a@example.com", "Ana", Role.ADMIN, True)
+    with pytest.raises(Conflict):
+        check_account_change(admin, admin)
+    check_account_change(admin, User(2, "b@example.com", "Bea", Role.ADMIN, True))
+
+
+def test_the_problem_rate_counts_failed_and_cancelled_among_decided_orders():
+    assert failed_or_cancelled_rate({}) is None
+    assert failed_or_cancelled_rate({"placing": 3}) is None
+    assert failed_or_cancelled_rate({"paid": 6, "failed": 1, "cancelled": 1, "pending": 2, "placing": 5}) == 0.2
+
+
+@pytest.mark.parametrize("status, expected", [
+    (OrderStatus.PENDING, ("paid", "cancel")), (OrderStatus.PAID, ("shipped",)), (OrderStatus.SHIPPED, ()),
+    (OrderStatus.CANCELLED, ()), (OrderStatus.FAILED, ()), (OrderStatus.PLACING, ()),
+])
+def test_staff_actions_follow_the_order_lifecycle(status, expected):
+    assert staff_actions(status) == expected
