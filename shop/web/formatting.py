@@ -19,7 +19,8 @@ from flask_babel import (
 from shop.domain.catalog import filter_value_label
 
 _UNITS = {"gb": "GB", "mp": "MP", "horas": "h", "bar": "bar", "litros": "l", "pulgadas": "\"",
-          "eu": "EU", "c": "°C", "meses": ""}
+          "eu": "EU", "c": "°C", "meses": "", "cm": "cm", "mm": "mm", "kg": "kg", "g": "g", "ml": "ml",
+          "l": "l", "w": "W", "mah": "mAh"}
 
 
 _ROLE_LABELS = {"admin": lazy_gettext("Administrator"), "customer": lazy_gettext("Customer"),

@@ -1,0 +1,149 @@
+"""Each role's journey in the browser: the admin adds a product with new attributes and restocks it,
+the customer reviews what they bought, the auditor reads everything and finds nothing to change."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import register, start_shop, stop_shop
+
+
+@pytest.fixture(scope="module")
+def own_shop(tmp_path_factory):
+    """A shop of this module's own: these journeys add products and orders the catalog tests do not expect."""
+    running = start_shop(tmp_path_factory.mktemp("roles") / "var")
+    yield running
+    stop_shop(running)
+
+
+@pytest.fixture
+def new_tab(browser, own_shop):
+    contexts = []
+
+    def open_tab():
+        context = browser.new_context(base_url=own_shop.url, locale="es-ES", viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_tab
+    for context in contexts:
+        context.close()
+
+
+def log_in(page, login: dict) -> None:
+    page.goto("/auth/login")
+    page.get_by_label("Correo electrónico").fill(login["email"])
+    page.get_by_label("Contraseña").fill(login["password"])
+    page.get_by_role("button", name="Entrar").click()
+    expect(page.get_by_test_id("current-user")).to_be_visible()
+
+
+def reload_until_shown(page, locator, text: str, seconds: float = 10) -> None:
+    """Audit entries reach the log within about a second (spool, then flusher): reload until then."""
+    deadline = time.monotonic() + seconds
+    while text not in locator.inner_text() and time.monotonic() < deadline:
+        page.wait_for_timeout(300)
+        page.reload()
+    expect(locator).to_contain_text(text)
+
+
+def buy_and_pay(page, product: str) -> str:
+    """As a freshly registered customer: Comprar one unit and pay it; returns the order's page URL."""
+    register(page, "Rita Reseñas", f"rita-{uuid.uuid4().hex[:8]}@example.com")
+    page.goto("/?q=" + product)
+    page.get_by_role("link", name=product).click()
+    page.get_by_role("button", name="Comprar").click()
+    page.get_by_label("Número de tarjeta").fill("4242 4242 4242 4242")
+    page.get_by_role("button", name=re.compile("Pagar")).click()
+    expect(page.get_by_test_id("order-status")).to_have_text("Pagado")
+    return page.url
+
+
+def test_the_admin_creates_a_product_with_new_attributes_and_adjusts_its_stock(new_tab, own_shop):
+    page = new_tab()
+    log_in(page, own_shop.logins["admin"])
+    page.get_by_role("link", name="Gestión de productos").click()
+    page.get_by_role("link", name="Nuevo producto").click()
+    page.get_by_label("Nombre").fill("Tienda de campaña Ultralight 2P")
+    page.get_by_label("Categoría").fill("Montaña")
+    page.get_by_label("Precio (EUR)").fill("249,00")
+    page.get_by_label("Stock inicial").fill("4")
+    page.get_by_label("Atributos (JSON)").fill(
+        '{"weight_kg": 1.2, "season": "3 estaciones", "freestanding": true,'
+        ' "colors": ["verde", "gris"], "packed": {"length_cm": 45, "diameter_cm": 14}}')
+    page.get_by_role("button", name="Crear producto").click()
+    expect(page.get_by_text("Producto creado.")).to_be_visible()
+    expect(page.get_by_test_id("stock")).to_have_text("4")
+
+    page.get_by_label("Añadir o quitar unidades").fill("+6")
+    page.get_by_label("Motivo").fill("Entrega del proveedor")
+    page.get_by_role("button", name="Ajustar stock").click()
+    expect(page.get_by_text("Stock cambiado de 4 a 10.")).to_be_visible()
+    expect(page.get_by_test_id("stock")).to_have_text("10")
+    page.get_by_label("Añadir o quitar unidades").fill("-11")
+    page.get_by_label("Motivo").fill("Error")
+    page.get_by_role("button", name="Ajustar stock").click()
+    expect(page.get_by_test_id("stock-error")).to_contain_text("Solo hay 10 unidades")
+    reload_until_shown(page, page.get_by_test_id("audit-entries"), "Entrega del proveedor")
+
+    page.get_by_role("link", name="Ver en la tienda").click()
+    expect(page.get_by_role("heading", name="Tienda de campaña Ultralight 2P")).to_be_visible()
+    attributes = page.get_by_test_id("attributes")
+    expect(attributes).to_contain_text("3 estaciones")
+    expect(attributes).to_contain_text("verde, gris")
+    expect(attributes).to_contain_text("Length (cm)")  # the nested object, shown nested
+
+
+def test_a_customer_reviews_a_product_they_bought(new_tab):
+    page = new_tab()
+    buy_and_pay(page, "Pedro Páramo")
+    page.goto("/?q=Pedro Páramo")
+    page.get_by_role("link", name="Pedro Páramo").click()
+    page.get_by_label("Tu valoración").select_option("5")
+    page.get_by_label("Tu reseña").fill("Una novela breve e inolvidable <b>de verdad</b>")
+    page.get_by_role("button", name="Publicar reseña").click()
+    review = page.get_by_test_id("review").first
+    expect(review).to_contain_text("Rita Reseñas")
+    expect(review).to_contain_text("<b>de verdad</b>")  # markup shows as text
+    expect(page.get_by_label("Tu valoración")).to_have_value("5")
+    expect(page.get_by_role("button", name="Actualizar mi reseña")).to_be_visible()
+
+
+def test_the_auditor_reads_orders_and_the_audit_log_and_finds_nothing_to_change(new_tab, own_shop):
+    order_url = buy_and_pay(new_tab(), "Pedro Páramo")
+    order_number = order_url.rstrip("/").rsplit("/", 1)[1]
+    page = new_tab()
+    log_in(page, own_shop.logins["auditor"])
+    mutating = page.locator("main form[method=post]")
+
+    page.get_by_role("link", name="Pedidos").click()
+    expect(page.get_by_role("heading", name=re.compile("Todos los pedidos"))).to_be_visible()
+    expect(page.get_by_test_id("read-only-banner")).to_be_visible()
+    page.get_by_role("link", name=f"#{order_number}", exact=True).click()
+    expect(page.get_by_test_id("order-status")).to_have_text("Pagado")
+    expect(page.get_by_test_id("order-customer")).to_contain_text("Rita Reseñas")
+    expect(page.get_by_test_id("payments")).to_contain_text("aceptado")
+    expect(mutating).to_have_count(0)
+
+    page.get_by_role("link", name="Registro de auditoría").click()
+    page.get_by_label("Acción").select_option("payment.succeeded")
+    page.get_by_role("button", name="Filtrar").click()
+    reload_until_shown(page, page.get_by_test_id("audit-entries"), f"order:{order_number}")
+    expect(mutating).to_have_count(0)
+    page.get_by_role("link", name="Verificar la cadena").click()
+    expect(page.get_by_test_id("chain-intact")).to_be_visible()
+
+    for link in ("Panel", "Gestión de productos", "Usuarios"):
+        page.get_by_role("link", name=link, exact=True).click()
+        expect(page.get_by_test_id("read-only-banner")).to_be_visible()
+        expect(mutating).to_have_count(0)
+    page.get_by_role("link", name="Gestión de productos").click()
+    page.get_by_test_id("staff-products").get_by_role("link").first.click()
+    expect(page.get_by_test_id("product-details")).to_be_visible()
+    expect(mutating).to_have_count(0)
+    expect(page.get_by_role("textbox")).to_have_count(0)
