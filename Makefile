@@ -7,7 +7,7 @@ DEV_STAMP     := $(VENV)/.dev-installed
 # The machine's own PostgreSQL (15 here), used for a second integration pass when it answers.
 SYSTEM_PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-unit test-integration test-e2e test-system-pg lint init-db translations clean-data
+.PHONY: run test test-unit test-integration test-e2e test-system-pg lint audit-deps init-db translations clean-data
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,7 @@ test: $(DEV_STAMP)
 	bash scripts/ensure-system-packages.sh
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -c pyproject.toml -r shop ops
+	bash scripts/audit-dependencies.sh $(BIN)
 	$(BIN)/pytest tests
 	$(MAKE) --no-print-directory test-system-pg
 
@@ -54,6 +55,10 @@ test-system-pg: $(DEV_STAMP)
 	else \
 		echo "== no PostgreSQL at $(SYSTEM_PG_URL): second integration pass not run =="; \
 	fi
+
+## make audit-deps: known vulnerabilities in the installed packages (needs an advisory service online)
+audit-deps: $(DEV_STAMP)
+	bash scripts/audit-dependencies.sh $(BIN)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
