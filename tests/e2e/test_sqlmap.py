@@ -1,4 +1,4 @@
-"""The outside attacker's check: sqlmap against login, search, product, cart and order endpoints.
+"""The outside attacker's check: sqlmap against login, search, product, cart, order and staff filter endpoints.
 
 Runs Debian's sqlmap against the real running shop (gunicorn, both databases) with a logged-in
 session and fresh CSRF tokens, and fails on any finding. Each target must also show that sqlmap
@@ -36,7 +36,9 @@ def target(tmp_path_factory):
         assert status == 303
         _, orders = buyer.request("/orders/")
         order_id = re.search(r'href="/orders/(\d+)"', orders).group(1)
-        yield shop, _cookie_of(buyer), product_id, order_id
+        admin = Buyer(shop.url, shop.logins["admin"]["email"], shop.logins["admin"]["password"])
+        admin.log_in()
+        yield shop, _cookie_of(buyer), product_id, order_id, _cookie_of(admin)
     finally:
         stop_shop(shop)
 
@@ -70,26 +72,26 @@ def assert_clean(output: str, parameters: list[str], *, logged_in: bool = False)
 
 
 def test_search_and_filters(target, tmp_path):
-    shop, _, _, _ = target
+    shop, _, _, _, _ = target
     output = sqlmap(tmp_path, f"{shop.url}/?q=cafe&category=Libros&sort=name&page=1")
     assert_clean(output, ["q", "category", "sort", "page"])
 
 
 def test_product_page(target, tmp_path):
-    shop, _, product_id, _ = target
+    shop, _, product_id, _, _ = target
     output = sqlmap(tmp_path, f"{shop.url}/products/{product_id}*")
     assert_clean(output, ["#1*"])
 
 
 def test_login(target, tmp_path):
-    shop, _, _, _ = target
+    shop, _, _, _, _ = target
     output = sqlmap(tmp_path, f"{shop.url}/auth/login", "--data", "email=ana@example.com&password=secret&csrf_token=x",
                     "--csrf-token", "csrf_token", "--csrf-url", f"{shop.url}/auth/login", "-p", "email,password")
     assert_clean(output, ["email", "password"])
 
 
 def test_cart_and_buy_as_a_logged_in_customer(target, tmp_path):
-    shop, cookie, product_id, _ = target
+    shop, cookie, product_id, _, _ = target
     for path in ("/cart/add", "/orders/buy"):
         output = sqlmap(tmp_path, f"{shop.url}{path}", "--cookie", cookie,
                         "--data", f"product_id={product_id}&quantity=1&csrf_token=x"
@@ -100,6 +102,16 @@ def test_cart_and_buy_as_a_logged_in_customer(target, tmp_path):
 
 
 def test_order_page(target, tmp_path):
-    shop, cookie, _, order_id = target
+    shop, cookie, _, order_id, _ = target
     output = sqlmap(tmp_path, f"{shop.url}/orders/{order_id}*", "--cookie", cookie)
     assert_clean(output, ["#1*"], logged_in=True)
+
+
+def test_staff_order_and_audit_filters_as_an_admin(target, tmp_path):
+    shop, _, _, _, admin_cookie = target
+    output = sqlmap(tmp_path, f"{shop.url}/admin/orders/?status=paid&email=ana@example.com&order=1&from=2026-01-01",
+                    "--cookie", admin_cookie)
+    assert_clean(output, ["status", "email", "order", "from"], logged_in=True)
+    output = sqlmap(tmp_path, f"{shop.url}/admin/audit/?actor=1&action=login.failed&target=order:1",
+                    "--cookie", admin_cookie)
+    assert_clean(output, ["actor", "action", "target"], logged_in=True)
