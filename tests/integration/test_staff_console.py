@@ -155,6 +155,8 @@ def test_an_admin_lists_filters_and_moves_orders_through_their_lifecycle(client,
     listing = client.get("/admin/orders/?email=ana@example.com").get_data(as_text=True)
     assert f"#{first}" in listing and f"#{second}" not in listing
     detail = f"/orders/{first}"
+    buttons = re.findall(r'action="(/admin/orders/\d+/\w+)"', client.get(detail).get_data(as_text=True))
+    assert buttons == [f"/admin/orders/{first}/paid", f"/admin/orders/{first}/cancel"]  # what "pending" allows
     assert post(client, detail, f"/admin/orders/{first}/paid").status_code == 303
     assert post(client, detail, f"/admin/orders/{first}/shipped").status_code == 303
     assert db.get_order(first)["status"] == "shipped"
