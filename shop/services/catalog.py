@@ -52,11 +52,10 @@ def add_products(store: MongoStore, products: list[dict]) -> int:
 
 # --- staff ----------------------------------------------------------------------------------------
 
-def _editable(product: Product | dict) -> dict:
-    """The fields an edit can change, for the audit log's before/after."""
-    get = product.get if isinstance(product, dict) else lambda name: getattr(product, name)
-    return {"name": get("name"), "category": get("category"), "price": str(get("price")),
-            "description": get("description") or "", "attributes": get("attributes") or {}}
+def _editable(product: dict) -> dict:
+    """The fields an edit can change, as the audit log's before/after records them."""
+    return {"name": product["name"], "category": product["category"], "price": str(product["price"]),
+            "description": product.get("description") or "", "attributes": product.get("attributes") or {}}
 
 
 def create_product(store: MongoStore, fields: dict) -> tuple[str, dict]:
