@@ -170,13 +170,16 @@ class MongoStore:
 
     # --- staff: products and stock ---------------------------------------------------------------
 
-    def staff_products(self, search: str = "", *, archived: bool = False, limit: int = 200) -> list[Product]:
-        """Products for the staff list, by name; `search` is an escaped literal, never a pattern."""
+    def staff_products(self, search: str = "", *, archived: bool = False, skip: int = 0,
+                       limit: int = 50) -> tuple[list[Product], int]:
+        """A page of products for the staff list, by name, and how many match; `search` is an
+        escaped literal, never a pattern."""
         query: dict = {"deleted_at": {"$exists": True}} if archived else dict(_ON_SALE)
         if search:
             query["name"] = {"$regex": re.escape(search), "$options": "i"}
-        cursor = self.products.find(query, {"holds": 0, "returns": 0}).sort([("name", 1), ("_id", 1)])
-        return [_product(doc) for doc in cursor.collation(_SPANISH).limit(limit)]
+        cursor = (self.products.find(query, {"holds": 0, "returns": 0}).sort([("name", 1), ("_id", 1)])
+                  .collation(_SPANISH).skip(skip).limit(limit))
+        return [_product(doc) for doc in cursor], self.products.count_documents(query)
 
     def update_product(self, product_id: str, fields: dict, revision: dt.datetime) -> dict | None:
         """Replace the editable fields if nobody changed the product since `revision` was read.

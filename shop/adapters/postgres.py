@@ -202,14 +202,18 @@ class PostgresDatabase:
             cur.execute("SELECT count(*) AS n FROM users")
             return cur.fetchone()["n"]
 
-    def list_users(self, role: Role | None = None, limit: int = 500) -> list[User]:
-        """Users for the staff console; the password hash is never selected."""
+    def find_users(self, role: Role | None = None, email: str | None = None, limit: int = 50,
+                   offset: int = 0) -> tuple[list[User], int]:
+        """A page of users for the staff console (exact role and e-mail filters) and how many match.
+        The password hash is never selected."""
         with self.transaction() as cur:
             cur.execute(
-                """SELECT user_id, email, full_name, role, is_active FROM users
-                   WHERE %(role)s::text IS NULL OR role = %(role)s ORDER BY user_id LIMIT %(limit)s""",
-                {"role": role.value if role else None, "limit": limit})
-            return [_user(row) for row in cur.fetchall()]
+                """SELECT user_id, email, full_name, role, is_active, count(*) OVER () AS matching FROM users
+                   WHERE (%(role)s::text IS NULL OR role = %(role)s) AND (%(email)s::text IS NULL OR email = %(email)s)
+                   ORDER BY user_id LIMIT %(limit)s OFFSET %(offset)s""",
+                {"role": role.value if role else None, "email": email, "limit": limit, "offset": offset})
+            rows = cur.fetchall()
+        return [_user(row) for row in rows], rows[0]["matching"] if rows else 0
 
     @contextlib.contextmanager
     def locked_user(self, user_id: int) -> Iterator[tuple[psycopg2.extensions.cursor, User | None, list[int]]]:

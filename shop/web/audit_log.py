@@ -7,6 +7,7 @@ import io
 
 from flask import Blueprint, Response, render_template, request
 
+from shop.domain.catalog import Page
 from shop.domain.filters import AuditFilter, csv_cell, day_bounds, parse_audit_filter
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
@@ -30,8 +31,8 @@ def index():
     store = get_store()
     entries, total = store.find_audit_entries(skip=(audit_filter.page - 1) * audit_filter.per_page,
                                               limit=audit_filter.per_page, **_criteria(audit_filter))
-    return render_template("staff/audit.html", entries=entries, total=total, filter=audit_filter,
-                           pages=max(1, -(-total // audit_filter.per_page)), actions=store.audit_actions())
+    return render_template("staff/audit.html", page=Page(entries, total, audit_filter.page, audit_filter.per_page),
+                           filter=audit_filter, actions=store.audit_actions())
 
 
 @bp.get("/export.csv")

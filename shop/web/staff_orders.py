@@ -11,6 +11,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from shop.domain.accounts import Role
+from shop.domain.catalog import Page
 from shop.domain.errors import Conflict
 from shop.domain.filters import day_bounds, parse_order_filter
 from shop.domain.orders import OrderStatus
@@ -32,10 +33,8 @@ def index():
     orders, total = get_db().find_orders(
         order_filter.status, order_filter.email, order_filter.order_id, since, until,
         limit=order_filter.per_page, offset=(order_filter.page - 1) * order_filter.per_page)
-    pages = max(1, -(-total // order_filter.per_page))
-    args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("staff/orders.html", orders=orders, total=total, filter=order_filter, pages=pages,
-                           args=args, statuses=[status.value for status in OrderStatus])
+    return render_template("staff/orders.html", page=Page(orders, total, order_filter.page, order_filter.per_page),
+                           filter=order_filter, statuses=[status.value for status in OrderStatus])
 
 
 def _act(order_id: int, action, event: str, message: str):

@@ -16,8 +16,10 @@ from flask_login import current_user
 from shop.domain.accounts import Role
 from shop.domain.catalog import (
     MAX_SEARCH_LENGTH,
+    Page,
     attributes_source,
     parse_attributes,
+    parse_page,
     parse_product_id,
     parse_stock,
     parse_stock_adjustment,
@@ -31,6 +33,7 @@ from shop.web.extensions import get_db, get_store
 
 bp = Blueprint("staff_products", __name__, url_prefix="/admin/products")
 _REFUSALS = (InvalidInput, Conflict)
+PER_PAGE = 50
 
 
 def _form_fields() -> dict:
@@ -53,8 +56,11 @@ def _revision(raw: str) -> dt.datetime:
 def index():
     search = request.args.get("q", "").strip()[:MAX_SEARCH_LENGTH]
     archived = request.args.get("archived") == "1"
-    return render_template("staff/products.html", products=get_store().staff_products(search, archived=archived),
-                           search=search, archived=archived)
+    number = parse_page(request.args.get("page"))
+    products, total = get_store().staff_products(search, archived=archived, skip=(number - 1) * PER_PAGE,
+                                                 limit=PER_PAGE)
+    return render_template("staff/products.html", page=Page(products, total, number, PER_PAGE), search=search,
+                           archived=archived)
 
 
 @bp.route("/new", methods=["GET", "POST"])

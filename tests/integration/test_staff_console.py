@@ -182,7 +182,7 @@ def test_an_admin_creates_staff_and_changes_roles_with_an_audit_trail(client, ad
     response = post(client, "/admin/users/", "/admin/users/", email="Audi@Example.com", full_name="Audi Tora",
                     password="correct horse battery", role="auditor")
     assert response.status_code == 303
-    [created] = [u for u in db.list_users() if u.email == "audi@example.com"]
+    [created], _ = db.find_users(email="audi@example.com")
     assert created.role is Role.AUDITOR
     post(client, "/admin/users/", f"/admin/users/{created.user_id}/role", role="admin")
     assert db.get_user(created.user_id).role is Role.ADMIN
@@ -198,7 +198,7 @@ def test_a_deactivated_user_is_logged_out_and_cannot_log_in(app, admin, client, 
     customer.post("/auth/login", data={"email": "cliente@example.com", "password": "correct horse battery",
                                        "csrf_token": token})
     assert customer.get("/orders/").status_code == 200
-    [user] = [u for u in db.list_users() if u.email == "cliente@example.com"]
+    [user], _ = db.find_users(email="cliente@example.com")
     assert post(client, "/admin/users/", f"/admin/users/{user.user_id}/active", active="0").status_code == 303
     assert customer.get("/orders/").status_code == 302  # the session is gone: back to the login page
     token = csrf_token_from(customer.get("/auth/login").get_data(as_text=True))
@@ -241,7 +241,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(db, make_user):
         [t.start() for t in threads]
         [t.join() for t in threads]
         assert sorted(outcomes) == ["changed", "refused"]
-        assert len([u for u in db.list_users(Role.ADMIN) if u.is_active]) == 1
+        assert len([u for u in db.find_users(Role.ADMIN)[0] if u.is_active]) == 1
 
 
 # --- dashboard and audit log ------------------------------------------------------------------------
@@ -338,3 +338,16 @@ def test_every_mutating_request_from_the_auditor_is_refused_and_logged(client, a
     assert db.get_order(order_id)["status"] == "pending"
     denied = flushed_entries(app, store, action="access.denied")
     assert len(denied) == len(urls) and {e["actor_role"] for e in denied} == {"auditor"}
+
+
+def test_staff_lists_are_paged_and_keep_their_filters(client, admin, make_product, make_user):
+    for n in range(55):
+        make_product(name=f"Tornillo {n:02d}")
+    first = client.get("/admin/products/?q=tornillo").get_data(as_text=True)
+    assert first.count("Tornillo ") == 50 and 'data-testid="page-position">1 / 2<' in first
+    assert 'href="/admin/products/?page=2&amp;q=tornillo"' in first
+    second = client.get("/admin/products/?q=tornillo&page=2").get_data(as_text=True)
+    assert second.count("Tornillo ") == 5
+    make_user(email="buscada@example.com", name="Berta Buscada")
+    found = client.get("/admin/users/?email=Buscada@Example.com").get_data(as_text=True)
+    assert found.count('data-testid="user-row"') == 1 and "Berta Buscada" in found
