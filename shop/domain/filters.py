@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shop.domain.accounts import normalize_email
 from shop.domain.catalog import parse_page
 from shop.domain.errors import N_, InvalidInput
 from shop.domain.orders import OrderStatus
@@ -86,6 +87,7 @@ def parse_order_filter(args: Mapping[str, list[str]]) -> OrderFilter:
 @dataclass(frozen=True)
 class AuditFilter:
     actor_id: int | None = None
+    actor_email: str | None = None  # resolved to actor_id by the view (a user's e-mail can change)
     action: str | None = None
     target: str | None = None
     start: dt.date | None = None
@@ -95,13 +97,15 @@ class AuditFilter:
 
     def as_args(self) -> dict[str, str]:
         """The filter as query-string arguments (for the CSV link and the pages)."""
-        values = {"actor": self.actor_id, "action": self.action, "target": self.target,
+        values = {"actor": self.actor_email or self.actor_id, "action": self.action, "target": self.target,
                   "from": self.start, "to": self.end}
         return {name: str(value) for name, value in values.items() if value is not None}
 
 
 def parse_audit_filter(args: Mapping[str, list[str]]) -> AuditFilter:
-    actor_id = _positive_int(_one(args, "actor"), N_("The actor is a user number such as 3."))
+    actor = _one(args, "actor")
+    actor_email = normalize_email(actor) if "@" in actor else None
+    actor_id = None if actor_email else _positive_int(actor, N_("The actor is a user number such as 3, or an e-mail."))
     action = _one(args, "action") or None
     if action is not None and not _ACTION.match(action):
         raise InvalidInput(N_("Unknown action; pick one from the list, such as login.failed."))
@@ -109,7 +113,7 @@ def parse_audit_filter(args: Mapping[str, list[str]]) -> AuditFilter:
     if target is not None and not _TARGET.match(target):
         raise InvalidInput(N_("A target looks like order:17, user:3 or product:<id>."))
     start, end = _date_range(args)
-    return AuditFilter(actor_id, action, target, start, end, parse_page(_one(args, "page") or None))
+    return AuditFilter(actor_id, actor_email, action, target, start, end, parse_page(_one(args, "page") or None))
 
 
 def csv_cell(value) -> str:

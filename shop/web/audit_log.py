@@ -11,7 +11,7 @@ from shop.domain.catalog import Page
 from shop.domain.filters import AuditFilter, csv_cell, day_bounds, parse_audit_filter
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
-from shop.web.extensions import get_audit_log, get_store
+from shop.web.extensions import get_audit_log, get_db, get_store
 from shop.web.formatting import as_json
 
 bp = Blueprint("audit_log", __name__, url_prefix="/admin/audit")
@@ -20,7 +20,11 @@ CSV_COLUMNS = ("seq", "ts", "actor_id", "actor_role", "ip", "user_agent", "actio
 
 def _criteria(audit_filter: AuditFilter) -> dict:
     since, until = day_bounds(audit_filter.start, audit_filter.end)
-    return {"actor_id": audit_filter.actor_id, "action": audit_filter.action, "target": audit_filter.target,
+    actor_id = audit_filter.actor_id
+    if audit_filter.actor_email:
+        users, _ = get_db().find_users(email=audit_filter.actor_email, limit=1)
+        actor_id = users[0].user_id if users else 0  # nobody has id 0: an unknown e-mail matches nothing
+    return {"actor_id": actor_id, "action": audit_filter.action, "target": audit_filter.target,
             "since": since, "until": until}
 
 

@@ -279,6 +279,9 @@ def test_the_audit_viewer_filters_and_exports_csv_safely(client, admin, app, sto
     page = client.get("/admin/audit/?action=login.failed").get_data(as_text=True)
     assert "user:99" in page and "order:5" not in page
     assert "order:5" in client.get("/admin/audit/?actor=7").get_data(as_text=True)
+    by_email = client.get("/admin/audit/?actor=admin@example.com").get_data(as_text=True)  # the admin's own login
+    assert "login.succeeded" in by_email and "order:5" not in by_email
+    assert 'data-testid="entry-count">0<' in client.get("/admin/audit/?actor=nadie@example.com").get_data(as_text=True)
     exported = client.get("/admin/audit/export.csv?target=user:99")
     assert exported.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))

@@ -136,8 +136,15 @@ def test_an_audit_filter_round_trips_through_its_query_string():
     assert parse_audit_filter(args(**audit_filter.as_args())) == audit_filter
 
 
+def test_an_audit_actor_is_a_user_number_or_an_e_mail():
+    assert parse_audit_filter(args(actor="12")).actor_id == 12
+    by_email = parse_audit_filter(args(actor=" Ana@Example.com"))
+    assert (by_email.actor_id, by_email.actor_email) == (None, "ana@example.com")
+    assert by_email.as_args() == {"actor": "ana@example.com"}
+
+
 @pytest.mark.parametrize("params", [
-    {"action": "order.*"}, {"action": "$where"}, {"target": "order"}, {"target": "order:{$gt:1}"},
+    {"action": "order.*"}, {"action": "$where"}, {"actor": "not@an"}, {"target": "order"}, {"target": "order:{$gt:1}"},
     {"actor": "x"}, {"actor": "-1"},
 ])
 def test_audit_filters_never_carry_patterns_or_operators(params):
