@@ -317,3 +317,92 @@ def parse_low_stock_threshold(raw: str | None, default: int) -> int:
     if not raw.isdigit() or int(raw) > 10_000:
         raise InvalidInput(N_("The low-stock threshold must be a whole number from 0 to 10000."))
     return int(raw)
+
+
+# --- the row editor: one typed value per row, nested objects as dotted names -------------------
+
+ATTRIBUTE_TYPES = ("text", "number", "boolean", "text_list", "number_list")
+LIST_SEPARATOR = ";"  # not ",": text has commas, and Spanish decimals are written with one
+_TRUE, _FALSE = ("true", "sí", "si", "yes", "1"), ("false", "no", "0")
+_NUMBER = re.compile(r"^-?\d{1,15}([.,]\d{1,9})?$")
+
+
+def attribute_rows(attributes: dict) -> list[tuple[str, str, str]] | None:
+    """(dotted name, type, value as typed) per attribute, for the row editor; None when some value
+    cannot be written as a row without changing it (a list mixing types, an empty object): such a
+    product is edited as JSON instead."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(prefix: str, value: dict) -> bool:
+        if not value and prefix:
+            return False
+        for key, item in value.items():
+            name = f"{prefix}.{key}" if prefix else key
+            if isinstance(item, dict):
+                if not walk(name, item):
+                    return False
+            elif isinstance(item, list):
+                if all(isinstance(v, str) and LIST_SEPARATOR not in v for v in item):
+                    rows.append((name, "text_list", f"{LIST_SEPARATOR} ".join(item)))
+                elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in item) and item:
+                    rows.append((name, "number_list", f"{LIST_SEPARATOR} ".join(_number_text(v) for v in item)))
+                else:
+                    return False
+            elif isinstance(item, bool):
+                rows.append((name, "boolean", "true" if item else "false"))
+            elif isinstance(item, (int, float)):
+                rows.append((name, "number", _number_text(item)))
+            else:
+                rows.append((name, "text", item))
+        return True
+
+    return rows if walk("", attributes) else None
+
+
+def _number_text(value: int | float) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def parse_attribute_rows(names: list[str], types: list[str], values: list[str]) -> dict:
+    """Attributes from the row editor. A row with no name is ignored (that is how a row is removed);
+    `size.width_cm` puts width_cm inside the object size. Everything then passes the same checks
+    as JSON input (parse_attributes)."""
+    if not (len(names) == len(types) == len(values)):
+        raise InvalidInput(N_("The form is incomplete; reload the page and try again."))
+    attributes: dict = {}
+    for raw_name, kind, raw_value in zip(names, types, values, strict=True):
+        name = (raw_name or "").strip()
+        if not name:
+            continue
+        if kind not in ATTRIBUTE_TYPES:
+            raise InvalidInput(N_("Attribute %(key)s: choose a type from the list."), key=name[:60])
+        parts = name.split(".")
+        target = attributes
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise InvalidInput(N_("Attribute %(key)s is both a value and a group of values."), key=part[:60])
+        if parts[-1] in target:
+            raise InvalidInput(N_("Attribute %(key)s appears twice."), key=name[:60])
+        target[parts[-1]] = _typed(name, kind, (raw_value or "").strip())
+    counter = [0]
+    return _checked_object(attributes, "", 1, counter)
+
+
+def _typed(name: str, kind: str, text: str):
+    if kind == "text":
+        return text
+    if kind == "boolean":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise InvalidInput(N_("Attribute %(key)s: write sí or no."), key=name[:60])
+    items = [item.strip() for item in text.split(LIST_SEPARATOR)] if kind.endswith("_list") else [text]
+    items = [item for item in items if item] if kind.endswith("_list") else items
+    if kind in ("number", "number_list"):
+        if not all(_NUMBER.match(item) for item in items):
+            raise InvalidInput(N_("Attribute %(key)s: write numbers such as 16 or 2,5."), key=name[:60])
+        numbers = [float(i.replace(",", ".")) if re.search(r"[.,]", i) else int(i) for i in items]
+        return numbers[0] if kind == "number" else numbers
+    return items

@@ -31,6 +31,15 @@ _STATUS_LABELS = {"placing": lazy_gettext("Placing"), "pending": lazy_gettext("P
                   "failed": lazy_gettext("Failed")}
 
 
+_ATTRIBUTE_TYPE_LABELS = {"text": lazy_gettext("Text"), "number": lazy_gettext("Number"),
+                          "boolean": lazy_gettext("Yes/no"), "text_list": lazy_gettext("List of texts"),
+                          "number_list": lazy_gettext("List of numbers")}
+
+
+def attribute_type_label(kind: str) -> str:
+    return str(_ATTRIBUTE_TYPE_LABELS.get(kind, kind))
+
+
 _DECLINE_LABELS = {"card declined": lazy_gettext("card declined"),
                    "insufficient funds": lazy_gettext("insufficient funds")}
 
@@ -82,5 +91,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(attribute_value)
     app.add_template_filter(filter_value_label)
     app.jinja_env.globals.update(get_locale=get_locale, role_label=role_label, status_label=status_label,
+                                 attribute_type_label=attribute_type_label,
                                  format_datetime=format_datetime, format_decimal=format_decimal,
                                  format_date=format_date, format_percent=format_percent)

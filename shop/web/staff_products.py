@@ -15,9 +15,12 @@ from flask_login import current_user
 
 from shop.domain.accounts import Role
 from shop.domain.catalog import (
+    ATTRIBUTE_TYPES,
     MAX_SEARCH_LENGTH,
     Page,
+    attribute_rows,
     attributes_source,
+    parse_attribute_rows,
     parse_attributes,
     parse_page,
     parse_product_id,
@@ -34,14 +37,39 @@ from shop.web.extensions import get_db, get_store
 bp = Blueprint("staff_products", __name__, url_prefix="/admin/products")
 _REFUSALS = (InvalidInput, Conflict)
 PER_PAGE = 50
+_BLANK_ROW = ("", "text", "")
 
 
 def _form_fields() -> dict:
-    """The edit form's values, validated as far as the form can say (the rest in shop.domain.catalog)."""
+    """The edit form's values, validated as far as the form can say (the rest in shop.domain.catalog).
+    Attributes come from the row editor, or from the JSON editor when that is the one shown."""
     form = request.form
+    if "attributes" in form:
+        attributes = parse_attributes(form["attributes"])
+    else:
+        attributes = parse_attribute_rows(form.getlist("attr_name"), form.getlist("attr_type"),
+                                          form.getlist("attr_value"))
     return {"name": form.get("name", ""), "category": form.get("category", ""), "price": form.get("price", ""),
-            "description": form.get("description", ""),
-            "attributes": parse_attributes(form.get("attributes", ""))}
+            "description": form.get("description", ""), "attributes": attributes}
+
+
+def _attribute_editor(attributes: dict, blank_rows: int = 3) -> dict:
+    """Which attribute editor the form shows, filled in: rows (one typed value each) by default,
+    JSON when asked for (?editor=json) or when some value cannot be written as a row. A form sent
+    back with an error keeps exactly what was typed, in the editor it was typed in. Every save
+    offers `blank_rows` empty rows for new attributes."""
+    form, types = request.form, {"attribute_types": ATTRIBUTE_TYPES}
+    if "attr_name" in form:
+        sent = zip(form.getlist("attr_name"), form.getlist("attr_type"), form.getlist("attr_value"), strict=False)
+        typed = [row for row in sent if row[0].strip() or row[2].strip()]  # a tampered form: shown as far as it goes
+        return {"editor": "rows", "rows": typed + [_BLANK_ROW] * blank_rows, **types}
+    if "attributes" in form:
+        return {"editor": "json", "attributes_json": form["attributes"], "rows_possible": True, **types}
+    rows = attribute_rows(attributes)
+    if rows is None or request.args.get("editor") == "json":
+        return {"editor": "json", "attributes_json": attributes_source(attributes), "rows_possible": rows is not None,
+                **types}
+    return {"editor": "rows", "rows": rows + [_BLANK_ROW] * blank_rows, **types}
 
 
 def _revision(raw: str) -> dt.datetime:
@@ -67,13 +95,13 @@ def index():
 @roles_required(Role.ADMIN)
 def create():
     if request.method == "GET":
-        return render_template("staff/product_new.html", form={"attributes": "{}", "stock": "0"})
+        return render_template("staff/product_new.html", form={"stock": "0"}, **_attribute_editor({}, 8))
     try:
         fields = {**_form_fields(), "stock": parse_stock(request.form.get("stock", ""))}
         product_id, stored = catalog_service.create_product(get_store(), fields)
     except _REFUSALS as error:
-        return render_template("staff/product_new.html", form=request.form,
-                               error=translate_error(error)), status_for(error)
+        return render_template("staff/product_new.html", form=request.form, error=translate_error(error),
+                               **_attribute_editor({}, 8)), status_for(error)
     audit("product.created", f"product:{product_id}", after=stored)
     flash(gettext("Product created."), "success")
     return redirect(url_for("staff_products.edit", product_id=product_id), 303)
@@ -84,10 +112,11 @@ def _render_edit(product_id: str, form: dict | None = None, error: str | None = 
     history, _ = get_store().find_audit_entries(target=f"product:{product.product_id}", limit=50)
     if form is None:
         form = {"name": product.name, "category": product.category, "price": str(product.price),
-                "description": product.description, "attributes": attributes_source(product.attributes)}
+                "description": product.description}
     return render_template("staff/product_edit.html", product=product, form=form, history=history,
                            revision=product.updated_at.isoformat() if product.updated_at else "",
-                           can_edit=current_user.role is Role.ADMIN, error=error, stock_error=stock_error)
+                           can_edit=current_user.role is Role.ADMIN, error=error, stock_error=stock_error,
+                           **_attribute_editor(product.attributes))
 
 
 @bp.get("/<product_id>")

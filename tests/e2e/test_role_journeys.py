@@ -69,16 +69,22 @@ def test_the_admin_creates_a_product_with_new_attributes_and_adjusts_its_stock(n
     log_in(page, own_shop.logins["admin"])
     page.get_by_role("link", name="Gestión de productos").click()
     page.get_by_role("link", name="Nuevo producto").click()
-    page.get_by_label("Nombre").fill("Tienda de campaña Ultralight 2P")
+    page.get_by_label("Nombre", exact=True).fill("Tienda de campaña Ultralight 2P")
     page.get_by_label("Categoría").fill("Montaña")
     page.get_by_label("Precio (EUR)").fill("249,00")
     page.get_by_label("Stock inicial").fill("4")
-    page.get_by_label("Atributos (JSON)").fill(
-        '{"weight_kg": 1.2, "season": "3 estaciones", "freestanding": true,'
-        ' "colors": ["verde", "gris"], "packed": {"length_cm": 45, "diameter_cm": 14}}')
+    new_attributes = [("weight_kg", "number", "1,2"), ("season", "text", "3 estaciones"),
+                      ("freestanding", "boolean", "sí"), ("colors", "text_list", "verde; gris"),
+                      ("packed.length_cm", "number", "45"), ("packed.diameter_cm", "number", "14")]
+    for n, (name, kind, value) in enumerate(new_attributes, start=1):
+        page.get_by_label(f"Nombre del atributo {n}").fill(name)
+        page.get_by_label(f"Tipo del atributo {n}").select_option(kind)
+        page.get_by_label(f"Valor del atributo {n}").fill(value)
     page.get_by_role("button", name="Crear producto").click()
     expect(page.get_by_text("Producto creado.")).to_be_visible()
     expect(page.get_by_test_id("stock")).to_have_text("4")
+    expect(page.get_by_label("Nombre del atributo 5")).to_have_value("packed.length_cm")  # nested, shown dotted
+    expect(page.get_by_label("Tipo del atributo 1")).to_have_value("number")
 
     page.get_by_label("Añadir o quitar unidades").fill("+6")
     page.get_by_label("Motivo").fill("Entrega del proveedor")

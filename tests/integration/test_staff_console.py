@@ -354,3 +354,33 @@ def test_staff_lists_are_paged_and_keep_their_filters(client, admin, make_produc
     make_user(email="buscada@example.com", name="Berta Buscada")
     found = client.get("/admin/users/?email=Buscada@Example.com").get_data(as_text=True)
     assert found.count('data-testid="user-row"') == 1 and "Berta Buscada" in found
+
+
+def test_the_row_editor_saves_typed_rows_and_keeps_them_when_refused(client, admin, make_product, store):
+    product = make_product(name="Botas", attributes={"talla": 42, "colores": ["negro"]})
+    url = f"/admin/products/{product['_id']}"
+    page = client.get(url).get_data(as_text=True)
+    assert page.count('data-testid="attribute-row"') == 2 + 3  # the two attributes and three empty rows
+    assert 'value="negro"' in page and 'value="text_list" selected' in page
+    revision = re.search(r'name="revision" value="([^"]+)"', page).group(1)
+    fields = {"name": "Botas", "category": "Pruebas", "price": "10.00", "description": "", "revision": revision}
+    from werkzeug.datastructures import MultiDict
+
+    def send(*triples):
+        token = csrf_token_from(client.get(url).get_data(as_text=True))
+        data = MultiDict([("csrf_token", token), *fields.items()])
+        for name, kind, value in triples:
+            data.add("attr_name", name)
+            data.add("attr_type", kind)
+            data.add("attr_value", value)
+        return client.post(url, data=data)
+
+    refused = send(("talla", "number", "cuarenta"), ("suela.material", "text", "goma"))
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert 'value="cuarenta"' in html and 'value="suela.material"' in html  # nothing typed is lost
+    assert send(("talla", "number", "43"), ("suela.material", "text", "goma"), ("", "text", "")).status_code == 303
+    assert store.products.find_one({"_id": product["_id"]})["attributes"] == {"talla": 43,
+                                                                             "suela": {"material": "goma"}}
+    as_json = client.get(f"{url}?editor=json").get_data(as_text=True)
+    assert 'name="attributes"' in as_json and "&#34;suela&#34;" in as_json

@@ -8,7 +8,9 @@ import pytest
 from shop.domain.accounts import Role, User, check_account_change
 from shop.domain.catalog import (
     MAX_ATTRIBUTE_DEPTH,
+    attribute_rows,
     attributes_source,
+    parse_attribute_rows,
     parse_attributes,
     parse_low_stock_threshold,
     parse_stock_adjustment,
@@ -74,6 +76,41 @@ def test_an_error_names_the_offending_key():
     with pytest.raises(InvalidInput) as error:
         parse_attributes('{"size": {"Width": 3}}')
     assert error.value.params["key"] == "size.Width"
+
+
+def rows(*triples):
+    names, types, values = zip(*triples, strict=True) if triples else ((), (), ())
+    return parse_attribute_rows(list(names), list(types), list(values))
+
+
+def test_the_row_editor_builds_typed_and_nested_attributes():
+    assert rows(("color", "text", " rojo "), ("ram_gb", "number", "16"), ("weight_kg", "number", "1,25"),
+                ("wifi", "boolean", "Sí"), ("ports", "text_list", "usb; hdmi;"), ("sizes", "number_list", "38; 39,5"),
+                ("size.width_cm", "number", "30"), ("size.depth.cm", "number", "2"), ("", "text", "ignored")) == {
+        "color": "rojo", "ram_gb": 16, "weight_kg": 1.25, "wifi": True, "ports": ["usb", "hdmi"],
+        "sizes": [38, 39.5], "size": {"width_cm": 30, "depth": {"cm": 2}}}
+
+
+@pytest.mark.parametrize("triples", [
+    [("a", "number", "dieciséis")], [("a", "boolean", "quizá")], [("a", "color", "x")],
+    [("a", "text", "x"), ("a", "text", "y")], [("a", "text", "x"), ("a.b", "text", "y")],
+    [("a.b", "text", "x"), ("a", "text", "y")], [("A", "text", "x")], [("a.$gt", "text", "x")],
+    [("a..b", "text", "x")], [("a.b.c.d", "text", "x")],
+])
+def test_the_row_editor_refuses_what_json_would_refuse_and_ambiguous_rows(triples):
+    with pytest.raises(InvalidInput):
+        rows(*triples)
+
+
+def test_rows_and_attributes_round_trip():
+    attributes = {"color": "rojo", "ram_gb": 16, "weight_kg": 1.25, "wifi": False, "ports": ["usb", "hdmi"],
+                  "sizes": [38, 39.5], "size": {"width_cm": 30, "depth": {"cm": 2}}, "tags": []}
+    assert rows(*attribute_rows(attributes)) == attributes
+
+
+@pytest.mark.parametrize("attributes", [{"mixed": [1, "a"]}, {"empty": {}}, {"semi": ["a;b"]}, {"flags": [True]}])
+def test_values_a_row_cannot_hold_send_the_product_to_the_json_editor(attributes):
+    assert attribute_rows(attributes) is None
 
 
 # --- product fields and stock --------------------------------------------------------------------
