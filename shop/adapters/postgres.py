@@ -260,6 +260,23 @@ class PostgresDatabase:
             return rows, rows[0]["matching"] if rows else 0
         return rows, self.find_orders(status, email, order_id, since, until, limit=1)[1]  # past the last page
 
+    def find_payments(self, status: str | None = None, since=None, until=None, limit: int = 50,
+                      offset: int = 0) -> tuple[list[dict], int]:
+        """Every payment attempt (accepted and declined), newest first, with the paying customer."""
+        with self.transaction() as cur:
+            cur.execute(
+                """SELECT p.payment_id, p.order_id, p.amount, p.status, p.method, p.provider_reference,
+                          p.card_last4, p.decline_reason, p.created_at, u.email, u.full_name,
+                          count(*) OVER () AS matching
+                   FROM payments p JOIN orders o USING (order_id) JOIN users u ON u.user_id = o.user_id
+                   WHERE (%(status)s::text IS NULL OR p.status = %(status)s)
+                     AND (%(since)s::timestamptz IS NULL OR p.created_at >= %(since)s)
+                     AND (%(until)s::timestamptz IS NULL OR p.created_at < %(until)s)
+                   ORDER BY p.created_at DESC, p.payment_id DESC LIMIT %(limit)s OFFSET %(offset)s""",
+                {"status": status, "since": since, "until": until, "limit": limit, "offset": offset})
+            rows = list(cur.fetchall())
+        return rows, rows[0]["matching"] if rows else 0
+
     def is_product_ordered(self, product_id: str) -> bool:
         with self.transaction() as cur:
             cur.execute("SELECT EXISTS (SELECT FROM order_items WHERE product_id = %s) AS ordered", (product_id,))

@@ -84,6 +84,26 @@ def parse_order_filter(args: Mapping[str, list[str]]) -> OrderFilter:
     return OrderFilter(status, email, order_id, start, end, parse_page(_one(args, "page") or None))
 
 
+PAYMENT_STATUSES = ("succeeded", "declined")
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    status: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    page: int = 1
+    per_page: int = 50
+
+
+def parse_payment_filter(args: Mapping[str, list[str]]) -> PaymentFilter:
+    status = _one(args, "status") or None
+    if status is not None and status not in PAYMENT_STATUSES:
+        raise InvalidInput(N_("Unknown payment status; use succeeded or declined."))
+    start, end = _date_range(args)
+    return PaymentFilter(status, start, end, parse_page(_one(args, "page") or None))
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     actor_id: int | None = None

@@ -44,6 +44,13 @@ _DECLINE_LABELS = {"card declined": lazy_gettext("card declined"),
                    "insufficient funds": lazy_gettext("insufficient funds")}
 
 
+_PAYMENT_LABELS = {"succeeded": lazy_gettext("accepted"), "declined": lazy_gettext("declined")}
+
+
+def payment_label(status: str) -> str:
+    return str(_PAYMENT_LABELS.get(status, status))
+
+
 def decline_label(reason: str | None) -> str:
     return str(_DECLINE_LABELS.get(reason or "", reason or ""))
 
@@ -91,6 +98,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(attribute_value)
     app.add_template_filter(filter_value_label)
     app.jinja_env.globals.update(get_locale=get_locale, role_label=role_label, status_label=status_label,
-                                 attribute_type_label=attribute_type_label,
+                                 attribute_type_label=attribute_type_label, payment_label=payment_label,
+                                 decline_label=decline_label,
                                  format_datetime=format_datetime, format_decimal=format_decimal,
                                  format_date=format_date, format_percent=format_percent)

@@ -13,7 +13,7 @@ from flask_login import current_user
 from shop.domain.accounts import Role
 from shop.domain.catalog import Page
 from shop.domain.errors import Conflict
-from shop.domain.filters import day_bounds, parse_order_filter
+from shop.domain.filters import PAYMENT_STATUSES, day_bounds, parse_order_filter, parse_payment_filter
 from shop.domain.orders import OrderStatus
 from shop.services import orders as order_service
 from shop.web.access import STAFF, roles_required
@@ -35,6 +35,18 @@ def index():
         limit=order_filter.per_page, offset=(order_filter.page - 1) * order_filter.per_page)
     return render_template("staff/orders.html", page=Page(orders, total, order_filter.page, order_filter.per_page),
                            filter=order_filter, statuses=[status.value for status in OrderStatus])
+
+
+@bp.get("/payments")
+@roles_required(*STAFF)
+def payments():
+    """Every payment attempt, accepted or declined, across all orders."""
+    payment_filter = parse_payment_filter(request.args.to_dict(flat=False))
+    since, until = day_bounds(payment_filter.start, payment_filter.end)
+    rows, total = get_db().find_payments(payment_filter.status, since, until, limit=payment_filter.per_page,
+                                         offset=(payment_filter.page - 1) * payment_filter.per_page)
+    return render_template("staff/payments.html", page=Page(rows, total, payment_filter.page, payment_filter.per_page),
+                           filter=payment_filter, statuses=PAYMENT_STATUSES)
 
 
 def _act(order_id: int, action, event: str, message: str):

@@ -30,8 +30,8 @@ EXPECTED = {
     "staff_products.index": STAFF, "staff_products.edit": STAFF, "staff_products.create": A,
     "staff_products.update": A, "staff_products.adjust_stock": A, "staff_products.delete": A,
     "staff_products.restore": A,
-    "staff_orders.index": STAFF, "staff_orders.mark_paid": A, "staff_orders.mark_shipped": A,
-    "staff_orders.cancel": A,
+    "staff_orders.index": STAFF, "staff_orders.payments": STAFF, "staff_orders.mark_paid": A,
+    "staff_orders.mark_shipped": A, "staff_orders.cancel": A,
     "staff_users.index": STAFF, "staff_users.create": A, "staff_users.change_role": A, "staff_users.set_active": A,
     "audit_log.index": STAFF, "audit_log.export": STAFF, "audit_log.verify": STAFF,
 }

@@ -306,7 +306,8 @@ def test_the_console_names_the_first_altered_entry(client, auditor, app, store):
 
 # --- the auditor ----------------------------------------------------------------------------------
 
-STAFF_PAGES = ["/admin/", "/admin/products/", "/admin/orders/", "/admin/users/", "/admin/audit/",
+STAFF_PAGES = ["/admin/", "/admin/products/", "/admin/orders/", "/admin/orders/payments", "/admin/users/",
+               "/admin/audit/",
                "/admin/audit/export.csv", "/admin/audit/verify"]
 
 
@@ -384,3 +385,19 @@ def test_the_row_editor_saves_typed_rows_and_keeps_them_when_refused(client, adm
                                                                              "suela": {"material": "goma"}}
     as_json = client.get(f"{url}?editor=json").get_data(as_text=True)
     assert 'name="attributes"' in as_json and "&#34;suela&#34;" in as_json
+
+
+def test_staff_see_every_payment_attempt_accepted_or_declined(client, auditor, db, store, make_product, make_user):
+    from shop.adapters.payments import SimulatedPaymentProvider
+    from shop.services import orders
+
+    customer = make_user(email="paga@example.com")
+    order_id = place(db, store, customer, make_product(stock=3))
+    orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, "4000000000000002")
+    orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, "4242424242424242")
+    html = client.get("/admin/orders/payments").get_data(as_text=True)
+    assert re.findall(r'data-status="(\w+)"', html) == ["succeeded", "declined"]
+    assert "paga@example.com" in html and "tarjeta rechazada" in html
+    declined = client.get("/admin/orders/payments?status=declined").get_data(as_text=True)
+    assert re.findall(r'data-status="(\w+)"', declined) == ["declined"]
+    assert client.get("/admin/orders/payments?status=lost").status_code == 400
