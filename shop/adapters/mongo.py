@@ -412,7 +412,8 @@ class MongoStore:
         return list(cursor.skip(skip).limit(limit)), self.audit_logs.count_documents(query)
 
     def audit_actions(self) -> list[str]:
-        return sorted(row["_id"] for row in self.audit_logs.aggregate([{"$group": {"_id": "$action"}}]))
+        """The actions present in the log (a plain scalar field: `distinct` reads the action index)."""
+        return sorted(self.audit_logs.distinct("action"))
 
     def stock_levels(self) -> dict[str, int]:
         return {str(doc["_id"]): doc["stock"] for doc in self.products.find({}, {"stock": 1})}
