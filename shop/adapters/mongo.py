@@ -181,7 +181,7 @@ class MongoStore:
                   .collation(_SPANISH).skip(skip).limit(limit))
         return [_product(doc) for doc in cursor], self.products.count_documents(query)
 
-    def update_product(self, product_id: str, fields: dict, revision: dt.datetime) -> dict | None:
+    def update_product(self, product_id: str, fields: dict, revision: dt.datetime | None) -> dict | None:
         """Replace the editable fields if nobody changed the product since `revision` was read.
 
         Returns the document as it was before (for the audit log's before/after), or None when the
@@ -190,7 +190,7 @@ class MongoStore:
         """
         now = dt.datetime.now(dt.timezone.utc)
         return self.products.find_one_and_update(
-            {"_id": ObjectId(product_id), "updated_at": revision},
+            {"_id": ObjectId(product_id), "updated_at": revision if revision else {"$exists": False}},
             {"$set": {**fields, "updated_at": now}},
             projection={"holds": 0, "returns": 0}, return_document=ReturnDocument.BEFORE,
         )

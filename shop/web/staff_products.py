@@ -72,7 +72,10 @@ def _attribute_editor(attributes: dict, blank_rows: int = 3) -> dict:
     return {"editor": "rows", "rows": rows + [_BLANK_ROW] * blank_rows, **types}
 
 
-def _revision(raw: str) -> dt.datetime:
+def _revision(raw: str) -> dt.datetime | None:
+    """The product's `updated_at` when the form was read (None: a product written without one)."""
+    if not raw:
+        return None
     try:
         return dt.datetime.fromisoformat(raw)
     except (TypeError, ValueError):

@@ -403,3 +403,13 @@ def test_staff_see_every_payment_attempt_accepted_or_declined(client, auditor, d
     declined = client.get("/admin/orders/payments?status=declined").get_data(as_text=True)
     assert re.findall(r'data-status="(\w+)"', declined) == ["declined"]
     assert client.get("/admin/orders/payments?status=lost").status_code == 400
+
+
+def test_a_product_written_without_a_revision_can_still_be_edited(client, admin, make_product, store):
+    product = make_product(name="Antiguo")
+    store.products.update_one({"_id": product["_id"]}, {"$unset": {"updated_at": ""}})  # e.g. imported by hand
+    url = f"/admin/products/{product['_id']}"
+    fields = {"category": "Pruebas", "price": "5.00", "description": "", "attributes": "{}", "revision": ""}
+    assert post(client, url, url, name="Renovado", **fields).status_code == 303
+    assert store.products.find_one({"_id": product["_id"]})["name"] == "Renovado"
+    assert post(client, url, url, name="Otra vez", **fields).status_code == 409  # now it has a revision
