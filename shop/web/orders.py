@@ -117,8 +117,10 @@ def pay(order_id: int):
                                           request.form.get("card_number", ""))
     except _REFUSALS as error:
         return render_order(order_id, translate_error(error)), status_for(error)
-    audit("payment.succeeded" if outcome.succeeded else "payment.declined", f"order:{order_id}",
-          reason=outcome.decline_reason)
+    if outcome.succeeded:
+        audit("payment.succeeded", f"order:{order_id}")
+    else:
+        audit("payment.declined", f"order:{order_id}", reason=outcome.decline_reason)
     if not outcome.succeeded:
         message = gettext("The payment was declined (%(reason)s). The order is still pending; try another card.",
                           reason=decline_label(outcome.decline_reason))
