@@ -62,7 +62,7 @@ def create_product(store: MongoStore, fields: dict) -> tuple[str, dict]:
     """A new product from validated form values; returns its id and what was stored."""
     product = new_product(**fields)
     product_id = store.insert_product(product)
-    return str(product_id), {**_editable(product), "stock": product["stock"]}
+    return product_id, {**_editable(product), "stock": product["stock"]}
 
 
 @dataclass(frozen=True)

@@ -160,8 +160,8 @@ def adjust_stock(product_id: str):
 @bp.post("/<product_id>/delete")
 @roles_required(Role.ADMIN)
 def delete(product_id: str):
+    product_id = parse_product_id(product_id)  # the normalised id, for the log and the redirect
     outcome, before = catalog_service.delete_product(get_db(), get_store(), product_id)
-    product_id = parse_product_id(product_id)
     audit(f"product.{outcome}", f"product:{product_id}", before=before)
     if outcome == "deleted":
         flash(gettext("Product deleted: no order referenced it."), "info")
@@ -173,8 +173,8 @@ def delete(product_id: str):
 @bp.post("/<product_id>/restore")
 @roles_required(Role.ADMIN)
 def restore(product_id: str):
-    catalog_service.restore_product(get_store(), product_id)
     product_id = parse_product_id(product_id)
+    catalog_service.restore_product(get_store(), product_id)
     audit("product.restored", f"product:{product_id}")
     flash(gettext("Product back on sale."), "success")
     return redirect(url_for("staff_products.edit", product_id=product_id), 303)
