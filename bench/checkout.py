@@ -188,10 +188,10 @@ def main() -> int:
                 cur.execute("INSERT INTO bench_stock VALUES (1, 100000000)")
             store = MongoStore(mongo_url, "bench", maxPoolSize=64)
             store.apply_schema()
-            add_products(store, [{"name": "Bench", "category": "Bench", "price": Decimal("19.99"),
-                                  "stock": 1_000_000, "attributes": {}},
-                                 {"name": "Raw", "category": "Bench", "price": Decimal("1.00"),
-                                  "stock": 1_000_000, "attributes": {}}])
+            add_products(db, store, [{"name": "Bench", "category": "Bench", "price": Decimal("19.99"),
+                                      "stock": 1_000_000, "attributes": {}},
+                                     {"name": "Raw", "category": "Bench", "price": Decimal("1.00"),
+                                      "stock": 1_000_000, "attributes": {}}])
             product_id = str(store.products.find_one({"name": "Bench"})["_id"])
             raw_id = str(store.products.find_one({"name": "Raw"})["_id"])
             password_hash = hash_password(PASSWORD)

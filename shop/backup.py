@@ -37,8 +37,10 @@ from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient
 
 from shop import failpoints
-from shop.adapters.postgres import BACKUP_FENCE_KEY
+from shop.adapters.mongo import MongoStore
+from shop.adapters.postgres import BACKUP_FENCE_KEY, PostgresDatabase
 from shop.embedded import postgres_bin_dir
+from shop.services.catalog import rebuild_catalog_index
 
 FORMAT_VERSION = 1
 _SET_NAME = re.compile(r"^shop-\d{8}T\d{6}Z$")
@@ -464,7 +466,22 @@ def restore(archive: Path, summary: dict, target: Source, *, key: bytes | None, 
                   *(["--clean", "--if-exists"] if force else []), "--dbname", env["PGDATABASE"],
                   extracted / "postgres.dump"], env, "pg_restore")
         _restore_mongo(extracted / "mongo" / summary["mongodb"]["database"], target, force)
-    return check_restored(target, summary)
+    result = check_restored(target, summary)
+    if result["ok"]:
+        _rebuild_catalog_index(target)
+    return result
+
+
+def _rebuild_catalog_index(target: Source) -> None:
+    """The catalog index (PostgreSQL) is derived from the products (MongoDB), and the two were dumped
+    at slightly different moments: rebuild it from the restored products (docs/catalog.md)."""
+    db = PostgresDatabase(target.postgres_url, max_connections=1)
+    store = MongoStore(target.mongodb_url, target.mongodb_db)
+    try:
+        rebuild_catalog_index(db, store)
+    finally:
+        db.close()
+        store.close()
 
 
 def _refuse_non_empty(target: Source, force: bool) -> None:

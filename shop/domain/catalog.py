@@ -8,23 +8,16 @@ input can become an operator (`$gt`), a dotted path or a regular expression.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from shop.domain.errors import N_, InvalidInput
+from shop.domain.listing import MAX_CATEGORY_LENGTH, MAX_SEARCH_LENGTH  # noqa: F401 - re-exported
 
-MAX_SEARCH_LENGTH = 100
-MAX_CATEGORY_LENGTH = 60
-MAX_FILTER_VALUE_LENGTH = 100
-MAX_ATTRIBUTE_FILTERS = 6
 MAX_PAGE = 100_000
-ATTRIBUTE_FILTER_PREFIX = "attr."
 _ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _PRODUCT_ID = re.compile(r"^[0-9a-f]{24}$")
 LOW_STOCK_THRESHOLD = 3
-
-SORT_OPTIONS = ("name", "price_asc", "price_desc")
 
 
 @dataclass(frozen=True)
@@ -38,6 +31,7 @@ class Product:
     description: str = ""
     deleted: bool = False  # archived by staff: kept for the orders that reference it, not sold
     updated_at: object = None  # the edit form's revision: a stale form cannot overwrite a newer edit
+    revision: int = 0  # counts the product's writes: the catalog index never goes back to an older one
 
     @property
     def in_stock(self) -> bool:
@@ -51,20 +45,6 @@ class Product:
         """The first few scalar attributes: what a product card shows."""
         scalars = [(k, v) for k, v in self.attributes.items() if not isinstance(v, (dict, list))]
         return scalars[:limit]
-
-
-@dataclass(frozen=True)
-class CatalogQuery:
-    search: str = ""
-    category: str | None = None
-    attributes: tuple[tuple[str, str], ...] = ()
-    sort: str = "name"
-    page: int = 1
-    per_page: int = 12
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.per_page
 
 
 @dataclass(frozen=True)
@@ -85,49 +65,6 @@ class Page:
     @property
     def has_next(self) -> bool:
         return self.page < self.pages
-
-
-def _single(args: Mapping[str, list[str]], name: str) -> str | None:
-    values = args.get(name) or []
-    if len(values) > 1:
-        raise InvalidInput(N_("The parameter %(name)s was given more than once."), name=name[:40])
-    return values[0] if values else None
-
-
-def parse_catalog_query(args: Mapping[str, list[str]], per_page: int = 12) -> CatalogQuery:
-    """Validate the catalog's query-string parameters (a mapping of name → list of values)."""
-    search = (_single(args, "q") or "").strip()
-    if len(search) > MAX_SEARCH_LENGTH:
-        raise InvalidInput(N_("The search can have at most %(max)d characters."), max=MAX_SEARCH_LENGTH)
-
-    category = (_single(args, "category") or "").strip() or None
-    if category is not None and len(category) > MAX_CATEGORY_LENGTH:
-        raise InvalidInput(N_("Unknown category."))
-
-    sort = _single(args, "sort") or "name"
-    if sort not in SORT_OPTIONS:
-        raise InvalidInput(N_("Unknown sort order; choose name, price_asc or price_desc."))
-
-    page = parse_page(_single(args, "page"))
-
-    attributes = []
-    for name in sorted(args):
-        if not name.startswith(ATTRIBUTE_FILTER_PREFIX):
-            continue
-        key = name[len(ATTRIBUTE_FILTER_PREFIX):]
-        if not _ATTRIBUTE_KEY.match(key):
-            raise InvalidInput(N_("Unknown product attribute in the filter."))
-        value = (_single(args, name) or "").strip()
-        if not value:
-            continue
-        if len(value) > MAX_FILTER_VALUE_LENGTH:
-            raise InvalidInput(N_("A filter value can have at most %(max)d characters."), max=MAX_FILTER_VALUE_LENGTH)
-        attributes.append((key, value))
-    if len(attributes) > MAX_ATTRIBUTE_FILTERS:
-        raise InvalidInput(N_("Use at most %(max)d attribute filters at once."), max=MAX_ATTRIBUTE_FILTERS)
-
-    return CatalogQuery(search=search, category=category, attributes=tuple(attributes),
-                        sort=sort, page=page, per_page=per_page)
 
 
 MAX_NAME_LENGTH = 200
@@ -171,7 +108,7 @@ def product_fields(name: str, category: str, price, attributes: dict, descriptio
 def parse_page(raw: str | None) -> int:
     if raw is None or raw == "":
         return 1
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not re.fullmatch(r"\d{1,6}", raw, re.ASCII) or not 1 <= int(raw) <= MAX_PAGE:
         raise InvalidInput(N_("The page must be a whole number from 1 upwards."))
     return int(raw)
 
@@ -181,25 +118,6 @@ def parse_product_id(raw: str) -> str:
     if not isinstance(raw, str) or not _PRODUCT_ID.match(raw.lower()):
         raise InvalidInput(N_("That is not a valid product reference."))
     return raw.lower()
-
-
-def attribute_value_candidates(raw: str) -> list:
-    """The typed values a filter string may mean: attributes keep their types (16 vs "16")."""
-    candidates: list = [raw]
-    if re.fullmatch(r"-?\d{1,15}", raw):
-        candidates.append(int(raw))
-    elif re.fullmatch(r"-?\d{1,15}\.\d{1,6}", raw):
-        candidates.append(float(raw))
-    if raw in ("true", "false"):
-        candidates.append(raw == "true")
-    return candidates
-
-
-def filter_value_label(value) -> str:
-    """How a facet value is written in a URL (the inverse of attribute_value_candidates)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 # --- what staff may write: flexible attributes, stock adjustments --------------------------------
@@ -295,7 +213,7 @@ def attributes_source(attributes: dict) -> str:
 def parse_stock_adjustment(raw_delta, raw_reason) -> tuple[int, str]:
     """A signed change of stock (+5 received, -2 damaged) and why: both are required."""
     text = raw_delta.strip() if isinstance(raw_delta, str) else ""
-    if not re.fullmatch(r"[+-]?\d{1,7}", text) or int(text) == 0 or abs(int(text)) > MAX_STOCK_ADJUSTMENT:
+    if not re.fullmatch(r"[+-]?\d{1,7}", text, re.ASCII) or int(text) == 0 or abs(int(text)) > MAX_STOCK_ADJUSTMENT:
         raise InvalidInput(N_("The adjustment must be a whole number other than 0, such as 5 or -2."))
     reason = raw_reason.strip() if isinstance(raw_reason, str) else ""
     if not reason or len(reason) > MAX_REASON_LENGTH:
@@ -306,7 +224,7 @@ def parse_stock_adjustment(raw_delta, raw_reason) -> tuple[int, str]:
 
 def parse_stock(raw) -> int:
     text = raw.strip() if isinstance(raw, str) else ""
-    if not text.isdigit() or int(text) > MAX_STOCK:
+    if not re.fullmatch(r"\d{1,7}", text, re.ASCII) or int(text) > MAX_STOCK:
         raise InvalidInput(N_("The stock must be a whole number from 0 to %(max)d."), max=MAX_STOCK)
     return int(text)
 
@@ -314,7 +232,7 @@ def parse_stock(raw) -> int:
 def parse_low_stock_threshold(raw: str | None, default: int) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or int(raw) > 10_000:
+    if not re.fullmatch(r"\d{1,5}", raw, re.ASCII) or int(raw) > 10_000:
         raise InvalidInput(N_("The low-stock threshold must be a whole number from 0 to 10000."))
     return int(raw)
 

@@ -47,7 +47,7 @@ def _date_range(args: Mapping[str, list[str]]) -> tuple[dt.date | None, dt.date 
 def _positive_int(raw: str, message: str) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= 2_147_483_647:
+    if not re.fullmatch(r"\d{1,10}", raw, re.ASCII) or not 1 <= int(raw) <= 2_147_483_647:
         raise InvalidInput(message)
     return int(raw)
 

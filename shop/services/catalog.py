@@ -2,30 +2,77 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+import logging
+from dataclasses import dataclass, replace
 
 from shop.adapters.mongo import MongoStore
-from shop.adapters.postgres import PostgresDatabase
-from shop.domain.catalog import (
-    MAX_STOCK,
-    CatalogQuery,
-    Page,
-    Product,
-    new_product,
-    parse_product_id,
-    product_fields,
-)
+from shop.adapters.postgres import DatabaseError, PostgresDatabase
+from shop.domain.catalog import MAX_STOCK, Product, new_product, parse_product_id, product_fields
 from shop.domain.errors import N_, Conflict, NotFound
+from shop.domain.listing import CatalogEntry, CatalogQuery, Listing, Position, name_sort_key
+
+log = logging.getLogger(__name__)
 
 
-def browse_catalog(store: MongoStore, query: CatalogQuery) -> Page:
-    """A page of products; asking for a page past the last one is an error, not an empty page."""
-    items, total = store.find_products(query)
-    page = Page(items=items, total=total, page=query.page, per_page=query.per_page)
-    if query.page > page.pages:
-        raise NotFound(N_("Page %(page)d does not exist; there are %(pages)d pages."),
-                       page=query.page, pages=page.pages)
-    return page
+def browse_catalog(db: PostgresDatabase, store: MongoStore, query: CatalogQuery, *, archived: bool = False) -> Listing:
+    """A page of products. The catalog index (PostgreSQL) picks which products and in which order,
+    reading one index in order from the page's position; MongoDB then gives their documents by _id,
+    so prices and stock shown are the catalog's own, as of this request (docs/catalog.md)."""
+    index = db.catalog
+    if query.search and not query.words:  # only punctuation or symbols: nothing to look for
+        return Listing([], 0, True, None, None, False)
+    per_page = query.per_page
+    # Products named exactly as searched come first on the first page and nowhere else.
+    skip_key = None if archived else query.exact_name_key
+    exact = index.exact_name_matches(query, skip_key, per_page) if skip_key and query.is_first_page else []
+    if query.before is not None:
+        positions = index.positions(query, start=query.before, backwards=True, limit=per_page + 1,
+                                    archived=archived, exclude_name_key=skip_key)
+        if len(positions) <= per_page:  # reached the beginning: that is the first page, as it is shown
+            return browse_catalog(db, store, replace(query, before=None), archived=archived)
+        positions = positions[:per_page][::-1]
+        next_position, has_previous = positions[-1], True
+    else:
+        room = per_page - len(exact)
+        positions = index.positions(query, start=query.after, backwards=False, limit=room + 1,
+                                    archived=archived, exclude_name_key=skip_key)
+        more, positions = len(positions) > room, positions[:room]
+        next_position = (positions[-1] if positions else _BEFORE_ALL_NAMES) if more else None
+        has_previous = query.after is not None
+    ids = exact + [p.product_id for p in positions]
+    products = _documents(db, store, ids, archived)
+    total, exact_total = index.count(query, archived=archived)
+    return Listing(items=products, total=total, total_is_exact=exact_total, next_position=next_position,
+                   previous_position=positions[0] if has_previous and positions else None,
+                   has_previous=has_previous)
+
+
+# Before every product in name order: where a first page filled with exact name matches goes on.
+_BEFORE_ALL_NAMES = Position("name", "", "0" * 24)
+
+
+def _documents(db: PostgresDatabase, store: MongoStore, ids: list[str], archived: bool) -> list[Product]:
+    """The products' documents in the order given. An id MongoDB no longer has (deleted for good
+    while its index entry could not be removed) is dropped from the index as it is found."""
+    found = store.products_by_ids(ids, include_archived=archived)
+    missing = [pid for pid in ids if pid not in found]
+    if missing:
+        present = store.products_by_ids(missing, include_archived=True)
+        for product_id in missing:
+            if product_id not in present:
+                db.catalog.remove(product_id)
+    return [found[pid] for pid in ids if pid in found]
+
+
+def catalog_menu(db: PostgresDatabase) -> list[tuple[str, int]]:
+    """The categories on sale and how many products each has, in Spanish alphabetical order."""
+    return sorted(db.catalog.categories(), key=lambda item: name_sort_key(item[0]))
+
+
+def catalog_filters(db: PostgresDatabase, category: str | None) -> dict[str, list]:
+    """The attribute filters a category offers (kept as counters, never computed per request)."""
+    return db.catalog.facets(category) if category else {}
 
 
 def product_detail(store: MongoStore, raw_product_id: str, *, include_archived: bool = False) -> Product:
@@ -36,18 +83,71 @@ def product_detail(store: MongoStore, raw_product_id: str, *, include_archived: 
     return product
 
 
-def load_demo_catalog(store: MongoStore) -> int:
+def load_demo_catalog(db: PostgresDatabase, store: MongoStore) -> int:
     """Insert the demo catalog into an empty products collection; returns how many were added."""
     from shop.demo_data import demo_products
 
     if store.count_products():
         return 0
-    return add_products(store, demo_products())
+    return add_products(db, store, demo_products())
 
 
-def add_products(store: MongoStore, products: list[dict]) -> int:
+def add_products(db: PostgresDatabase, store: MongoStore, products: list[dict]) -> int:
     """Validate and insert products; one invalid product rejects the whole list before any insert."""
-    return store.insert_products([new_product(**p) for p in products])
+    product_ids = store.insert_products([new_product(**p) for p in products])
+    update_catalog_index(db, store, product_ids)
+    return len(product_ids)
+
+
+# --- the catalog index: kept up to date with every product write ----------------------------------
+
+def update_catalog_index(db: PostgresDatabase, store: MongoStore, product_ids: list[str]) -> int:
+    """Bring the catalog index up to the products' current revisions; returns how many changed.
+
+    Called right after each product write. If PostgreSQL cannot be reached, the products stay
+    marked `catalog_pending` in MongoDB and the recovery pass projects them later: a product write
+    never fails because its listing could not be updated at once.
+    """
+    changed = 0
+    try:
+        for product in store.products_by_ids(product_ids, include_archived=True).values():
+            changed += db.catalog.project(CatalogEntry.of(product))
+            store.catalog_projected(product.product_id, product.revision)
+    except DatabaseError as error:
+        log.warning("catalog index not updated now (the recovery pass will): %s", error)
+    return changed
+
+
+def sync_catalog_index(db: PostgresDatabase, store: MongoStore, batch: int = 500) -> int:
+    """Project every product still marked pending (a crash between a write and its projection).
+    Reads only the sparse `catalog_pending` index: its cost is the work left, not the catalog size."""
+    synced, previous = 0, None
+    # The same ids twice in a row: PostgreSQL is unreachable (or they are being rewritten): next pass.
+    while (ids := store.catalog_pending(limit=batch)) and ids != previous:
+        synced += update_catalog_index(db, store, ids)
+        previous = ids
+    return synced
+
+
+def rebuild_catalog_index(db: PostgresDatabase, store: MongoStore) -> int:
+    """Rebuild the whole catalog index from MongoDB (first start after an upgrade or a restore,
+    or `flask --app shop catalog-rebuild`). Returns how many products it holds."""
+    started = dt.datetime.now(dt.timezone.utc)
+    store.mark_products_with_markers()
+    count = db.catalog.rebuild(CatalogEntry.of(product) for product in store.products_for_catalog_index())
+    # Clock skew between hosts: a write this close to the start is left pending and projected again.
+    store.clear_catalog_pending_before(started - dt.timedelta(seconds=60))
+    return count
+
+
+def ensure_catalog_index(db: PostgresDatabase, store: MongoStore) -> int | None:
+    """Build the catalog index if it is empty while MongoDB has products; None if nothing to do."""
+    if db.catalog.is_empty() and store.count_products():
+        log.info("building the catalog index from MongoDB ...")
+        count = rebuild_catalog_index(db, store)
+        log.info("catalog index built: %d products", count)
+        return count
+    return None
 
 
 # --- staff ----------------------------------------------------------------------------------------
@@ -58,10 +158,11 @@ def _editable(product: dict) -> dict:
             "description": product.get("description") or "", "attributes": product.get("attributes") or {}}
 
 
-def create_product(store: MongoStore, fields: dict) -> tuple[str, dict]:
+def create_product(db: PostgresDatabase, store: MongoStore, fields: dict) -> tuple[str, dict]:
     """A new product from validated form values; returns its id and what was stored."""
     product = new_product(**fields)
     product_id = store.insert_product(product)
+    update_catalog_index(db, store, [product_id])
     return product_id, {**_editable(product), "stock": product["stock"]}
 
 
@@ -78,7 +179,8 @@ class ProductChange:
                 if self.before.get(name) != self.after[name]}
 
 
-def edit_product(store: MongoStore, raw_product_id: str, fields: dict, revision) -> ProductChange:
+def edit_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str, fields: dict,
+                 revision) -> ProductChange:
     """Save an edit made on the form read at `revision`; a newer edit by someone else is never overwritten."""
     product_id = parse_product_id(raw_product_id)
     updated = product_fields(**fields)
@@ -88,6 +190,7 @@ def edit_product(store: MongoStore, raw_product_id: str, fields: dict, revision)
             raise NotFound(N_("That product does not exist or is no longer sold."))
         raise Conflict(N_("Someone changed this product while you were editing it. Reload the page and make "
                           "your change again."))
+    update_catalog_index(db, store, [product_id])
     return ProductChange(product_id, _editable(before), _editable(updated))
 
 
@@ -105,16 +208,22 @@ def delete_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str)
         if store.get_product(product_id, include_archived=True) is None:
             raise NotFound(N_("That product does not exist or is no longer sold."))
         raise Conflict(N_("This product is already archived."))
+    update_catalog_index(db, store, [product_id])
     if (not store.has_stock_markers(product_id) and not db.is_product_ordered(product_id)
             and store.delete_archived_product(product_id)):
+        try:
+            db.catalog.remove(product_id)
+        except DatabaseError as error:  # the listing drops it when it finds it gone (browse_catalog)
+            log.warning("catalog index entry of deleted product %s not removed: %s", product_id, error)
         return "deleted", {**_editable(before), "stock": before["stock"]}
     return "archived", {**_editable(before), "stock": before["stock"]}
 
 
-def restore_product(store: MongoStore, raw_product_id: str) -> None:
+def restore_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str) -> None:
     product_id = parse_product_id(raw_product_id)
     if not store.restore_product(product_id):
         raise NotFound(N_("That product is not archived."))
+    update_catalog_index(db, store, [product_id])
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ DEMO_USERS = (
 
 def load_demo_data(db: PostgresDatabase, store: MongoStore) -> tuple[int, list[dict] | None]:
     """Fill empty databases: returns (products added, demo logins created or None if users existed)."""
-    added = load_demo_catalog(store)
+    added = load_demo_catalog(db, store)
     if db.count_users():
         return added, None
     logins = []

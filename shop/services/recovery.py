@@ -18,6 +18,7 @@ from shop.adapters.postgres import DatabaseError, PostgresDatabase
 from shop.domain.audit import AuditEvent
 from shop.domain.orders import OrderStatus
 from shop.services.audit import AuditLog
+from shop.services.catalog import sync_catalog_index
 from shop.services.orders import expire_order, return_stock_of_cancelled
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class RecoveryReport:
     holds_settled: int = 0
     holds_released: int = 0
     returns_forgotten: int = 0
+    catalog_synced: int = 0
 
 
 def recover(db: PostgresDatabase, store: MongoStore, *, now: dt.datetime | None = None,
@@ -74,6 +76,9 @@ def _recover(db: PostgresDatabase, store: MongoStore, now: dt.datetime) -> Recov
     _sweep_holds(db, store, report)
     # 5. Return markers of long-finished cancellations are forgotten.
     _sweep_returns(db, store, now, report)
+    store.unmark_products_without_markers()
+    # 6. Product writes whose catalog listing was not updated (a crash or PostgreSQL down meanwhile).
+    report.catalog_synced = sync_catalog_index(db, store)
     if report.aborted or report.expired or report.stock_returned or report.holds_released:
         log.info("recovery: aborted %s, expired %s, stock returned %s, holds settled %d, released %d",
                  report.aborted, report.expired, report.stock_returned, report.holds_settled, report.holds_released)

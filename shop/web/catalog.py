@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
-from shop.domain.catalog import ATTRIBUTE_FILTER_PREFIX, SORT_OPTIONS, parse_catalog_query
+from shop.domain.listing import ATTRIBUTE_FILTER_PREFIX, SORT_OPTIONS, parse_catalog_query
 from shop.domain.orders import new_idempotency_key
 from shop.services import catalog as catalog_service
 from shop.web.access import public
@@ -18,12 +18,12 @@ bp = Blueprint("catalog", __name__)
 def index():
     query = parse_catalog_query(request.args.to_dict(flat=False),
                                 per_page=current_app.config["PRODUCTS_PER_PAGE"])
-    store = get_store()
-    page = catalog_service.browse_catalog(store, query)
-    facets = store.attribute_facets(query.category) if query.category else {}
+    db = get_db()
+    listing = catalog_service.browse_catalog(db, get_store(), query)
     return render_template(
-        "catalog/index.html", page=page, query=query, categories=store.categories(), facets=facets,
-        selected=dict(query.attributes), sort_options=SORT_OPTIONS, attr_prefix=ATTRIBUTE_FILTER_PREFIX,
+        "catalog/index.html", listing=listing, query=query, categories=catalog_service.catalog_menu(db),
+        facets=catalog_service.catalog_filters(db, query.category), selected=dict(query.attributes),
+        sort_options=SORT_OPTIONS, attr_prefix=ATTRIBUTE_FILTER_PREFIX,
     )
 
 

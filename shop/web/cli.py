@@ -1,4 +1,4 @@
-"""Flask CLI commands: `flask --app shop init-db`, `load-demo`, `create-user`."""
+"""Flask CLI commands: `flask --app shop init-db`, `recover`, `catalog-rebuild`, `audit-verify`, `create-user`."""
 
 from __future__ import annotations
 
@@ -61,6 +61,23 @@ def init_app(app: Flask) -> None:
         click.echo(f"Abortados: {report.aborted}; caducados: {report.expired}; stock devuelto: "
                    f"{report.stock_returned}; reservas liquidadas: {report.holds_settled}, "
                    f"liberadas: {report.holds_released}")
+
+    @app.cli.command("catalog-rebuild")
+    def catalog_rebuild() -> None:
+        """Rebuild the catalog index (PostgreSQL) from the products in MongoDB, and check its counters."""
+        from shop.adapters.mongo import MongoStore
+        from shop.adapters.postgres import PostgresDatabase
+        from shop.services.catalog import rebuild_catalog_index
+
+        with _databases_for_command() as settings:
+            db = PostgresDatabase(settings.database_url, max_connections=2)
+            store = MongoStore(settings.mongodb_url, settings.mongodb_db)
+            try:
+                count = rebuild_catalog_index(db, store)
+            finally:
+                db.close()
+                store.close()
+        click.echo(f"Índice del catálogo reconstruido: {count} productos.")
 
     @app.cli.command("audit-verify")
     def audit_verify() -> None:

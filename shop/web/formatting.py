@@ -16,7 +16,7 @@ from flask_babel import (
     lazy_gettext,
 )
 
-from shop.domain.catalog import filter_value_label
+from shop.domain.listing import filter_value_label
 
 _UNITS = {"gb": "GB", "mp": "MP", "horas": "h", "bar": "bar", "litros": "l", "pulgadas": "\"",
           "eu": "EU", "c": "°C", "meses": "", "cm": "cm", "mm": "mm", "kg": "kg", "g": "g", "ml": "ml",

@@ -16,18 +16,16 @@ from flask_login import current_user
 from shop.domain.accounts import Role
 from shop.domain.catalog import (
     ATTRIBUTE_TYPES,
-    MAX_SEARCH_LENGTH,
-    Page,
     attribute_rows,
     attributes_source,
     parse_attribute_rows,
     parse_attributes,
-    parse_page,
     parse_product_id,
     parse_stock,
     parse_stock_adjustment,
 )
 from shop.domain.errors import N_, Conflict, InvalidInput
+from shop.domain.listing import parse_catalog_query
 from shop.services import catalog as catalog_service
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
@@ -85,13 +83,10 @@ def _revision(raw: str) -> dt.datetime | None:
 @bp.get("/")
 @roles_required(*STAFF)
 def index():
-    search = request.args.get("q", "").strip()[:MAX_SEARCH_LENGTH]
+    query = parse_catalog_query(request.args.to_dict(flat=False), per_page=PER_PAGE)
     archived = request.args.get("archived") == "1"
-    number = parse_page(request.args.get("page"))
-    products, total = get_store().staff_products(search, archived=archived, skip=(number - 1) * PER_PAGE,
-                                                 limit=PER_PAGE)
-    return render_template("staff/products.html", page=Page(products, total, number, PER_PAGE), search=search,
-                           archived=archived)
+    listing = catalog_service.browse_catalog(get_db(), get_store(), query, archived=archived)
+    return render_template("staff/products.html", listing=listing, search=query.search, archived=archived)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -101,7 +96,7 @@ def create():
         return render_template("staff/product_new.html", form={"stock": "0"}, **_attribute_editor({}, 8))
     try:
         fields = {**_form_fields(), "stock": parse_stock(request.form.get("stock", ""))}
-        product_id, stored = catalog_service.create_product(get_store(), fields)
+        product_id, stored = catalog_service.create_product(get_db(), get_store(), fields)
     except _REFUSALS as error:
         return render_template("staff/product_new.html", form=request.form, error=translate_error(error),
                                **_attribute_editor({}, 8)), status_for(error)
@@ -132,7 +127,7 @@ def edit(product_id: str):
 @roles_required(Role.ADMIN)
 def update(product_id: str):
     try:
-        change = catalog_service.edit_product(get_store(), product_id, _form_fields(),
+        change = catalog_service.edit_product(get_db(), get_store(), product_id, _form_fields(),
                                               _revision(request.form.get("revision", "")))
     except _REFUSALS as error:
         return _render_edit(product_id, form=request.form, error=translate_error(error)), status_for(error)
@@ -174,7 +169,7 @@ def delete(product_id: str):
 @roles_required(Role.ADMIN)
 def restore(product_id: str):
     product_id = parse_product_id(product_id)
-    catalog_service.restore_product(get_store(), product_id)
+    catalog_service.restore_product(get_db(), get_store(), product_id)
     audit("product.restored", f"product:{product_id}")
     flash(gettext("Product back on sale."), "success")
     return redirect(url_for("staff_products.edit", product_id=product_id), 303)

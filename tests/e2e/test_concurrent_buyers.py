@@ -145,15 +145,15 @@ def _all_at_once(buyers: list[Buyer], action) -> list:
     return results
 
 
-def _product(store, name: str, stock: int) -> str:
-    add_products(store, [{"name": name, "category": "Oferta", "price": Decimal("19.99"), "stock": stock,
-                          "attributes": {}}])
+def _product(db, store, name: str, stock: int) -> str:
+    add_products(db, store, [{"name": name, "category": "Oferta", "price": Decimal("19.99"), "stock": stock,
+                              "attributes": {}}])
     return str(store.products.find_one({"name": name})["_id"])
 
 
 def test_200_buyers_for_10_units_buy_exactly_10(crowd_shop):
     shop, db, store, emails = crowd_shop
-    product_id = _product(store, "Consola", 10)
+    product_id = _product(db, store, "Consola", 10)
 
     class BuyOne:
         @staticmethod
@@ -177,7 +177,7 @@ def test_200_buyers_for_10_units_buy_exactly_10(crowd_shop):
 
 def test_overlapping_multi_item_carts_are_all_or_nothing(crowd_shop):
     shop, db, store, emails = crowd_shop
-    a, b, c = _product(store, "A", 10), _product(store, "B", 10), _product(store, "C", 10)
+    a, b, c = _product(db, store, "A", 10), _product(db, store, "B", 10), _product(db, store, "C", 10)
     carts = [[(a, 1), (b, 1)], [(b, 1), (c, 1)], [(c, 2), (a, 1)], [(a, 1), (b, 1), (c, 1)]]
 
     class BuyCart:
@@ -214,7 +214,7 @@ def test_overlapping_multi_item_carts_are_all_or_nothing(crowd_shop):
 def test_the_running_shop_recovers_abandoned_checkouts_by_itself(servers, tmp_path):
     """The periodic recovery really runs inside the web workers (not only when a test calls it)."""
     with own_databases(servers, "shop_recovery") as (pg_url, db_name, db, store):
-        product_id = _product(store, "Abandonado", 5)
+        product_id = _product(db, store, "Abandonado", 5)
         user = db.insert_user("solo@example.com", "Solo", hash_password(PASSWORD), Role.CUSTOMER)
         shop = start_shop(tmp_path / "var", extra_env=shop_env(servers, pg_url, db_name,
                                                                RECOVERY_INTERVAL_SECONDS="1"))

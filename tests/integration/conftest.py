@@ -19,7 +19,8 @@ from shop.web.factory import create_app
 from tests.conftest import csrf_token_from
 
 PASSWORD = "correct horse battery"
-_TABLES = "payments, order_items, orders, users"
+_TABLES = ("payments, order_items, orders, users, "
+           "catalog_entries, catalog_categories, catalog_facet_values, catalog_facet_keys")
 
 
 @pytest.fixture(scope="session")
@@ -74,9 +75,9 @@ def client(app):
 
 
 @pytest.fixture
-def make_product(store):
+def make_product(db, store):
     def make(name="Producto de prueba", price="10.00", stock=5, category="Pruebas", attributes=None, **extra):
-        add_products(store, [{"name": name, "price": Decimal(price), "stock": stock, "category": category,
+        add_products(db, store, [{"name": name, "price": Decimal(price), "stock": stock, "category": category,
                               "attributes": attributes if attributes is not None else {}, **extra}])
         return store.products.find_one({"name": name})
 

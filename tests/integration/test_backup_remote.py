@@ -93,7 +93,7 @@ Subsystem sftp internal-sftp
 
 @pytest.fixture
 def source(migrated, servers, mongo_db_name, db, store):
-    load_demo_catalog(store)
+    load_demo_catalog(db, store)
     return backup.Source(migrated, servers.mongodb_url, mongo_db_name)
 
 

@@ -37,13 +37,54 @@ def test_search_by_name_is_case_insensitive(client, make_product):
     assert names(client.get("/?q=sony")) == ["Auriculares Sony WH-1000XM5"]
 
 
-@pytest.mark.parametrize("term", [".*", "[", "(", "\\", "a+b", "^C", '{"$gt": ""}', "$where"])
-def test_search_terms_are_literals_never_patterns_or_operators(client, make_product, term):
+@pytest.mark.parametrize("term", ["a+b", "(a) [b]", "a.*b", "\\a b", "^a $b", '{"$gt": "a"} b', "a b $where"])
+def test_search_terms_are_words_never_patterns_or_operators(client, make_product, term):
     make_product(name="Cafetera Bialetti")
     make_product(name="Oferta a+b .* [ ( \\ ^C {\"$gt\": \"\"} $where")
     response = client.get("/", query_string={"q": term})
     assert response.status_code == 200
     assert names(response) == ["Oferta a+b .* [ ( \\ ^C {\"$gt\": \"\"} $where"]
+
+
+@pytest.mark.parametrize("term", [".*", "[", "(", "\\", "$", '{"$gt": ""}'])
+def test_a_search_with_no_words_finds_nothing_and_breaks_nothing(client, make_product, term):
+    make_product(name="Cafetera Bialetti")
+    response = client.get("/", query_string={"q": term})
+    assert response.status_code == 200
+    assert names(response) == []
+    assert 'data-testid="no-results"' in response.get_data(as_text=True)
+
+
+def test_search_finds_words_in_any_order_ignoring_case_and_accents(client, make_product):
+    make_product(name="Café molido de Colombia")
+    make_product(name="Cafetera italiana")
+    make_product(name="Té verde")
+    assert names(client.get("/?q=colombia CAFE")) == ["Café molido de Colombia"]
+    assert names(client.get("/?q=café colombia")) == ["Café molido de Colombia"]
+    assert names(client.get("/?q=te")) == ["Té verde"]
+
+
+def test_the_last_word_of_a_search_is_a_prefix(client, make_product):
+    make_product(name="Cafetera italiana")
+    make_product(name="Café molido")
+    assert names(client.get("/?q=caf")) == ["Café molido", "Cafetera italiana"]
+    assert names(client.get("/?q=cafet")) == ["Cafetera italiana"]
+    assert names(client.get("/?q=cafetera ital")) == ["Cafetera italiana"]
+    assert names(client.get("/?q=caf italiana")) == []  # only the last word is a prefix
+
+
+def test_an_exact_name_match_is_listed_first(client, make_product):
+    make_product(name="Altavoz portátil")
+    make_product(name="Bolsa portátil grande")
+    make_product(name="Portátil")
+    assert names(client.get("/?q=portatil")) == ["Portátil", "Altavoz portátil", "Bolsa portátil grande"]
+
+
+def test_a_search_miss_says_so(client, make_product):
+    make_product(name="Cafetera italiana")
+    response = client.get("/?q=zzzxq")
+    assert names(response) == []
+    assert "Ningún producto coincide" in response.get_data(as_text=True)
 
 
 def test_an_operator_shaped_query_parameter_is_not_a_filter(client, make_product):
@@ -72,30 +113,77 @@ def test_sort_by_price_both_ways_and_by_name(client, make_product):
     assert names(client.get("/?sort=name")) == ["a barato", "B medio", "C caro"]
 
 
-def test_pagination_walks_the_whole_catalog_once(client, store):
-    total = load_demo_catalog(store)
-    seen = []
-    page = 1
-    while True:
-        response = client.get(f"/?page={page}")
-        if response.status_code == 404:
-            break
-        seen += names(response)
-        page += 1
+NEXT_LINK = re.compile(r'<a class="page-link" rel="next" href="([^"#]+)"')
+PREVIOUS_LINK = re.compile(r'<a class="page-link" rel="prev" href="([^"#]+)"')
+
+
+def follow(client, url: str, link: re.Pattern) -> tuple[list[str], str | None]:
+    response = client.get(url)
+    assert response.status_code == 200
+    found = link.search(response.get_data(as_text=True))
+    return names(response), html_lib.unescape(found.group(1)) if found else None
+
+
+@pytest.mark.parametrize("sort", ["name", "price_asc", "price_desc"])
+def test_pagination_walks_the_whole_catalog_once_in_each_order(client, db, store, sort):
+    total = load_demo_catalog(db, store)
+    seen, url, pages = [], f"/?sort={sort}", 0
+    while url:
+        page_names, url = follow(client, url, NEXT_LINK)
+        seen += page_names
+        pages += 1
     assert len(seen) == total == len(set(seen)) == 60
-    assert page == 6
+    assert pages == 5
 
 
-def test_a_page_past_the_last_says_how_many_pages_there_are(client, make_product):
-    make_product()
-    response = client.get("/?page=7")
-    assert response.status_code == 404
-    assert "La página 7 no existe; hay 1 páginas." in response.get_data(as_text=True)
+def test_previous_walks_back_to_the_first_page(client, db, store):
+    load_demo_catalog(db, store)
+    first, url = follow(client, "/", NEXT_LINK)
+    second, url = follow(client, url, NEXT_LINK)
+    third, _ = follow(client, url, NEXT_LINK)
+    response = client.get(url)
+    back = PREVIOUS_LINK.search(response.get_data(as_text=True)).group(1)
+    assert follow(client, html_lib.unescape(back), NEXT_LINK)[0] == second
+    back = PREVIOUS_LINK.search(client.get(html_lib.unescape(back)).get_data(as_text=True)).group(1)
+    assert follow(client, html_lib.unescape(back), NEXT_LINK)[0] == first
+
+
+def test_paging_never_skips_or_repeats_while_products_are_added(client, make_product):
+    for i in range(30):
+        make_product(name=f"Producto {i:02d}")
+    seen, url = [], "/"
+    added = 0
+    while url:
+        page_names, url = follow(client, url, NEXT_LINK)
+        seen += page_names
+        # Between page loads, products appear before and after the current position.
+        make_product(name=f"Producto 00-{added:02d}")
+        make_product(name=f"Producto 99-{added:02d}")
+        added += 1
+    originals = [n for n in seen if "-" not in n]
+    assert originals == [f"Producto {i:02d}" for i in range(30)]
+    assert len(seen) == len(set(seen))
+
+
+def test_a_page_past_the_last_shows_no_products_and_a_way_back(client, make_product):
+    from shop.domain.listing import Position
+
+    make_product(name="Único")
+    after = Position("name", "zzzz", "f" * 24).token()
+    response = client.get(f"/?after={after}")
+    assert response.status_code == 200
+    assert names(response) == []
+    assert "No hay más productos" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("url, status, message", [
-    ("/?page=0", 400, "La página debe ser un número entero"),
-    ("/?page=abc", 400, "La página debe ser un número entero"),
+    ("/?after=0", 400, "Ese enlace de página ya no es válido"),
+    ("/?after=eyJ4IjoxfQ", 400, "Ese enlace de página ya no es válido"),
+    ("/?after=" + "A" * 900, 400, "Ese enlace de página ya no es válido"),
+    ("/?before=%C2%B2", 400, "Ese enlace de página ya no es válido"),
+    ("/?sort=price_asc&after=WyJuYW1lIiwieCIsIjAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMCJd", 400,
+     "Ese enlace de página ya no es válido"),
+    ("/?q=caf%00e", 400, "caracteres de control"),
     ("/?sort=$natural", 400, "Orden desconocido"),
     ("/?attr.$where=1", 400, "atributo de producto desconocido"),
     ("/?q=" + "x" * 101, 400, "como máximo 100 caracteres"),
@@ -112,9 +200,9 @@ def test_bad_catalog_input_gets_a_clear_spanish_message(client, url, status, mes
 
 
 def test_bad_input_gets_json_when_json_is_asked_for(client):
-    response = client.get("/?page=0", headers={"Accept": "application/json"})
+    response = client.get("/?after=0", headers={"Accept": "application/json"})
     assert response.status_code == 400
-    assert response.json["error"]["message"].startswith("La página debe ser")
+    assert response.json["error"]["message"].startswith("Ese enlace de página")
     assert response.json["error"]["request_id"] == response.headers["X-Request-ID"]
 
 

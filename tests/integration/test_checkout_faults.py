@@ -135,8 +135,8 @@ def own_mongo(tmp_path):
 
 def _customer_and_products(db, store):
     customer = accounts.create_user(db, f"c{uuid.uuid4().hex[:6]}@example.com", "C", "a long password", Role.CUSTOMER)
-    add_products(store, [{"name": "Uno", "category": "X", "price": "5.00", "stock": 5, "attributes": {}},
-                         {"name": "Dos", "category": "X", "price": "7.00", "stock": 3, "attributes": {}}])
+    add_products(db, store, [{"name": "Uno", "category": "X", "price": "5.00", "stock": 5, "attributes": {}},
+                             {"name": "Dos", "category": "X", "price": "7.00", "stock": 3, "attributes": {}}])
     ids = sorted(str(d["_id"]) for d in store.products.find({}, {"_id": 1}))
     return customer, ids
 
@@ -170,7 +170,7 @@ def test_postgres_down_at_checkout_takes_nothing(own_postgres, store):
 def test_mongodb_stopped_between_two_reservations(db, own_mongo, make_user):
     server, store = own_mongo
     customer = make_user()
-    _, ids = _customer_and_products_in(store)
+    _, ids = _customer_and_products_in(db, store)
     failpoints.install("checkout.after_reserve", server.stop)
     with pytest.raises(Unavailable, match="catalog stopped answering"):
         checkout.place_order(db, store, customer.user_id, [(i, 1) for i in ids], str(uuid.uuid4()))
@@ -181,9 +181,9 @@ def test_mongodb_stopped_between_two_reservations(db, own_mongo, make_user):
     assert_invariant_after_recovery(db, store, {ids[0]: 5, ids[1]: 3})
 
 
-def _customer_and_products_in(store):
-    add_products(store, [{"name": "Uno", "category": "X", "price": "5.00", "stock": 5, "attributes": {}},
-                         {"name": "Dos", "category": "X", "price": "7.00", "stock": 3, "attributes": {}}])
+def _customer_and_products_in(db, store):
+    add_products(db, store, [{"name": "Uno", "category": "X", "price": "5.00", "stock": 5, "attributes": {}},
+                             {"name": "Dos", "category": "X", "price": "7.00", "stock": 3, "attributes": {}}])
     return None, sorted(str(d["_id"]) for d in store.products.find({}, {"_id": 1}))
 
 
@@ -191,7 +191,7 @@ def _customer_and_products_in(store):
 def test_mongodb_errors_injected_with_failcommand(db, own_mongo, make_user, error):
     server, store = own_mongo
     customer = make_user()
-    _, ids = _customer_and_products_in(store)
+    _, ids = _customer_and_products_in(db, store)
     # skip the first reservation (findAndModify), fail the next two (the second one and its retry)
     store.client.admin.command("configureFailPoint", "failCommand", mode={"skip": 1, "times": 2},
                                data={"failCommands": ["findAndModify"], **error})
@@ -206,7 +206,7 @@ def test_mongodb_errors_injected_with_failcommand(db, own_mongo, make_user, erro
 def test_a_cancellation_while_mongodb_is_down_is_finished_when_it_returns(db, own_mongo, make_user):
     server, store = own_mongo
     customer = make_user()
-    _, ids = _customer_and_products_in(store)
+    _, ids = _customer_and_products_in(db, store)
     order_id = checkout.place_order(db, store, customer.user_id, [(ids[0], 2)], str(uuid.uuid4())).order_id
     server.stop()
     orders.cancel_order(db, store, customer, order_id)  # PostgreSQL records it; the stock waits

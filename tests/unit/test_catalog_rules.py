@@ -4,16 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from shop.domain.catalog import (
-    CatalogQuery,
-    Page,
-    Product,
-    attribute_value_candidates,
-    new_product,
-    parse_catalog_query,
-    parse_product_id,
-)
+from shop.domain.catalog import Page, Product, new_product, parse_page, parse_product_id
 from shop.domain.errors import InvalidInput
+from shop.domain.listing import CatalogQuery, attribute_value_candidates, parse_catalog_query
 
 
 def q(**params):
@@ -21,7 +14,8 @@ def q(**params):
 
 
 def test_an_empty_query_is_the_first_page_sorted_by_name():
-    assert q() == CatalogQuery(search="", category=None, attributes=(), sort="name", page=1, per_page=12)
+    assert q() == CatalogQuery(search="", category=None, attributes=(), sort="name", after=None, before=None,
+                               per_page=12)
 
 
 def test_search_is_kept_as_literal_text_even_with_regex_metacharacters():
@@ -41,15 +35,15 @@ def test_an_over_long_search_is_refused():
         q(q="x" * 101)
 
 
-@pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "1e3", "999999999"])
-def test_page_numbers_must_be_positive_whole_numbers(page):
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "1e3", "999999999", "²", "١٢", "３"])
+def test_page_numbers_of_staff_lists_must_be_positive_ascii_whole_numbers(page):
     with pytest.raises(InvalidInput):
-        q(page=page)
+        parse_page(page)
 
 
 def test_a_repeated_parameter_is_refused():
     with pytest.raises(InvalidInput, match="more than once"):
-        q(page=["1", "2"])
+        q(sort=["name", "price_asc"])
 
 
 @pytest.mark.parametrize("sort", ["price", "$natural", "name;drop"])

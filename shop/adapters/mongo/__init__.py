@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import re
 import time
 from collections.abc import Iterable
 from decimal import Decimal
@@ -20,10 +19,10 @@ from bson import ObjectId
 from bson.codec_options import CodecOptions, TypeRegistry
 from bson.decimal128 import Decimal128
 from pymongo import MongoClient, ReturnDocument
-from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError, PyMongoError
 
 from shop.config import PROJECT_ROOT
-from shop.domain.catalog import CatalogQuery, Product, attribute_value_candidates
+from shop.domain.catalog import Product
 from shop.domain.money import to_money
 from shop.domain.orders import hold_key
 
@@ -31,16 +30,15 @@ StoreError = PyMongoError  # any failure talking to MongoDB
 
 _PRICING_FIELDS = {"name": 1, "category": 1, "price": 1, "stock": 1}
 SCHEMA_FILE = PROJECT_ROOT / "database" / "mongo" / "collections.json"
-_SORTS = {
-    "name": [("name", 1), ("_id", 1)],
-    "price_asc": [("price", 1), ("_id", 1)],
-    "price_desc": [("price", -1), ("_id", 1)],
-}
 _SPANISH = {"locale": "es", "strength": 1}  # "árbol" sorts with "arbol", "Zapato" with "zapato"
-_MAX_FACET_VALUES = 15
-_SCALAR_TYPES = ["string", "int", "long", "double", "bool"]
 # Archived products stay in the collection for the orders that reference them, but are not sold.
 _ON_SALE = {"deleted_at": {"$exists": False}}
+# Every write of a listed field (name, category, price, attributes, archiving) adds 1 to `revision`
+# and sets `catalog_pending` in the same update; the catalog index (PostgreSQL) is brought up to
+# that revision right after, and `catalog_pending` is cleared only if no newer write came meanwhile.
+# A sparse index finds what a crash left pending without reading the collection (docs/catalog.md).
+_CATALOG_WRITE = {"$inc": {"revision": 1}, "$set": {"catalog_pending": True}}
+_NOT_LISTED = {"holds": 0, "returns": 0, "description": 0, "catalog_pending": 0, "marked": 0}
 
 
 def _decimal_codec() -> CodecOptions:
@@ -97,89 +95,63 @@ class MongoStore:
                     self.db.command("collMod", name, validator=validator)
             for index in spec.get("indexes", []):
                 self.db[name].create_index([tuple(k) for k in index["keys"]], name=index["name"],
-                                           unique=index.get("unique", False))
+                                           unique=index.get("unique", False), sparse=index.get("sparse", False))
 
     def validators(self) -> dict[str, dict]:
         return {c["name"]: c.get("options", {}).get("validator", {}) for c in self.db.list_collections()}
 
     # --- catalog ------------------------------------------------------------------------------
 
-    def find_products(self, query: CatalogQuery) -> tuple[list[Product], int]:
-        """One page of products matching the query, and the total number of matches."""
-        mongo_filter = self._catalog_filter(query)
-        total = self.products.count_documents(mongo_filter)
-        cursor = (self.products.find(mongo_filter).sort(_SORTS[query.sort]).collation(_SPANISH)
-                  .skip(query.offset).limit(query.per_page))
-        return [_product(doc) for doc in cursor], total
-
-    @staticmethod
-    def _catalog_filter(query: CatalogQuery) -> dict:
-        mongo_filter: dict = dict(_ON_SALE)
-        if query.search:
-            # An escaped literal, case-insensitive: the input can never act as a pattern.
-            mongo_filter["name"] = {"$regex": re.escape(query.search), "$options": "i"}
-        if query.category:
-            mongo_filter["category"] = query.category
-        for key, raw in query.attributes:  # keys are validated identifiers: no "$" and no "."
-            mongo_filter[f"attributes.{key}"] = {"$in": attribute_value_candidates(raw)}
-        return mongo_filter
-
     def get_product(self, product_id: str, *, include_archived: bool = False) -> Product | None:
         query = {"_id": ObjectId(product_id)} if include_archived else {"_id": ObjectId(product_id), **_ON_SALE}
         doc = self.products.find_one(query)
         return _product(doc) if doc else None
 
-    def categories(self) -> list[tuple[str, int]]:
-        pipeline = [{"$match": _ON_SALE}, {"$group": {"_id": "$category", "count": {"$sum": 1}}}, {"$sort": {"_id": 1}}]
-        return [(row["_id"], row["count"]) for row in self.products.aggregate(pipeline)]
-
-    def attribute_facets(self, category: str) -> dict[str, list]:
-        """Filterable attributes of a category: scalar attributes with few distinct values."""
-        pipeline = [
-            {"$match": {"category": category, **_ON_SALE}},
-            {"$project": {"kv": {"$objectToArray": "$attributes"}}},
-            {"$unwind": "$kv"},
-            {"$match": {"kv.v": {"$type": _SCALAR_TYPES, "$not": {"$type": "array"}}}},
-            {"$group": {"_id": "$kv.k", "values": {"$addToSet": "$kv.v"}}},
-            {"$sort": {"_id": 1}},
-        ]
-        facets = {}
-        for row in self.products.aggregate(pipeline):
-            values = row["values"]
-            if 1 < len(values) <= _MAX_FACET_VALUES:
-                facets[row["_id"]] = sorted(values, key=lambda v: (str(type(v)), v))
-        return facets
-
-    def insert_products(self, products: list[dict]) -> int:
+    def insert_products(self, products: list[dict]) -> list[str]:
         """Insert validated product fields (see shop.domain.catalog.new_product)."""
         now = dt.datetime.now(dt.timezone.utc)
-        docs = [{**p, "created_at": now, "updated_at": now} for p in products]
+        docs = [{**p, "created_at": now, "updated_at": now, "revision": 1, "catalog_pending": True} for p in products]
         # ordered=False: one invalid document must not silently drop the whole batch
-        return len(self.products.insert_many(docs, ordered=False).inserted_ids)
+        return [str(i) for i in self.products.insert_many(docs, ordered=False).inserted_ids]
 
     def insert_product(self, product: dict) -> str:
         now = dt.datetime.now(dt.timezone.utc)
-        return str(self.products.insert_one({**product, "created_at": now, "updated_at": now}).inserted_id)
+        return str(self.products.insert_one({**product, "created_at": now, "updated_at": now, "revision": 1,
+                                             "catalog_pending": True}).inserted_id)
 
     def count_products(self) -> int:
         return self.products.count_documents({})
 
-    def products_by_ids(self, product_ids: list[str]) -> dict[str, Product]:
-        docs = self.products.find({"_id": {"$in": [ObjectId(pid) for pid in product_ids]}, **_ON_SALE})
-        return {str(doc["_id"]): _product(doc) for doc in docs}
+    def products_by_ids(self, product_ids: list[str], *, include_archived: bool = False) -> dict[str, Product]:
+        """Products by id (point lookups on _id: cheap at any catalog size)."""
+        query: dict = {"_id": {"$in": [ObjectId(pid) for pid in product_ids]}}
+        if not include_archived:
+            query.update(_ON_SALE)
+        return {str(doc["_id"]): _product(doc) for doc in self.products.find(query, {"holds": 0, "returns": 0})}
+
+    # --- the catalog index's side (docs/catalog.md) -------------------------------------------------
+
+    def catalog_pending(self, limit: int = 500) -> list[str]:
+        """Products written since the catalog index last showed them (the sparse index holds only these)."""
+        return [str(doc["_id"]) for doc in self.products.find({"catalog_pending": True}, {"_id": 1}).limit(limit)]
+
+    def catalog_projected(self, product_id: str, revision: int) -> None:
+        """The index shows `revision`: clear the pending mark, unless a newer write set it again."""
+        self.products.update_one({"_id": ObjectId(product_id), "revision": revision, "catalog_pending": True},
+                                 {"$unset": {"catalog_pending": ""}})
+
+    def products_for_catalog_index(self, batch_size: int = 5000):
+        """Every product, archived ones included, without what a listing does not need (a rebuild)."""
+        return (_product(doc) for doc in self.products.find({}, _NOT_LISTED).batch_size(batch_size))
+
+    def clear_catalog_pending_before(self, moment: dt.datetime) -> None:
+        """After a rebuild that read every product: what was written before `moment` is in the index.
+        Later writes stay pending and are projected by the next sweep (the revision check makes that
+        harmless if the rebuild had seen them too)."""
+        self.products.update_many({"catalog_pending": True, "updated_at": {"$lt": moment}},
+                                  {"$unset": {"catalog_pending": ""}})
 
     # --- staff: products and stock ---------------------------------------------------------------
-
-    def staff_products(self, search: str = "", *, archived: bool = False, skip: int = 0,
-                       limit: int = 50) -> tuple[list[Product], int]:
-        """A page of products for the staff list, by name, and how many match; `search` is an
-        escaped literal, never a pattern."""
-        query: dict = {"deleted_at": {"$exists": True}} if archived else dict(_ON_SALE)
-        if search:
-            query["name"] = {"$regex": re.escape(search), "$options": "i"}
-        cursor = (self.products.find(query, {"holds": 0, "returns": 0}).sort([("name", 1), ("_id", 1)])
-                  .collation(_SPANISH).skip(skip).limit(limit))
-        return [_product(doc) for doc in cursor], self.products.count_documents(query)
 
     def update_product(self, product_id: str, fields: dict, revision: dt.datetime | None) -> dict | None:
         """Replace the editable fields if nobody changed the product since `revision` was read.
@@ -191,7 +163,7 @@ class MongoStore:
         now = dt.datetime.now(dt.timezone.utc)
         return self.products.find_one_and_update(
             {"_id": ObjectId(product_id), "updated_at": revision if revision else {"$exists": False}},
-            {"$set": {**fields, "updated_at": now}},
+            {"$set": {**fields, "updated_at": now, **_CATALOG_WRITE["$set"]}, "$inc": _CATALOG_WRITE["$inc"]},
             projection={"holds": 0, "returns": 0}, return_document=ReturnDocument.BEFORE,
         )
 
@@ -210,14 +182,17 @@ class MongoStore:
         """Take a product off sale (soft delete); returns it as it was, None if unknown or archived."""
         now = dt.datetime.now(dt.timezone.utc)
         return self.products.find_one_and_update(
-            {"_id": ObjectId(product_id), **_ON_SALE}, {"$set": {"deleted_at": now, "updated_at": now}},
+            {"_id": ObjectId(product_id), **_ON_SALE},
+            {"$set": {"deleted_at": now, "updated_at": now, **_CATALOG_WRITE["$set"]}, "$inc": _CATALOG_WRITE["$inc"]},
             projection={"holds": 0, "returns": 0},
         )
 
     def restore_product(self, product_id: str) -> bool:
         now = dt.datetime.now(dt.timezone.utc)
-        result = self.products.update_one({"_id": ObjectId(product_id), "deleted_at": {"$exists": True}},
-                                          {"$unset": {"deleted_at": ""}, "$set": {"updated_at": now}})
+        result = self.products.update_one(
+            {"_id": ObjectId(product_id), "deleted_at": {"$exists": True}},
+            {"$unset": {"deleted_at": ""}, "$set": {"updated_at": now, **_CATALOG_WRITE["$set"]},
+             "$inc": _CATALOG_WRITE["$inc"]})
         return result.modified_count == 1
 
     def has_stock_markers(self, product_id: str) -> bool:
@@ -238,10 +213,6 @@ class MongoStore:
         cursor = self.products.find({"stock": {"$lte": threshold}, **_ON_SALE}, {"holds": 0, "returns": 0})
         return [_product(doc) for doc in cursor.sort([("stock", 1), ("name", 1)]).limit(limit)]
 
-    def product_names(self, product_ids: list[str]) -> dict[str, str]:
-        docs = self.products.find({"_id": {"$in": [ObjectId(pid) for pid in product_ids]}}, {"name": 1})
-        return {str(doc["_id"]): doc["name"] for doc in docs}
-
     # --- stock: the checkout protocol's MongoDB side (docs/checkout.md) -----------------------
     #
     # `holds.o<order_id>: qty` on a product says "this order took qty units and its fate is not
@@ -257,7 +228,7 @@ class MongoStore:
         the same update (settlement piggybacked on the next reservation, see docs/checkout.md).
         """
         key = f"holds.{hold_key(order_id)}"
-        update: dict = {"$inc": {"stock": -quantity}, "$set": {key: quantity}}
+        update: dict = {"$inc": {"stock": -quantity}, "$set": {key: quantity, "marked": True}}
         settled = {f"holds.{hold_key(other)}": "" for other in settle if other != order_id}
         if settled:
             update["$unset"] = settled
@@ -296,21 +267,44 @@ class MongoStore:
         # Still held (cancelled before its hold was settled): release and remember in one update.
         result = self.products.update_one(
             {"_id": product, hold: {"$exists": True}, returned: {"$exists": False}},
-            {"$inc": {"stock": quantity}, "$unset": {hold: ""}, "$set": {returned: marker}},
+            {"$inc": {"stock": quantity}, "$unset": {hold: ""}, "$set": {returned: marker, "marked": True}},
         )
         if result.modified_count == 0:
             result = self.products.update_one(
                 {"_id": product, hold: {"$exists": False}, returned: {"$exists": False}},
-                {"$inc": {"stock": quantity}, "$set": {returned: marker}},
+                {"$inc": {"stock": quantity}, "$set": {returned: marker, "marked": True}},
             )
         return result.modified_count == 1
 
     def products_with_markers(self, field: str) -> list[tuple[str, dict]]:
-        """(product id, markers) for every product with `holds` or `returns` markers."""
+        """(product id, markers) for every product with `holds` or `returns` markers.
+
+        Every update that adds a marker also sets `marked: true`, and the sparse index on `marked`
+        holds only those products: the sweep reads the work in flight, never the whole collection.
+        """
         if field not in ("holds", "returns"):
             raise ValueError(f"not a stock marker field: {field!r}")
-        docs = self.products.find({field: {"$gt": {}}}, {field: 1})
+        docs = self.products.find({"marked": True}, {field: 1})
         return [(str(doc["_id"]), doc[field]) for doc in docs if doc.get(field)]
+
+    def unmark_products_without_markers(self) -> int:
+        """Drop `marked` where no hold or return is left. The filter re-checks both in the same
+        atomic update, so a reservation that adds a hold meanwhile keeps its product marked."""
+        ids = [doc["_id"] for doc in self.products.find({"marked": True}, {"holds": 1, "returns": 1})
+               if not doc.get("holds") and not doc.get("returns")]
+        unmarked = 0
+        for product_id in ids:
+            unmarked += self.products.update_one(
+                {"_id": product_id, "marked": True,
+                 "$and": [{"$or": [{"holds": {"$exists": False}}, {"holds": {}}]},
+                          {"$or": [{"returns": {"$exists": False}}, {"returns": {}}]}]},
+                {"$unset": {"marked": ""}}).modified_count
+        return unmarked
+
+    def mark_products_with_markers(self) -> None:
+        """Set `marked` on products whose markers predate the flag (a full read: rebuilds only)."""
+        for field in ("holds", "returns"):
+            self.products.update_many({field: {"$gt": {}}, "marked": {"$exists": False}}, {"$set": {"marked": True}})
 
     def forget_return(self, product_id: str, order_id: int) -> None:
         self.products.update_one({"_id": ObjectId(product_id)}, {"$unset": {f"returns.{hold_key(order_id)}": ""}})
@@ -430,8 +424,7 @@ def _product(doc: dict) -> Product:
         description=doc.get("description", ""),
         deleted="deleted_at" in doc,
         updated_at=doc.get("updated_at"),
+        revision=int(doc.get("revision", 0)),
     )
 
 
-def is_validation_error(error: Exception) -> bool:
-    return isinstance(error, OperationFailure) and error.code == 121

@@ -19,6 +19,7 @@ import psycopg2.errors
 import psycopg2.extras
 import psycopg2.pool
 
+from shop.adapters.postgres.catalog_index import CatalogIndex
 from shop.config import PROJECT_ROOT
 from shop.domain.accounts import Role, User
 from shop.domain.orders import OrderLine, OrderStatus
@@ -68,6 +69,7 @@ class PostgresDatabase:
         # psycopg2's pool raises PoolError when every connection is in use; threads wait here instead.
         self._slots = threading.BoundedSemaphore(max_connections)
         self._acquire_timeout = acquire_timeout
+        self.catalog = CatalogIndex(self)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg2.extensions.connection]:

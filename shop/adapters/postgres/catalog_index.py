@@ -1,0 +1,300 @@
+"""The catalog index in PostgreSQL: which products a catalog page shows, the category menu, the filters.
+
+A projection of MongoDB's `products` (docs/catalog.md). Every listing order has a B-tree index that
+PostgreSQL reads in order and stops reading at the page's end, so a page costs the same at 10,000
+products as at a million, on page 1 as on page 5,000. The category and filter counts are kept beside
+the entries, changed in the same transaction as the entry they count.
+
+The SQL below is assembled only from constant fragments chosen by validated values (a sort order
+name, whether a filter is present); every value travels as a parameter.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from itertools import islice
+
+from shop.domain.listing import COUNT_LIMIT, CatalogEntry, CatalogQuery, Position, attribute_value_candidates
+
+# sort name → (column, descending)
+_ORDERS = {"name": ("name_key", False), "price_asc": ("price", False), "price_desc": ("price", True)}
+_LOCK_NAMESPACE = 7_201_004  # serializes the projections of one product (pg_advisory_xact_lock)
+MAX_FACET_VALUES = 15
+
+
+def tsquery(words: list[str]) -> str:
+    """All the words, the last one as a prefix: what a person typing a search means. Words are
+    letters and digits only (shop.domain.listing.words_of), so quoting them is enough."""
+    terms = [f"'{word}'" for word in words]
+    terms[-1] += ":*"
+    return " & ".join(terms)
+
+
+def _json_key(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+class CatalogIndex:
+    """The catalog's read model, in the shop's PostgreSQL database."""
+
+    def __init__(self, db):
+        self._db = db
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def _conditions(self, query: CatalogQuery, archived: bool) -> tuple[list[str], list]:
+        where = ["archived" if archived else "NOT archived"]  # matches the partial indexes' predicates
+        params: list = []
+        if query.category:
+            where.append("category = %s")
+            params.append(query.category)
+        if query.words:
+            where.append("words @@ %s::tsquery")
+            params.append(tsquery(query.words))
+        for key, raw in query.attributes:
+            # {"ram_gb": 16} matches 16; {"colores": ["negro"]} matches a list holding "negro"
+            alternatives = [json.dumps({key: v}) for value in attribute_value_candidates(raw) for v in (value, [value])]
+            where.append("(" + " OR ".join(["facets @> %s::jsonb"] * len(alternatives)) + ")")
+            params += alternatives
+        return where, params
+
+    def positions(self, query: CatalogQuery, *, start: Position | None, backwards: bool, limit: int,
+                  archived: bool = False, exclude_name_key: str | None = None) -> list[Position]:
+        """Up to `limit` products after `start` in the query's order (before it, nearest first, when
+        `backwards`), read from the index of that order."""
+        column, descending = _ORDERS[query.sort]
+        descending = descending != backwards
+        where, params = self._conditions(query, archived)
+        if exclude_name_key is not None:
+            where.append("name_key <> %s")
+            params.append(exclude_name_key)
+        if start is not None:
+            where.append(f"({column}, product_id) {'<' if descending else '>'} (%s, %s)")
+            params += [start.key, start.product_id]
+        direction = "DESC" if descending else "ASC"
+        sql = (f"SELECT product_id, {column} AS key FROM catalog_entries WHERE {' AND '.join(where)} "  # noqa: S608
+               f"ORDER BY {column} {direction}, product_id {direction} LIMIT %s")
+        with self._db.transaction() as cur:
+            cur.execute(sql, [*params, limit])
+            return [Position(query.sort, row["key"], row["product_id"]) for row in cur.fetchall()]
+
+    def exact_name_matches(self, query: CatalogQuery, name_key: str, limit: int) -> list[str]:
+        """Products whose whole name is what was searched (they are listed first)."""
+        where, params = self._conditions(query, archived=False)
+        sql = (f"SELECT product_id FROM catalog_entries WHERE {' AND '.join(where)} AND name_key = %s "  # noqa: S608
+               "ORDER BY product_id LIMIT %s")
+        with self._db.transaction() as cur:
+            cur.execute(sql, [*params, name_key, limit])
+            return [row["product_id"] for row in cur.fetchall()]
+
+    def count(self, query: CatalogQuery, *, archived: bool = False) -> tuple[int, bool]:
+        """How many products match, and whether that is exact: a category or the whole catalog is
+        counted by the category counters; a search or filter is counted up to COUNT_LIMIT + 1."""
+        with self._db.transaction() as cur:
+            if not archived and not query.words and not query.attributes:
+                if query.category:
+                    cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_categories WHERE category = %s",
+                                (query.category,))
+                else:
+                    cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_categories")
+                return int(cur.fetchone()["n"]), True
+            where, params = self._conditions(query, archived)
+            cur.execute(f"SELECT count(*) AS n FROM (SELECT 1 FROM catalog_entries WHERE {' AND '.join(where)} "  # noqa: S608
+                        "LIMIT %s) AS matches", [*params, COUNT_LIMIT + 1])
+            n = int(cur.fetchone()["n"])
+            return min(n, COUNT_LIMIT), n <= COUNT_LIMIT
+
+    def categories(self) -> list[tuple[str, int]]:
+        with self._db.transaction() as cur:
+            cur.execute("SELECT category, products FROM catalog_categories WHERE products > 0")
+            return [(row["category"], row["products"]) for row in cur.fetchall()]
+
+    def facets(self, category: str) -> dict[str, list]:
+        """The attributes offered as filters in a category (2 to 15 distinct values) and their values."""
+        with self._db.transaction() as cur:
+            cur.execute(
+                """SELECT v.attr_key, v.value
+                   FROM catalog_facet_keys k JOIN catalog_facet_values v USING (category, attr_key)
+                   WHERE k.category = %s AND k.distinct_values BETWEEN 2 AND %s AND v.products > 0""",
+                (category, MAX_FACET_VALUES))
+            facets: dict[str, list] = {}
+            for row in cur.fetchall():
+                facets.setdefault(row["attr_key"], []).append(row["value"])
+        return {key: sorted(values, key=lambda v: (str(type(v)), v)) for key, values in sorted(facets.items())}
+
+    def entry_revisions(self, product_ids: list[str]) -> dict[str, int]:
+        with self._db.transaction() as cur:
+            cur.execute("SELECT product_id, revision FROM catalog_entries WHERE product_id = ANY(%s)",
+                        (list(product_ids),))
+            return {row["product_id"]: row["revision"] for row in cur.fetchall()}
+
+    def is_empty(self) -> bool:
+        with self._db.transaction() as cur:
+            cur.execute("SELECT NOT EXISTS (SELECT 1 FROM catalog_entries) AS empty")
+            return cur.fetchone()["empty"]
+
+    # --- writing: one product at a time, counters in the same transaction -------------------------
+
+    def project(self, entry: CatalogEntry) -> bool:
+        """Make the index show `entry`, unless it already shows that revision or a newer one (two
+        projections of one product may arrive in any order; the older never wins)."""
+        with self._db.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_NAMESPACE, entry.product_id))
+            cur.execute("SELECT revision, category, archived, facets FROM catalog_entries WHERE product_id = %s",
+                        (entry.product_id,))
+            old = cur.fetchone()
+            if old is not None and old["revision"] >= entry.revision:
+                return False
+            _change_counts(cur, removed=_contribution(old), added=_contribution(entry))
+            cur.execute(
+                """INSERT INTO catalog_entries
+                       (product_id, revision, category, name_key, price, archived, facets, words)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, array_to_tsvector(%s::text[]))
+                   ON CONFLICT (product_id) DO UPDATE SET
+                       revision = EXCLUDED.revision, category = EXCLUDED.category, name_key = EXCLUDED.name_key,
+                       price = EXCLUDED.price, archived = EXCLUDED.archived, facets = EXCLUDED.facets,
+                       words = EXCLUDED.words""",
+                (entry.product_id, entry.revision, entry.category, entry.name_key, entry.price, entry.archived,
+                 json.dumps(entry.facets), list(entry.words)))
+            return True
+
+    def remove(self, product_id: str) -> None:
+        """Forget a product deleted for good (and take it out of the counts)."""
+        with self._db.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_NAMESPACE, product_id))
+            cur.execute("DELETE FROM catalog_entries WHERE product_id = %s RETURNING category, archived, facets",
+                        (product_id,))
+            _change_counts(cur, removed=_contribution(cur.fetchone()), added=None)
+
+    # --- rebuilding from MongoDB --------------------------------------------------------------------
+
+    def rebuild(self, entries: Iterable[CatalogEntry], batch_size: int = 5000) -> int:
+        """Replace the whole index with `entries` and recount everything, in one transaction (readers
+        see the old index until it commits). Returns how many entries were written."""
+        written = 0
+        iterator = iter(entries)
+        with self._db.transaction() as cur:
+            cur.execute("TRUNCATE catalog_entries, catalog_categories, catalog_facet_values, catalog_facet_keys")
+            while batch := list(islice(iterator, batch_size)):
+                buffer = io.StringIO()
+                writer = csv.writer(buffer)
+                for e in batch:
+                    words = " ".join(f"'{w}'" for w in e.words)  # tsvector text: letters and digits, quoted
+                    writer.writerow([e.product_id, e.revision, e.category, e.name_key, e.price,
+                                     "t" if e.archived else "f", json.dumps(e.facets), words])
+                buffer.seek(0)
+                cur.copy_expert("COPY catalog_entries (product_id, revision, category, name_key, price, archived, "
+                                "facets, words) FROM STDIN WITH (FORMAT csv)", buffer)
+                written += len(batch)
+            cur.execute(f"INSERT INTO catalog_categories (category, products) {_RECOUNT_CATEGORIES}")  # noqa: S608
+            cur.execute(f"INSERT INTO catalog_facet_values (category, attr_key, value, products) {_RECOUNT_VALUES}")  # noqa: S608
+            cur.execute("""INSERT INTO catalog_facet_keys (category, attr_key, distinct_values)
+                           SELECT category, attr_key, count(*) FROM catalog_facet_values GROUP BY 1, 2""")
+            cur.execute("ANALYZE catalog_entries")
+        return written
+
+    def stored_counts(self) -> dict[str, dict]:
+        """The counters as kept (for the consistency check and its tests)."""
+        with self._db.transaction() as cur:
+            cur.execute("SELECT category, products AS n FROM catalog_categories WHERE products > 0")
+            categories = {row["category"]: row["n"] for row in cur.fetchall()}
+            cur.execute("SELECT category, attr_key, value, products AS n FROM catalog_facet_values WHERE products > 0")
+            values = {(r["category"], r["attr_key"], _json_key(r["value"])): r["n"] for r in cur.fetchall()}
+            cur.execute("SELECT category, attr_key, distinct_values AS n FROM catalog_facet_keys "
+                        "WHERE distinct_values > 0")
+            keys = {(r["category"], r["attr_key"]): r["n"] for r in cur.fetchall()}
+        return {"categories": categories, "facet_values": values, "facet_keys": keys}
+
+    def entries(self) -> Iterator[dict]:
+        """Every entry as stored (product id, revision, category, name key, price, archived, facets)."""
+        with self._db.transaction() as cur:
+            cur.execute("SELECT product_id, revision, category, name_key, price, archived, facets, "
+                        "array_to_string(tsvector_to_array(words), ' ') AS words FROM catalog_entries")
+            yield from cur.fetchall()
+
+
+_RECOUNT_CATEGORIES = "SELECT category, count(*) FROM catalog_entries WHERE NOT archived GROUP BY category"
+_RECOUNT_VALUES = """SELECT category, kv.key, kv.value, count(*)
+                     FROM catalog_entries, jsonb_each(facets) AS kv
+                     WHERE NOT archived AND jsonb_typeof(kv.value) IN ('string', 'number', 'boolean')
+                     GROUP BY 1, 2, 3"""
+
+
+def expected_counts(entries: Iterable[CatalogEntry]) -> dict[str, dict]:
+    """The counters recomputed from entries (for the consistency check and its tests)."""
+    categories: Counter = Counter()
+    values: Counter = Counter()
+    for entry in entries:
+        if entry.archived:
+            continue
+        categories[entry.category] += 1
+        for key, value in entry.counted_facets:
+            values[(entry.category, key, _json_key(value))] += 1
+    keys = Counter((category, key) for category, key, _ in values)
+    return {"categories": dict(categories), "facet_values": dict(values), "facet_keys": dict(keys)}
+
+
+def _contribution(row) -> tuple[str, list[tuple[str, object]]] | None:
+    """What an entry (or a stored row) adds to the counters: its category and scalar facets, if on sale."""
+    if row is None:
+        return None
+    if isinstance(row, CatalogEntry):
+        return None if row.archived else (row.category, row.counted_facets)
+    if row["archived"]:
+        return None
+    facets = row["facets"] or {}
+    return row["category"], [(k, v) for k, v in facets.items() if not isinstance(v, list)]
+
+
+def _change_counts(cur, removed, added) -> None:
+    """Move the counters from one contribution to another. Rows are locked in one fixed order
+    (categories, then values, then keys, each sorted) so concurrent projections never deadlock."""
+    categories: Counter = Counter()
+    values: Counter = Counter()
+    for sign, contribution in ((-1, removed), (1, added)):
+        if contribution is None:
+            continue
+        category, facets = contribution
+        categories[category] += sign
+        for key, value in facets:
+            values[(category, key, _json_key(value))] += sign
+    for category, delta in sorted(categories.items()):
+        if delta:
+            _bump(cur, "catalog_categories", "products", ("category",), (category,), delta)
+    distinct: Counter = Counter()
+    for (category, key, value), delta in sorted(values.items()):
+        if delta:
+            before, after = _bump(cur, "catalog_facet_values", "products", ("category", "attr_key", "value"),
+                                  (category, key, value), delta)
+            distinct[(category, key)] += (after > 0) - (before > 0)
+    for (category, key), delta in sorted(distinct.items()):
+        if delta:
+            _bump(cur, "catalog_facet_keys", "distinct_values", ("category", "attr_key"), (category, key), delta)
+
+
+_BUMP_SQL = {}
+
+
+def _bump(cur, table: str, column: str, key_columns: tuple[str, ...], key: tuple, delta: int) -> tuple[int, int]:
+    """Add `delta` to a counter row (created at 0 if missing, removed at 0); returns (before, after)."""
+    sql = _BUMP_SQL.get(table)
+    if sql is None:
+        casts = ["%s::jsonb" if c == "value" else "%s" for c in key_columns]
+        where = " AND ".join(f"{c} = {cast}" for c, cast in zip(key_columns, casts, strict=True))
+        sql = _BUMP_SQL[table] = (
+            f"INSERT INTO {table} ({', '.join(key_columns)}, {column}) VALUES ({', '.join(casts)}, 0) "  # noqa: S608
+            f"ON CONFLICT DO NOTHING;"
+            f"UPDATE {table} SET {column} = {column} + %s WHERE {where} "
+            f"RETURNING {column} - %s AS before, {column} AS after",
+            f"DELETE FROM {table} WHERE {where} AND {column} <= 0",  # noqa: S608
+        )
+    upsert, delete = sql
+    cur.execute(upsert, [*key, delta, *key, delta])
+    row = cur.fetchone()
+    if row["after"] <= 0:
+        cur.execute(delete, list(key))
+    return row["before"], row["after"]
