@@ -10,40 +10,69 @@ from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import DatabaseError, PostgresDatabase
 from shop.domain.catalog import MAX_STOCK, Product, new_product, parse_product_id, product_fields
 from shop.domain.errors import N_, Conflict, NotFound
-from shop.domain.listing import CatalogEntry, CatalogQuery, Listing, Position, name_sort_key
+from shop.domain.listing import COUNT_LIMIT, CatalogEntry, CatalogQuery, Listing, Position, name_sort_key
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class CatalogPage:
+    listing: Listing
+    categories: list[tuple[str, int]]
+    facets: dict[str, list]
+
+
+def catalog_page(db: PostgresDatabase, store: MongoStore, query: CatalogQuery) -> CatalogPage:
+    """What the shop's catalog page shows: a listing, the category menu and the category's filters,
+    all read from the catalog index in one transaction."""
+    with db.catalog.reading() as index:
+        listing = _listing(db, store, index, query, archived=False)
+        categories = sorted(index.categories(), key=lambda item: name_sort_key(item[0]))
+        facets = index.facets(query.category) if query.category else {}
+    return CatalogPage(listing, categories, facets)
+
+
 def browse_catalog(db: PostgresDatabase, store: MongoStore, query: CatalogQuery, *, archived: bool = False) -> Listing:
+    """A page of products on sale (or archived ones, for staff)."""
+    with db.catalog.reading() as index:
+        return _listing(db, store, index, query, archived=archived)
+
+
+def _listing(db: PostgresDatabase, store: MongoStore, index, query: CatalogQuery, *, archived: bool) -> Listing:
     """A page of products. The catalog index (PostgreSQL) picks which products and in which order,
     reading one index in order from the page's position; MongoDB then gives their documents by _id,
     so prices and stock shown are the catalog's own, as of this request (docs/catalog.md)."""
-    index = db.catalog
     if query.search and not query.words:  # only punctuation or symbols: nothing to look for
         return Listing([], 0, True, None, None, False)
+    filtered = bool(query.words or query.attributes)
+    matches = index.count_matches(query, archived=archived) if filtered else None
+    if matches == 0:
+        return Listing([], 0, True, None, None, query.after is not None or query.before is not None)
     per_page = query.per_page
     # Products named exactly as searched come first on the first page and nowhere else.
     skip_key = None if archived else query.exact_name_key
     exact = index.exact_name_matches(query, skip_key, per_page) if skip_key and query.is_first_page else []
     if query.before is not None:
         positions = index.positions(query, start=query.before, backwards=True, limit=per_page + 1,
-                                    archived=archived, exclude_name_key=skip_key)
+                                    archived=archived, exclude_name_key=skip_key, matches=matches)
         if len(positions) <= per_page:  # reached the beginning: that is the first page, as it is shown
-            return browse_catalog(db, store, replace(query, before=None), archived=archived)
+            return _listing(db, store, index, replace(query, before=None), archived=archived)
         positions = positions[:per_page][::-1]
         next_position, has_previous = positions[-1], True
     else:
         room = per_page - len(exact)
         positions = index.positions(query, start=query.after, backwards=False, limit=room + 1,
-                                    archived=archived, exclude_name_key=skip_key)
+                                    archived=archived, exclude_name_key=skip_key, matches=matches)
         more, positions = len(positions) > room, positions[:room]
         next_position = (positions[-1] if positions else _BEFORE_ALL_NAMES) if more else None
         has_previous = query.after is not None
-    ids = exact + [p.product_id for p in positions]
-    products = _documents(db, store, ids, archived)
-    total, exact_total = index.count(query, archived=archived)
-    return Listing(items=products, total=total, total_is_exact=exact_total, next_position=next_position,
+    products = _documents(db, store, exact + [p.product_id for p in positions], archived)
+    if matches is not None:
+        total = matches
+    else:
+        total = index.count_archived() if archived else index.count_unfiltered(query.category)
+    return Listing(items=products, total=min(total, COUNT_LIMIT) if filtered else total,
+                   total_is_exact=not filtered or total <= COUNT_LIMIT, next_position=next_position,
                    previous_position=positions[0] if has_previous and positions else None,
                    has_previous=has_previous)
 
@@ -63,16 +92,6 @@ def _documents(db: PostgresDatabase, store: MongoStore, ids: list[str], archived
             if product_id not in present:
                 db.catalog.remove(product_id)
     return [found[pid] for pid in ids if pid in found]
-
-
-def catalog_menu(db: PostgresDatabase) -> list[tuple[str, int]]:
-    """The categories on sale and how many products each has, in Spanish alphabetical order."""
-    return sorted(db.catalog.categories(), key=lambda item: name_sort_key(item[0]))
-
-
-def catalog_filters(db: PostgresDatabase, category: str | None) -> dict[str, list]:
-    """The attribute filters a category offers (kept as counters, never computed per request)."""
-    return db.catalog.facets(category) if category else {}
 
 
 def product_detail(store: MongoStore, raw_product_id: str, *, include_archived: bool = False) -> Product:

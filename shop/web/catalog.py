@@ -18,12 +18,10 @@ bp = Blueprint("catalog", __name__)
 def index():
     query = parse_catalog_query(request.args.to_dict(flat=False),
                                 per_page=current_app.config["PRODUCTS_PER_PAGE"])
-    db = get_db()
-    listing = catalog_service.browse_catalog(db, get_store(), query)
+    page = catalog_service.catalog_page(get_db(), get_store(), query)
     return render_template(
-        "catalog/index.html", listing=listing, query=query, categories=catalog_service.catalog_menu(db),
-        facets=catalog_service.catalog_filters(db, query.category), selected=dict(query.attributes),
-        sort_options=SORT_OPTIONS, attr_prefix=ATTRIBUTE_FILTER_PREFIX,
+        "catalog/index.html", listing=page.listing, query=query, categories=page.categories, facets=page.facets,
+        selected=dict(query.attributes), sort_options=SORT_OPTIONS, attr_prefix=ATTRIBUTE_FILTER_PREFIX,
     )
 
 

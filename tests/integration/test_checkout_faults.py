@@ -192,9 +192,9 @@ def test_mongodb_errors_injected_with_failcommand(db, own_mongo, make_user, erro
     server, store = own_mongo
     customer = make_user()
     _, ids = _customer_and_products_in(db, store)
-    # skip the first reservation (findAndModify), fail the next two (the second one and its retry)
+    # skip the first reservation's update, fail the next two (the second one's and its retry)
     store.client.admin.command("configureFailPoint", "failCommand", mode={"skip": 1, "times": 2},
-                               data={"failCommands": ["findAndModify"], **error})
+                               data={"failCommands": ["update"], **error})
     with pytest.raises(Unavailable):
         checkout.place_order(db, store, customer.user_id, [(i, 1) for i in ids], str(uuid.uuid4()))
     store.client.admin.command("configureFailPoint", "failCommand", mode="off")

@@ -4,8 +4,8 @@ auditors see the same pages and can change nothing."""
 from __future__ import annotations
 
 import csv
-import io
 import html
+import io
 import re
 import uuid
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from bson import ObjectId
 from bson.codec_options import CodecOptions, TypeRegistry
 from bson.decimal128 import Decimal128
-from pymongo import MongoClient, ReturnDocument
+from pymongo import MongoClient
 from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError, PyMongoError
 
 from shop.config import PROJECT_ROOT
@@ -38,6 +38,9 @@ _ON_SALE = {"deleted_at": {"$exists": False}}
 # that revision right after, and `catalog_pending` is cleared only if no newer write came meanwhile.
 # A sparse index finds what a crash left pending without reading the collection (docs/catalog.md).
 _CATALOG_WRITE = {"$inc": {"revision": 1}, "$set": {"catalog_pending": True}}
+_NO_MARKERS = {"holds": 0, "returns": 0}
+# A read-then-conditional-update that loses a race reads again; this many times at most.
+_OPTIMISTIC_ATTEMPTS = 20
 _NOT_LISTED = {"holds": 0, "returns": 0, "description": 0, "catalog_pending": 0, "marked": 0}
 
 
@@ -103,9 +106,11 @@ class MongoStore:
     # --- catalog ------------------------------------------------------------------------------
 
     def get_product(self, product_id: str, *, include_archived: bool = False) -> Product | None:
-        query = {"_id": ObjectId(product_id)} if include_archived else {"_id": ObjectId(product_id), **_ON_SALE}
-        doc = self.products.find_one(query)
-        return _product(doc) if doc else None
+        # Only _id in the filter: SecantusDB plans any other condition beside it as a collection scan.
+        doc = self.products.find_one({"_id": ObjectId(product_id)}, _NO_MARKERS)
+        if doc is None or ("deleted_at" in doc and not include_archived):
+            return None
+        return _product(doc)
 
     def insert_products(self, products: list[dict]) -> list[str]:
         """Insert validated product fields (see shop.domain.catalog.new_product)."""
@@ -124,10 +129,8 @@ class MongoStore:
 
     def products_by_ids(self, product_ids: list[str], *, include_archived: bool = False) -> dict[str, Product]:
         """Products by id (point lookups on _id: cheap at any catalog size)."""
-        query: dict = {"_id": {"$in": [ObjectId(pid) for pid in product_ids]}}
-        if not include_archived:
-            query.update(_ON_SALE)
-        return {str(doc["_id"]): _product(doc) for doc in self.products.find(query, {"holds": 0, "returns": 0})}
+        docs = self.products.find({"_id": {"$in": [ObjectId(pid) for pid in product_ids]}}, _NO_MARKERS)
+        return {str(doc["_id"]): _product(doc) for doc in docs if include_archived or "deleted_at" not in doc}
 
     # --- the catalog index's side (docs/catalog.md) -------------------------------------------------
 
@@ -160,32 +163,47 @@ class MongoStore:
         product changed meanwhile or does not exist. The stock is not among the fields: it only
         moves by atomic $inc (sales, cancellations, adjustments), so an edit never undoes a sale.
         """
+        before = self.products.find_one({"_id": ObjectId(product_id)}, _NO_MARKERS)
+        if before is None or before.get("updated_at") != revision:
+            return None
         now = dt.datetime.now(dt.timezone.utc)
-        return self.products.find_one_and_update(
-            {"_id": ObjectId(product_id), "updated_at": revision if revision else {"$exists": False}},
-            {"$set": {**fields, "updated_at": now, **_CATALOG_WRITE["$set"]}, "$inc": _CATALOG_WRITE["$inc"]},
-            projection={"holds": 0, "returns": 0}, return_document=ReturnDocument.BEFORE,
-        )
+        # The read above and this write are one step: the write applies only to the revision read.
+        result = self.products.update_one(
+            {"_id": ObjectId(product_id), "revision": before.get("revision"),
+             "updated_at": revision if revision else {"$exists": False}},
+            {"$set": {**fields, "updated_at": now, **_CATALOG_WRITE["$set"]}, "$inc": _CATALOG_WRITE["$inc"]})
+        return before if result.modified_count == 1 else None
 
     def adjust_stock(self, product_id: str, delta: int, max_stock: int) -> int | None:
         """Add `delta` units (negative: remove) in one conditional $inc; the new stock, or None when
         the change would go below zero or above `max_stock`. Races with sales are safe: both are
         atomic increments on the same document, so neither can overwrite the other."""
-        bounds = {"$gte": -delta} if delta < 0 else {"$lte": max_stock - delta}
-        doc = self.products.find_one_and_update(
-            {"_id": ObjectId(product_id), "stock": bounds}, {"$inc": {"stock": delta}},
-            projection={"stock": 1}, return_document=ReturnDocument.AFTER,
-        )
-        return None if doc is None else int(doc["stock"])
+        for _ in range(_OPTIMISTIC_ATTEMPTS):
+            doc = self.products.find_one({"_id": ObjectId(product_id)}, {"stock": 1})
+            if doc is None or not 0 <= doc["stock"] + delta <= max_stock:
+                return None
+            # Compare-and-set on the stock read: the result is exactly before + delta. A sale in
+            # between changes the stock, so this update matches nothing and we read again.
+            result = self.products.update_one({"_id": ObjectId(product_id), "stock": doc["stock"]},
+                                              {"$inc": {"stock": delta}})
+            if result.modified_count == 1:
+                return int(doc["stock"]) + delta
+        raise StoreError("the stock kept changing during the adjustment; try again")
 
     def archive_product(self, product_id: str) -> dict | None:
         """Take a product off sale (soft delete); returns it as it was, None if unknown or archived."""
-        now = dt.datetime.now(dt.timezone.utc)
-        return self.products.find_one_and_update(
-            {"_id": ObjectId(product_id), **_ON_SALE},
-            {"$set": {"deleted_at": now, "updated_at": now, **_CATALOG_WRITE["$set"]}, "$inc": _CATALOG_WRITE["$inc"]},
-            projection={"holds": 0, "returns": 0},
-        )
+        for _ in range(_OPTIMISTIC_ATTEMPTS):
+            before = self.products.find_one({"_id": ObjectId(product_id)}, _NO_MARKERS)
+            if before is None or "deleted_at" in before:
+                return None
+            now = dt.datetime.now(dt.timezone.utc)
+            result = self.products.update_one(
+                {"_id": ObjectId(product_id), "revision": before.get("revision"), **_ON_SALE},
+                {"$set": {"deleted_at": now, "updated_at": now, **_CATALOG_WRITE["$set"]},
+                 "$inc": _CATALOG_WRITE["$inc"]})
+            if result.modified_count == 1:
+                return before
+        raise StoreError("the product kept changing while it was being archived; try again")
 
     def restore_product(self, product_id: str) -> bool:
         now = dt.datetime.now(dt.timezone.utc)
@@ -232,15 +250,28 @@ class MongoStore:
         settled = {f"holds.{hold_key(other)}": "" for other in settle if other != order_id}
         if settled:
             update["$unset"] = settled
-        doc = self.products.find_one_and_update(
-            {"_id": ObjectId(product_id), "stock": {"$gte": quantity}, key: {"$exists": False}, **_ON_SALE},
-            update, projection=_PRICING_FIELDS, return_document=ReturnDocument.BEFORE,
-        )
-        if doc is not None:
-            return _product(doc)
-        # Not modified: too few units, an unknown product, or this order already holds them (a retry).
-        doc = self.products.find_one({"_id": ObjectId(product_id), key: {"$exists": True}}, _PRICING_FIELDS)
-        return _product(doc) if doc is not None else None
+        product = ObjectId(product_id)
+        for _ in range(_OPTIMISTIC_ATTEMPTS):
+            # Read the name and price, then take the units only if the product is still at that
+            # revision (every change of name or price adds 1 to it): the line is sold at exactly
+            # the price read. findAndModify would do both in one command, but SecantusDB runs it as
+            # a collection scan; a point read plus a conditional update cost the same everywhere.
+            doc = self.products.find_one({"_id": product}, {**_PRICING_FIELDS, "revision": 1, "deleted_at": 1,
+                                                            key: 1})
+            if doc is None:
+                return None
+            if hold_key(order_id) in (doc.get("holds") or {}):
+                return _product(doc)  # this order already holds them: a retry, nothing to take
+            if "deleted_at" in doc or doc["stock"] < quantity:
+                return None
+            result = self.products.update_one(
+                {"_id": product, "revision": doc.get("revision"), "stock": {"$gte": quantity},
+                 key: {"$exists": False}, **_ON_SALE}, update)
+            if result.modified_count == 1:
+                return _product(doc)
+            # Not modified: the stock ran out, the product was edited or archived, or an earlier
+            # attempt of this very update landed unseen (a retried write): read again and decide.
+        raise StoreError("the product kept changing during the reservation")
 
     def release_hold(self, product_id: str, order_id: int, quantity: int) -> bool:
         """Give an aborted order's units back; a no-op if it holds none here."""
@@ -341,7 +372,10 @@ class MongoStore:
 
     def hide_review(self, review_id: str) -> dict | None:
         """Hide a review; returns it as it was, or None if there is no such review."""
-        return self.reviews.find_one_and_update({"_id": ObjectId(review_id)}, {"$set": {"hidden": True}})
+        before = self.reviews.find_one({"_id": ObjectId(review_id)})
+        if before is not None:
+            self.reviews.update_one({"_id": ObjectId(review_id)}, {"$set": {"hidden": True}})
+        return before
 
     # --- audit log ------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ name, whether a filter is present); every value travels as a parameter.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -18,12 +19,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
-from shop.domain.listing import COUNT_LIMIT, CatalogEntry, CatalogQuery, Position, attribute_value_candidates
+from shop.domain.listing import CatalogEntry, CatalogQuery, Position, attribute_value_candidates
 
 # sort name → (column, descending)
 _ORDERS = {"name": ("name_key", False), "price_asc": ("price", False), "price_desc": ("price", True)}
 _LOCK_NAMESPACE = 7_201_004  # serializes the projections of one product (pg_advisory_xact_lock)
 MAX_FACET_VALUES = 15
+FEW_MATCHES = 3000  # up to this many matches, sorting all of them is cheaper than walking an order
+WALK_LIMIT = 20_000  # index entries a filtered walk reads at most before the GIN path takes over
 
 
 def tsquery(words: list[str]) -> str:
@@ -38,6 +41,138 @@ def _json_key(value) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
+class CatalogReader:
+    """The reads of one catalog page, on one cursor.
+
+    A filtered listing (search words, attribute filters) is read in one of two ways, chosen by how
+    many products match, never by the planner's estimate (PostgreSQL cannot estimate a prefix search
+    or a JSON containment well, and a wrong guess costs a walk of the whole catalog):
+      - few matches (≤ FEW_MATCHES): the GIN indexes give all of them, which are then sorted;
+      - many matches: the listing order's B-tree index is walked with the filter applied, which
+        finds a page after about per_page / share-of-matches entries; the walk is bounded, and if
+        it ends early (matches clustered far along that order) the GIN path finishes the page.
+    Either way a page reads at most a few thousand rows, at 10,000 products as at 1,000,000.
+    """
+
+    def __init__(self, cur):
+        self._cur = cur
+
+    def _conditions(self, query: CatalogQuery, archived: bool) -> tuple[list[str], list, list[str], list]:
+        """(conditions an ordered index serves, their parameters, match filters, their parameters)."""
+        where = ["archived" if archived else "NOT archived"]  # matches the partial indexes' predicates
+        params: list = []
+        if query.category:
+            where.append("category = %s")
+            params.append(query.category)
+        filters: list[str] = []
+        filter_params: list = []
+        if query.words:
+            filters.append("words @@ %s::tsquery")
+            filter_params.append(tsquery(query.words))
+        for key, raw in query.attributes:
+            # {"ram_gb": 16} matches 16; {"colores": ["negro"]} matches a list holding "negro"
+            alternatives = [json.dumps({key: v}) for value in attribute_value_candidates(raw) for v in (value, [value])]
+            filters.append("(" + " OR ".join(["facets @> %s::jsonb"] * len(alternatives)) + ")")
+            filter_params += alternatives
+        return where, params, filters, filter_params
+
+    def _planner(self, *, bitmap: bool) -> None:
+        """Fix the access path for the rest of this transaction (see the class docstring)."""
+        for setting, on in (("enable_seqscan", False), ("enable_indexscan", not bitmap),
+                            ("enable_indexonlyscan", not bitmap), ("enable_bitmapscan", bitmap)):
+            self._cur.execute(f"SET LOCAL {setting} = {'on' if on else 'off'}")
+
+    def count_matches(self, query: CatalogQuery, *, archived: bool = False, cap: int = FEW_MATCHES) -> int:
+        """How many products match the filters, counted up to `cap` + 1 through the GIN indexes."""
+        where, params, filters, filter_params = self._conditions(query, archived)
+        self._planner(bitmap=True)
+        self._cur.execute(f"SELECT count(*) AS n FROM (SELECT 1 FROM catalog_entries "  # noqa: S608
+                          f"WHERE {' AND '.join(where + filters)} LIMIT %s) AS matches",
+                          [*params, *filter_params, cap + 1])
+        return int(self._cur.fetchone()["n"])
+
+    def positions(self, query: CatalogQuery, *, start: Position | None, backwards: bool, limit: int,
+                  archived: bool = False, exclude_name_key: str | None = None, matches: int | None = None
+                  ) -> list[Position]:
+        """Up to `limit` products after `start` in the query's order (before it, nearest first, when
+        `backwards`). `matches` is count_matches() for a filtered query (None: no filters)."""
+        column, descending = _ORDERS[query.sort]
+        descending = descending != backwards
+        where, params, filters, filter_params = self._conditions(query, archived)
+        if exclude_name_key is not None:
+            where.append("name_key <> %s")
+            params.append(exclude_name_key)
+        if start is not None:
+            where.append(f"({column}, product_id) {'<' if descending else '>'} (%s, %s)")
+            params += [start.key, start.product_id]
+        direction = "DESC" if descending else "ASC"
+        order = f"ORDER BY {column} {direction}, product_id {direction}"
+        if not filters:
+            self._planner(bitmap=False)
+            self._cur.execute(f"SELECT product_id, {column} AS key FROM catalog_entries "  # noqa: S608
+                              f"WHERE {' AND '.join(where)} {order} LIMIT %s", [*params, limit])
+            return self._positions(query.sort)
+        if matches is not None and matches > FEW_MATCHES:
+            # Many matches: walk the order's index, at most WALK_LIMIT entries, filtering as it goes.
+            self._planner(bitmap=False)
+            self._cur.execute(
+                f"SELECT product_id, key FROM (SELECT product_id, {column} AS key, words, facets "  # noqa: S608
+                f"FROM catalog_entries WHERE {' AND '.join(where)} {order} LIMIT %s) AS walked "
+                f"WHERE {' AND '.join(filters)} ORDER BY key {direction}, product_id {direction} LIMIT %s",
+                [*params, WALK_LIMIT, *filter_params, limit])
+            found = self._positions(query.sort)
+            if len(found) == limit:
+                return found
+        # Few matches (or a walk that ended early): all matches from the GIN indexes, then sorted.
+        self._planner(bitmap=True)
+        self._cur.execute(f"SELECT product_id, {column} AS key FROM catalog_entries "  # noqa: S608
+                          f"WHERE {' AND '.join(where + filters)} {order} LIMIT %s",
+                          [*params, *filter_params, limit])
+        return self._positions(query.sort)
+
+    def _positions(self, sort: str) -> list[Position]:
+        return [Position(sort, row["key"], row["product_id"]) for row in self._cur.fetchall()]
+
+    def exact_name_matches(self, query: CatalogQuery, name_key: str, limit: int) -> list[str]:
+        """Products whose whole name is what was searched (they are listed first)."""
+        where, params, filters, filter_params = self._conditions(query, archived=False)
+        self._planner(bitmap=False)
+        self._cur.execute(f"SELECT product_id FROM catalog_entries WHERE {' AND '.join(where + filters)} "  # noqa: S608
+                          "AND name_key = %s ORDER BY name_key, product_id LIMIT %s",
+                          [*params, *filter_params, name_key, limit])
+        return [row["product_id"] for row in self._cur.fetchall()]
+
+    def count_unfiltered(self, category: str | None) -> int:
+        """Products on sale in a category, or in all: from the category counters."""
+        if category:
+            self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_categories WHERE category = %s",
+                              (category,))
+        else:
+            self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_categories")
+        return int(self._cur.fetchone()["n"])
+
+    def count_archived(self) -> int:
+        self._planner(bitmap=False)
+        self._cur.execute("SELECT count(*) AS n FROM catalog_entries WHERE archived")
+        return int(self._cur.fetchone()["n"])
+
+    def categories(self) -> list[tuple[str, int]]:
+        self._cur.execute("SELECT category, products FROM catalog_categories WHERE products > 0")
+        return [(row["category"], row["products"]) for row in self._cur.fetchall()]
+
+    def facets(self, category: str) -> dict[str, list]:
+        """The attributes offered as filters in a category (2 to 15 distinct values) and their values."""
+        self._cur.execute(
+            """SELECT v.attr_key, v.value
+               FROM catalog_facet_keys k JOIN catalog_facet_values v USING (category, attr_key)
+               WHERE k.category = %s AND k.distinct_values BETWEEN 2 AND %s AND v.products > 0""",
+            (category, MAX_FACET_VALUES))
+        facets: dict[str, list] = {}
+        for row in self._cur.fetchall():
+            facets.setdefault(row["attr_key"], []).append(row["value"])
+        return {key: sorted(values, key=lambda v: (str(type(v)), v)) for key, values in sorted(facets.items())}
+
+
 class CatalogIndex:
     """The catalog's read model, in the shop's PostgreSQL database."""
 
@@ -46,85 +181,11 @@ class CatalogIndex:
 
     # --- reading ----------------------------------------------------------------------------------
 
-    def _conditions(self, query: CatalogQuery, archived: bool) -> tuple[list[str], list]:
-        where = ["archived" if archived else "NOT archived"]  # matches the partial indexes' predicates
-        params: list = []
-        if query.category:
-            where.append("category = %s")
-            params.append(query.category)
-        if query.words:
-            where.append("words @@ %s::tsquery")
-            params.append(tsquery(query.words))
-        for key, raw in query.attributes:
-            # {"ram_gb": 16} matches 16; {"colores": ["negro"]} matches a list holding "negro"
-            alternatives = [json.dumps({key: v}) for value in attribute_value_candidates(raw) for v in (value, [value])]
-            where.append("(" + " OR ".join(["facets @> %s::jsonb"] * len(alternatives)) + ")")
-            params += alternatives
-        return where, params
-
-    def positions(self, query: CatalogQuery, *, start: Position | None, backwards: bool, limit: int,
-                  archived: bool = False, exclude_name_key: str | None = None) -> list[Position]:
-        """Up to `limit` products after `start` in the query's order (before it, nearest first, when
-        `backwards`), read from the index of that order."""
-        column, descending = _ORDERS[query.sort]
-        descending = descending != backwards
-        where, params = self._conditions(query, archived)
-        if exclude_name_key is not None:
-            where.append("name_key <> %s")
-            params.append(exclude_name_key)
-        if start is not None:
-            where.append(f"({column}, product_id) {'<' if descending else '>'} (%s, %s)")
-            params += [start.key, start.product_id]
-        direction = "DESC" if descending else "ASC"
-        sql = (f"SELECT product_id, {column} AS key FROM catalog_entries WHERE {' AND '.join(where)} "  # noqa: S608
-               f"ORDER BY {column} {direction}, product_id {direction} LIMIT %s")
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[CatalogReader]:
+        """Every read of one page in one short read-only transaction (one connection, no extra round trips)."""
         with self._db.transaction() as cur:
-            cur.execute(sql, [*params, limit])
-            return [Position(query.sort, row["key"], row["product_id"]) for row in cur.fetchall()]
-
-    def exact_name_matches(self, query: CatalogQuery, name_key: str, limit: int) -> list[str]:
-        """Products whose whole name is what was searched (they are listed first)."""
-        where, params = self._conditions(query, archived=False)
-        sql = (f"SELECT product_id FROM catalog_entries WHERE {' AND '.join(where)} AND name_key = %s "  # noqa: S608
-               "ORDER BY product_id LIMIT %s")
-        with self._db.transaction() as cur:
-            cur.execute(sql, [*params, name_key, limit])
-            return [row["product_id"] for row in cur.fetchall()]
-
-    def count(self, query: CatalogQuery, *, archived: bool = False) -> tuple[int, bool]:
-        """How many products match, and whether that is exact: a category or the whole catalog is
-        counted by the category counters; a search or filter is counted up to COUNT_LIMIT + 1."""
-        with self._db.transaction() as cur:
-            if not archived and not query.words and not query.attributes:
-                if query.category:
-                    cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_categories WHERE category = %s",
-                                (query.category,))
-                else:
-                    cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_categories")
-                return int(cur.fetchone()["n"]), True
-            where, params = self._conditions(query, archived)
-            cur.execute(f"SELECT count(*) AS n FROM (SELECT 1 FROM catalog_entries WHERE {' AND '.join(where)} "  # noqa: S608
-                        "LIMIT %s) AS matches", [*params, COUNT_LIMIT + 1])
-            n = int(cur.fetchone()["n"])
-            return min(n, COUNT_LIMIT), n <= COUNT_LIMIT
-
-    def categories(self) -> list[tuple[str, int]]:
-        with self._db.transaction() as cur:
-            cur.execute("SELECT category, products FROM catalog_categories WHERE products > 0")
-            return [(row["category"], row["products"]) for row in cur.fetchall()]
-
-    def facets(self, category: str) -> dict[str, list]:
-        """The attributes offered as filters in a category (2 to 15 distinct values) and their values."""
-        with self._db.transaction() as cur:
-            cur.execute(
-                """SELECT v.attr_key, v.value
-                   FROM catalog_facet_keys k JOIN catalog_facet_values v USING (category, attr_key)
-                   WHERE k.category = %s AND k.distinct_values BETWEEN 2 AND %s AND v.products > 0""",
-                (category, MAX_FACET_VALUES))
-            facets: dict[str, list] = {}
-            for row in cur.fetchall():
-                facets.setdefault(row["attr_key"], []).append(row["value"])
-        return {key: sorted(values, key=lambda v: (str(type(v)), v)) for key, values in sorted(facets.items())}
+            yield CatalogReader(cur)
 
     def entry_revisions(self, product_ids: list[str]) -> dict[str, int]:
         with self._db.transaction() as cur:

@@ -1,0 +1,232 @@
+"""The catalog index (PostgreSQL) on the real databases: it follows every product write, its counters
+equal a recount, crashes leave nothing behind for good, and every query it or MongoDB runs for a
+catalog page or a sweep is served by an index."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import uuid
+from decimal import Decimal
+
+import pytest
+from pymongo import monitoring
+
+from shop.adapters.mongo import MongoStore
+from shop.adapters.postgres.catalog_index import CatalogReader, expected_counts
+from shop.domain.listing import CatalogEntry, parse_catalog_query
+from shop.services import catalog
+from shop.services.recovery import recover
+
+
+def counts_from_mongodb(store) -> dict:
+    return expected_counts(CatalogEntry.of(p) for p in store.products_for_catalog_index())
+
+
+def entries_from_mongodb(store) -> dict:
+    return {e.product_id: (e.revision, e.category, e.name_key, e.price, e.archived, e.facets)
+            for e in map(CatalogEntry.of, store.products_for_catalog_index())}
+
+
+def stored_entries(db) -> dict:
+    return {row["product_id"]: (row["revision"], row["category"], row["name_key"], row["price"], row["archived"],
+                                row["facets"]) for row in db.catalog.entries()}
+
+
+def query(**params):
+    return parse_catalog_query({k: [v] for k, v in params.items()})
+
+
+def fields(rng: random.Random, n: int) -> dict:
+    category = rng.choice(["Libros", "Móviles", "Cafeteras"])
+    return {"name": f"{rng.choice(['Café', 'Libro', 'Móvil', 'Taza'])} {rng.choice(['rojo', 'ágil', 'Ñandú'])} {n}",
+            "category": category, "price": f"{rng.randint(1, 9999) / 100:.2f}", "description": "",
+            "attributes": {"marca": rng.choice(["A", "B", "C"]), "ram_gb": rng.choice([4, 8, 16]),
+                           "nuevo": rng.choice([True, False]), "colores": ["negro"], "dims": {"alto": n}}}
+
+
+def test_the_index_and_its_counters_equal_a_recount_after_random_product_writes(db, store):
+    rng = random.Random(20261130)
+    ids: list[str] = []
+    for n in range(120):
+        action = rng.choice(["create", "create", "edit", "archive", "restore", "restock", "delete"])
+        if action == "create" or not ids:
+            product_id, _ = catalog.create_product(db, store, {**fields(rng, n), "stock": rng.randint(0, 5)})
+            ids.append(product_id)
+            continue
+        product_id = rng.choice(ids)
+        product = store.get_product(product_id, include_archived=True)
+        if action == "edit":
+            catalog.edit_product(db, store, product_id, fields(rng, n), product.updated_at)
+        elif action == "archive" and not product.deleted:
+            catalog.delete_product(db, store, product_id)  # archived, or deleted when never ordered
+            if store.get_product(product_id, include_archived=True) is None:
+                ids.remove(product_id)
+        elif action == "restore" and product.deleted:
+            catalog.restore_product(db, store, product_id)
+        elif action == "restock":
+            catalog.adjust_stock(store, product_id, 3, "recibido")
+    assert stored_entries(db) == entries_from_mongodb(store)
+    assert db.catalog.stored_counts() == counts_from_mongodb(store)
+    assert store.catalog_pending() == []
+
+
+def test_a_rebuild_gives_the_same_index_as_following_the_writes(db, store, make_product):
+    for n in range(15):
+        make_product(name=f"Producto {n}", category=["A", "B"][n % 2], attributes={"talla": n % 3})
+    before_entries, before_counts = stored_entries(db), db.catalog.stored_counts()
+    assert catalog.rebuild_catalog_index(db, store) == 15
+    assert stored_entries(db) == before_entries
+    assert db.catalog.stored_counts() == before_counts
+
+
+def test_a_write_whose_projection_was_lost_is_projected_by_the_recovery_pass(db, store, make_product):
+    product = make_product(name="Antes")
+    # A crash between the MongoDB write and the projection: MongoDB changed, the index did not.
+    store.update_product(str(product["_id"]), {"name": "Después", "category": "Pruebas", "price": Decimal("2.00"),
+                                               "attributes": {}, "description": ""}, product["updated_at"])
+    assert store.catalog_pending() == [str(product["_id"])]
+    listed = catalog.browse_catalog(db, store, query(q="despues"))
+    assert listed.items == []  # the index still has the old name
+    recover(db, store)
+    assert [p.name for p in catalog.browse_catalog(db, store, query(q="despues")).items] == ["Después"]
+    assert store.catalog_pending() == []
+
+
+def test_a_product_write_succeeds_while_postgresql_is_unreachable_and_is_listed_later(db, store, migrated):
+    from shop.adapters.postgres import PostgresDatabase
+
+    broken = PostgresDatabase(migrated, max_connections=1)
+    broken.close()  # every connection gone: each use now fails as with a server that went away
+    product_id, _ = catalog.create_product(broken, store, {"name": "Tetera", "category": "Cocina", "price": "12.00",
+                                                           "attributes": {}, "stock": 3})
+    assert store.catalog_pending() == [product_id]
+    recover(db, store)
+    assert [p.name for p in catalog.browse_catalog(db, store, query(q="tetera")).items] == ["Tetera"]
+
+
+def test_projections_arriving_out_of_order_never_show_an_older_revision(db, store, make_product):
+    product = make_product(name="Versión 1")
+    old = store.get_product(str(product["_id"]))
+    catalog.edit_product(db, store, str(product["_id"]), {"name": "Versión 2", "category": "Pruebas",
+                                                         "price": "10.00", "attributes": {}}, old.updated_at)
+    assert not db.catalog.project(CatalogEntry.of(old))  # a late projection of revision 1
+    assert [p.name for p in catalog.browse_catalog(db, store, query(q="version")).items] == ["Versión 2"]
+
+
+def test_concurrent_projections_of_many_products_keep_the_counters_exact(db, store, migrated):
+    from shop.adapters.postgres import PostgresDatabase
+
+    ids = store.insert_products([{"name": f"P{n}", "category": ["X", "Y"][n % 2], "price": Decimal("1.00"),
+                                  "stock": 1, "attributes": {"k": n % 4}} for n in range(40)])
+    errors = []
+
+    def project(chunk):
+        own = PostgresDatabase(migrated, max_connections=1)
+        try:
+            catalog.update_catalog_index(own, store, chunk)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            own.close()
+
+    # Every thread projects every product, in its own order: the same rows and counters, racing.
+    threads = [threading.Thread(target=project, args=(random.Random(i).sample(ids, len(ids)),)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert db.catalog.stored_counts() == counts_from_mongodb(store)
+
+
+def test_a_deleted_product_left_in_the_index_is_dropped_when_a_listing_meets_it(db, store, make_product):
+    keep, gone = make_product(name="Queda"), make_product(name="Se va")
+    store.products.delete_one({"_id": gone["_id"]})  # deleted in MongoDB; the index entry remained
+    assert [p.name for p in catalog.browse_catalog(db, store, query()).items] == ["Queda"]
+    assert set(stored_entries(db)) == {str(keep["_id"])}
+
+
+# --- every query a catalog page or a sweep sends is served by an index ----------------------------
+
+class ExplainingCursor:
+    """Wraps the reader's cursor: every SELECT is also EXPLAINed (same transaction, same settings)."""
+
+    def __init__(self, cur, plans):
+        self._cur, self._plans = cur, plans
+
+    def execute(self, sql, params=None):
+        if sql.lstrip().upper().startswith("SELECT") and "catalog_entries" in sql:
+            self._cur.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+            plan = self._cur.fetchone()
+            self._plans.append((sql, json.dumps(plan)))
+        return self._cur.execute(sql, params)
+
+    def __getattr__(self, name):
+        return getattr(self._cur, name)
+
+
+@pytest.mark.parametrize("params", [
+    {}, {"category": "Libros"}, {"category": "Libros", "attr.idioma": "es"},
+    {"category": "Libros", "attr.idioma": "es", "attr.tapa": "dura"}, {"sort": "price_asc"},
+    {"sort": "price_desc", "category": "Libros"}, {"q": "libro"}, {"q": "libro rojo"}, {"q": "zzz"},
+    {"q": "Libro rojo 1"}, {"q": "lib", "sort": "price_asc"},
+])
+def test_every_listing_query_reads_an_index_never_the_whole_table(db, store, make_product, monkeypatch, params):
+    for n in range(30):
+        make_product(name=f"Libro rojo {n}", category="Libros", attributes={"idioma": ["es", "en"][n % 2],
+                                                                            "tapa": ["dura", "blanda"][n % 3 % 2]})
+    with db.transaction() as cur:
+        cur.execute("ANALYZE catalog_entries")
+    plans: list = []
+    original = CatalogReader.__init__
+    monkeypatch.setattr(CatalogReader, "__init__", lambda self, cur: original(self, ExplainingCursor(cur, plans)))
+    page = catalog.catalog_page(db, store, query(**params))
+    listing = page.listing
+    if listing.next_position is not None:  # the second page too
+        catalog.browse_catalog(db, store, parse_catalog_query(
+            {**{k: [v] for k, v in params.items()}, "after": [listing.next_position.token()]}))
+    assert plans
+    for sql, plan in plans:
+        assert "Seq Scan" not in plan, f"{sql}\n{plan}"
+        assert "Index" in plan, f"{sql}\n{plan}"
+
+
+class FindRecorder(monitoring.CommandListener):
+    def __init__(self):
+        self.commands = []
+
+    def started(self, event):
+        if event.command_name in ("find", "update", "delete", "findAndModify"):
+            self.commands.append((event.command_name, event.command))
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+def test_mongodb_reads_of_a_catalog_page_and_a_recovery_pass_use_indexes(db, servers, mongo_db_name, make_product,
+                                                                        make_user):
+    from shop.services import checkout
+
+    recorder = FindRecorder()
+    watched = MongoStore(servers.mongodb_url, mongo_db_name, event_listeners=[recorder])
+    try:
+        product = make_product(name="Taza", stock=5)
+        customer = make_user()
+        checkout.place_order(db, watched, customer.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4()))
+        recorder.commands.clear()
+        catalog.catalog_page(db, watched, query())
+        recover(db, watched)
+        finds = [cmd for name, cmd in recorder.commands if name == "find" and cmd.get("find") == "products"]
+        assert finds
+        for cmd in finds:
+            plan = json.dumps(watched.db.command("explain", {"find": "products", "filter": cmd["filter"]},
+                                                 verbosity="queryPlanner"), default=str)
+            assert "COLLSCAN" not in plan, f"{cmd['filter']}: {plan}"
+            assert "IXSCAN" in plan or "IDHACK" in plan or "EXPRESS" in plan, f"{cmd['filter']}: {plan}"
+    finally:
+        watched.close()
