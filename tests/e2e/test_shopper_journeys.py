@@ -13,9 +13,14 @@ def test_browsing_the_catalog_page_by_page(page):
     expect(page.get_by_role("link", name="Productos")).to_be_visible()
     expect(page.get_by_test_id("result-count")).to_have_text("60 productos")
     expect(page.get_by_test_id("product-card")).to_have_count(12)
+    first_names = page.get_by_test_id("product-card").all_inner_texts()
     page.get_by_role("link", name="Siguiente").click()
-    expect(page).to_have_url(re.compile(r"page=2"))
+    expect(page).to_have_url(re.compile(r"after="))
     expect(page.get_by_test_id("product-card")).to_have_count(12)
+    assert not set(page.get_by_test_id("product-card").all_inner_texts()) & set(first_names)
+    page.get_by_role("link", name="Anterior").click()
+    expect(page.get_by_test_id("product-card")).to_have_count(12)
+    assert page.get_by_test_id("product-card").all_inner_texts() == first_names
 
 
 def test_out_of_stock_products_say_agotado(page):
