@@ -37,7 +37,7 @@ from bson import ObjectId  # noqa: E402
 from shop.adapters.mongo import MongoStore  # noqa: E402
 from shop.adapters.postgres import PostgresDatabase  # noqa: E402
 from shop.embedded import EmbeddedMongo, EmbeddedPostgres  # noqa: E402
-from shop.services.catalog import rebuild_catalog_index  # noqa: E402
+from shop.services.catalog import REBUILD_TIMEOUT_MS, rebuild_catalog_index  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -84,20 +84,29 @@ def product_doc(rng: random.Random, serial: int) -> dict:
             "attributes": attributes, "description": f"{name}: descripción de prueba.", "revision": 1}
 
 
-def fill(store: MongoStore, db: PostgresDatabase, size: int) -> None:
-    have = store.count_products()
-    if have >= size and not db.catalog.is_empty():
-        print(f"  {size:,}: reusing {have:,} products", flush=True)
+def fill(store: MongoStore, db: PostgresDatabase, size: int, mongo_url: str) -> None:
+    with db.transaction() as cur:
+        cur.execute("SELECT count(*) AS n FROM catalog_entries")
+        indexed = cur.fetchone()["n"]
+    if indexed >= size:
+        print(f"  {size:,}: reusing {indexed:,} products", flush=True)
         return
+    patient = MongoStore(mongo_url, store.db.name, timeout_ms=REBUILD_TIMEOUT_MS)
+    have = patient.products.estimated_document_count()  # O(N) on SecantusDB too, but only here
     rng = random.Random(size * 7 + have)  # noqa: S311 - test data, not secrets
     began = time.perf_counter()
     for start in range(have, size, 5000):
-        store.products.insert_many([product_doc(rng, serial) for serial in range(start, min(size, start + 5000))],
-                                   ordered=False)
+        patient.products.insert_many([product_doc(rng, serial) for serial in range(start, min(size, start + 5000))],
+                                     ordered=False)
         if (start // 5000) % 20 == 0:
             print(f"  {size:,}: {start:,} products inserted", flush=True)
     inserted = time.perf_counter()
-    count = rebuild_catalog_index(db, store)
+    # A rebuild reads the whole collection in one cursor; SecantusDB answers its first batch only
+    # after reading all of it, so this client must wait longer than the default 5 s.
+    try:
+        count = rebuild_catalog_index(db, patient)
+    finally:
+        patient.close()
     print(f"  {size:,}: filled in {inserted - began:.0f}s, catalog index built in {time.perf_counter() - inserted:.0f}s"
           f" ({count:,} products)", flush=True)
 
@@ -141,6 +150,30 @@ def raw_find_one(store: MongoStore, ids: list[ObjectId], n: int = 2000) -> dict:
         store.products.find_one({"_id": ids[i % len(ids)]})
         latencies.append(time.perf_counter() - began)
     return {"p50_ms": round(percentile(latencies, 0.5) * 1000, 2), "per_second": round(n / sum(latencies))}
+
+
+def stock_operations(store: MongoStore, ids: list[ObjectId], n: int = 200) -> dict:
+    """The MongoDB side of a checkout at this catalog size: reserve one unit and release it (point
+    read + conditional update, as the shop does), and for comparison the findAndModify the shop
+    used before (a collection scan on SecantusDB: only 3 calls)."""
+    from pymongo import ReturnDocument
+
+    latencies = []
+    for i in range(n):
+        product_id, order_id = str(ids[i % len(ids)]), 10_000_000 + i
+        began = time.perf_counter()
+        if store.reserve_stock(product_id, order_id, 1) is not None:
+            store.release_hold(product_id, order_id, 1)
+        latencies.append(time.perf_counter() - began)
+    old = []
+    for i in range(3):
+        began = time.perf_counter()
+        store.products.find_one_and_update({"_id": ids[i], "stock": {"$gte": 0}}, {"$inc": {"stock": 0}},
+                                           projection={"name": 1, "price": 1}, return_document=ReturnDocument.BEFORE)
+        old.append(time.perf_counter() - began)
+    return {"reserve_and_release_p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
+            "reserve_and_release_p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+            "find_and_modify_p50_ms": round(percentile(old, 0.5) * 1000, 1)}
 
 
 def pages(db: PostgresDatabase, base_url: str, sample_id: str) -> dict[str, str]:
@@ -213,13 +246,17 @@ def main() -> None:
                 db.migrate()
                 store = MongoStore(mongo_url, name)
                 store.apply_schema()
-                fill(store, db, size)
-                ids = [d["_id"] for d in store.products.find({}, {"_id": 1}).limit(500)]
+                fill(store, db, size, mongo_url)
+                with db.transaction() as cur:  # (a MongoDB find without an index reads every product)
+                    cur.execute("SELECT product_id FROM catalog_entries WHERE NOT archived LIMIT 500")
+                    ids = [ObjectId(row["product_id"]) for row in cur.fetchall()]
                 shop = start_shop(args.data_dir / f"shop-{size}", extra_env={
                     "DATABASE_URL": pg_url, "MONGODB_URL": mongo_url, "MONGODB_DB": name, "SHOP_DEMO_DATA": "0",
                     "LOG_LEVEL": "WARNING"})
                 try:
-                    size_result = {"raw_find_one": raw_find_one(store, ids), "pages": {}}
+                    size_result = {"raw_find_one": raw_find_one(store, ids),
+                                   "stock_operations": stock_operations(store, ids), "pages": {}}
+                    print(f"  {size:>9,} {size_result['raw_find_one']} {size_result['stock_operations']}", flush=True)
                     for page, path in pages(db, shop.url, str(ids[0])).items():
                         size_result["pages"][page] = {str(level): measure(pool, manager, shop.url, path, level,
                                                                           args.requests) for level in levels}
@@ -248,6 +285,12 @@ def write(results: dict, sizes: list[int], levels: list[int]) -> None:
              "Raw MongoDB `find_one({_id})` in the same run: " + ", ".join(
                  f"{int(s):,} products {results['sizes'][s]['raw_find_one']['p50_ms']} ms "
                  f"({results['sizes'][s]['raw_find_one']['per_second']}/s)" for s in results["sizes"]), ""]
+    lines += ["MongoDB side of one checkout line (reserve one unit, then release it: a point read and two "
+              "conditional updates), p50 / p99, and the `findAndModify` reservation used before this change: "
+              + ", ".join(f"{int(s):,} products {v['stock_operations']['reserve_and_release_p50_ms']} / "
+                          f"{v['stock_operations']['reserve_and_release_p99_ms']} ms (findAndModify "
+                          f"{v['stock_operations']['find_and_modify_p50_ms']} ms)"
+                          for s, v in results["sizes"].items()), ""]
     header = "| page | " + " | ".join(f"{int(s):,}: {lv} client{'s' if lv > 1 else ''}" for s in map(str, sizes)
                                        for lv in levels) + " | growth 1 / 8 |"
     lines += [header, "|" + "---|" * (2 + len(sizes) * len(levels))]

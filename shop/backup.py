@@ -40,7 +40,7 @@ from shop import failpoints
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import BACKUP_FENCE_KEY, PostgresDatabase
 from shop.embedded import postgres_bin_dir
-from shop.services.catalog import rebuild_catalog_index
+from shop.services.catalog import REBUILD_TIMEOUT_MS, rebuild_catalog_index
 
 FORMAT_VERSION = 1
 _SET_NAME = re.compile(r"^shop-\d{8}T\d{6}Z$")
@@ -476,7 +476,7 @@ def _rebuild_catalog_index(target: Source) -> None:
     """The catalog index (PostgreSQL) is derived from the products (MongoDB), and the two were dumped
     at slightly different moments: rebuild it from the restored products (docs/catalog.md)."""
     db = PostgresDatabase(target.postgres_url, max_connections=1)
-    store = MongoStore(target.mongodb_url, target.mongodb_db)
+    store = MongoStore(target.mongodb_url, target.mongodb_db, timeout_ms=REBUILD_TIMEOUT_MS)
     try:
         rebuild_catalog_index(db, store)
     finally:

@@ -85,7 +85,7 @@ def prepare_databases(settings: Settings, *, demo: bool) -> list[dict] | None:
     """Apply both schemas; with `demo`, fill empty databases. Returns new demo logins, if any."""
     from shop.adapters.mongo import MongoStore
     from shop.adapters.postgres import PostgresDatabase
-    from shop.services.catalog import ensure_catalog_index
+    from shop.services.catalog import REBUILD_TIMEOUT_MS, ensure_catalog_index
     from shop.services.demo import load_demo_data
     from shop.services.recovery import recover
 
@@ -96,7 +96,11 @@ def prepare_databases(settings: Settings, *, demo: bool) -> list[dict] | None:
         store.apply_schema()
         if applied:
             log.info("applied PostgreSQL migrations: %s", ", ".join(applied))
-        ensure_catalog_index(db, store)  # first start after an upgrade or a restore
+        patient = MongoStore(settings.mongodb_url, settings.mongodb_db, timeout_ms=REBUILD_TIMEOUT_MS)
+        try:
+            ensure_catalog_index(db, patient)  # first start after an upgrade or a restore
+        finally:
+            patient.close()
         report = recover(db, store)  # finish whatever a previous run left half-done
         if report.aborted or report.expired or report.stock_returned:
             log.info("start-up recovery settled orders %s", report.aborted + report.expired + report.stock_returned)

@@ -106,7 +106,9 @@ def load_demo_catalog(db: PostgresDatabase, store: MongoStore) -> int:
     """Insert the demo catalog into an empty products collection; returns how many were added."""
     from shop.demo_data import demo_products
 
-    if store.count_products():
+    # The index is built from MongoDB before this runs (ensure_catalog_index): empty means no products,
+    # and asking PostgreSQL costs nothing, while any whole-collection read of SecantusDB is O(N).
+    if not db.catalog.is_empty() or store.has_products():
         return 0
     return add_products(db, store, demo_products())
 
@@ -148,9 +150,16 @@ def sync_catalog_index(db: PostgresDatabase, store: MongoStore, batch: int = 500
     return synced
 
 
+# A rebuild reads every product through one cursor, and SecantusDB sends the first batch only after
+# reading the whole collection (about a minute at a million products): the MongoStore given to a
+# rebuild waits this long for an answer instead of the usual 5 s.
+REBUILD_TIMEOUT_MS = 900_000
+
+
 def rebuild_catalog_index(db: PostgresDatabase, store: MongoStore) -> int:
     """Rebuild the whole catalog index from MongoDB (first start after an upgrade or a restore,
-    or `flask --app shop catalog-rebuild`). Returns how many products it holds."""
+    or `flask --app shop catalog-rebuild`). Returns how many products it holds. Give it a
+    MongoStore opened with timeout_ms=REBUILD_TIMEOUT_MS."""
     started = dt.datetime.now(dt.timezone.utc)
     store.mark_products_with_markers()
     count = db.catalog.rebuild(CatalogEntry.of(product) for product in store.products_for_catalog_index())
@@ -161,7 +170,7 @@ def rebuild_catalog_index(db: PostgresDatabase, store: MongoStore) -> int:
 
 def ensure_catalog_index(db: PostgresDatabase, store: MongoStore) -> int | None:
     """Build the catalog index if it is empty while MongoDB has products; None if nothing to do."""
-    if db.catalog.is_empty() and store.count_products():
+    if db.catalog.is_empty() and store.has_products():  # MongoDB asked only when the index is empty
         log.info("building the catalog index from MongoDB ...")
         count = rebuild_catalog_index(db, store)
         log.info("catalog index built: %d products", count)

@@ -67,11 +67,11 @@ def init_app(app: Flask) -> None:
         """Rebuild the catalog index (PostgreSQL) from the products in MongoDB, and check its counters."""
         from shop.adapters.mongo import MongoStore
         from shop.adapters.postgres import PostgresDatabase
-        from shop.services.catalog import rebuild_catalog_index
+        from shop.services.catalog import REBUILD_TIMEOUT_MS, rebuild_catalog_index
 
         with _databases_for_command() as settings:
             db = PostgresDatabase(settings.database_url, max_connections=2)
-            store = MongoStore(settings.mongodb_url, settings.mongodb_db)
+            store = MongoStore(settings.mongodb_url, settings.mongodb_db, timeout_ms=REBUILD_TIMEOUT_MS)
             try:
                 count = rebuild_catalog_index(db, store)
             finally:

@@ -125,7 +125,13 @@ class MongoStore:
                                              "catalog_pending": True}).inserted_id)
 
     def count_products(self) -> int:
+        """Every product counted: a read of the whole collection (tests and tools, not requests)."""
         return self.products.count_documents({})
+
+    def has_products(self) -> bool:
+        """Whether there is any product (on SecantusDB this reads the whole collection: ask only when
+        the answer is likely no, or when a full read follows anyway)."""
+        return self.products.find_one({}, {"_id": 1}) is not None
 
     def products_by_ids(self, product_ids: list[str], *, include_archived: bool = False) -> dict[str, Product]:
         """Products by id (point lookups on _id: cheap at any catalog size)."""
