@@ -7,6 +7,7 @@ behave alike. Every filter is built from values validated in `shop.domain.catalo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import random
@@ -71,6 +72,7 @@ class MongoStore:
         self.products = self.db["products"]
         self.reviews = self.db["reviews"]
         self.audit_logs = self.db["audit_logs"]
+        self.audit_head = self.db["audit_head"]
 
     def close(self) -> None:
         self.client.close()
@@ -388,19 +390,18 @@ class MongoStore:
     def append_audit_entries(self, items: list, build, attempts: int = 100) -> None:
         """Append items to the hash chain in order; `build(item, seq, previous_hash)` makes each entry.
 
-        One read of the last entry and one ordered insert per batch. The unique index on `seq` lets
-        exactly one writer (of any process or host) take each number; a writer that loses the race
-        keeps what of its batch did land (checked by hash, not by the server's count), backs off and
-        links the rest after the new last entry, so the chain has no gaps and no forks.
+        The unique index on `seq` lets exactly one writer (of any process or host) take each
+        number; a writer that loses the race keeps what of its batch did land (checked by hash),
+        backs off and links the rest after the new last entry, so the chain has no gaps and no forks.
+        The last entry is found from `audit_head` (one small document, moved forward after each
+        append) plus point lookups of the next numbers, never by sorting the log: SecantusDB reads
+        a whole index range for `sort + limit 1`, so that cost would grow with the log.
         """
-        from shop.domain.audit import GENESIS_HASH
-
         pending = list(items)
         for attempt in range(attempts):
             if not pending:
                 return
-            last = self.audit_logs.find_one({}, {"seq": 1, "hash": 1}, sort=[("seq", -1)])
-            seq, previous = (last["seq"], last["hash"]) if last else (0, GENESIS_HASH)
+            seq, previous = self._audit_tail()
             entries = []
             for item in pending:
                 seq += 1
@@ -408,13 +409,54 @@ class MongoStore:
                 previous = entries[-1]["hash"]
             try:
                 self.audit_logs.insert_many(entries, ordered=True)
-                return
+                pending = []
             except (DuplicateKeyError, BulkWriteError):
-                landed = self.audit_logs.count_documents({"hash": {"$in": [e["hash"] for e in entries]}})
-                pending = pending[landed:]  # an ordered insert keeps a prefix
+                landed = 0  # an ordered insert keeps a prefix: count it by point lookups, by hash
+                for entry in entries:
+                    found = self.audit_logs.find_one({"seq": entry["seq"]}, {"hash": 1})
+                    if found is None or found["hash"] != entry["hash"]:
+                        break
+                    landed += 1
+                pending = pending[landed:]
+                entries = entries[:landed]
                 # Jitter, not cryptography.
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311  # nosec B311
-        raise StoreError("could not append to the audit log: too many concurrent writers")
+            if entries:
+                self._advance_audit_head(entries[-1]["seq"], entries[-1]["hash"])
+        if pending:
+            raise StoreError("could not append to the audit log: too many concurrent writers")
+
+    def _audit_tail(self) -> tuple[int, str]:
+        """(seq, hash) of the last entry: the head document, then forward by point lookups (the head
+        lags when a writer stopped between its insert and moving the head)."""
+        from shop.domain.audit import GENESIS_HASH
+
+        head = self.audit_head.find_one({"_id": "chain"})
+        if head is None:
+            if self.audit_logs.find_one({"seq": 1}, {"_id": 1}) is None:
+                return 0, GENESIS_HASH
+            # A log written before the head existed: find its end once, the slow way.
+            last = self.audit_logs.find_one({}, {"seq": 1, "hash": 1}, sort=[("seq", -1)])
+            self._advance_audit_head(last["seq"], last["hash"])
+            return last["seq"], last["hash"]
+        seq, last_hash = head["seq"], head["hash"]
+        at_head = self.audit_logs.find_one({"seq": seq}, {"hash": 1})
+        if at_head is None or at_head["hash"] != last_hash:  # a head ahead of its chain (restored apart)
+            self.audit_head.delete_one({"_id": "chain"})
+            return self._audit_tail()
+        while (following := self.audit_logs.find_one({"seq": seq + 1}, {"seq": 1, "hash": 1})) is not None:
+            seq, last_hash = following["seq"], following["hash"]
+        return seq, last_hash
+
+    def _advance_audit_head(self, seq: int, last_hash: str) -> None:
+        """Move the head forward to `seq` (never back: a slower writer's older head is ignored)."""
+        with contextlib.suppress(DuplicateKeyError):  # the head is already at or past `seq`
+            self.audit_head.update_one({"_id": "chain", "seq": {"$lt": seq}},
+                                       {"$set": {"seq": seq, "hash": last_hash}}, upsert=True)
+
+    def audit_head_seq(self) -> int:
+        """How many entries the chain has (seq is gapless from 1), from the head: a point read."""
+        return self._audit_tail()[0]
 
     def audit_entries(self, batch_size: int = 1000):
         return self.audit_logs.find({}, {"_id": 0}).sort("seq", 1).batch_size(batch_size)
@@ -440,6 +482,13 @@ class MongoStore:
                            **criteria) -> tuple[list[dict], int] | Iterable[dict]:
         """Entries matching the criteria: a page and the total, or (limit None) a cursor over all."""
         query = self._audit_filter(**criteria)
+        if not query and limit is not None and newest_first:
+            # The whole log, newest first: seq is gapless from 1, so a page is a set of point lookups
+            # and the total is the last seq (no index range, no count).
+            total = self.audit_head_seq()
+            wanted = list(range(total - skip, max(0, total - skip - limit), -1))
+            found = {doc["seq"]: doc for doc in self.audit_logs.find({"seq": {"$in": wanted}}, {"_id": 0})}
+            return [found[n] for n in wanted if n in found], total
         cursor = self.audit_logs.find(query, {"_id": 0}).sort("seq", -1 if newest_first else 1)
         if limit is None:
             return cursor.batch_size(1000)
