@@ -53,7 +53,7 @@ def data_dir_lock(data_dir: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def databases(settings: Settings, *, enable_test_commands: bool = False) -> Iterator[Settings]:
+def databases(settings: Settings) -> Iterator[Settings]:
     """Settings with both database URLs: the configured servers, or embedded ones started here."""
     started = []
     try:
@@ -66,7 +66,7 @@ def databases(settings: Settings, *, enable_test_commands: bool = False) -> Iter
         mongo_url = settings.mongodb_url
         if not mongo_url:
             print("· Arrancando MongoDB (SecantusDB) embebido…", flush=True)
-            mongo = EmbeddedMongo(settings.data_dir / "mongo", enable_test_commands=enable_test_commands)
+            mongo = EmbeddedMongo(settings.data_dir / "mongo")
             started.append(mongo)
             mongo_url = mongo.start()
         yield _with_urls(settings, pg_url, mongo_url)

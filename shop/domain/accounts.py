@@ -30,14 +30,6 @@ class User:
     role: Role
     is_active: bool
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
-
-    @property
-    def is_auditor(self) -> bool:
-        return self.role is Role.AUDITOR
-
 
 def normalize_email(email: str) -> str:
     """E-mails compare case-insensitively: stored lower-case, validated once here."""
@@ -74,8 +66,6 @@ def parse_role(value: str) -> Role:
             N_("Unknown role %(role)s; use admin, customer or auditor."), role=str(value)[:20]
         ) from None
 
-
-STAFF_ROLES = (Role.ADMIN, Role.AUDITOR)
 
 
 def check_account_change(actor: User, target: User) -> None:

@@ -17,7 +17,9 @@ from shop.domain.listing import MAX_CATEGORY_LENGTH, MAX_SEARCH_LENGTH  # noqa: 
 MAX_PAGE = 100_000
 _ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _PRODUCT_ID = re.compile(r"^[0-9a-f]{24}$")
-LOW_STOCK_THRESHOLD = 3
+# A product page says "¡Última unidad!" / "¡Últimas unidades!" from here down (the shopper's badge;
+# the staff dashboard's low-stock list has its own setting, LOW_STOCK_THRESHOLD).
+FEW_LEFT = 3
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Product:
 
     @property
     def low_stock(self) -> bool:
-        return 0 < self.stock <= LOW_STOCK_THRESHOLD
+        return 0 < self.stock <= FEW_LEFT
 
     def key_attributes(self, limit: int = 3) -> list[tuple[str, object]]:
         """The first few scalar attributes: what a product card shows."""

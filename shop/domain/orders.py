@@ -43,8 +43,6 @@ _ALLOWED = {
     (OrderStatus.PAID, OrderStatus.SHIPPED),
     (OrderStatus.PENDING, OrderStatus.CANCELLED),
 }
-# Orders whose units count as sold (the stock invariant counts these).
-HOLDS_STOCK = frozenset({OrderStatus.PLACING, OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.SHIPPED})
 
 
 def is_allowed(current: OrderStatus, target: OrderStatus) -> bool:
