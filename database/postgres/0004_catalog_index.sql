@@ -17,9 +17,12 @@ CREATE TABLE catalog_entries (
 );
 
 -- One index per listing order, each ending in product_id so that keyset paging is exact.
-CREATE INDEX catalog_by_name ON catalog_entries (name_key, product_id) WHERE NOT archived;
+-- The name orders carry the search words and the filters (INCLUDE), so that a filtered walk in
+-- name order is an index-only scan (docs/catalog.md).
+CREATE INDEX catalog_by_name ON catalog_entries (name_key, product_id) INCLUDE (words) WHERE NOT archived;
 CREATE INDEX catalog_by_price ON catalog_entries (price, product_id) WHERE NOT archived;
-CREATE INDEX catalog_by_category_name ON catalog_entries (category, name_key, product_id) WHERE NOT archived;
+CREATE INDEX catalog_by_category_name ON catalog_entries (category, name_key, product_id) INCLUDE (words, facets)
+    WHERE NOT archived;
 CREATE INDEX catalog_by_category_price ON catalog_entries (category, price, product_id) WHERE NOT archived;
 CREATE INDEX catalog_archived_by_name ON catalog_entries (name_key, product_id) WHERE archived;
 CREATE INDEX catalog_words ON catalog_entries USING GIN (words);
@@ -48,3 +51,10 @@ CREATE TABLE catalog_facet_keys (
     PRIMARY KEY (category, attr_key)
 );
 CREATE INDEX catalog_facet_keys_offered ON catalog_facet_keys (category, distinct_values);
+
+-- Products on sale per search word: how many products a search can match, known before searching
+-- (a word nobody has costs nothing; a rare one is looked up, a common one walked; docs/catalog.md).
+CREATE TABLE catalog_terms (
+    term     TEXT COLLATE "C" PRIMARY KEY,
+    products INTEGER NOT NULL CHECK (products >= 0)
+);

@@ -240,6 +240,7 @@ class Listing:
     next_position: Position | None
     previous_position: Position | None
     has_previous: bool
+    total_is_estimate: bool = False  # read by a walk: the share of matches seen, times the range
 
     @property
     def has_next(self) -> bool:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import DatabaseError, PostgresDatabase
+from shop.adapters.postgres.catalog_index import FEW_MATCHES
 from shop.domain.catalog import MAX_STOCK, Product, new_product, parse_product_id, product_fields
 from shop.domain.errors import N_, Conflict, NotFound
 from shop.domain.listing import COUNT_LIMIT, CatalogEntry, CatalogQuery, Listing, Position, name_sort_key
@@ -45,36 +46,41 @@ def _listing(db: PostgresDatabase, store: MongoStore, index, query: CatalogQuery
     if query.search and not query.words:  # only punctuation or symbols: nothing to look for
         return Listing([], 0, True, None, None, False)
     filtered = bool(query.words or query.attributes)
-    matches = index.count_matches(query, archived=archived) if filtered else None
-    if matches == 0:
+    bound = index.word_bound(query.words) if query.words and not archived else None
+    if bound == 0:  # a word no product on sale has: nothing to read
         return Listing([], 0, True, None, None, query.after is not None or query.before is not None)
+    few = bound is not None and bound <= FEW_MATCHES
     per_page = query.per_page
     # Products named exactly as searched come first on the first page and nowhere else.
     skip_key = None if archived else query.exact_name_key
     exact = index.exact_name_matches(query, skip_key, per_page) if skip_key and query.is_first_page else []
     if query.before is not None:
-        positions = index.positions(query, start=query.before, backwards=True, limit=per_page + 1,
-                                    archived=archived, exclude_name_key=skip_key, matches=matches)
+        positions, share = index.positions(query, start=query.before, backwards=True, limit=per_page + 1,
+                                           archived=archived, exclude_name_key=skip_key, few=few)
         if len(positions) <= per_page:  # reached the beginning: that is the first page, as it is shown
             return _listing(db, store, index, replace(query, before=None), archived=archived)
         positions = positions[:per_page][::-1]
         next_position, has_previous = positions[-1], True
     else:
         room = per_page - len(exact)
-        positions = index.positions(query, start=query.after, backwards=False, limit=room + 1,
-                                    archived=archived, exclude_name_key=skip_key, matches=matches)
+        positions, share = index.positions(query, start=query.after, backwards=False, limit=room + 1,
+                                           archived=archived, exclude_name_key=skip_key, few=few)
         more, positions = len(positions) > room, positions[:room]
         next_position = (positions[-1] if positions else _BEFORE_ALL_NAMES) if more else None
         has_previous = query.after is not None
     products = _documents(db, store, exact + [p.product_id for p in positions], archived)
-    if matches is not None:
-        total = matches
-    else:
-        total = index.count_archived() if archived else index.count_unfiltered(query.category)
-    return Listing(items=products, total=min(total, COUNT_LIMIT) if filtered else total,
-                   total_is_exact=not filtered or total <= COUNT_LIMIT, next_position=next_position,
+    in_range = index.count_archived() if archived else index.count_unfiltered(query.category)
+    if not filtered:
+        total, total_is_exact = in_range, True
+    elif share is not None:  # many matches, read by a walk: estimated from the share that matched
+        estimate = share * in_range
+        total, total_is_exact = max(per_page + 1, round(estimate, -2 if estimate > 1000 else -1)), False
+    else:  # few matches: counting them costs what reading them did
+        counted = index.count_matches(query, archived=archived)
+        total, total_is_exact = min(counted, COUNT_LIMIT), counted <= COUNT_LIMIT
+    return Listing(items=products, total=int(total), total_is_exact=total_is_exact, next_position=next_position,
                    previous_position=positions[0] if has_previous and positions else None,
-                   has_previous=has_previous)
+                   has_previous=has_previous, total_is_estimate=share is not None)
 
 
 # Before every product in name order: where a first page filled with exact name matches goes on.

@@ -67,6 +67,11 @@ def money(amount) -> str:
     return format_currency(amount, "EUR")
 
 
+def thousands(number: int) -> str:
+    """12000 → "12.000" in Spanish: a count written as the page's language writes numbers."""
+    return format_decimal(number)
+
+
 def attribute_label(key: str) -> str:
     """`ram_gb` → "Ram (GB)"; keys are data, so they are shown, not translated."""
     parts = key.split("_")
@@ -93,6 +98,7 @@ def as_json(value) -> str:
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(money)
+    app.add_template_filter(thousands)
     app.add_template_filter(as_json)
     app.add_template_filter(attribute_label)
     app.add_template_filter(attribute_value)

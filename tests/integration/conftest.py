@@ -20,7 +20,7 @@ from tests.conftest import csrf_token_from
 
 PASSWORD = "correct horse battery"
 _TABLES = ("payments, order_items, orders, users, "
-           "catalog_entries, catalog_categories, catalog_facet_values, catalog_facet_keys")
+           "catalog_entries, catalog_categories, catalog_facet_values, catalog_facet_keys, catalog_terms")
 
 
 @pytest.fixture(scope="session")

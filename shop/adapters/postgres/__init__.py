@@ -18,6 +18,7 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extras
 import psycopg2.pool
+import psycopg2.sql
 
 from shop.adapters.postgres.catalog_index import CatalogIndex
 from shop.config import PROJECT_ROOT
@@ -120,6 +121,11 @@ class PostgresDatabase:
             finally:
                 if not conn.closed:
                     conn.autocommit = False
+
+    def vacuum_analyze(self, table: str) -> None:
+        """VACUUM (ANALYZE) one table: outside any transaction, as PostgreSQL requires."""
+        with self.statement() as cur:
+            cur.execute(psycopg2.sql.SQL("VACUUM (ANALYZE) {}").format(psycopg2.sql.Identifier(table)))
 
     def ping(self) -> None:
         with self.transaction() as cur:

@@ -25,7 +25,7 @@ from shop.domain.listing import CatalogEntry, CatalogQuery, Position, attribute_
 _ORDERS = {"name": ("name_key", False), "price_asc": ("price", False), "price_desc": ("price", True)}
 _LOCK_NAMESPACE = 7_201_004  # serializes the projections of one product (pg_advisory_xact_lock)
 MAX_FACET_VALUES = 15
-FEW_MATCHES = 3000  # up to this many matches, sorting all of them is cheaper than walking an order
+FEW_MATCHES = 1000  # up to this many matches, sorting all of them is cheaper than walking an order
 WALK_LIMIT = 20_000  # index entries a filtered walk reads at most before the GIN path takes over
 
 
@@ -82,8 +82,22 @@ class CatalogReader:
                             ("enable_indexonlyscan", not bitmap), ("enable_bitmapscan", bitmap)):
             self._cur.execute(f"SET LOCAL {setting} = {'on' if on else 'off'}")
 
+    def word_bound(self, words: list[str]) -> int:
+        """At most how many products on sale a search can match: the fewest products of any of its
+        words (the last one as a prefix), from the term counters. 0 means no match at all."""
+        bounds = []
+        for word in words[:-1]:
+            self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_terms WHERE term = %s", (word,))
+            bounds.append(int(self._cur.fetchone()["n"]))
+        last = words[-1]
+        self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_terms WHERE term >= %s AND term < %s",
+                          (last, last[:-1] + chr(ord(last[-1]) + 1)))
+        bounds.append(int(self._cur.fetchone()["n"]))
+        return min(bounds)
+
     def count_matches(self, query: CatalogQuery, *, archived: bool = False, cap: int = FEW_MATCHES) -> int:
-        """How many products match the filters, counted up to `cap` + 1 through the GIN indexes."""
+        """How many products match the filters, counted up to `cap` + 1 through the GIN indexes (cost
+        ∝ the postings of the query's words and values: use when they are known to be few)."""
         where, params, filters, filter_params = self._conditions(query, archived)
         self._planner(bitmap=True)
         self._cur.execute(f"SELECT count(*) AS n FROM (SELECT 1 FROM catalog_entries "  # noqa: S608
@@ -92,10 +106,11 @@ class CatalogReader:
         return int(self._cur.fetchone()["n"])
 
     def positions(self, query: CatalogQuery, *, start: Position | None, backwards: bool, limit: int,
-                  archived: bool = False, exclude_name_key: str | None = None, matches: int | None = None
-                  ) -> list[Position]:
+                  archived: bool = False, exclude_name_key: str | None = None, few: bool = False
+                  ) -> tuple[list[Position], float | None]:
         """Up to `limit` products after `start` in the query's order (before it, nearest first, when
-        `backwards`). `matches` is count_matches() for a filtered query (None: no filters)."""
+        `backwards`), and for a filtered walk the share of walked entries that matched (None when
+        the page was read some other way). `few`: the filters are known to match few products."""
         column, descending = _ORDERS[query.sort]
         descending = descending != backwards
         where, params, filters, filter_params = self._conditions(query, archived)
@@ -111,24 +126,27 @@ class CatalogReader:
             self._planner(bitmap=False)
             self._cur.execute(f"SELECT product_id, {column} AS key FROM catalog_entries "  # noqa: S608
                               f"WHERE {' AND '.join(where)} {order} LIMIT %s", [*params, limit])
-            return self._positions(query.sort)
-        if matches is not None and matches > FEW_MATCHES:
-            # Many matches: walk the order's index, at most WALK_LIMIT entries, filtering as it goes.
+            return self._positions(query.sort), None
+        if not few:
+            # Walk the order's index (index-only in name order: it carries words and facets), at most
+            # WALK_LIMIT entries, filtering as it goes; `walked` numbers the entries read.
+            needed = ", ".join(c for c in ("words", "facets") if any(c in f for f in filters))
             self._planner(bitmap=False)
             self._cur.execute(
-                f"SELECT product_id, key FROM (SELECT product_id, {column} AS key, words, facets "  # noqa: S608
-                f"FROM catalog_entries WHERE {' AND '.join(where)} {order} LIMIT %s) AS walked "
+                f"SELECT product_id, key, walked FROM (SELECT product_id, key, {needed}, "  # noqa: S608
+                f"row_number() OVER () AS walked FROM (SELECT product_id, {column} AS key, {needed} "
+                f"FROM catalog_entries WHERE {' AND '.join(where)} {order} LIMIT %s) AS ordered) AS numbered "
                 f"WHERE {' AND '.join(filters)} ORDER BY key {direction}, product_id {direction} LIMIT %s",
                 [*params, WALK_LIMIT, *filter_params, limit])
-            found = self._positions(query.sort)
-            if len(found) == limit:
-                return found
+            rows = self._cur.fetchall()
+            if len(rows) == limit:
+                return [Position(query.sort, r["key"], r["product_id"]) for r in rows], len(rows) / rows[-1]["walked"]
         # Few matches (or a walk that ended early): all matches from the GIN indexes, then sorted.
         self._planner(bitmap=True)
         self._cur.execute(f"SELECT product_id, {column} AS key FROM catalog_entries "  # noqa: S608
                           f"WHERE {' AND '.join(where + filters)} {order} LIMIT %s",
                           [*params, *filter_params, limit])
-        return self._positions(query.sort)
+        return self._positions(query.sort), None
 
     def _positions(self, sort: str) -> list[Position]:
         return [Position(sort, row["key"], row["product_id"]) for row in self._cur.fetchall()]
@@ -205,8 +223,9 @@ class CatalogIndex:
         projections of one product may arrive in any order; the older never wins)."""
         with self._db.transaction() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_NAMESPACE, entry.product_id))
-            cur.execute("SELECT revision, category, archived, facets FROM catalog_entries WHERE product_id = %s",
-                        (entry.product_id,))
+            cur.execute("SELECT revision, category, archived, facets, "
+                        "array_to_string(tsvector_to_array(words), ' ') AS words "
+                        "FROM catalog_entries WHERE product_id = %s", (entry.product_id,))
             old = cur.fetchone()
             if old is not None and old["revision"] >= entry.revision:
                 return False
@@ -227,8 +246,8 @@ class CatalogIndex:
         """Forget a product deleted for good (and take it out of the counts)."""
         with self._db.transaction() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_NAMESPACE, product_id))
-            cur.execute("DELETE FROM catalog_entries WHERE product_id = %s RETURNING category, archived, facets",
-                        (product_id,))
+            cur.execute("DELETE FROM catalog_entries WHERE product_id = %s RETURNING category, archived, facets, "
+                        "array_to_string(tsvector_to_array(words), ' ') AS words", (product_id,))
             _change_counts(cur, removed=_contribution(cur.fetchone()), added=None)
 
     # --- rebuilding from MongoDB --------------------------------------------------------------------
@@ -239,7 +258,8 @@ class CatalogIndex:
         written = 0
         iterator = iter(entries)
         with self._db.transaction() as cur:
-            cur.execute("TRUNCATE catalog_entries, catalog_categories, catalog_facet_values, catalog_facet_keys")
+            cur.execute("TRUNCATE catalog_entries, catalog_categories, catalog_facet_values, catalog_facet_keys, "
+                        "catalog_terms")
             while batch := list(islice(iterator, batch_size)):
                 buffer = io.StringIO()
                 writer = csv.writer(buffer)
@@ -255,7 +275,9 @@ class CatalogIndex:
             cur.execute(f"INSERT INTO catalog_facet_values (category, attr_key, value, products) {_RECOUNT_VALUES}")  # noqa: S608
             cur.execute("""INSERT INTO catalog_facet_keys (category, attr_key, distinct_values)
                            SELECT category, attr_key, count(*) FROM catalog_facet_values GROUP BY 1, 2""")
-            cur.execute("ANALYZE catalog_entries")
+            cur.execute(f"INSERT INTO catalog_terms (term, products) {_RECOUNT_TERMS}")  # noqa: S608
+        # Outside the transaction: VACUUM sets the visibility map, without which no scan is index-only.
+        self._db.vacuum_analyze("catalog_entries")
         return written
 
     def stored_counts(self) -> dict[str, dict]:
@@ -268,7 +290,9 @@ class CatalogIndex:
             cur.execute("SELECT category, attr_key, distinct_values AS n FROM catalog_facet_keys "
                         "WHERE distinct_values > 0")
             keys = {(r["category"], r["attr_key"]): r["n"] for r in cur.fetchall()}
-        return {"categories": categories, "facet_values": values, "facet_keys": keys}
+            cur.execute("SELECT term, products AS n FROM catalog_terms WHERE products > 0")
+            terms = {r["term"]: r["n"] for r in cur.fetchall()}
+        return {"categories": categories, "facet_values": values, "facet_keys": keys, "terms": terms}
 
     def entries(self) -> Iterator[dict]:
         """Every entry as stored (product id, revision, category, name key, price, archived, facets)."""
@@ -278,6 +302,8 @@ class CatalogIndex:
             yield from cur.fetchall()
 
 
+_RECOUNT_TERMS = """SELECT term, count(*) FROM catalog_entries, unnest(tsvector_to_array(words)) AS term
+                    WHERE NOT archived GROUP BY term"""
 _RECOUNT_CATEGORIES = "SELECT category, count(*) FROM catalog_entries WHERE NOT archived GROUP BY category"
 _RECOUNT_VALUES = """SELECT category, kv.key, kv.value, count(*)
                      FROM catalog_entries, jsonb_each(facets) AS kv
@@ -289,40 +315,48 @@ def expected_counts(entries: Iterable[CatalogEntry]) -> dict[str, dict]:
     """The counters recomputed from entries (for the consistency check and its tests)."""
     categories: Counter = Counter()
     values: Counter = Counter()
+    terms: Counter = Counter()
     for entry in entries:
         if entry.archived:
             continue
         categories[entry.category] += 1
         for key, value in entry.counted_facets:
             values[(entry.category, key, _json_key(value))] += 1
+        terms.update(entry.words)
     keys = Counter((category, key) for category, key, _ in values)
-    return {"categories": dict(categories), "facet_values": dict(values), "facet_keys": dict(keys)}
+    return {"categories": dict(categories), "facet_values": dict(values), "facet_keys": dict(keys),
+            "terms": dict(terms)}
 
 
-def _contribution(row) -> tuple[str, list[tuple[str, object]]] | None:
-    """What an entry (or a stored row) adds to the counters: its category and scalar facets, if on sale."""
+def _contribution(row) -> tuple[str, list[tuple[str, object]], list[str]] | None:
+    """What an entry (or a stored row) adds to the counters, if on sale: its category, its scalar
+    facets and its search words."""
     if row is None:
         return None
     if isinstance(row, CatalogEntry):
-        return None if row.archived else (row.category, row.counted_facets)
+        return None if row.archived else (row.category, row.counted_facets, list(row.words))
     if row["archived"]:
         return None
     facets = row["facets"] or {}
-    return row["category"], [(k, v) for k, v in facets.items() if not isinstance(v, list)]
+    return (row["category"], [(k, v) for k, v in facets.items() if not isinstance(v, list)],
+            (row["words"] or "").split())
 
 
 def _change_counts(cur, removed, added) -> None:
     """Move the counters from one contribution to another. Rows are locked in one fixed order
-    (categories, then values, then keys, each sorted) so concurrent projections never deadlock."""
+    (categories, values, keys, terms, each sorted) so concurrent projections never deadlock."""
     categories: Counter = Counter()
     values: Counter = Counter()
+    terms: Counter = Counter()
     for sign, contribution in ((-1, removed), (1, added)):
         if contribution is None:
             continue
-        category, facets = contribution
+        category, facets, words = contribution
         categories[category] += sign
         for key, value in facets:
             values[(category, key, _json_key(value))] += sign
+        for word in words:
+            terms[word] += sign
     for category, delta in sorted(categories.items()):
         if delta:
             _bump(cur, "catalog_categories", "products", ("category",), (category,), delta)
@@ -335,6 +369,9 @@ def _change_counts(cur, removed, added) -> None:
     for (category, key), delta in sorted(distinct.items()):
         if delta:
             _bump(cur, "catalog_facet_keys", "distinct_values", ("category", "attr_key"), (category, key), delta)
+    for term, delta in sorted(terms.items()):
+        if delta:
+            _bump(cur, "catalog_terms", "products", ("term",), (term,), delta)
 
 
 _BUMP_SQL = {}
