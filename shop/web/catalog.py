@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import get_locale
+from markupsafe import Markup
 
 from shop.domain.listing import ATTRIBUTE_FILTER_PREFIX, SORT_OPTIONS, parse_catalog_query
 from shop.domain.orders import new_idempotency_key
 from shop.services import catalog as catalog_service
 from shop.web.access import public
-from shop.web.extensions import get_db, get_store
+from shop.web.extensions import cache, get_db, get_store
 
 bp = Blueprint("catalog", __name__)
 
@@ -17,12 +22,26 @@ bp = Blueprint("catalog", __name__)
 @public
 def index():
     query = parse_catalog_query(request.args.to_dict(flat=False),
-                                per_page=current_app.config["PRODUCTS_PER_PAGE"])
-    page = catalog_service.catalog_page(get_db(), get_store(), query)
-    return render_template(
-        "catalog/index.html", listing=page.listing, query=query, categories=page.categories, facets=page.facets,
-        selected=dict(query.attributes), sort_options=SORT_OPTIONS, attr_prefix=ATTRIBUTE_FILTER_PREFIX,
-    )
+                                per_page=current_app.config["PRODUCTS_PER_PAGE"])  # bad input: 4xx, never cached
+    key = _page_key()
+    results = cache.get(key)
+    if results is None:
+        page = catalog_service.catalog_page(get_db(), get_store(), query)
+        results = render_template(
+            "catalog/_results.html", listing=page.listing, query=query, categories=page.categories,
+            facets=page.facets, selected=dict(query.attributes), sort_options=SORT_OPTIONS,
+            attr_prefix=ATTRIBUTE_FILTER_PREFIX)
+        cache.set(key, results)
+    return render_template("catalog/index.html", results=Markup(results))  # noqa: S704 - rendered by Jinja above
+
+
+def _page_key() -> str:
+    """One rendering per URL (all its parameters, in a fixed order) and language. A page holds nothing
+    about who is looking, so it serves everyone; it may show stock and prices up to
+    CATALOG_CACHE_SECONDS old, which checkout never relies on (it decides on MongoDB)."""
+    args = sorted(request.args.items(multi=True))
+    raw = json.dumps([str(get_locale()), args], ensure_ascii=False)
+    return "catalog-page:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
 @bp.get("/products/<product_id>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, session
 from flask_babel import Babel
+from flask_caching import Cache
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -16,6 +17,7 @@ from shop.config import ConfigError
 SUPPORTED_LOCALES = ("es", "en")
 
 babel = Babel()
+cache = Cache()  # rendered catalog pages, for CATALOG_CACHE_SECONDS (shop.web.catalog)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -28,7 +28,7 @@ from shop.web import (
     staff_products,
     staff_users,
 )
-from shop.web.extensions import babel, csrf, limiter, login_manager, select_locale
+from shop.web.extensions import babel, cache, csrf, limiter, login_manager, select_locale
 
 _HERE = Path(__file__).resolve().parent.parent
 
@@ -47,6 +47,12 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         MONGODB_DB=settings.mongodb_db,
         DB_POOL_SIZE=10,
         PRODUCTS_PER_PAGE=settings.products_per_page,
+        CATALOG_CACHE_SECONDS=settings.catalog_cache_seconds,
+        # In-process, bounded, and only for a few seconds (docs/catalog.md, "What is cached").
+        CACHE_TYPE="SimpleCache" if settings.catalog_cache_seconds > 0 else "NullCache",
+        CACHE_DEFAULT_TIMEOUT=settings.catalog_cache_seconds,
+        CACHE_THRESHOLD=1000,
+        CACHE_NO_NULL_WARNING=True,
         LOW_STOCK_THRESHOLD=settings.low_stock_threshold,
         CHECKOUT_LEASE_SECONDS=settings.checkout_lease_seconds,
         PENDING_ORDER_TTL_MINUTES=settings.pending_order_ttl_minutes,
@@ -76,6 +82,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     logging.getLogger().setLevel(settings.log_level)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
+    cache.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     Bootstrap5(app)

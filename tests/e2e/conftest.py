@@ -42,7 +42,8 @@ def start_shop(data_dir: Path, port: int | None = None, extra_env: dict | None =
                wait: bool = True) -> RunningShop:
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MONGODB_URL")}
-    env.update({"SHOP_DATA_DIR": str(data_dir), "PORT": str(port), "WEB_CONCURRENCY": "2",
+    # Journeys check what a change shows at once; the catalog page cache has its own test.
+    env.update({"SHOP_DATA_DIR": str(data_dir), "PORT": str(port), "WEB_CONCURRENCY": "2", "CATALOG_CACHE_SECONDS": "0",
                 "PYTHONUNBUFFERED": "1", **(extra_env or {})})
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-{port}.log"

@@ -230,3 +230,26 @@ def test_the_product_page_title_is_the_product_name(client, make_product):
     title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
     assert title.strip() == "Cafetera italiana · Tienda Híbrida"
     assert html.count('id="reviews"') == 1
+
+
+def test_a_catalog_page_is_reused_for_a_few_seconds_per_url_and_language(settings, db, store, make_product):
+    import dataclasses
+    import time
+
+    from shop.web.extensions import close_stores
+    from shop.web.factory import create_app
+
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False},
+                     settings=dataclasses.replace(settings, catalog_cache_seconds=1))
+    try:
+        client = app.test_client()
+        make_product(name="Primero")
+        assert names(client.get("/")) == ["Primero"]
+        make_product(name="Segundo")
+        assert names(client.get("/")) == ["Primero"]  # the same URL within a second: the page as rendered
+        assert names(client.get("/?sort=name")) == ["Primero", "Segundo"]  # another URL: rendered now
+        assert client.get("/?after=0").status_code == 400  # refused input is never cached
+        time.sleep(1.2)
+        assert names(client.get("/")) == ["Primero", "Segundo"]
+    finally:
+        close_stores(app)
