@@ -100,7 +100,7 @@ class CatalogReader:
         ∝ the postings of the query's words and values: use when they are known to be few)."""
         where, params, filters, filter_params = self._conditions(query, archived)
         self._planner(bitmap=True)
-        self._cur.execute(f"SELECT count(*) AS n FROM (SELECT 1 FROM catalog_entries "  # noqa: S608
+        self._cur.execute(f"SELECT count(*) AS n FROM (SELECT 1 FROM catalog_entries "  # noqa: S608  # nosec B608 - constant fragments
                           f"WHERE {' AND '.join(where + filters)} LIMIT %s) AS matches",
                           [*params, *filter_params, cap + 1])
         return int(self._cur.fetchone()["n"])
@@ -124,7 +124,7 @@ class CatalogReader:
         order = f"ORDER BY {column} {direction}, product_id {direction}"
         if not filters:
             self._planner(bitmap=False)
-            self._cur.execute(f"SELECT product_id, {column} AS key FROM catalog_entries "  # noqa: S608
+            self._cur.execute(f"SELECT product_id, {column} AS key FROM catalog_entries "  # noqa: S608  # nosec B608 - constant fragments
                               f"WHERE {' AND '.join(where)} {order} LIMIT %s", [*params, limit])
             return self._positions(query.sort), None
         if not few:
@@ -133,7 +133,7 @@ class CatalogReader:
             needed = ", ".join(c for c in ("words", "facets") if any(c in f for f in filters))
             self._planner(bitmap=False)
             self._cur.execute(
-                f"SELECT product_id, key, walked FROM (SELECT product_id, key, {needed}, "  # noqa: S608
+                f"SELECT product_id, key, walked FROM (SELECT product_id, key, {needed}, "  # noqa: S608  # nosec B608 - constant fragments
                 f"row_number() OVER () AS walked FROM (SELECT product_id, {column} AS key, {needed} "
                 f"FROM catalog_entries WHERE {' AND '.join(where)} {order} LIMIT %s) AS ordered) AS numbered "
                 f"WHERE {' AND '.join(filters)} ORDER BY key {direction}, product_id {direction} LIMIT %s",
@@ -143,7 +143,7 @@ class CatalogReader:
                 return [Position(query.sort, r["key"], r["product_id"]) for r in rows], len(rows) / rows[-1]["walked"]
         # Few matches (or a walk that ended early): all matches from the GIN indexes, then sorted.
         self._planner(bitmap=True)
-        self._cur.execute(f"SELECT product_id, {column} AS key FROM catalog_entries "  # noqa: S608
+        self._cur.execute(f"SELECT product_id, {column} AS key FROM catalog_entries "  # noqa: S608  # nosec B608 - constant fragments
                           f"WHERE {' AND '.join(where + filters)} {order} LIMIT %s",
                           [*params, *filter_params, limit])
         return self._positions(query.sort), None
@@ -155,7 +155,7 @@ class CatalogReader:
         """Products whose whole name is what was searched (they are listed first)."""
         where, params, filters, filter_params = self._conditions(query, archived=False)
         self._planner(bitmap=False)
-        self._cur.execute(f"SELECT product_id FROM catalog_entries WHERE {' AND '.join(where + filters)} "  # noqa: S608
+        self._cur.execute(f"SELECT product_id FROM catalog_entries WHERE {' AND '.join(where + filters)} "  # noqa: S608  # nosec B608 - constant fragments
                           "AND name_key = %s ORDER BY name_key, product_id LIMIT %s",
                           [*params, *filter_params, name_key, limit])
         return [row["product_id"] for row in self._cur.fetchall()]
@@ -272,7 +272,7 @@ class CatalogIndex:
                                 "facets, words) FROM STDIN WITH (FORMAT csv)", buffer)
                 written += len(batch)
             cur.execute(f"INSERT INTO catalog_categories (category, products) {_RECOUNT_CATEGORIES}")  # noqa: S608
-            cur.execute(f"INSERT INTO catalog_facet_values (category, attr_key, value, products) {_RECOUNT_VALUES}")  # noqa: S608
+            cur.execute(f"INSERT INTO catalog_facet_values (category, attr_key, value, products) {_RECOUNT_VALUES}")  # noqa: S608  # nosec B608 - constant fragments
             cur.execute("""INSERT INTO catalog_facet_keys (category, attr_key, distinct_values)
                            SELECT category, attr_key, count(*) FROM catalog_facet_values GROUP BY 1, 2""")
             cur.execute(f"INSERT INTO catalog_terms (term, products) {_RECOUNT_TERMS}")  # noqa: S608
@@ -384,11 +384,11 @@ def _bump(cur, table: str, column: str, key_columns: tuple[str, ...], key: tuple
         casts = ["%s::jsonb" if c == "value" else "%s" for c in key_columns]
         where = " AND ".join(f"{c} = {cast}" for c, cast in zip(key_columns, casts, strict=True))
         sql = _BUMP_SQL[table] = (
-            f"INSERT INTO {table} ({', '.join(key_columns)}, {column}) VALUES ({', '.join(casts)}, 0) "  # noqa: S608
+            f"INSERT INTO {table} ({', '.join(key_columns)}, {column}) VALUES ({', '.join(casts)}, 0) "  # noqa: S608  # nosec B608 - constant fragments
             f"ON CONFLICT DO NOTHING;"
             f"UPDATE {table} SET {column} = {column} + %s WHERE {where} "
             f"RETURNING {column} - %s AS before, {column} AS after",
-            f"DELETE FROM {table} WHERE {where} AND {column} <= 0",  # noqa: S608
+            f"DELETE FROM {table} WHERE {where} AND {column} <= 0",  # noqa: S608  # nosec B608 - constant fragments
         )
     upsert, delete = sql
     cur.execute(upsert, [*key, delta, *key, delta])
