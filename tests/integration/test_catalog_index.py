@@ -231,7 +231,7 @@ def test_mongodb_reads_of_a_catalog_page_and_a_recovery_pass_use_indexes(db, ser
         catalog.delete_product(db, watched, str(other["_id"]))
         # Updates and deletes are point operations: a plain filter on _id, never $or/$and beside it
         # (SecantusDB plans those as a collection scan: about 1 s per call at 100,000 products).
-        for name, cmd in recorder.commands:
+        for _, cmd in recorder.commands:
             statements = cmd.get("updates") or cmd.get("deletes") or []
             for statement in statements:
                 assert "_id" in statement["q"] and not {"$or", "$and", "$nor"} & set(statement["q"]), statement

@@ -129,18 +129,24 @@ class CatalogReader:
             return self._positions(query.sort), None
         if not few:
             # Walk the order's index (index-only in name order: it carries words and facets), at most
-            # WALK_LIMIT entries, filtering as it goes; `walked` numbers the entries read.
+            # WALK_LIMIT entries, filtering as it goes; the outer ORDER BY is the inner one, so the
+            # walk stops at the page's last match.
             needed = ", ".join(c for c in ("words", "facets") if any(c in f for f in filters))
             self._planner(bitmap=False)
             self._cur.execute(
-                f"SELECT product_id, key, walked FROM (SELECT product_id, key, {needed}, "  # noqa: S608  # nosec B608 - constant fragments
-                f"row_number() OVER () AS walked FROM (SELECT product_id, {column} AS key, {needed} "
-                f"FROM catalog_entries WHERE {' AND '.join(where)} {order} LIMIT %s) AS ordered) AS numbered "
+                f"SELECT product_id, key FROM (SELECT product_id, {column} AS key, {needed} "  # noqa: S608  # nosec B608 - constant fragments
+                f"FROM catalog_entries WHERE {' AND '.join(where)} {order} LIMIT %s) AS walked "
                 f"WHERE {' AND '.join(filters)} ORDER BY key {direction}, product_id {direction} LIMIT %s",
                 [*params, WALK_LIMIT, *filter_params, limit])
-            rows = self._cur.fetchall()
-            if len(rows) == limit:
-                return [Position(query.sort, r["key"], r["product_id"]) for r in rows], len(rows) / rows[-1]["walked"]
+            found = self._positions(query.sort)
+            if len(found) == limit:
+                # How many entries the walk read: those up to the last match (an index-only count).
+                last = found[-1]
+                self._cur.execute(
+                    f"SELECT count(*) AS n FROM catalog_entries WHERE {' AND '.join(where)} "  # noqa: S608  # nosec B608 - constant fragments
+                    f"AND ({column}, product_id) {'>=' if descending else '<='} (%s, %s)",
+                    [*params, last.key, last.product_id])
+                return found, limit / max(limit, int(self._cur.fetchone()["n"]))
         # Few matches (or a walk that ended early): all matches from the GIN indexes, then sorted.
         self._planner(bitmap=True)
         self._cur.execute(f"SELECT product_id, {column} AS key FROM catalog_entries "  # noqa: S608  # nosec B608 - constant fragments
