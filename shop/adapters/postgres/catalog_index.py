@@ -7,6 +7,9 @@ the entries, changed in the same transaction as the entry they count.
 
 The SQL below is assembled only from constant fragments chosen by validated values (a sort order
 name, whether a filter is present); every value travels as a parameter.
+
+(About 400 lines: the page reads, the per-product projection with its counters and the rebuild
+share one table layout and one counting rule; split, each would have to restate both.)
 """
 
 from __future__ import annotations
