@@ -28,13 +28,19 @@ def _one(args: Mapping[str, list[str]], name: str) -> str:
     return values[0].strip() if values else ""
 
 
+EARLIEST_DATE, LATEST_DATE = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
+
+
 def parse_date(raw: str, name: str) -> dt.date | None:
     if not raw:
         return None
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         raise InvalidInput(N_("%(name)s must be a date such as 2026-11-27."), name=name) from None
+    if not EARLIEST_DATE <= day <= LATEST_DATE:  # 9999-12-31 + 1 day would overflow in day_bounds
+        raise InvalidInput(N_("%(name)s must be a date such as 2026-11-27."), name=name)
+    return day
 
 
 def _date_range(args: Mapping[str, list[str]]) -> tuple[dt.date | None, dt.date | None]:

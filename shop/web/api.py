@@ -19,7 +19,10 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 @bp.post("/orders")
 @roles_required(Role.CUSTOMER)
 def place_order():
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # JSON nested thousands deep: not an order, and not a 500 either
+        body = None
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise InvalidInput(N_('Send JSON like {"items": [{"product_id": "…", "quantity": 1}]}.'))

@@ -1,9 +1,14 @@
-"""Security headers on every response: a strict Content-Security-Policy (no inline script or
-style), no MIME sniffing, no framing, and a referrer that stays on this site."""
+"""Security at the edge of every request: text with a NUL character is refused before any view
+sees it; every response gets a strict Content-Security-Policy (no inline script or style), no MIME
+sniffing, no framing, a referrer that stays on this site; private pages are never stored by a
+browser or a proxy; production adds HSTS."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
+from flask_login import current_user
+
+from shop.domain.errors import N_, InvalidInput
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -19,11 +24,33 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
+HSTS = "max-age=31536000; includeSubDomains"
+# Pages that belong to one person (or to staff) whoever is asking: never stored by a cache.
+_PRIVATE_PREFIXES = ("/admin", "/orders", "/cart", "/auth", "/api", "/account")
+
+
 def init_app(app: Flask) -> None:
+    production = app.config["SHOP_SETTINGS"].is_production
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        # PostgreSQL cannot store U+0000 in text and drivers fail on it deep inside a request (one
+        # saved product name made every later purchase of it fail): refuse it once, here, for every
+        # query parameter and form field, names included.
+        for values in (request.args, request.form):
+            for key, value in values.items(multi=True):
+                if "\x00" in key or "\x00" in value:
+                    raise InvalidInput(N_("The text sent contains a NUL character (\\0), which cannot be saved; "
+                                          "remove it and try again."))
+
     @app.after_request
     def add_security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if current_user.is_authenticated or request.path.startswith(_PRIVATE_PREFIXES):
+            response.headers["Cache-Control"] = "no-store"
+        if production:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

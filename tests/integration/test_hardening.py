@@ -1,0 +1,83 @@
+"""Defects found by outside probes (issue 11), each pinned: the item number is in the test's name."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from shop.domain.accounts import Role
+from tests.conftest import csrf_token_from
+
+
+@pytest.fixture
+def admin(auth, make_user):
+    user = make_user(role=Role.ADMIN, email="admin@example.com", name="Ada Admin")
+    auth.login("admin@example.com")
+    return user
+
+
+def test_item9_a_nul_byte_in_the_login_email_is_a_clear_400(client, make_user):
+    make_user(email="ana@example.com")
+    token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+    response = client.post("/auth/login", data={"email": "ana@example.com\x00", "password": "x" * 12,
+                                                "csrf_token": token})
+    assert response.status_code == 400
+    assert "carácter NUL" in response.get_data(as_text=True)
+
+
+def test_item9_a_nul_byte_in_a_staff_product_form_changes_nothing(client, admin, make_product, store):
+    product = make_product(name="Taza")
+    page = client.get(f"/admin/products/{product['_id']}").get_data(as_text=True)
+    response = client.post(f"/admin/products/{product['_id']}", data={
+        "csrf_token": csrf_token_from(page), "name": "Taza\x00", "category": "Pruebas", "price": "10.00",
+        "description": "", "attributes": "{}", "revision": product["updated_at"].isoformat()})
+    assert response.status_code == 400
+    assert store.products.find_one({"_id": product["_id"]})["name"] == "Taza"
+
+
+@pytest.mark.parametrize("url", ["/?q=a%00b", "/admin/orders/?email=a%00b", "/admin/audit/?action=a%00"])
+def test_item9_a_nul_byte_in_a_query_parameter_is_a_400_not_a_500(client, admin, url):
+    assert client.get(url).status_code == 400
+
+
+@pytest.mark.parametrize("raw", ["9999-12-31", "0001-01-01", "1999-12-31"])
+def test_item11_dates_outside_the_shops_range_are_a_400_not_an_overflow(client, admin, raw):
+    for url in (f"/admin/orders/?to={raw}", f"/admin/orders/payments?from={raw}", f"/admin/audit/?to={raw}"):
+        response = client.get(url)
+        assert response.status_code == 400, url
+        assert "debe ser una fecha" in response.get_data(as_text=True)
+
+
+def test_item12_deeply_nested_json_to_the_order_api_is_a_400(client, auth, make_user):
+    make_user(email="c@example.com")
+    auth.login("c@example.com")
+    token = csrf_token_from(client.get("/").get_data(as_text=True))
+    body = "[" * 100_000 + "]" * 100_000
+    response = client.post("/api/orders", data=body, content_type="application/json",
+                           headers={"X-CSRFToken": token, "Idempotency-Key": "0" * 8 + "-0000-4000-8000-" + "0" * 12,
+                                    "Accept": "application/json"})
+    assert response.status_code == 400
+    assert response.json["error"]["message"].startswith("Envía JSON")
+
+
+def test_item8_private_pages_are_never_stored_public_ones_may_be(client, auth, make_user):
+    assert "no-store" not in client.get("/").headers.get("Cache-Control", "")
+    assert client.get("/auth/login").headers["Cache-Control"] == "no-store"
+    make_user(email="c@example.com")
+    auth.login("c@example.com")
+    for url in ("/", "/orders/", "/cart/"):
+        assert client.get(url).headers["Cache-Control"] == "no-store", url
+
+
+def test_item8_production_sends_hsts_and_development_does_not(settings, db, store, client):
+    from shop.web.extensions import close_stores
+    from shop.web.factory import create_app
+
+    assert "Strict-Transport-Security" not in client.get("/healthz").headers
+    production = create_app({"TESTING": True}, settings=dataclasses.replace(settings, env="production"))
+    try:
+        headers = production.test_client().get("/healthz").headers
+        assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    finally:
+        close_stores(production)
