@@ -32,6 +32,7 @@ class Settings:
     login_rate_limit: str = "10 per minute"
     session_cookie_secure: bool = False
     products_per_page: int = 12
+    readiness_timeout_seconds: float = 2.0  # /readyz answers within this (load balancers wait 2–5 s)
     catalog_cache_seconds: int = 0  # a catalog page is reused this long (load_settings: 2, 0 in testing)
     low_stock_threshold: int = 5  # the dashboard's default; staff can change it per view
     # Checkout protocol timings (docs/checkout.md)
@@ -93,6 +94,7 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         session_cookie_secure=_env_bool(environ.get("SESSION_COOKIE_SECURE"), env == "production"),
         products_per_page=_env_int(environ, "PRODUCTS_PER_PAGE", 12),
         catalog_cache_seconds=_env_int(environ, "CATALOG_CACHE_SECONDS", 0 if env == "testing" else 2),
+        readiness_timeout_seconds=_env_int(environ, "READINESS_TIMEOUT_SECONDS", 2),
         low_stock_threshold=_env_int(environ, "LOW_STOCK_THRESHOLD", 5),
         checkout_lease_seconds=_env_int(environ, "CHECKOUT_LEASE_SECONDS", 30),
         pending_order_ttl_minutes=_env_int(environ, "PENDING_ORDER_TTL_MINUTES", 30),

@@ -89,3 +89,28 @@ def test_item10_unicode_digits_are_refused_with_a_400_not_a_500(client, admin, u
     response = client.get(url)
     assert response.status_code == 400, url
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_item17_readyz_answers_503_within_its_timeout_while_mongodb_is_stopped(settings, db, tmp_path):
+    import time
+
+    from shop.embedded import EmbeddedMongo
+    from shop.web.extensions import close_stores
+    from shop.web.factory import create_app
+
+    server = EmbeddedMongo(tmp_path / "mongo")
+    server.start()
+    app = create_app({"TESTING": True}, settings=dataclasses.replace(
+        settings, mongodb_url=server.url, readiness_timeout_seconds=1))
+    try:
+        client = app.test_client()
+        assert client.get("/readyz").status_code == 200
+        server.stop()
+        began = time.monotonic()
+        response = client.get("/readyz")
+        elapsed = time.monotonic() - began
+        assert response.status_code == 503 and response.json["checks"]["mongodb"].startswith("unavailable")
+        assert elapsed < 3, elapsed  # the driver alone would wait 5 s for a server
+    finally:
+        close_stores(app)
+        server.stop()
