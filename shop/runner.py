@@ -119,6 +119,9 @@ def _demo_credentials(data_dir: Path, new_logins: list[dict] | None) -> list[dic
     """Demo logins are generated once and kept (mode 0600) under the data directory."""
     path = data_dir / "demo-credentials.json"
     if new_logins:
+        # With external servers nothing else creates the data directory, and these passwords exist
+        # nowhere else: create it rather than lose them.
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(new_logins, handle, indent=2)

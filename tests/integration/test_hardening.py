@@ -114,3 +114,21 @@ def test_item17_readyz_answers_503_within_its_timeout_while_mongodb_is_stopped(s
     finally:
         close_stores(app)
         server.stop()
+
+
+def test_item15_init_db_demo_on_external_servers_keeps_the_logins_in_a_new_data_dir(settings, db, store, tmp_path):
+    import json
+
+    from shop.web.extensions import close_stores
+    from shop.web.factory import create_app
+
+    data_dir = tmp_path / "not" / "there" / "yet"
+    app = create_app({"TESTING": True}, settings=dataclasses.replace(settings, data_dir=data_dir))
+    try:
+        result = app.test_cli_runner().invoke(args=["init-db", "--demo"])
+    finally:
+        close_stores(app)
+    assert result.exit_code == 0, result.output
+    logins = json.loads((data_dir / "demo-credentials.json").read_text())
+    assert {login["role"] for login in logins} == {"admin", "customer", "auditor"}
+    assert (data_dir / "demo-credentials.json").stat().st_mode & 0o077 == 0
