@@ -10,6 +10,8 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from shop.adapters.mongo import StoreUnavailable
+from shop.adapters.postgres import DatabaseUnavailable
 from shop.domain.errors import Conflict, DomainError, InvalidCredentials, InvalidInput, NotFound, Unavailable
 from shop.web.requestlog import current_request_id
 
@@ -80,6 +82,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         return error_response(error.code or 500, _status_message(error.code or 500))
+
+    def database_unavailable(error: Exception):
+        # A database that does not answer is the operator's problem, not a bug: 503, try again.
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+        return error_response(503, _status_message(503))
+
+    for unavailable in (*DatabaseUnavailable, StoreUnavailable):
+        app.register_error_handler(unavailable, database_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

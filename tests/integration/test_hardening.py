@@ -132,3 +132,38 @@ def test_item15_init_db_demo_on_external_servers_keeps_the_logins_in_a_new_data_
     logins = json.loads((data_dir / "demo-credentials.json").read_text())
     assert {login["role"] for login in logins} == {"admin", "customer", "auditor"}
     assert (data_dir / "demo-credentials.json").stat().st_mode & 0o077 == 0
+
+
+def _terminate_other_backends(url: str) -> int:
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_item16_requests_after_postgresql_connections_died_are_served_not_500(client, auth, make_user, migrated):
+    import time
+
+    make_user(email="c@example.com")
+    auth.login("c@example.com")
+    assert client.get("/orders/").status_code == 200  # the pool now holds live connections
+    assert _terminate_other_backends(migrated) >= 1  # as a restart or a failover would
+    time.sleep(1.1)  # idle longer than IDLE_CHECK_SECONDS: checked before use, found dead, replaced
+    for url in ("/orders/", "/", "/cart/"):
+        assert client.get(url).status_code == 200, url
+
+
+def test_item16_a_connection_that_dies_in_use_is_a_503_page_never_a_500(client, auth, make_user, migrated):
+    make_user(email="c@example.com")
+    auth.login("c@example.com")
+    assert client.get("/orders/").status_code == 200
+    _terminate_other_backends(migrated)  # no idle time: the next request draws a dead connection
+    statuses = [client.get("/orders/").status_code for _ in range(3)]
+    assert 500 not in statuses and statuses[-1] == 200, statuses

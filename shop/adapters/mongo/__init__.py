@@ -20,7 +20,7 @@ from bson import ObjectId
 from bson.codec_options import CodecOptions, TypeRegistry
 from bson.decimal128 import Decimal128
 from pymongo import MongoClient
-from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, CollectionInvalid, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from shop.config import PROJECT_ROOT
 from shop.domain.catalog import Product
@@ -28,6 +28,7 @@ from shop.domain.money import to_money
 from shop.domain.orders import hold_key
 
 StoreError = PyMongoError  # any failure talking to MongoDB
+StoreUnavailable = ConnectionFailure  # MongoDB did not answer (down, unreachable, timed out)
 
 _PRICING_FIELDS = {"name": 1, "category": 1, "price": 1, "stock": 1}
 SCHEMA_FILE = PROJECT_ROOT / "database" / "mongo" / "collections.json"

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = PROJECT_ROOT / "database" / "postgres"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# A pooled connection unused this long is checked before use (PostgresDatabase._alive).
+IDLE_CHECK_SECONDS = 1.0
 # Any constant will do; it only has to be the same in every process applying migrations.
 _MIGRATION_LOCK_KEY = 7_201_001
 
@@ -70,6 +73,7 @@ class PostgresDatabase:
         # psycopg2's pool raises PoolError when every connection is in use; threads wait here instead.
         self._slots = threading.BoundedSemaphore(max_connections)
         self._acquire_timeout = acquire_timeout
+        self._last_used: dict[int, float] = {}  # id(connection) → when it was last given back
         self.catalog = CatalogIndex(self)
 
     @contextlib.contextmanager
@@ -78,8 +82,8 @@ class PostgresDatabase:
             raise psycopg2.OperationalError(f"no database connection free after {self._acquire_timeout}s")
         try:
             conn = self._pool.getconn()
-            if conn.closed:  # closed under us (server restarted): replace it with a fresh one
-                self._pool.putconn(conn, close=True)
+            if conn.closed or not self._alive(conn):  # died while idle (server restarted, backend
+                self._pool.putconn(conn, close=True)  # terminated, failover): take a fresh one, once
                 conn = self._pool.getconn()
         except BaseException:
             self._slots.release()
@@ -91,10 +95,30 @@ class PostgresDatabase:
             broken = True
             raise
         finally:
+            discard = broken or conn.closed != 0
+            if discard:
+                self._last_used.pop(id(conn), None)
+            else:
+                self._last_used[id(conn)] = time.monotonic()
             try:
-                self._pool.putconn(conn, close=broken or conn.closed != 0)
+                self._pool.putconn(conn, close=discard)
             finally:
                 self._slots.release()
+
+    def _alive(self, conn) -> bool:
+        """A connection idle for more than IDLE_CHECK_SECONDS is asked `SELECT 1` before use (one round
+        trip, outside any transaction). A busy pool never pays it; after a restart every idle
+        connection is found dead here instead of failing the request that draws it."""
+        if time.monotonic() - self._last_used.get(id(conn), 0.0) < IDLE_CHECK_SECONDS:
+            return True
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            conn.autocommit = False
+            return True
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            return False
 
     def close(self) -> None:
         self._pool.closeall()
