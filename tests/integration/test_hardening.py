@@ -167,3 +167,28 @@ def test_item16_a_connection_that_dies_in_use_is_a_503_page_never_a_500(client, 
     _terminate_other_backends(migrated)  # no idle time: the next request draws a dead connection
     statuses = [client.get("/orders/").status_code for _ in range(3)]
     assert 500 not in statuses and statuses[-1] == 200, statuses
+
+
+def test_item14_the_readmes_redis_rate_limit_store_starts_and_counts_in_redis(settings, db, store, make_user):
+    import redis
+
+    from shop.web.extensions import close_stores
+    from shop.web.factory import create_app
+
+    url = "redis://127.0.0.1:6379/15"  # the machine's Redis (README: optional, for several processes)
+    redis.Redis.from_url(url).flushdb()
+    make_user(email="c@example.com")
+    app = create_app({"TESTING": True}, settings=dataclasses.replace(
+        settings, ratelimit_storage_uri=url, login_rate_limit="3 per minute"))
+    try:
+        client = app.test_client()
+        statuses = []
+        for _ in range(4):
+            token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+            statuses.append(client.post("/auth/login", data={"email": "c@example.com", "password": "wrong password",
+                                                              "csrf_token": token}).status_code)
+        assert statuses[-1] == 429 and 429 not in statuses[:3], statuses
+        assert redis.Redis.from_url(url).keys("*LIMITER*"), "the counter is not in Redis"
+    finally:
+        close_stores(app)
+        redis.Redis.from_url(url).flushdb()
