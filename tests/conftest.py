@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,7 +37,11 @@ def servers(tmp_path_factory) -> Iterator[Servers]:
 
     On a configured PostgreSQL a fresh database is created for the run and dropped afterwards.
     """
-    base = tmp_path_factory.mktemp("servers")
+    # Not under pytest's base temporary directory: another pytest run on this machine resets that
+    # tree to mode 0700, and the embedded PostgreSQL (running as another user) would lose its data
+    # directory mid-run and PANIC.
+    base = Path(tempfile.mkdtemp(prefix="shop-test-servers-"))
+    base.chmod(0o755)
     started = []
     admin_url = os.environ.get("TEST_DATABASE_URL")
     if not admin_url:
@@ -55,6 +61,7 @@ def servers(tmp_path_factory) -> Iterator[Servers]:
         _admin(admin_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         for server in reversed(started):
             server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _admin(url: str, statement: str) -> None:

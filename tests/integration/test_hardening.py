@@ -192,3 +192,18 @@ def test_item14_the_readmes_redis_rate_limit_store_starts_and_counts_in_redis(se
     finally:
         close_stores(app)
         redis.Redis.from_url(url).flushdb()
+
+
+def test_item18_the_test_servers_data_is_outside_pytests_temporary_tree(servers, tmp_path_factory):
+    import pathlib
+
+    import psycopg2
+
+    conn = psycopg2.connect(servers.postgres_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW data_directory")
+            data_dir = pathlib.Path(cur.fetchone()[0])
+    finally:
+        conn.close()
+    assert not data_dir.is_relative_to(tmp_path_factory.getbasetemp())
