@@ -67,13 +67,24 @@ def chain_entry(event: AuditEvent, seq: int, previous_hash: str) -> dict:
     return entry
 
 
+_ENTRY_FIELDS = frozenset(_CONTENT_FIELDS) | {"prev_hash", "hash"}
+
+
 def first_broken_entry(entries: Iterable[dict]) -> int | None:
-    """The sequence number of the first entry that does not fit the chain, or None if all fit."""
+    """The position (1, 2, …) of the first entry that does not fit the chain, or None if all fit.
+
+    Fails closed: an entry it cannot place — no sequence number, a null or non-integer one, a
+    number out of order or repeated, a field no entry has, a hash that is not text — breaks the
+    chain where it is met (entries come sorted by `seq`: one without a number comes first). The
+    answer is the position, never the entry's own `seq`, which may be the very thing forged.
+    """
     expected_seq, previous = 1, GENESIS_HASH
     for entry in entries:
-        if (entry.get("seq") != expected_seq or entry.get("prev_hash") != previous
-                or entry_hash(entry, previous) != entry.get("hash")):
-            return entry.get("seq", expected_seq)
+        seq = entry.get("seq")
+        if (type(seq) is not int or seq != expected_seq or not set(entry) <= _ENTRY_FIELDS
+                or not isinstance(entry.get("hash"), str) or entry.get("prev_hash") != previous
+                or entry_hash(entry, previous) != entry["hash"]):
+            return expected_seq
         previous = entry["hash"]
         expected_seq += 1
     return None

@@ -194,3 +194,27 @@ def test_appending_and_the_newest_page_read_the_log_by_point_lookups_only(server
             assert set(command["filter"]) <= {"_id", "seq"}, command
     finally:
         watched.close()
+
+
+@pytest.mark.parametrize("forged", [
+    {"seq": None}, {"target": "x"}, {"seq": "4"}, {"seq": 2.5}, {"seq": 99}, {"seq": True},
+], ids=["null-seq", "no-seq", "text-seq", "float-seq", "out-of-range", "bool-seq"])
+def test_item1_verification_fails_closed_on_an_entry_it_cannot_place(audit_log, store, app, forged):
+    for i in range(3):
+        audit_log.record(AuditEvent("order.placed", f"order:{i}"))
+    audit_log.flush_spool()
+    store.audit_logs.update_one({"seq": 2}, {"$set": {"target": "order:999"}})  # the edit to hide
+    store.audit_logs.insert_one({"action": "x", "hash": "0" * 64, "prev_hash": "0" * 64, **forged},
+                                bypass_document_validation=True)
+    _, broken = audit_log.verify()
+    assert broken is not None and broken <= 2
+    result = app.test_cli_runner().invoke(args=["audit-verify"])
+    assert result.exit_code == 1
+
+
+def test_item1_an_entry_with_a_field_no_entry_has_breaks_the_chain(audit_log, store):
+    for i in range(3):
+        audit_log.record(AuditEvent("order.placed", f"order:{i}"))
+    audit_log.flush_spool()
+    store.audit_logs.update_one({"seq": 3}, {"$set": {"note": "added later"}})
+    assert audit_log.verify() == (3, 3)

@@ -37,10 +37,11 @@ def test_a_recomputed_hash_still_breaks_the_next_entry():
     assert first_broken_entry(entries) == 4
 
 
-def test_a_removed_or_reordered_entry_is_found():
+def test_a_removed_or_reordered_entry_is_found_where_the_chain_breaks():
+    # The position is reported, never the entry's own seq (which a forger controls).
     entries = chain(5)
-    assert first_broken_entry(entries[:2] + entries[3:]) == 4
-    assert first_broken_entry([entries[1], entries[0]]) == 2
+    assert first_broken_entry(entries[:2] + entries[3:]) == 3  # entry 3 is missing
+    assert first_broken_entry([entries[1], entries[0]]) == 1  # the first place holds another entry
 
 
 def test_naive_and_aware_times_hash_alike():
