@@ -85,7 +85,7 @@ def new_product(name: str, category: str, price, stock: int, attributes: dict, d
 
 def product_fields(name: str, category: str, price, attributes: dict, description: str = "") -> dict:
     """The fields staff may edit (everything but the stock, which only moves by adjustments)."""
-    from shop.domain.money import MAX_PRICE, to_money
+    from shop.domain.money import MAX_PRICE, MIN_PRICE, to_money
 
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(N_("A product needs a name of at most %(max)d characters."), max=MAX_NAME_LENGTH)
@@ -97,8 +97,9 @@ def product_fields(name: str, category: str, price, attributes: dict, descriptio
         amount = to_money(price)
     except (TypeError, ValueError, ArithmeticError):
         raise InvalidInput(N_("The price must be an amount such as 19.99.")) from None
-    if not Decimal("0") <= amount <= MAX_PRICE:
-        raise InvalidInput(N_("The price must be between 0 and %(max)s."), max=str(MAX_PRICE))
+    if not MIN_PRICE <= amount <= MAX_PRICE:
+        raise InvalidInput(N_("The price must be between %(min)s and %(max)s."), min=str(MIN_PRICE),
+                           max=str(MAX_PRICE))
     if not isinstance(attributes, dict):
         raise InvalidInput(N_("The attributes must be a set of named values."))
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_LENGTH:

@@ -3,7 +3,13 @@
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
-MAX_PRICE = Decimal("9999999999.99")  # fits NUMERIC(12,2)
+# The dearest unit price a product can have. With at most 100 units a line and 50 lines an order
+# (shop.domain.orders), the largest order is 499,999,995.00, which NUMERIC(12,2) holds: an order's
+# total can never overflow its column and hold stock until recovery.
+MAX_PRICE = Decimal("999999.99")
+# The cheapest: an order always has something to pay (a payment of 0,00 € cannot be recorded).
+MIN_PRICE = CENT
+NUMERIC_12_2_MAX = Decimal("9999999999.99")
 
 
 def to_money(value) -> Decimal:

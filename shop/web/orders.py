@@ -9,6 +9,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
+from limits import parse as parse_limit
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from shop.domain.accounts import Role
 from shop.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
@@ -89,11 +92,31 @@ def index():
     return render_template("orders/index.html", orders=get_db().orders_of_user(current_user.user_id))
 
 
+# Asking for an order that is not yours (or does not exist) is answered 404 like any missing order,
+# and remembered in the audit log — at most this often per person, so the log cannot be flooded.
+_PROBES_RECORDED = parse_limit("5 per minute")
+
+
+def _record_probe(order_id: int) -> None:
+    # Its own counter in the rate-limit store (shared by every process when that is Redis); it
+    # counts even where request rate limiting is switched off.
+    counter = current_app.extensions.get("shop.probe_counter")
+    if counter is None:
+        storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
+        counter = current_app.extensions["shop.probe_counter"] = FixedWindowRateLimiter(storage)
+    if counter.hit(_PROBES_RECORDED, "order-probe", str(current_user.user_id)):
+        audit("order.probed", f"order:{order_id}")
+
+
 def render_order(order_id: int, error: str | None = None):
     """An order's page: the customer's own, or any order for staff (with the customer and, for
     admins, the staff actions its status allows)."""
     db = get_db()
-    order = order_service.order_for(db, current_user.user, order_id)
+    try:
+        order = order_service.order_for(db, current_user.user, order_id)
+    except NotFound:
+        _record_probe(order_id)
+        raise
     status = OrderStatus(order["status"])
     role = current_user.role
     customer = db.get_user(order["user_id"]) if role in STAFF else None

@@ -178,7 +178,7 @@ def test_item14_the_readmes_redis_rate_limit_store_starts_and_counts_in_redis(se
     url = "redis://127.0.0.1:6379/15"  # the machine's Redis (README: optional, for several processes)
     redis.Redis.from_url(url).flushdb()
     make_user(email="c@example.com")
-    app = create_app({"TESTING": True}, settings=dataclasses.replace(
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True}, settings=dataclasses.replace(
         settings, ratelimit_storage_uri=url, login_rate_limit="3 per minute"))
     try:
         client = app.test_client()
@@ -207,3 +207,23 @@ def test_item18_the_test_servers_data_is_outside_pytests_temporary_tree(servers,
     finally:
         conn.close()
     assert not data_dir.is_relative_to(tmp_path_factory.getbasetemp())
+
+
+def test_item7_asking_for_someone_elses_order_is_a_404_recorded_at_most_5_times_a_minute(
+        app, client, auth, db, store, make_user, make_product):
+    import uuid
+
+    from shop.services import checkout
+    from shop.web.extensions import get_audit_log
+
+    owner, prober = make_user(email="owner@example.com"), make_user(email="prober@example.com")
+    product = make_product(stock=3)
+    order_id = checkout.place_order(db, store, owner.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4())).order_id
+    auth.login("prober@example.com")
+    statuses = [client.get(f"/orders/{order_id}").status_code for _ in range(7)]
+    assert statuses == [404] * 7
+    with app.app_context():
+        get_audit_log().flush_spool()
+    probes = list(store.audit_logs.find({"action": "order.probed"}))
+    assert len(probes) == 5
+    assert {(p["actor_id"], p["target"]) for p in probes} == {(prober.user_id, f"order:{order_id}")}

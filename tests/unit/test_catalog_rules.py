@@ -101,6 +101,7 @@ def test_a_product_card_shows_only_scalar_attributes():
 
 @pytest.mark.parametrize("field, value", [
     ("name", ""), ("name", "x" * 201), ("category", " "), ("price", "-0.01"), ("price", "abc"),
+    ("price", "0.00"), ("price", "1000000.00"),
     ("price", 1.5), ("stock", -1), ("stock", 1.5), ("stock", True), ("attributes", ["a"]),
 ])
 def test_a_new_product_with_an_impossible_field_is_refused(field, value):
@@ -111,3 +112,11 @@ def test_a_new_product_with_an_impossible_field_is_refused(field, value):
 
 def test_a_new_product_has_exact_money():
     assert new_product("A", "B", "9.9", 0, {})["price"] == Decimal("9.90")
+
+
+def test_item13_the_largest_possible_order_fits_its_numeric_column_and_none_is_free():
+    from shop.domain.money import MAX_PRICE, MIN_PRICE, NUMERIC_12_2_MAX
+    from shop.domain.orders import MAX_LINES, MAX_QUANTITY_PER_LINE
+
+    assert MAX_PRICE * MAX_QUANTITY_PER_LINE * MAX_LINES <= NUMERIC_12_2_MAX
+    assert MIN_PRICE > 0
