@@ -232,7 +232,7 @@ def test_the_product_page_title_is_the_product_name(client, make_product):
     assert html.count('id="reviews"') == 1
 
 
-def test_a_catalog_page_is_reused_for_a_few_seconds_per_url_and_language(settings, db, store, make_product):
+def test_a_catalog_page_is_reused_for_a_few_seconds_per_url(settings, db, store, make_product):
     import dataclasses
     import time
 
