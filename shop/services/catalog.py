@@ -69,11 +69,13 @@ def _listing(db: PostgresDatabase, store: MongoStore, index, query: CatalogQuery
         next_position = (positions[-1] if positions else _BEFORE_ALL_NAMES) if more else None
         has_previous = query.after is not None
     products = _documents(db, store, exact + [p.product_id for p in positions], archived)
-    in_range = index.count_archived() if archived else index.count_unfiltered(query.category)
+    def in_range() -> int:  # products in the listing's range, ignoring the filters (counters)
+        return index.count_archived() if archived else index.count_unfiltered(query.category)
+
     if not filtered:
-        total, total_is_exact = in_range, True
+        total, total_is_exact = in_range(), True
     elif share is not None:  # many matches, read by a walk: estimated from the share that matched
-        estimate = share * in_range
+        estimate = share * in_range()
         total, total_is_exact = max(per_page + 1, round(estimate, -2 if estimate > 1000 else -1)), False
     else:  # few matches: counting them costs what reading them did
         counted = index.count_matches(query, archived=archived)
