@@ -28,9 +28,11 @@ class Settings:
     port: int = 5000
     web_workers: int = 2
     log_level: str = "INFO"
-    ratelimit_storage_uri: str = "memory://"
+    ratelimit_storage_uri: str = ""  # empty: the shop's MongoDB (shared by every process and host)
     login_rate_limit: str = "10 per minute"
     session_cookie_secure: bool = False
+    session_idle_minutes: int = 60  # a login unused this long ends (docs/security.md)
+    session_max_hours: int = 12  # and any login ends this long after it started, however much it is used
     products_per_page: int = 12
     readiness_timeout_seconds: float = 2.0  # /readyz answers within this (load balancers wait 2–5 s)
     catalog_cache_seconds: int = 0  # a catalog page is reused this long (load_settings: 2, 0 in testing)
@@ -45,6 +47,18 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def rate_limit_store(self) -> tuple[str, dict]:
+        """Where rate-limit counters live (Flask-Limiter URI and options): RATELIMIT_STORAGE_URI when
+        set (redis://…, memory://), else a database of the shop's own MongoDB, so every worker and
+        every instance counts against the same limit (docs/security.md)."""
+        if self.ratelimit_storage_uri:
+            return self.ratelimit_storage_uri, {}
+        if not self.mongodb_url:
+            return "memory://", {}
+        return self.mongodb_url, {"database_name": f"{self.mongodb_db}_ratelimits",
+                                  "serverSelectionTimeoutMS": int(self.readiness_timeout_seconds * 1000)}
 
     @property
     def uses_embedded_databases(self) -> bool:
@@ -89,9 +103,11 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         port=_env_int(environ, "PORT", 5000),
         web_workers=_env_int(environ, "WEB_CONCURRENCY", 2),
         log_level=environ.get("LOG_LEVEL", "INFO").upper(),
-        ratelimit_storage_uri=environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        ratelimit_storage_uri=environ.get("RATELIMIT_STORAGE_URI", ""),
         login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         session_cookie_secure=_env_bool(environ.get("SESSION_COOKIE_SECURE"), env == "production"),
+        session_idle_minutes=_env_int(environ, "SESSION_IDLE_MINUTES", 60),
+        session_max_hours=_env_int(environ, "SESSION_MAX_HOURS", 12),
         products_per_page=_env_int(environ, "PRODUCTS_PER_PAGE", 12),
         catalog_cache_seconds=_env_int(environ, "CATALOG_CACHE_SECONDS", 0 if env == "testing" else 2),
         readiness_timeout_seconds=_env_int(environ, "READINESS_TIMEOUT_SECONDS", 2),
@@ -119,6 +135,11 @@ def check_production_settings(settings: Settings) -> None:
         )
     if not settings.database_url or not settings.mongodb_url:
         raise ConfigError("DATABASE_URL and MONGODB_URL must both be set in production")
+    if settings.ratelimit_storage_uri.startswith("memory://") and settings.web_workers > 1:
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI=memory:// keeps a separate count in each of the "
+            f"{settings.web_workers} workers, so every limit would be {settings.web_workers} times looser: "
+            "leave it unset (the shop's MongoDB) or use redis://…")
 
 
 def development_secret_key(data_dir: Path) -> str:

@@ -29,6 +29,7 @@ class User:
     full_name: str
     role: Role
     is_active: bool
+    session_epoch: int = 0  # a session is valid only while it carries this number (shop.domain.sessions)
 
 
 def normalize_email(email: str) -> str:

@@ -61,6 +61,25 @@ def authenticate(db: PostgresDatabase, email: str, password: str) -> User:
     return user
 
 
+def change_password(db: PostgresDatabase, user: User, current_password: str, new_password: str) -> int:
+    """A new password for a logged-in user who knows the current one. Every session of the account
+    ends (a stolen cookie with it); returns the new session epoch for the session that asked."""
+    found = db.find_user_credentials(user.email)
+    try:
+        verified = bool(found) and _hasher.verify(found[1], current_password or "")
+    except (VerificationError, InvalidHashError):
+        verified = False
+    if not verified:
+        raise InvalidCredentials(N_("The current password is wrong."))
+    new_password = validate_password(new_password)
+    return db.update_password_hash(user.user_id, hash_password(new_password), end_sessions=True)
+
+
+def end_sessions(db: PostgresDatabase, user_id: int) -> None:
+    """Log a user out everywhere: every session cookie of the account stops working."""
+    db.end_sessions(user_id)
+
+
 def active_user(db: PostgresDatabase, user_id: int) -> User | None:
     """The user behind a session, or None once deactivated (which logs them out)."""
     user = db.get_user(user_id)

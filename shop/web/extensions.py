@@ -11,6 +11,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
 from shop.adapters.mongo import MongoStore
+from shop.adapters.mongo import rate_limits as _rate_limits  # noqa: F401 - registers the mongodb:// store
 from shop.adapters.postgres import PostgresDatabase
 from shop.config import ConfigError
 

@@ -11,6 +11,7 @@ from flask_bootstrap import Bootstrap5
 from shop.config import Settings, development_secret_key, load_settings
 from shop.web import (
     access,
+    account,
     api,
     audit_log,
     auth,
@@ -57,6 +58,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         CHECKOUT_LEASE_SECONDS=settings.checkout_lease_seconds,
         PENDING_ORDER_TTL_MINUTES=settings.pending_order_ttl_minutes,
         LOGIN_RATE_LIMIT=settings.login_rate_limit,
+        SESSION_IDLE_SECONDS=settings.session_idle_minutes * 60,
+        SESSION_MAX_SECONDS=settings.session_max_hours * 3600,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
@@ -68,7 +71,10 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         BABEL_DEFAULT_LOCALE="es",
         BABEL_TRANSLATION_DIRECTORIES=str(_HERE / "translations"),
         BOOTSTRAP_SERVE_LOCAL=True,  # the shop works with no internet
-        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_STORAGE_URI=settings.rate_limit_store[0],
+        RATELIMIT_STORAGE_OPTIONS=settings.rate_limit_store[1],
+        # The store unreachable (MongoDB or Redis down): count in this process meanwhile, never a 500.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_HEADERS_ENABLED=True,
     )
     if test_config:
@@ -83,6 +89,11 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     cache.init_app(app)
+    # The module's Limiter outlives one app where a process builds several (the tests, the CLI):
+    # it merges each app's storage options into the last ones, and keeps an earlier app's store
+    # marked dead. Each app starts from its own configuration.
+    limiter._storage_options = {}
+    limiter._storage_dead = False
     limiter.init_app(app)
     login_manager.init_app(app)
     Bootstrap5(app)
@@ -94,6 +105,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     errors.init_app(app)
     app.register_blueprint(catalog.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(orders.bp)
     app.register_blueprint(cart.bp)
     app.register_blueprint(api.bp)

@@ -30,3 +30,17 @@ class RegisterForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     submit = SubmitField(_l("Log out"))
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+    password = PasswordField(
+        _l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+        description=_l("At least %(min)d characters. Every other session of your account ends.",
+                       min=MIN_PASSWORD_LENGTH),
+    )
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords do not match."))],
+    )
+    submit = SubmitField(_l("Change password"))

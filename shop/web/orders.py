@@ -98,11 +98,12 @@ _PROBES_RECORDED = parse_limit("5 per minute")
 
 
 def _record_probe(order_id: int) -> None:
-    # Its own counter in the rate-limit store (shared by every process when that is Redis); it
+    # Its own counter in the rate-limit store (shared by every process and instance); it
     # counts even where request rate limiting is switched off.
     counter = current_app.extensions.get("shop.probe_counter")
     if counter is None:
-        storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
+        storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"],
+                                      **current_app.config["RATELIMIT_STORAGE_OPTIONS"])
         counter = current_app.extensions["shop.probe_counter"] = FixedWindowRateLimiter(storage)
     if counter.hit(_PROBES_RECORDED, "order-probe", str(current_user.user_id)):
         audit("order.probed", f"order:{order_id}")

@@ -53,6 +53,7 @@ def store(servers, mongo_db_name) -> Iterator[MongoStore]:
     mongo.apply_schema()
     yield mongo
     mongo.client.drop_database(mongo_db_name)
+    mongo.client.drop_database(f"{mongo_db_name}_ratelimits")
     mongo.close()
 
 

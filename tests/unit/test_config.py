@@ -45,3 +45,20 @@ def test_the_banner_names_a_host_a_browser_can_open():
     assert _browser_host("0.0.0.0") == "localhost"
     assert _browser_host("shop.example.com") == "shop.example.com"
     assert _browser_host("192.0.2.10") == "192.0.2.10"
+
+
+_PRODUCTION = {"SHOP_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL": "postgresql://x",
+               "MONGODB_URL": "mongodb://db.example:27017"}
+
+
+def test_item4_production_refuses_a_per_process_rate_limit_store_with_several_workers():
+    with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI=memory://"):
+        load_settings({**_PRODUCTION, "RATELIMIT_STORAGE_URI": "memory://", "WEB_CONCURRENCY": "4"})
+    assert load_settings({**_PRODUCTION, "RATELIMIT_STORAGE_URI": "memory://", "WEB_CONCURRENCY": "1"})
+
+
+def test_item4_rate_limits_are_counted_in_the_shops_mongodb_unless_another_store_is_set():
+    uri, options = load_settings({**_PRODUCTION, "MONGODB_DB": "tienda"}).rate_limit_store
+    assert uri == "mongodb://db.example:27017" and options["database_name"] == "tienda_ratelimits"
+    assert load_settings({**_PRODUCTION, "RATELIMIT_STORAGE_URI": "redis://r:6379/0"}).rate_limit_store == (
+        "redis://r:6379/0", {})

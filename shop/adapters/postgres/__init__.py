@@ -201,7 +201,7 @@ class PostgresDatabase:
             cur.execute(
                 """INSERT INTO users (email, full_name, password_hash, role)
                    VALUES (%s, %s, %s, %s)
-                   RETURNING user_id, email, full_name, role, is_active""",
+                   RETURNING user_id, email, full_name, role, is_active, session_epoch""",
                 (email, full_name, password_hash, role.value),
             )
             return _user(cur.fetchone())
@@ -209,7 +209,7 @@ class PostgresDatabase:
     def find_user_credentials(self, email: str) -> tuple[User, str] | None:
         with self.transaction() as cur:
             cur.execute(
-                """SELECT user_id, email, full_name, role, is_active, password_hash
+                """SELECT user_id, email, full_name, role, is_active, session_epoch, password_hash
                    FROM users WHERE email = %s""",
                 (email,),
             )
@@ -219,15 +219,25 @@ class PostgresDatabase:
     def get_user(self, user_id: int) -> User | None:
         with self.transaction() as cur:
             cur.execute(
-                "SELECT user_id, email, full_name, role, is_active FROM users WHERE user_id = %s",
+                "SELECT user_id, email, full_name, role, is_active, session_epoch FROM users WHERE user_id = %s",
                 (user_id,),
             )
             row = cur.fetchone()
         return _user(row) if row else None
 
-    def update_password_hash(self, user_id: int, password_hash: str) -> None:
+    def update_password_hash(self, user_id: int, password_hash: str, *, end_sessions: bool = False) -> int:
+        """Store a new hash (a rehash at login keeps the sessions; a password change ends them all).
+        Returns the user's session epoch after the update."""
         with self.transaction() as cur:
-            cur.execute("UPDATE users SET password_hash = %s WHERE user_id = %s", (password_hash, user_id))
+            cur.execute("""UPDATE users SET password_hash = %s,
+                                  session_epoch = session_epoch + CASE WHEN %s THEN 1 ELSE 0 END
+                           WHERE user_id = %s RETURNING session_epoch""", (password_hash, end_sessions, user_id))
+            return cur.fetchone()["session_epoch"]
+
+    def end_sessions(self, user_id: int) -> None:
+        """Every session of this user stops being valid on its next request (logout everywhere)."""
+        with self.transaction() as cur:
+            cur.execute("UPDATE users SET session_epoch = session_epoch + 1 WHERE user_id = %s", (user_id,))
 
     def count_users(self) -> int:
         with self.transaction() as cur:
@@ -258,16 +268,21 @@ class PostgresDatabase:
             cur.execute("""SELECT user_id FROM users WHERE role = 'admin' AND is_active
                            ORDER BY user_id FOR UPDATE""")
             admins = [row["user_id"] for row in cur.fetchall()]
-            cur.execute("SELECT user_id, email, full_name, role, is_active FROM users WHERE user_id = %s FOR UPDATE",
+            cur.execute("""SELECT user_id, email, full_name, role, is_active, session_epoch FROM users
+                           WHERE user_id = %s FOR UPDATE""",
                         (user_id,))
             row = cur.fetchone()
             yield cur, (_user(row) if row else None), admins
 
     @staticmethod
     def update_user(cur, user_id: int, role: Role, is_active: bool) -> User:
-        """Within locked_user."""
-        cur.execute("""UPDATE users SET role = %s, is_active = %s WHERE user_id = %s
-                       RETURNING user_id, email, full_name, role, is_active""", (role.value, is_active, user_id))
+        """Within locked_user. A change of role or activation ends the user's sessions."""
+        cur.execute("""UPDATE users SET role = %(role)s, is_active = %(active)s,
+                              session_epoch = session_epoch
+                                  + CASE WHEN role <> %(role)s OR is_active <> %(active)s THEN 1 ELSE 0 END
+                       WHERE user_id = %(user_id)s
+                       RETURNING user_id, email, full_name, role, is_active, session_epoch""",
+                    {"role": role.value, "active": is_active, "user_id": user_id})
         return _user(cur.fetchone())
 
     # --- staff views: all orders, the dashboard -------------------------------------------------
@@ -592,4 +607,4 @@ def _record_status(cur, order_id: int, from_status: OrderStatus | None, to_statu
 
 def _user(row: dict) -> User:
     return User(user_id=row["user_id"], email=row["email"], full_name=row["full_name"],
-                role=Role(row["role"]), is_active=row["is_active"])
+                role=Role(row["role"]), is_active=row["is_active"], session_epoch=row.get("session_epoch", 0))

@@ -1,0 +1,48 @@
+"""A person's own account: change the password (which ends every other session of the account)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+
+from shop.domain.accounts import Role
+from shop.domain.errors import InvalidCredentials, InvalidInput
+from shop.services import accounts
+from shop.web.access import roles_required
+from shop.web.auditing import audit
+from shop.web.auth import login_limit, start_session
+from shop.web.errors import translate_error
+from shop.web.extensions import get_db, limiter
+from shop.web.forms import PasswordChangeForm
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@roles_required(Role.CUSTOMER, Role.ADMIN, Role.AUDITOR)
+@limiter.limit(login_limit, methods=["POST"])  # guessing the current password is guessing a login
+def password():
+    form = PasswordChangeForm()
+    status = 200
+    if form.validate_on_submit():
+        user = current_user.user
+        try:
+            epoch = accounts.change_password(get_db(), user, form.current.data, form.password.data)
+        except InvalidCredentials as error:
+            form.current.errors.append(translate_error(error))
+            audit("password.change_refused", f"user:{user.user_id}")
+            status = 400
+        except InvalidInput as error:
+            form.password.errors.append(translate_error(error))
+            status = 400
+        else:
+            audit("password.changed", f"user:{user.user_id}")
+            start_session(dataclasses.replace(user, session_epoch=epoch))
+            flash(gettext("Your password has changed. Any other session of your account has ended."), "success")
+            return redirect(url_for("catalog.index"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("account/password.html", form=form), status

@@ -1,0 +1,118 @@
+"""Sessions that end (issue 11, item 2): logout, password change, role change and deactivation end
+every session of the account, and a session has an idle and an absolute lifetime."""
+
+from __future__ import annotations
+
+import pytest
+
+from shop.domain.accounts import Role
+from tests.conftest import csrf_token_from
+from tests.integration.conftest import PASSWORD
+
+
+def _copy_of(app, client):
+    """Another browser holding a copy of `client`'s session cookie (a stolen cookie)."""
+    thief = app.test_client()
+    cookie = client.get_cookie("session")
+    thief.set_cookie("session", cookie.value, domain=cookie.domain)
+    return thief
+
+
+def _logged_in(client) -> bool:
+    return client.get("/orders/").status_code == 200
+
+
+@pytest.fixture
+def customer(client, auth, make_user):
+    user = make_user(email="ana@example.com")
+    assert auth.login("ana@example.com").status_code == 302
+    return user
+
+
+def test_item2_a_copied_session_cookie_stops_working_at_logout(app, client, auth, customer):
+    thief, api_thief = _copy_of(app, client), _copy_of(app, client)
+    assert _logged_in(thief)
+    auth.logout()
+    assert not _logged_in(client)
+    response = thief.get("/orders/")
+    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+    api = api_thief.get("/orders/", headers={"Accept": "application/json"})
+    assert api.status_code == 401 and "sesión ha terminado" in api.json["error"]["message"]
+
+
+def test_item2_a_password_change_ends_every_other_session_and_keeps_this_one(app, client, auth, customer):
+    thief = _copy_of(app, client)
+    page = client.get("/account/password").get_data(as_text=True)
+    response = client.post("/account/password", data={
+        "csrf_token": csrf_token_from(page), "current": PASSWORD, "password": "a brand new secret",
+        "confirm": "a brand new secret"})
+    assert response.status_code == 302
+    assert _logged_in(client)
+    assert not _logged_in(thief)
+    auth.logout()
+    assert auth.login("ana@example.com", "a brand new secret").status_code == 302
+
+
+def test_item2_a_wrong_current_password_changes_nothing(app, client, auth, customer):
+    page = client.get("/account/password").get_data(as_text=True)
+    response = client.post("/account/password", data={
+        "csrf_token": csrf_token_from(page), "current": "not my password", "password": "a brand new secret",
+        "confirm": "a brand new secret"})
+    assert response.status_code == 400
+    assert "contraseña actual no es correcta" in response.get_data(as_text=True)
+    assert _logged_in(client)
+    auth.logout()
+    assert auth.login("ana@example.com").status_code == 302
+
+
+@pytest.mark.parametrize("change", [("role", {"role": "auditor"}), ("active", {"active": "0"})])
+def test_item2_a_role_change_or_deactivation_ends_the_users_sessions(app, client, customer, make_user, change):
+    make_user(role=Role.ADMIN, email="admin@example.com")
+    admin = app.test_client()
+    token = csrf_token_from(admin.get("/auth/login").get_data(as_text=True))
+    admin.post("/auth/login", data={"email": "admin@example.com", "password": PASSWORD, "csrf_token": token})
+    assert _logged_in(client)
+    path, form = change
+    token = csrf_token_from(admin.get("/admin/users/").get_data(as_text=True))
+    assert admin.post(f"/admin/users/{customer.user_id}/{path}", data={**form, "csrf_token": token}).status_code == 303
+    assert not _logged_in(client)
+
+
+def test_item2_a_role_change_request_that_changes_nothing_keeps_the_sessions(db, client, customer):
+    from shop.services import accounts
+
+    with db.locked_user(customer.user_id) as (cur, user, _admins):
+        db.update_user(cur, user.user_id, user.role, user.is_active)
+    assert db.get_user(customer.user_id).session_epoch == accounts.active_user(db, customer.user_id).session_epoch == 0
+    assert _logged_in(client)
+
+
+@pytest.mark.parametrize("stamp, limit", [("_seen", "SESSION_IDLE_SECONDS"), ("_started", "SESSION_MAX_SECONDS")])
+def test_item2_a_session_ends_after_its_idle_or_absolute_lifetime(app, client, customer, stamp, limit):
+    with client.session_transaction() as session:
+        session[stamp] -= app.config[limit] + 1  # "_started" alone: used a moment ago, yet too old
+    response = client.get("/orders/")
+    assert response.status_code == 302
+    assert "sesión ha terminado" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_item2_a_session_just_inside_its_absolute_lifetime_still_works(app, client, customer):
+    with client.session_transaction() as session:
+        session["_started"] -= app.config["SESSION_MAX_SECONDS"] - 30
+    assert _logged_in(client)
+
+
+def test_item2_each_request_keeps_an_idle_session_alive(app, client, customer):
+    with client.session_transaction() as session:
+        session["_seen"] -= app.config["SESSION_IDLE_SECONDS"] - 5
+    assert _logged_in(client)  # this request counts as use: the idle clock starts again
+    with client.session_transaction() as session:
+        session["_seen"] -= 10
+    assert _logged_in(client)
+
+
+def test_item2_a_session_without_the_stamps_is_not_a_login(app, client, customer):
+    with client.session_transaction() as session:
+        for key in ("_epoch", "_started", "_seen"):
+            del session[key]
+    assert not _logged_in(client)

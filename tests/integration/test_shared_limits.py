@@ -1,0 +1,33 @@
+"""Limits that hold across processes (issue 11, item 4): the shop as run, with two worker processes."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from tests.conftest import csrf_token_from
+from tests.e2e.conftest import start_shop, stop_shop
+
+
+def test_item4_the_login_limit_holds_across_worker_processes(servers, migrated, store, mongo_db_name, make_user,
+                                                             tmp_path):
+    make_user(email="c@example.com")
+    shop = start_shop(tmp_path / "var", extra_env={
+        "DATABASE_URL": migrated, "MONGODB_URL": servers.mongodb_url, "MONGODB_DB": mongo_db_name,
+        "SHOP_DEMO_DATA": "0", "WEB_CONCURRENCY": "2", "LOGIN_RATE_LIMIT": "10 per minute",
+        "RATELIMIT_STORAGE_URI": ""})
+
+    def attempt(_):
+        with requests.Session() as browser:
+            token = csrf_token_from(browser.get(f"{shop.url}/auth/login", timeout=30).text)
+            return browser.post(f"{shop.url}/auth/login", timeout=30, allow_redirects=False, data={
+                "email": "c@example.com", "password": "not the password", "csrf_token": token}).status_code
+
+    try:
+        with ThreadPoolExecutor(8) as pool:  # in parallel: both workers take requests
+            statuses = list(pool.map(attempt, range(30)))
+    finally:
+        stop_shop(shop)
+    assert statuses.count(401) == 10, statuses  # exactly the limit reached the password check
+    assert statuses.count(429) == 20, statuses
