@@ -39,6 +39,16 @@ class Settings:
     low_stock_threshold: int = 5  # the dashboard's default; staff can change it per view
     # Checkout protocol timings (docs/checkout.md)
     checkout_lease_seconds: int = 30
+    # What one account / one client address may hold in unpaid orders at once (0: no limit)
+    max_unpaid_orders: int = 3
+    max_unpaid_units: int = 50
+    max_unpaid_orders_per_address: int = 10
+    max_unpaid_units_per_address: int = 200
+    payment_attempts_per_order: int = 5  # declined payments within the window before paying pauses
+    payment_attempts_per_account: int = 10
+    payment_attempt_window_minutes: int = 15
+    checkout_rate_limit: str = "20 per minute"  # Comprar, cart checkout and POST /api/orders together
+    trusted_proxies: int = 0  # load balancers in front that set X-Forwarded-For/-Proto (werkzeug ProxyFix)
     pending_order_ttl_minutes: int = 30
     recovery_interval_seconds: int = 30
     failpoints: str = ""
@@ -113,6 +123,15 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         readiness_timeout_seconds=_env_int(environ, "READINESS_TIMEOUT_SECONDS", 2),
         low_stock_threshold=_env_int(environ, "LOW_STOCK_THRESHOLD", 5),
         checkout_lease_seconds=_env_int(environ, "CHECKOUT_LEASE_SECONDS", 30),
+        max_unpaid_orders=_env_int(environ, "MAX_UNPAID_ORDERS", 3),
+        max_unpaid_units=_env_int(environ, "MAX_UNPAID_UNITS", 50),
+        max_unpaid_orders_per_address=_env_int(environ, "MAX_UNPAID_ORDERS_PER_ADDRESS", 10),
+        max_unpaid_units_per_address=_env_int(environ, "MAX_UNPAID_UNITS_PER_ADDRESS", 200),
+        payment_attempts_per_order=_env_int(environ, "PAYMENT_ATTEMPTS_PER_ORDER", 5),
+        payment_attempts_per_account=_env_int(environ, "PAYMENT_ATTEMPTS_PER_ACCOUNT", 10),
+        payment_attempt_window_minutes=_env_int(environ, "PAYMENT_ATTEMPT_WINDOW_MINUTES", 15),
+        checkout_rate_limit=environ.get("CHECKOUT_RATE_LIMIT", "20 per minute"),
+        trusted_proxies=_env_int(environ, "TRUSTED_PROXIES", 0),
         pending_order_ttl_minutes=_env_int(environ, "PENDING_ORDER_TTL_MINUTES", 30),
         recovery_interval_seconds=_env_int(environ, "RECOVERY_INTERVAL_SECONDS", 30),
         failpoints=environ.get("SHOP_FAILPOINTS", ""),

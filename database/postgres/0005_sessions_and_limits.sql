@@ -2,3 +2,10 @@
 -- current session_epoch. Logout, a password change, a role change and deactivation add one to it,
 -- which ends every session of that user at once (docs/security.md).
 ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
+
+-- Unpaid-order limits (issue 11, item 3): how many units an order asked for, and the client address
+-- it came from, so the checkout can count what one account and one address hold unpaid.
+ALTER TABLE orders ADD COLUMN units INTEGER NOT NULL DEFAULT 0 CHECK (units >= 0);
+ALTER TABLE orders ADD COLUMN placed_from INET;
+CREATE INDEX orders_unpaid_by_user ON orders (user_id) WHERE status IN ('placing', 'pending');
+CREATE INDEX orders_unpaid_by_address ON orders (placed_from) WHERE status IN ('placing', 'pending');

@@ -31,6 +31,10 @@ class Conflict(DomainError):
     """The request clashes with the current state, e.g. a duplicate e-mail (HTTP 409)."""
 
 
+class LimitReached(Conflict):
+    """Too many of something at once (unpaid orders, payment attempts); says when or how to go on (HTTP 429)."""
+
+
 class InvalidCredentials(DomainError):
     """Login failed; deliberately says nothing about which part was wrong (HTTP 401)."""
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from enum import Enum
 
 from shop.domain.catalog import Product, parse_product_id
-from shop.domain.errors import N_, Conflict, InvalidInput
+from shop.domain.errors import N_, Conflict, InvalidInput, LimitReached
 
 MAX_QUANTITY_PER_LINE = 100
 MAX_LINES = 50
@@ -112,6 +112,44 @@ def normalize_cart(lines: list[tuple[str, object]]) -> list[CartLine]:
             raise InvalidInput(N_("You can buy at most %(max)d units of a product at once."),
                                max=MAX_QUANTITY_PER_LINE)
     return [CartLine(pid, qty) for pid, qty in sorted(merged.items())]
+
+
+@dataclass(frozen=True)
+class HeldUnpaid:
+    """What is already held unpaid (orders being placed or waiting for payment) by one account and
+    by one client address, counted under their locks at checkout."""
+    account_orders: int
+    account_units: int
+    address_orders: int = 0
+    address_units: int = 0
+
+
+@dataclass(frozen=True)
+class UnpaidLimits:
+    """How much stock one account, and one client address, may hold in unpaid orders at once: without
+    it one person can empty a product for everyone for the whole payment window. 0 means no limit."""
+    orders_per_account: int = 3
+    units_per_account: int = 50
+    orders_per_address: int = 10
+    units_per_address: int = 200
+
+    def admit(self, held: HeldUnpaid, units: int) -> None:
+        """Raise LimitReached when one more order of `units` would go over a limit."""
+        account = ((self.orders_per_account, held.account_orders + 1),
+                   (self.units_per_account, held.account_units + units))
+        address = ((self.orders_per_address, held.address_orders + 1),
+                   (self.units_per_address, held.address_units + units))
+        if any(limit and wanted > limit for limit, wanted in account):
+            raise LimitReached(N_("You already have %(orders)d unpaid orders holding %(units)d units. Pay or cancel "
+                                  "one of them before ordering more."),
+                               orders=held.account_orders, units=held.account_units)
+        if any(limit and wanted > limit for limit, wanted in address):
+            raise LimitReached(N_("Too many unpaid orders come from your network right now. Pay or cancel one of "
+                                  "yours, or try again later."))
+
+
+def cart_units(cart: list[CartLine]) -> int:
+    return sum(line.quantity for line in cart)
 
 
 def out_of_stock(product: Product, available: int) -> OutOfStock:

@@ -29,6 +29,8 @@ from shop.domain.orders import (
     CartLine,
     OrderLine,
     OrderStatus,
+    UnpaidLimits,
+    cart_units,
     normalize_cart,
     order_total,
     out_of_stock,
@@ -82,13 +84,21 @@ class SettlementQueue:
 
 def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines: list[tuple[str, object]],
                 idempotency_key: str, *, lease_seconds: int = 30, pending_ttl_minutes: int = 30,
-                settlements: SettlementQueue | None = None) -> CheckoutResult:
-    """Place one order for all the lines, or none: stock and order both, or neither."""
+                settlements: SettlementQueue | None = None, limits: UnpaidLimits | None = None,
+                client_address: str | None = None) -> CheckoutResult:
+    """Place one order for all the lines, or none: stock and order both, or neither.
+
+    With `limits`, an order that would take the account (or `client_address`) over what it may hold
+    unpaid is refused (LimitReached) before anything is written.
+    """
     cart = normalize_cart(raw_lines)
     key = parse_idempotency_key(idempotency_key)
     fingerprint = request_hash(cart)
+    units = cart_units(cart)
+    admit = (lambda held: limits.admit(held, units)) if limits else None
     try:
-        order, created = db.create_placing_order(user_id, key, fingerprint, lease_seconds)
+        order, created = db.create_placing_order(user_id, key, fingerprint, lease_seconds, units=units,
+                                                 placed_from=client_address, admit=admit)
     except DatabaseUnavailable as error:
         log.warning("orders database unavailable at checkout: %s", error)
         raise Unavailable(N_("Orders cannot be taken right now; nothing was ordered. Try again shortly.")) \

@@ -16,7 +16,7 @@ from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import Role, User
 from shop.domain.errors import N_, Conflict, NotFound
 from shop.domain.orders import OrderStatus, check_transition, is_allowed
-from shop.domain.payments import parse_card_number
+from shop.domain.payments import PaymentAttemptLimits, parse_card_number
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ class PaymentOutcome:
     order_id: int
     succeeded: bool
     decline_reason: str | None
+    locked: bool = False  # this decline paused paying (PaymentAttemptLimits): worth an audit entry
 
 
 def _visible_order(order: dict | None, actor: User | None) -> dict:
@@ -66,15 +67,16 @@ def return_stock_of_cancelled(db: PostgresDatabase, store: MongoStore, order_id:
 
 
 def pay_order(db: PostgresDatabase, provider: PaymentProvider, actor: User, order_id: int,
-              raw_card_number: str) -> PaymentOutcome:
+              raw_card_number: str, limits: PaymentAttemptLimits | None = None) -> PaymentOutcome:
     """Charge a pending order once. The row lock and a unique index make a second payment impossible;
-    a declined attempt is recorded and leaves the order pending.
+    a declined attempt is recorded and leaves the order pending. With `limits`, declined attempts are
+    counted per order and per account (under the account's row lock) and paying pauses at the limit.
 
     The simulated provider answers instantly, so it is called under the lock. A real provider would
     be called between two transactions with the payment row's id as its idempotency key.
     """
     card = parse_card_number(raw_card_number)
-    with db.locked_order(order_id) as (cur, order):
+    with db.locked_order(order_id, account=actor.user_id if limits else None) as (cur, order):
         order = _visible_order(order, actor)
         if actor.role is not Role.CUSTOMER or order["user_id"] != actor.user_id:
             raise NotFound(N_("Order not found."))
@@ -85,12 +87,16 @@ def pay_order(db: PostgresDatabase, provider: PaymentProvider, actor: User, orde
         if order["expires_at"] is not None and order["expires_at"] < _db_now(cur):
             raise Conflict(N_("Order %(order)d expired before it was paid; its units went back to stock."),
                            order=order_id)
+        declines = db.declined_payments(cur, order_id, actor.user_id, limits.window_minutes) if limits else (0, 0)
+        if limits:
+            limits.check(*declines)
         result = provider.charge(order["total_amount"], card, reference=f"order-{order_id}")
         db.record_payment(cur, order_id, order["total_amount"], "succeeded" if result.succeeded else "declined",
                           provider.name, result.reference, card[-4:], result.decline_reason)
         if result.succeeded:
             db.set_status(cur, order, OrderStatus.PAID, actor.user_id, "payment succeeded")
-    return PaymentOutcome(order_id, result.succeeded, result.decline_reason)
+    locked = bool(limits) and not result.succeeded and limits.locks_after(*declines)
+    return PaymentOutcome(order_id, result.succeeded, result.decline_reason, locked=locked)
 
 
 def mark_shipped(db: PostgresDatabase, actor: User, order_id: int) -> None:

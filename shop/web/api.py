@@ -11,13 +11,14 @@ from flask import Blueprint, jsonify, request
 from shop.domain.accounts import Role
 from shop.domain.errors import N_, InvalidInput
 from shop.web.access import roles_required
-from shop.web.orders import place_for_current_user
+from shop.web.orders import checkout_limit, place_for_current_user
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 @bp.post("/orders")
 @roles_required(Role.CUSTOMER)
+@checkout_limit
 def place_order():
     try:
         body = request.get_json(silent=True)

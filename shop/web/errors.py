@@ -12,12 +12,22 @@ from werkzeug.exceptions import HTTPException
 
 from shop.adapters.mongo import StoreUnavailable
 from shop.adapters.postgres import DatabaseUnavailable
-from shop.domain.errors import Conflict, DomainError, InvalidCredentials, InvalidInput, NotFound, Unavailable
+from shop.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidCredentials,
+    InvalidInput,
+    LimitReached,
+    NotFound,
+    Unavailable,
+)
 from shop.web.requestlog import current_request_id
 
 log = logging.getLogger(__name__)
 
-_STATUS = {InvalidInput: 400, InvalidCredentials: 401, NotFound: 404, Conflict: 409, Unavailable: 503}
+# Most specific first: a LimitReached is also a Conflict.
+_STATUS = {InvalidInput: 400, InvalidCredentials: 401, NotFound: 404, LimitReached: 429, Conflict: 409,
+           Unavailable: 503}
 
 
 def status_for(error: DomainError) -> int:

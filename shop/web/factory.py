@@ -7,8 +7,11 @@ from pathlib import Path
 
 from flask import Flask
 from flask_bootstrap import Bootstrap5
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop.config import Settings, development_secret_key, load_settings
+from shop.domain.orders import UnpaidLimits
+from shop.domain.payments import PaymentAttemptLimits
 from shop.web import (
     access,
     account,
@@ -58,6 +61,11 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         CHECKOUT_LEASE_SECONDS=settings.checkout_lease_seconds,
         PENDING_ORDER_TTL_MINUTES=settings.pending_order_ttl_minutes,
         LOGIN_RATE_LIMIT=settings.login_rate_limit,
+        CHECKOUT_RATE_LIMIT=settings.checkout_rate_limit,
+        PAYMENT_LIMITS=PaymentAttemptLimits(settings.payment_attempts_per_order, settings.payment_attempts_per_account,
+                                            settings.payment_attempt_window_minutes),
+        UNPAID_LIMITS=UnpaidLimits(settings.max_unpaid_orders, settings.max_unpaid_units,
+                                   settings.max_unpaid_orders_per_address, settings.max_unpaid_units_per_address),
         SESSION_IDLE_SECONDS=settings.session_idle_minutes * 60,
         SESSION_MAX_SECONDS=settings.session_max_hours * 3600,
         SESSION_COOKIE_HTTPONLY=True,
@@ -79,6 +87,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     )
     if test_config:
         app.config.update(test_config)
+    if settings.trusted_proxies:  # the client's address as the load balancer saw it (rate limits, audit)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     if settings.failpoints:
         from shop import failpoints
 

@@ -6,6 +6,8 @@ A refused action re-renders the page the person was on, with the reason and the 
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
@@ -14,7 +16,7 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from shop.domain.accounts import Role
-from shop.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
+from shop.domain.errors import Conflict, InvalidInput, LimitReached, NotFound, Unavailable
 from shop.domain.orders import OrderStatus
 from shop.services import checkout
 from shop.services import orders as order_service
@@ -23,10 +25,11 @@ from shop.web.auditing import audit
 from shop.web.cart import render_cart
 from shop.web.catalog import render_product
 from shop.web.errors import status_for, translate_error
-from shop.web.extensions import get_db, get_payment_provider, get_settlements, get_store
+from shop.web.extensions import get_db, get_payment_provider, get_settlements, get_store, limiter
 from shop.web.formatting import decline_label, money
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
+log = logging.getLogger(__name__)
 _REFUSALS = (InvalidInput, Conflict, Unavailable)
 
 
@@ -36,12 +39,22 @@ def place_for_current_user(lines: list[tuple[str, object]], idempotency_key: str
         get_db(), get_store(), current_user.user_id, lines, idempotency_key,
         lease_seconds=current_app.config["CHECKOUT_LEASE_SECONDS"],
         pending_ttl_minutes=current_app.config["PENDING_ORDER_TTL_MINUTES"],
-        settlements=get_settlements(),
+        settlements=get_settlements(), limits=current_app.config["UNPAID_LIMITS"],
+        client_address=request.remote_addr,
     )
     if result.created:
         audit(f"order.{'placed' if result.status is OrderStatus.PENDING else result.status.value}",
               f"order:{result.order_id}", total=str(result.total), lines=len(lines), **audit_details)
     return result
+
+
+def _per_account() -> str:
+    return f"user:{current_user.user_id}" if current_user.is_authenticated else request.remote_addr or "-"
+
+
+# One budget, per account, for placing orders (Comprar, the cart, the API) and paying them.
+checkout_limit = limiter.shared_limit(lambda: current_app.config["CHECKOUT_RATE_LIMIT"], scope="checkout",
+                                      key_func=_per_account)
 
 
 def _place(lines: list[tuple[str, object]]):
@@ -60,6 +73,7 @@ def _place(lines: list[tuple[str, object]]):
 
 @bp.post("/buy")
 @roles_required(Role.CUSTOMER)
+@checkout_limit
 def buy():
     """The seed's "Comprar": one product and a quantity, placed at once if there is stock."""
     product_id = request.form.get("product_id", "")
@@ -76,6 +90,7 @@ def buy():
 
 @bp.post("/checkout")
 @roles_required(Role.CUSTOMER)
+@checkout_limit
 def checkout_cart():
     """Checkout of the whole cart: every line or none."""
     try:
@@ -135,16 +150,21 @@ def detail(order_id: int):
 
 @bp.post("/<int:order_id>/pay")
 @roles_required(Role.CUSTOMER)
+@checkout_limit
 def pay(order_id: int):
     try:
         outcome = order_service.pay_order(get_db(), get_payment_provider(), current_user.user, order_id,
-                                          request.form.get("card_number", ""))
+                                          request.form.get("card_number", ""), current_app.config["PAYMENT_LIMITS"])
     except _REFUSALS as error:
+        if isinstance(error, LimitReached):
+            log.info("payment of order %s refused while paused", order_id)
         return render_order(order_id, translate_error(error)), status_for(error)
     if outcome.succeeded:
         audit("payment.succeeded", f"order:{order_id}")
     else:
         audit("payment.declined", f"order:{order_id}", reason=outcome.decline_reason)
+    if outcome.locked:
+        audit("payment.locked", f"order:{order_id}", minutes=current_app.config["PAYMENT_LIMITS"].window_minutes)
     if not outcome.succeeded:
         message = gettext("The payment was declined (%(reason)s). The order is still pending; try another card.",
                           reason=decline_label(outcome.decline_reason))

@@ -53,3 +53,36 @@ def test_roles_are_the_three_of_the_seed():
     assert {r.value for r in Role} == {"admin", "customer", "auditor"}
     with pytest.raises(InvalidInput, match="Unknown role"):
         parse_role("superuser")
+
+
+def test_unpaid_limits_count_orders_and_units_per_account_and_per_address():
+    import pytest
+
+    from shop.domain.errors import LimitReached
+    from shop.domain.orders import HeldUnpaid, UnpaidLimits
+
+    limits = UnpaidLimits(orders_per_account=3, units_per_account=50, orders_per_address=10, units_per_address=200)
+    limits.admit(HeldUnpaid(2, 40), units=10)
+    with pytest.raises(LimitReached):
+        limits.admit(HeldUnpaid(3, 3), units=1)
+    with pytest.raises(LimitReached):
+        limits.admit(HeldUnpaid(0, 45), units=6)
+    with pytest.raises(LimitReached, match="network"):
+        limits.admit(HeldUnpaid(0, 0, address_orders=10, address_units=0), units=1)
+    UnpaidLimits(0, 0, 0, 0).admit(HeldUnpaid(1000, 10_000, 1000, 10_000), units=100)  # 0: no limit
+
+
+def test_payment_attempt_limits_pause_at_the_limit_and_say_which_decline_paused():
+    import pytest
+
+    from shop.domain.errors import LimitReached
+    from shop.domain.payments import PaymentAttemptLimits
+
+    limits = PaymentAttemptLimits(per_order=5, per_account=10, window_minutes=15)
+    limits.check(4, 9)
+    for declines in ((5, 5), (0, 10)):
+        with pytest.raises(LimitReached):
+            limits.check(*declines)
+    assert limits.locks_after(4, 4) and limits.locks_after(0, 9)
+    assert not limits.locks_after(3, 8)
+    PaymentAttemptLimits(0, 0, 15).check(100, 100)

@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +24,7 @@ import psycopg2.sql
 from shop.adapters.postgres.catalog_index import CatalogIndex
 from shop.config import PROJECT_ROOT
 from shop.domain.accounts import Role, User
-from shop.domain.orders import OrderLine, OrderStatus
+from shop.domain.orders import HeldUnpaid, OrderLine, OrderStatus
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ _MIGRATION_LOCK_KEY = 7_201_001
 # for the moment it fixes its cut across both databases (docs/backup.md). Shared holders never wait
 # for one another, so checkouts are unaffected unless a backup is cutting.
 BACKUP_FENCE_KEY = 7_201_003
+# Two-key advisory locks of this class serialise the checkouts from one client address.
+_ADDRESS_LOCK_CLASS = 7_201_010
 
 UniqueViolation = psycopg2.errors.UniqueViolation
 # The server is unreachable or the connection broke: the caller cannot know more than that.
@@ -361,27 +363,56 @@ class PostgresDatabase:
     # --- orders: the checkout protocol's PostgreSQL side (docs/checkout.md) --------------------
 
     def create_placing_order(self, user_id: int, idempotency_key: str, request_hash: str,
-                             lease_seconds: int) -> tuple[dict, bool]:
+                             lease_seconds: int, *, units: int = 0, placed_from: str | None = None,
+                             admit: Callable[[HeldUnpaid], None] | None = None) -> tuple[dict, bool]:
         """Step 1: the order in its in-flight state (its lines are written with the decision).
 
-        One statement, so one round trip and atomic on its own. Returns (order row, created); when
-        this user already used the idempotency key nothing is written and the earlier order returns.
+        Returns (order row, created); when this user already used the idempotency key nothing is
+        written and the earlier order returns. Without `admit`, one statement (one round trip). With
+        it, the account's row (and the client address) is locked first, what they already hold
+        unpaid is counted and handed to `admit`, which raises to refuse: two checkouts of one
+        account or address are counted one after the other, never both against the same total.
         """
-        with self.statement() as cur:
-            cur.execute(
-                """WITH new_order AS (
+        insert = """WITH new_order AS (
                        INSERT INTO orders (user_id, total_amount, status, idempotency_key, request_hash,
-                                           lease_until)
-                       VALUES (%s, 0, 'placing', %s, %s, clock_timestamp() + make_interval(secs => %s))
+                                           lease_until, units, placed_from)
+                       VALUES (%s, 0, 'placing', %s, %s, clock_timestamp() + make_interval(secs => %s), %s, %s)
                        ON CONFLICT (user_id, idempotency_key) DO NOTHING
                        RETURNING *),
                    history AS (
                        INSERT INTO order_status_history (order_id, from_status, to_status, reason)
                        SELECT order_id, NULL, 'placing', 'checkout started' FROM new_order)
-                   SELECT * FROM new_order""",
-                (user_id, idempotency_key, request_hash, lease_seconds),
-            )
-            order = cur.fetchone()
+                   SELECT * FROM new_order"""
+        values = (user_id, idempotency_key, request_hash, lease_seconds, units, placed_from)
+        if admit is None:
+            with self.statement() as cur:
+                cur.execute(insert, values)
+                order = cur.fetchone()
+        else:
+            with self.transaction() as cur:
+                # The address lock (when there is one) comes before the account row in every
+                # checkout, so two checkouts never wait for each other in opposite orders.
+                if placed_from is not None:
+                    cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_ADDRESS_LOCK_CLASS, placed_from))
+                cur.execute("SELECT FROM users WHERE user_id = %s FOR NO KEY UPDATE", (user_id,))
+                cur.execute(
+                    """SELECT EXISTS (SELECT FROM orders WHERE user_id = %(user)s AND idempotency_key = %(key)s)
+                                  AS replay,
+                              count(*) FILTER (WHERE user_id = %(user)s) AS account_orders,
+                              coalesce(sum(units) FILTER (WHERE user_id = %(user)s), 0) AS account_units,
+                              count(*) FILTER (WHERE placed_from = %(address)s) AS address_orders,
+                              coalesce(sum(units) FILTER (WHERE placed_from = %(address)s), 0) AS address_units
+                       FROM orders
+                       WHERE status IN ('placing', 'pending') AND (user_id = %(user)s OR placed_from = %(address)s)""",
+                    {"user": user_id, "key": idempotency_key, "address": placed_from})
+                held = cur.fetchone()
+                if not held["replay"]:
+                    admit(HeldUnpaid(held["account_orders"], int(held["account_units"]),
+                                     held["address_orders"], int(held["address_units"])))
+                    cur.execute(insert, values)
+                    order = cur.fetchone()
+                else:
+                    order = None
         if order is not None:
             return order, True
         return self.order_by_idempotency_key(user_id, idempotency_key), False
@@ -486,12 +517,31 @@ class PostgresDatabase:
             return orders
 
     @contextlib.contextmanager
-    def locked_order(self, order_id: int) -> Iterator[tuple[psycopg2.extensions.cursor, dict | None]]:
-        """The order row under SELECT … FOR UPDATE: concurrent pay/cancel/ship/expire queue here."""
+    def locked_order(self, order_id: int, *, account: int | None = None,
+                     ) -> Iterator[tuple[psycopg2.extensions.cursor, dict | None]]:
+        """The order row under SELECT … FOR UPDATE: concurrent pay/cancel/ship/expire queue here.
+
+        With `account`, that user's row is locked first (payments count attempts per account). The
+        order is always: account, then order — nothing locks an order and then an account.
+        """
         with self.transaction() as cur:
             cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (BACKUP_FENCE_KEY,))
+            if account is not None:
+                cur.execute("SELECT FROM users WHERE user_id = %s FOR NO KEY UPDATE", (account,))
             cur.execute("SELECT * FROM orders WHERE order_id = %s FOR UPDATE", (order_id,))
             yield cur, cur.fetchone()
+
+    @staticmethod
+    def declined_payments(cur, order_id: int, user_id: int, window_minutes: int) -> tuple[int, int]:
+        """Within locked_order(account=…): declined attempts in the window, for the order and for the account."""
+        cur.execute(
+            """SELECT count(*) FILTER (WHERE p.order_id = %(order)s) AS for_order, count(*) AS for_account
+               FROM payments p JOIN orders o USING (order_id)
+               WHERE o.user_id = %(user)s AND p.status = 'declined'
+                 AND p.created_at > now() - make_interval(mins => %(window)s)""",
+            {"order": order_id, "user": user_id, "window": window_minutes})
+        row = cur.fetchone()
+        return row["for_order"], row["for_account"]
 
     @staticmethod
     def set_status(cur, order: dict, target: OrderStatus, changed_by: int | None, reason: str | None) -> None:
