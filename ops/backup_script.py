@@ -93,7 +93,7 @@ def cmd_backup(args, config) -> int:
 
 
 def _all_sets(config) -> list[tuple[str, dict]]:
-    found = [(str(config.directory), info) for info in backup.list_sets(config.directory)]
+    found = [(str(config.directory), info) for info in backup.inspect_sets(config.directory)]
     for destination in backup_remote.parse_destinations(config.destinations, config.environ or {}):
         found += [(destination.label, info) for info in backup_remote.remote_sets(destination)]
     return found
@@ -113,11 +113,18 @@ def _fetch(config, name: str, into: Path):
 
 
 def cmd_list(args, config) -> int:
+    bad = 0
     for where, info in _all_sets(config):
+        if "problem" in info:
+            print(f"{info['name']}  BAD: {info['problem']}  {where}")
+            bad += 1
+            continue
         counts = info["postgres"]["row_counts"]
         print(f"{info['name']}  {info['archive_size']:>10} bytes  orders={counts.get('orders', 0)} "
               f"products={info['mongodb']['collections'].get('products', {}).get('documents', 0)}"
               f"{'  encrypted' if info.get('encrypted') else ''}  {where}")
+    if bad:
+        raise backup.BackupError(f"{bad} damaged set(s) listed as BAD; they cannot be restored")
     return 0
 
 
@@ -128,9 +135,13 @@ def cmd_restore(args, config) -> int:
         archive, summary = _fetch(config, args.set, Path(tmp))
         result = backup.restore(archive, summary, _source(), key=backup.load_key(config.key_file, config.key),
                                 force=args.force)
+    if not result["ok"]:
+        for problem in result["problems"]:
+            print(f"  {problem}", file=sys.stderr)
+        raise backup.BackupError(f"restore of {args.set} did not match its manifest (problems above)")
     print(json.dumps(result, indent=2))
     print("Start the shop now: its start-up recovery settles orders that were in flight in the backup.")
-    return 0 if result["ok"] else 1
+    return 0
 
 
 def cmd_verify(args, config) -> int:
@@ -140,8 +151,7 @@ def cmd_verify(args, config) -> int:
     sets = backup.list_sets(config.directory)
     name = args.set or (sets[-1]["name"] if sets else None)
     if name is None:
-        print(f"no backup sets in {config.directory}", file=sys.stderr)
-        return 1
+        raise backup.BackupError(f"no backup sets in {config.directory}")
     key = backup.load_key(config.key_file, config.key)
     with tempfile.TemporaryDirectory(prefix="shop-fetch-") as fetched:
         archive, summary = _fetch(config, name, Path(fetched))
@@ -150,7 +160,9 @@ def cmd_verify(args, config) -> int:
     print(f"restore drill of {name}: {'PASS' if result['ok'] else 'FAIL'}")
     for problem in result["problems"]:
         print(f"  {problem}")
-    return 0 if result["ok"] else 1
+    if not result["ok"]:
+        raise backup.BackupError(f"restore drill of {name} failed (problems above)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,11 +197,26 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except ConfigError as error:
         print(f"backup: configuration: {error}", file=sys.stderr)
+        _ping_fail()
         return 2
     except backup.BackupError as error:
-        print(f"backup: FAILED: {error}", file=sys.stderr)
+        return _failed(str(error))
+    except Exception as error:  # anything unforeseen: still one line, exit 1 and the fail ping
+        log.debug("unexpected failure", exc_info=True)
+        return _failed(f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}")
+
+
+def _failed(message: str) -> int:
+    print(f"backup: FAILED: {message}", file=sys.stderr)
+    _ping_fail()
+    return 1
+
+
+def _ping_fail() -> None:
+    try:
         _ping(load_backup_settings().ping_url, "fail")
-        return 1
+    except ConfigError:
+        pass
 
 
 if __name__ == "__main__":

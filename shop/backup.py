@@ -31,6 +31,7 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extensions
 import psycopg2.sql
+import pymongo.errors
 from bson import json_util
 from bson.json_util import CANONICAL_JSON_OPTIONS
 from bson.raw_bson import RawBSONDocument
@@ -133,7 +134,10 @@ def load_key(key_file: str | None, key_b64: str | None) -> bytes | None:
     """A 32-byte AES key from a file or an environment variable (urlsafe base64); never an argument."""
     import base64
 
-    raw = Path(key_file).read_text().strip() if key_file else key_b64
+    try:
+        raw = Path(key_file).read_text().strip() if key_file else key_b64
+    except OSError as error:
+        raise BackupError(f"the key file {key_file} cannot be read: {error.strerror or error}") from None
     if not raw:
         return None
     try:
@@ -324,13 +328,24 @@ def _dump_mongo(source: Source, target: Path) -> dict:
 
 def list_sets(directory: Path) -> list[dict]:
     """The complete sets in a directory, oldest first (a set without its manifest does not count)."""
+    return [info for info in inspect_sets(directory) if "problem" not in info]
+
+
+def inspect_sets(directory: Path) -> list[dict]:
+    """Every set a manifest announces, oldest first; a damaged one is {"name", "problem"} instead of its summary."""
     sets = []
     for manifest in sorted(directory.glob("shop-*.manifest.json")):
+        name = manifest.name.removesuffix(".manifest.json")
         try:
             info = json.loads(manifest.read_text())
-        except ValueError:
+        except (ValueError, OSError) as error:
+            sets.append({"name": name, "problem": f"its manifest cannot be read ({type(error).__name__})"})
             continue
-        if _SET_NAME.match(info.get("name", "")) and (directory / info.get("archive", "")).is_file():
+        if not isinstance(info, dict) or not _SET_NAME.match(str(info.get("name", ""))):
+            sets.append({"name": name, "problem": "its manifest does not describe a backup set"})
+        elif not (directory / str(info.get("archive", ""))).is_file() or "/" in str(info.get("archive")):
+            sets.append({"name": name, "problem": f"its archive {info.get('archive')!r} is missing"})
+        else:
             sets.append(info)
     return sets
 
@@ -453,23 +468,103 @@ def check_schema_version(summary: dict) -> None:
 
 
 def restore(archive: Path, summary: dict, target: Source, *, key: bytes | None, force: bool = False) -> dict:
-    """Restore a verified set into `target`; refuses non-empty databases unless `force`."""
+    """Restore a set into `target`, all or nothing (docs/backup.md, "Restore").
+
+    1. Every check that needs no write runs first: the archive's checksum and files, the manifest
+       beside the archive against the one inside it, the schema version, the MongoDB dump named by
+       the manifest, both target servers reachable and (without `force`) empty.
+    2. MongoDB is loaded into a staging database and compared with the manifest; the target is
+       still untouched if that fails.
+    3. PostgreSQL is restored in one transaction (pg_restore --single-transaction).
+    4. The staging collections replace the target's, one atomic rename each.
+    A failure raises BackupError or returns {"ok": False, "problems": [...]}; only {"ok": True} is a restore.
+    """
     check_schema_version(summary)
     verify_archive(archive, summary, key)
-    _refuse_non_empty(target, force)
     with tempfile.TemporaryDirectory(prefix="shop-restore-") as tmp:
         extracted = extract(archive, Path(tmp), key)
         _check_files(extracted, summary["files"])
+        _check_inner_manifest(extracted, summary)
+        dump_dir = _mongo_dump_dir(extracted, summary)
         version_num = _pg_value(target.postgres_url, "SELECT current_setting('server_version_num')::int")
-        with _pgpass_env(target.postgres_url) as env:
-            _run([find_pg_tool("pg_restore", version_num), "--no-owner", "--exit-on-error", "--single-transaction",
-                  *(["--clean", "--if-exists"] if force else []), "--dbname", env["PGDATABASE"],
-                  extracted / "postgres.dump"], env, "pg_restore")
-        _restore_mongo(extracted / "mongo" / summary["mongodb"]["database"], target, force)
+        pg_restore = find_pg_tool("pg_restore", version_num)
+        _refuse_non_empty(target, force)
+
+        staging = Source(target.postgres_url, target.mongodb_url, f"{target.mongodb_db}_restore_staging")
+        with _mongo(staging) as client:
+            client.drop_database(staging.mongodb_db)  # left by an interrupted restore
+        try:
+            _restore_mongo(dump_dir, staging)
+            problems = _check_mongo(staging, summary)
+            if problems:
+                return {"ok": False, "problems": problems + ["nothing was restored: the target is unchanged"]}
+            failpoints.hit("restore.after_mongo_staged")
+            with _pgpass_env(target.postgres_url) as env:
+                _run([pg_restore, "--no-owner", "--exit-on-error", "--single-transaction",
+                      *(["--clean", "--if-exists"] if force else []), "--dbname", env["PGDATABASE"],
+                      extracted / "postgres.dump"], env, "pg_restore")
+            failpoints.hit("restore.after_postgres")
+            _switch_mongo(staging, target, summary, dump_dir)
+        finally:
+            with _mongo(staging) as client:
+                client.drop_database(staging.mongodb_db)
     result = check_restored(target, summary)
     if result["ok"]:
         _rebuild_catalog_index(target)
     return result
+
+
+def _check_inner_manifest(extracted: Path, summary: dict) -> None:
+    """The manifest beside the archive must say what the one sealed inside it says."""
+    try:
+        inner = json.loads((extracted / "manifest.json").read_text())
+    except (OSError, ValueError):
+        raise BackupError("the archive holds no readable manifest — the set is damaged") from None
+    differing = sorted(k for k in inner if summary.get(k) != inner[k])
+    if differing:
+        raise BackupError(f"the manifest beside the archive differs from the one inside it ({', '.join(differing)}): "
+                          "it was edited or damaged; nothing was restored")
+
+
+def _mongo_dump_dir(extracted: Path, summary: dict) -> Path:
+    name = str(summary.get("mongodb", {}).get("database", ""))
+    dump_dir = extracted / "mongo" / name
+    if not name or Path(name).name != name or not dump_dir.is_dir():
+        raise BackupError(f"the set has no MongoDB dump named {name!r}; nothing was restored")
+    dumped = {p.name.removesuffix(".metadata.json") for p in dump_dir.glob("*.metadata.json")}
+    if dumped != set(summary["mongodb"]["collections"]):
+        raise BackupError("the MongoDB collections in the archive are not those in the manifest; nothing was restored")
+    return dump_dir
+
+
+@contextlib.contextmanager
+def _mongo(target: Source, **options) -> Iterator[MongoClient]:
+    client = MongoClient(target.mongodb_url, serverSelectionTimeoutMS=5000, **options)
+    try:
+        yield client
+    except pymongo.errors.PyMongoError as error:
+        raise BackupError(f"MongoDB at {_host_of(target.mongodb_url)}: {str(error).splitlines()[0][:200]}") from None
+    finally:
+        client.close()
+
+
+def _host_of(url: str) -> str:
+    return url.split("@")[-1].split("/")[0].split("?")[0]
+
+
+def _switch_mongo(staging: Source, target: Source, summary: dict, dump_dir: Path) -> None:
+    """Each restored collection replaces the target's in one atomic rename (dropTarget). The
+    validators are set again afterwards: a rename across databases may not carry them (SecantusDB)."""
+    with _mongo(target) as client:
+        restored = set(summary["mongodb"]["collections"])
+        for name in sorted(set(client[target.mongodb_db].list_collection_names()) - restored):
+            client[target.mongodb_db].drop_collection(name)  # --force: what the set does not have goes
+        for name in sorted(restored):
+            client.admin.command("renameCollection", f"{staging.mongodb_db}.{name}",
+                                 to=f"{target.mongodb_db}.{name}", dropTarget=True)
+            options = _validation_options(json_util.loads((dump_dir / f"{name}.metadata.json").read_text()))
+            if options:
+                client[target.mongodb_db].command("collMod", name, **options)
 
 
 def _rebuild_catalog_index(target: Source) -> None:
@@ -485,32 +580,24 @@ def _rebuild_catalog_index(target: Source) -> None:
 
 
 def _refuse_non_empty(target: Source, force: bool) -> None:
-    if force:
-        return
+    """Both servers must answer; without `force`, both databases must be empty."""
     tables = _pg_value(target.postgres_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-    client = MongoClient(target.mongodb_url, serverSelectionTimeoutMS=5000)
-    try:
+    with _mongo(target) as client:
         collections = client[target.mongodb_db].list_collection_names()
-    finally:
-        client.close()
-    if tables or collections:
+    if (tables or collections) and not force:
         raise BackupError("the target databases are not empty; restore into empty ones or pass --force "
                           "(which replaces what is there)")
 
 
-def _restore_mongo(dump_dir: Path, target: Source, force: bool) -> None:
+def _restore_mongo(dump_dir: Path, target: Source) -> None:
     from bson import decode_file_iter
 
-    client = MongoClient(target.mongodb_url, serverSelectionTimeoutMS=5000)
-    try:
+    with _mongo(target) as client:
         db = client[target.mongodb_db]
         for metadata_path in sorted(dump_dir.glob("*.metadata.json")):
             metadata = json_util.loads(metadata_path.read_text())
             name = metadata["collectionName"]
-            if force:
-                db.drop_collection(name)
-            db.create_collection(name, **{k: v for k, v in metadata.get("options", {}).items()
-                                          if k in ("validator", "validationLevel", "validationAction")})
+            db.create_collection(name, **_validation_options(metadata))
             for index in metadata.get("indexes", []):
                 if index["name"] == "_id_":
                     continue
@@ -525,14 +612,12 @@ def _restore_mongo(dump_dir: Path, target: Source, force: bool) -> None:
                         batch = []
             if batch:
                 db[name].insert_many(batch, ordered=False, bypass_document_validation=True)
-    finally:
-        client.close()
 
 
 def check_restored(target: Source, summary: dict) -> dict:
     """Compare the restored databases with the manifest: row counts, document counts and checksums."""
     problems = []
-    conn = psycopg2.connect(target.postgres_url)
+    conn = _connect(target.postgres_url)
     try:
         with conn.cursor() as cur:
             counts = _table_counts(cur)
@@ -541,8 +626,18 @@ def check_restored(target: Source, summary: dict) -> dict:
     for table, expected in summary["postgres"]["row_counts"].items():
         if counts.get(table) != expected:
             problems.append(f"PostgreSQL {table}: {counts.get(table)} rows, expected {expected}")
-    client = MongoClient(target.mongodb_url, document_class=RawBSONDocument, serverSelectionTimeoutMS=5000)
-    try:
+    problems += _check_mongo(target, summary)
+    return {"ok": not problems, "problems": problems}
+
+
+def _validation_options(metadata: dict) -> dict:
+    return {k: v for k, v in metadata.get("options", {}).items()
+            if k in ("validator", "validationLevel", "validationAction")}
+
+
+def _check_mongo(target: Source, summary: dict) -> list[str]:
+    problems = []
+    with _mongo(target, document_class=RawBSONDocument) as client:
         db = client[target.mongodb_db]
         for name, expected in summary["mongodb"]["collections"].items():
             digest, count = hashlib.sha256(), 0
@@ -551,9 +646,7 @@ def check_restored(target: Source, summary: dict) -> dict:
                 count += 1
             if count != expected["documents"] or digest.hexdigest() != expected["content_sha256"]:
                 problems.append(f"MongoDB {name}: {count} documents or content differ from the backup")
-    finally:
-        client.close()
-    return {"ok": not problems, "problems": problems}
+    return problems
 
 
 def summary_for(directory: Path, name: str) -> tuple[Path, dict]:
@@ -562,7 +655,14 @@ def summary_for(directory: Path, name: str) -> tuple[Path, dict]:
     manifest = directory / f"{name}.manifest.json"
     if not manifest.is_file():
         raise BackupError(f"no backup set {name} in {directory}")
-    summary = json.loads(manifest.read_text())
-    return directory / summary["archive"], summary
+    try:
+        summary = json.loads(manifest.read_text())
+        archive = directory / Path(summary["archive"]).name
+    except (ValueError, KeyError, TypeError):
+        raise BackupError(f"{manifest.name} is not a valid manifest — the set is damaged; "
+                          "restore another set") from None
+    if not archive.is_file():
+        raise BackupError(f"the archive of {name} is missing from {directory}")
+    return archive, summary
 
 
