@@ -14,6 +14,7 @@ development shop's embedded databases) plus BACKUP_* variables (README, docs/bac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -213,10 +214,8 @@ def _failed(message: str) -> int:
 
 
 def _ping_fail() -> None:
-    try:
+    with contextlib.suppress(ConfigError):  # no settings: nowhere to ping
         _ping(load_backup_settings().ping_url, "fail")
-    except ConfigError:
-        pass
 
 
 if __name__ == "__main__":
