@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
+# mongosh (npm), for the test that applies database/mongo/schema.js by hand
+MONGOSH       := tools/node_modules/.bin/mongosh
 # The machine's own PostgreSQL (15 here), used for a second integration pass when it answers.
 SYSTEM_PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
@@ -20,6 +22,10 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(RUNTIME_STAMP)
 
+$(MONGOSH): tools/package.json tools/package-lock.json
+	npm ci --prefix tools --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## make run: start the databases (embedded unless DATABASE_URL/MONGODB_URL are set) and serve :5000
 run: $(RUNTIME_STAMP)
 	$(BIN)/python app/app.py
@@ -32,6 +38,7 @@ init-db: $(RUNTIME_STAMP)
 ## integration tests again on the machine's PostgreSQL when it is reachable.
 test: $(DEV_STAMP)
 	bash scripts/ensure-system-packages.sh
+	$(MAKE) --no-print-directory $(MONGOSH)
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -c pyproject.toml -r shop ops
 	bash scripts/audit-dependencies.sh $(BIN)
@@ -41,14 +48,14 @@ test: $(DEV_STAMP)
 test-unit: $(DEV_STAMP)
 	$(BIN)/pytest tests/unit
 
-test-integration: $(DEV_STAMP)
+test-integration: $(DEV_STAMP) $(MONGOSH)
 	$(BIN)/pytest tests/integration
 
 test-e2e: $(DEV_STAMP)
 	bash scripts/ensure-system-packages.sh
 	$(BIN)/pytest tests/e2e
 
-test-system-pg: $(DEV_STAMP)
+test-system-pg: $(DEV_STAMP) $(MONGOSH)
 	@if $(BIN)/python -c "import psycopg2,sys; psycopg2.connect('$(SYSTEM_PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== integration tests on $$($(BIN)/python -c "import psycopg2; c=psycopg2.connect('$(SYSTEM_PG_URL)'); cur=c.cursor(); cur.execute('SHOW server_version'); print('PostgreSQL', cur.fetchone()[0])") (system PostgreSQL) =="; \
 		TEST_DATABASE_URL='$(SYSTEM_PG_URL)' $(BIN)/pytest tests/integration; \

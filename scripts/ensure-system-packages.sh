@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests drive for real: Chromium (browser tests; a browser downloaded by
 # Playwright cannot be used here), OpenSSH's server (the SFTP backup destination's tests) and
-# sqlmap (the outside attacker's check).
+# sqlmap (the outside attacker's check), npm (installs mongosh from tools/package-lock.json).
 # Installs what is missing; fails loudly rather than letting those tests be skipped.
 set -euo pipefail
 missing=()
@@ -9,6 +9,7 @@ missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 [ -x /usr/bin/ssh-keygen ] || missing+=(openssh-client)
 [ -x /usr/bin/sqlmap ] || missing+=(sqlmap)
+command -v npm >/dev/null 2>&1 || missing+=(npm)  # mongosh for the hand-applied MongoDB schema test
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

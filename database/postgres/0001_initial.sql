@@ -1,5 +1,16 @@
 -- Users, orders, order items and payments: the financial side of the shop.
 -- Constraints do the guarding; the application never relies on being the only writer.
+--
+-- Each script in this directory is applied by the shop at start-up (`flask --app shop init-db`),
+-- in order, once, and can equally be run by hand, in order, each in one transaction:
+--     psql "$DATABASE_URL" -v ON_ERROR_STOP=1 --single-transaction -f database/postgres/0001_initial.sql
+-- Each records itself in schema_migrations, so the shop recognises a schema made either way.
+
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    VARCHAR(4) PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
 
 CREATE OR REPLACE FUNCTION set_updated_at() RETURNS trigger AS $$
 BEGIN
@@ -68,3 +79,5 @@ CREATE INDEX payments_order_id_idx ON payments (order_id);
 CREATE UNIQUE INDEX payments_one_success_per_order ON payments (order_id) WHERE status = 'succeeded';
 CREATE TRIGGER payments_set_updated_at BEFORE UPDATE ON payments
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+
+INSERT INTO schema_migrations (version, name) VALUES ('0001', '0001_initial.sql') ON CONFLICT (version) DO NOTHING;

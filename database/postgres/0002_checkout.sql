@@ -47,3 +47,5 @@ CREATE TABLE cart_items (
 
 ALTER TABLE payments ADD COLUMN card_last4 CHAR(4);
 ALTER TABLE payments ADD COLUMN decline_reason VARCHAR(200);
+
+INSERT INTO schema_migrations (version, name) VALUES ('0002', '0002_checkout.sql') ON CONFLICT (version) DO NOTHING;

@@ -58,3 +58,5 @@ CREATE TABLE catalog_terms (
     term     TEXT COLLATE "C" PRIMARY KEY,
     products INTEGER NOT NULL CHECK (products >= 0)
 );
+
+INSERT INTO schema_migrations (version, name) VALUES ('0004', '0004_catalog_index.sql') ON CONFLICT (version) DO NOTHING;

@@ -9,3 +9,5 @@ ALTER TABLE orders ADD COLUMN units INTEGER NOT NULL DEFAULT 0 CHECK (units >= 0
 ALTER TABLE orders ADD COLUMN placed_from INET;
 CREATE INDEX orders_unpaid_by_user ON orders (user_id) WHERE status IN ('placing', 'pending');
 CREATE INDEX orders_unpaid_by_address ON orders (placed_from) WHERE status IN ('placing', 'pending');
+
+INSERT INTO schema_migrations (version, name) VALUES ('0005', '0005_sessions_and_limits.sql') ON CONFLICT (version) DO NOTHING;

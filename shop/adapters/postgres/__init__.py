@@ -182,7 +182,8 @@ class PostgresDatabase:
                     continue
                 log.info("applying migration %s", path.name)
                 cur.execute(path.read_text())
-                cur.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                # The scripts record themselves (so they can be run by hand); this covers one that does not.
+                cur.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                             (version, path.name))
                 applied_now.append(path.name)
         return applied_now
