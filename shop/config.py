@@ -30,6 +30,15 @@ class Settings:
     log_level: str = "INFO"
     ratelimit_storage_uri: str = ""  # empty: the shop's MongoDB (shared by every process and host)
     login_rate_limit: str = "10 per minute"
+    register_rate_limit: str = "10 per hour"  # registrations per client address
+    activation_link_hours: int = 48
+    # E-mail: SMTP when smtp_host is set; otherwise .eml files in <data_dir>/outbox (not in production)
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    mail_from: str = "Tienda <no-reply@localhost>"
     session_cookie_secure: bool = False
     session_idle_minutes: int = 60  # a login unused this long ends (docs/security.md)
     session_max_hours: int = 12  # and any login ends this long after it started, however much it is used
@@ -115,6 +124,14 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         log_level=environ.get("LOG_LEVEL", "INFO").upper(),
         ratelimit_storage_uri=environ.get("RATELIMIT_STORAGE_URI", ""),
         login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        register_rate_limit=environ.get("REGISTER_RATE_LIMIT", "10 per hour"),
+        activation_link_hours=_env_int(environ, "ACTIVATION_LINK_HOURS", 48),
+        smtp_host=environ.get("SMTP_HOST") or None,
+        smtp_port=_env_int(environ, "SMTP_PORT", 587),
+        smtp_user=environ.get("SMTP_USER") or None,
+        smtp_password=environ.get("SMTP_PASSWORD") or None,
+        smtp_starttls=_env_bool(environ.get("SMTP_STARTTLS"), True),
+        mail_from=environ.get("MAIL_FROM", "Tienda <no-reply@localhost>"),
         session_cookie_secure=_env_bool(environ.get("SESSION_COOKIE_SECURE"), env == "production"),
         session_idle_minutes=_env_int(environ, "SESSION_IDLE_MINUTES", 60),
         session_max_hours=_env_int(environ, "SESSION_MAX_HOURS", 12),
@@ -154,6 +171,9 @@ def check_production_settings(settings: Settings) -> None:
         )
     if not settings.database_url or not settings.mongodb_url:
         raise ConfigError("DATABASE_URL and MONGODB_URL must both be set in production")
+    if not settings.smtp_host:
+        raise ConfigError("SMTP_HOST must be set in production: registration and account e-mails are sent "
+                          "through it (SMTP_PORT, SMTP_USER, SMTP_PASSWORD, MAIL_FROM; docs/security.md)")
     if settings.ratelimit_storage_uri.startswith("memory://") and settings.web_workers > 1:
         raise ConfigError(
             "RATELIMIT_STORAGE_URI=memory:// keeps a separate count in each of the "

@@ -3,6 +3,11 @@
 -- which ends every session of that user at once (docs/security.md).
 ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
 
+-- Registration that does not reveal which addresses have accounts (issue 11, item 6): a self-registered
+-- account logs in only after its e-mail link is followed. Accounts made before, or by staff, count
+-- as verified.
+ALTER TABLE users ADD COLUMN email_verified BOOLEAN NOT NULL DEFAULT TRUE;
+
 -- Unpaid-order limits (issue 11, item 3): how many units an order asked for, and the client address
 -- it came from, so the checkout can count what one account and one address hold unpaid.
 ALTER TABLE orders ADD COLUMN units INTEGER NOT NULL DEFAULT 0 CHECK (units >= 0);

@@ -30,6 +30,7 @@ class User:
     role: Role
     is_active: bool
     session_epoch: int = 0  # a session is valid only while it carries this number (shop.domain.sessions)
+    email_verified: bool = True  # False: self-registered, activation link not followed yet
 
 
 def normalize_email(email: str) -> str:

@@ -39,5 +39,9 @@ class InvalidCredentials(DomainError):
     """Login failed; deliberately says nothing about which part was wrong (HTTP 401)."""
 
 
+class NotActivated(InvalidCredentials):
+    """Right password, but the account's activation link was never followed (HTTP 401)."""
+
+
 class Unavailable(DomainError):
     """A database did not answer; the message says what is known for certain (HTTP 503)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -14,7 +16,7 @@ from shop.domain.accounts import (
     validate_full_name,
     validate_password,
 )
-from shop.domain.errors import N_, Conflict, InvalidCredentials, NotFound
+from shop.domain.errors import N_, Conflict, InvalidCredentials, NotActivated, NotFound
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified when the e-mail is unknown, so a failed login takes as long either way.
@@ -25,9 +27,33 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def register_customer(db: PostgresDatabase, email: str, full_name: str, password: str) -> User:
-    """Self-registration always creates a customer; staff roles come only from an admin."""
-    return create_user(db, email, full_name, password, Role.CUSTOMER)
+@dataclass(frozen=True)
+class Registration:
+    user: User
+    created: bool  # False: the address already had an account (which is left exactly as it was)
+
+
+def register_customer(db: PostgresDatabase, email: str, full_name: str, password: str) -> Registration:
+    """Self-registration: a customer account that logs in once its e-mail link is followed.
+
+    An address that already has an account is not an error here: the caller answers both cases
+    the same way and tells the owner of the address by e-mail, so the form cannot be used to find
+    out who has an account. The password is hashed either way, so both take as long.
+    """
+    email = normalize_email(email)
+    full_name = validate_full_name(full_name)
+    password_hash = hash_password(validate_password(password))
+    try:
+        return Registration(db.insert_user(email, full_name, password_hash, Role.CUSTOMER, email_verified=False),
+                            created=True)
+    except UniqueViolation:
+        return Registration(db.find_user_credentials(email)[0], created=False)
+
+
+def activate(db: PostgresDatabase, user_id: int, email: str) -> User | None:
+    """Follow an activation link (already checked for signature and age by the caller)."""
+    user = db.mark_email_verified(user_id, email)
+    return user if user and user.is_active else None
 
 
 def create_user(db: PostgresDatabase, email: str, full_name: str, password: str, role: Role) -> User:
@@ -56,6 +82,9 @@ def authenticate(db: PostgresDatabase, email: str, password: str) -> User:
     if not (found and verified and found[0].is_active):
         raise InvalidCredentials(N_("Wrong e-mail or password."))
     user = found[0]
+    if not user.email_verified:  # only someone who knows the password learns this
+        raise NotActivated(N_("Activate your account first: follow the link in the e-mail we sent you. "
+                              "Registering again with the same address sends a new link."))
     if _hasher.check_needs_rehash(stored_hash):
         db.update_password_hash(user.user_id, hash_password(password))
     return user

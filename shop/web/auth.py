@@ -9,15 +9,17 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from flask_login import UserMixin, current_user, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from shop.adapters.mail import Mail, MailError
 from shop.domain.accounts import User
-from shop.domain.errors import Conflict, InvalidCredentials, InvalidInput
+from shop.domain.errors import N_, InvalidCredentials, InvalidInput
 from shop.domain.sessions import SessionPolicy, SessionStamp, SessionState
 from shop.services import accounts
 from shop.web.access import public
 from shop.web.auditing import audit
 from shop.web.errors import translate_error
-from shop.web.extensions import get_db, limiter, login_manager
+from shop.web.extensions import get_db, get_mailer, limiter, login_manager
 from shop.web.forms import LoginForm, LogoutForm, RegisterForm
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -127,25 +129,76 @@ def login():
     return render_template("auth/login.html", form=form), status
 
 
+def register_limit() -> str:
+    return current_app.config["REGISTER_RATE_LIMIT"]
+
+
+def _activation_tokens() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="account-activation")
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @public
+@limiter.limit(register_limit, methods=["POST"])
 def register():
+    """The same answer whether or not the address has an account: "check your e-mail". The e-mail
+    says which it was — an activation link, or a note that the address already has an account."""
     form = RegisterForm()
     status = 200
     if form.validate_on_submit():
         try:
-            user = accounts.register_customer(get_db(), form.email.data, form.full_name.data, form.password.data)
-        except (InvalidInput, Conflict) as error:
+            registration = accounts.register_customer(get_db(), form.email.data, form.full_name.data,
+                                                      form.password.data)
+        except InvalidInput as error:
             form.email.errors.append(translate_error(error))
-            status = 409 if isinstance(error, Conflict) else 400
+            status = 400
         else:
-            start_session(user)
-            audit("user.registered", f"user:{user.user_id}", actor=user)
-            flash(gettext("Your account is ready. Welcome, %(name)s.", name=user.full_name), "success")
-            return redirect(url_for("catalog.index"))
+            user = registration.user
+            if registration.created or not user.email_verified:
+                _send_activation(user)
+                if registration.created:
+                    audit("user.registered", f"user:{user.user_id}", actor=user)
+            else:
+                _send_mail(user.email, gettext("You already have an account"), "mail/account_exists.txt", user=user)
+                audit("user.registration_for_existing_account", f"user:{user.user_id}")
+            settings = current_app.config["SHOP_SETTINGS"]
+            outbox = None if settings.smtp_host else settings.data_dir / "outbox"  # development: say where
+            return render_template("auth/check_email.html", email=user.email, outbox=outbox), 200
     elif request.method == "POST":
         status = 400
     return render_template("auth/register.html", form=form), status
+
+
+def _send_activation(user: User) -> None:
+    token = _activation_tokens().dumps({"u": user.user_id, "e": user.email})
+    _send_mail(user.email, gettext("Activate your account"), "mail/activate.txt", user=user,
+               link=url_for("auth.activate", token=token, _external=True),
+               hours=current_app.config["ACTIVATION_LINK_HOURS"])
+
+
+def _send_mail(to: str, subject: str, template: str, **context) -> None:
+    try:
+        get_mailer().send(Mail(to, subject, render_template(template, **context)))
+    except MailError as error:  # the person sees the same page; the operator sees why in the log
+        log.error("e-mail %r not sent: %s", subject, error)
+
+
+@bp.get("/activate/<token>")
+@public
+def activate(token: str):
+    max_age = current_app.config["ACTIVATION_LINK_HOURS"] * 3600
+    try:
+        claims = _activation_tokens().loads(token, max_age=max_age)
+        user = accounts.activate(get_db(), int(claims["u"]), str(claims["e"]))
+    except (BadSignature, KeyError, TypeError, ValueError):
+        user = None
+    if user is None:
+        raise InvalidInput(N_("This activation link is not valid or has expired. Register again with the same "
+                              "address to get a new one."))
+    start_session(user)
+    audit("user.activated", f"user:{user.user_id}", actor=user)
+    flash(gettext("Your account is ready. Welcome, %(name)s.", name=user.full_name), "success")
+    return redirect(url_for("catalog.index"))
 
 
 @bp.post("/logout")

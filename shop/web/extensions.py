@@ -72,6 +72,17 @@ def get_audit_log():
     return stores["audit"]
 
 
+def get_mailer():
+    """SMTP when SMTP_HOST is set; otherwise the outbox directory under the data directory."""
+    from shop.adapters.mail import OutboxMailer, SmtpMailer
+
+    settings = current_app.config["SHOP_SETTINGS"]
+    if settings.smtp_host:
+        return SmtpMailer(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_user,
+                          settings.smtp_password, settings.smtp_starttls)
+    return OutboxMailer(settings.data_dir / "outbox", settings.mail_from)
+
+
 def get_payment_provider():
     from shop.adapters.payments import SimulatedPaymentProvider
 

@@ -61,6 +61,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         CHECKOUT_LEASE_SECONDS=settings.checkout_lease_seconds,
         PENDING_ORDER_TTL_MINUTES=settings.pending_order_ttl_minutes,
         LOGIN_RATE_LIMIT=settings.login_rate_limit,
+        REGISTER_RATE_LIMIT=settings.register_rate_limit,
+        ACTIVATION_LINK_HOURS=settings.activation_link_hours,
         CHECKOUT_RATE_LIMIT=settings.checkout_rate_limit,
         PAYMENT_LIMITS=PaymentAttemptLimits(settings.payment_attempts_per_order, settings.payment_attempts_per_account,
                                             settings.payment_attempt_window_minutes),

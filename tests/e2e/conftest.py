@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,8 +44,9 @@ def start_shop(data_dir: Path, port: int | None = None, extra_env: dict | None =
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MONGODB_URL")}
     # Journeys check what a change shows at once; the catalog page cache has its own test.
+    # Every browser here registers from 127.0.0.1; the registration limit has its own test.
     env.update({"SHOP_DATA_DIR": str(data_dir), "PORT": str(port), "WEB_CONCURRENCY": "2", "CATALOG_CACHE_SECONDS": "0",
-                "PYTHONUNBUFFERED": "1", **(extra_env or {})})
+                "PYTHONUNBUFFERED": "1", "REGISTER_RATE_LIMIT": "1000 per hour", **(extra_env or {})})
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-{port}.log"
     with open(log_path, "wb") as log_file:
@@ -110,11 +112,27 @@ def page(browser, shop):
     context.close()
 
 
-def register(page, name: str, email: str, password: str = "una clave muy larga") -> None:
-    """Fill and send the registration form, as a person would."""
+def register(page, shop: RunningShop, name: str, email: str, password: str = "una clave muy larga") -> None:
+    """Fill and send the registration form, then follow the activation link in the e-mail, as a person would."""
+    from playwright.sync_api import expect
+
     page.goto("/auth/register")
     page.get_by_label("Nombre").fill(name)
     page.get_by_label("Correo electrónico").fill(email)
     page.get_by_label("Contraseña", exact=True).fill(password)
     page.get_by_label("Repite la contraseña").fill(password)
     page.get_by_role("button", name="Crear cuenta").click()
+    expect(page.get_by_test_id("check-email")).to_contain_text(email)
+    page.goto(activation_link(shop.data_dir, email))
+
+
+def activation_link(data_dir: Path, email: str) -> str:
+    """The link in the newest e-mail to `email` in the shop's outbox (no SMTP_HOST: .eml files)."""
+    from email import message_from_bytes
+    from email.policy import default
+
+    for path in sorted((data_dir / "outbox").glob("*.eml"), reverse=True):
+        message = message_from_bytes(path.read_bytes(), policy=default)
+        if message["To"] == email:
+            return re.search(r"https?://\S+/auth/activate/\S+", message.get_content()).group(0)
+    raise AssertionError(f"no e-mail to {email} in {data_dir / 'outbox'}")

@@ -10,9 +10,9 @@ from tests.e2e.conftest import register
 
 
 @pytest.fixture
-def shopper(page):
+def shopper(page, shop):
     """A freshly registered customer, logged in (each test its own, so orders do not mix)."""
-    register(page, "Clara Compradora", f"compras-{uuid.uuid4().hex[:8]}@example.com")
+    register(page, shop, "Clara Compradora", f"compras-{uuid.uuid4().hex[:8]}@example.com")
     expect(page.get_by_test_id("current-user")).to_contain_text("Clara Compradora")
     return page
 

@@ -52,9 +52,9 @@ def reload_until_shown(page, locator, text: str, seconds: float = 10) -> None:
     expect(locator).to_contain_text(text)
 
 
-def buy_and_pay(page, product: str) -> str:
+def buy_and_pay(page, shop, product: str) -> str:
     """As a freshly registered customer: Comprar one unit and pay it; returns the order's page URL."""
-    register(page, "Rita Reseñas", f"rita-{uuid.uuid4().hex[:8]}@example.com")
+    register(page, shop, "Rita Reseñas", f"rita-{uuid.uuid4().hex[:8]}@example.com")
     page.goto("/?q=" + product)
     page.get_by_role("link", name=product).click()
     page.get_by_role("button", name="Comprar").click()
@@ -105,9 +105,9 @@ def test_the_admin_creates_a_product_with_new_attributes_and_adjusts_its_stock(n
     expect(attributes).to_contain_text("Length (cm)")  # the nested object, shown nested
 
 
-def test_a_customer_reviews_a_product_they_bought(new_tab):
+def test_a_customer_reviews_a_product_they_bought(new_tab, own_shop):
     page = new_tab()
-    buy_and_pay(page, "Pedro Páramo")
+    buy_and_pay(page, own_shop, "Pedro Páramo")
     page.goto("/?q=Pedro Páramo")
     page.get_by_role("link", name="Pedro Páramo").click()
     page.get_by_label("Tu valoración").select_option("5")
@@ -121,7 +121,7 @@ def test_a_customer_reviews_a_product_they_bought(new_tab):
 
 
 def test_the_auditor_reads_orders_and_the_audit_log_and_finds_nothing_to_change(new_tab, own_shop):
-    order_url = buy_and_pay(new_tab(), "Pedro Páramo")
+    order_url = buy_and_pay(new_tab(), own_shop, "Pedro Páramo")
     order_number = order_url.rstrip("/").rsplit("/", 1)[1]
     page = new_tab()
     log_in(page, own_shop.logins["auditor"])

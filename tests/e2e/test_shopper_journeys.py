@@ -65,12 +65,12 @@ def test_a_product_page_shows_nested_attributes_and_asks_to_log_in_to_buy(page):
     expect(page).to_have_url(re.compile(r"/auth/login\?next="))
 
 
-def test_registering_then_logging_out_and_back_in(page):
+def test_registering_then_logging_out_and_back_in(page, shop):
     email = f"lucia-{uuid.uuid4().hex[:8]}@example.com"
     page.goto("/")
     page.get_by_role("link", name="Registrarse").click()
     expect(page).to_have_url(re.compile(r"/auth/register"))
-    register(page, "Lucía Pérez", email)
+    register(page, shop, "Lucía Pérez", email)
     expect(page.get_by_test_id("current-user")).to_contain_text("Lucía Pérez")
     expect(page.get_by_test_id("current-user")).to_contain_text("Cliente")
 

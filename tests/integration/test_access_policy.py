@@ -19,6 +19,7 @@ EXPECTED = {
     "static": "public", "bootstrap.static": "public",
     "catalog.index": "public", "catalog.product": "public",
     "auth.login": "public", "auth.register": "public", "auth.logout": "public", "auth.language": "public",
+    "auth.activate": "public",
     "account.password": ANY_USER,
     "health.healthz": "public", "health.readyz": "public",
     "orders.index": ANY_USER, "orders.detail": ANY_USER,

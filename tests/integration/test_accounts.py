@@ -1,5 +1,7 @@
 """Register, log in, log out on the real database; CSRF, rate limit, generic failures."""
 
+import re
+
 import pytest
 
 from shop.domain.accounts import Role
@@ -16,23 +18,87 @@ def register(client, **fields):
     return client.post("/auth/register", data=data)
 
 
-def test_registering_creates_a_logged_in_customer(client, db):
+def outbox(app) -> list:
+    from email import message_from_bytes
+    from email.policy import default
+
+    directory = app.config["SHOP_SETTINGS"].data_dir / "outbox"
+    return [message_from_bytes(p.read_bytes(), policy=default) for p in sorted(directory.glob("*.eml"))]
+
+
+def activation_link(message) -> str:
+    return re.search(r"http://localhost(/auth/activate/\S+)", message.get_content()).group(1)
+
+
+def test_registering_makes_a_customer_who_logs_in_by_following_the_emailed_link(app, client, db):
     response = register(client, role="admin", user_id="1")  # forged fields are ignored
-    assert response.status_code == 302
+    assert response.status_code == 200
+    assert "Hemos enviado un mensaje a lucia@example.com" in response.get_data(as_text=True)
     user, password_hash = db.find_user_credentials("lucia@example.com")
-    assert user.role is Role.CUSTOMER
+    assert user.role is Role.CUSTOMER and not user.email_verified
     assert password_hash.startswith("$argon2id$") and PASSWORD not in password_hash
+    assert client.get("/orders/").status_code == 302  # not logged in yet
+    (message,) = outbox(app)
+    assert message["To"] == "lucia@example.com" and message["Subject"] == "Activa tu cuenta"
+    response = client.get(activation_link(message))
+    assert response.status_code == 302
     html = client.get("/").get_data(as_text=True)
     assert "Lucía Pérez" in html and "Cliente" in html
 
 
-def test_a_duplicate_email_is_refused_whatever_its_case(client, db):
-    assert register(client).status_code == 302
-    client.post("/auth/logout", data={"csrf_token": csrf_token_from(client.get("/").get_data(as_text=True))})
-    response = register(client, email="LUCIA@example.com")
-    assert response.status_code == 409
-    assert "Ya existe una cuenta con ese correo" in response.get_data(as_text=True)
+def test_logging_in_before_activation_says_what_to_do(app, client, auth, db):
+    register(client)
+    response = auth.login("lucia@example.com")
+    assert response.status_code == 401
+    assert "Activa tu cuenta primero" in response.get_data(as_text=True)
+    assert auth.login("lucia@example.com", "a wrong password!").status_code == 401
+
+
+def test_item6_registering_an_existing_address_answers_exactly_like_a_new_one(app, client, db, make_user):
+    owner = make_user(email="lucia@example.com", name="Lucía Original")
+    new = register(client, email="nueva@example.com")
+    existing = register(client, email="LUCIA@example.com", full_name="Intrusa", password="another password",
+                        confirm="another password")
+    assert existing.status_code == new.status_code == 200
+    assert (existing.get_data(as_text=True).replace("lucia@example.com", "X")
+            == new.get_data(as_text=True).replace("nueva@example.com", "X"))
+    user, _ = db.find_user_credentials("lucia@example.com")
+    assert user == owner  # the existing account is untouched
+    assert db.count_users() == 2
+    by_address = {m["To"]: m for m in outbox(app)}
+    assert "/auth/activate/" not in by_address["lucia@example.com"].get_content()
+    assert "ya tiene una" in by_address["lucia@example.com"].get_content()
+    assert client.get("/auth/login").status_code == 200
+
+
+def test_registering_again_before_activating_sends_a_new_link(app, client, db):
+    register(client)
+    register(client)
     assert db.count_users() == 1
+    links = [activation_link(m) for m in outbox(app)]
+    assert len(links) == 2 and all(client.get(link).status_code == 302 for link in links[-1:])
+
+
+def test_a_forged_or_expired_activation_link_is_a_clear_400(app, client, db):
+    register(client)
+    link = activation_link(outbox(app)[0])
+    assert client.get(link[:-3] + "abc").status_code == 400
+    app.config["ACTIVATION_LINK_HOURS"] = -1  # as if the link were older than its lifetime
+    response = client.get(link)
+    assert response.status_code == 400 and "no es válido o ha caducado" in response.get_data(as_text=True)
+    assert not db.find_user_credentials("lucia@example.com")[0].email_verified
+
+
+def test_item6_registrations_are_rate_limited_per_address(settings, db, store):
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True, "REGISTER_RATE_LIMIT": "2 per hour"},
+                     settings=settings)
+    try:
+        client = app.test_client()
+        statuses = [register(client, email=f"u{i}@example.com").status_code for i in range(3)]
+        assert statuses == [200, 200, 429]
+        assert db.count_users() == 2
+    finally:
+        close_stores(app)
 
 
 @pytest.mark.parametrize("fields, message", [

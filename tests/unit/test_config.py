@@ -26,7 +26,7 @@ def test_production_refuses_to_start_without_database_urls():
 
 
 def test_production_cookies_are_secure_by_default():
-    settings = load_settings({"SHOP_ENV": "production", "SECRET_KEY": "k" * 40,
+    settings = load_settings({"SHOP_ENV": "production", "SECRET_KEY": "k" * 40, "SMTP_HOST": "smtp.example",
                               "DATABASE_URL": "postgresql://x", "MONGODB_URL": "mongodb://x"})
     assert settings.session_cookie_secure
 
@@ -48,7 +48,12 @@ def test_the_banner_names_a_host_a_browser_can_open():
 
 
 _PRODUCTION = {"SHOP_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL": "postgresql://x",
-               "MONGODB_URL": "mongodb://db.example:27017"}
+               "MONGODB_URL": "mongodb://db.example:27017", "SMTP_HOST": "smtp.example"}
+
+
+def test_item6_production_refuses_to_start_without_a_mail_server():
+    with pytest.raises(ConfigError, match="SMTP_HOST"):
+        load_settings({k: v for k, v in _PRODUCTION.items() if k != "SMTP_HOST"})
 
 
 def test_item4_production_refuses_a_per_process_rate_limit_store_with_several_workers():

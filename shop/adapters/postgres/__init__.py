@@ -198,22 +198,31 @@ class PostgresDatabase:
 
     # --- users --------------------------------------------------------------------------------
 
-    def insert_user(self, email: str, full_name: str, password_hash: str, role: Role) -> User:
+    def insert_user(self, email: str, full_name: str, password_hash: str, role: Role, *,
+                    email_verified: bool = True) -> User:
         """Insert a user; raises UniqueViolation when the e-mail is taken."""
         with self.transaction() as cur:
             cur.execute(
-                """INSERT INTO users (email, full_name, password_hash, role)
-                   VALUES (%s, %s, %s, %s)
-                   RETURNING user_id, email, full_name, role, is_active, session_epoch""",
-                (email, full_name, password_hash, role.value),
+                f"""INSERT INTO users (email, full_name, password_hash, role, email_verified)
+                   VALUES (%s, %s, %s, %s, %s) RETURNING {_USER_COLUMNS}""",  # noqa: S608  # nosec B608 - constant
+                (email, full_name, password_hash, role.value, email_verified),
             )
             return _user(cur.fetchone())
+
+    def mark_email_verified(self, user_id: int, email: str) -> User | None:
+        """The activation link was followed: the account (still with that e-mail) may log in."""
+        with self.transaction() as cur:
+            cur.execute(f"""UPDATE users SET email_verified = TRUE WHERE user_id = %s AND email = %s
+                            RETURNING {_USER_COLUMNS}""",  # noqa: S608  # nosec B608 - constant
+                        (user_id, email))
+            row = cur.fetchone()
+        return _user(row) if row else None
 
     def find_user_credentials(self, email: str) -> tuple[User, str] | None:
         with self.transaction() as cur:
             cur.execute(
-                """SELECT user_id, email, full_name, role, is_active, session_epoch, password_hash
-                   FROM users WHERE email = %s""",
+                f"""SELECT {_USER_COLUMNS}, password_hash
+                   FROM users WHERE email = %s""",  # noqa: S608  # nosec B608 - constant
                 (email,),
             )
             row = cur.fetchone()
@@ -222,7 +231,7 @@ class PostgresDatabase:
     def get_user(self, user_id: int) -> User | None:
         with self.transaction() as cur:
             cur.execute(
-                "SELECT user_id, email, full_name, role, is_active, session_epoch FROM users WHERE user_id = %s",
+                f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = %s",  # noqa: S608  # nosec B608 - constant
                 (user_id,),
             )
             row = cur.fetchone()
@@ -253,7 +262,8 @@ class PostgresDatabase:
         The password hash is never selected."""
         with self.transaction() as cur:
             cur.execute(
-                """SELECT user_id, email, full_name, role, is_active, count(*) OVER () AS matching FROM users
+                """SELECT user_id, email, full_name, role, is_active, session_epoch, email_verified,
+                          count(*) OVER () AS matching FROM users
                    WHERE (%(role)s::text IS NULL OR role = %(role)s) AND (%(email)s::text IS NULL OR email = %(email)s)
                    ORDER BY user_id LIMIT %(limit)s OFFSET %(offset)s""",
                 {"role": role.value if role else None, "email": email, "limit": limit, "offset": offset})
@@ -271,8 +281,8 @@ class PostgresDatabase:
             cur.execute("""SELECT user_id FROM users WHERE role = 'admin' AND is_active
                            ORDER BY user_id FOR UPDATE""")
             admins = [row["user_id"] for row in cur.fetchall()]
-            cur.execute("""SELECT user_id, email, full_name, role, is_active, session_epoch FROM users
-                           WHERE user_id = %s FOR UPDATE""",
+            cur.execute(f"""SELECT {_USER_COLUMNS} FROM users
+                           WHERE user_id = %s FOR UPDATE""",  # noqa: S608  # nosec B608 - constant
                         (user_id,))
             row = cur.fetchone()
             yield cur, (_user(row) if row else None), admins
@@ -284,7 +294,7 @@ class PostgresDatabase:
                               session_epoch = session_epoch
                                   + CASE WHEN role <> %(role)s OR is_active <> %(active)s THEN 1 ELSE 0 END
                        WHERE user_id = %(user_id)s
-                       RETURNING user_id, email, full_name, role, is_active, session_epoch""",
+                       RETURNING user_id, email, full_name, role, is_active, session_epoch, email_verified""",
                     {"role": role.value, "active": is_active, "user_id": user_id})
         return _user(cur.fetchone())
 
@@ -656,6 +666,10 @@ def _record_status(cur, order_id: int, from_status: OrderStatus | None, to_statu
     )
 
 
+_USER_COLUMNS = "user_id, email, full_name, role, is_active, session_epoch, email_verified"
+
+
 def _user(row: dict) -> User:
     return User(user_id=row["user_id"], email=row["email"], full_name=row["full_name"],
-                role=Role(row["role"]), is_active=row["is_active"], session_epoch=row.get("session_epoch", 0))
+                role=Role(row["role"]), is_active=row["is_active"], session_epoch=row.get("session_epoch", 0),
+                email_verified=row.get("email_verified", True))
