@@ -60,8 +60,10 @@ def test_item6_registering_an_existing_address_answers_exactly_like_a_new_one(ap
     existing = register(client, email="LUCIA@example.com", full_name="Intrusa", password="another password",
                         confirm="another password")
     assert existing.status_code == new.status_code == 200
-    assert (existing.get_data(as_text=True).replace("lucia@example.com", "X")
-            == new.get_data(as_text=True).replace("nueva@example.com", "X"))
+    def page(response, email):  # the page with the address and the (time-stamped) CSRF tokens blanked
+        return re.sub(r'"[\w-]+\.[\w-]+\.[\w-]+"', '"TOKEN"', response.get_data(as_text=True).replace(email, "X"))
+
+    assert page(existing, "lucia@example.com") == page(new, "nueva@example.com")
     user, _ = db.find_user_credentials("lucia@example.com")
     assert user == owner  # the existing account is untouched
     assert db.count_users() == 2
