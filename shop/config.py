@@ -32,6 +32,8 @@ class Settings:
     login_rate_limit: str = "10 per minute"
     register_rate_limit: str = "10 per hour"  # registrations per client address
     activation_link_hours: int = 48
+    password_reset_rate_limit: str = "10 per hour"  # noqa: S105 - a rate, not a password ("forgot my password" per address)
+    password_reset_link_minutes: int = 60
     # E-mail: SMTP when smtp_host is set; otherwise .eml files in <data_dir>/outbox (not in production)
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -126,6 +128,8 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         register_rate_limit=environ.get("REGISTER_RATE_LIMIT", "10 per hour"),
         activation_link_hours=_env_int(environ, "ACTIVATION_LINK_HOURS", 48),
+        password_reset_rate_limit=environ.get("PASSWORD_RESET_RATE_LIMIT", "10 per hour"),
+        password_reset_link_minutes=_env_int(environ, "PASSWORD_RESET_LINK_MINUTES", 60),
         smtp_host=environ.get("SMTP_HOST") or None,
         smtp_port=_env_int(environ, "SMTP_PORT", 587),
         smtp_user=environ.get("SMTP_USER") or None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -16,7 +17,7 @@ from shop.domain.accounts import (
     validate_full_name,
     validate_password,
 )
-from shop.domain.errors import N_, Conflict, InvalidCredentials, NotActivated, NotFound
+from shop.domain.errors import N_, Conflict, InvalidCredentials, InvalidInput, NotActivated, NotFound
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified when the e-mail is unknown, so a failed login takes as long either way.
@@ -102,6 +103,50 @@ def change_password(db: PostgresDatabase, user: User, current_password: str, new
         raise InvalidCredentials(N_("The current password is wrong."))
     new_password = validate_password(new_password)
     return db.update_password_hash(user.user_id, hash_password(new_password), end_sessions=True)
+
+
+def password_reset_claims(db: PostgresDatabase, *, email: str | None = None,
+                          user_id: int | None = None) -> tuple[User, dict] | None:
+    """What a password-reset link carries for an active account (by e-mail or id), or None.
+
+    The claims hold a fingerprint of the current password hash: once the password changes (by this
+    link or otherwise) the link stops working, so each link works once.
+    """
+    if email is not None:
+        try:
+            found = db.find_user_credentials(normalize_email(email))
+        except InvalidInput:
+            return None
+    else:
+        found = db.find_user_credentials_by_id(user_id)
+    if not found or not found[0].is_active:
+        return None
+    user, password_hash = found
+    return user, {"u": user.user_id, "f": _fingerprint(password_hash)}
+
+
+def reset_link_is_current(db: PostgresDatabase, claims: dict) -> bool:
+    """Whether a reset link's account is active and still has the password the link was made for."""
+    found = db.find_user_credentials_by_id(int(claims["u"]))
+    return bool(found) and found[0].is_active and _fingerprint(found[1]) == claims.get("f")
+
+
+def reset_password(db: PostgresDatabase, claims: dict, new_password: str) -> User:
+    """Set a new password through a reset link's claims (signature and age checked by the caller)."""
+    new_password = validate_password(new_password)
+    found = db.find_user_credentials_by_id(int(claims["u"]))
+    if not found or _fingerprint(found[1]) != claims.get("f"):
+        raise InvalidInput(N_("This password link is not valid any more: it was used, the password changed "
+                              "since, or it expired. Ask for a new one."))
+    user = db.set_password(found[0].user_id, hash_password(new_password), found[1])
+    if user is None:  # changed or deactivated meanwhile
+        raise InvalidInput(N_("This password link is not valid any more: it was used, the password changed "
+                              "since, or it expired. Ask for a new one."))
+    return user
+
+
+def _fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
 
 
 def end_sessions(db: PostgresDatabase, user_id: int) -> None:

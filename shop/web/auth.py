@@ -20,7 +20,7 @@ from shop.web.access import public
 from shop.web.auditing import audit
 from shop.web.errors import translate_error
 from shop.web.extensions import get_db, get_mailer, limiter, login_manager
-from shop.web.forms import LoginForm, LogoutForm, RegisterForm
+from shop.web.forms import LoginForm, LogoutForm, PasswordResetForm, PasswordResetRequestForm, RegisterForm
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 log = logging.getLogger(__name__)
@@ -199,6 +199,64 @@ def activate(token: str):
     audit("user.activated", f"user:{user.user_id}", actor=user)
     flash(gettext("Your account is ready. Welcome, %(name)s.", name=user.full_name), "success")
     return redirect(url_for("catalog.index"))
+
+
+def _reset_tokens() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+
+
+def send_password_reset(user: User, claims: dict) -> None:
+    """E-mail `user` a link to set a new password (also used by staff, shop.web.staff_users)."""
+    _send_mail(user.email, gettext("Set a new password"), "mail/password_reset.txt", user=user,
+               link=url_for("auth.reset_password", token=_reset_tokens().dumps(claims), _external=True),
+               minutes=current_app.config["PASSWORD_RESET_LINK_MINUTES"])
+
+
+@bp.route("/password-reset", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["PASSWORD_RESET_RATE_LIMIT"], methods=["POST"])
+def request_password_reset():
+    """"Forgot my password": the same answer whether or not the address has an account."""
+    form = PasswordResetRequestForm()
+    if form.validate_on_submit():
+        found = accounts.password_reset_claims(get_db(), email=form.email.data)
+        if found is not None:
+            send_password_reset(*found)
+            audit("password.reset_requested", f"user:{found[0].user_id}", actor=found[0])
+        return render_template("auth/reset_sent.html", email=form.email.data.strip()), 200
+    return render_template("auth/reset_request.html", form=form), 400 if request.method == "POST" else 200
+
+
+@bp.route("/password-reset/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit(login_limit, methods=["POST"])
+def reset_password(token: str):
+    max_age = current_app.config["PASSWORD_RESET_LINK_MINUTES"] * 60
+    try:
+        claims = _reset_tokens().loads(token, max_age=max_age)
+        if not isinstance(claims, dict) or not (str(claims.get("u", "")).isascii() and str(claims["u"]).isdigit()):
+            raise BadSignature("malformed claims")
+        if not accounts.reset_link_is_current(get_db(), claims):
+            raise BadSignature("used, or the password changed since")
+    except BadSignature:
+        raise InvalidInput(N_("This password link is not valid any more: it was used, the password changed since, "
+                              "or it expired. Ask for a new one.")) from None
+    form = PasswordResetForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = accounts.reset_password(get_db(), claims, form.password.data)
+        except InvalidInput as error:
+            form.password.errors.append(translate_error(error))
+            status = 400
+        else:
+            start_session(user)
+            audit("password.reset", f"user:{user.user_id}", actor=user)
+            flash(gettext("Your password has changed. Any other session of your account has ended."), "success")
+            return redirect(url_for("catalog.index"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/reset_password.html", form=form), status
 
 
 @bp.post("/logout")

@@ -63,6 +63,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         LOGIN_RATE_LIMIT=settings.login_rate_limit,
         REGISTER_RATE_LIMIT=settings.register_rate_limit,
         ACTIVATION_LINK_HOURS=settings.activation_link_hours,
+        PASSWORD_RESET_RATE_LIMIT=settings.password_reset_rate_limit,
+        PASSWORD_RESET_LINK_MINUTES=settings.password_reset_link_minutes,
         CHECKOUT_RATE_LIMIT=settings.checkout_rate_limit,
         PAYMENT_LIMITS=PaymentAttemptLimits(settings.payment_attempts_per_order, settings.payment_attempts_per_account,
                                             settings.payment_attempt_window_minutes),

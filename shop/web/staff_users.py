@@ -82,3 +82,18 @@ def set_active(user_id: int):
     if active not in ("0", "1"):
         raise InvalidInput(N_("Choose to activate or deactivate the account."))
     return _change(user_id, is_active=active == "1")
+
+
+@bp.post("/<int:user_id>/password-reset")
+@roles_required(Role.ADMIN)
+def send_password_reset(user_id: int):
+    """E-mail a user a link to set a new password (staff never see or choose it)."""
+    from shop.web.auth import send_password_reset as send
+
+    found = accounts.password_reset_claims(get_db(), user_id=user_id)
+    if found is None:
+        return _render(error=gettext("There is no active user with that number.")), 404
+    send(*found)
+    audit("password.reset_sent_by_staff", f"user:{user_id}")
+    flash(gettext("A link to set a new password was sent to %(email)s.", email=found[0].email), "success")
+    return redirect(url_for("staff_users.index"), 303)

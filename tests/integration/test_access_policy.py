@@ -19,7 +19,7 @@ EXPECTED = {
     "static": "public", "bootstrap.static": "public",
     "catalog.index": "public", "catalog.product": "public",
     "auth.login": "public", "auth.register": "public", "auth.logout": "public", "auth.language": "public",
-    "auth.activate": "public",
+    "auth.activate": "public", "auth.request_password_reset": "public", "auth.reset_password": "public",
     "account.password": ANY_USER,
     "health.healthz": "public", "health.readyz": "public",
     "orders.index": ANY_USER, "orders.detail": ANY_USER,
@@ -35,6 +35,7 @@ EXPECTED = {
     "staff_orders.index": STAFF, "staff_orders.payments": STAFF, "staff_orders.mark_paid": A,
     "staff_orders.mark_shipped": A, "staff_orders.cancel": A,
     "staff_users.index": STAFF, "staff_users.create": A, "staff_users.change_role": A, "staff_users.set_active": A,
+    "staff_users.send_password_reset": A,
     "audit_log.index": STAFF, "audit_log.export": STAFF, "audit_log.verify": STAFF,
 }
 _SAMPLE_ARGS = {"int": "999999", "default": "0123456789abcdef01234567", "path": "shop.css"}

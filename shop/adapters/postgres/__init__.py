@@ -228,6 +228,25 @@ class PostgresDatabase:
             row = cur.fetchone()
         return (_user(row), row["password_hash"]) if row else None
 
+    def find_user_credentials_by_id(self, user_id: int) -> tuple[User, str] | None:
+        with self.transaction() as cur:
+            cur.execute(f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE user_id = %s",  # noqa: S608  # nosec B608
+                        (user_id,))
+            row = cur.fetchone()
+        return (_user(row), row["password_hash"]) if row else None
+
+    def set_password(self, user_id: int, password_hash: str, expected_hash: str) -> User | None:
+        """A password reset: only if the password is still the one the reset link was made for (so a
+        link works once); verifies the e-mail (the link came through it) and ends every session."""
+        with self.transaction() as cur:
+            cur.execute(f"""UPDATE users SET password_hash = %s, email_verified = TRUE,
+                                   session_epoch = session_epoch + 1
+                            WHERE user_id = %s AND password_hash = %s AND is_active
+                            RETURNING {_USER_COLUMNS}""",  # noqa: S608  # nosec B608 - constant
+                        (password_hash, user_id, expected_hash))
+            row = cur.fetchone()
+        return _user(row) if row else None
+
     def get_user(self, user_id: int) -> User | None:
         with self.transaction() as cur:
             cur.execute(

@@ -1,0 +1,88 @@
+"""A forgotten password (issue 12, password reset): a link by e-mail that works once, for a while,
+asked for by the person (without revealing who has an account) or sent by an admin."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shop.domain.accounts import Role
+from tests.conftest import csrf_token_from
+from tests.integration.conftest import PASSWORD
+from tests.integration.test_accounts import outbox
+
+
+def _reset_link(message) -> str:
+    return re.search(r"http://localhost(/auth/password-reset/\S+)", message.get_content()).group(1)
+
+
+def _ask(client, email):
+    token = csrf_token_from(client.get("/auth/password-reset").get_data(as_text=True))
+    return client.post("/auth/password-reset", data={"email": email, "csrf_token": token})
+
+
+def _set(client, link, password="a brand new secret"):
+    token = csrf_token_from(client.get(link).get_data(as_text=True))
+    return client.post(link, data={"password": password, "confirm": password, "csrf_token": token})
+
+
+@pytest.fixture
+def ana(make_user):
+    return make_user(email="ana@example.com", name="Ana")
+
+
+def test_a_forgotten_password_is_reset_by_the_emailed_link_once(app, client, auth, ana):
+    assert auth.login("ana@example.com").status_code == 302  # a session elsewhere, ended by the reset
+    other = app.test_client()
+    response = _ask(other, "ANA@example.com")
+    assert response.status_code == 200 and "hemos enviado un enlace" in response.get_data(as_text=True)
+    (message,) = outbox(app)
+    assert message["To"] == "ana@example.com"
+    link = _reset_link(message)
+    assert _set(other, link).status_code == 302
+    assert other.get("/orders/").status_code == 200  # logged in with the new password's session
+    assert client.get("/orders/").status_code == 302  # every other session ended
+    assert auth.login("ana@example.com", PASSWORD).status_code == 401
+    assert auth.login("ana@example.com", "a brand new secret").status_code == 302
+    second = app.test_client()
+    response = second.get(link)  # used: the password it was made for is gone
+    assert response.status_code == 400 and "ya no es válido" in response.get_data(as_text=True)
+
+
+def test_asking_for_an_unknown_address_answers_the_same_and_sends_nothing(app, client, ana):
+    known, unknown = _ask(client, "ana@example.com"), _ask(client, "nadie@example.com")
+    assert known.status_code == unknown.status_code == 200
+    assert (known.get_data(as_text=True).replace("ana@example.com", "X").split("csrf")[0]
+            == unknown.get_data(as_text=True).replace("nadie@example.com", "X").split("csrf")[0])
+    assert [m["To"] for m in outbox(app)] == ["ana@example.com"]
+
+
+def test_a_forged_or_expired_link_is_a_clear_400_and_changes_nothing(app, client, auth, ana):
+    _ask(client, "ana@example.com")
+    link = _reset_link(outbox(app)[0])
+    assert client.get(link[:-4] + "AAAA").status_code == 400
+    app.config["PASSWORD_RESET_LINK_MINUTES"] = -1
+    assert _set(client, link).status_code == 400
+    assert auth.login("ana@example.com", PASSWORD).status_code == 302
+
+
+def test_an_admin_sends_a_password_link_and_never_sees_the_password(app, client, auth, ana, make_user, db):
+    make_user(role=Role.ADMIN, email="admin@example.com")
+    auth.login("admin@example.com")
+    page = client.get("/admin/users/").get_data(as_text=True)
+    response = client.post(f"/admin/users/{ana.user_id}/password-reset", data={"csrf_token": csrf_token_from(page)})
+    assert response.status_code == 303
+    (message,) = outbox(app)
+    assert message["To"] == "ana@example.com" and "/auth/password-reset/" in message.get_content()
+    assert client.post("/admin/users/999999/password-reset",
+                       data={"csrf_token": csrf_token_from(page)}).status_code == 404
+
+
+def test_a_reset_activates_an_account_whose_activation_mail_was_lost(app, client, db):
+    from shop.services import accounts
+
+    accounts.register_customer(db, "nuevo@example.com", "Nuevo", PASSWORD)
+    _ask(client, "nuevo@example.com")
+    assert _set(client, _reset_link(outbox(app)[-1])).status_code == 302
+    assert db.find_user_credentials("nuevo@example.com")[0].email_verified
