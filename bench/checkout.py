@@ -34,6 +34,7 @@ from pymongo import monitoring  # noqa: E402
 from shop.adapters.mongo import MongoStore  # noqa: E402
 from shop.adapters.postgres import PostgresDatabase  # noqa: E402
 from shop.domain.accounts import Role  # noqa: E402
+from shop.domain.orders import UnpaidLimits  # noqa: E402
 from shop.embedded import EmbeddedMongo, EmbeddedPostgres  # noqa: E402
 from shop.services import checkout  # noqa: E402
 from shop.services.accounts import hash_password  # noqa: E402
@@ -152,10 +153,12 @@ def round_trips(pg_url: str, mongo_url: str, db_name: str, user_id: int, product
     db = PostgresDatabase(pg_url, max_connections=2)
     store = MongoStore(mongo_url, db_name, event_listeners=[counter])
     settlements = checkout.SettlementQueue()  # as in the web app: holds dropped on the next reservation
-    checkout.place_order(db, store, user_id, [(product_id, 1)], str(uuid.uuid4()), settlements=settlements)
+    # As in the web app: unpaid limits checked (here all 0, no limit) for the client's address.
+    web = {"settlements": settlements, "limits": UnpaidLimits(0, 0, 0, 0), "client_address": "127.0.0.1"}
+    checkout.place_order(db, store, user_id, [(product_id, 1)], str(uuid.uuid4()), **web)
     counter.commands.clear()
     statements, transactions = db.statements, db.transactions
-    checkout.place_order(db, store, user_id, [(product_id, 1)], str(uuid.uuid4()), settlements=settlements)
+    checkout.place_order(db, store, user_id, [(product_id, 1)], str(uuid.uuid4()), **web)
     commands = list(counter.commands)
     result = {"mongodb_commands": len(commands), "mongodb_command_names": commands,
               "postgres_statements": db.statements - statements,
@@ -202,7 +205,13 @@ def main() -> int:
             shop = start_shop(Path(tmp) / "var", extra_env={
                 "DATABASE_URL": pg_url, "MONGODB_URL": mongo_url, "MONGODB_DB": "bench",
                 "WEB_CONCURRENCY": str(args.workers), "SHOP_DEMO_DATA": "0",
-                "LOGIN_RATE_LIMIT": "100000 per minute", "LOG_LEVEL": "WARNING"})
+                "LOGIN_RATE_LIMIT": "100000 per minute", "LOG_LEVEL": "WARNING",
+                # Throughput, not limits: the rate limit off and every unpaid limit at 0 (no limit) —
+                # yet each checkout still takes the address and account locks and counts (the cost).
+                "CHECKOUT_RATE_LIMIT": "1000000 per minute", "MAX_UNPAID_ORDERS": "0", "MAX_UNPAID_UNITS": "0",
+                "MAX_UNPAID_ORDERS_PER_ADDRESS": "0", "MAX_UNPAID_UNITS_PER_ADDRESS": "0",
+                **({"RATELIMIT_STORAGE_URI": os.environ["BENCH_RATELIMIT_STORAGE_URI"]}
+                   if os.environ.get("BENCH_RATELIMIT_STORAGE_URI") else {})})
             rows = []
             for clients in levels:
                 http = measure_http(shop.url, emails, product_id, clients, args.seconds)

@@ -28,7 +28,7 @@ class Settings:
     port: int = 5000
     web_workers: int = 2
     log_level: str = "INFO"
-    ratelimit_storage_uri: str = ""  # empty: the shop's MongoDB (shared by every process and host)
+    ratelimit_storage_uri: str = ""  # empty: the shop's PostgreSQL (shared by every process and host)
     login_rate_limit: str = "10 per minute"
     register_rate_limit: str = "10 per hour"  # registrations per client address
     activation_link_hours: int = 48
@@ -72,14 +72,13 @@ class Settings:
     @property
     def rate_limit_store(self) -> tuple[str, dict]:
         """Where rate-limit counters live (Flask-Limiter URI and options): RATELIMIT_STORAGE_URI when
-        set (redis://…, memory://), else a database of the shop's own MongoDB, so every worker and
-        every instance counts against the same limit (docs/security.md)."""
+        set (redis://…, mongodb://…, memory://), else a table of the shop's own PostgreSQL, so every
+        worker and every instance counts against the same limit (docs/security.md)."""
         if self.ratelimit_storage_uri:
             return self.ratelimit_storage_uri, {}
-        if not self.mongodb_url:
+        if not self.database_url:
             return "memory://", {}
-        return self.mongodb_url, {"database_name": f"{self.mongodb_db}_ratelimits",
-                                  "serverSelectionTimeoutMS": int(self.readiness_timeout_seconds * 1000)}
+        return "shop+" + self.database_url, {}
 
     @property
     def uses_embedded_databases(self) -> bool:
@@ -182,7 +181,7 @@ def check_production_settings(settings: Settings) -> None:
         raise ConfigError(
             "RATELIMIT_STORAGE_URI=memory:// keeps a separate count in each of the "
             f"{settings.web_workers} workers, so every limit would be {settings.web_workers} times looser: "
-            "leave it unset (the shop's MongoDB) or use redis://…")
+            "leave it unset (the shop's PostgreSQL) or use redis://…")
 
 
 def development_secret_key(data_dir: Path) -> str:

@@ -15,4 +15,14 @@ ALTER TABLE orders ADD COLUMN placed_from INET;
 CREATE INDEX orders_unpaid_by_user ON orders (user_id) WHERE status IN ('placing', 'pending');
 CREATE INDEX orders_unpaid_by_address ON orders (placed_from) WHERE status IN ('placing', 'pending');
 
+-- Rate-limit counters (Flask-Limiter, fixed windows), shared by every worker and instance
+-- (issue 11, item 4; shop/adapters/postgres/rate_limits.py). UNLOGGED: fast, and a crash that
+-- empties them only forgives a few attempts. Expired rows are removed by the recovery pass.
+CREATE UNLOGGED TABLE rate_limit_counters (
+    key        TEXT        PRIMARY KEY,
+    count      INTEGER     NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX rate_limit_counters_expiry ON rate_limit_counters (expires_at);
+
 INSERT INTO schema_migrations (version, name) VALUES ('0005', '0005_sessions_and_limits.sql') ON CONFLICT (version) DO NOTHING;

@@ -133,6 +133,14 @@ class UnpaidLimits:
     orders_per_address: int = 10
     units_per_address: int = 200
 
+    @property
+    def per_account(self) -> bool:
+        return bool(self.orders_per_account or self.units_per_account)
+
+    @property
+    def per_address(self) -> bool:
+        return bool(self.orders_per_address or self.units_per_address)
+
     def admit(self, held: HeldUnpaid, units: int) -> None:
         """Raise LimitReached when one more order of `units` would go over a limit."""
         account = ((self.orders_per_account, held.account_orders + 1),

@@ -95,10 +95,12 @@ def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines
     key = parse_idempotency_key(idempotency_key)
     fingerprint = request_hash(cart)
     units = cart_units(cart)
-    admit = (lambda held: limits.admit(held, units)) if limits else None
+    enabled = limits is not None and (limits.per_account or limits.per_address)
+    admit = (lambda held: limits.admit(held, units)) if enabled else None
     try:
-        order, created = db.create_placing_order(user_id, key, fingerprint, lease_seconds, units=units,
-                                                 placed_from=client_address, admit=admit)
+        order, created = db.create_placing_order(
+            user_id, key, fingerprint, lease_seconds, units=units, placed_from=client_address, admit=admit,
+            lock_address=enabled and limits.per_address)
     except DatabaseUnavailable as error:
         log.warning("orders database unavailable at checkout: %s", error)
         raise Unavailable(N_("Orders cannot be taken right now; nothing was ordered. Try again shortly.")) \

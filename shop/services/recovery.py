@@ -79,6 +79,8 @@ def _recover(db: PostgresDatabase, store: MongoStore, now: dt.datetime) -> Recov
     store.unmark_products_without_markers()
     # 6. Product writes whose catalog listing was not updated (a crash or PostgreSQL down meanwhile).
     report.catalog_synced = sync_catalog_index(db, store)
+    # 7. Housekeeping: rate-limit counters whose window is over.
+    db.delete_expired_rate_limits()
     if report.aborted or report.expired or report.stock_returned or report.holds_released:
         log.info("recovery: aborted %s, expired %s, stock returned %s, holds settled %d, released %d",
                  report.aborted, report.expired, report.stock_returned, report.holds_settled, report.holds_released)

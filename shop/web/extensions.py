@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from shop.adapters.mongo import MongoStore
 from shop.adapters.mongo import rate_limits as _rate_limits  # noqa: F401 - registers the mongodb:// store
 from shop.adapters.postgres import PostgresDatabase
+from shop.adapters.postgres import rate_limits as _pg_rate_limits  # noqa: F401 - registers shop+postgresql://
 from shop.config import ConfigError
 
 SUPPORTED_LOCALES = ("es", "en")

@@ -19,7 +19,7 @@ from shop.web.factory import create_app
 from tests.conftest import csrf_token_from
 
 PASSWORD = "correct horse battery"
-_TABLES = ("payments, order_items, orders, users, "
+_TABLES = ("payments, order_items, orders, users, rate_limit_counters, "
            "catalog_entries, catalog_categories, catalog_facet_values, catalog_facet_keys, catalog_terms")
 
 
@@ -53,7 +53,6 @@ def store(servers, mongo_db_name) -> Iterator[MongoStore]:
     mongo.apply_schema()
     yield mongo
     mongo.client.drop_database(mongo_db_name)
-    mongo.client.drop_database(f"{mongo_db_name}_ratelimits")
     mongo.close()
 
 

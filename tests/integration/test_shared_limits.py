@@ -31,3 +31,32 @@ def test_item4_the_login_limit_holds_across_worker_processes(servers, migrated, 
         stop_shop(shop)
     assert statuses.count(401) == 10, statuses  # exactly the limit reached the password check
     assert statuses.count(429) == 20, statuses
+
+
+def test_item4_counters_live_in_postgresql_and_recovery_removes_expired_ones(settings, db, store, make_user):
+    from shop.services.recovery import recover
+    from shop.web.extensions import close_stores
+    from shop.web.factory import create_app
+
+    make_user(email="c@example.com")
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "2 per minute"},
+                     settings=settings)
+    try:
+        client = app.test_client()
+        statuses = []
+        for _ in range(3):
+            token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+            statuses.append(client.post("/auth/login", data={"email": "c@example.com", "password": "wrong one!",
+                                                              "csrf_token": token}).status_code)
+        assert statuses == [401, 401, 429]
+    finally:
+        close_stores(app)
+    with db.transaction() as cur:
+        cur.execute("SELECT key, count FROM rate_limit_counters")
+        (row,) = cur.fetchall()
+        assert "auth.login" in row["key"] and row["count"] == 3
+        cur.execute("UPDATE rate_limit_counters SET expires_at = now() - interval '1 second'")
+    recover(db, store)
+    with db.transaction() as cur:
+        cur.execute("SELECT count(*) AS n FROM rate_limit_counters")
+        assert cur.fetchone()["n"] == 0

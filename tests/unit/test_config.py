@@ -62,8 +62,7 @@ def test_item4_production_refuses_a_per_process_rate_limit_store_with_several_wo
     assert load_settings({**_PRODUCTION, "RATELIMIT_STORAGE_URI": "memory://", "WEB_CONCURRENCY": "1"})
 
 
-def test_item4_rate_limits_are_counted_in_the_shops_mongodb_unless_another_store_is_set():
-    uri, options = load_settings({**_PRODUCTION, "MONGODB_DB": "tienda"}).rate_limit_store
-    assert uri == "mongodb://db.example:27017" and options["database_name"] == "tienda_ratelimits"
+def test_item4_rate_limits_are_counted_in_the_shops_postgresql_unless_another_store_is_set():
+    assert load_settings(_PRODUCTION).rate_limit_store == ("shop+postgresql://x", {})
     assert load_settings({**_PRODUCTION, "RATELIMIT_STORAGE_URI": "redis://r:6379/0"}).rate_limit_store == (
         "redis://r:6379/0", {})

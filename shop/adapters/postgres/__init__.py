@@ -394,7 +394,8 @@ class PostgresDatabase:
 
     def create_placing_order(self, user_id: int, idempotency_key: str, request_hash: str,
                              lease_seconds: int, *, units: int = 0, placed_from: str | None = None,
-                             admit: Callable[[HeldUnpaid], None] | None = None) -> tuple[dict, bool]:
+                             admit: Callable[[HeldUnpaid], None] | None = None,
+                             lock_address: bool = True) -> tuple[dict, bool]:
         """Step 1: the order in its in-flight state (its lines are written with the decision).
 
         Returns (order row, created); when this user already used the idempotency key nothing is
@@ -402,6 +403,8 @@ class PostgresDatabase:
         it, the account's row (and the client address) is locked first, what they already hold
         unpaid is counted and handed to `admit`, which raises to refuse: two checkouts of one
         account or address are counted one after the other, never both against the same total.
+        `lock_address=False` (no per-address limit) skips the address lock, which serialises every
+        checkout from one address — all of them, behind a proxy that is not declared (TRUSTED_PROXIES).
         """
         insert = """WITH new_order AS (
                        INSERT INTO orders (user_id, total_amount, status, idempotency_key, request_hash,
@@ -422,7 +425,7 @@ class PostgresDatabase:
             with self.transaction() as cur:
                 # The address lock (when there is one) comes before the account row in every
                 # checkout, so two checkouts never wait for each other in opposite orders.
-                if placed_from is not None:
+                if placed_from is not None and lock_address:
                     cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_ADDRESS_LOCK_CLASS, placed_from))
                 cur.execute("SELECT FROM users WHERE user_id = %s FOR NO KEY UPDATE", (user_id,))
                 cur.execute(
@@ -594,6 +597,12 @@ class PostgresDatabase:
             (order_id, amount, status, method, reference, card_last4, decline_reason),
         )
         return cur.fetchone()["payment_id"]
+
+    def delete_expired_rate_limits(self) -> int:
+        """Rate-limit counters whose window is over (shop.adapters.postgres.rate_limits)."""
+        with self.statement() as cur:
+            cur.execute("DELETE FROM rate_limit_counters WHERE expires_at < clock_timestamp()")
+            return cur.rowcount
 
     def mark_stock_returned(self, order_id: int) -> None:
         with self.transaction() as cur:
