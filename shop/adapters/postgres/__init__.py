@@ -72,6 +72,10 @@ class PostgresDatabase:
             min_connections, max_connections, url, connect_timeout=5,
             application_name="shop",
         )
+        # psycopg2's pool keeps only `minconn` idle connections and closes every other one given
+        # back: under concurrency most requests would open a new connection (~5 ms). Opened lazily,
+        # kept up to the maximum.
+        self._pool.minconn = max_connections
         # psycopg2's pool raises PoolError when every connection is in use; threads wait here instead.
         self._slots = threading.BoundedSemaphore(max_connections)
         self._acquire_timeout = acquire_timeout
