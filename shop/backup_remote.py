@@ -1,12 +1,18 @@
-"""Where backup sets are copied: a local directory, S3-compatible storage (boto3), SFTP (paramiko).
+"""Where backup sets are copied: a local directory, S3-compatible storage (boto3), SFTP (paramiko),
+FTP or FTPS (the standard library's ftplib).
 
 A copy counts only once it has been read back and matched the set's size and SHA-256; the archive
 goes first and the manifest last, so a destination lists a set only when all of it is there.
-Credentials come from the environment (AWS_* for S3, BACKUP_SFTP_* for SFTP), never from arguments.
+Credentials come from the environment (AWS_* for S3, BACKUP_SFTP_* for SFTP, BACKUP_FTP_PASSWORD for
+FTP), never from arguments.
 """
 
 from __future__ import annotations
 
+# The seed names an FTP server as a destination. ftps:// encrypts the connection; with plain ftp://
+# the password crosses in clear, so docs/backup.md advises ftps:// and an encrypted set.
+import contextlib
+import ftplib  # nosec B402
 import hashlib
 import logging
 import os
@@ -179,8 +185,85 @@ class SftpServer:
         self._with_sftp(lambda sftp: sftp.remove(str(self.path / name)))
 
 
+class FtpServer:
+    """`ftp://user@host:21/dir` or `ftps://…` (explicit TLS, data channel protected too). Uploads go to
+    `.name.part` and are renamed, so a half-sent file never has the set's name."""
+
+    def __init__(self, host: str, port: int, user: str, path: str, environ: dict, tls: bool):
+        self.host, self.port, self.user, self.tls = host, port, user, tls
+        self.path = PurePosixPath(path or "/")
+        self.password = environ.get("BACKUP_FTP_PASSWORD") or ""
+        self.label = f"{'ftps' if tls else 'ftp'}://{user}@{host}:{port}{self.path}"
+
+    def _with_ftp(self, action):
+        import ssl
+
+        ftp = (ftplib.FTP_TLS(context=ssl.create_default_context())  # noqa: S321  # nosec B321 - see the import
+               if self.tls else ftplib.FTP())  # noqa: S321  # nosec B321
+        ftp.connect(self.host, self.port, timeout=30)
+        try:
+            ftp.login(self.user, self.password)
+            if self.tls:
+                ftp.prot_p()
+            return action(ftp)
+        finally:
+            try:
+                ftp.quit()
+            except (OSError, ftplib.Error):
+                ftp.close()
+
+    def put(self, local: Path, name: str) -> None:
+        def upload(ftp):
+            current = PurePosixPath("/")
+            for part in self.path.parts[1:]:
+                current /= part
+                with contextlib.suppress(ftplib.error_perm):  # exists already
+                    ftp.mkd(str(current))
+            partial = str(self.path / f".{name}.part")
+            with open(local, "rb") as handle:
+                ftp.storbinary(f"STOR {partial}", handle)
+            ftp.rename(partial, str(self.path / name))
+
+        self._with_ftp(upload)
+
+    def sha256(self, name: str) -> tuple[int, str] | None:
+        def read(ftp):
+            digest, size = hashlib.sha256(), 0
+
+            def take(block: bytes) -> None:
+                nonlocal size
+                digest.update(block)
+                size += len(block)
+
+            try:
+                ftp.retrbinary(f"RETR {self.path / name}", take)
+            except ftplib.error_perm:  # 550: no such file
+                return None
+            return size, digest.hexdigest()
+
+        return self._with_ftp(read)
+
+    def names(self) -> list[str]:
+        def listing(ftp):
+            try:
+                return sorted(n.rsplit("/", 1)[-1] for n in ftp.nlst(str(self.path))
+                              if n.rsplit("/", 1)[-1].startswith("shop-"))
+            except ftplib.error_perm:  # no such directory yet
+                return []
+
+        return self._with_ftp(listing)
+
+    def get(self, name: str, local: Path) -> None:
+        with open(local, "wb") as handle:
+            self._with_ftp(lambda ftp: ftp.retrbinary(f"RETR {self.path / name}", handle.write))
+
+    def delete(self, name: str) -> None:
+        self._with_ftp(lambda ftp: ftp.delete(str(self.path / name)))
+
+
 def parse_destinations(spec: str, environ: dict) -> list[Destination]:
-    """`BACKUP_DESTINATIONS`: comma-separated `file:///dir`, `s3://bucket/prefix`, `sftp://user@host:port/dir`."""
+    """`BACKUP_DESTINATIONS`: comma-separated `file:///dir`, `s3://bucket/prefix`, `sftp://user@host:port/dir`,
+    `ftp://user@host:port/dir`, `ftps://user@host:port/dir`."""
     destinations: list[Destination] = []
     for url in filter(None, (part.strip() for part in spec.split(","))):
         parts = urlsplit(url)
@@ -193,8 +276,11 @@ def parse_destinations(spec: str, environ: dict) -> list[Destination]:
         elif parts.scheme == "sftp":
             destinations.append(SftpServer(parts.hostname or "", parts.port or 22, parts.username or "backup",
                                            unquote(parts.path), environ))
+        elif parts.scheme in ("ftp", "ftps"):
+            destinations.append(FtpServer(parts.hostname or "", parts.port or 21, parts.username or "anonymous",
+                                          unquote(parts.path), environ, tls=parts.scheme == "ftps"))
         else:
-            raise BackupError(f"unknown backup destination {url!r} (use file://, s3:// or sftp://)")
+            raise BackupError(f"unknown backup destination {url!r} (use file://, s3://, sftp://, ftp:// or ftps://)")
     return destinations
 
 

@@ -196,3 +196,50 @@ def test_retention_applies_at_each_destination_and_keeps_the_newest(source, s3_e
 def test_secrets_in_a_destination_url_are_refused():
     with pytest.raises(backup.BackupError, match="environment"):
         backup_remote.parse_destinations("sftp://user:hunter2@host/x", {})
+
+
+@pytest.fixture
+def ftpd(tmp_path):
+    """A real FTP server (pyftpdlib) on a loopback port, one user with a password, chrooted to a directory."""
+    import threading
+
+    from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.handlers import FTPHandler
+    from pyftpdlib.servers import FTPServer
+
+    root = tmp_path / "ftp-root"
+    root.mkdir()
+    authorizer = DummyAuthorizer()
+    authorizer.add_user("backup", "ftp secret 1", str(root), perm="elradfmwMT")
+    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "passive_ports": None})
+    server = FTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.2}, daemon=True)
+    thread.start()
+    yield {"port": server.socket.getsockname()[1], "root": root, "env": {"BACKUP_FTP_PASSWORD": "ftp secret 1"}}
+    server.close_all()
+
+
+def test_a_set_is_copied_to_ftp_verified_listed_and_restored_from_there(source, ftpd, tmp_path):
+    destination_url = f"ftp://backup@127.0.0.1:{ftpd['port']}/shop/nightly"
+    env = {**base_env(source, tmp_path / "local"), **ftpd["env"], "BACKUP_DESTINATIONS": destination_url}
+    made = run_script([], env)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert f"copied and verified at {destination_url}" in made.stdout
+    (local,) = backup.list_sets(tmp_path / "local")
+    (destination,) = backup_remote.parse_destinations(destination_url, env)
+    (remote,) = backup_remote.remote_sets(destination)
+    assert remote["archive_sha256"] == local["archive_sha256"]
+    stored = sorted(p.name for p in (ftpd["root"] / "shop" / "nightly").iterdir())
+    assert stored == sorted([local["archive"], f"{local['name']}.manifest.json"])  # no .part left
+    shutil.rmtree(tmp_path / "local")  # the machine is lost: restore from the FTP server
+    (tmp_path / "local").mkdir()
+    drill = run_script(["verify", local["name"]], env)
+    assert drill.returncode == 0 and "PASS" in drill.stdout, drill.stdout + drill.stderr
+
+
+def test_a_wrong_ftp_password_fails_in_one_line_and_the_local_set_stands(source, ftpd, tmp_path):
+    env = {**base_env(source, tmp_path / "local"), "BACKUP_FTP_PASSWORD": "wrong",
+           "BACKUP_DESTINATIONS": f"ftp://backup@127.0.0.1:{ftpd['port']}/shop"}
+    run = run_script([], env)
+    assert run.returncode == 1 and "could not be copied and verified" in run.stderr
+    assert len(backup.list_sets(tmp_path / "local")) == 1
