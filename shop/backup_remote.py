@@ -9,8 +9,8 @@ FTP), never from arguments.
 
 from __future__ import annotations
 
-# The seed names an FTP server as a destination. ftps:// encrypts the connection; with plain ftp://
-# the password crosses in clear, so docs/backup.md advises ftps:// and an encrypted set.
+# The seed names an FTP server as a destination. The connection is TLS unless `?tls=off` asks for
+# plain FTP (password in clear: docs/backup.md advises against it).
 import contextlib
 import ftplib  # nosec B402
 import hashlib
@@ -186,19 +186,22 @@ class SftpServer:
 
 
 class FtpServer:
-    """`ftp://user@host:21/dir` or `ftps://…` (explicit TLS, data channel protected too). Uploads go to
-    `.name.part` and are renamed, so a half-sent file never has the set's name."""
+    """`ftp://user@host:21/dir` (or `ftps://`): explicit TLS (AUTH TLS, data channel protected, the
+    server's certificate checked — against BACKUP_FTP_CA_FILE when set); plain FTP only when asked
+    with `?tls=off`. Uploads go to `.name.part` and are renamed, so a half-sent file never has the
+    set's name."""
 
-    def __init__(self, host: str, port: int, user: str, path: str, environ: dict, tls: bool):
+    def __init__(self, host: str, port: int, user: str, path: str, environ: dict, tls: bool = True):
         self.host, self.port, self.user, self.tls = host, port, user, tls
         self.path = PurePosixPath(path or "/")
         self.password = environ.get("BACKUP_FTP_PASSWORD") or ""
-        self.label = f"{'ftps' if tls else 'ftp'}://{user}@{host}:{port}{self.path}"
+        self.ca_file = environ.get("BACKUP_FTP_CA_FILE") or None
+        self.label = f"ftp://{user}@{host}:{port}{self.path}{'' if tls else ' (plain, no TLS)'}"
 
     def _with_ftp(self, action):
         import ssl
 
-        ftp = (ftplib.FTP_TLS(context=ssl.create_default_context())  # noqa: S321  # nosec B321 - see the import
+        ftp = (ftplib.FTP_TLS(context=ssl.create_default_context(cafile=self.ca_file))  # noqa: S321  # nosec B321
                if self.tls else ftplib.FTP())  # noqa: S321  # nosec B321
         ftp.connect(self.host, self.port, timeout=30)
         try:
@@ -263,7 +266,7 @@ class FtpServer:
 
 def parse_destinations(spec: str, environ: dict) -> list[Destination]:
     """`BACKUP_DESTINATIONS`: comma-separated `file:///dir`, `s3://bucket/prefix`, `sftp://user@host:port/dir`,
-    `ftp://user@host:port/dir`, `ftps://user@host:port/dir`."""
+    `ftp://user@host:port/dir` (explicit TLS; `?tls=off` for plain FTP), `ftps://…` (the same)."""
     destinations: list[Destination] = []
     for url in filter(None, (part.strip() for part in spec.split(","))):
         parts = urlsplit(url)
@@ -277,8 +280,11 @@ def parse_destinations(spec: str, environ: dict) -> list[Destination]:
             destinations.append(SftpServer(parts.hostname or "", parts.port or 22, parts.username or "backup",
                                            unquote(parts.path), environ))
         elif parts.scheme in ("ftp", "ftps"):
+            plain = parts.query == "tls=off"
+            if parts.query and not plain:
+                raise BackupError(f"{url!r}: the only option is ?tls=off (plain FTP, password in clear)")
             destinations.append(FtpServer(parts.hostname or "", parts.port or 21, parts.username or "anonymous",
-                                          unquote(parts.path), environ, tls=parts.scheme == "ftps"))
+                                          unquote(parts.path), environ, tls=not plain))
         else:
             raise BackupError(f"unknown backup destination {url!r} (use file://, s3://, sftp://, ftp:// or ftps://)")
     return destinations

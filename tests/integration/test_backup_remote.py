@@ -198,35 +198,68 @@ def test_secrets_in_a_destination_url_are_refused():
         backup_remote.parse_destinations("sftp://user:hunter2@host/x", {})
 
 
+def _self_signed_certificate(directory):
+    """A certificate for 127.0.0.1 and its key, for a TLS server the client is told to trust."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "ftp-cert.pem", directory / "ftp-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
 @pytest.fixture
 def ftpd(tmp_path):
-    """A real FTP server (pyftpdlib) on a loopback port, one user with a password, chrooted to a directory."""
+    """A real FTPS server (pyftpdlib, TLS required on control and data) on a loopback port, one user
+    with a password, chrooted to a directory; the client trusts its certificate through BACKUP_FTP_CA_FILE."""
     import threading
 
     from pyftpdlib.authorizers import DummyAuthorizer
-    from pyftpdlib.handlers import FTPHandler
+    from pyftpdlib.handlers import TLS_FTPHandler
     from pyftpdlib.servers import FTPServer
 
     root = tmp_path / "ftp-root"
     root.mkdir()
+    cert, key = _self_signed_certificate(tmp_path)
     authorizer = DummyAuthorizer()
     authorizer.add_user("backup", "ftp secret 1", str(root), perm="elradfmwMT")
-    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "passive_ports": None})
+    handler = type("Handler", (TLS_FTPHandler,), {"authorizer": authorizer, "certfile": str(cert),
+                                                 "keyfile": str(key), "tls_control_required": True,
+                                                 "tls_data_required": True})
     server = FTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.2}, daemon=True)
     thread.start()
-    yield {"port": server.socket.getsockname()[1], "root": root, "env": {"BACKUP_FTP_PASSWORD": "ftp secret 1"}}
+    yield {"port": server.socket.getsockname()[1], "root": root,
+           "env": {"BACKUP_FTP_PASSWORD": "ftp secret 1", "BACKUP_FTP_CA_FILE": str(cert)}}
     server.close_all()
 
 
-def test_a_set_is_copied_to_ftp_verified_listed_and_restored_from_there(source, ftpd, tmp_path):
+def test_a_set_is_copied_to_ftps_verified_listed_and_restored_from_there(source, ftpd, tmp_path):
     destination_url = f"ftp://backup@127.0.0.1:{ftpd['port']}/shop/nightly"
     env = {**base_env(source, tmp_path / "local"), **ftpd["env"], "BACKUP_DESTINATIONS": destination_url}
     made = run_script([], env)
     assert made.returncode == 0, made.stdout + made.stderr
-    assert f"copied and verified at {destination_url}" in made.stdout
+    assert "copied and verified at ftp://backup@127.0.0.1" in made.stdout
     (local,) = backup.list_sets(tmp_path / "local")
     (destination,) = backup_remote.parse_destinations(destination_url, env)
+    assert destination.tls  # TLS unless asked otherwise; the server here refuses anything else
     (remote,) = backup_remote.remote_sets(destination)
     assert remote["archive_sha256"] == local["archive_sha256"]
     stored = sorted(p.name for p in (ftpd["root"] / "shop" / "nightly").iterdir())
@@ -237,9 +270,20 @@ def test_a_set_is_copied_to_ftp_verified_listed_and_restored_from_there(source, 
     assert drill.returncode == 0 and "PASS" in drill.stdout, drill.stdout + drill.stderr
 
 
-def test_a_wrong_ftp_password_fails_in_one_line_and_the_local_set_stands(source, ftpd, tmp_path):
-    env = {**base_env(source, tmp_path / "local"), "BACKUP_FTP_PASSWORD": "wrong",
-           "BACKUP_DESTINATIONS": f"ftp://backup@127.0.0.1:{ftpd['port']}/shop"}
-    run = run_script([], env)
-    assert run.returncode == 1 and "could not be copied and verified" in run.stderr
-    assert len(backup.list_sets(tmp_path / "local")) == 1
+def test_an_untrusted_certificate_or_a_wrong_password_fails_and_the_local_set_stands(source, ftpd, tmp_path):
+    url = f"ftp://backup@127.0.0.1:{ftpd['port']}/shop"
+    for env in ({"BACKUP_FTP_PASSWORD": "ftp secret 1"},  # the self-signed certificate is not trusted
+                {**ftpd["env"], "BACKUP_FTP_PASSWORD": "wrong"}):
+        directory = tmp_path / f"local-{len(env)}"
+        run = run_script([], {**base_env(source, directory), **env, "BACKUP_DESTINATIONS": url})
+        assert run.returncode == 1 and "could not be copied and verified" in run.stderr
+        assert len(backup.list_sets(directory)) == 1
+    assert not list(ftpd["root"].rglob("shop-*"))
+
+
+def test_plain_ftp_only_when_asked_and_no_other_options():
+    (plain,) = backup_remote.parse_destinations("ftp://u@h/x?tls=off", {})
+    (tls,) = backup_remote.parse_destinations("ftps://u@h/x", {})
+    assert not plain.tls and tls.tls
+    with pytest.raises(backup.BackupError, match="tls=off"):
+        backup_remote.parse_destinations("ftp://u@h/x?passive=no", {})
