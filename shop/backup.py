@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
@@ -177,16 +176,18 @@ def _decrypt(encrypted: Path, target: Path, key: bytes | None) -> None:
 @contextlib.contextmanager
 def exclusive(directory: Path) -> Iterator[None]:
     """One backup at a time per backup directory."""
+    from filelock import FileLock, Timeout
+
     directory.mkdir(parents=True, exist_ok=True)
-    handle = open(directory / ".backup.lock", "a+")  # noqa: SIM115 - held for the block
+    lock = FileLock(directory / ".backup.lock")
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise AlreadyRunning(f"another backup is running in {directory}; this run does nothing") from None
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise AlreadyRunning(f"another backup is running in {directory}; this run does nothing") from None
+    try:
         yield
     finally:
-        handle.close()
+        lock.release()
 
 
 def create_backup(source: Source, directory: Path, *, key: bytes | None = None,

@@ -27,6 +27,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
     web_workers: int = 2
+    web_server: str = "gunicorn"  # "waitress" where gunicorn does not run (Windows: the default there)
     log_level: str = "INFO"
     ratelimit_storage_uri: str = ""  # empty: the shop's PostgreSQL (shared by every process and host)
     login_rate_limit: str = "10 per minute"
@@ -101,6 +102,17 @@ def _env_int(environ: dict, name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _web_server(raw: str | None) -> str:
+    if not raw:
+        return "waitress" if os.name == "nt" else "gunicorn"
+    value = raw.strip().lower()
+    if value not in ("gunicorn", "waitress"):
+        raise ConfigError(f"WEB_SERVER must be gunicorn or waitress; got {raw!r}")
+    if value == "gunicorn" and os.name == "nt":
+        raise ConfigError("gunicorn does not run on Windows: leave WEB_SERVER unset (waitress)")
+    return value
+
+
 def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> Settings:
     """Settings from the environment; a `.env` in the project root fills in what is unset."""
     if environ is None:
@@ -122,6 +134,7 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         host=environ.get("HOST", "127.0.0.1"),
         port=_env_int(environ, "PORT", 5000),
         web_workers=_env_int(environ, "WEB_CONCURRENCY", 2),
+        web_server=_web_server(environ.get("WEB_SERVER")),
         log_level=environ.get("LOG_LEVEL", "INFO").upper(),
         ratelimit_storage_uri=environ.get("RATELIMIT_STORAGE_URI", ""),
         login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),

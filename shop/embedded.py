@@ -12,7 +12,6 @@ import contextlib
 import ctypes
 import logging
 import os
-import pwd
 import secrets
 import shutil
 import signal
@@ -206,10 +205,12 @@ class EmbeddedPostgres(_ChildServer):
         return True
 
     @staticmethod
-    def _system_user() -> pwd.struct_passwd | None:
-        """PostgreSQL refuses to run as root: as root, run it as a dedicated system user."""
-        if os.geteuid() != 0:
+    def _system_user():
+        """PostgreSQL refuses to run as root: as root, run it as a dedicated system user (POSIX only;
+        returns a pwd.struct_passwd)."""
+        if not hasattr(os, "geteuid") or os.geteuid() != 0:
             return None
+        import pwd
         try:
             return pwd.getpwnam(_PG_SYSTEM_USER)
         except KeyError:
@@ -221,12 +222,12 @@ class EmbeddedPostgres(_ChildServer):
             return pwd.getpwnam(_PG_SYSTEM_USER)
 
     @staticmethod
-    def _user_kwargs(run_as: pwd.struct_passwd | None) -> dict:
+    def _user_kwargs(run_as) -> dict:
         if run_as is None:
             return {}
         return {"user": run_as.pw_uid, "group": run_as.pw_gid, "extra_groups": []}
 
-    def _initdb(self, run_as: pwd.struct_passwd | None) -> None:
+    def _initdb(self, run_as) -> None:
         if (self.data_dir / "PG_VERSION").exists():
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,6 @@ SIGTERM stops the web server first, then the databases, each through its own cle
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -30,26 +29,25 @@ class AlreadyRunning(RuntimeError):
 @contextlib.contextmanager
 def data_dir_lock(data_dir: Path) -> Iterator[None]:
     """Exclusive use of the data directory: two runs must never start servers on the same data."""
+    from filelock import FileLock, Timeout
+
     data_dir.mkdir(parents=True, exist_ok=True)
-    lock_path = data_dir / "shop.lock"
-    handle = open(lock_path, "a+")  # noqa: SIM115 - held for the whole block
+    pid_path = data_dir / "shop.pid"
+    lock = FileLock(data_dir / "shop.lock")
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            raise AlreadyRunning(
-                f"la tienda ya está en marcha con los datos de {data_dir} (pid {holder}); "
-                "detenla primero o usa otro SHOP_DATA_DIR"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        lock.acquire(timeout=0)
+    except Timeout:
+        holder = pid_path.read_text().strip() if pid_path.exists() else "?"
+        raise AlreadyRunning(
+            f"la tienda ya está en marcha con los datos de {data_dir} (pid {holder}); "
+            "detenla primero o usa otro SHOP_DATA_DIR"
+        ) from None
+    try:
+        pid_path.write_text(f"{os.getpid()}\n")
         yield
     finally:
-        handle.close()
+        pid_path.unlink(missing_ok=True)
+        lock.release()
 
 
 @contextlib.contextmanager
@@ -153,7 +151,11 @@ def _print_banner(settings: Settings, logins: list[dict]) -> None:
 
 
 def serve(settings: Settings) -> None:
-    """Serve with gunicorn (several worker processes); returns when gunicorn is stopped."""
+    """Serve with gunicorn (several worker processes) or, where gunicorn does not run (Windows) or
+    WEB_SERVER=waitress, with waitress (one process, threads); returns when the server stops."""
+    if settings.web_server == "waitress":
+        _serve_with_waitress(settings)
+        return
     from gunicorn.app.base import BaseApplication
 
     class ShopApplication(BaseApplication):
@@ -178,6 +180,17 @@ def serve(settings: Settings) -> None:
     except SystemExit as stop:  # gunicorn exits through sys.exit() once it has stopped its workers
         if stop.code not in (0, None):
             raise
+
+
+def _serve_with_waitress(settings: Settings) -> None:
+    from waitress import serve as waitress_serve
+
+    from shop.web.factory import create_app
+
+    app = create_app(settings=settings)
+    _start_recovery_thread(settings)
+    waitress_serve(app, host=settings.host, port=settings.port, threads=4 * max(settings.web_workers, 1),
+                   ident="shop", _quiet=True)
 
 
 def _start_recovery_thread(settings: Settings) -> None:

@@ -1,7 +1,7 @@
 """Recording audit events without ever blocking or undoing the action they record.
 
-A request only appends its event to a spool file under the data directory (one line, under an
-flock: microseconds, no database involved). A flusher — a thread in every web worker, one flushing
+A request only appends its event to a spool file under the data directory (one line, under a
+file lock: microseconds, no database involved). A flusher — a thread in every web worker, one flushing
 at a time per host — moves spooled events into the hash chain in MongoDB (`audit_logs`) every half
 second, oldest first; recovery passes and CLI commands flush too. If MongoDB does not answer, events
 stay in the spool until it does. docs/audit.md.
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
 import threading
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from shop.adapters.mongo import MongoStore, StoreError
 from shop.domain.audit import AuditEvent, chain_entry, first_broken_entry
@@ -30,6 +31,11 @@ class AuditLog:
         self.spool_path = spool_path
 
     @property
+    def _append_lock(self) -> FileLock:
+        """Held to append a line, and to rename the spool for flushing: never both at once."""
+        return FileLock(self.spool_path.with_name(self.spool_path.name + ".append-lock"))
+
+    @property
     def _flushing_path(self) -> Path:
         return self.spool_path.with_name(self.spool_path.name + ".flushing")
 
@@ -38,18 +44,10 @@ class AuditLog:
         try:
             line = (json.dumps({**dataclasses.asdict(event), "ts": event.ts.isoformat()}, default=str) + "\n")
             self.spool_path.parent.mkdir(parents=True, exist_ok=True)
-            while True:
+            with self._append_lock:  # the flusher cannot rename the spool between our open and write
                 fd = os.open(self.spool_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                    # The flusher may have renamed the file between our open and our lock: write to
-                    # the file that is at the path now, or the line would land in one being flushed.
-                    if os.fstat(fd).st_ino != os.stat(self.spool_path).st_ino:
-                        continue
                     os.write(fd, line.encode())  # in the OS from here on: survives this process dying
-                    return
-                except FileNotFoundError:
-                    continue
                 finally:
                     os.close(fd)
         except Exception:  # a full disk must not break the business action; keep the event in the log
@@ -62,29 +60,22 @@ class AuditLog:
         once. Writers are held only for the instant the spool is renamed, never during the upload.
         """
         self.spool_path.parent.mkdir(parents=True, exist_ok=True)
-        lock = os.open(self.spool_path.with_name(self.spool_path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        lock = FileLock(self.spool_path.with_name(self.spool_path.name + ".lock"))
         try:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except BlockingIOError:
-                return 0
+            lock.acquire(timeout=-1 if wait else 0)
+        except Timeout:
+            return 0
+        try:
             if not self._flushing_path.exists():  # a failed flush's leftovers go first: they are older
                 self._rotate()
             return self._chain_file(self._flushing_path) if self._flushing_path.exists() else 0
         finally:
-            os.close(lock)
+            lock.release()
 
     def _rotate(self) -> None:
-        try:
-            fd = os.open(self.spool_path, os.O_RDONLY)
-        except FileNotFoundError:
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            if os.fstat(fd).st_size:
-                os.rename(self.spool_path, self._flushing_path)
-        finally:
-            os.close(fd)
+        with self._append_lock:
+            if self.spool_path.exists() and self.spool_path.stat().st_size:
+                os.replace(self.spool_path, self._flushing_path)
 
     def _chain_file(self, path: Path, batch: int = 500) -> int:
         lines = [line for line in path.read_text().splitlines() if line.strip()]

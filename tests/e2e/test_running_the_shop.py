@@ -80,3 +80,32 @@ def test_a_killed_run_leaves_no_database_running_and_the_next_start_works(tmp_pa
         assert "60 productos" in _get(second.url + "/")
     finally:
         stop_shop(second)
+
+
+def test_the_portable_server_path_serves_a_whole_purchase_and_stops_cleanly(tmp_path):
+    """WEB_SERVER=waitress: the server used where gunicorn does not run (Windows), here on Linux."""
+    import uuid
+
+    import requests
+
+    from tests.conftest import csrf_token_from
+
+    shop = start_shop(tmp_path / "var", extra_env={"WEB_SERVER": "waitress"})
+    try:
+        children = " ".join(" ".join(c.cmdline()) for c in _children_of(shop.process.pid))
+        assert "gunicorn" not in children  # one process, threads: the databases are its only children
+        customer = shop.logins["customer"]
+        with requests.Session() as browser:
+            token = csrf_token_from(browser.get(f"{shop.url}/auth/login", timeout=10).text)
+            assert browser.post(f"{shop.url}/auth/login", timeout=10, allow_redirects=False, data={
+                "email": customer["email"], "password": customer["password"], "csrf_token": token}).status_code == 302
+            home = browser.get(f"{shop.url}/?q=Bialetti", timeout=10).text
+            product_id = home.split('href="/products/', 1)[1].split('"', 1)[0]
+            placed = browser.post(f"{shop.url}/api/orders", timeout=30, json={
+                "items": [{"product_id": product_id, "quantity": 1}]},
+                headers={"X-CSRFToken": csrf_token_from(home), "Idempotency-Key": str(uuid.uuid4())})
+            assert placed.status_code == 201, placed.text
+            assert "Bialetti" in browser.get(f"{shop.url}/orders/", timeout=10).text  # under Pedidos
+    finally:
+        assert stop_shop(shop, signal.SIGTERM) == 0
+    assert "Tienda detenida." in shop.log()
