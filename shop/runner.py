@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -169,6 +170,7 @@ def serve(settings: Settings) -> None:
             self.cfg.set("loglevel", "warning")
             self.cfg.set("proc_name", "shop")
             self.cfg.set("post_worker_init", lambda worker: _start_recovery_thread(settings))
+            self.cfg.set("child_exit", _forget_worker_metrics)
 
         def load(self):
             from shop.web.factory import create_app
@@ -180,6 +182,26 @@ def serve(settings: Settings) -> None:
     except SystemExit as stop:  # gunicorn exits through sys.exit() once it has stopped its workers
         if stop.code not in (0, None):
             raise
+
+
+def _prepare_metrics_dir(settings: Settings) -> None:
+    """Gunicorn's workers share their metrics through files (prometheus_client's multiprocess mode).
+    The variable must be set before prometheus_client is first imported, in this process and so in
+    every worker forked from it; the files of an earlier run are removed."""
+    if settings.web_server != "gunicorn":
+        return
+    if "prometheus_client" in sys.modules:
+        raise RuntimeError("prometheus_client was imported before its multiprocess directory was set")
+    directory = settings.data_dir / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+def _forget_worker_metrics(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def _serve_with_waitress(settings: Settings) -> None:
@@ -254,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     owner_pid = os.getpid()
     try:
         with data_dir_lock(settings.data_dir), databases(settings) as ready:
+            _prepare_metrics_dir(settings)
             os.environ["DATABASE_URL"] = ready.database_url
             os.environ["MONGODB_URL"] = ready.mongodb_url
             _write_run_file(settings.data_dir, ready)

@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shop import metrics
 from shop.adapters.mongo import MongoStore, StoreError
 from shop.adapters.postgres import DatabaseError, PostgresDatabase
 from shop.domain.audit import AuditEvent
@@ -48,6 +49,7 @@ def recover(db: PostgresDatabase, store: MongoStore, *, now: dt.datetime | None 
         if not acquired:
             return RecoveryReport(ran=False)
         report = _recover(db, store, now or dt.datetime.now(dt.timezone.utc))
+    _count(report)
     if audit is not None:
         for order_id in report.aborted:
             audit.record(AuditEvent("order.abandoned", f"order:{order_id}", details={"by": "recovery"}))
@@ -55,6 +57,14 @@ def recover(db: PostgresDatabase, store: MongoStore, *, now: dt.datetime | None 
             audit.record(AuditEvent("order.expired", f"order:{order_id}", details={"by": "recovery"}))
         audit.flush_spool()
     return report
+
+
+def _count(report: RecoveryReport) -> None:
+    for action, n in (("aborted", len(report.aborted)), ("expired", len(report.expired)),
+                      ("stock_returned", len(report.stock_returned)), ("holds_settled", report.holds_settled),
+                      ("holds_released", report.holds_released), ("catalog_synced", report.catalog_synced or 0)):
+        if n:
+            metrics.RECOVERY_ACTIONS.labels(action).inc(n)
 
 
 def _recover(db: PostgresDatabase, store: MongoStore, now: dt.datetime) -> RecoveryReport:

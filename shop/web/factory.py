@@ -24,6 +24,7 @@ from shop.web import (
     errors,
     formatting,
     health,
+    monitoring,
     orders,
     requestlog,
     reviews,
@@ -113,6 +114,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     Bootstrap5(app)
 
     requestlog.init_app(app)
+    monitoring.init_app(app)
     access.init_app(app)
     security.init_app(app)
     formatting.init_app(app)
@@ -125,6 +127,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(api.bp)
     app.register_blueprint(reviews.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(monitoring.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(staff_products.bp)
     app.register_blueprint(staff_orders.bp)

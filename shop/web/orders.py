@@ -15,9 +15,10 @@ from limits import parse as parse_limit
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from shop import metrics
 from shop.domain.accounts import Role
-from shop.domain.errors import Conflict, InvalidInput, LimitReached, NotFound, Unavailable
-from shop.domain.orders import OrderStatus
+from shop.domain.errors import Conflict, DomainError, InvalidInput, LimitReached, NotFound, Unavailable
+from shop.domain.orders import OrderStatus, OutOfStock
 from shop.services import checkout
 from shop.services import orders as order_service
 from shop.web.access import STAFF, roles_required
@@ -34,18 +35,36 @@ _REFUSALS = (InvalidInput, Conflict, Unavailable)
 
 
 def place_for_current_user(lines: list[tuple[str, object]], idempotency_key: str, **audit_details):
-    """The checkout for the logged-in customer, with this process's settings, recorded in the audit log."""
-    result = checkout.place_order(
-        get_db(), get_store(), current_user.user_id, lines, idempotency_key,
-        lease_seconds=current_app.config["CHECKOUT_LEASE_SECONDS"],
-        pending_ttl_minutes=current_app.config["PENDING_ORDER_TTL_MINUTES"],
-        settlements=get_settlements(), limits=current_app.config["UNPAID_LIMITS"],
-        client_address=request.remote_addr,
-    )
+    """The checkout for the logged-in customer, with this process's settings, recorded in the audit
+    log and counted in the metrics (shop_checkouts_total)."""
+    try:
+        result = checkout.place_order(
+            get_db(), get_store(), current_user.user_id, lines, idempotency_key,
+            lease_seconds=current_app.config["CHECKOUT_LEASE_SECONDS"],
+            pending_ttl_minutes=current_app.config["PENDING_ORDER_TTL_MINUTES"],
+            settlements=get_settlements(), limits=current_app.config["UNPAID_LIMITS"],
+            client_address=request.remote_addr,
+        )
+    except DomainError as error:
+        metrics.CHECKOUTS.labels(*_checkout_refusal(error)).inc()
+        raise
+    metrics.CHECKOUTS.labels("placed" if result.created else "replayed",
+                             "" if result.status is not OrderStatus.FAILED else "failed").inc()
     if result.created:
         audit(f"order.{'placed' if result.status is OrderStatus.PENDING else result.status.value}",
               f"order:{result.order_id}", total=str(result.total), lines=len(lines), **audit_details)
     return result
+
+
+def _checkout_refusal(error: DomainError) -> tuple[str, str]:
+    """(outcome, reason) of a checkout that raised: refused by a rule, or failed (a database down)."""
+    if isinstance(error, Unavailable):
+        return "failed", "unavailable"
+    for cls, reason in ((LimitReached, "unpaid_limit"), (OutOfStock, "out_of_stock"), (NotFound, "not_found"),
+                        (InvalidInput, "invalid"), (Conflict, "conflict")):
+        if isinstance(error, cls):
+            return "refused", reason
+    return "refused", "other"
 
 
 def _per_account() -> str:

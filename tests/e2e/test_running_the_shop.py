@@ -109,3 +109,44 @@ def test_the_portable_server_path_serves_a_whole_purchase_and_stops_cleanly(tmp_
     finally:
         assert stop_shop(shop, signal.SIGTERM) == 0
     assert "Tienda detenida." in shop.log()
+
+
+def test_metrics_add_up_every_gunicorn_worker(tmp_path):
+    """Two workers take the checkouts; every scrape, whichever worker answers, counts all of them."""
+    import re
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from tests.conftest import csrf_token_from
+
+    shop = start_shop(tmp_path / "var", extra_env={"METRICS_TOKEN": "metrics-token-for-the-test",
+                                                   "WEB_CONCURRENCY": "2", "MAX_UNPAID_ORDERS": "0",
+                                                   "MAX_UNPAID_UNITS": "0", "MAX_UNPAID_ORDERS_PER_ADDRESS": "0"})
+    try:
+        customer = shop.logins["customer"]
+        with requests.Session() as browser:
+            token = csrf_token_from(browser.get(f"{shop.url}/auth/login", timeout=10).text)
+            browser.post(f"{shop.url}/auth/login", timeout=10, data={
+                "email": customer["email"], "password": customer["password"], "csrf_token": token})
+            home = browser.get(f"{shop.url}/?q=Bialetti", timeout=10).text
+            product_id = home.split('href="/products/', 1)[1].split('"', 1)[0]
+
+            def buy(_):
+                return browser.post(f"{shop.url}/api/orders", timeout=30, json={
+                    "items": [{"product_id": product_id, "quantity": 1}]},
+                    headers={"X-CSRFToken": csrf_token_from(home), "Idempotency-Key": str(uuid.uuid4())}).status_code
+
+            with ThreadPoolExecutor(6) as pool:
+                assert list(pool.map(buy, range(12))) == [201] * 12
+        counts = set()
+        for _ in range(6):
+            text = requests.get(f"{shop.url}/metrics", timeout=10,
+                                headers={"Authorization": "Bearer metrics-token-for-the-test"}).text
+            counts.add(float(re.search(r'^shop_checkouts_total\{outcome="placed",reason=""\} (\S+)$', text,
+                                       re.M).group(1)))
+        assert counts == {12.0}
+        assert requests.get(f"{shop.url}/metrics", timeout=10).status_code == 404
+    finally:
+        stop_shop(shop)

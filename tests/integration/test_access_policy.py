@@ -21,7 +21,7 @@ EXPECTED = {
     "auth.login": "public", "auth.register": "public", "auth.logout": "public", "auth.language": "public",
     "auth.activate": "public", "auth.request_password_reset": "public", "auth.reset_password": "public",
     "account.password": ANY_USER,
-    "health.healthz": "public", "health.readyz": "public",
+    "health.healthz": "public", "health.readyz": "public", "monitoring.scrape": "public",
     "orders.index": ANY_USER, "orders.detail": ANY_USER,
     "orders.buy": C, "orders.checkout_cart": C, "orders.pay": C, "orders.cancel": C,
     "cart.show": C, "cart.add": C, "cart.update": C,

@@ -21,6 +21,7 @@ import psycopg2.extras
 import psycopg2.pool
 import psycopg2.sql
 
+from shop import metrics
 from shop.adapters.postgres.catalog_index import CatalogIndex
 from shop.config import PROJECT_ROOT
 from shop.domain.accounts import Role, User
@@ -84,8 +85,14 @@ class PostgresDatabase:
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg2.extensions.connection]:
-        if not self._slots.acquire(timeout=self._acquire_timeout):
+        metrics.POOL_WAITING.inc()
+        try:
+            acquired = self._slots.acquire(timeout=self._acquire_timeout)
+        finally:
+            metrics.POOL_WAITING.dec()
+        if not acquired:
             raise psycopg2.OperationalError(f"no database connection free after {self._acquire_timeout}s")
+        metrics.POOL_IN_USE.inc()
         try:
             conn = self._pool.getconn()
             if conn.closed or not self._alive(conn):  # died while idle (server restarted, backend
@@ -93,6 +100,7 @@ class PostgresDatabase:
                 conn = self._pool.getconn()
         except BaseException:
             self._slots.release()
+            metrics.POOL_IN_USE.dec()
             raise
         broken = False
         try:
@@ -110,6 +118,7 @@ class PostgresDatabase:
                 self._pool.putconn(conn, close=discard)
             finally:
                 self._slots.release()
+                metrics.POOL_IN_USE.dec()
 
     def _alive(self, conn) -> bool:
         """A connection idle for more than IDLE_CHECK_SECONDS is asked `SELECT 1` before use (one round

@@ -1,0 +1,90 @@
+"""Prometheus metrics: what the shop is doing (issue 13, "Seeing what it does"; docs/operations.md).
+
+Counters and histograms are updated where things happen; the backlogs (audit spool, mail outbox)
+are read from disk when /metrics is scraped. Under gunicorn every worker writes its samples to
+PROMETHEUS_MULTIPROC_DIR (set by shop.runner before any worker starts) and a scrape adds up all
+workers, so the numbers are the shop's, not one process's. Without that variable (tests, the CLI)
+the default single-process registry is used. No Flask, no database here.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+REQUEST_SECONDS = Histogram(
+    "shop_http_request_duration_seconds", "Time to answer a request, by endpoint, method and status.",
+    ["endpoint", "method", "status"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+CHECKOUTS = Counter(
+    "shop_checkouts_total", "Checkouts by outcome (placed, replayed, refused, failed) and reason.",
+    ["outcome", "reason"])
+RECOVERY_ACTIONS = Counter(
+    "shop_recovery_actions_total", "What recovery passes did: aborted, expired (unpaid orders), "
+    "stock_returned, holds_settled, holds_released, catalog_synced.", ["action"])
+POOL_IN_USE = Gauge("shop_db_pool_connections_in_use", "PostgreSQL connections in use.",
+                    multiprocess_mode="livesum")
+POOL_WAITING = Gauge("shop_db_pool_waiting", "Requests waiting for a PostgreSQL connection.",
+                     multiprocess_mode="livesum")
+
+
+def render(data_dir: Path) -> bytes:
+    """The exposition text: every worker's samples plus the backlogs read now."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        from prometheus_client import REGISTRY
+
+        registry = REGISTRY
+    backlog = _BacklogCollector(data_dir)
+    registry.register(backlog)
+    try:
+        return generate_latest(registry)
+    finally:
+        registry.unregister(backlog)
+
+
+class _BacklogCollector:
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+
+    def collect(self):
+        lines, oldest = 0, None
+        for path in (self.data_dir / "audit-spool.jsonl.flushing", self.data_dir / "audit-spool.jsonl"):
+            try:
+                with open(path, "rb") as handle:
+                    count = sum(1 for line in handle if line.strip())
+                if count:
+                    lines += count
+                    first = _first_ts(path)
+                    oldest = first if oldest is None else min(oldest, first)
+            except FileNotFoundError:
+                continue
+        yield GaugeMetricFamily("shop_audit_spool_backlog", "Audit events spooled, not yet in the chain.",
+                                value=lines)
+        yield GaugeMetricFamily("shop_audit_flush_lag_seconds",
+                                "Age of the oldest audit event not yet in the chain (0: none waiting).",
+                                value=max(0.0, time.time() - oldest) if oldest else 0.0)
+        outbox = self.data_dir / "outbox"
+        yield GaugeMetricFamily("shop_mail_outbox_files", "E-mails written to the outbox directory (no SMTP).",
+                                value=len(list(outbox.glob("*.eml"))) if outbox.is_dir() else 0)
+
+
+def _first_ts(path: Path) -> float:
+    import datetime as dt
+    import json
+
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                try:
+                    return dt.datetime.fromisoformat(json.loads(line)["ts"]).timestamp()
+                except (ValueError, KeyError, TypeError):
+                    break
+    return path.stat().st_mtime

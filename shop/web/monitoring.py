@@ -1,0 +1,41 @@
+"""/metrics for Prometheus (behind METRICS_TOKEN), and the request latency of every response."""
+
+from __future__ import annotations
+
+import hmac
+import time
+
+from flask import Blueprint, Flask, Response, abort, current_app, g, request
+
+from shop import metrics
+from shop.web.access import public
+
+bp = Blueprint("monitoring", __name__)
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def start_clock() -> None:
+        g.started_at = time.perf_counter()
+
+    @app.after_request
+    def observe(response):
+        started = g.pop("started_at", None)
+        if started is not None:
+            endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
+            metrics.REQUEST_SECONDS.labels(endpoint, request.method, str(response.status_code)).observe(
+                time.perf_counter() - started)
+        return response
+
+
+@bp.get("/metrics")
+@public  # not public in fact: without METRICS_TOKEN it does not exist, with it the token is required
+def scrape():
+    token = current_app.config["SHOP_SETTINGS"].metrics_token
+    if not token:
+        abort(404)
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        abort(404)  # the same answer as when there is no endpoint: nothing to learn by probing
+    return Response(metrics.render(current_app.config["SHOP_SETTINGS"].data_dir),
+                    mimetype="text/plain; version=0.0.4")
