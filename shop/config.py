@@ -30,6 +30,7 @@ class Settings:
     web_server: str = "gunicorn"  # "waitress" where gunicorn does not run (Windows: the default there)
     log_level: str = "INFO"
     metrics_token: str | None = None  # /metrics answers only with `Authorization: Bearer <token>`
+    metrics_multiprocess_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR, set by shop.runner for gunicorn
     ratelimit_storage_uri: str = ""  # empty: the shop's PostgreSQL (shared by every process and host)
     login_rate_limit: str = "10 per minute"
     register_rate_limit: str = "10 per hour"  # registrations per client address
@@ -138,6 +139,7 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         web_server=_web_server(environ.get("WEB_SERVER")),
         log_level=environ.get("LOG_LEVEL", "INFO").upper(),
         metrics_token=environ.get("METRICS_TOKEN") or None,
+        metrics_multiprocess_dir=environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
         ratelimit_storage_uri=environ.get("RATELIMIT_STORAGE_URI", ""),
         login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         register_rate_limit=environ.get("REGISTER_RATE_LIMIT", "10 per hour"),

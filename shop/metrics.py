@@ -9,7 +9,6 @@ the default single-process registry is used. No Flask, no database here.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -31,10 +30,11 @@ POOL_WAITING = Gauge("shop_db_pool_waiting", "Requests waiting for a PostgreSQL 
                      multiprocess_mode="livesum")
 
 
-def render(data_dir: Path) -> bytes:
-    """The exposition text: every worker's samples plus the backlogs read now."""
+def render(data_dir: Path, *, multiprocess_dir: str | None) -> bytes:
+    """The exposition text: every worker's samples (from `multiprocess_dir` under gunicorn) plus the
+    backlogs read now."""
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if multiprocess_dir:
         from prometheus_client import multiprocess
 
         multiprocess.MultiProcessCollector(registry)

@@ -8,6 +8,7 @@ SIGTERM stops the web server first, then the databases, each through its own cle
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -184,18 +185,19 @@ def serve(settings: Settings) -> None:
             raise
 
 
-def _prepare_metrics_dir(settings: Settings) -> None:
+def _prepare_metrics_dir(settings: Settings) -> Settings:
     """Gunicorn's workers share their metrics through files (prometheus_client's multiprocess mode).
     The variable must be set before prometheus_client is first imported, in this process and so in
     every worker forked from it; the files of an earlier run are removed."""
     if settings.web_server != "gunicorn":
-        return
+        return settings
     if "prometheus_client" in sys.modules:
         raise RuntimeError("prometheus_client was imported before its multiprocess directory was set")
     directory = settings.data_dir / "metrics"
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return dataclasses.replace(settings, metrics_multiprocess_dir=str(directory))
 
 
 def _forget_worker_metrics(server, worker) -> None:
@@ -276,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     owner_pid = os.getpid()
     try:
         with data_dir_lock(settings.data_dir), databases(settings) as ready:
-            _prepare_metrics_dir(settings)
+            ready = _prepare_metrics_dir(ready)
             os.environ["DATABASE_URL"] = ready.database_url
             os.environ["MONGODB_URL"] = ready.mongodb_url
             _write_run_file(settings.data_dir, ready)

@@ -31,11 +31,12 @@ def init_app(app: Flask) -> None:
 @bp.get("/metrics")
 @public  # not public in fact: without METRICS_TOKEN it does not exist, with it the token is required
 def scrape():
-    token = current_app.config["SHOP_SETTINGS"].metrics_token
+    settings = current_app.config["SHOP_SETTINGS"]
+    token = settings.metrics_token
     if not token:
         abort(404)
     given = request.headers.get("Authorization", "").removeprefix("Bearer ")
     if not hmac.compare_digest(given.encode(), token.encode()):
         abort(404)  # the same answer as when there is no endpoint: nothing to learn by probing
-    return Response(metrics.render(current_app.config["SHOP_SETTINGS"].data_dir),
+    return Response(metrics.render(settings.data_dir, multiprocess_dir=settings.metrics_multiprocess_dir),
                     mimetype="text/plain; version=0.0.4")
