@@ -241,8 +241,7 @@ def _connect(url: str):
 
 
 def _dump_both(source: Source, work: Path) -> dict:
-    fence = _connect(source.postgres_url)
-    fence.autocommit = True
+    fence = _connect(source.postgres_url)  # its transaction holds the fence (transaction-level lock)
     try:
         snapshot_conn = _connect(source.postgres_url)
     except BackupError:
@@ -251,7 +250,8 @@ def _dump_both(source: Source, work: Path) -> dict:
     try:
         with fence.cursor() as cur:
             # The cut: no order changes status while the PostgreSQL snapshot is taken and MongoDB dumped.
-            cur.execute("SELECT pg_advisory_lock(%s)", (BACKUP_FENCE_KEY,))
+            # Held by this open transaction, released by its commit (safe behind PgBouncer too).
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (BACKUP_FENCE_KEY,))
         snapshot_conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with snapshot_conn.cursor() as cur:
             cur.execute("SELECT pg_export_snapshot(), pg_current_snapshot()::text, pg_current_wal_lsn()::text, "
@@ -262,8 +262,11 @@ def _dump_both(source: Source, work: Path) -> dict:
             schema_version = cur.fetchone()[0]
         mongo = _dump_mongo(source, work / "mongo")
         failpoints.hit("backup.before_fence_release")
-        with fence.cursor() as cur:
-            cur.execute("SELECT pg_advisory_unlock(%s)", (BACKUP_FENCE_KEY,))
+        try:
+            fence.commit()
+        except psycopg2.Error as error:  # the lock went with the connection: the cut cannot be vouched for
+            raise BackupError(f"the backup fence's connection was lost ({str(error).strip().splitlines()[0]}); "
+                              "no set recorded") from None
         pg_dump = find_pg_tool("pg_dump", version_num)
         with _pgpass_env(source.postgres_url) as env:
             _run([pg_dump, "--format=custom", "--compress=6", f"--snapshot={snapshot_id}", "--no-owner",

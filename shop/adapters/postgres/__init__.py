@@ -656,21 +656,16 @@ class PostgresDatabase:
 
     @contextlib.contextmanager
     def advisory_lock(self, key: int) -> Iterator[bool]:
-        """A cluster-wide try-lock (across all app processes); yields whether it was acquired."""
-        with self._connection() as conn:
-            acquired = False
-            conn.autocommit = True
-            try:
-                with conn.cursor() as cur:
-                    cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
-                    acquired = cur.fetchone()[0]
-                yield acquired
-            finally:
-                if acquired and not conn.closed:
-                    with conn.cursor() as cur:
-                        cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
-                if not conn.closed:
-                    conn.autocommit = False
+        """A cluster-wide try-lock (across all app processes); yields whether it was acquired.
+
+        Transaction-level, held by a transaction left open for the block (the block's own work runs on
+        other pooled connections): it ends with that transaction whatever happens, and it stays on
+        one server connection even behind PgBouncer in transaction pooling, where a session-level
+        lock could be taken on one server connection and "released" on another.
+        """
+        with self.transaction() as cur:
+            cur.execute("SELECT pg_try_advisory_xact_lock(%s) AS acquired", (key,))
+            yield cur.fetchone()["acquired"]
 
     # --- cart ---------------------------------------------------------------------------------
 
