@@ -224,7 +224,7 @@ def _start_recovery_thread(settings: Settings) -> None:
     from shop.services.recovery import RecoveryThread
 
     def make_stores():
-        return (PostgresDatabase(settings.database_url, max_connections=2),
+        return (PostgresDatabase(settings.database_url, max_connections=3),  # one holds the pass lock
                 MongoStore(settings.mongodb_url, settings.mongodb_db))
 
     RecoveryThread(make_stores, settings.recovery_interval_seconds,
