@@ -89,7 +89,7 @@ def prepare_databases(settings: Settings, *, demo: bool) -> list[dict] | None:
     from shop.services.demo import load_demo_data
     from shop.services.recovery import recover
 
-    db = PostgresDatabase(settings.database_url, max_connections=2)
+    db = PostgresDatabase(settings.database_url, max_connections=3)  # recovery: one holds the pass lock
     store = MongoStore(settings.mongodb_url, settings.mongodb_db)
     try:
         applied = db.migrate()

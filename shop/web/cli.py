@@ -48,7 +48,7 @@ def init_app(app: Flask) -> None:
         from shop.services.recovery import recover
 
         with _databases_for_command() as settings:
-            db = PostgresDatabase(settings.database_url, max_connections=2)
+            db = PostgresDatabase(settings.database_url, max_connections=3)  # one holds the pass lock
             store = MongoStore(settings.mongodb_url, settings.mongodb_db)
             try:
                 report = recover(db, store)
