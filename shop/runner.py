@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error de configuración: {error}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, json_lines=settings.is_production)
     if not port_is_free(settings.host, settings.port):
         print(f"error: el puerto {settings.port} ya está en uso en {settings.host}; "
               f"¿ya hay una tienda en marcha? Usa PORT=otro_puerto para elegir otro.", file=sys.stderr)

@@ -103,3 +103,21 @@ def test_settings_are_read_only_in_the_config_module():
 
 def test_unused_settings_type_is_the_one_from_config():
     assert Settings().env == "development"
+
+
+def test_each_request_is_logged_once_with_its_fields_and_never_a_link_token(client, caplog):
+    import json
+    import logging
+
+    from shop.web.requestlog import JsonFormatter
+
+    with caplog.at_level(logging.INFO, logger="shop.access"):
+        client.get("/healthz", headers={"X-Request-ID": "req-12345678"})
+        client.get("/auth/password-reset/SECRET-TOKEN-VALUE")
+    (health, reset) = [r for r in caplog.records if r.name == "shop.access"]
+    line = json.loads(JsonFormatter().format(health))
+    assert {k: line[k] for k in ("endpoint", "method", "path", "status", "request_id", "user_id")} == {
+        "endpoint": "health.healthz", "method": "GET", "path": "/healthz", "status": 200,
+        "request_id": "req-12345678", "user_id": None}
+    assert line["duration_ms"] >= 0 and line["level"] == "INFO"
+    assert "SECRET-TOKEN-VALUE" not in reset.getMessage() and reset.path == "/auth/password-reset/<token>"
