@@ -1,0 +1,126 @@
+"""Several instances, one shop (issue 13): HAProxy (deploy/haproxy/shop.cfg, Debian's package) in
+front of two instances sharing Redis for the rate limits, 300 buyers for 7 units, one instance
+SIGKILLed mid-burst and restarted. The stock invariant holds, and the only 5xx answers are requests
+that were in flight on the killed instance (HAProxy's own log says which server each went to)."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import psutil
+import pytest
+
+from shop.domain.accounts import Role
+from shop.embedded import free_port
+from shop.services.accounts import hash_password
+from tests.conftest import ROOT
+from tests.e2e.conftest import start_shop, stop_shop, wait_ready
+from tests.e2e.test_concurrent_buyers import PASSWORD, Buyer, _product, own_databases, shop_env
+from tests.integration.invariant import assert_invariant_after_recovery
+
+HAPROXY = "/usr/sbin/haproxy"
+BUYERS, UNITS = 300, 7
+
+
+def _haproxy(tmp_path: Path, port: int, a: int, b: int) -> tuple[subprocess.Popen, Path]:
+    """The repository's configuration, with this test's ports."""
+    config = (ROOT / "deploy" / "haproxy" / "shop.cfg").read_text()
+    config = config.replace("127.0.0.1:8080", f"127.0.0.1:{port}").replace("127.0.0.1:5001", f"127.0.0.1:{a}") \
+        .replace("127.0.0.1:5002", f"127.0.0.1:{b}")
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(config)
+    log = tmp_path / "haproxy.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([HAPROXY, "-db", "-f", str(path)], stdout=out, stderr=subprocess.STDOUT)
+    return process, log
+
+
+def _kill_tree(pid: int) -> None:
+    parent = psutil.Process(pid)
+    for process in [*parent.children(recursive=True), parent]:
+        process.send_signal(signal.SIGKILL)
+
+
+@pytest.fixture
+def two_instances(servers, tmp_path):
+    if not Path(HAPROXY).exists():
+        pytest.fail(f"{HAPROXY} is missing: run `make test` (it installs Debian's haproxy)")
+    import redis
+
+    redis.Redis.from_url("redis://127.0.0.1:6379/13").flushdb()
+    with own_databases(servers, "shop_lb") as (pg_url, db_name, db, store):
+        password_hash = hash_password(PASSWORD)
+        emails = [f"buyer{i}@example.com" for i in range(BUYERS)]
+        for email in emails:
+            db.insert_user(email, "Buyer", password_hash, Role.CUSTOMER)
+        env = shop_env(servers, pg_url, db_name, WEB_CONCURRENCY="2", SECRET_KEY="k" * 48, TRUSTED_PROXIES="1",
+                       RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/13", LOGIN_RATE_LIMIT="100000 per minute",
+                       CHECKOUT_LEASE_SECONDS="2")
+        ports = {"a": free_port(), "b": free_port()}
+        shops = {name: start_shop(tmp_path / f"var-{name}", port=port, extra_env=env) for name, port in ports.items()}
+        lb_port = free_port()
+        lb, lb_log = _haproxy(tmp_path, lb_port, ports["a"], ports["b"])
+        try:
+            yield {"url": f"http://127.0.0.1:{lb_port}", "shops": shops, "ports": ports, "env": env, "db": db,
+                   "store": store, "emails": emails, "lb_log": lb_log, "tmp": tmp_path}
+        finally:
+            lb.terminate()
+            lb.wait(10)
+            for shop in shops.values():
+                stop_shop(shop)
+
+
+def test_300_buyers_through_the_load_balancer_while_one_instance_is_killed_and_restarted(two_instances):
+    lb = two_instances
+    product_id = _product(lb["db"], lb["store"], "Oferta relámpago", UNITS)
+    buyers = [Buyer(lb["url"], email) for email in lb["emails"]]
+    forms: list = [None] * BUYERS
+    for index, buyer in enumerate(buyers):  # log in and open the product page, through the balancer
+        buyer.log_in()
+        forms[index] = buyer.product_form(product_id)
+
+    statuses: list = [None] * BUYERS
+    go = threading.Event()
+
+    def buy(index: int) -> None:
+        go.wait()
+        try:
+            statuses[index] = buyers[index].request("/orders/buy", {**forms[index], "quantity": "1"})[0]
+        except OSError as error:  # a connection reset is an answer too; counted below
+            statuses[index] = repr(error)
+
+    threads = [threading.Thread(target=buy, args=(i,)) for i in range(BUYERS)]
+    for thread in threads:
+        thread.start()
+    go.set()
+    time.sleep(0.3)
+    killed = lb["shops"]["a"]
+    _kill_tree(killed.process.pid)  # mid-burst, no warning: like a machine that dies
+    time.sleep(1)
+    restarted = start_shop(killed.data_dir, port=lb["ports"]["a"], extra_env=lb["env"], wait=False)
+    lb["shops"]["a"] = restarted
+    for thread in threads:
+        thread.join(300)
+    wait_ready(restarted)
+
+    counts = Counter(statuses)
+    assert set(counts) <= {303, 409, 502, 503, 504}, counts
+    assert counts[303] <= UNITS
+    # Every 5xx was a request HAProxy had sent to the killed instance ("a"); none came from "b".
+    log = lb["lb_log"].read_text(errors="replace")
+    failed_lines = [line for line in log.splitlines() if re.search(r'\s5\d\d\s', line) and "POST /orders/buy" in line]
+    assert len(failed_lines) == sum(counts[code] for code in (502, 503, 504)), log[-3000:]
+    assert all("shop_instances/a" in line for line in failed_lines), failed_lines
+
+    time.sleep(3)  # past the checkout lease of anything the killed instance left in flight
+    assert_invariant_after_recovery(lb["db"], lb["store"], {product_id: UNITS})
+    sold = UNITS - lb["store"].stock_levels()[product_id]
+    with lb["db"].transaction() as cur:
+        cur.execute("SELECT count(*) AS n FROM orders WHERE status = 'pending'")
+        assert cur.fetchone()["n"] == sold  # one unit per order: every unit sold is one live order
