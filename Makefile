@@ -9,7 +9,7 @@ MONGOSH       := tools/node_modules/.bin/mongosh
 # The machine's own PostgreSQL (15 here), used for a second integration pass when it answers.
 SYSTEM_PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-unit test-integration test-e2e test-system-pg lint audit-deps init-db translations clean-data
+.PHONY: run test test-unit test-integration test-e2e test-system-pg test-pgbouncer lint audit-deps init-db translations clean-data
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,7 @@ test: $(DEV_STAMP)
 	bash scripts/audit-dependencies.sh $(BIN)
 	$(BIN)/pytest tests
 	$(MAKE) --no-print-directory test-system-pg
+	$(MAKE) --no-print-directory test-pgbouncer
 
 test-unit: $(DEV_STAMP)
 	$(BIN)/pytest tests/unit
@@ -62,6 +63,10 @@ test-system-pg: $(DEV_STAMP) $(MONGOSH)
 	else \
 		echo "== no PostgreSQL at $(SYSTEM_PG_URL): second integration pass not run =="; \
 	fi
+
+## make test-pgbouncer: the integration tests through PgBouncer (transaction pooling) on the machine's PostgreSQL
+test-pgbouncer: $(DEV_STAMP) $(MONGOSH)
+	bash scripts/test-through-pgbouncer.sh $(BIN) '$(SYSTEM_PG_URL)'
 
 ## make audit-deps: known vulnerabilities in the installed packages (needs an advisory service online)
 audit-deps: $(DEV_STAMP)

@@ -10,6 +10,7 @@ missing=()
 [ -x /usr/bin/ssh-keygen ] || missing+=(openssh-client)
 [ -x /usr/bin/sqlmap ] || missing+=(sqlmap)
 [ -x /usr/sbin/haproxy ] || missing+=(haproxy)  # the load-balanced test runs deploy/haproxy/shop.cfg
+[ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)  # the integration pass through a pooler
 command -v npm >/dev/null 2>&1 || missing+=(npm)  # mongosh for the hand-applied MongoDB schema test
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
