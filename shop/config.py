@@ -21,6 +21,7 @@ class Settings:
     env: str = "development"
     secret_key: str | None = None
     database_url: str | None = None
+    database_read_url: str | None = None  # optional read-only replica: staff reports and lists only
     mongodb_url: str | None = None
     mongodb_db: str = "shop"
     data_dir: Path = PROJECT_ROOT / "var"
@@ -130,6 +131,7 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         env=env,
         secret_key=environ.get("SECRET_KEY") or None,
         database_url=environ.get("DATABASE_URL") or None,
+        database_read_url=environ.get("DATABASE_READ_URL") or None,
         mongodb_url=environ.get("MONGODB_URL") or None,
         mongodb_db=environ.get("MONGODB_DB", "shop"),
         data_dir=Path(environ.get("SHOP_DATA_DIR") or PROJECT_ROOT / "var").resolve(),

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, render_template, request
 from shop.domain.catalog import parse_low_stock_threshold
 from shop.services import reports
 from shop.web.access import STAFF, roles_required
-from shop.web.extensions import get_db, get_store
+from shop.web.extensions import get_report_db, get_store
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 
@@ -17,4 +17,4 @@ bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 @roles_required(*STAFF)
 def index():
     threshold = parse_low_stock_threshold(request.args.get("low_stock"), current_app.config["LOW_STOCK_THRESHOLD"])
-    return render_template("staff/dashboard.html", board=reports.dashboard(get_db(), get_store(), threshold))
+    return render_template("staff/dashboard.html", board=reports.dashboard(get_report_db(), get_store(), threshold))

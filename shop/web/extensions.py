@@ -42,6 +42,18 @@ def get_db() -> PostgresDatabase:
     return stores["postgres"]
 
 
+def get_report_db() -> PostgresDatabase:
+    """Where staff reports and lists read: DATABASE_READ_URL (a streaming replica) when set, else the
+    primary. Never for anything a checkout or a state change reads (those use get_db)."""
+    url = current_app.config["SHOP_SETTINGS"].database_read_url
+    if not url:
+        return get_db()
+    stores = current_app.extensions["shop.stores"]
+    if stores.get("postgres_read") is None:
+        stores["postgres_read"] = PostgresDatabase(url, max_connections=current_app.config["DB_POOL_SIZE"])
+    return stores["postgres_read"]
+
+
 def get_store() -> MongoStore:
     """This process's MongoDB client, created on first use."""
     stores = current_app.extensions["shop.stores"]
@@ -93,6 +105,6 @@ def get_payment_provider():
 def close_stores(app) -> None:
     stores = app.extensions.get("shop.stores", {})
     stores.pop("audit", None)
-    for key in ("postgres", "mongo"):
+    for key in ("postgres", "postgres_read", "mongo"):
         if stores.get(key) is not None:
             stores.pop(key).close()

@@ -19,7 +19,7 @@ from shop.services import orders as order_service
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
 from shop.web.errors import status_for, translate_error
-from shop.web.extensions import get_db, get_store
+from shop.web.extensions import get_db, get_report_db, get_store
 from shop.web.orders import render_order
 
 bp = Blueprint("staff_orders", __name__, url_prefix="/admin/orders")
@@ -30,7 +30,7 @@ bp = Blueprint("staff_orders", __name__, url_prefix="/admin/orders")
 def index():
     order_filter = parse_order_filter(request.args.to_dict(flat=False))
     since, until = day_bounds(order_filter.start, order_filter.end)
-    orders, total = get_db().find_orders(
+    orders, total = get_report_db().find_orders(
         order_filter.status, order_filter.email, order_filter.order_id, since, until,
         limit=order_filter.per_page, offset=(order_filter.page - 1) * order_filter.per_page)
     return render_template("staff/orders.html", page=Page(orders, total, order_filter.page, order_filter.per_page),
@@ -43,7 +43,7 @@ def payments():
     """Every payment attempt, accepted or declined, across all orders."""
     payment_filter = parse_payment_filter(request.args.to_dict(flat=False))
     since, until = day_bounds(payment_filter.start, payment_filter.end)
-    rows, total = get_db().find_payments(payment_filter.status, since, until, limit=payment_filter.per_page,
+    rows, total = get_report_db().find_payments(payment_filter.status, since, until, limit=payment_filter.per_page,
                                          offset=(payment_filter.page - 1) * payment_filter.per_page)
     return render_template("staff/payments.html", page=Page(rows, total, payment_filter.page, payment_filter.per_page),
                            filter=payment_filter, statuses=PAYMENT_STATUSES)
