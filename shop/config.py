@@ -32,7 +32,8 @@ class Settings:
     log_level: str = "INFO"
     metrics_token: str | None = None  # /metrics answers only with `Authorization: Bearer <token>`
     metrics_multiprocess_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR, set by shop.runner for gunicorn
-    ratelimit_storage_uri: str = ""  # empty: the shop's PostgreSQL (shared by every process and host)
+    ratelimit_storage_uri: str = ""  # empty: REDIS_URL when set, else the shop's PostgreSQL
+    redis_url: str | None = None  # optional: rate limits and the catalog page cache move to Redis
     login_rate_limit: str = "10 per minute"
     register_rate_limit: str = "10 per hour"  # registrations per client address
     activation_link_hours: int = 48
@@ -76,10 +77,12 @@ class Settings:
     @property
     def rate_limit_store(self) -> tuple[str, dict]:
         """Where rate-limit counters live (Flask-Limiter URI and options): RATELIMIT_STORAGE_URI when
-        set (redis://…, mongodb://…, memory://), else a table of the shop's own PostgreSQL, so every
+        set (redis://…, mongodb://…, memory://), else REDIS_URL, else a table of the shop's own PostgreSQL, so every
         worker and every instance counts against the same limit (docs/security.md)."""
         if self.ratelimit_storage_uri:
             return self.ratelimit_storage_uri, {}
+        if self.redis_url:
+            return self.redis_url, {}
         if not self.database_url:
             return "memory://", {}
         return "shop+" + self.database_url, {}
@@ -143,6 +146,7 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         metrics_token=environ.get("METRICS_TOKEN") or None,
         metrics_multiprocess_dir=environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
         ratelimit_storage_uri=environ.get("RATELIMIT_STORAGE_URI", ""),
+        redis_url=environ.get("REDIS_URL") or None,
         login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         register_rate_limit=environ.get("REGISTER_RATE_LIMIT", "10 per hour"),
         activation_link_hours=_env_int(environ, "ACTIVATION_LINK_HOURS", 48),

@@ -53,8 +53,12 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         DB_POOL_SIZE=10,
         PRODUCTS_PER_PAGE=settings.products_per_page,
         CATALOG_CACHE_SECONDS=settings.catalog_cache_seconds,
-        # In-process, bounded, and only for a few seconds (docs/catalog.md, "What is cached").
-        CACHE_TYPE="SimpleCache" if settings.catalog_cache_seconds > 0 else "NullCache",
+        # Only for a few seconds (docs/catalog.md, "What is cached"): in Redis, shared by every
+        # instance, when REDIS_URL is set; otherwise in-process and bounded.
+        CACHE_TYPE=("NullCache" if settings.catalog_cache_seconds <= 0
+                    else "RedisCache" if settings.redis_url else "SimpleCache"),
+        CACHE_REDIS_URL=settings.redis_url,
+        CACHE_KEY_PREFIX=f"shop:{settings.mongodb_db}:catalog:",
         CACHE_DEFAULT_TIMEOUT=settings.catalog_cache_seconds,
         CACHE_THRESHOLD=1000,
         CACHE_NO_NULL_WARNING=True,
