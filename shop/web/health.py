@@ -25,7 +25,12 @@ def healthz():
 def readyz():
     """Both databases answer within READINESS_TIMEOUT_SECONDS, or 503 with the reason (a stopped
     MongoDB otherwise held this for the driver's 5 s server selection; load balancers give up sooner)."""
-    seconds = current_app.config["SHOP_SETTINGS"].readiness_timeout_seconds
+    settings = current_app.config["SHOP_SETTINGS"]
+    if (settings.data_dir / "draining").exists():
+        # Being stopped (deploy/systemd/shop.service's ExecStop): the load balancer takes this instance
+        # out while it still answers the requests it has.
+        return jsonify(status="draining", checks={}), 503
+    seconds = settings.readiness_timeout_seconds
 
     def ping_mongodb() -> None:
         with pymongo.timeout(seconds):

@@ -124,3 +124,17 @@ def test_300_buyers_through_the_load_balancer_while_one_instance_is_killed_and_r
     with lb["db"].transaction() as cur:
         cur.execute("SELECT count(*) AS n FROM orders WHERE status = 'pending'")
         assert cur.fetchone()["n"] == sold  # one unit per order: every unit sold is one live order
+
+
+def test_a_draining_instance_gets_no_new_requests_and_then_stops_without_an_error(two_instances):
+    lb = two_instances
+    (lb["shops"]["b"].data_dir / "draining").touch()  # what deploy/systemd/shop.service's ExecStop does
+    time.sleep(5)  # HAProxy checks every 2 s and takes a server out after 2 failures
+    mark = len(lb["lb_log"].read_text(errors="replace").splitlines())
+    buyer = Buyer(lb["url"], lb["emails"][0])
+    statuses = [buyer.request("/")[0] for _ in range(20)]
+    stop_shop(lb["shops"]["b"])  # then it stops: nobody was talking to it
+    statuses += [buyer.request("/")[0] for _ in range(10)]
+    assert statuses == [200] * 30
+    served = [line for line in lb["lb_log"].read_text(errors="replace").splitlines()[mark:] if '"GET / ' in line]
+    assert len(served) == 30 and all("shop_instances/a" in line for line in served), served

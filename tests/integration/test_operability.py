@@ -121,3 +121,14 @@ def test_each_request_is_logged_once_with_its_fields_and_never_a_link_token(clie
         "request_id": "req-12345678", "user_id": None}
     assert line["duration_ms"] >= 0 and line["level"] == "INFO"
     assert "SECRET-TOKEN-VALUE" not in reset.getMessage() and reset.path == "/auth/password-reset/<token>"
+
+
+def test_a_draining_instance_is_not_ready_so_the_load_balancer_takes_it_out(app, client):
+    draining = app.config["SHOP_SETTINGS"].data_dir / "draining"
+    assert client.get("/readyz").status_code == 200
+    draining.touch()
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.json["status"] == "draining"
+    assert client.get("/healthz").status_code == 200 and client.get("/").status_code == 200  # still serving
+    draining.unlink()
+    assert client.get("/readyz").status_code == 200
