@@ -6,16 +6,24 @@ import contextlib
 import threading
 import uuid
 
+import pytest
+
 from shop.domain.accounts import Role
 from shop.domain.errors import Conflict
 from shop.services import catalog, checkout
 from tests.integration.invariant import units_in_live_orders
 
 
+@pytest.mark.parametrize("cas_attempts", [5, 0], ids=["compare-and-set", "conditional-inc-fallback"])
 def test_stock_adjustments_during_purchases_lose_no_update_and_never_go_below_zero(db, store, make_product,
-                                                                                    make_user):
+                                                                                    make_user, monkeypatch,
+                                                                                    cas_attempts):
     """8 buyers take 1 unit each, twice, while an admin adds 1 and removes 2 units, 20 times each.
-    Whatever interleaving happens, every unit is accounted for: nothing is lost and nothing oversold."""
+    Whatever interleaving happens, every unit is accounted for: nothing is lost and nothing oversold;
+    every adjustment is applied or refused (never "try again"), on either path of adjust_stock."""
+    import shop.adapters.mongo as mongo_adapter
+
+    monkeypatch.setattr(mongo_adapter, "_CAS_ATTEMPTS", cas_attempts)
     product = make_product(stock=30)
     product_id = str(product["_id"])
     buyers = [make_user(role=Role.CUSTOMER) for _ in range(8)]

@@ -47,6 +47,7 @@ _NO_MARKERS = {"holds": 0, "returns": 0}
 _NO_MARKER_LEFT = {"holds": {"$in": [None, {}]}, "returns": {"$in": [None, {}]}}
 # A read-then-conditional-update that loses a race reads again; this many times at most.
 _OPTIMISTIC_ATTEMPTS = 20
+_CAS_ATTEMPTS = 5  # adjust_stock's exact compare-and-set tries before its single conditional $inc
 _NOT_LISTED = {"holds": 0, "returns": 0, "description": 0, "catalog_pending": 0, "marked": 0}
 
 
@@ -188,20 +189,28 @@ class MongoStore:
         return before if result.modified_count == 1 else None
 
     def adjust_stock(self, product_id: str, delta: int, max_stock: int) -> int | None:
-        """Add `delta` units (negative: remove) in one conditional $inc; the new stock, or None when
-        the change would go below zero or above `max_stock`. Races with sales are safe: both are
-        atomic increments on the same document, so neither can overwrite the other."""
-        for _ in range(_OPTIMISTIC_ATTEMPTS):
+        """Add `delta` units (negative: remove); the new stock, or None when the change would go below
+        zero or above `max_stock`. Races with sales are safe: both are atomic increments on the same
+        document, so neither can overwrite the other.
+
+        First a compare-and-set on the stock read, so the result is exactly before + delta. When
+        sales keep changing the stock (a busy product), after a few tries it falls back to one
+        conditional $inc — always applied or refused in a single step — and reports the stock read
+        right after, which may already include the sales of that moment.
+        """
+        for _ in range(_CAS_ATTEMPTS):
             doc = self.products.find_one({"_id": ObjectId(product_id)}, {"stock": 1})
             if doc is None or not 0 <= doc["stock"] + delta <= max_stock:
                 return None
-            # Compare-and-set on the stock read: the result is exactly before + delta. A sale in
-            # between changes the stock, so this update matches nothing and we read again.
             result = self.products.update_one({"_id": ObjectId(product_id), "stock": doc["stock"]},
                                               {"$inc": {"stock": delta}})
             if result.modified_count == 1:
                 return int(doc["stock"]) + delta
-        raise StoreError("the stock kept changing during the adjustment; try again")
+        bound = {"$gte": -delta} if delta < 0 else {"$lte": max_stock - delta}
+        result = self.products.update_one({"_id": ObjectId(product_id), "stock": bound}, {"$inc": {"stock": delta}})
+        if result.modified_count != 1:
+            return None
+        return int(self.products.find_one({"_id": ObjectId(product_id)}, {"stock": 1})["stock"])
 
     def archive_product(self, product_id: str) -> dict | None:
         """Take a product off sale (soft delete); returns it as it was, None if unknown or archived."""
