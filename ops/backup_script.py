@@ -33,7 +33,7 @@ def _source() -> backup.Source:
     settings = load_settings()
     if settings.database_url and settings.mongodb_url:
         return backup.Source(settings.database_url, settings.mongodb_url, settings.mongodb_db)
-    from shop.runner import running_shop_databases
+    from shop.bootstrap import running_shop_databases
 
     running = running_shop_databases(settings.data_dir)
     if running is None:

@@ -71,6 +71,16 @@ class Settings:
     demo_data: bool = True  # fill empty databases with the demo catalog and users
 
     @property
+    def audit_spool_path(self) -> Path:
+        """Where audit events wait for the hash chain (shop.services.audit), one file per host."""
+        return self.data_dir / "audit-spool.jsonl"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where e-mails go as .eml files when no SMTP_HOST is set (shop.adapters.mail)."""
+        return self.data_dir / "outbox"
+
+    @property
     def is_production(self) -> bool:
         return self.env == "production"
 

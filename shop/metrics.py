@@ -30,7 +30,7 @@ POOL_WAITING = Gauge("shop_db_pool_waiting", "Requests waiting for a PostgreSQL 
                      multiprocess_mode="livesum")
 
 
-def render(data_dir: Path, *, multiprocess_dir: str | None) -> bytes:
+def render(spool_path: Path, outbox_dir: Path, *, multiprocess_dir: str | None) -> bytes:
     """The exposition text: every worker's samples (from `multiprocess_dir` under gunicorn) plus the
     backlogs read now."""
     registry = CollectorRegistry()
@@ -42,7 +42,7 @@ def render(data_dir: Path, *, multiprocess_dir: str | None) -> bytes:
         from prometheus_client import REGISTRY
 
         registry = REGISTRY
-    backlog = _BacklogCollector(data_dir)
+    backlog = _BacklogCollector(spool_path, outbox_dir)
     registry.register(backlog)
     try:
         return generate_latest(registry)
@@ -51,12 +51,12 @@ def render(data_dir: Path, *, multiprocess_dir: str | None) -> bytes:
 
 
 class _BacklogCollector:
-    def __init__(self, data_dir: Path):
-        self.data_dir = data_dir
+    def __init__(self, spool_path: Path, outbox_dir: Path):
+        self.spool_path, self.outbox_dir = spool_path, outbox_dir
 
     def collect(self):
         lines, oldest = 0, None
-        for path in (self.data_dir / "audit-spool.jsonl.flushing", self.data_dir / "audit-spool.jsonl"):
+        for path in (self.spool_path.with_name(self.spool_path.name + ".flushing"), self.spool_path):
             try:
                 with open(path, "rb") as handle:
                     count = sum(1 for line in handle if line.strip())
@@ -71,7 +71,7 @@ class _BacklogCollector:
         yield GaugeMetricFamily("shop_audit_flush_lag_seconds",
                                 "Age of the oldest audit event not yet in the chain (0: none waiting).",
                                 value=max(0.0, time.time() - oldest) if oldest else 0.0)
-        outbox = self.data_dir / "outbox"
+        outbox = self.outbox_dir
         yield GaugeMetricFamily("shop_mail_outbox_files", "E-mails written to the outbox directory (no SMTP).",
                                 value=len(list(outbox.glob("*.eml"))) if outbox.is_dir() else 0)
 

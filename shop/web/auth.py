@@ -162,7 +162,7 @@ def register():
                 _send_mail(user.email, gettext("You already have an account"), "mail/account_exists.txt", user=user)
                 audit("user.registration_for_existing_account", f"user:{user.user_id}")
             settings = current_app.config["SHOP_SETTINGS"]
-            outbox = None if settings.smtp_host else settings.data_dir / "outbox"  # development: say where
+            outbox = None if settings.smtp_host else settings.outbox_dir  # development: say where
             return render_template("auth/check_email.html", email=user.email, outbox=outbox), 200
     elif request.method == "POST":
         status = 400

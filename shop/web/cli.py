@@ -15,7 +15,7 @@ from shop.domain.errors import DomainError
 @contextlib.contextmanager
 def _databases_for_command() -> Iterator[Settings]:
     """The configured servers, or the embedded ones started for the length of this command."""
-    from shop.runner import data_dir_lock, databases
+    from shop.bootstrap import data_dir_lock, databases
 
     settings = current_app.config["SHOP_SETTINGS"]
     if settings.database_url and settings.mongodb_url:
@@ -30,13 +30,13 @@ def init_app(app: Flask) -> None:
     @click.option("--demo/--no-demo", default=False, help="Also load the demo catalog and demo users.")
     def init_db(demo: bool) -> None:
         """Apply the PostgreSQL migrations and the MongoDB validators and indexes (idempotent)."""
-        from shop.runner import _demo_credentials, prepare_databases
+        from shop.bootstrap import demo_credentials, prepare_databases
 
         with _databases_for_command() as settings:
             logins = prepare_databases(settings, demo=demo)
         click.echo("Esquemas aplicados en PostgreSQL y MongoDB.")
         if logins:
-            _demo_credentials(settings.data_dir, logins)
+            demo_credentials(settings.data_dir, logins)
             for login in logins:
                 click.echo(f"  {login['role']:<9} {login['email']:<24} {login['password']}")
 
@@ -88,7 +88,7 @@ def init_app(app: Flask) -> None:
         with _databases_for_command() as settings:
             store = MongoStore(settings.mongodb_url, settings.mongodb_db)
             try:
-                count, broken = AuditLog(store, settings.data_dir / "audit-spool.jsonl").verify()
+                count, broken = AuditLog(store, settings.audit_spool_path).verify()
             finally:
                 store.close()
         if broken is not None:

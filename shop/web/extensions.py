@@ -81,7 +81,7 @@ def get_audit_log():
 
     stores = current_app.extensions["shop.stores"]
     if stores.get("audit") is None:
-        stores["audit"] = AuditLog(get_store(), current_app.config["SHOP_SETTINGS"].data_dir / "audit-spool.jsonl")
+        stores["audit"] = AuditLog(get_store(), current_app.config["SHOP_SETTINGS"].audit_spool_path)
     return stores["audit"]
 
 
@@ -93,7 +93,7 @@ def get_mailer():
     if settings.smtp_host:
         return SmtpMailer(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_user,
                           settings.smtp_password, settings.smtp_starttls)
-    return OutboxMailer(settings.data_dir / "outbox", settings.mail_from)
+    return OutboxMailer(settings.outbox_dir, settings.mail_from)
 
 
 def get_payment_provider():

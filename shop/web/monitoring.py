@@ -38,5 +38,6 @@ def scrape():
     given = request.headers.get("Authorization", "").removeprefix("Bearer ")
     if not hmac.compare_digest(given.encode(), token.encode()):
         abort(404)  # the same answer as when there is no endpoint: nothing to learn by probing
-    return Response(metrics.render(settings.data_dir, multiprocess_dir=settings.metrics_multiprocess_dir),
+    return Response(metrics.render(settings.audit_spool_path, settings.outbox_dir,
+                                   multiprocess_dir=settings.metrics_multiprocess_dir),
                     mimetype="text/plain; version=0.0.4")

@@ -1,0 +1,147 @@
+"""Bringing the shop's databases up, for `python app/app.py` (shop.runner) and the CLI alike: one
+run per data directory, the configured or embedded servers, schemas, start-up recovery, demo data.
+Nothing here imports the web layer, so the runner, the CLI and the backup script share it without
+importing each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from shop.config import Settings
+from shop.embedded import EmbeddedMongo, EmbeddedPostgres
+
+log = logging.getLogger("shop.runner")
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def data_dir_lock(data_dir: Path) -> Iterator[None]:
+    """Exclusive use of the data directory: two runs must never start servers on the same data."""
+    from filelock import FileLock, Timeout
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pid_path = data_dir / "shop.pid"
+    lock = FileLock(data_dir / "shop.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        holder = pid_path.read_text().strip() if pid_path.exists() else "?"
+        raise AlreadyRunning(
+            f"la tienda ya está en marcha con los datos de {data_dir} (pid {holder}); "
+            "detenla primero o usa otro SHOP_DATA_DIR"
+        ) from None
+    try:
+        pid_path.write_text(f"{os.getpid()}\n")
+        yield
+    finally:
+        pid_path.unlink(missing_ok=True)
+        lock.release()
+
+
+@contextlib.contextmanager
+def databases(settings: Settings) -> Iterator[Settings]:
+    """Settings with both database URLs: the configured servers, or embedded ones started here."""
+    started = []
+    try:
+        pg_url = settings.database_url
+        if not pg_url:
+            print("· Arrancando PostgreSQL embebido…", flush=True)
+            pg = EmbeddedPostgres(settings.data_dir / "postgres")
+            started.append(pg)
+            pg_url = pg.start()
+        mongo_url = settings.mongodb_url
+        if not mongo_url:
+            print("· Arrancando MongoDB (SecantusDB) embebido…", flush=True)
+            mongo = EmbeddedMongo(settings.data_dir / "mongo")
+            started.append(mongo)
+            mongo_url = mongo.start()
+        yield _with_urls(settings, pg_url, mongo_url)
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+def _with_urls(settings: Settings, pg_url: str, mongo_url: str) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, database_url=pg_url, mongodb_url=mongo_url)
+
+
+def prepare_databases(settings: Settings, *, demo: bool) -> list[dict] | None:
+    """Apply both schemas; with `demo`, fill empty databases. Returns new demo logins, if any."""
+    from shop.adapters.mongo import MongoStore
+    from shop.adapters.postgres import PostgresDatabase
+    from shop.services.catalog import REBUILD_TIMEOUT_MS, ensure_catalog_index
+    from shop.services.demo import load_demo_data
+    from shop.services.recovery import recover
+
+    db = PostgresDatabase(settings.database_url, max_connections=3)  # recovery: one holds the pass lock
+    store = MongoStore(settings.mongodb_url, settings.mongodb_db)
+    try:
+        applied = db.migrate()
+        store.apply_schema()
+        if applied:
+            log.info("applied PostgreSQL migrations: %s", ", ".join(applied))
+        patient = MongoStore(settings.mongodb_url, settings.mongodb_db, timeout_ms=REBUILD_TIMEOUT_MS)
+        try:
+            ensure_catalog_index(db, patient)  # first start after an upgrade or a restore
+        finally:
+            patient.close()
+        report = recover(db, store)  # finish whatever a previous run left half-done
+        if report.aborted or report.expired or report.stock_returned:
+            log.info("start-up recovery settled orders %s", report.aborted + report.expired + report.stock_returned)
+        if not demo:
+            return None
+        added, logins = load_demo_data(db, store)
+        if added:
+            log.info("loaded %d demo products", added)
+        return logins
+    finally:
+        db.close()
+        store.close()
+
+
+def demo_credentials(data_dir: Path, new_logins: list[dict] | None) -> list[dict]:
+    """Demo logins are generated once and kept (mode 0600) under the data directory."""
+    path = data_dir / "demo-credentials.json"
+    if new_logins:
+        # With external servers nothing else creates the data directory, and these passwords exist
+        # nowhere else: create it rather than lose them.
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(new_logins, handle, indent=2)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+
+
+def write_run_file(data_dir: Path, ready: Settings) -> None:
+    """Where the running shop's databases are (mode 0600), for ops/backup_script.py in development."""
+    path = data_dir / "run.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"pid": os.getpid(), "database_url": ready.database_url, "mongodb_url": ready.mongodb_url,
+                   "mongodb_db": ready.mongodb_db}, handle)
+
+
+def running_shop_databases(data_dir: Path) -> dict | None:
+    """The databases of the shop running on `data_dir`, if one is running."""
+    try:
+        info = json.loads((data_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    import psutil  # not os.kill(pid, 0): on Windows that terminates the process
+
+    pid = info.get("pid") if isinstance(info, dict) else None
+    return info if isinstance(pid, int) and pid > 0 and psutil.pid_exists(pid) else None
