@@ -218,16 +218,31 @@ def check_production_settings(settings: Settings) -> None:
 
 
 def development_secret_key(data_dir: Path) -> str:
-    """A random key kept under the data directory, so sessions survive restarts in development."""
+    """A random key kept under the data directory, so sessions survive restarts in development.
+
+    Every worker process of one shop must get the same key, and they start at the same moment: the
+    key is written to a private temporary file and linked into place, so a reader never sees a
+    half-written file, and whoever links first wins (the others read the winner's key).
+    """
     path = data_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
+    try:
+        key = path.read_text().strip()
+        if key:
+            return key
+    except FileNotFoundError:
+        pass
     data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    temporary = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    return key
+        handle.write(secrets.token_urlsafe(48) + "\n")
+    try:
+        os.link(temporary, path)  # atomic, and fails if another process's key is already there
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    return path.read_text().strip()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from shop.bootstrap import (
     prepare_databases,
     write_run_file,
 )
-from shop.config import ConfigError, Settings, load_settings
+from shop.config import ConfigError, Settings, development_secret_key, load_settings
 from shop.embedded import EmbeddedServerError, port_is_free
 
 log = logging.getLogger("shop.runner")
@@ -157,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with data_dir_lock(settings.data_dir), databases(settings) as ready:
             ready = _prepare_metrics_dir(ready)
+            if not ready.secret_key:  # made here, before the workers exist, so they all read one key
+                development_secret_key(ready.data_dir)
             os.environ["DATABASE_URL"] = ready.database_url
             os.environ["MONGODB_URL"] = ready.mongodb_url
             write_run_file(settings.data_dir, ready)

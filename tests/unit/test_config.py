@@ -66,3 +66,16 @@ def test_item4_rate_limits_are_counted_in_the_shops_postgresql_unless_another_st
     assert load_settings(_PRODUCTION).rate_limit_store == ("shop+postgresql://x", {})
     assert load_settings({**_PRODUCTION, "RATELIMIT_STORAGE_URI": "redis://r:6379/0"}).rate_limit_store == (
         "redis://r:6379/0", {})
+
+
+def test_workers_starting_together_all_get_the_same_development_key(tmp_path):
+    """The race that made a session signed by one gunicorn worker unreadable by the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shop.config import development_secret_key
+
+    with ThreadPoolExecutor(16) as pool:
+        keys = set(pool.map(lambda _: development_secret_key(tmp_path), range(64)))
+    (key,) = keys
+    assert len(key) >= 32 and (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no temporary file left
