@@ -33,21 +33,18 @@ POOL_WAITING = Gauge("shop_db_pool_waiting", "Requests waiting for a PostgreSQL 
 def render(spool_path: Path, outbox_dir: Path, *, multiprocess_dir: str | None) -> bytes:
     """The exposition text: every worker's samples (from `multiprocess_dir` under gunicorn) plus the
     backlogs read now."""
-    registry = CollectorRegistry()
     if multiprocess_dir:
         from prometheus_client import multiprocess
 
-        multiprocess.MultiProcessCollector(registry)
+        samples = CollectorRegistry()
+        multiprocess.MultiProcessCollector(samples)
     else:
-        from prometheus_client import REGISTRY
-
-        registry = REGISTRY
-    backlog = _BacklogCollector(spool_path, outbox_dir)
-    registry.register(backlog)
-    try:
-        return generate_latest(registry)
-    finally:
-        registry.unregister(backlog)
+        from prometheus_client import REGISTRY as samples
+    # The backlogs in a registry of their own, made per scrape: registering them on the process-wide
+    # registry would make two concurrent scrapes collide (a duplicate-series error).
+    backlogs = CollectorRegistry()
+    backlogs.register(_BacklogCollector(spool_path, outbox_dir))
+    return generate_latest(samples) + generate_latest(backlogs)
 
 
 class _BacklogCollector:

@@ -45,4 +45,4 @@ def password():
             return redirect(url_for("catalog.index"))
     elif request.method == "POST":
         status = 400
-    return render_template("account/password.html", form=form), status
+    return render_template("auth/_new_password.html", form=form, heading=gettext("Change password")), status

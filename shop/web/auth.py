@@ -256,7 +256,7 @@ def reset_password(token: str):
             return redirect(url_for("catalog.index"))
     elif request.method == "POST":
         status = 400
-    return render_template("auth/reset_password.html", form=form), status
+    return render_template("auth/_new_password.html", form=form, heading=gettext("Set a new password")), status
 
 
 @bp.post("/logout")

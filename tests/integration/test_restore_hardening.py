@@ -14,13 +14,7 @@ import pytest
 
 from shop import backup, failpoints
 from tests.conftest import ROOT
-from tests.integration.test_backup import populate, table_checksums
-
-
-@pytest.fixture(autouse=True)
-def no_failpoints():
-    yield
-    failpoints.clear()
+from tests.integration.test_backup import no_failpoints, populate, table_checksums  # noqa: F401 - autouse fixture
 
 
 @pytest.fixture
