@@ -1,19 +1,24 @@
-"""Validated filters for the staff lists (orders, audit log): dates, ids, short exact texts.
+"""Validated filters for the staff lists (orders, payments, audit log), and their keyset positions.
 
 Like the catalog's query parsing, every value that reaches a query is a validated scalar: a date,
-an integer, or an exact string compared with `=` (never a pattern, never an operator).
+an integer, or an exact string compared with `=` (never a pattern, never an operator). The lists
+are read newest first "after this row" (keyset paging), never "skip N rows": page 20,000 costs what
+page 2 does, and rows added between two page loads are neither skipped nor shown twice.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from shop.domain.accounts import normalize_email
-from shop.domain.catalog import parse_page
 from shop.domain.errors import N_, InvalidInput
+from shop.domain.listing import MAX_CURSOR_LENGTH, Listing
 from shop.domain.orders import OrderStatus
 
 _ACTION = re.compile(r"^[a-z_]{1,30}(\.[a-z_]{1,30}){0,2}$")
@@ -65,6 +70,72 @@ def day_bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime 
             dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), utc) if end else None)
 
 
+# --- positions: "after this row" in a staff list, newest first ------------------------------------
+
+@dataclass(frozen=True)
+class RowPosition:
+    """Where a staff list stands: a row's time and number (the number breaks ties). The audit log
+    is ordered by its sequence number alone, so its positions have no time."""
+
+    list_name: str
+    row_id: int
+    at: dt.datetime | None = None
+
+    def token(self) -> str:
+        """The opaque URL form (base64 of JSON)."""
+        raw = json.dumps([self.list_name, self.row_id, self.at.isoformat() if self.at else ""], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def parse_row_position(token: str, list_name: str) -> RowPosition:
+    """A position from a link; a forged one (or one from another list) is refused, never used."""
+    invalid = InvalidInput(N_("That page link is not valid any more; start again from the first page."))
+    if not token or len(token) > MAX_CURSOR_LENGTH or not re.fullmatch(r"[A-Za-z0-9_-]+", token, re.ASCII):
+        raise invalid
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise invalid from None
+    if (not isinstance(value, list) or len(value) != 3 or value[0] != list_name
+            or type(value[1]) is not int or not 1 <= value[1] <= 2**53 or not isinstance(value[2], str)):
+        raise invalid
+    at = None
+    if value[2]:
+        try:
+            at = dt.datetime.fromisoformat(value[2])
+        except ValueError:
+            raise invalid from None
+        if at.tzinfo is None or not EARLIEST_DATE.year <= at.year <= LATEST_DATE.year:
+            raise invalid
+    elif list_name != "audit":
+        raise invalid
+    return RowPosition(list_name, value[1], at)
+
+
+def _positions(args: Mapping[str, list[str]], list_name: str) -> tuple[RowPosition | None, RowPosition | None]:
+    after, before = _one(args, "after"), _one(args, "before")
+    if after and before:
+        raise InvalidInput(N_("That page link is not valid any more; start again from the first page."))
+    return (parse_row_position(after, list_name) if after else None,
+            parse_row_position(before, list_name) if before else None)
+
+
+def keyset_page(rows: list, *, per_page: int, after: RowPosition | None, before: RowPosition | None,
+                position_of: Callable[[object], RowPosition], total: int, total_is_exact: bool) -> Listing:
+    """One page of a staff list from the rows read beyond its position (at most per_page + 1: the
+    extra row only says there is more). Rows read `before` a position come oldest first."""
+    if before is not None:
+        rows = rows[:per_page][::-1]
+        has_previous, more = True, True
+    else:
+        more, rows = len(rows) > per_page, rows[:per_page]
+        has_previous = after is not None
+    return Listing(items=rows, total=total, total_is_exact=total_is_exact,
+                   next_position=position_of(rows[-1]) if more and rows else None,
+                   previous_position=position_of(rows[0]) if has_previous and rows else None,
+                   has_previous=has_previous)
+
+
 @dataclass(frozen=True)
 class OrderFilter:
     status: OrderStatus | None = None
@@ -72,7 +143,8 @@ class OrderFilter:
     order_id: int | None = None
     start: dt.date | None = None
     end: dt.date | None = None
-    page: int = 1
+    after: RowPosition | None = None
+    before: RowPosition | None = None
     per_page: int = 50
 
 
@@ -87,7 +159,7 @@ def parse_order_filter(args: Mapping[str, list[str]]) -> OrderFilter:
         raise InvalidInput(N_("Enter a valid e-mail address."))
     order_id = _positive_int(_one(args, "order").lstrip("#"), N_("An order number is a whole number such as 17."))
     start, end = _date_range(args)
-    return OrderFilter(status, email, order_id, start, end, parse_page(_one(args, "page") or None))
+    return OrderFilter(status, email, order_id, start, end, *_positions(args, "orders"))
 
 
 PAYMENT_STATUSES = ("succeeded", "declined")
@@ -98,7 +170,8 @@ class PaymentFilter:
     status: str | None = None
     start: dt.date | None = None
     end: dt.date | None = None
-    page: int = 1
+    after: RowPosition | None = None
+    before: RowPosition | None = None
     per_page: int = 50
 
 
@@ -107,7 +180,7 @@ def parse_payment_filter(args: Mapping[str, list[str]]) -> PaymentFilter:
     if status is not None and status not in PAYMENT_STATUSES:
         raise InvalidInput(N_("Unknown payment status; use succeeded or declined."))
     start, end = _date_range(args)
-    return PaymentFilter(status, start, end, parse_page(_one(args, "page") or None))
+    return PaymentFilter(status, start, end, *_positions(args, "payments"))
 
 
 @dataclass(frozen=True)
@@ -118,8 +191,14 @@ class AuditFilter:
     target: str | None = None
     start: dt.date | None = None
     end: dt.date | None = None
-    page: int = 1
+    after: RowPosition | None = None
+    before: RowPosition | None = None
     per_page: int = 100
+
+    @property
+    def is_filtered(self) -> bool:
+        return any(value is not None for value in (self.actor_id, self.actor_email, self.action, self.target,
+                                                   self.start, self.end))
 
     def as_args(self) -> dict[str, str]:
         """The filter as query-string arguments (for the CSV link and the pages)."""
@@ -139,7 +218,7 @@ def parse_audit_filter(args: Mapping[str, list[str]]) -> AuditFilter:
     if target is not None and not _TARGET.match(target):
         raise InvalidInput(N_("A target looks like order:17, user:3 or product:<id>."))
     start, end = _date_range(args)
-    return AuditFilter(actor_id, actor_email, action, target, start, end, parse_page(_one(args, "page") or None))
+    return AuditFilter(actor_id, actor_email, action, target, start, end, *_positions(args, "audit"))
 
 
 def csv_cell(value) -> str:

@@ -7,36 +7,24 @@ import io
 
 from flask import Blueprint, Response, render_template, request
 
-from shop.domain.catalog import Page
-from shop.domain.filters import AuditFilter, csv_cell, day_bounds, parse_audit_filter
+from shop.domain.filters import csv_cell, parse_audit_filter
+from shop.services import staff_lists
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
-from shop.web.extensions import get_audit_log, get_db, get_store
+from shop.web.extensions import get_audit_log, get_db, get_report_db, get_store
 from shop.web.formatting import as_json
 
 bp = Blueprint("audit_log", __name__, url_prefix="/admin/audit")
 CSV_COLUMNS = ("seq", "ts", "actor_id", "actor_role", "ip", "user_agent", "action", "target", "details", "hash")
 
 
-def _criteria(audit_filter: AuditFilter) -> dict:
-    since, until = day_bounds(audit_filter.start, audit_filter.end)
-    actor_id = audit_filter.actor_id
-    if audit_filter.actor_email:
-        users, _ = get_db().find_users(email=audit_filter.actor_email, limit=1)
-        actor_id = users[0].user_id if users else 0  # nobody has id 0: an unknown e-mail matches nothing
-    return {"actor_id": actor_id, "action": audit_filter.action, "target": audit_filter.target,
-            "since": since, "until": until}
-
-
 @bp.get("/")
 @roles_required(*STAFF)
 def index():
     audit_filter = parse_audit_filter(request.args.to_dict(flat=False))
-    store = get_store()
-    entries, total = store.find_audit_entries(skip=(audit_filter.page - 1) * audit_filter.per_page,
-                                              limit=audit_filter.per_page, **_criteria(audit_filter))
-    return render_template("staff/audit.html", page=Page(entries, total, audit_filter.page, audit_filter.per_page),
-                           filter=audit_filter, actions=store.audit_actions())
+    listing = staff_lists.list_audit_entries(get_db(), get_report_db(), get_store(), audit_filter)
+    return render_template("staff/audit.html", listing=listing, filter=audit_filter,
+                           actions=get_report_db().lists.audit_actions())
 
 
 @bp.get("/export.csv")
@@ -44,7 +32,7 @@ def index():
 def export():
     """Every matching entry, oldest first, streamed (a large log is never held in memory)."""
     audit_filter = parse_audit_filter(request.args.to_dict(flat=False))
-    entries = get_store().find_audit_entries(limit=None, newest_first=False, **_criteria(audit_filter))
+    entries = staff_lists.export_audit_entries(get_db(), get_store(), audit_filter)
     audit("audit.exported", None, filter=audit_filter.as_args())
 
     def rows():

@@ -11,11 +11,11 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from shop.domain.accounts import Role
-from shop.domain.catalog import Page
 from shop.domain.errors import Conflict
-from shop.domain.filters import PAYMENT_STATUSES, day_bounds, parse_order_filter, parse_payment_filter
+from shop.domain.filters import PAYMENT_STATUSES, parse_order_filter, parse_payment_filter
 from shop.domain.orders import OrderStatus
 from shop.services import orders as order_service
+from shop.services import staff_lists
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
 from shop.web.errors import status_for, translate_error
@@ -29,11 +29,7 @@ bp = Blueprint("staff_orders", __name__, url_prefix="/admin/orders")
 @roles_required(*STAFF)
 def index():
     order_filter = parse_order_filter(request.args.to_dict(flat=False))
-    since, until = day_bounds(order_filter.start, order_filter.end)
-    orders, total = get_report_db().find_orders(
-        order_filter.status, order_filter.email, order_filter.order_id, since, until,
-        limit=order_filter.per_page, offset=(order_filter.page - 1) * order_filter.per_page)
-    return render_template("staff/orders.html", page=Page(orders, total, order_filter.page, order_filter.per_page),
+    return render_template("staff/orders.html", listing=staff_lists.list_orders(get_report_db(), order_filter),
                            filter=order_filter, statuses=[status.value for status in OrderStatus])
 
 
@@ -42,10 +38,7 @@ def index():
 def payments():
     """Every payment attempt, accepted or declined, across all orders."""
     payment_filter = parse_payment_filter(request.args.to_dict(flat=False))
-    since, until = day_bounds(payment_filter.start, payment_filter.end)
-    rows, total = get_report_db().find_payments(payment_filter.status, since, until, limit=payment_filter.per_page,
-                                         offset=(payment_filter.page - 1) * payment_filter.per_page)
-    return render_template("staff/payments.html", page=Page(rows, total, payment_filter.page, payment_filter.per_page),
+    return render_template("staff/payments.html", listing=staff_lists.list_payments(get_report_db(), payment_filter),
                            filter=payment_filter, statuses=PAYMENT_STATUSES)
 
 

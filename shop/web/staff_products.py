@@ -27,6 +27,7 @@ from shop.domain.catalog import (
 from shop.domain.errors import N_, Conflict, InvalidInput
 from shop.domain.listing import parse_catalog_query
 from shop.services import catalog as catalog_service
+from shop.services import staff_lists
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
 from shop.web.errors import status_for, translate_error
@@ -107,7 +108,7 @@ def create():
 
 def _render_edit(product_id: str, form: dict | None = None, error: str | None = None, stock_error: str | None = None):
     product = catalog_service.product_detail(get_store(), product_id, include_archived=True)
-    history, _ = get_store().find_audit_entries(target=f"product:{product.product_id}", limit=50)
+    history = staff_lists.audit_history(get_db(), get_store(), f"product:{product.product_id}")
     if form is None:
         form = {"name": product.name, "category": product.category, "price": str(product.price),
                 "description": product.description}

@@ -17,7 +17,15 @@ from shop.domain.catalog import (
     product_fields,
 )
 from shop.domain.errors import Conflict, InvalidInput
-from shop.domain.filters import csv_cell, day_bounds, parse_audit_filter, parse_order_filter
+from shop.domain.filters import (
+    RowPosition,
+    csv_cell,
+    day_bounds,
+    keyset_page,
+    parse_audit_filter,
+    parse_order_filter,
+    parse_row_position,
+)
 from shop.domain.orders import OrderStatus, failed_or_cancelled_rate
 from shop.services.orders import staff_actions
 
@@ -156,11 +164,61 @@ def test_an_order_filter_takes_exact_values():
 
 @pytest.mark.parametrize("params", [
     {"status": "lost"}, {"order": "abc"}, {"order": "0"}, {"from": "27/11/2026"},
-    {"from": "2026-11-27", "to": "2026-11-01"}, {"page": "0"},
+    {"from": "2026-11-27", "to": "2026-11-01"}, {"after": "0"}, {"before": "x" * 900},
 ])
 def test_bad_order_filters_are_refused(params):
     with pytest.raises(InvalidInput):
         parse_order_filter(args(**params))
+
+
+def test_a_list_position_round_trips_through_its_link():
+    at = dt.datetime(2026, 11, 30, 9, 15, 2, 123456, tzinfo=dt.timezone.utc)
+    position = RowPosition("orders", 1234, at)
+    assert parse_row_position(position.token(), "orders") == position
+    assert parse_order_filter(args(after=position.token())).after == position
+    assert parse_row_position(RowPosition("audit", 9).token(), "audit") == RowPosition("audit", 9)
+
+
+def _token(value) -> str:
+    import base64
+    import json
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("value", [
+    ["payments", 3, "2026-11-30T09:00:00+00:00"],  # another list's position
+    ["orders", 3, ""], ["orders", "3", "2026-11-30T09:00:00+00:00"], ["orders", True, "2026-11-30T09:00:00+00:00"],
+    ["orders", 0, "2026-11-30T09:00:00+00:00"], ["orders", 2**60, "2026-11-30T09:00:00+00:00"],
+    ["orders", 3, "2026-11-30T09:00:00"],  # no time zone
+    ["orders", 3, "tomorrow"], ["orders", 3, "9999-12-31T00:00:00+00:00"], {"$gt": 1}, ["orders", 3],
+])
+def test_a_forged_list_position_is_refused(value):
+    with pytest.raises(InvalidInput):
+        parse_row_position(_token(value), "orders")
+    with pytest.raises(InvalidInput):
+        parse_order_filter(args(after="AAAA", before="AAAA"))  # both directions at once
+
+
+def _rows(*ids):
+    return [{"id": n} for n in ids]
+
+
+def _position(row):
+    return RowPosition("audit", row["id"])
+
+
+def test_a_keyset_page_links_to_the_pages_beside_it():
+    first = keyset_page(_rows(9, 8, 7), per_page=2, after=None, before=None, position_of=_position,
+                        total=9, total_is_exact=True)
+    assert [r["id"] for r in first.items] == [9, 8] and first.next_position == _position({"id": 8})
+    assert not first.has_previous and first.previous_position is None
+    last = keyset_page(_rows(2, 1), per_page=2, after=_position({"id": 3}), before=None, position_of=_position,
+                       total=9, total_is_exact=True)
+    assert not last.has_next and last.previous_position == _position({"id": 2})
+    # read backwards from a position: oldest first, turned around, and there is a next page
+    back = keyset_page(_rows(4, 5, 6), per_page=2, after=None, before=_position({"id": 3}), position_of=_position,
+                       total=9, total_is_exact=True)
+    assert [r["id"] for r in back.items] == [5, 4] and back.has_previous and back.next_position == _position({"id": 4})
 
 
 def test_a_repeated_parameter_is_refused():

@@ -476,39 +476,11 @@ class MongoStore:
     def count_audit_entries(self) -> int:
         return self.audit_logs.count_documents({})
 
-    @staticmethod
-    def _audit_filter(actor_id=None, action=None, target=None, since=None, until=None) -> dict:
-        """Exact matches on validated scalars (shop.domain.filters), and a time range."""
-        query: dict = {}
-        if actor_id is not None:
-            query["actor_id"] = actor_id
-        if action is not None:
-            query["action"] = action
-        if target is not None:
-            query["target"] = target
-        if since is not None or until is not None:
-            query["ts"] = {**({"$gte": since} if since else {}), **({"$lt": until} if until else {})}
-        return query
-
-    def find_audit_entries(self, *, skip: int = 0, limit: int | None = 100, newest_first: bool = True,
-                           **criteria) -> tuple[list[dict], int] | Iterable[dict]:
-        """Entries matching the criteria: a page and the total, or (limit None) a cursor over all."""
-        query = self._audit_filter(**criteria)
-        if not query and limit is not None and newest_first:
-            # The whole log, newest first: seq is gapless from 1, so a page is a set of point lookups
-            # and the total is the last seq (no index range, no count).
-            total = self.audit_head_seq()
-            wanted = list(range(total - skip, max(0, total - skip - limit), -1))
-            found = {doc["seq"]: doc for doc in self.audit_logs.find({"seq": {"$in": wanted}}, {"_id": 0})}
-            return [found[n] for n in wanted if n in found], total
-        cursor = self.audit_logs.find(query, {"_id": 0}).sort("seq", -1 if newest_first else 1)
-        if limit is None:
-            return cursor.batch_size(1000)
-        return list(cursor.skip(skip).limit(limit)), self.audit_logs.count_documents(query)
-
-    def audit_actions(self) -> list[str]:
-        """The actions present in the log (a plain scalar field: `distinct` reads the action index)."""
-        return sorted(self.audit_logs.distinct("action"))
+    def audit_entries_by_seq(self, seqs: list[int]) -> list[dict]:
+        """The entries with these sequence numbers, in the order asked (point lookups on the unique
+        seq index; a number not in the log is left out)."""
+        found = {doc["seq"]: doc for doc in self.audit_logs.find({"seq": {"$in": list(seqs)}}, {"_id": 0})}
+        return [found[n] for n in seqs if n in found]
 
     def stock_levels(self) -> dict[str, int]:
         return {str(doc["_id"]): doc["stock"] for doc in self.products.find({}, {"stock": 1})}

@@ -23,6 +23,7 @@ import psycopg2.sql
 
 from shop import metrics
 from shop.adapters.postgres.catalog_index import CatalogIndex
+from shop.adapters.postgres.staff_lists import StaffLists
 from shop.config import PROJECT_ROOT
 from shop.domain.accounts import Role, User
 from shop.domain.orders import HeldUnpaid, OrderLine, OrderStatus
@@ -82,6 +83,7 @@ class PostgresDatabase:
         self._acquire_timeout = acquire_timeout
         self._last_used: dict[int, float] = {}  # id(connection) → when it was last given back
         self.catalog = CatalogIndex(self)
+        self.lists = StaffLists(self)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg2.extensions.connection]:
@@ -330,44 +332,7 @@ class PostgresDatabase:
                     {"role": role.value, "active": is_active, "user_id": user_id})
         return _user(cur.fetchone())
 
-    # --- staff views: all orders, the dashboard -------------------------------------------------
-
-    def find_orders(self, status: OrderStatus | None = None, email: str | None = None, order_id: int | None = None,
-                    since=None, until=None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
-        """All customers' orders matching exact filters, newest first, with the customer's e-mail."""
-        params = {"status": status.value if status else None, "email": email, "order_id": order_id,
-                  "since": since, "until": until, "limit": limit, "offset": offset}
-        with self.transaction() as cur:
-            cur.execute(
-                """SELECT o.*, u.email, u.full_name, count(*) OVER () AS matching
-                   FROM orders o JOIN users u USING (user_id)
-                   WHERE (%(status)s::text IS NULL OR o.status = %(status)s)
-                     AND (%(email)s::text IS NULL OR u.email = %(email)s)
-                     AND (%(order_id)s::int IS NULL OR o.order_id = %(order_id)s)
-                     AND (%(since)s::timestamptz IS NULL OR o.created_at >= %(since)s)
-                     AND (%(until)s::timestamptz IS NULL OR o.created_at < %(until)s)
-                   ORDER BY o.created_at DESC, o.order_id DESC LIMIT %(limit)s OFFSET %(offset)s""", params)
-            rows = list(cur.fetchall())
-        if rows or offset == 0:
-            return rows, rows[0]["matching"] if rows else 0
-        return rows, self.find_orders(status, email, order_id, since, until, limit=1)[1]  # past the last page
-
-    def find_payments(self, status: str | None = None, since=None, until=None, limit: int = 50,
-                      offset: int = 0) -> tuple[list[dict], int]:
-        """Every payment attempt (accepted and declined), newest first, with the paying customer."""
-        with self.transaction() as cur:
-            cur.execute(
-                """SELECT p.payment_id, p.order_id, p.amount, p.status, p.method, p.provider_reference,
-                          p.card_last4, p.decline_reason, p.created_at, u.email, u.full_name,
-                          count(*) OVER () AS matching
-                   FROM payments p JOIN orders o USING (order_id) JOIN users u ON u.user_id = o.user_id
-                   WHERE (%(status)s::text IS NULL OR p.status = %(status)s)
-                     AND (%(since)s::timestamptz IS NULL OR p.created_at >= %(since)s)
-                     AND (%(until)s::timestamptz IS NULL OR p.created_at < %(until)s)
-                   ORDER BY p.created_at DESC, p.payment_id DESC LIMIT %(limit)s OFFSET %(offset)s""",
-                {"status": status, "since": since, "until": until, "limit": limit, "offset": offset})
-            rows = list(cur.fetchall())
-        return rows, rows[0]["matching"] if rows else 0
+    # --- staff views: the dashboard (the lists are in staff_lists.py) ---------------------------
 
     def is_product_ordered(self, product_id: str) -> bool:
         with self.transaction() as cur:

@@ -1,0 +1,171 @@
+"""The staff console's lists at any volume: orders, payments and the audit log, newest first.
+
+A page is read "after this row" along an index in the list's order (shop.domain.filters,
+shop.adapters.postgres.staff_lists), so it costs the same on page 2 and page 20,000, with 1,000
+orders or 1,000,000. The audit log itself stays in MongoDB (the hash chain); which entries a
+filtered page shows comes from its projection in PostgreSQL (`audit_index`), caught up from the
+chain by sequence number, and the entries are then read by seq (point lookups). The unfiltered log
+needs no projection: its sequence numbers are known from the chain's head. docs/catalog.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import replace
+
+from shop.adapters.mongo import MongoStore
+from shop.adapters.postgres import PostgresDatabase
+from shop.domain.filters import AuditFilter, OrderFilter, PaymentFilter, RowPosition, day_bounds, keyset_page
+from shop.domain.listing import COUNT_LIMIT, Listing
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_BATCH = 1000
+# A page view brings the projection up to date with at most this many entries (a few tens of
+# milliseconds); a larger backlog (after a restore, or MongoDB back after an outage) is left to the
+# recovery passes, which take it in full.
+VIEW_CATCH_UP_LIMIT = 2000
+EXPORT_BATCH = 1000
+
+
+def _page(rows: list, counted: int, list_filter, position_of) -> Listing:
+    return keyset_page(rows, per_page=list_filter.per_page, after=list_filter.after, before=list_filter.before,
+                       position_of=position_of, total=min(counted, COUNT_LIMIT), total_is_exact=counted <= COUNT_LIMIT)
+
+
+# --- orders and payments ------------------------------------------------------------------------------
+
+def _order_position(row: dict) -> RowPosition:
+    return RowPosition("orders", row["order_id"], row["created_at"])
+
+
+def list_orders(db: PostgresDatabase, order_filter: OrderFilter) -> Listing:
+    """A page of every customer's orders matching the filter, newest first."""
+    since, until = day_bounds(order_filter.start, order_filter.end)
+    criteria = {"status": order_filter.status.value if order_filter.status else None, "email": order_filter.email,
+                "order_id": order_filter.order_id, "since": since, "until": until}
+    rows = db.lists.orders(criteria, after=order_filter.after, before=order_filter.before,
+                           limit=order_filter.per_page + 1)
+    if order_filter.before is not None and len(rows) <= order_filter.per_page:  # back at the newest: page 1
+        return list_orders(db, replace(order_filter, before=None))
+    return _page(rows, db.lists.count_orders(criteria), order_filter, _order_position)
+
+
+def _payment_position(row: dict) -> RowPosition:
+    return RowPosition("payments", row["payment_id"], row["created_at"])
+
+
+def list_payments(db: PostgresDatabase, payment_filter: PaymentFilter) -> Listing:
+    """A page of payment attempts (accepted and declined) across all orders, newest first."""
+    since, until = day_bounds(payment_filter.start, payment_filter.end)
+    criteria = {"status": payment_filter.status, "since": since, "until": until}
+    rows = db.lists.payments(criteria, after=payment_filter.after, before=payment_filter.before,
+                             limit=payment_filter.per_page + 1)
+    if payment_filter.before is not None and len(rows) <= payment_filter.per_page:
+        return list_payments(db, replace(payment_filter, before=None))
+    return _page(rows, db.lists.count_payments(criteria), payment_filter, _payment_position)
+
+
+# --- the audit log ------------------------------------------------------------------------------------
+
+def _audit_position(entry: dict) -> RowPosition:
+    return RowPosition("audit", entry["seq"])
+
+
+def audit_criteria(db: PostgresDatabase, audit_filter: AuditFilter) -> dict:
+    since, until = day_bounds(audit_filter.start, audit_filter.end)
+    actor_id = audit_filter.actor_id
+    if audit_filter.actor_email:
+        users, _ = db.find_users(email=audit_filter.actor_email, limit=1)
+        actor_id = users[0].user_id if users else 0  # nobody has id 0: an unknown e-mail matches nothing
+    return {"actor_id": actor_id, "action": audit_filter.action, "target": audit_filter.target,
+            "since": since, "until": until}
+
+
+def list_audit_entries(db: PostgresDatabase, report_db: PostgresDatabase, store: MongoStore,
+                       audit_filter: AuditFilter) -> Listing:
+    """A page of the audit log, newest first. `db` brings the filter index up to date (a write);
+    `report_db` (the read replica, when there is one) answers which entries match."""
+    per_page = audit_filter.per_page
+    if not audit_filter.is_filtered:
+        return _unfiltered_audit_page(store, audit_filter)
+    catch_up_audit_index(db, store, limit=VIEW_CATCH_UP_LIMIT)
+    criteria = audit_criteria(db, audit_filter)
+    seqs = report_db.lists.audit_seqs(criteria, after=audit_filter.after, before=audit_filter.before,
+                                      limit=per_page + 1)
+    if audit_filter.before is not None and len(seqs) <= per_page:
+        return list_audit_entries(db, report_db, store, replace(audit_filter, before=None))
+    return _page(store.audit_entries_by_seq(seqs), report_db.lists.count_audit(criteria), audit_filter,
+                 _audit_position)
+
+
+def _unfiltered_audit_page(store: MongoStore, audit_filter: AuditFilter) -> Listing:
+    """The whole log newest first: seq is gapless from 1 to the head, so a page is a set of point
+    lookups and the total is the head's seq (no index range, no count)."""
+    per_page, head = audit_filter.per_page, store.audit_head_seq()
+    if audit_filter.before is not None:
+        first = audit_filter.before.row_id + 1
+        seqs = list(range(first, min(head, first + per_page) + 1))
+        if len(seqs) <= per_page:
+            return _unfiltered_audit_page(store, replace(audit_filter, before=None))
+    else:
+        top = min(head, audit_filter.after.row_id - 1) if audit_filter.after else head
+        seqs = list(range(top, max(0, top - per_page - 1), -1))
+    entries = store.audit_entries_by_seq(seqs)
+    return keyset_page(entries, per_page=per_page, after=audit_filter.after, before=audit_filter.before,
+                       position_of=_audit_position, total=head, total_is_exact=True)
+
+
+def audit_history(db: PostgresDatabase, store: MongoStore, target: str, limit: int = 50) -> list[dict]:
+    """The newest entries about one target (a product's history on its staff page)."""
+    catch_up_audit_index(db, store, limit=VIEW_CATCH_UP_LIMIT)
+    criteria = {"actor_id": None, "action": None, "target": target, "since": None, "until": None}
+    return store.audit_entries_by_seq(db.lists.audit_seqs(criteria, limit=limit))
+
+
+def export_audit_entries(db: PostgresDatabase, store: MongoStore, audit_filter: AuditFilter) -> Iterator[dict]:
+    """Every matching entry, oldest first, read in batches (a large log is never held in memory)."""
+    if not audit_filter.is_filtered:
+        head = store.audit_head_seq()
+        for first in range(1, head + 1, EXPORT_BATCH):
+            yield from store.audit_entries_by_seq(list(range(first, min(head, first + EXPORT_BATCH - 1) + 1)))
+        return
+    catch_up_audit_index(db, store, limit=VIEW_CATCH_UP_LIMIT)
+    criteria, after = audit_criteria(db, audit_filter), None
+    while seqs := db.lists.audit_seqs(criteria, after=after, limit=EXPORT_BATCH, ascending=True):
+        yield from store.audit_entries_by_seq(seqs)
+        after = RowPosition("audit", seqs[-1])
+
+
+def catch_up_audit_index(db: PostgresDatabase, store: MongoStore, *, limit: int | None = None) -> int:
+    """Project the chain's entries not yet in the filter index, in seq order; returns how many.
+
+    The projection remembers how far it is contiguous and that entry's hash: a log behind it or
+    with another entry at that seq (a restore, a replaced database) makes it start over. Several
+    processes may catch up at once; the state row decides which one's batch counts.
+    """
+    through, last_hash = db.lists.audit_index_state()
+    head = store.audit_head_seq()
+    if through > head or (through and _hash_at(store, through) != last_hash):
+        log.warning("the audit log no longer matches its filter index (restored?); rebuilding the index")
+        db.lists.reset_audit_index()
+        through = 0
+    added = 0
+    while through < head and (limit is None or added < limit):
+        wanted = list(range(through + 1, min(head, through + CATCH_UP_BATCH) + 1))
+        contiguous = []
+        for seq, entry in zip(wanted, store.audit_entries_by_seq(wanted), strict=False):
+            if entry["seq"] != seq:  # not written yet (a writer between its entry and the head)
+                break
+            contiguous.append(entry)
+        if not contiguous or not db.lists.extend_audit_index(through, contiguous):
+            break  # nothing more yet, or another process is catching up
+        through = contiguous[-1]["seq"]
+        added += len(contiguous)
+    return added
+
+
+def _hash_at(store: MongoStore, seq: int) -> str | None:
+    entries = store.audit_entries_by_seq([seq])
+    return entries[0]["hash"] if entries else None
