@@ -20,7 +20,7 @@ from tests.conftest import csrf_token_from
 
 PASSWORD = "correct horse battery"
 _TABLES = ("payments, order_items, orders, users, rate_limit_counters, "
-           "catalog_entries, catalog_categories, catalog_facet_values, catalog_facet_keys, catalog_terms")
+           "catalog_entries, catalog_categories, catalog_facet_values, catalog_facet_keys, catalog_terms, audit_index")
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +38,7 @@ def db(migrated) -> Iterator[PostgresDatabase]:
     database = PostgresDatabase(migrated, max_connections=4)
     with database.transaction() as cur:
         cur.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")  # noqa: S608 - constant
+        cur.execute("UPDATE audit_index_state SET through = 0, last_hash = NULL")
     yield database
     database.close()
 

@@ -46,6 +46,40 @@ def _beyond(after: RowPosition | None, before: RowPosition | None) -> tuple[str,
     return "", "DESC", {}
 
 
+# --- the statements (module functions, so a test can EXPLAIN exactly what is sent) --------------------
+
+def orders_query(criteria: dict, after: RowPosition | None, before: RowPosition | None, limit: int):
+    compare, direction, position = _beyond(after, before)
+    keyset = f"AND (o.created_at, o.order_id) {compare} (%(at)s, %(row_id)s)" if compare else ""
+    return (f"""SELECT o.*, u.email, u.full_name FROM orders o JOIN users u USING (user_id)
+                WHERE {_ORDER_FILTERS} {keyset}
+                ORDER BY o.created_at {direction}, o.order_id {direction} LIMIT %(limit)s""",  # noqa: S608  # nosec B608 - fixed fragments
+            {**criteria, **position, "limit": limit})
+
+
+def payments_query(criteria: dict, after: RowPosition | None, before: RowPosition | None, limit: int):
+    compare, direction, position = _beyond(after, before)
+    keyset = f"AND (p.created_at, p.payment_id) {compare} (%(at)s, %(row_id)s)" if compare else ""
+    return (f"""SELECT p.payment_id, p.order_id, p.amount, p.status, p.method, p.provider_reference,
+                       p.card_last4, p.decline_reason, p.created_at, u.email, u.full_name
+                FROM payments p JOIN orders o USING (order_id) JOIN users u ON u.user_id = o.user_id
+                WHERE {_PAYMENT_FILTERS} {keyset}
+                ORDER BY p.created_at {direction}, p.payment_id {direction} LIMIT %(limit)s""",  # noqa: S608  # nosec B608 - fixed fragments
+            {**criteria, **position, "limit": limit})
+
+
+def audit_query(criteria: dict, after: RowPosition | None, before: RowPosition | None, limit: int, *,
+                ascending: bool = False):
+    if ascending:
+        compare, direction, position = (">", "ASC", {"row_id": after.row_id}) if after else ("", "ASC", {})
+    else:
+        compare, direction, position = _beyond(after, before)
+    keyset = f"AND seq {compare} %(row_id)s" if compare else ""
+    return (f"""SELECT seq FROM audit_index WHERE {_AUDIT_FILTERS} {keyset}
+                ORDER BY seq {direction} LIMIT %(limit)s""",  # noqa: S608  # nosec B608 - fixed fragments
+            {**criteria, **position, "limit": limit})
+
+
 class StaffLists:
     """Reads for the staff console; `db` is a PostgresDatabase (or its read replica)."""
 
@@ -58,14 +92,8 @@ class StaffLists:
                limit: int = 51) -> list[dict]:
         """Orders matching the criteria (status, email, order_id, since, until) beyond a position,
         with the customer's name and e-mail."""
-        compare, direction, position = _beyond(after, before)
-        keyset = f"AND (o.created_at, o.order_id) {compare} (%(at)s, %(row_id)s)" if compare else ""
         with self._db.transaction() as cur:
-            cur.execute(
-                f"""SELECT o.*, u.email, u.full_name FROM orders o JOIN users u USING (user_id)
-                    WHERE {_ORDER_FILTERS} {keyset}
-                    ORDER BY o.created_at {direction}, o.order_id {direction} LIMIT %(limit)s""",  # noqa: S608  # nosec B608 - fixed fragments
-                {**criteria, **position, "limit": limit})
+            cur.execute(*orders_query(criteria, after, before, limit))
             return list(cur.fetchall())
 
     def count_orders(self, criteria: dict) -> int:
@@ -78,16 +106,8 @@ class StaffLists:
     def payments(self, criteria: dict, *, after: RowPosition | None = None, before: RowPosition | None = None,
                  limit: int = 51) -> list[dict]:
         """Payment attempts (accepted and declined) matching status, since, until beyond a position."""
-        compare, direction, position = _beyond(after, before)
-        keyset = f"AND (p.created_at, p.payment_id) {compare} (%(at)s, %(row_id)s)" if compare else ""
         with self._db.transaction() as cur:
-            cur.execute(
-                f"""SELECT p.payment_id, p.order_id, p.amount, p.status, p.method, p.provider_reference,
-                           p.card_last4, p.decline_reason, p.created_at, u.email, u.full_name
-                    FROM payments p JOIN orders o USING (order_id) JOIN users u ON u.user_id = o.user_id
-                    WHERE {_PAYMENT_FILTERS} {keyset}
-                    ORDER BY p.created_at {direction}, p.payment_id {direction} LIMIT %(limit)s""",  # noqa: S608  # nosec B608 - fixed fragments
-                {**criteria, **position, "limit": limit})
+            cur.execute(*payments_query(criteria, after, before, limit))
             return list(cur.fetchall())
 
     def count_payments(self, criteria: dict) -> int:
@@ -103,15 +123,8 @@ class StaffLists:
                    limit: int = 101, ascending: bool = False) -> list[int]:
         """Sequence numbers of entries matching the criteria (actor_id, action, target, since,
         until), newest first beyond a position (or, `ascending`, oldest first after `after`)."""
-        if ascending:
-            compare, direction, position = (">", "ASC", {"row_id": after.row_id}) if after else ("", "ASC", {})
-        else:
-            compare, direction, position = _beyond(after, before)
-        keyset = f"AND seq {compare} %(row_id)s" if compare else ""
         with self._db.transaction() as cur:
-            cur.execute(f"""SELECT seq FROM audit_index WHERE {_AUDIT_FILTERS} {keyset}
-                            ORDER BY seq {direction} LIMIT %(limit)s""",  # noqa: S608  # nosec B608 - fixed fragments
-                        {**criteria, **position, "limit": limit})
+            cur.execute(*audit_query(criteria, after, before, limit, ascending=ascending))
             return [row["seq"] for row in cur.fetchall()]
 
     def count_audit(self, criteria: dict) -> int:
