@@ -31,4 +31,13 @@ CREATE TABLE audit_index_state (
 );
 INSERT INTO audit_index_state DEFAULT VALUES;
 
+-- The dashboard's low-stock list (issue 10): which products have the least stock, from the catalog
+-- index, in order, instead of a read of every product in MongoDB. MongoDB stays the stock of record;
+-- this copy is written when a product is created or rebuilt, and by the recovery pass for every
+-- product whose stock changed (those are `marked` in MongoDB until recorded): docs/catalog.md.
+-- The index is emptied so that the next start rebuilds it with the stock (ensure_catalog_index).
+ALTER TABLE catalog_entries ADD COLUMN stock INTEGER CHECK (stock >= 0);
+TRUNCATE catalog_entries, catalog_categories, catalog_facet_values, catalog_facet_keys, catalog_terms;
+CREATE INDEX catalog_by_stock ON catalog_entries (stock, name_key, product_id) WHERE NOT archived;
+
 INSERT INTO schema_migrations (version, name) VALUES ('0006', '0006_staff_lists.sql') ON CONFLICT (version) DO NOTHING;

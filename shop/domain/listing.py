@@ -261,6 +261,7 @@ class CatalogEntry:
     archived: bool
     facets: dict
     words: tuple[str, ...]
+    stock: int | None = None  # as read with the entry; later changes arrive through the recovery pass
 
     @classmethod
     def of(cls, product) -> CatalogEntry:
@@ -268,7 +269,7 @@ class CatalogEntry:
         return cls(product_id=product.product_id, revision=product.revision, category=product.category,
                    name_key=name_sort_key(product.name), price=product.price, archived=product.deleted,
                    facets=facet_attributes(product.attributes),
-                   words=tuple(index_words(product.name, product.category)))
+                   words=tuple(index_words(product.name, product.category)), stock=product.stock)
 
     @property
     def counted_facets(self) -> list[tuple[str, object]]:

@@ -91,17 +91,27 @@ def _recover(db: PostgresDatabase, store: MongoStore, now: dt.datetime) -> Recov
     _sweep_holds(db, store, report)
     # 5. Return markers of long-finished cancellations are forgotten.
     _sweep_returns(db, store, now, report)
-    store.unmark_products_without_markers()
-    # 6. Product writes whose catalog listing was not updated (a crash or PostgreSQL down meanwhile).
+    # 6. Stock changed since the last pass (marked products): recorded for the low-stock list;
+    #    a product is unmarked once nothing is in flight and its stock is the one recorded.
+    _record_stock_levels(db, store)
+    # 7. Product writes whose catalog listing was not updated (a crash or PostgreSQL down meanwhile).
     report.catalog_synced = sync_catalog_index(db, store)
-    # 7. Audit entries not yet in the audit log's filter index (a bounded batch per pass).
+    # 8. Audit entries not yet in the audit log's filter index (a bounded batch per pass).
     report.audit_indexed = catch_up_audit_index(db, store, limit=AUDIT_CATCH_UP_PER_PASS)
-    # 8. Housekeeping: rate-limit counters whose window is over.
+    # 9. Housekeeping: rate-limit counters whose window is over.
     db.delete_expired_rate_limits()
     if report.aborted or report.expired or report.stock_returned or report.holds_released:
         log.info("recovery: aborted %s, expired %s, stock returned %s, holds settled %d, released %d",
                  report.aborted, report.expired, report.stock_returned, report.holds_settled, report.holds_released)
     return report
+
+
+def _record_stock_levels(db: PostgresDatabase, store: MongoStore) -> None:
+    levels = store.marked_stock_levels()
+    recorded = db.catalog.record_stock([(product_id, stock) for product_id, stock, _ in levels])
+    for product_id, stock, clear in levels:
+        if clear and product_id in recorded:
+            store.unmark(product_id, stock)
 
 
 def _order_id(marker_key: str) -> int | None:

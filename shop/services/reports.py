@@ -41,5 +41,14 @@ def dashboard(db: PostgresDatabase, store: MongoStore, low_stock_threshold: int,
               days: int = DASHBOARD_DAYS) -> Dashboard:
     counts = db.order_status_counts(days)
     return Dashboard(days=days, sales=db.sales_per_day(days), status_counts=counts,
-                     top_products=db.top_products(days), low_stock=store.low_stock(low_stock_threshold),
+                     top_products=db.top_products(days), low_stock=low_stock(db, store, low_stock_threshold),
                      low_stock_threshold=low_stock_threshold, problem_rate=failed_or_cancelled_rate(counts))
+
+
+def low_stock(db: PostgresDatabase, store: MongoStore, threshold: int, limit: int = 50) -> list[Product]:
+    """Products on sale with at most `threshold` units, fewest first. Which ones: the catalog
+    index's copy of the stock (up to one recovery pass behind); how many units: MongoDB, now."""
+    ids = db.catalog.low_stock(threshold, limit)
+    found = store.products_by_ids(ids)
+    products = [found[pid] for pid in ids if pid in found and found[pid].stock <= threshold]
+    return sorted(products, key=lambda product: product.stock)

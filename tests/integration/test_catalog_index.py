@@ -216,7 +216,7 @@ class FindRecorder(monitoring.CommandListener):
 
 def test_mongodb_reads_of_a_catalog_page_and_a_recovery_pass_use_indexes(db, servers, mongo_db_name, make_product,
                                                                         make_user):
-    from shop.services import checkout
+    from shop.services import checkout, reports
 
     recorder = FindRecorder()
     watched = MongoStore(servers.mongodb_url, mongo_db_name, event_listeners=[recorder])
@@ -227,6 +227,7 @@ def test_mongodb_reads_of_a_catalog_page_and_a_recovery_pass_use_indexes(db, ser
         recorder.commands.clear()
         catalog.catalog_page(db, watched, query())
         recover(db, watched)
+        assert [p.name for p in reports.low_stock(db, watched, 4)] == ["Taza"]  # the dashboard's list
         other = make_product(name="Sin pedidos")
         catalog.delete_product(db, watched, str(other["_id"]))
         # Updates and deletes are point operations: a plain filter on _id, never $or/$and beside it

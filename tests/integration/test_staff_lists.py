@@ -4,6 +4,7 @@ chain it projects (caught up, rebuilt after a restore)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import threading
@@ -243,3 +244,63 @@ def test_the_recovery_pass_catches_up_the_audit_filter_index(db, store, tmp_path
     audit_log.flush_spool()
     assert recover(db, store).audit_indexed == 1
     assert db.lists.audit_index_state()[0] == 1
+
+
+# --- the dashboard's low-stock list ----------------------------------------------------------------------
+
+def test_the_low_stock_list_equals_a_recount_after_sales_cancellations_and_restocks(db, store, make_product,
+                                                                                   make_user):
+    import uuid
+
+    from shop.domain.errors import Conflict
+    from shop.services import catalog, checkout, orders, reports
+    from shop.services.recovery import recover
+
+    rng = random.Random(3)
+    products = [make_product(name=f"Producto {i:02d}", stock=rng.randint(0, 8)) for i in range(30)]
+    customer = make_user()
+    for _ in range(40):
+        product = rng.choice(products)
+        action = rng.random()
+        if action < 0.6:
+            try:
+                placed = checkout.place_order(db, store, customer.user_id, [(str(product["_id"]), 1)],
+                                              str(uuid.uuid4())).order_id
+            except Conflict:  # out of stock: refused, nothing changed
+                pass
+            else:
+                if rng.random() < 0.3:
+                    orders.cancel_order(db, store, customer, placed)
+        else:
+            with contextlib.suppress(Conflict):  # below zero: refused, nothing changed
+                catalog.adjust_stock(store, str(product["_id"]), rng.randint(-2, 4), "recuento")
+        if rng.random() < 0.2:
+            recover(db, store)
+    recover(db, store)
+
+    def recount(threshold):
+        docs = store.products.find({"stock": {"$lte": threshold}, "deleted_at": {"$exists": False}})
+        return sorted((doc["stock"], doc["name"]) for doc in docs)
+
+    for threshold in (0, 2, 5):
+        listed = reports.low_stock(db, store, threshold)
+        assert [(p.stock, p.name) for p in listed] == recount(threshold), threshold
+    # Every change recorded: only products with a marker still in flight (a cancellation's return
+    # marker is kept an hour) stay marked.
+    for _, _, clear in store.marked_stock_levels():
+        assert not clear
+
+
+def test_a_product_restocked_after_its_stock_was_read_stays_marked_for_the_next_pass(db, store, make_product):
+    from shop.services import catalog, reports
+    from shop.services.recovery import recover
+
+    product = make_product(name="Tetera", stock=1)
+    product_id = str(product["_id"])
+    catalog.adjust_stock(store, product_id, -1, "rotura")
+    [(_, read, clear)] = store.marked_stock_levels()
+    assert (read, clear) == (0, True)
+    catalog.adjust_stock(store, product_id, 9, "compra")  # between the pass's read and its unmark
+    assert not store.unmark(product_id, read)
+    recover(db, store)
+    assert reports.low_stock(db, store, 5) == [] and store.marked_stock_levels() == []

@@ -203,11 +203,12 @@ class MongoStore:
             if doc is None or not 0 <= doc["stock"] + delta <= max_stock:
                 return None
             result = self.products.update_one({"_id": ObjectId(product_id), "stock": doc["stock"]},
-                                              {"$inc": {"stock": delta}})
+                                              {"$inc": {"stock": delta}, "$set": {"marked": True}})
             if result.modified_count == 1:
                 return int(doc["stock"]) + delta
         bound = {"$gte": -delta} if delta < 0 else {"$lte": max_stock - delta}
-        result = self.products.update_one({"_id": ObjectId(product_id), "stock": bound}, {"$inc": {"stock": delta}})
+        result = self.products.update_one({"_id": ObjectId(product_id), "stock": bound},
+                                          {"$inc": {"stock": delta}, "$set": {"marked": True}})
         if result.modified_count != 1:
             return None
         return int(self.products.find_one({"_id": ObjectId(product_id)}, {"stock": 1})["stock"])
@@ -247,16 +248,6 @@ class MongoStore:
             **_NO_MARKER_LEFT,
         })
         return result.deleted_count == 1
-
-    def low_stock(self, threshold: int, limit: int = 50) -> list[Product]:
-        cursor = self.products.find({"stock": {"$lte": threshold}, **_ON_SALE}, {"holds": 0, "returns": 0})
-        return [_product(doc) for doc in cursor.sort([("stock", 1), ("name", 1)]).limit(limit)]
-
-    # --- stock: the checkout protocol's MongoDB side (docs/checkout.md) -----------------------
-    #
-    # `holds.o<order_id>: qty` on a product says "this order took qty units and its fate is not
-    # settled here yet". It is added and removed in the same atomic update as the $inc, so every
-    # step can be retried (by the driver, by a second request, by recovery) without counting twice.
 
     def reserve_stock(self, product_id: str, order_id: int, quantity: int,
                       settle: Iterable[int] = ()) -> Product | None:
@@ -339,18 +330,19 @@ class MongoStore:
         docs = self.products.find({"marked": True}, {field: 1})
         return [(str(doc["_id"]), doc[field]) for doc in docs if doc.get(field)]
 
-    def unmark_products_without_markers(self) -> int:
-        """Drop `marked` where no hold or return is left. The filter re-checks both in the same
-        atomic update, so a reservation that adds a hold meanwhile keeps its product marked."""
-        ids = [doc["_id"] for doc in self.products.find({"marked": True}, {"holds": 1, "returns": 1})
-               if not doc.get("holds") and not doc.get("returns")]
-        unmarked = 0
-        for product_id in ids:
-            unmarked += self.products.update_one(
-                {"_id": product_id, "marked": True,
-                 **_NO_MARKER_LEFT},
-                {"$unset": {"marked": ""}}).modified_count
-        return unmarked
+    def marked_stock_levels(self) -> list[tuple[str, int, bool]]:
+        """(product id, stock, no marker left) for every marked product: those whose stock changed
+        since the recovery pass last recorded it (every stock change sets `marked`)."""
+        docs = self.products.find({"marked": True}, {"holds": 1, "returns": 1, "stock": 1})
+        return [(str(doc["_id"]), int(doc["stock"]), not doc.get("holds") and not doc.get("returns")) for doc in docs]
+
+    def unmark(self, product_id: str, stock: int) -> bool:
+        """Drop `marked` if no hold or return is left and the stock is still the one recorded. The
+        filter re-checks all of it in the same atomic update, so a reservation, return or restock
+        meanwhile keeps its product marked for the next pass."""
+        return self.products.update_one(
+            {"_id": ObjectId(product_id), "marked": True, "stock": stock, **_NO_MARKER_LEFT},
+            {"$unset": {"marked": ""}}).modified_count == 1
 
     def mark_products_with_markers(self) -> None:
         """Set `marked` on products whose markers predate the flag (a full read: rebuilds only)."""

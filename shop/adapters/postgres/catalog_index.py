@@ -240,16 +240,38 @@ class CatalogIndex:
                 return False
             _change_counts(cur, removed=_contribution(old), added=_contribution(entry))
             cur.execute(
+                # The stock is taken from the entry only for a new one: afterwards it is recorded by
+                # the recovery pass, which knows it is current (an edit may carry an older read).
                 """INSERT INTO catalog_entries
-                       (product_id, revision, category, name_key, price, archived, facets, words)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, array_to_tsvector(%s::text[]))
+                       (product_id, revision, category, name_key, price, archived, facets, words, stock)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, array_to_tsvector(%s::text[]), %s)
                    ON CONFLICT (product_id) DO UPDATE SET
                        revision = EXCLUDED.revision, category = EXCLUDED.category, name_key = EXCLUDED.name_key,
                        price = EXCLUDED.price, archived = EXCLUDED.archived, facets = EXCLUDED.facets,
-                       words = EXCLUDED.words""",
+                       words = EXCLUDED.words, stock = coalesce(catalog_entries.stock, EXCLUDED.stock)""",
                 (entry.product_id, entry.revision, entry.category, entry.name_key, entry.price, entry.archived,
-                 json.dumps(entry.facets), list(entry.words)))
+                 json.dumps(entry.facets), list(entry.words), entry.stock))
             return True
+
+    def record_stock(self, levels: list[tuple[str, int]]) -> set[str]:
+        """Copy products' current stock (read from MongoDB by the recovery pass); returns the ids
+        recorded (a product not in the index yet is not)."""
+        if not levels:
+            return set()
+        with self._db.transaction() as cur:
+            cur.execute("""UPDATE catalog_entries e SET stock = l.stock
+                           FROM unnest(%s::text[], %s::int[]) AS l (product_id, stock)
+                           WHERE e.product_id = l.product_id RETURNING e.product_id""",
+                        ([pid for pid, _ in levels], [stock for _, stock in levels]))
+            return {row["product_id"] for row in cur.fetchall()}
+
+    def low_stock(self, threshold: int, limit: int) -> list[str]:
+        """Ids of products on sale with at most `threshold` units, fewest first, then by name (one
+        index range read in order, stopping at `limit`)."""
+        with self._db.transaction() as cur:
+            cur.execute("""SELECT product_id FROM catalog_entries WHERE NOT archived AND stock <= %s
+                           ORDER BY stock, name_key, product_id LIMIT %s""", (threshold, limit))
+            return [row["product_id"] for row in cur.fetchall()]
 
     def remove(self, product_id: str) -> None:
         """Forget a product deleted for good (and take it out of the counts)."""
@@ -275,10 +297,10 @@ class CatalogIndex:
                 for e in batch:
                     words = " ".join(f"'{w}'" for w in e.words)  # tsvector text: letters and digits, quoted
                     writer.writerow([e.product_id, e.revision, e.category, e.name_key, e.price,
-                                     "t" if e.archived else "f", json.dumps(e.facets), words])
+                                     "t" if e.archived else "f", json.dumps(e.facets), words, e.stock])
                 buffer.seek(0)
                 cur.copy_expert("COPY catalog_entries (product_id, revision, category, name_key, price, archived, "
-                                "facets, words) FROM STDIN WITH (FORMAT csv)", buffer)
+                                "facets, words, stock) FROM STDIN WITH (FORMAT csv)", buffer)
                 written += len(batch)
             cur.execute(f"INSERT INTO catalog_categories (category, products) {_RECOUNT_CATEGORIES}")  # noqa: S608
             cur.execute(f"INSERT INTO catalog_facet_values (category, attr_key, value, products) {_RECOUNT_VALUES}")  # noqa: S608  # nosec B608 - constant fragments
