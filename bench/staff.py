@@ -43,6 +43,9 @@ from shop.services.accounts import hash_password  # noqa: E402
 from shop.services.staff_lists import catch_up_audit_index  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+# Sessions are bound to the browser that logged in (Flask-Login's strong protection): every request
+# of the bench says it is this one.
+USER_AGENT = "shop-bench/1"
 ADMIN_EMAIL, ADMIN_PASSWORD = "bench-admin@example.com", "bench-admin-password-1"  # noqa: S105 - bench data
 CUSTOMERS = 10_000
 YEARS = 3
@@ -89,7 +92,7 @@ def fill_orders(db: PostgresDatabase, size: int) -> None:
                       created_at + interval '5 minutes' FROM orders WHERE status IN ('paid', 'shipped')
                UNION ALL
                SELECT order_id, total_amount, 'declined', 'card', NULL, created_at + interval '1 minute'
-               FROM orders WHERE status = 'failed' OR order_id %% 10 = 0
+               FROM orders WHERE status = 'failed' OR mod(order_id, 10) = 0
                ORDER BY 6""")
     db.vacuum_analyze("orders")
     db.vacuum_analyze("payments")
@@ -98,7 +101,7 @@ def fill_orders(db: PostgresDatabase, size: int) -> None:
 
 
 def fill_audit(store: MongoStore, db: PostgresDatabase, size: int) -> None:
-    """`size` audit entries (a valid hash chain) over three years, then the filter index."""
+    """`size` audit entries (a valid hash chain) over three years, indexed as they are written."""
     have = store.audit_head_seq()
     if have < size:
         began = time.perf_counter()
@@ -120,6 +123,7 @@ def fill_audit(store: MongoStore, db: PostgresDatabase, size: int) -> None:
             batch.append(entry)
             if len(batch) == 5000 or seq == size:
                 store.audit_logs.insert_many(batch, ordered=False)
+                db.lists.add_audit_entries(batch)  # as the flusher does after appending
                 batch = []
                 if seq % 100_000 == 0:
                     print(f"  {size:,}: {seq:,} audit entries", flush=True)
@@ -140,6 +144,7 @@ def login(base_url: str) -> str:
     """The session cookie of the admin, logged in through the form as a person would."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.addheaders = [("User-Agent", USER_AGENT)]
     form = opener.open(f"{base_url}/auth/login").read().decode()
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
     data = urllib.parse.urlencode({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token}).encode()
@@ -154,7 +159,7 @@ def _client(args) -> list[float]:
     for _ in range(requests):
         began = time.perf_counter()
         conn = http.client.HTTPConnection(host, port, timeout=60)
-        conn.request("GET", path, headers={"Cookie": cookie})
+        conn.request("GET", path, headers={"Cookie": cookie, "User-Agent": USER_AGENT})
         response = conn.getresponse()
         response.read()
         conn.close()
@@ -185,7 +190,7 @@ def pages(db: PostgresDatabase, base_url: str, cookie: str, size: int) -> dict[s
     month = {"from": old.isoformat(), "to": (old + dt.timedelta(days=30)).isoformat()}
     q = urllib.parse.urlencode
     opener = urllib.request.build_opener()
-    opener.addheaders = [("Cookie", cookie)]
+    opener.addheaders = [("Cookie", cookie), ("User-Agent", USER_AGENT)]
     first = opener.open(f"{base_url}/admin/orders/").read().decode()
     second = re.search(r'rel="next" href="([^"#]+)"', first).group(1).replace("&amp;", "&")
     return {

@@ -129,8 +129,8 @@ def _start_recovery_thread(settings: Settings) -> None:
 
     from shop.services.audit import AuditFlusher, AuditLog
 
-    AuditFlusher(lambda: AuditLog(MongoStore(settings.mongodb_url, settings.mongodb_db),
-                                  settings.audit_spool_path)).start()
+    AuditFlusher(lambda: AuditLog(MongoStore(settings.mongodb_url, settings.mongodb_db), settings.audit_spool_path,
+                                  index=PostgresDatabase(settings.database_url, max_connections=1).lists)).start()
 
 
 def _raise_on_sigterm(signum, frame):

@@ -193,7 +193,7 @@ class AuditFilter:
     end: dt.date | None = None
     after: RowPosition | None = None
     before: RowPosition | None = None
-    per_page: int = 100
+    per_page: int = 50
 
     @property
     def is_filtered(self) -> bool:

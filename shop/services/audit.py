@@ -16,19 +16,24 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
 from shop.adapters.mongo import MongoStore, StoreError
 from shop.domain.audit import AuditEvent, chain_entry, first_broken_entry
 
+if TYPE_CHECKING:
+    from shop.adapters.postgres.staff_lists import StaffLists as AuditIndex
+
 log = logging.getLogger(__name__)
 
 
 class AuditLog:
-    def __init__(self, store: MongoStore, spool_path: Path):
+    def __init__(self, store: MongoStore, spool_path: Path, index: AuditIndex | None = None):
         self.store = store
         self.spool_path = spool_path
+        self.index = index  # the audit log's filter index (PostgreSQL), given what was appended
 
     @property
     def _append_lock(self) -> FileLock:
@@ -83,11 +88,12 @@ class AuditLog:
         while moved < len(lines):
             events = [_event(line) for line in lines[moved:moved + batch]]
             try:
-                self.store.append_audit_entries(events, chain_entry)
+                entries = self.store.append_audit_entries(events, chain_entry)
             except StoreError as error:
                 log.warning("audit flush paused, MongoDB unavailable: %s", error)
                 break
             moved += len(events)
+            self._index(entries)
         if moved == len(lines):
             path.unlink()
         elif moved:
@@ -95,6 +101,17 @@ class AuditLog:
             partial.write_text("\n".join(lines[moved:]) + "\n")
             os.replace(partial, path)
         return moved
+
+    def _index(self, entries: list[dict]) -> None:
+        """Add appended entries to the filter index; if PostgreSQL fails, they stay in the chain and
+        the recovery pass indexes them (shop.services.staff_lists.catch_up_audit_index)."""
+        if self.index is None or not entries:
+            return
+        try:
+            self.index.add_audit_entries(entries)
+        except Exception:  # the chain is the record; a missing index row is caught up later
+            log.warning("audit entries %d-%d not indexed now; the recovery pass will", entries[0]["seq"],
+                        entries[-1]["seq"], exc_info=True)
 
     def verify(self) -> tuple[int, int | None]:
         """(number of entries, first broken sequence number or None)."""

@@ -164,7 +164,7 @@ class RecoveryThread(threading.Thread):
 
     def run(self) -> None:
         db, store = self._make_stores()
-        audit = AuditLog(store, self._spool_path) if self._spool_path else None
+        audit = AuditLog(store, self._spool_path, index=db.lists) if self._spool_path else None
         try:
             while not self._stop_event.wait(self._interval):
                 try:

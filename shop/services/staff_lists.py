@@ -139,11 +139,13 @@ def export_audit_entries(db: PostgresDatabase, store: MongoStore, audit_filter: 
 
 
 def catch_up_audit_index(db: PostgresDatabase, store: MongoStore, *, limit: int | None = None) -> int:
-    """Project the chain's entries not yet in the filter index, in seq order; returns how many.
+    """Index the chain's entries the flushers could not (PostgreSQL was down, a process died
+    between appending and indexing), in seq order; returns how many it read from the chain.
 
-    The projection remembers how far it is contiguous and that entry's hash: a log behind it or
-    with another entry at that seq (a restore, a replaced database) makes it start over. Several
-    processes may catch up at once; the state row decides which one's batch counts.
+    The index remembers how far it is contiguous and that entry's hash: a chain shorter than that,
+    or with another entry at that seq (a restore, a replaced database), makes it start over. Entries
+    already indexed by their flusher are only counted, not read again. Several processes may catch
+    up at once; the state row decides whose batch counts.
     """
     through, last_hash = db.lists.audit_index_state()
     head = store.audit_head_seq()
@@ -151,19 +153,24 @@ def catch_up_audit_index(db: PostgresDatabase, store: MongoStore, *, limit: int 
         log.warning("the audit log no longer matches its filter index (restored?); rebuilding the index")
         db.lists.reset_audit_index()
         through = 0
-    added = 0
-    while through < head and (limit is None or added < limit):
-        wanted = list(range(through + 1, min(head, through + CATCH_UP_BATCH) + 1))
-        contiguous = []
-        for seq, entry in zip(wanted, store.audit_entries_by_seq(wanted), strict=False):
-            if entry["seq"] != seq:  # not written yet (a writer between its entry and the head)
-                break
-            contiguous.append(entry)
-        if not contiguous or not db.lists.extend_audit_index(through, contiguous):
-            break  # nothing more yet, or another process is catching up
-        through = contiguous[-1]["seq"]
-        added += len(contiguous)
-    return added
+    read = 0
+    while through < head and (limit is None or read < limit):
+        last = min(head, through + CATCH_UP_BATCH)
+        indexed = db.lists.indexed_seqs(through + 1, last)
+        missing = [seq for seq in range(through + 1, last + 1) if seq not in indexed]
+        fetched = {entry["seq"]: entry for entry in store.audit_entries_by_seq(missing)} if missing else {}
+        read += len(missing)
+        reached = through
+        while reached < last and (reached + 1 in indexed or reached + 1 in fetched):
+            reached += 1
+        if reached == through:
+            break  # the next entry is not in the chain yet (a writer between its insert and the head)
+        end = fetched.get(reached) or store.audit_entries_by_seq([reached])[0]
+        entries = [fetched[seq] for seq in sorted(fetched) if seq <= reached]
+        if not db.lists.extend_audit_index(through, entries, reached, end["hash"]):
+            break  # another process is catching up
+        through = reached
+    return read
 
 
 def _hash_at(store: MongoStore, seq: int) -> str | None:

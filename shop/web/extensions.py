@@ -81,7 +81,8 @@ def get_audit_log():
 
     stores = current_app.extensions["shop.stores"]
     if stores.get("audit") is None:
-        stores["audit"] = AuditLog(get_store(), current_app.config["SHOP_SETTINGS"].audit_spool_path)
+        stores["audit"] = AuditLog(get_store(), current_app.config["SHOP_SETTINGS"].audit_spool_path,
+                                   index=get_db().lists)
     return stores["audit"]
 
 

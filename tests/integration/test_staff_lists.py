@@ -236,6 +236,28 @@ def test_concurrent_catch_ups_index_each_entry_once(db, store, tmp_path):
     assert db.lists.audit_index_state()[0] == 2500
 
 
+def test_the_flusher_indexes_what_it_appends_so_catching_up_reads_nothing_again(db, store, tmp_path):
+    audit_log = AuditLog(store, tmp_path / "spool", index=db.lists)
+    _record(audit_log, random.Random(5), 40)
+    assert db.lists.audit_index_state()[0] == 40
+    assert staff_lists.catch_up_audit_index(db, store) == 0  # nothing read from the chain
+    assert _filtered(db, store, action="order.paid") == _recount(store, action="order.paid")
+
+
+def test_entries_the_flusher_could_not_index_are_caught_up_from_the_chain(db, store, tmp_path):
+    class Down:
+        def add_audit_entries(self, entries):
+            raise ConnectionError("PostgreSQL is down")
+
+    _record(AuditLog(store, tmp_path / "spool", index=db.lists), random.Random(8), 5)
+    _record(AuditLog(store, tmp_path / "spool", index=Down()), random.Random(9), 7)  # the chain still grows
+    _record(AuditLog(store, tmp_path / "spool", index=db.lists), random.Random(10), 4)  # indexed, not contiguous
+    assert db.lists.audit_index_state()[0] == 5
+    assert staff_lists.catch_up_audit_index(db, store) == 7  # only the seven missing ones are read
+    assert db.lists.audit_index_state()[0] == 16
+    assert _filtered(db, store, actor_id=2) == _recount(store, actor_id=2)
+
+
 def test_the_recovery_pass_catches_up_the_audit_filter_index(db, store, tmp_path):
     from shop.services.recovery import recover
 

@@ -391,8 +391,9 @@ class MongoStore:
 
     # --- audit log ------------------------------------------------------------------------------
 
-    def append_audit_entries(self, items: list, build, attempts: int = 100) -> None:
+    def append_audit_entries(self, items: list, build, attempts: int = 100) -> list[dict]:
         """Append items to the hash chain in order; `build(item, seq, previous_hash)` makes each entry.
+        Returns the entries as written.
 
         The unique index on `seq` lets exactly one writer (of any process or host) take each
         number; a writer that loses the race keeps what of its batch did land (checked by hash),
@@ -401,10 +402,10 @@ class MongoStore:
         append) plus point lookups of the next numbers, never by sorting the log: SecantusDB reads
         a whole index range for `sort + limit 1`, so that cost would grow with the log.
         """
-        pending = list(items)
+        pending, written = list(items), []
         for attempt in range(attempts):
             if not pending:
-                return
+                return written
             seq, previous = self._audit_tail()
             entries = []
             for item in pending:
@@ -427,8 +428,10 @@ class MongoStore:
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311  # nosec B311
             if entries:
                 self._advance_audit_head(entries[-1]["seq"], entries[-1]["hash"])
+                written += entries
         if pending:
             raise StoreError("could not append to the audit log: too many concurrent writers")
+        return written
 
     def _audit_tail(self) -> tuple[int, str]:
         """(seq, hash) of the last entry: the head document, then forward by point lookups (the head

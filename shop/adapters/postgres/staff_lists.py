@@ -11,7 +11,6 @@ every combination (the server sees the values, so an unused condition costs noth
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 
 from shop.domain.filters import RowPosition
 from shop.domain.listing import COUNT_LIMIT
@@ -154,25 +153,30 @@ class StaffLists:
             row = cur.fetchone()
             return row["through"], row["last_hash"]
 
-    def extend_audit_index(self, through: int, entries: Iterable[dict]) -> bool:
-        """Add the entries following `through` (contiguous, in seq order). The state row is the
-        guard: if another process moved it meanwhile, nothing is written and False is returned."""
-        entries = list(entries)
-        if not entries:
-            return True
+    def add_audit_entries(self, entries: list[dict]) -> None:
+        """Index entries just appended to the chain (by the flusher that appended them), and move
+        the contiguous mark over them if they directly follow it."""
+        with self._db.transaction() as cur:
+            _insert_audit_rows(cur, entries)
+            cur.execute("UPDATE audit_index_state SET through = %s, last_hash = %s WHERE through = %s",
+                        (entries[-1]["seq"], entries[-1]["hash"], entries[0]["seq"] - 1))
+
+    def indexed_seqs(self, first: int, last: int) -> set[int]:
+        """Which of the sequence numbers first..last are in the index."""
+        with self._db.transaction() as cur:
+            cur.execute("SELECT seq FROM audit_index WHERE seq BETWEEN %s AND %s", (first, last))
+            return {row["seq"] for row in cur.fetchall()}
+
+    def extend_audit_index(self, through: int, entries: list[dict], new_through: int, new_hash: str) -> bool:
+        """Add `entries` (read from the chain) and move the contiguous mark from `through` to
+        `new_through`. The state row is the guard: if another process moved it meanwhile, nothing
+        is written and False is returned."""
         with self._db.transaction() as cur:
             cur.execute("UPDATE audit_index_state SET through = %s, last_hash = %s WHERE through = %s",
-                        (entries[-1]["seq"], entries[-1]["hash"], through))
+                        (new_through, new_hash, through))
             if cur.rowcount != 1:
                 return False
-            cur.execute(  # (after a reset, rows of an abandoned earlier projection may remain)
-                "INSERT INTO audit_index (seq, ts, actor_id, action, target) "
-                "SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::int[], %s::text[], %s::text[]) "
-                "ON CONFLICT (seq) DO UPDATE SET ts = EXCLUDED.ts, actor_id = EXCLUDED.actor_id, "
-                "action = EXCLUDED.action, target = EXCLUDED.target",
-                ([e["seq"] for e in entries], [_aware(e["ts"]) for e in entries],
-                 [e.get("actor_id") for e in entries], [e["action"] for e in entries],
-                 [e.get("target") for e in entries]))
+            _insert_audit_rows(cur, entries)
             return True
 
     def reset_audit_index(self) -> None:
@@ -181,6 +185,16 @@ class StaffLists:
             cur.execute("LOCK TABLE audit_index_state IN EXCLUSIVE MODE")
             cur.execute("TRUNCATE audit_index")
             cur.execute("UPDATE audit_index_state SET through = 0, last_hash = NULL")
+
+
+def _insert_audit_rows(cur, entries: list[dict]) -> None:
+    if entries:
+        cur.execute(
+            "INSERT INTO audit_index (seq, ts, actor_id, action, target) "
+            "SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::int[], %s::text[], %s::text[]) "
+            "ON CONFLICT (seq) DO NOTHING",
+            ([e["seq"] for e in entries], [_aware(e["ts"]) for e in entries], [e.get("actor_id") for e in entries],
+             [e["action"] for e in entries], [e.get("target") for e in entries]))
 
 
 def _aware(ts: dt.datetime) -> dt.datetime:
