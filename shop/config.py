@@ -46,6 +46,9 @@ class Settings:
     smtp_password: str | None = None
     smtp_starttls: bool = True
     mail_from: str = "Tienda <no-reply@localhost>"
+    # Links in mails sent outside a request (order e-mails) start with this; default: this machine
+    public_url: str | None = None
+    mail_send_interval_seconds: float = 2.0  # how often each worker delivers the mail outbox
     session_cookie_secure: bool = False
     session_idle_minutes: int = 60  # a login unused this long ends (docs/security.md)
     session_max_hours: int = 12  # and any login ends this long after it started, however much it is used
@@ -74,6 +77,11 @@ class Settings:
     def audit_spool_path(self) -> Path:
         """Where audit events wait for the hash chain (shop.services.audit), one file per host."""
         return self.data_dir / "audit-spool.jsonl"
+
+    @property
+    def base_url(self) -> str:
+        """Where customers reach the shop (PUBLIC_URL), for links in mails."""
+        return self.public_url or f"http://localhost:{self.port}"
 
     @property
     def outbox_dir(self) -> Path:
@@ -168,6 +176,8 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         smtp_password=environ.get("SMTP_PASSWORD") or None,
         smtp_starttls=_env_bool(environ.get("SMTP_STARTTLS"), True),
         mail_from=environ.get("MAIL_FROM", "Tienda <no-reply@localhost>"),
+        public_url=(environ.get("PUBLIC_URL") or "").rstrip("/") or None,
+        mail_send_interval_seconds=float(_env_int(environ, "MAIL_SEND_INTERVAL_SECONDS", 2)),
         session_cookie_secure=_env_bool(environ.get("SESSION_COOKIE_SECURE"), env == "production"),
         session_idle_minutes=_env_int(environ, "SESSION_IDLE_MINUTES", 60),
         session_max_hours=_env_int(environ, "SESSION_MAX_HOURS", 12),

@@ -67,7 +67,7 @@ def serve(settings: Settings) -> None:
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("loglevel", "warning")
             self.cfg.set("proc_name", "shop")
-            self.cfg.set("post_worker_init", lambda worker: _start_recovery_thread(settings))
+            self.cfg.set("post_worker_init", lambda worker: _start_background_threads(settings, worker.wsgi))
             self.cfg.set("child_exit", _forget_worker_metrics)
 
         def load(self):
@@ -109,13 +109,14 @@ def _serve_with_waitress(settings: Settings) -> None:
     from shop.web.factory import create_app
 
     app = create_app(settings=settings)
-    _start_recovery_thread(settings)
+    _start_background_threads(settings, app)
     waitress_serve(app, host=settings.host, port=settings.port, threads=4 * max(settings.web_workers, 1),
                    ident="shop", _quiet=True)
 
 
-def _start_recovery_thread(settings: Settings) -> None:
-    """Each web worker runs the periodic recovery; an advisory lock lets one pass run at a time."""
+def _start_background_threads(settings: Settings, app) -> None:
+    """Each web worker runs the periodic recovery (an advisory lock lets one pass run at a time),
+    flushes the audit spool, and delivers the mail outbox (rows are claimed with SKIP LOCKED)."""
     from shop.adapters.mongo import MongoStore
     from shop.adapters.postgres import PostgresDatabase
     from shop.services.recovery import RecoveryThread
@@ -131,6 +132,14 @@ def _start_recovery_thread(settings: Settings) -> None:
 
     AuditFlusher(lambda: AuditLog(MongoStore(settings.mongodb_url, settings.mongodb_db), settings.audit_spool_path,
                                   index=PostgresDatabase(settings.database_url, max_connections=1).lists)).start()
+
+    from shop.adapters.mail import mailer_for
+    from shop.services.notifications import MailSender
+    from shop.web.mail_compose import order_mail_composer
+
+    mail_db = PostgresDatabase(settings.database_url, max_connections=1)
+    MailSender(lambda: mail_db, mailer_for(settings), order_mail_composer(app, mail_db),
+               settings.mail_send_interval_seconds).start()
 
 
 def _raise_on_sigterm(signum, frame):

@@ -19,7 +19,7 @@ from shop.services import accounts
 from shop.web.access import public
 from shop.web.auditing import audit
 from shop.web.errors import translate_error
-from shop.web.extensions import get_db, get_mailer, limiter, login_manager
+from shop.web.extensions import get_db, get_mailer, limiter, login_manager, select_locale
 from shop.web.forms import LoginForm, LogoutForm, PasswordResetForm, PasswordResetRequestForm, RegisterForm
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -154,6 +154,8 @@ def register():
             status = 400
         else:
             user = registration.user
+            if registration.created:  # order e-mails will speak the language the account was made in
+                get_db().set_language(user.user_id, select_locale())
             if registration.created or not user.email_verified:
                 _send_activation(user)
                 if registration.created:
@@ -283,4 +285,6 @@ def language(code: str):
     if code not in SUPPORTED_LOCALES:
         abort(404)
     session["locale"] = code
+    if current_user.is_authenticated:  # and the mails the shop sends this customer
+        get_db().set_language(current_user.user_id, code)
     return redirect(_safe_next(request.form.get("next")))

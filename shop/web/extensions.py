@@ -88,13 +88,9 @@ def get_audit_log():
 
 def get_mailer():
     """SMTP when SMTP_HOST is set; otherwise the outbox directory under the data directory."""
-    from shop.adapters.mail import OutboxMailer, SmtpMailer
+    from shop.adapters.mail import mailer_for
 
-    settings = current_app.config["SHOP_SETTINGS"]
-    if settings.smtp_host:
-        return SmtpMailer(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_user,
-                          settings.smtp_password, settings.smtp_starttls)
-    return OutboxMailer(settings.outbox_dir, settings.mail_from)
+    return mailer_for(current_app.config["SHOP_SETTINGS"])
 
 
 def get_payment_provider():

@@ -23,6 +23,7 @@ import psycopg2.sql
 
 from shop import metrics
 from shop.adapters.postgres.catalog_index import CatalogIndex
+from shop.adapters.postgres.mail_outbox import MailOutbox
 from shop.adapters.postgres.staff_lists import StaffLists
 from shop.config import PROJECT_ROOT
 from shop.domain.accounts import Role, User
@@ -84,6 +85,7 @@ class PostgresDatabase:
         self._last_used: dict[int, float] = {}  # id(connection) → when it was last given back
         self.catalog = CatalogIndex(self)
         self.lists = StaffLists(self)
+        self.outbox = MailOutbox(self)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg2.extensions.connection]:
@@ -279,6 +281,11 @@ class PostgresDatabase:
                                   session_epoch = session_epoch + CASE WHEN %s THEN 1 ELSE 0 END
                            WHERE user_id = %s RETURNING session_epoch""", (password_hash, end_sessions, user_id))
             return cur.fetchone()["session_epoch"]
+
+    def set_language(self, user_id: int, language: str) -> None:
+        """The language the shop's mails to this user are written in ('es' or 'en')."""
+        with self.transaction() as cur:
+            cur.execute("UPDATE users SET language = %s WHERE user_id = %s", (language, user_id))
 
     def end_sessions(self, user_id: int) -> None:
         """Every session of this user stops being valid on its next request (logout everywhere)."""

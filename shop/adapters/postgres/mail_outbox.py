@@ -1,0 +1,100 @@
+"""The mail outbox in PostgreSQL: rows written with the change they announce (a trigger on the order
+history, database/postgres/0007_mail_outbox.sql), claimed by senders one at a time.
+
+A row is claimed with `FOR UPDATE SKIP LOCKED` and its new state committed before anything is sent,
+so any number of senders in any number of processes never take the same row; the states say how far
+a delivery got when its sender died (docs/mail.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OutboxMail:
+    mail_id: int
+    kind: str
+    order_id: int | None
+    to_address: str
+    language: str
+    attempts: int
+
+
+class MailOutbox:
+    def __init__(self, db):
+        self._db = db
+
+    def claim(self) -> OutboxMail | None:
+        """The oldest due row nobody else holds, now `sending` (committed), or None."""
+        with self._db.transaction() as cur:
+            cur.execute(
+                """UPDATE mail_outbox SET status = 'sending', attempts = attempts + 1, claimed_at = now()
+                   WHERE mail_id = (SELECT mail_id FROM mail_outbox
+                                    WHERE status = 'pending' AND next_attempt_at <= now()
+                                    ORDER BY next_attempt_at, mail_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                   RETURNING mail_id, kind, order_id, to_address, language, attempts""")
+            row = cur.fetchone()
+            return OutboxMail(**row) if row else None
+
+    def handing_over(self, mail_id: int) -> bool:
+        """The message text is about to be given to the mail server: from here a dead sender leaves
+        the row `uncertain`. False if the row is no longer this sender's."""
+        return self._move(mail_id, "sending", "handing_over")
+
+    def mark_sent(self, mail_id: int) -> bool:
+        with self._db.transaction() as cur:
+            cur.execute("UPDATE mail_outbox SET status = 'sent', sent_at = now(), last_error = NULL "
+                        "WHERE mail_id = %s AND status = 'handing_over'", (mail_id,))
+            return cur.rowcount == 1
+
+    def retry_later(self, mail_id: int, error: str, delay_seconds: float) -> None:
+        """The server refused before taking the message: nothing was delivered, try again later."""
+        with self._db.transaction() as cur:
+            cur.execute("""UPDATE mail_outbox SET status = 'pending', last_error = %s,
+                                  next_attempt_at = now() + make_interval(secs => %s)
+                           WHERE mail_id = %s AND status IN ('sending', 'handing_over')""",
+                        (error[:500], delay_seconds, mail_id))
+
+    def give_up(self, mail_id: int, error: str) -> None:
+        with self._db.transaction() as cur:
+            cur.execute("UPDATE mail_outbox SET status = 'failed', last_error = %s "
+                        "WHERE mail_id = %s AND status IN ('sending', 'handing_over')", (error[:500], mail_id))
+
+    def mark_uncertain(self, mail_id: int, error: str) -> None:
+        """The connection broke while the message was handed over: the server may have it."""
+        with self._db.transaction() as cur:
+            cur.execute("UPDATE mail_outbox SET status = 'uncertain', last_error = %s "
+                        "WHERE mail_id = %s AND status = 'handing_over'", (error[:500], mail_id))
+
+    def release_abandoned(self, older_than_seconds: float) -> tuple[int, int]:
+        """Rows whose sender died: `sending` ones go back to pending (nothing was handed over),
+        `handing_over` ones become `uncertain` (the server may have the message). Returns both counts."""
+        with self._db.transaction() as cur:
+            cur.execute("""UPDATE mail_outbox
+                           SET status = CASE status WHEN 'sending' THEN 'pending' ELSE 'uncertain' END,
+                               last_error = CASE status WHEN 'sending' THEN last_error
+                                                    ELSE 'the sender stopped while handing the message over' END
+                           WHERE status IN ('sending', 'handing_over')
+                             AND claimed_at < now() - make_interval(secs => %s)
+                           RETURNING status""", (older_than_seconds,))
+            statuses = [row["status"] for row in cur.fetchall()]
+            return statuses.count("pending"), statuses.count("uncertain")
+
+    def _move(self, mail_id: int, from_status: str, to_status: str) -> bool:
+        with self._db.transaction() as cur:
+            cur.execute("UPDATE mail_outbox SET status = %s WHERE mail_id = %s AND status = %s",
+                        (to_status, mail_id, from_status))
+            return cur.rowcount == 1
+
+    def mails_of_order(self, order_id: int) -> list[dict]:
+        with self._db.transaction() as cur:
+            cur.execute("SELECT mail_id, kind, status, to_address, language, attempts FROM mail_outbox "
+                        "WHERE order_id = %s ORDER BY mail_id", (order_id,))
+            return list(cur.fetchall())
+
+    def backlog(self) -> dict[str, int]:
+        """Rows per status other than sent (for /metrics and the operator)."""
+        with self._db.transaction() as cur:
+            cur.execute("SELECT status, count(*) AS n FROM mail_outbox WHERE status <> 'sent' GROUP BY status")
+            return {row["status"]: row["n"] for row in cur.fetchall()}

@@ -1,0 +1,116 @@
+"""Delivering the mail outbox: at most once per row, nothing lost, any number of senders.
+
+Rows are written by the database in the transaction of the change they announce (docs/mail.md).
+A sender claims one row at a time (committed as `sending`), asks the mail server to accept the
+sender and the recipient, commits `handing_over`, hands the message over, and commits `sent`. If it
+dies before `handing_over`, the server has nothing and the row goes back to pending after a while;
+if it dies after, the server may have the message, so the row is `uncertain` and is never sent
+again by itself (an operator decides). A refusal before the message was handed over is retried
+with a growing delay; a permanent refusal or too many attempts makes the row `failed`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shop import metrics
+from shop.adapters.mail import Mail, Mailer, MailError, NotHandedOver
+from shop.adapters.postgres import DatabaseError, PostgresDatabase
+from shop.adapters.postgres.mail_outbox import OutboxMail
+from shop.domain.notifications import MAX_ATTEMPTS, retry_delay
+
+log = logging.getLogger(__name__)
+
+# A row claimed this long ago by a sender that never finished it belongs to a dead sender.
+ABANDONED_AFTER_SECONDS = 300.0
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    uncertain: int = 0
+
+
+def deliver_outbox(db: PostgresDatabase, mailer: Mailer, compose: Callable[[OutboxMail], Mail], *,
+                   limit: int = 100, abandoned_after: float = ABANDONED_AFTER_SECONDS) -> DeliveryReport:
+    """Send up to `limit` due mails, one row at a time."""
+    report = DeliveryReport()
+    released, abandoned = db.outbox.release_abandoned(abandoned_after)
+    report.uncertain += abandoned
+    if released or abandoned:
+        log.warning("mail outbox: %d rows of a stopped sender retried, %d left uncertain", released, abandoned)
+    for _ in range(limit):
+        row = db.outbox.claim()
+        if row is None:
+            break
+        try:
+            mail = compose(row)
+        except Exception as error:  # a bug in a template must not stop the other mails
+            log.exception("mail %d (%s) could not be composed", row.mail_id, row.kind)
+            db.outbox.retry_later(row.mail_id, f"compose: {error}", retry_delay(row.attempts))
+            report.retried += 1
+            continue
+        try:
+            mailer.send(mail, before_data=lambda row=row: db.outbox.handing_over(row.mail_id))
+        except NotHandedOver:
+            continue
+        except MailError as error:
+            _refused(db, row, error, report)
+            continue
+        db.outbox.mark_sent(row.mail_id)
+        report.sent += 1
+    for outcome, n in (("sent", report.sent), ("retried", report.retried), ("failed", report.failed),
+                       ("uncertain", report.uncertain)):
+        if n:
+            metrics.MAILS.labels(outcome).inc(n)
+    return report
+
+
+def _refused(db: PostgresDatabase, row: OutboxMail, error: MailError, report: DeliveryReport) -> None:
+    if error.maybe_delivered:
+        log.error("mail %d to %s: the connection broke while handing it over; marked uncertain: %s",
+                  row.mail_id, row.to_address, error)
+        db.outbox.mark_uncertain(row.mail_id, str(error))
+        report.uncertain += 1
+    elif error.permanent or row.attempts >= MAX_ATTEMPTS:
+        log.error("mail %d to %s refused for good after %d attempts: %s", row.mail_id, row.to_address,
+                  row.attempts, error)
+        db.outbox.give_up(row.mail_id, str(error))
+        report.failed += 1
+    else:
+        log.warning("mail %d to %s not sent (attempt %d), will retry: %s", row.mail_id, row.to_address,
+                    row.attempts, error)
+        db.outbox.retry_later(row.mail_id, str(error), retry_delay(row.attempts))
+        report.retried += 1
+
+
+class MailSender(threading.Thread):
+    """Delivers the outbox every `interval` seconds (one per web worker: rows are claimed with SKIP
+    LOCKED, so senders never take the same row)."""
+
+    def __init__(self, make_db: Callable[[], PostgresDatabase], mailer: Mailer, compose, interval: float):
+        super().__init__(name="mail-sender", daemon=True)
+        self._make_db, self._mailer, self._compose = make_db, mailer, compose
+        self._interval = interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        db = self._make_db()
+        try:
+            while not self._stop_event.wait(self._interval):
+                try:
+                    deliver_outbox(db, self._mailer, self._compose)
+                except DatabaseError as error:
+                    log.warning("mail delivery paused, PostgreSQL unavailable: %s", error)
+                except Exception:  # a bug must not kill the thread silently
+                    log.exception("mail delivery crashed, will retry")
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stop_event.set()

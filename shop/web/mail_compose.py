@@ -1,0 +1,43 @@
+"""What the order e-mails say: the outbox row's kind and order, rendered in the customer's language
+(text and HTML). Used by the mail sender outside any request, so it opens its own app context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask, render_template
+from flask_babel import force_locale, gettext
+
+from shop.adapters.mail import Mail
+from shop.adapters.postgres import PostgresDatabase
+from shop.adapters.postgres.mail_outbox import OutboxMail
+
+ORDER_MAIL_KINDS = ("order.placed", "order.paid", "order.shipped", "order.cancelled", "order.expired")
+
+
+def _subject(kind: str, order_id: int) -> str:
+    return {
+        "order.placed": gettext("We have your order %(order)d", order=order_id),
+        "order.paid": gettext("Order %(order)d is paid", order=order_id),
+        "order.shipped": gettext("Order %(order)d is on its way", order=order_id),
+        "order.cancelled": gettext("Order %(order)d was cancelled", order=order_id),
+        "order.expired": gettext("Order %(order)d expired without payment", order=order_id),
+    }[kind]
+
+
+def order_mail_composer(app: Flask, db: PostgresDatabase) -> Callable[[OutboxMail], Mail]:
+    """compose(row) → the Mail for that outbox row."""
+    base_url = app.config["SHOP_SETTINGS"].base_url
+
+    def compose(row: OutboxMail) -> Mail:
+        if row.kind not in ORDER_MAIL_KINDS or row.order_id is None:
+            raise ValueError(f"no template for mail kind {row.kind!r}")
+        order = db.get_order(row.order_id)
+        customer = db.get_user(order["user_id"])
+        with app.test_request_context(base_url=base_url), force_locale(row.language):
+            context = {"kind": row.kind, "order": order, "customer": customer,
+                       "subject": _subject(row.kind, row.order_id)}
+            return Mail(row.to_address, context["subject"], render_template("mail/order.txt", **context),
+                        render_template("mail/order.html", **context), message_id=f"shop-mail-{row.mail_id}")
+
+    return compose

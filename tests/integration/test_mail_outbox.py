@@ -1,0 +1,285 @@
+"""Order e-mails through the outbox, on the real PostgreSQL and a real SMTP server on loopback
+(aiosmtpd): written with the change they announce, delivered once, in the customer's language, by
+any number of senders, and neither lost nor repeated when a sender is killed."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from shop.adapters.mail import Mail, SmtpMailer
+from shop.domain.accounts import Role
+from shop.domain.errors import Conflict
+from shop.domain.orders import OrderStatus
+from shop.embedded import free_port
+from shop.services import checkout, notifications, orders
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Recorder:
+    """An SMTP server's handler: keeps every message it accepts; can refuse or stall on demand."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.refuse_rcpt: list[str] = []  # answers to give to the next RCPTs (e.g. "451 busy")
+        self.stall_rcpt = threading.Event()  # set: the next RCPT waits until `release` is set
+        self.stall_data = threading.Event()
+        self.stalled = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse_rcpt:
+            return self.refuse_rcpt.pop(0)
+        if self.stall_rcpt.is_set():
+            self.stall_rcpt.clear()
+            self.stalled.set()
+            await _wait(self.release)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.stall_data.is_set():
+            self.stall_data.clear()
+            self.stalled.set()
+            await _wait(self.release)
+            return "451 the sender went away"
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted"
+
+    def ids(self) -> list[str]:
+        return [message["Message-ID"] for message in self.messages]
+
+
+async def _wait(event: threading.Event) -> None:
+    import asyncio
+
+    while not event.is_set():
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def smtp():
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield recorder, controller.port
+    recorder.release.set()
+    controller.stop()
+
+
+def mailer(port: int) -> SmtpMailer:
+    return SmtpMailer("127.0.0.1", port, "Tienda <tienda@example.com>", starttls=False, timeout=5)
+
+
+def plain(row) -> Mail:
+    """A composer without templates (the templates have their own test)."""
+    return Mail(row.to_address, f"{row.kind} {row.order_id}", f"order {row.order_id}",
+                message_id=f"shop-mail-{row.mail_id}")
+
+
+def place(db, store, user, product, quantity=1) -> int:
+    return checkout.place_order(db, store, user.user_id, [(str(product["_id"]), quantity)],
+                                str(uuid.uuid4())).order_id
+
+
+def outbox(db) -> list[dict]:
+    with db.transaction() as cur:
+        cur.execute("SELECT mail_id, kind, order_id, status, to_address, language FROM mail_outbox ORDER BY mail_id")
+        return list(cur.fetchall())
+
+
+def test_each_order_change_a_customer_hears_about_writes_one_mail_in_its_transaction(db, store, make_product,
+                                                                                    make_user):
+    from shop.adapters.payments import SimulatedPaymentProvider
+
+    product = make_product(stock=10)
+    customer, admin = make_user(), make_user(role=Role.ADMIN)
+    first = place(db, store, customer, product)
+    orders.pay_order(db, SimulatedPaymentProvider(), customer, first, "4242424242424242")
+    orders.mark_shipped(db, admin, first)
+    second = place(db, store, customer, product)
+    orders.cancel_order(db, store, customer, second)
+    with pytest.raises(Conflict):
+        orders.cancel_order(db, store, customer, first)  # shipped: refused, nothing written
+    with pytest.raises(RuntimeError), db.locked_order(second) as (cur, order):  # a change that rolls back
+        db.set_status(cur, order, OrderStatus.PAID, None, "never committed")
+        raise RuntimeError("rolled back")
+    assert [(row["kind"], row["order_id"]) for row in outbox(db)] == [
+        ("order.placed", first), ("order.paid", first), ("order.shipped", first),
+        ("order.placed", second), ("order.cancelled", second)]
+    assert {row["to_address"] for row in outbox(db)} == {customer.email}
+
+
+def test_an_unpaid_order_that_expires_gets_its_own_mail(db, store, make_product, make_user):
+    product = make_product(stock=3)
+    order_id = place(db, store, make_user(), product)
+    with db.transaction() as cur:
+        cur.execute("UPDATE orders SET expires_at = now() - interval '1 minute' WHERE order_id = %s", (order_id,))
+    assert orders.expire_order(db, store, order_id)
+    assert [row["kind"] for row in outbox(db)] == ["order.placed", "order.expired"]
+
+
+def test_the_sender_delivers_each_mail_once_in_the_customers_language_as_text_and_html(app, db, store, smtp,
+                                                                                      make_product, make_user):
+    from shop.web.mail_compose import order_mail_composer
+
+    recorder, port = smtp
+    product = make_product(name="Cafetera Italiana", stock=5, price="24.50")
+    spanish, english = make_user(name="Lucía"), make_user(name="Oliver")
+    db.set_language(english.user_id, "en")
+    first, second = place(db, store, spanish, product, 2), place(db, store, english, product)
+
+    report = notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db))
+    assert (report.sent, report.retried) == (2, 0)
+    assert notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db)).sent == 0  # once
+    by_to = {message["To"]: message for message in recorder.messages}
+    es, en = by_to[spanish.email], by_to[english.email]
+    assert es["Subject"] == f"Hemos recibido tu pedido {first}"
+    assert en["Subject"] == f"We have your order {second}"
+    text, html = es.get_body(("plain",)).get_content(), es.get_body(("html",)).get_content()
+    assert "Hola, Lucía" in text and "Cafetera Italiana × 2" in text and "49,00" in text
+    assert f"http://localhost:5000/orders/{first}" in text
+    assert "<table" in html and "Cafetera Italiana" in html
+    assert "Thank you for your order" in en.get_body(("plain",)).get_content()
+    assert sorted(recorder.ids()) == sorted(f"<shop-mail-{row['mail_id']}@example.com>" for row in outbox(db))
+    assert {row["status"] for row in outbox(db)} == {"sent"}
+
+
+def test_a_refused_mail_is_tried_again_later_and_a_permanent_refusal_fails(db, store, smtp, make_product,
+                                                                          make_user):
+    recorder, port = smtp
+    product = make_product(stock=5)
+    place(db, store, make_user(), product)
+    recorder.refuse_rcpt = ["451 4.3.0 try again later"]
+    report = notifications.deliver_outbox(db, mailer(port), plain)
+    assert (report.sent, report.retried) == (0, 1) and recorder.messages == []
+    [row] = outbox(db)
+    assert row["status"] == "pending"
+    assert notifications.deliver_outbox(db, mailer(port), plain).sent == 0  # not due yet: it waits
+    with db.transaction() as cur:
+        cur.execute("UPDATE mail_outbox SET next_attempt_at = now()")
+    assert notifications.deliver_outbox(db, mailer(port), plain).sent == 1
+
+    place(db, store, make_user(), product)
+    recorder.refuse_rcpt = ["550 5.1.1 no such mailbox"]
+    assert notifications.deliver_outbox(db, mailer(port), plain).failed == 1
+    assert outbox(db)[-1]["status"] == "failed"
+
+
+def test_an_unreachable_server_leaves_every_mail_waiting(db, store, make_product, make_user):
+    place(db, store, make_user(), make_product(stock=5))
+    report = notifications.deliver_outbox(db, mailer(free_port()), plain)  # nothing listens there
+    assert (report.sent, report.retried) == (0, 1)
+    assert outbox(db)[0]["status"] == "pending"
+
+
+def test_senders_running_at_once_send_each_mail_exactly_once(db, store, smtp, make_product, make_user):
+    recorder, port = smtp
+    product = make_product(stock=100)
+    customers = [make_user() for _ in range(5)]
+    for i in range(30):
+        place(db, store, customers[i % 5], product)
+    errors = []
+
+    def send():
+        try:
+            notifications.deliver_outbox(db, mailer(port), plain)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(recorder.ids()) == 30 and len(set(recorder.ids())) == 30
+    assert {row["status"] for row in outbox(db)} == {"sent"}
+
+
+SENDER = """
+import sys
+from shop.adapters.mail import Mail, SmtpMailer
+from shop.adapters.postgres import PostgresDatabase
+from shop.services.notifications import deliver_outbox
+db = PostgresDatabase(sys.argv[1], max_connections=1)
+mailer = SmtpMailer("127.0.0.1", int(sys.argv[2]), "Tienda <tienda@example.com>", starttls=False, timeout=30)
+deliver_outbox(db, mailer, lambda row: Mail(row.to_address, row.kind, "x", message_id=f"shop-mail-{row.mail_id}"))
+"""
+
+
+def _killed_sender(db, port: int, recorder: Recorder) -> None:
+    """Run a sender in its own process and SIGKILL it once the server has stalled it."""
+    process = subprocess.Popen([sys.executable, "-c", SENDER, db.url, str(port)], cwd=ROOT,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert recorder.stalled.wait(30), "the sender never reached the stalled step"
+        time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+
+def _stall_after(recorder: Recorder, delivered: int, step: str) -> None:
+    def arm():
+        while len(recorder.messages) < delivered:
+            time.sleep(0.005)
+        (recorder.stall_rcpt if step == "rcpt" else recorder.stall_data).set()
+    threading.Thread(target=arm, daemon=True).start()
+
+
+def test_a_sender_killed_mid_batch_loses_nothing_and_sends_nothing_twice(db, store, smtp, make_product,
+                                                                        make_user):
+    recorder, port = smtp
+    product = make_product(stock=100)
+    customer = make_user()
+    for _ in range(8):
+        place(db, store, customer, product)
+    _stall_after(recorder, 3, "rcpt")  # the fourth mail: killed before its text was handed over
+    _killed_sender(db, port, recorder)
+    statuses = [row["status"] for row in outbox(db)]
+    assert statuses.count("sent") == 3 and statuses.count("sending") == 1 and statuses.count("pending") == 4
+    recorder.release.set()
+    report = notifications.deliver_outbox(db, mailer(port), plain, abandoned_after=0)  # the dead sender's row
+    assert report.sent == 5
+    assert len(recorder.ids()) == 8 and len(set(recorder.ids())) == 8  # every mail, each once
+    assert {row["status"] for row in outbox(db)} == {"sent"}
+
+
+def test_a_sender_killed_while_handing_a_mail_over_never_sends_it_again(db, store, smtp, make_product, make_user):
+    recorder, port = smtp
+    product = make_product(stock=100)
+    customer = make_user()
+    for _ in range(3):
+        place(db, store, customer, product)
+    _stall_after(recorder, 1, "data")  # the second mail: killed while the server holds its text
+    _killed_sender(db, port, recorder)
+    recorder.release.set()
+    report = notifications.deliver_outbox(db, mailer(port), plain, abandoned_after=0)
+    assert (report.sent, report.uncertain) == (1, 1)
+    assert [row["status"] for row in outbox(db)] == ["sent", "uncertain", "sent"]
+    assert len(set(recorder.ids())) == len(recorder.ids())  # nothing twice (at most once per row)
+
+
+def test_a_customer_who_chooses_english_gets_english_mails(client, auth, db, make_user):
+    from tests.conftest import csrf_token_from
+
+    customer = make_user(email="oliver@example.com")
+    auth.login("oliver@example.com")
+    token = csrf_token_from(client.get("/").get_data(as_text=True))
+    assert client.post("/auth/language/en", data={"csrf_token": token, "next": "/"}).status_code in (302, 303)
+    with db.transaction() as cur:
+        cur.execute("SELECT language FROM users WHERE user_id = %s", (customer.user_id,))
+        assert cur.fetchone()["language"] == "en"
