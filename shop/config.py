@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+
+from shop.domain.taxes import DEFAULT_RATES, parse_tax_rates
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _ENVIRONMENTS = ("development", "testing", "production")
@@ -46,6 +49,12 @@ class Settings:
     smtp_password: str | None = None
     smtp_starttls: bool = True
     mail_from: str = "Tienda <no-reply@localhost>"
+    # IVA rates per tax class, in percent (TAX_RATES="general:21,reduced:10,super_reduced:4")
+    tax_rates: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_RATES))
+    # The seller on invoices (factura simplificada)
+    seller_name: str = "Tienda Híbrida S.L."
+    seller_tax_id: str = "B00000000"
+    seller_address: str = "Calle Mayor 1, 28013 Madrid"
     # Links in mails sent outside a request (order e-mails) start with this; default: this machine
     public_url: str | None = None
     mail_send_interval_seconds: float = 2.0  # how often each worker delivers the mail outbox
@@ -116,6 +125,13 @@ def _env_bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _tax_rates(raw: str | None) -> dict:
+    try:
+        return parse_tax_rates(raw)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
 def _env_int(environ: dict, name: str, default: int) -> int:
     raw = environ.get(name)
     if raw in (None, ""):
@@ -177,6 +193,10 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         smtp_starttls=_env_bool(environ.get("SMTP_STARTTLS"), True),
         mail_from=environ.get("MAIL_FROM", "Tienda <no-reply@localhost>"),
         public_url=(environ.get("PUBLIC_URL") or "").rstrip("/") or None,
+        tax_rates=_tax_rates(environ.get("TAX_RATES")),
+        seller_name=environ.get("SELLER_NAME", "Tienda Híbrida S.L."),
+        seller_tax_id=environ.get("SELLER_TAX_ID", "B00000000"),
+        seller_address=environ.get("SELLER_ADDRESS", "Calle Mayor 1, 28013 Madrid"),
         mail_send_interval_seconds=float(_env_int(environ, "MAIL_SEND_INTERVAL_SECONDS", 2)),
         session_cookie_secure=_env_bool(environ.get("SESSION_COOKIE_SECURE"), env == "production"),
         session_idle_minutes=_env_int(environ, "SESSION_IDLE_MINUTES", 60),

@@ -100,7 +100,8 @@ def demo_products() -> list[dict]:
 
     def add(name, price, stock, category, attributes, description=""):
         products.append({"name": name, "price": price, "stock": stock, "category": category,
-                         "attributes": attributes, "description": description})
+                         "attributes": attributes, "description": description,
+                         "tax_class": "super_reduced" if category == "Libros" else "general"})  # books: 4 % IVA
 
     for name, price, stock, brand, cpu, ram, storage, screen in _LAPTOPS:
         add(name, price, stock, "Portátiles", {

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from shop.domain.errors import N_, InvalidInput
 from shop.domain.listing import MAX_CATEGORY_LENGTH, MAX_SEARCH_LENGTH  # noqa: F401 - re-exported
+from shop.domain.taxes import parse_tax_class
 
 MAX_PAGE = 100_000
 _ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -34,6 +35,7 @@ class Product:
     deleted: bool = False  # archived by staff: kept for the orders that reference it, not sold
     updated_at: object = None  # the edit form's revision: a stale form cannot overwrite a newer edit
     revision: int = 0  # counts the product's writes: the catalog index never goes back to an older one
+    tax_class: str = "general"  # its IVA rate (shop.domain.taxes); books are super_reduced (4 %)
 
     @property
     def in_stock(self) -> bool:
@@ -76,14 +78,16 @@ MAX_STOCK = 1_000_000
 MAX_DESCRIPTION_LENGTH = 5000
 
 
-def new_product(name: str, category: str, price, stock: int, attributes: dict, description: str = "") -> dict:
+def new_product(name: str, category: str, price, stock: int, attributes: dict, description: str = "",
+                tax_class: str | None = None) -> dict:
     """A product document's fields, validated: the database validator is the second line, not the first."""
     if isinstance(stock, bool) or not isinstance(stock, int) or not 0 <= stock <= MAX_STOCK:
         raise InvalidInput(N_("The stock must be a whole number from 0 to %(max)d."), max=MAX_STOCK)
-    return {**product_fields(name, category, price, attributes, description), "stock": stock}
+    return {**product_fields(name, category, price, attributes, description, tax_class), "stock": stock}
 
 
-def product_fields(name: str, category: str, price, attributes: dict, description: str = "") -> dict:
+def product_fields(name: str, category: str, price, attributes: dict, description: str = "",
+                   tax_class: str | None = None) -> dict:
     """The fields staff may edit (everything but the stock, which only moves by adjustments)."""
     from shop.domain.money import MAX_PRICE, MIN_PRICE, to_money
 
@@ -105,7 +109,7 @@ def product_fields(name: str, category: str, price, attributes: dict, descriptio
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_LENGTH:
         raise InvalidInput(N_("The description can have at most %(max)d characters."), max=MAX_DESCRIPTION_LENGTH)
     return {"name": name.strip(), "category": category.strip(), "price": amount,
-            "attributes": attributes, "description": description.strip()}
+            "attributes": attributes, "description": description.strip(), "tax_class": parse_tax_class(tax_class)}
 
 
 def parse_page(raw: str | None) -> int:

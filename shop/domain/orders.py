@@ -69,8 +69,10 @@ class CartLine:
 class OrderLine:
     product_id: str
     product_name: str
-    unit_price: Decimal
+    unit_price: Decimal  # with IVA included, as shown
     quantity: int
+    tax_rate: Decimal = Decimal("21")  # the IVA rate it is sold at, in percent
+    tax_amount: Decimal | None = None  # this line's share of the order's IVA (shop.domain.taxes.split_tax)
 
     @property
     def subtotal(self) -> Decimal:
@@ -202,3 +204,13 @@ def failed_or_cancelled_rate(status_counts: dict[str, int]) -> float | None:
     if not total:
         return None
     return (decided.get(OrderStatus.FAILED.value, 0) + decided.get(OrderStatus.CANCELLED.value, 0)) / total
+
+
+def with_taxes(lines: list[OrderLine]) -> list[OrderLine]:
+    """The lines with their share of the IVA, by the rule in shop.domain.taxes."""
+    from dataclasses import replace
+
+    from shop.domain.taxes import split_tax
+
+    shares, _ = split_tax([(line.tax_rate, line.subtotal) for line in lines])
+    return [replace(line, tax_amount=share) for line, share in zip(lines, shares, strict=True)]

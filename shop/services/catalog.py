@@ -191,7 +191,8 @@ def ensure_catalog_index(db: PostgresDatabase, store: MongoStore) -> int | None:
 def _editable(product: dict) -> dict:
     """The fields an edit can change, as the audit log's before/after records them."""
     return {"name": product["name"], "category": product["category"], "price": str(product["price"]),
-            "description": product.get("description") or "", "attributes": product.get("attributes") or {}}
+            "description": product.get("description") or "", "attributes": product.get("attributes") or {},
+            "tax_class": product.get("tax_class") or "general"}
 
 
 def create_product(db: PostgresDatabase, store: MongoStore, fields: dict) -> tuple[str, dict]:

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -36,7 +37,9 @@ from shop.domain.orders import (
     out_of_stock,
     parse_idempotency_key,
     request_hash,
+    with_taxes,
 )
+from shop.domain.taxes import DEFAULT_RATES
 
 log = logging.getLogger(__name__)
 _REPLAY_WAIT_SECONDS = 5.0
@@ -85,7 +88,7 @@ class SettlementQueue:
 def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines: list[tuple[str, object]],
                 idempotency_key: str, *, lease_seconds: int = 30, pending_ttl_minutes: int = 30,
                 settlements: SettlementQueue | None = None, limits: UnpaidLimits | None = None,
-                client_address: str | None = None) -> CheckoutResult:
+                client_address: str | None = None, tax_rates: Mapping[str, Decimal] = DEFAULT_RATES) -> CheckoutResult:
     """Place one order for all the lines, or none: stock and order both, or neither.
 
     With `limits`, an order that would take the account (or `client_address`) over what it may hold
@@ -110,7 +113,7 @@ def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines
     order_id = order["order_id"]
     failpoints.hit("checkout.after_order_created")
 
-    lines = _reserve_all(db, store, order_id, cart, settlements)
+    lines = with_taxes(_reserve_all(db, store, order_id, cart, settlements, tax_rates))
 
     try:
         committed = db.decide_placing_order(order_id, OrderStatus.PENDING, lines=lines,
@@ -133,7 +136,7 @@ def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines
 
 
 def _reserve_all(db: PostgresDatabase, store: MongoStore, order_id: int, cart: list[CartLine],
-                 settlements: SettlementQueue | None) -> list[OrderLine]:
+                 settlements: SettlementQueue | None, tax_rates: Mapping[str, Decimal]) -> list[OrderLine]:
     """Step 2, in the cart's fixed order; on any failure the order is aborted and the units released."""
     lines: list[OrderLine] = []
     attempted: list[CartLine] = []
@@ -155,7 +158,8 @@ def _reserve_all(db: PostgresDatabase, store: MongoStore, order_id: int, cart: l
                 if current is None:
                     raise NotFound(N_("A product in your cart no longer exists; remove it and try again."))
                 raise out_of_stock(current, current.stock)
-            lines.append(OrderLine(line.product_id, product.name, product.price, line.quantity))
+            lines.append(OrderLine(line.product_id, product.name, product.price, line.quantity,
+                                   tax_rates[product.tax_class]))
             failpoints.hit("checkout.after_reserve")
     except StoreError as error:
         log.warning("order %s: stock reservation failed: %s", order_id, error)

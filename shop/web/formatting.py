@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_babel import (
     format_currency,
     format_date,
@@ -17,6 +17,7 @@ from flask_babel import (
 )
 
 from shop.domain.listing import filter_value_label
+from shop.domain.taxes import TAX_CLASSES
 
 _UNITS = {"gb": "GB", "mp": "MP", "horas": "h", "bar": "bar", "litros": "l", "pulgadas": "\"",
           "eu": "EU", "c": "°C", "meses": "", "cm": "cm", "mm": "mm", "kg": "kg", "g": "g", "ml": "ml",
@@ -34,6 +35,21 @@ _STATUS_LABELS = {"placing": lazy_gettext("Placing"), "pending": lazy_gettext("P
 _ATTRIBUTE_TYPE_LABELS = {"text": lazy_gettext("Text"), "number": lazy_gettext("Number"),
                           "boolean": lazy_gettext("Yes/no"), "text_list": lazy_gettext("List of texts"),
                           "number_list": lazy_gettext("List of numbers")}
+
+
+_TAX_CLASS_LABELS = {"general": lazy_gettext("General"), "reduced": lazy_gettext("Reduced"),
+                     "super_reduced": lazy_gettext("Super-reduced")}
+
+
+def tax_class_label(code: str) -> str:
+    """"General (21 %)": the class and its configured rate."""
+    rate = current_app.config["SHOP_SETTINGS"].tax_rates.get(code)
+    return f"{_TAX_CLASS_LABELS.get(code, code)} ({percent(rate)})" if rate is not None else code
+
+
+def percent(rate) -> str:
+    """An IVA rate given in percent (21 → "21 %", 5.5 → "5,5 %")."""
+    return format_percent(rate / 100, format="#,##0.## %")
 
 
 def attribute_type_label(kind: str) -> str:
@@ -98,6 +114,7 @@ def as_json(value) -> str:
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(money)
+    app.add_template_filter(percent)
     app.add_template_filter(thousands)
     app.add_template_filter(as_json)
     app.add_template_filter(attribute_label)
@@ -105,6 +122,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(filter_value_label)
     app.jinja_env.globals.update(get_locale=get_locale, role_label=role_label, status_label=status_label,
                                  attribute_type_label=attribute_type_label, payment_label=payment_label,
-                                 decline_label=decline_label,
+                                 decline_label=decline_label, tax_class_label=tax_class_label,
+                                 tax_classes=TAX_CLASSES,
                                  format_datetime=format_datetime, format_decimal=format_decimal,
                                  format_date=format_date, format_percent=format_percent)

@@ -17,8 +17,9 @@ from limits.strategies import FixedWindowRateLimiter
 
 from shop import metrics
 from shop.domain.accounts import Role
-from shop.domain.errors import Conflict, DomainError, InvalidInput, LimitReached, NotFound, Unavailable
+from shop.domain.errors import N_, Conflict, DomainError, InvalidInput, LimitReached, NotFound, Unavailable
 from shop.domain.orders import OrderStatus, OutOfStock
+from shop.domain.taxes import invoice_number, order_tax_totals
 from shop.services import checkout
 from shop.services import orders as order_service
 from shop.web.access import STAFF, roles_required
@@ -158,7 +159,24 @@ def render_order(order_id: int, error: str | None = None):
     staff_actions = order_service.staff_actions(status) if role is Role.ADMIN else ()
     return render_template("orders/detail.html", order=order, error=error, customer=customer,
                            can_act=role is Role.CUSTOMER and status is OrderStatus.PENDING,
-                           staff_actions=staff_actions)
+                           staff_actions=staff_actions, tax_totals=order_tax_totals(order["items"]))
+
+
+@bp.get("/<int:order_id>/invoice")
+@roles_required(Role.CUSTOMER, *STAFF)
+def invoice(order_id: int):
+    """The printable simplified invoice of a paid order (the customer's own, or any for staff)."""
+    try:
+        order = order_service.order_for(get_db(), current_user.user, order_id)
+    except NotFound:
+        _record_probe(order_id)
+        raise
+    if order["invoice"] is None:
+        raise NotFound(N_("This order has no invoice yet: it is issued when the order is paid."))
+    settings = current_app.config["SHOP_SETTINGS"]
+    return render_template("orders/invoice.html", order=order, tax_totals=order_tax_totals(order["items"]),
+                           number=invoice_number(order["invoice"]["series_year"], order["invoice"]["number"]),
+                           seller=settings)
 
 
 @bp.get("/<int:order_id>")

@@ -49,7 +49,8 @@ def _form_fields() -> dict:
         attributes = parse_attribute_rows(form.getlist("attr_name"), form.getlist("attr_type"),
                                           form.getlist("attr_value"))
     return {"name": form.get("name", ""), "category": form.get("category", ""), "price": form.get("price", ""),
-            "description": form.get("description", ""), "attributes": attributes}
+            "description": form.get("description", ""), "attributes": attributes,
+            "tax_class": form.get("tax_class") or None}
 
 
 def _attribute_editor(attributes: dict, blank_rows: int = 3) -> dict:
@@ -111,7 +112,7 @@ def _render_edit(product_id: str, form: dict | None = None, error: str | None = 
     history = staff_lists.audit_history(get_db(), get_store(), f"product:{product.product_id}")
     if form is None:
         form = {"name": product.name, "category": product.category, "price": str(product.price),
-                "description": product.description}
+                "description": product.description, "tax_class": product.tax_class}
     return render_template("staff/product_edit.html", product=product, form=form, history=history,
                            revision=product.updated_at.isoformat() if product.updated_at else "",
                            can_edit=current_user.role is Role.ADMIN, error=error, stock_error=stock_error,

@@ -30,7 +30,7 @@ from shop.domain.orders import hold_key
 StoreError = PyMongoError  # any failure talking to MongoDB
 StoreUnavailable = ConnectionFailure  # MongoDB did not answer (down, unreachable, timed out)
 
-_PRICING_FIELDS = {"name": 1, "category": 1, "price": 1, "stock": 1}
+_PRICING_FIELDS = {"name": 1, "category": 1, "price": 1, "stock": 1, "tax_class": 1}
 SCHEMA_FILE = PROJECT_ROOT / "database" / "mongo" / "collections.json"
 _SPANISH = {"locale": "es", "strength": 1}  # "árbol" sorts with "arbol", "Zapato" with "zapato"
 # Archived products stay in the collection for the orders that reference them, but are not sold.
@@ -493,6 +493,7 @@ def _product(doc: dict) -> Product:
         deleted="deleted_at" in doc,
         updated_at=doc.get("updated_at"),
         revision=int(doc.get("revision", 0)),
+        tax_class=doc.get("tax_class") or "general",
     )
 
 

@@ -458,11 +458,13 @@ class PostgresDatabase:
                        WHERE order_id = %(order_id)s AND status = 'placing' AND EXISTS (SELECT FROM fence)
                        RETURNING order_id, user_id),
                    items AS (
-                       INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity)
-                       SELECT d.order_id, l.product_id, l.product_name, l.unit_price, l.quantity
+                       INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity,
+                                                tax_rate, tax_amount)
+                       SELECT d.order_id, l.product_id, l.product_name, l.unit_price, l.quantity, l.rate, l.tax
                        FROM decided d,
-                            unnest(%(ids)s::text[], %(names)s::text[], %(prices)s::numeric[], %(qtys)s::int[])
-                              AS l(product_id, product_name, unit_price, quantity)),
+                            unnest(%(ids)s::text[], %(names)s::text[], %(prices)s::numeric[], %(qtys)s::int[],
+                                   %(rates)s::numeric[], %(taxes)s::numeric[])
+                              AS l(product_id, product_name, unit_price, quantity, rate, tax)),
                    history AS (
                        INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)
                        SELECT order_id, 'placing', %(outcome)s, %(changed_by)s, %(reason)s FROM decided),
@@ -474,7 +476,8 @@ class PostgresDatabase:
                  "ttl": pending_ttl_minutes,
                  "order_id": order_id, "changed_by": changed_by,
                  "ids": [ln.product_id for ln in lines], "names": [ln.product_name for ln in lines],
-                 "prices": [ln.unit_price for ln in lines], "qtys": [ln.quantity for ln in lines]},
+                 "prices": [ln.unit_price for ln in lines], "qtys": [ln.quantity for ln in lines],
+                 "rates": [ln.tax_rate for ln in lines], "taxes": [ln.tax_amount for ln in lines]},
             )
             return cur.fetchone() is not None
 
@@ -513,6 +516,8 @@ class PostgresDatabase:
             order["history"] = list(cur.fetchall())
             cur.execute("SELECT * FROM payments WHERE order_id = %s ORDER BY payment_id", (order_id,))
             order["payments"] = list(cur.fetchall())
+            cur.execute("SELECT series_year, number, issued_at FROM invoices WHERE order_id = %s", (order_id,))
+            order["invoice"] = cur.fetchone()
             return order
 
     def orders_of_user(self, user_id: int, limit: int = 100, include_failed: bool = False) -> list[dict]:

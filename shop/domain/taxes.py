@@ -1,0 +1,112 @@
+"""IVA (Spanish VAT) on prices that include it: tax classes, rates, and the cent rules.
+
+Prices are entered and shown with IVA included (B2C). An order keeps, per line, the rate it was sold
+at and that line's share of the tax. The rule (docs/money.md, with worked examples):
+
+1. Lines are grouped by rate. For each rate, base = round(Σ gross / (1 + rate), 2) half up, and
+   IVA = Σ gross − base: what a simplified invoice shows per rate, and base + IVA = Σ gross exactly.
+2. That rate's IVA is shared among its lines in proportion to their gross, in whole cents: each
+   line gets the cents of its exact share rounded down, and the cents left over go one each to the
+   lines with the largest remainders (the earlier line first on a tie). So Σ line IVA = the rate's
+   IVA, Σ rates = the order's IVA, and Σ line gross = the order total, always.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+
+from shop.domain.errors import N_, InvalidInput
+
+CENT = Decimal("0.01")
+TAX_CLASSES = ("general", "reduced", "super_reduced")
+DEFAULT_TAX_CLASS = "general"
+DEFAULT_RATES: Mapping[str, Decimal] = {"general": Decimal("21"), "reduced": Decimal("10"),
+                                        "super_reduced": Decimal("4")}
+
+
+def parse_tax_rates(raw: str | None) -> dict[str, Decimal]:
+    """Rates per class from configuration ("general:21,reduced:10,super_reduced:4"): every class
+    named, each a percentage from 0 to 100."""
+    if not raw:
+        return dict(DEFAULT_RATES)
+    rates: dict[str, Decimal] = {}
+    for part in raw.split(","):
+        name, _, value = part.strip().partition(":")
+        try:
+            rate = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"TAX_RATES: {part!r} is not class:percentage") from None
+        if name not in TAX_CLASSES or not Decimal(0) <= rate <= Decimal(100) or rate != rate.quantize(CENT):
+            raise ValueError(f"TAX_RATES: {part!r} is not one of {', '.join(TAX_CLASSES)} with a percentage")
+        rates[name] = rate
+    missing = set(TAX_CLASSES) - set(rates)
+    if missing:
+        raise ValueError(f"TAX_RATES must give every class; missing {', '.join(sorted(missing))}")
+    return rates
+
+
+def parse_tax_class(raw: str | None) -> str:
+    value = (raw or DEFAULT_TAX_CLASS).strip()
+    if value not in TAX_CLASSES:
+        raise InvalidInput(N_("Unknown tax class; choose general, reduced or super_reduced."))
+    return value
+
+
+@dataclass(frozen=True)
+class RateTotal:
+    """What a simplified invoice shows for one rate."""
+
+    rate: Decimal
+    base: Decimal
+    tax: Decimal
+
+    @property
+    def gross(self) -> Decimal:
+        return self.base + self.tax
+
+
+def base_of(gross: Decimal, rate: Decimal) -> Decimal:
+    return (gross / (1 + rate / 100)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def split_tax(lines: Sequence[tuple[Decimal, Decimal]]) -> tuple[list[Decimal], list[RateTotal]]:
+    """For lines given as (rate, gross with IVA), each line's IVA and the totals per rate (rule above)."""
+    shares = [Decimal("0.00")] * len(lines)
+    totals = []
+    for rate in sorted({rate for rate, _ in lines}, reverse=True):
+        members = [i for i, (line_rate, _) in enumerate(lines) if line_rate == rate]
+        gross = sum((lines[i][1] for i in members), Decimal("0.00"))
+        tax = gross - base_of(gross, rate)
+        totals.append(RateTotal(rate, gross - tax, tax))
+        if gross == 0:
+            continue
+        exact = {i: tax * lines[i][1] / gross for i in members}
+        for i in members:
+            shares[i] = exact[i].quantize(CENT, rounding=ROUND_DOWN)
+        left = int((tax - sum(shares[i] for i in members)) / CENT)
+        for i in sorted(members, key=lambda i: (-(exact[i] - shares[i]), i))[:left]:
+            shares[i] += CENT
+    return shares, totals
+
+
+def rate_totals(lines: Sequence[tuple[Decimal, Decimal, Decimal]]) -> list[RateTotal]:
+    """Per-rate totals of stored lines given as (rate, gross, line IVA): what an invoice prints."""
+    by_rate: dict[Decimal, list[Decimal]] = {}
+    for rate, gross, tax in lines:
+        totals = by_rate.setdefault(rate, [Decimal("0.00"), Decimal("0.00")])
+        totals[0] += gross
+        totals[1] += tax
+    return [RateTotal(rate, gross - tax, tax) for rate, (gross, tax) in sorted(by_rate.items(), reverse=True)]
+
+
+def invoice_number(series_year: int, number: int) -> str:
+    """How an invoice number is printed: the simplified-invoice series of the year, then the number."""
+    return f"FS-{series_year}-{number:06d}"
+
+
+def order_tax_totals(items: Sequence[Mapping]) -> list[RateTotal]:
+    """Per-rate totals of an order's stored lines (empty for lines sold before IVA was recorded)."""
+    return rate_totals([(item["tax_rate"], item["unit_price"] * item["quantity"], item["tax_amount"])
+                        for item in items if item.get("tax_rate") is not None])
