@@ -73,10 +73,18 @@ class OrderLine:
     quantity: int
     tax_rate: Decimal = Decimal("21")  # the IVA rate it is sold at, in percent
     tax_amount: Decimal | None = None  # this line's share of the order's IVA (shop.domain.taxes.split_tax)
+    category: str = ""  # what a discount code's categories are matched against (not stored)
+    discount_amount: Decimal = Decimal("0.00")  # taken off this line by a discount code
+
+    @property
+    def gross(self) -> Decimal:
+        """The line at its listed price: unit price × quantity, IVA included."""
+        return self.unit_price * self.quantity
 
     @property
     def subtotal(self) -> Decimal:
-        return self.unit_price * self.quantity
+        """What the line costs: its gross less its discount."""
+        return self.gross - self.discount_amount
 
 
 def parse_quantity(raw) -> int:
@@ -206,11 +214,15 @@ def failed_or_cancelled_rate(status_counts: dict[str, int]) -> float | None:
     return (decided.get(OrderStatus.FAILED.value, 0) + decided.get(OrderStatus.CANCELLED.value, 0)) / total
 
 
-def with_taxes(lines: list[OrderLine]) -> list[OrderLine]:
-    """The lines with their share of the IVA, by the rule in shop.domain.taxes."""
+def with_taxes(lines: list[OrderLine], discount=None) -> list[OrderLine]:
+    """The lines less what `discount` (a shop.domain.discounts.DiscountCode) takes off them, then
+    with their share of the IVA on what is left (shop.domain.taxes)."""
     from dataclasses import replace
 
     from shop.domain.taxes import split_tax
 
+    if discount is not None:
+        cuts = discount.line_discounts([(line.gross, line.category) for line in lines])
+        lines = [replace(line, discount_amount=cut) for line, cut in zip(lines, cuts, strict=True)]
     shares, _ = split_tax([(line.tax_rate, line.subtotal) for line in lines])
     return [replace(line, tax_amount=share) for line, share in zip(lines, shares, strict=True)]

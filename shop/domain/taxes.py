@@ -108,5 +108,5 @@ def invoice_number(series_year: int, number: int) -> str:
 
 def order_tax_totals(items: Sequence[Mapping]) -> list[RateTotal]:
     """Per-rate totals of an order's stored lines (empty for lines sold before IVA was recorded)."""
-    return rate_totals([(item["tax_rate"], item["unit_price"] * item["quantity"], item["tax_amount"])
-                        for item in items if item.get("tax_rate") is not None])
+    return rate_totals([(item["tax_rate"], item["unit_price"] * item["quantity"] - (item.get("discount_amount") or 0),
+                         item["tax_amount"]) for item in items if item.get("tax_rate") is not None])

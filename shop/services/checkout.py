@@ -25,6 +25,7 @@ from decimal import Decimal
 from shop import failpoints
 from shop.adapters.mongo import MongoStore, StoreError
 from shop.adapters.postgres import DatabaseError, DatabaseUnavailable, PostgresDatabase
+from shop.domain.discounts import normalize_code
 from shop.domain.errors import N_, Conflict, NotFound, Unavailable
 from shop.domain.orders import (
     CartLine,
@@ -88,8 +89,12 @@ class SettlementQueue:
 def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines: list[tuple[str, object]],
                 idempotency_key: str, *, lease_seconds: int = 30, pending_ttl_minutes: int = 30,
                 settlements: SettlementQueue | None = None, limits: UnpaidLimits | None = None,
-                client_address: str | None = None, tax_rates: Mapping[str, Decimal] = DEFAULT_RATES) -> CheckoutResult:
+                client_address: str | None = None, tax_rates: Mapping[str, Decimal] = DEFAULT_RATES,
+                discount_code: str | None = None) -> CheckoutResult:
     """Place one order for all the lines, or none: stock and order both, or neither.
+
+    With `discount_code`, one use of it is taken with the order (step 1) and belongs to it: it comes
+    back when the order fails, is cancelled or expires (docs/money.md).
 
     With `limits`, an order that would take the account (or `client_address`) over what it may hold
     unpaid is refused (LimitReached) before anything is written.
@@ -103,7 +108,7 @@ def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines
     try:
         order, created = db.create_placing_order(
             user_id, key, fingerprint, lease_seconds, units=units, placed_from=client_address, admit=admit,
-            lock_address=enabled and limits.per_address)
+            lock_address=enabled and limits.per_address, discount_code=normalize_code(discount_code))
     except DatabaseUnavailable as error:
         log.warning("orders database unavailable at checkout: %s", error)
         raise Unavailable(N_("Orders cannot be taken right now; nothing was ordered. Try again shortly.")) \
@@ -113,7 +118,8 @@ def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines
     order_id = order["order_id"]
     failpoints.hit("checkout.after_order_created")
 
-    lines = with_taxes(_reserve_all(db, store, order_id, cart, settlements, tax_rates))
+    lines = _reserve_all(db, store, order_id, cart, settlements, tax_rates)
+    lines = with_taxes(lines, _discount_for(db, store, order_id, order, lines))
 
     try:
         committed = db.decide_placing_order(order_id, OrderStatus.PENDING, lines=lines,
@@ -133,6 +139,20 @@ def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines
 
     _settle(store, order_id, lines, settlements)
     return CheckoutResult(order_id, OrderStatus.PENDING, order_total(lines), created=True)
+
+
+def _discount_for(db: PostgresDatabase, store: MongoStore, order_id: int, order: dict, lines: list[OrderLine]):
+    """The order's discount code, if it took one, once the lines' prices and categories are known:
+    a code these lines do not qualify for aborts the order (its use and units come back)."""
+    discount = order.get("discount")  # taken with the order (step 1)
+    if discount is None:
+        return None
+    try:
+        discount.check_lines([(line.gross, line.category) for line in lines])
+    except Conflict:
+        _abort(db, store, order_id, lines, f"discount code {discount.code} does not apply")
+        raise
+    return discount
 
 
 def _reserve_all(db: PostgresDatabase, store: MongoStore, order_id: int, cart: list[CartLine],
@@ -159,7 +179,7 @@ def _reserve_all(db: PostgresDatabase, store: MongoStore, order_id: int, cart: l
                     raise NotFound(N_("A product in your cart no longer exists; remove it and try again."))
                 raise out_of_stock(current, current.stock)
             lines.append(OrderLine(line.product_id, product.name, product.price, line.quantity,
-                                   tax_rates[product.tax_class]))
+                                   tax_rates[product.tax_class], category=product.category))
             failpoints.hit("checkout.after_reserve")
     except StoreError as error:
         log.warning("order %s: stock reservation failed: %s", order_id, error)

@@ -28,7 +28,10 @@ def place_order():
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise InvalidInput(N_('Send JSON like {"items": [{"product_id": "…", "quantity": 1}]}.'))
     lines = [(item.get("product_id"), item.get("quantity")) for item in items]
-    result = place_for_current_user(lines, request.headers.get("Idempotency-Key", ""), via="api")
+    code = body.get("discount_code")
+    if code is not None and not isinstance(code, str):
+        raise InvalidInput(N_("That discount code does not exist."))
+    result = place_for_current_user(lines, request.headers.get("Idempotency-Key", ""), discount_code=code, via="api")
     body = {"order_id": result.order_id, "status": result.status.value, "total": str(result.total),
             "replayed": not result.created}
     return jsonify(body), 201 if result.created else 200

@@ -8,9 +8,10 @@ from flask_login import current_user
 
 from shop.domain.accounts import Role
 from shop.domain.catalog import parse_product_id
-from shop.domain.errors import InvalidInput
+from shop.domain.errors import Conflict, InvalidInput
 from shop.domain.orders import MAX_QUANTITY_PER_LINE, OrderLine, new_idempotency_key, order_total, parse_quantity
 from shop.services import catalog as catalog_service
+from shop.services import discounts as discount_service
 from shop.web.access import roles_required
 from shop.web.errors import translate_error
 from shop.web.extensions import get_db, get_store
@@ -18,7 +19,13 @@ from shop.web.extensions import get_db, get_store
 bp = Blueprint("cart", __name__, url_prefix="/cart")
 
 
-def render_cart(error: str | None = None):
+def render_cart(error: str | None = None, code: str | None = None) -> str:
+    return _cart_page(error, code)[0]
+
+
+def _cart_page(error: str | None = None, code: str | None = None) -> tuple[str, bool]:
+    """The cart; with `code`, what that discount code takes off it, or why it does not apply
+    (then True: the page says no to what was asked)."""
     lines = get_db().cart_lines(current_user.user_id)
     products = get_store().products_by_ids([pid for pid, _ in lines]) if lines else {}
     rows, missing = [], []
@@ -27,16 +34,25 @@ def render_cart(error: str | None = None):
         if product is None:
             missing.append(product_id)
             continue
-        rows.append((product, OrderLine(product_id, product.name, product.price, quantity)))
-    return render_template("cart/show.html", rows=rows, missing=missing,
-                           total=order_total([line for _, line in rows]), error=error,
-                           idempotency_key=new_idempotency_key())
+        rows.append((product, OrderLine(product_id, product.name, product.price, quantity, category=product.category)))
+    preview, code_error = None, None
+    if code and rows:
+        try:
+            preview = discount_service.preview_discount(get_db(), current_user.user_id, code,
+                                                        [line for _, line in rows])
+        except (InvalidInput, Conflict) as refusal:
+            code_error = translate_error(refusal)
+    total = order_total([line for _, line in rows]) - (preview.total if preview else 0)
+    return render_template("cart/show.html", rows=rows, missing=missing, total=total, error=error,
+                           idempotency_key=new_idempotency_key(), preview=preview, code=code or "",
+                           code_error=code_error), code_error is not None
 
 
 @bp.get("/")
 @roles_required(Role.CUSTOMER)
 def show():
-    return render_cart()
+    page, refused = _cart_page(code=request.args.get("code", "").strip()[:64] or None)
+    return page, 400 if refused else 200
 
 
 @bp.post("/add")

@@ -29,6 +29,7 @@ from shop.web import (
     requestlog,
     reviews,
     security,
+    staff_discounts,
     staff_orders,
     staff_products,
     staff_users,
@@ -135,6 +136,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(staff_products.bp)
     app.register_blueprint(staff_orders.bp)
+    app.register_blueprint(staff_discounts.bp)
     app.register_blueprint(staff_users.bp)
     app.register_blueprint(audit_log.bp)
 

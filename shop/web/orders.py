@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 _REFUSALS = (InvalidInput, Conflict, Unavailable)
 
 
-def place_for_current_user(lines: list[tuple[str, object]], idempotency_key: str, **audit_details):
+def place_for_current_user(lines: list[tuple[str, object]], idempotency_key: str, discount_code: str | None = None,
+                           **audit_details):
     """The checkout for the logged-in customer, with this process's settings, recorded in the audit
     log and counted in the metrics (shop_checkouts_total)."""
     try:
@@ -44,7 +45,8 @@ def place_for_current_user(lines: list[tuple[str, object]], idempotency_key: str
             lease_seconds=current_app.config["CHECKOUT_LEASE_SECONDS"],
             pending_ttl_minutes=current_app.config["PENDING_ORDER_TTL_MINUTES"],
             settlements=get_settlements(), limits=current_app.config["UNPAID_LIMITS"],
-            client_address=request.remote_addr,
+            client_address=request.remote_addr, tax_rates=current_app.config["SHOP_SETTINGS"].tax_rates,
+            discount_code=discount_code,
         )
     except DomainError as error:
         metrics.CHECKOUTS.labels(*_checkout_refusal(error)).inc()
@@ -52,6 +54,8 @@ def place_for_current_user(lines: list[tuple[str, object]], idempotency_key: str
     metrics.CHECKOUTS.labels("placed" if result.created else "replayed",
                              "" if result.status is not OrderStatus.FAILED else "failed").inc()
     if result.created:
+        if discount_code:
+            audit_details["discount_code"] = discount_code.strip().upper()[:32]
         audit(f"order.{'placed' if result.status is OrderStatus.PENDING else result.status.value}",
               f"order:{result.order_id}", total=str(result.total), lines=len(lines), **audit_details)
     return result
@@ -78,7 +82,8 @@ checkout_limit = limiter.shared_limit(lambda: current_app.config["CHECKOUT_RATE_
 
 
 def _place(lines: list[tuple[str, object]]):
-    result = place_for_current_user(lines, request.form.get("idempotency_key", ""))
+    result = place_for_current_user(lines, request.form.get("idempotency_key", ""),
+                                    discount_code=request.form.get("discount_code") or None)
     if result.status is OrderStatus.PENDING:
         flash(gettext("Order %(order)d placed. Total: %(total)s. Pay it within %(minutes)d minutes to keep it.",
                       order=result.order_id, total=money(result.total),

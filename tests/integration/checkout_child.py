@@ -20,7 +20,7 @@ def main() -> None:
     store = MongoStore(args["mongodb_url"], args["mongodb_db"])
     if args["action"] == "place":
         checkout.place_order(db, store, args["user_id"], [tuple(line) for line in args["lines"]], args["key"],
-                             lease_seconds=args["lease_seconds"])
+                             lease_seconds=args["lease_seconds"], discount_code=args.get("discount_code"))
     else:
         actor = db.get_user(args["user_id"])
         orders.cancel_order(db, store, actor, args["order_id"])

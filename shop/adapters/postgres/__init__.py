@@ -23,6 +23,7 @@ import psycopg2.sql
 
 from shop import metrics
 from shop.adapters.postgres.catalog_index import CatalogIndex
+from shop.adapters.postgres.discounts import Discounts, take_discount_use
 from shop.adapters.postgres.mail_outbox import MailOutbox
 from shop.adapters.postgres.staff_lists import StaffLists
 from shop.config import PROJECT_ROOT
@@ -86,6 +87,7 @@ class PostgresDatabase:
         self.catalog = CatalogIndex(self)
         self.lists = StaffLists(self)
         self.outbox = MailOutbox(self)
+        self.discounts = Discounts(self)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg2.extensions.connection]:
@@ -380,7 +382,7 @@ class PostgresDatabase:
     def create_placing_order(self, user_id: int, idempotency_key: str, request_hash: str,
                              lease_seconds: int, *, units: int = 0, placed_from: str | None = None,
                              admit: Callable[[HeldUnpaid], None] | None = None,
-                             lock_address: bool = True) -> tuple[dict, bool]:
+                             lock_address: bool = True, discount_code: str | None = None) -> tuple[dict, bool]:
         """Step 1: the order in its in-flight state (its lines are written with the decision).
 
         Returns (order row, created); when this user already used the idempotency key nothing is
@@ -402,35 +404,45 @@ class PostgresDatabase:
                        SELECT order_id, NULL, 'placing', 'checkout started' FROM new_order)
                    SELECT * FROM new_order"""
         values = (user_id, idempotency_key, request_hash, lease_seconds, units, placed_from)
-        if admit is None:
+        if admit is None and discount_code is None:
             with self.statement() as cur:
                 cur.execute(insert, values)
                 order = cur.fetchone()
         else:
             with self.transaction() as cur:
-                # The address lock (when there is one) comes before the account row in every
-                # checkout, so two checkouts never wait for each other in opposite orders.
-                if placed_from is not None and lock_address:
-                    cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_ADDRESS_LOCK_CLASS, placed_from))
-                cur.execute("SELECT FROM users WHERE user_id = %s FOR NO KEY UPDATE", (user_id,))
-                cur.execute(
-                    """SELECT EXISTS (SELECT FROM orders WHERE user_id = %(user)s AND idempotency_key = %(key)s)
-                                  AS replay,
-                              count(*) FILTER (WHERE user_id = %(user)s) AS account_orders,
-                              coalesce(sum(units) FILTER (WHERE user_id = %(user)s), 0) AS account_units,
-                              count(*) FILTER (WHERE placed_from = %(address)s) AS address_orders,
-                              coalesce(sum(units) FILTER (WHERE placed_from = %(address)s), 0) AS address_units
-                       FROM orders
-                       WHERE status IN ('placing', 'pending') AND (user_id = %(user)s OR placed_from = %(address)s)""",
-                    {"user": user_id, "key": idempotency_key, "address": placed_from})
-                held = cur.fetchone()
-                if not held["replay"]:
-                    admit(HeldUnpaid(held["account_orders"], int(held["account_units"]),
-                                     held["address_orders"], int(held["address_units"])))
+                replay = False
+                if admit is not None:
+                    # The address lock (when there is one) comes before the account row in every
+                    # checkout, so two checkouts never wait for each other in opposite orders.
+                    if placed_from is not None and lock_address:
+                        cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                                    (_ADDRESS_LOCK_CLASS, placed_from))
+                    cur.execute("SELECT FROM users WHERE user_id = %s FOR NO KEY UPDATE", (user_id,))
+                    cur.execute(
+                        """SELECT EXISTS (SELECT FROM orders WHERE user_id = %(user)s AND idempotency_key = %(key)s)
+                                      AS replay,
+                                  count(*) FILTER (WHERE user_id = %(user)s) AS account_orders,
+                                  coalesce(sum(units) FILTER (WHERE user_id = %(user)s), 0) AS account_units,
+                                  count(*) FILTER (WHERE placed_from = %(address)s) AS address_orders,
+                                  coalesce(sum(units) FILTER (WHERE placed_from = %(address)s), 0) AS address_units
+                           FROM orders
+                           WHERE status IN ('placing', 'pending')
+                             AND (user_id = %(user)s OR placed_from = %(address)s)""",
+                        {"user": user_id, "key": idempotency_key, "address": placed_from})
+                    held = cur.fetchone()
+                    replay = held["replay"]
+                    if not replay:
+                        admit(HeldUnpaid(held["account_orders"], int(held["account_units"]),
+                                         held["address_orders"], int(held["address_units"])))
+                order = None
+                if not replay:
                     cur.execute(insert, values)
                     order = cur.fetchone()
-                else:
-                    order = None
+                if order is not None and discount_code is not None:
+                    # The code's use belongs to this order from the start (docs/money.md): taken in
+                    # the transaction that creates it, or refused and nothing is created.
+                    order["discount"] = take_discount_use(cur, discount_code, order["order_id"], user_id)
+                    order["discount_code"] = discount_code
         if order is not None:
             return order, True
         return self.order_by_idempotency_key(user_id, idempotency_key), False
@@ -459,12 +471,13 @@ class PostgresDatabase:
                        RETURNING order_id, user_id),
                    items AS (
                        INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity,
-                                                tax_rate, tax_amount)
-                       SELECT d.order_id, l.product_id, l.product_name, l.unit_price, l.quantity, l.rate, l.tax
+                                                tax_rate, tax_amount, discount_amount)
+                       SELECT d.order_id, l.product_id, l.product_name, l.unit_price, l.quantity, l.rate, l.tax,
+                              l.discount
                        FROM decided d,
                             unnest(%(ids)s::text[], %(names)s::text[], %(prices)s::numeric[], %(qtys)s::int[],
-                                   %(rates)s::numeric[], %(taxes)s::numeric[])
-                              AS l(product_id, product_name, unit_price, quantity, rate, tax)),
+                                   %(rates)s::numeric[], %(taxes)s::numeric[], %(discounts)s::numeric[])
+                              AS l(product_id, product_name, unit_price, quantity, rate, tax, discount)),
                    history AS (
                        INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)
                        SELECT order_id, 'placing', %(outcome)s, %(changed_by)s, %(reason)s FROM decided),
@@ -477,7 +490,8 @@ class PostgresDatabase:
                  "order_id": order_id, "changed_by": changed_by,
                  "ids": [ln.product_id for ln in lines], "names": [ln.product_name for ln in lines],
                  "prices": [ln.unit_price for ln in lines], "qtys": [ln.quantity for ln in lines],
-                 "rates": [ln.tax_rate for ln in lines], "taxes": [ln.tax_amount for ln in lines]},
+                 "rates": [ln.tax_rate for ln in lines], "taxes": [ln.tax_amount for ln in lines],
+                 "discounts": [ln.discount_amount for ln in lines]},
             )
             return cur.fetchone() is not None
 

@@ -1,0 +1,51 @@
+"""Discount codes: creating them (admins), and what one takes off a cart before it is ordered.
+
+Taking a use happens only in the checkout (shop.services.checkout, with the order); a preview here
+checks the same rules without taking anything, so a code can still run out between the preview
+and the order — then the checkout refuses it and nothing is ordered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from shop.adapters.postgres import PostgresDatabase
+from shop.domain.discounts import DiscountCode, normalize_code
+from shop.domain.errors import N_, Conflict, InvalidInput
+from shop.domain.orders import OrderLine
+
+
+@dataclass(frozen=True)
+class DiscountPreview:
+    code: str
+    line_discounts: list[Decimal]
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.line_discounts, Decimal("0.00"))
+
+
+def preview_discount(db: PostgresDatabase, user_id: int, raw_code: str, lines: list[OrderLine]) -> DiscountPreview:
+    """What the code would take off these lines for this customer now; refuses with the reason."""
+    code = normalize_code(raw_code)
+    if code is None:
+        raise InvalidInput(N_("Type a discount code."))
+    discount = db.discounts.get(code)
+    if discount is None:
+        raise Conflict(N_("That discount code does not exist."))
+    amounts = [(line.gross, line.category) for line in lines]
+    discount.check(dt.datetime.now(dt.timezone.utc), amounts, customer_uses=db.discounts.customer_uses(code, user_id))
+    return DiscountPreview(code, discount.line_discounts(amounts))
+
+
+def create_discount_code(db: PostgresDatabase, discount: DiscountCode) -> None:
+    db.discounts.create(discount)
+
+
+def set_discount_code_active(db: PostgresDatabase, raw_code: str, active: bool) -> str:
+    code = normalize_code(raw_code)
+    if code is None or not db.discounts.set_active(code, active):
+        raise Conflict(N_("That discount code does not exist."))
+    return code
