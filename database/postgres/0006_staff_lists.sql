@@ -9,8 +9,8 @@ CREATE INDEX payments_by_status ON payments (status, created_at DESC, payment_id
 
 -- The audit log's filter index: MongoDB's audit_logs stays the record (the hash chain); this is a
 -- projection of the fields the viewer filters by, caught up from the chain by sequence number
--- (shop/services/staff_lists.py). A filtered page reads its sequence numbers here, then the entries
--- by seq from MongoDB. `audit_index_state` is how far the projection is contiguous, and that entry's
+-- (shop/services/staff_lists.py). A filtered page reads its sequence numbers here, newest first by
+-- time (then seq), then the entries by seq from MongoDB. `audit_index_state` is how far the projection is contiguous, and that entry's
 -- hash, so a restored or replaced log is noticed and the projection rebuilt.
 CREATE TABLE audit_index (
     seq       BIGINT PRIMARY KEY CHECK (seq > 0),
@@ -19,9 +19,11 @@ CREATE TABLE audit_index (
     action    TEXT NOT NULL,
     target    TEXT
 );
-CREATE INDEX audit_index_by_action ON audit_index (action, seq);
-CREATE INDEX audit_index_by_actor ON audit_index (actor_id, seq) WHERE actor_id IS NOT NULL;
-CREATE INDEX audit_index_by_target ON audit_index (target, seq) WHERE target IS NOT NULL;
+-- One index per filter, each in the list's order (time, then seq), so a filter with or without a
+-- date range is one index range read in order.
+CREATE INDEX audit_index_by_action ON audit_index (action, ts, seq);
+CREATE INDEX audit_index_by_actor ON audit_index (actor_id, ts, seq) WHERE actor_id IS NOT NULL;
+CREATE INDEX audit_index_by_target ON audit_index (target, ts, seq) WHERE target IS NOT NULL;
 CREATE INDEX audit_index_by_time ON audit_index (ts, seq);
 
 CREATE TABLE audit_index_state (

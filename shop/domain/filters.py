@@ -74,8 +74,8 @@ def day_bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime 
 
 @dataclass(frozen=True)
 class RowPosition:
-    """Where a staff list stands: a row's time and number (the number breaks ties). The audit log
-    is ordered by its sequence number alone, so its positions have no time."""
+    """Where a staff list stands: a row's time and number (the number breaks ties). The whole audit
+    log is ordered by its sequence number alone, so its positions have no time."""
 
     list_name: str
     row_id: int

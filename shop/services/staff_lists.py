@@ -10,12 +10,14 @@ needs no projection: its sequence numbers are known from the chain's head. docs/
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
 
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
+from shop.domain.errors import N_, InvalidInput
 from shop.domain.filters import AuditFilter, OrderFilter, PaymentFilter, RowPosition, day_bounds, keyset_page
 from shop.domain.listing import COUNT_LIMIT, Listing
 
@@ -70,7 +72,17 @@ def list_payments(db: PostgresDatabase, payment_filter: PaymentFilter) -> Listin
 # --- the audit log ------------------------------------------------------------------------------------
 
 def _audit_position(entry: dict) -> RowPosition:
+    """A filtered list's position: the entry's time and seq (the list's order)."""
+    return RowPosition("audit", entry["seq"], _aware(entry["ts"]))
+
+
+def _seq_position(entry: dict) -> RowPosition:
+    """The whole log's position: its seq alone."""
     return RowPosition("audit", entry["seq"])
+
+
+def _aware(ts):
+    return ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
 
 
 def audit_criteria(db: PostgresDatabase, audit_filter: AuditFilter) -> dict:
@@ -90,6 +102,9 @@ def list_audit_entries(db: PostgresDatabase, report_db: PostgresDatabase, store:
     per_page = audit_filter.per_page
     if not audit_filter.is_filtered:
         return _unfiltered_audit_page(store, audit_filter)
+    for position in (audit_filter.after, audit_filter.before):
+        if position is not None and position.at is None:  # a position of the whole log, not of this list
+            raise InvalidInput(N_("That page link is not valid any more; start again from the first page."))
     catch_up_audit_index(db, store, limit=VIEW_CATCH_UP_LIMIT)
     criteria = audit_criteria(db, audit_filter)
     seqs = report_db.lists.audit_seqs(criteria, after=audit_filter.after, before=audit_filter.before,
@@ -114,7 +129,7 @@ def _unfiltered_audit_page(store: MongoStore, audit_filter: AuditFilter) -> List
         seqs = list(range(top, max(0, top - per_page - 1), -1))
     entries = store.audit_entries_by_seq(seqs)
     return keyset_page(entries, per_page=per_page, after=audit_filter.after, before=audit_filter.before,
-                       position_of=_audit_position, total=head, total_is_exact=True)
+                       position_of=_seq_position, total=head, total_is_exact=True)
 
 
 def audit_history(db: PostgresDatabase, store: MongoStore, target: str, limit: int = 50) -> list[dict]:
@@ -133,9 +148,9 @@ def export_audit_entries(db: PostgresDatabase, store: MongoStore, audit_filter: 
         return
     catch_up_audit_index(db, store, limit=VIEW_CATCH_UP_LIMIT)
     criteria, after = audit_criteria(db, audit_filter), None
-    while seqs := db.lists.audit_seqs(criteria, after=after, limit=EXPORT_BATCH, ascending=True):
-        yield from store.audit_entries_by_seq(seqs)
-        after = RowPosition("audit", seqs[-1])
+    while positions := db.lists.audit_positions(criteria, after=after, limit=EXPORT_BATCH, ascending=True):
+        yield from store.audit_entries_by_seq([position.row_id for position in positions])
+        after = positions[-1]
 
 
 def catch_up_audit_index(db: PostgresDatabase, store: MongoStore, *, limit: int | None = None) -> int:

@@ -139,12 +139,16 @@ JAN = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     payments_query({"status": "declined", "since": None, "until": None}, None, None, 51),
     payments_query({"status": None, "since": None, "until": None}, RowPosition("payments", 9, JAN), None, 51),
     audit_query({**NO_AUDIT_FILTER, "actor_id": 3}, None, None, 101),
-    audit_query({**NO_AUDIT_FILTER, "action": "login.failed"}, RowPosition("audit", 500), None, 101),
+    audit_query({**NO_AUDIT_FILTER, "action": "login.failed"}, RowPosition("audit", 500, JAN), None, 101),
+    audit_query({**NO_AUDIT_FILTER, "since": JAN - dt.timedelta(days=30), "until": JAN}, None, None, 101),
+    audit_query({**NO_AUDIT_FILTER, "action": "order.paid", "since": JAN - dt.timedelta(days=30), "until": JAN},
+                RowPosition("audit", 500, JAN - dt.timedelta(days=3)), None, 101),
     audit_query({**NO_AUDIT_FILTER, "target": "order:4"}, None, None, 101),
-    audit_query({**NO_AUDIT_FILTER, "action": "order.placed"}, RowPosition("audit", 500), None, 1000, ascending=True),
+    audit_query({**NO_AUDIT_FILTER, "action": "order.placed"}, RowPosition("audit", 500, JAN), None, 1000,
+                ascending=True),
 ], ids=["orders", "orders by status, next page", "orders of a customer", "orders in dates, previous page",
         "payments by status", "payments, next page", "audit by actor", "audit by action, next page",
-        "audit by target", "audit export by action"])
+        "audit in dates", "audit by action in dates, next page", "audit by target", "audit export by action"])
 def test_every_list_query_reads_an_index_in_the_lists_order(db, statement):
     plan = _plan(db, *statement)
     assert "Seq Scan" not in plan and "Sort" not in plan, plan
@@ -326,3 +330,37 @@ def test_a_product_restocked_after_its_stock_was_read_stays_marked_for_the_next_
     assert not store.unmark(product_id, read)
     recover(db, store)
     assert reports.low_stock(db, store, 5) == [] and store.marked_stock_levels() == []
+
+
+def test_the_dashboards_daily_totals_equal_a_recount_of_the_orders(db, store, make_product, make_user):
+    import uuid
+
+    from shop.adapters.payments import SimulatedPaymentProvider
+    from shop.domain.accounts import Role
+    from shop.services import checkout, orders, reports
+
+    rng = random.Random(21)
+    products = [make_product(name=f"Artículo {i}", stock=100, price=f"{5 + i}.50") for i in range(6)]
+    customer, admin = make_user(), make_user(role=Role.ADMIN)
+    for _ in range(30):
+        lines = [(str(p["_id"]), rng.randint(1, 3)) for p in rng.sample(products, rng.randint(1, 3))]
+        order_id = checkout.place_order(db, store, customer.user_id, lines, str(uuid.uuid4())).order_id
+        roll = rng.random()
+        if roll < 0.4:
+            orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, "4242424242424242")
+        elif roll < 0.6:
+            orders.mark_paid(db, admin, order_id)
+            orders.mark_shipped(db, admin, order_id)
+        elif roll < 0.8:
+            orders.cancel_order(db, store, customer, order_id)
+    with db.transaction() as cur:
+        cur.execute("""SELECT count(*) AS orders, sum(total_amount) AS revenue FROM orders
+                       WHERE status IN ('paid', 'shipped')""")
+        expected = cur.fetchone()
+        cur.execute("""SELECT i.product_id, sum(i.quantity) AS units FROM order_items i JOIN orders o USING (order_id)
+                       WHERE o.status IN ('paid', 'shipped') GROUP BY 1""")
+        units = {row["product_id"]: row["units"] for row in cur.fetchall()}
+    today = reports.dashboard(db, store, 5)
+    assert sum(day["orders"] for day in today.sales) == expected["orders"] > 0
+    assert today.revenue == expected["revenue"]
+    assert {p["product_id"]: p["units"] for p in today.top_products} == units

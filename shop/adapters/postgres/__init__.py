@@ -349,15 +349,15 @@ class PostgresDatabase:
             return cur.fetchone()["ordered"]
 
     def sales_per_day(self, days: int) -> list[dict]:
-        """Every one of the last `days` days (UTC), with the paid or shipped orders placed that day."""
+        """Every one of the last `days` days (UTC), with the paid or shipped orders placed that day
+        (from the daily totals kept as orders are paid: database/postgres/0010_sales_rollups.sql)."""
         with self.transaction() as cur:
             cur.execute(
-                """SELECT d::date AS day, count(o.order_id) AS orders, coalesce(sum(o.total_amount), 0) AS revenue
+                """SELECT d::date AS day, coalesce(s.orders, 0) AS orders, coalesce(s.revenue, 0) AS revenue
                    FROM generate_series((now() AT TIME ZONE 'UTC')::date - (%(days)s - 1),
                                         (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d
-                   LEFT JOIN orders o ON o.status IN ('paid', 'shipped')
-                                     AND (o.created_at AT TIME ZONE 'UTC')::date = d::date
-                   GROUP BY d ORDER BY d""", {"days": days})
+                   LEFT JOIN sales_daily s ON s.day = d::date
+                   ORDER BY d""", {"days": days})
             return list(cur.fetchall())
 
     def order_status_counts(self, days: int) -> dict[str, int]:
@@ -367,14 +367,18 @@ class PostgresDatabase:
             return {row["status"]: row["n"] for row in cur.fetchall()}
 
     def top_products(self, days: int, limit: int = 10) -> list[dict]:
-        """Best sellers by units in paid or shipped orders (name as last sold)."""
+        """Best sellers by units in paid or shipped orders placed in the last `days` days (from the
+        daily totals), with the name each was last sold under."""
         with self.transaction() as cur:
             cur.execute(
-                """SELECT i.product_id, (array_agg(i.product_name ORDER BY i.order_item_id DESC))[1] AS name,
-                          sum(i.quantity) AS units, sum(i.quantity * i.unit_price) AS revenue
-                   FROM order_items i JOIN orders o USING (order_id)
-                   WHERE o.status IN ('paid', 'shipped') AND o.created_at >= now() - make_interval(days => %s)
-                   GROUP BY i.product_id ORDER BY units DESC, revenue DESC LIMIT %s""", (days, limit))
+                """WITH top AS (
+                       SELECT product_id, sum(units) AS units, sum(revenue) AS revenue FROM product_sales_daily
+                       WHERE day > (now() AT TIME ZONE 'UTC')::date - %s
+                       GROUP BY product_id ORDER BY units DESC, revenue DESC LIMIT %s)
+                   SELECT top.product_id, top.units, top.revenue,
+                          (SELECT product_name FROM order_items i WHERE i.product_id = top.product_id
+                           ORDER BY order_item_id DESC LIMIT 1) AS name
+                   FROM top ORDER BY units DESC, revenue DESC""", (days, limit))
             return list(cur.fetchall())
 
     # --- orders: the checkout protocol's PostgreSQL side (docs/checkout.md) --------------------

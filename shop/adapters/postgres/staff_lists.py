@@ -69,13 +69,15 @@ def payments_query(criteria: dict, after: RowPosition | None, before: RowPositio
 
 def audit_query(criteria: dict, after: RowPosition | None, before: RowPosition | None, limit: int, *,
                 ascending: bool = False):
+    """Filtered audit entries newest first by time, then seq (oldest first for `ascending`)."""
     if ascending:
-        compare, direction, position = (">", "ASC", {"row_id": after.row_id}) if after else ("", "ASC", {})
+        compare, direction = (">", "ASC") if after else ("", "ASC")
+        position = {"at": after.at, "row_id": after.row_id} if after else {}
     else:
         compare, direction, position = _beyond(after, before)
-    keyset = f"AND seq {compare} %(row_id)s" if compare else ""
-    return (f"""SELECT seq FROM audit_index WHERE {_AUDIT_FILTERS} {keyset}
-                ORDER BY seq {direction} LIMIT %(limit)s""",  # noqa: S608  # nosec B608 - fixed fragments
+    keyset = f"AND (ts, seq) {compare} (%(at)s, %(row_id)s)" if compare else ""
+    return (f"""SELECT seq, ts FROM audit_index WHERE {_AUDIT_FILTERS} {keyset}
+                ORDER BY ts {direction}, seq {direction} LIMIT %(limit)s""",  # noqa: S608  # nosec B608 - fixed fragments
             {**criteria, **position, "limit": limit})
 
 
@@ -125,6 +127,13 @@ class StaffLists:
         with self._db.transaction() as cur:
             cur.execute(*audit_query(criteria, after, before, limit, ascending=ascending))
             return [row["seq"] for row in cur.fetchall()]
+
+    def audit_positions(self, criteria: dict, *, after: RowPosition | None = None, before: RowPosition | None = None,
+                        limit: int = 101, ascending: bool = False) -> list[RowPosition]:
+        """As audit_seqs, with each entry's time: the positions of a filtered list."""
+        with self._db.transaction() as cur:
+            cur.execute(*audit_query(criteria, after, before, limit, ascending=ascending))
+            return [RowPosition("audit", row["seq"], row["ts"]) for row in cur.fetchall()]
 
     def count_audit(self, criteria: dict) -> int:
         with self._db.transaction() as cur:
