@@ -1,4 +1,5 @@
-"""Payment providers. Only the simulated one exists; a real one implements the same `charge`.
+"""Payment providers. Only the simulated one exists; a real one implements the same `charge` and
+`refund` (a refund is idempotent by its key: asking twice refunds once).
 
 Test cards of the simulated provider (documented in docs/checkout.md):
     4242 4242 4242 4242  → paid
@@ -9,7 +10,9 @@ Test cards of the simulated provider (documented in docs/checkout.md):
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
@@ -21,10 +24,17 @@ DECLINED_CARDS = {
 }
 
 
+@dataclass(frozen=True)
+class RefundResult:
+    reference: str
+
+
 class PaymentProvider(Protocol):
     name: str
 
     def charge(self, amount: Decimal, card_number: str, reference: str) -> ChargeResult: ...
+
+    def refund(self, payment_reference: str, amount: Decimal, idempotency_key: str) -> RefundResult: ...
 
 
 class SimulatedPaymentProvider:
@@ -35,3 +45,8 @@ class SimulatedPaymentProvider:
         if reason:
             return ChargeResult(succeeded=False, reference=None, decline_reason=reason)
         return ChargeResult(succeeded=True, reference=f"sim_{uuid.uuid4().hex[:16]}")
+
+    def refund(self, payment_reference: str, amount: Decimal, idempotency_key: str) -> RefundResult:
+        """The same key always names the same refund (as a real provider's idempotency key does)."""
+        digest = hashlib.sha256(f"{payment_reference}:{idempotency_key}".encode()).hexdigest()[:16]
+        return RefundResult(reference=f"sim_re_{digest}")

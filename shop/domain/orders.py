@@ -3,8 +3,10 @@
 The lifecycle (seed: pending, paid, shipped) with the states the distributed transaction needs:
 
     placing ──commit──▶ pending ──pay──▶ paid ──ship──▶ shipped
-       │                   │
-       └──abort──▶ failed  └──cancel / expire──▶ cancelled
+       │                   │               │               │
+       └──abort──▶ failed  │               └──refund──┬────┘
+                           │                          ▼
+                           └──cancel / expire──▶ cancelled    partially_refunded ──refund──▶ refunded
 
 `placing` is the in-flight state of the checkout protocol (docs/checkout.md). Only one party can
 move an order out of it — the checkout that created it (commit or abort) or, once its lease has
@@ -35,6 +37,8 @@ class OrderStatus(str, Enum):
     SHIPPED = "shipped"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
 
 
 # Which moves a person (customer or staff) may make; `placing` is moved only by the protocol.
@@ -42,6 +46,13 @@ _ALLOWED = {
     (OrderStatus.PENDING, OrderStatus.PAID),
     (OrderStatus.PAID, OrderStatus.SHIPPED),
     (OrderStatus.PENDING, OrderStatus.CANCELLED),
+    # Refunds (shop.services.refunds): of a paid or shipped order, in one go or in parts; what is
+    # left of a partly refunded order can still ship.
+    (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED), (OrderStatus.PAID, OrderStatus.REFUNDED),
+    (OrderStatus.SHIPPED, OrderStatus.PARTIALLY_REFUNDED), (OrderStatus.SHIPPED, OrderStatus.REFUNDED),
+    (OrderStatus.PARTIALLY_REFUNDED, OrderStatus.PARTIALLY_REFUNDED),
+    (OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED),
+    (OrderStatus.PARTIALLY_REFUNDED, OrderStatus.SHIPPED),
 }
 
 

@@ -21,6 +21,7 @@ from shop.domain.orders import OrderStatus
 from shop.services.audit import AuditLog
 from shop.services.catalog import sync_catalog_index
 from shop.services.orders import expire_order, return_stock_of_cancelled
+from shop.services.refunds import restock_refund
 from shop.services.staff_lists import catch_up_audit_index
 
 log = logging.getLogger(__name__)
@@ -89,16 +90,19 @@ def _recover(db: PostgresDatabase, store: MongoStore, now: dt.datetime) -> Recov
             report.stock_returned.append(order_id)
     # 4. Hold markers: settle those of committed orders, release those of aborted ones.
     _sweep_holds(db, store, report)
-    # 5. Return markers of long-finished cancellations are forgotten.
+    # 5. Refunds whose returned goods are not back in stock yet (a crash after the refund).
+    for refund_id in db.refunds.awaiting_stock():
+        restock_refund(db, store, refund_id)
+    # 6. Return markers of long-finished cancellations and restocks are forgotten.
     _sweep_returns(db, store, now, report)
-    # 6. Stock changed since the last pass (marked products): recorded for the low-stock list;
+    # 7. Stock changed since the last pass (marked products): recorded for the low-stock list;
     #    a product is unmarked once nothing is in flight and its stock is the one recorded.
     _record_stock_levels(db, store)
-    # 7. Product writes whose catalog listing was not updated (a crash or PostgreSQL down meanwhile).
+    # 8. Product writes whose catalog listing was not updated (a crash or PostgreSQL down meanwhile).
     report.catalog_synced = sync_catalog_index(db, store)
-    # 8. Audit entries not yet in the audit log's filter index (a bounded batch per pass).
+    # 9. Audit entries not yet in the audit log's filter index (a bounded batch per pass).
     report.audit_indexed = catch_up_audit_index(db, store, limit=AUDIT_CATCH_UP_PER_PASS)
-    # 9. Housekeeping: rate-limit counters whose window is over.
+    # 10. Housekeeping: rate-limit counters whose window is over.
     db.delete_expired_rate_limits()
     if report.aborted or report.expired or report.stock_returned or report.holds_released:
         log.info("recovery: aborted %s, expired %s, stock returned %s, holds settled %d, released %d",
@@ -150,6 +154,21 @@ def _sweep_returns(db: PostgresDatabase, store: MongoStore, now: dt.datetime, re
         if stock_returned and at is not None and now - at > RETURN_MARKER_RETENTION:
             store.forget_return(product_id, order_id)
             report.returns_forgotten += 1
+    # A refund's restock marker ("r<refund id>") is forgotten once the refund says its units are back.
+    refund_markers = [(product_id, key, marker) for product_id, markers in store.products_with_markers("returns")
+                      for key, marker in markers.items() if _refund_id(key) is not None]
+    restocked = db.refunds.stock_states([_refund_id(key) for _, key, _ in refund_markers]) if refund_markers else {}
+    for product_id, key, marker in refund_markers:
+        at = marker.get("at") if isinstance(marker, dict) else None
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=dt.timezone.utc)
+        if restocked.get(_refund_id(key)) and at is not None and now - at > RETURN_MARKER_RETENTION:
+            store.forget_marker(product_id, "returns", key)
+            report.returns_forgotten += 1
+
+
+def _refund_id(marker_key: str) -> int | None:
+    return int(marker_key[1:]) if marker_key.startswith("r") and marker_key[1:].isdigit() else None
 
 
 class RecoveryThread(threading.Thread):

@@ -29,7 +29,8 @@ _ROLE_LABELS = {"admin": lazy_gettext("Administrator"), "customer": lazy_gettext
 _STATUS_LABELS = {"placing": lazy_gettext("Placing"), "pending": lazy_gettext("Pending payment"),
                   "paid": lazy_gettext("Paid"), "shipped": lazy_gettext("Shipped"),
                   "cancelled": lazy_gettext("Cancelled"),
-                  "failed": lazy_gettext("Failed")}
+                  "failed": lazy_gettext("Failed"), "partially_refunded": lazy_gettext("Partly refunded"),
+                  "refunded": lazy_gettext("Refunded")}
 
 
 _ATTRIBUTE_TYPE_LABELS = {"text": lazy_gettext("Text"), "number": lazy_gettext("Number"),

@@ -12,7 +12,8 @@ from shop.adapters.mail import Mail
 from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres.mail_outbox import OutboxMail
 
-ORDER_MAIL_KINDS = ("order.placed", "order.paid", "order.shipped", "order.cancelled", "order.expired")
+ORDER_MAIL_KINDS = ("order.placed", "order.paid", "order.shipped", "order.cancelled", "order.expired",
+                    "order.refunded")
 
 
 def _subject(kind: str, order_id: int) -> str:
@@ -22,6 +23,7 @@ def _subject(kind: str, order_id: int) -> str:
         "order.shipped": gettext("Order %(order)d is on its way", order=order_id),
         "order.cancelled": gettext("Order %(order)d was cancelled", order=order_id),
         "order.expired": gettext("Order %(order)d expired without payment", order=order_id),
+        "order.refunded": gettext("We have refunded part or all of order %(order)d", order=order_id),
     }[kind]
 
 

@@ -18,10 +18,11 @@ from limits.strategies import FixedWindowRateLimiter
 from shop import metrics
 from shop.domain.accounts import Role
 from shop.domain.errors import N_, Conflict, DomainError, InvalidInput, LimitReached, NotFound, Unavailable
-from shop.domain.orders import OrderStatus, OutOfStock
+from shop.domain.orders import OrderStatus, OutOfStock, new_idempotency_key
 from shop.domain.taxes import invoice_number, order_tax_totals
 from shop.services import checkout
 from shop.services import orders as order_service
+from shop.services import refunds as refund_service
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
 from shop.web.cart import render_cart
@@ -162,9 +163,12 @@ def render_order(order_id: int, error: str | None = None):
     role = current_user.role
     customer = db.get_user(order["user_id"]) if role in STAFF else None
     staff_actions = order_service.staff_actions(status) if role is Role.ADMIN else ()
+    refundable = role is Role.ADMIN and status in refund_service.REFUNDABLE
     return render_template("orders/detail.html", order=order, error=error, customer=customer,
                            can_act=role is Role.CUSTOMER and status is OrderStatus.PENDING,
-                           staff_actions=staff_actions, tax_totals=order_tax_totals(order["items"]))
+                           staff_actions=staff_actions, tax_totals=order_tax_totals(order["items"]),
+                           refunds=db.refunds.of_order(order_id), refundable=refundable,
+                           refund_key=new_idempotency_key() if refundable else None)
 
 
 @bp.get("/<int:order_id>/invoice")

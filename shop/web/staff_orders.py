@@ -11,15 +11,18 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from shop.domain.accounts import Role
-from shop.domain.errors import Conflict
+from shop.domain.errors import N_, Conflict, InvalidInput, NotFound
 from shop.domain.filters import PAYMENT_STATUSES, parse_order_filter, parse_payment_filter
 from shop.domain.orders import OrderStatus
+from shop.domain.refunds import parse_refund_form
 from shop.services import orders as order_service
+from shop.services import refunds as refund_service
 from shop.services import staff_lists
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
 from shop.web.errors import status_for, translate_error
-from shop.web.extensions import get_db, get_report_db, get_store
+from shop.web.extensions import get_db, get_payment_provider, get_report_db, get_store
+from shop.web.formatting import money
 from shop.web.orders import render_order
 
 bp = Blueprint("staff_orders", __name__, url_prefix="/admin/orders")
@@ -72,3 +75,26 @@ def cancel(order_id: int):
     return _act(order_id, lambda: order_service.cancel_order(get_db(), get_store(), current_user.user, order_id,
                                                              reason="cancelled by staff"),
                 "order.cancelled", gettext("Order %(order)d cancelled; its units are back in stock.", order=order_id))
+
+
+@bp.post("/<int:order_id>/refund")
+@roles_required(Role.ADMIN)
+def refund(order_id: int):
+    """Refund units of a paid or shipped order (all that are left with `full=1`), with a reason;
+    the goods go back to stock only when the admin says they came back."""
+    full = request.form.get("full") == "1"
+    try:
+        order = get_db().get_order(order_id)
+        if order is None:
+            raise NotFound(N_("Order not found."))
+        refund_request = parse_refund_form(request.form, [item["order_item_id"] for item in order["items"]], full=full)
+        outcome = refund_service.refund_order(get_db(), get_store(), get_payment_provider(), current_user.user,
+                                              order_id, refund_request, request.form.get("idempotency_key", ""),
+                                              full=full)
+    except (Conflict, InvalidInput) as error:
+        return render_order(order_id, translate_error(error)), status_for(error)
+    if not outcome.replayed:
+        audit("order.refunded", f"order:{order_id}", refund=outcome.refund_id, amount=str(outcome.amount),
+              reason=refund_request.reason, goods_returned=refund_request.goods_returned, by="staff")
+    flash(gettext("Refunded %(amount)s of order %(order)d.", amount=money(outcome.amount), order=order_id), "success")
+    return redirect(url_for("orders.detail", order_id=order_id), 303)

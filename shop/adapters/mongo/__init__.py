@@ -319,6 +319,16 @@ class MongoStore:
             )
         return result.modified_count == 1
 
+    def return_units(self, product_id: str, marker_key: str, quantity: int) -> bool:
+        """Put `quantity` units back once for `marker_key` (a refund's returned goods: "r<refund id>");
+        a repeat finds the marker and changes nothing."""
+        returned = f"returns.{marker_key}"
+        result = self.products.update_one(
+            {"_id": ObjectId(product_id), returned: {"$exists": False}},
+            {"$inc": {"stock": quantity},
+             "$set": {returned: {"qty": quantity, "at": dt.datetime.now(dt.timezone.utc)}, "marked": True}})
+        return result.modified_count == 1
+
     def products_with_markers(self, field: str) -> list[tuple[str, dict]]:
         """(product id, markers) for every product with `holds` or `returns` markers.
 
@@ -348,6 +358,11 @@ class MongoStore:
         """Set `marked` on products whose markers predate the flag (a full read: rebuilds only)."""
         for field in ("holds", "returns"):
             self.products.update_many({field: {"$gt": {}}, "marked": {"$exists": False}}, {"$set": {"marked": True}})
+
+    def forget_marker(self, product_id: str, field: str, key: str) -> None:
+        if field not in ("holds", "returns"):
+            raise ValueError(f"not a stock marker field: {field!r}")
+        self.products.update_one({"_id": ObjectId(product_id)}, {"$unset": {f"{field}.{key}": ""}})
 
     def forget_return(self, product_id: str, order_id: int) -> None:
         self.products.update_one({"_id": ObjectId(product_id)}, {"$unset": {f"returns.{hold_key(order_id)}": ""}})

@@ -25,6 +25,7 @@ from shop import metrics
 from shop.adapters.postgres.catalog_index import CatalogIndex
 from shop.adapters.postgres.discounts import Discounts, take_discount_use
 from shop.adapters.postgres.mail_outbox import MailOutbox
+from shop.adapters.postgres.refunds import Refunds
 from shop.adapters.postgres.staff_lists import StaffLists
 from shop.config import PROJECT_ROOT
 from shop.domain.accounts import Role, User
@@ -88,6 +89,7 @@ class PostgresDatabase:
         self.lists = StaffLists(self)
         self.outbox = MailOutbox(self)
         self.discounts = Discounts(self)
+        self.refunds = Refunds(self)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg2.extensions.connection]:

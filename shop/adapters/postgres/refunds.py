@@ -1,0 +1,90 @@
+"""Refunds in PostgreSQL (database/postgres/0011_refunds.sql): written under the order's row lock."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from shop.domain.refunds import RefundableLine
+
+
+def refundable_lines(cur, order_id: int) -> list[RefundableLine]:
+    """Within locked_order: each line with what was paid for it and what is already refunded."""
+    cur.execute("""SELECT order_item_id, quantity, refunded_quantity, unit_price * quantity - discount_amount AS paid
+                   FROM order_items WHERE order_id = %s ORDER BY order_item_id""", (order_id,))
+    return [RefundableLine(**row) for row in cur.fetchall()]
+
+
+def refund_by_key(cur, idempotency_key: str) -> dict | None:
+    cur.execute("SELECT * FROM refunds WHERE idempotency_key = %s", (idempotency_key,))
+    return cur.fetchone()
+
+
+def record_refund(cur, order_id: int, payment_id: int | None, amounts: dict[int, tuple[int, Decimal]],
+                  reason: str, goods_returned: bool, idempotency_key: str, provider_reference: str | None,
+                  created_by: int) -> dict:
+    """Within locked_order: the refund, its lines, and the order's and lines' refunded totals (the
+    CHECKs on those totals refuse an over-refund even if the caller's arithmetic were wrong)."""
+    total = sum((money for _, money in amounts.values()), Decimal("0.00"))
+    cur.execute("""INSERT INTO refunds (order_id, payment_id, amount, reason, goods_returned, idempotency_key,
+                                        provider_reference, created_by)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
+                (order_id, payment_id, total, reason, goods_returned, idempotency_key, provider_reference, created_by))
+    refund = cur.fetchone()
+    ids = sorted(amounts)
+    cur.execute("""INSERT INTO refund_lines (refund_id, order_item_id, quantity, amount)
+                   SELECT %s, l.item, l.units, l.money
+                   FROM unnest(%s::int[], %s::int[], %s::numeric[]) AS l (item, units, money)""",
+                (refund["refund_id"], ids, [amounts[i][0] for i in ids], [amounts[i][1] for i in ids]))
+    cur.execute("""UPDATE order_items i SET refunded_quantity = i.refunded_quantity + l.units
+                   FROM unnest(%s::int[], %s::int[]) AS l (item, units) WHERE i.order_item_id = l.item""",
+                (ids, [amounts[i][0] for i in ids]))
+    cur.execute("UPDATE orders SET refunded_amount = refunded_amount + %s WHERE order_id = %s RETURNING "
+                "refunded_amount, total_amount", (total, order_id))
+    refund["order_totals"] = cur.fetchone()
+    return refund
+
+
+def successful_payment(cur, order_id: int) -> dict | None:
+    cur.execute("SELECT * FROM payments WHERE order_id = %s AND status = 'succeeded'", (order_id,))
+    return cur.fetchone()
+
+
+class Refunds:
+    def __init__(self, db):
+        self._db = db
+
+    def of_order(self, order_id: int) -> list[dict]:
+        with self._db.transaction() as cur:
+            cur.execute("""SELECT r.*, u.full_name AS created_by_name FROM refunds r
+                           LEFT JOIN users u ON u.user_id = r.created_by
+                           WHERE r.order_id = %s ORDER BY r.refund_id""", (order_id,))
+            refunds = list(cur.fetchall())
+            cur.execute("""SELECT l.* FROM refund_lines l JOIN refunds r USING (refund_id) WHERE r.order_id = %s""",
+                        (order_id,))
+            lines = list(cur.fetchall())
+        for refund in refunds:
+            refund["lines"] = [line for line in lines if line["refund_id"] == refund["refund_id"]]
+        return refunds
+
+    def lines_to_restock(self, refund_id: int) -> list[dict]:
+        with self._db.transaction() as cur:
+            cur.execute("""SELECT i.product_id, l.quantity FROM refund_lines l
+                           JOIN order_items i USING (order_item_id) WHERE l.refund_id = %s ORDER BY i.product_id""",
+                        (refund_id,))
+            return list(cur.fetchall())
+
+    def mark_stock_returned(self, refund_id: int) -> None:
+        with self._db.transaction() as cur:
+            cur.execute("UPDATE refunds SET stock_returned = TRUE WHERE refund_id = %s", (refund_id,))
+
+    def awaiting_stock(self, limit: int = 100) -> list[int]:
+        with self._db.transaction() as cur:
+            cur.execute("SELECT refund_id FROM refunds WHERE goods_returned AND NOT stock_returned "
+                        "ORDER BY refund_id LIMIT %s", (limit,))
+            return [row["refund_id"] for row in cur.fetchall()]
+
+    def stock_states(self, refund_ids: list[int]) -> dict[int, bool]:
+        """refund id → whether its units are back in stock (for the marker sweep)."""
+        with self._db.transaction() as cur:
+            cur.execute("SELECT refund_id, stock_returned FROM refunds WHERE refund_id = ANY(%s)", (refund_ids,))
+            return {row["refund_id"]: row["stock_returned"] for row in cur.fetchall()}
