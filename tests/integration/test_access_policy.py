@@ -33,7 +33,7 @@ EXPECTED = {
     "staff_products.update": A, "staff_products.adjust_stock": A, "staff_products.delete": A,
     "staff_products.restore": A,
     "staff_orders.index": STAFF, "staff_orders.payments": STAFF, "staff_orders.mark_paid": A,
-    "staff_orders.mark_shipped": A, "staff_orders.cancel": A,
+    "staff_orders.mark_shipped": A, "staff_orders.cancel": A, "staff_orders.refund": A,
     "staff_discounts.index": STAFF, "staff_discounts.create": A, "staff_discounts.set_active": A,
     "staff_users.index": STAFF, "staff_users.create": A, "staff_users.change_role": A, "staff_users.set_active": A,
     "staff_users.send_password_reset": A,
