@@ -1,8 +1,8 @@
 """Delivering the mail outbox: at most once per row, nothing lost, any number of senders.
 
 Rows are written by the database in the transaction of the change they announce (docs/mail.md).
-A sender claims one row at a time (committed as `sending`), asks the mail server to accept the
-sender and the recipient, commits `handing_over`, hands the message over, and commits `sent`. If it
+A sender claims rows (a batch, committed as `sending`), and for each asks the mail server to accept
+the sender and the recipient, commits `handing_over`, hands the message over, and commits `sent`. If it
 dies before `handing_over`, the server has nothing and the row goes back to pending after a while;
 if it dies after, the server may have the message, so the row is `uncertain` and is never sent
 again by itself (an operator decides). A refusal before the message was handed over is retried
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # A row claimed this long ago by a sender that never finished it belongs to a dead sender.
 ABANDONED_AFTER_SECONDS = 300.0
+# Rows claimed in one transaction; each is still handed over and marked sent on its own.
+BATCH = 20
 
 
 @dataclass
@@ -37,38 +39,44 @@ class DeliveryReport:
 
 
 def deliver_outbox(db: PostgresDatabase, mailer: Mailer, compose: Callable[[OutboxMail], Mail], *,
-                   limit: int = 100, abandoned_after: float = ABANDONED_AFTER_SECONDS) -> DeliveryReport:
-    """Send up to `limit` due mails, one row at a time."""
+                   limit: int = 100, batch: int = BATCH, abandoned_after: float = ABANDONED_AFTER_SECONDS
+                   ) -> DeliveryReport:
+    """Send up to `limit` due mails: claimed `batch` at a time, handed over one at a time."""
     report = DeliveryReport()
     released, abandoned = db.outbox.release_abandoned(abandoned_after)
     report.uncertain += abandoned
     if released or abandoned:
         log.warning("mail outbox: %d rows of a stopped sender retried, %d left uncertain", released, abandoned)
-    for _ in range(limit):
-        row = db.outbox.claim()
-        if row is None:
-            break
-        try:
-            mail = compose(row)
-        except Exception as error:  # a bug in a template must not stop the other mails
-            log.exception("mail %d (%s) could not be composed", row.mail_id, row.kind)
-            db.outbox.retry_later(row.mail_id, f"compose: {error}", retry_delay(row.attempts))
-            report.retried += 1
-            continue
-        try:
-            mailer.send(mail, before_data=lambda row=row: db.outbox.handing_over(row.mail_id))
-        except NotHandedOver:
-            continue
-        except MailError as error:
-            _refused(db, row, error, report)
-            continue
-        db.outbox.mark_sent(row.mail_id)
-        report.sent += 1
+    claimed = 0
+    while claimed < limit and (rows := db.outbox.claim(min(batch, limit - claimed))):
+        claimed += len(rows)
+        for row in rows:
+            _deliver(db, mailer, compose, row, report)
     for outcome, n in (("sent", report.sent), ("retried", report.retried), ("failed", report.failed),
                        ("uncertain", report.uncertain)):
         if n:
             metrics.MAILS.labels(outcome).inc(n)
     return report
+
+
+def _deliver(db: PostgresDatabase, mailer: Mailer, compose, row: OutboxMail, report: DeliveryReport) -> None:
+    """One claimed row: composed, handed over (after committing `handing_over`), marked sent."""
+    try:
+        mail = compose(row)
+    except Exception as error:  # a bug in a template must not stop the other mails
+        log.exception("mail %d (%s) could not be composed", row.mail_id, row.kind)
+        db.outbox.retry_later(row.mail_id, f"compose: {error}", retry_delay(row.attempts))
+        report.retried += 1
+        return
+    try:
+        mailer.send(mail, before_data=lambda: db.outbox.handing_over(row.mail_id))
+    except NotHandedOver:
+        return
+    except MailError as error:
+        _refused(db, row, error, report)
+        return
+    db.outbox.mark_sent(row.mail_id)
+    report.sent += 1
 
 
 def _refused(db: PostgresDatabase, row: OutboxMail, error: MailError, report: DeliveryReport) -> None:

@@ -34,10 +34,11 @@ def order_mail_composer(app: Flask, db: PostgresDatabase) -> Callable[[OutboxMai
     def compose(row: OutboxMail) -> Mail:
         if row.kind not in ORDER_MAIL_KINDS or row.order_id is None:
             raise ValueError(f"no template for mail kind {row.kind!r}")
-        order = db.get_order(row.order_id)
-        customer = db.get_user(order["user_id"])
+        order = db.outbox.order_for_mail(row.order_id)
+        if order is None:
+            raise ValueError(f"order {row.order_id} of mail {row.mail_id} does not exist")
         with app.test_request_context(base_url=base_url), force_locale(row.language):
-            context = {"kind": row.kind, "order": order, "customer": customer,
+            context = {"kind": row.kind, "order": order, "customer_name": order["full_name"],
                        "subject": _subject(row.kind, row.order_id)}
             return Mail(row.to_address, context["subject"], render_template("mail/order.txt", **context),
                         render_template("mail/order.html", **context), message_id=f"shop-mail-{row.mail_id}")

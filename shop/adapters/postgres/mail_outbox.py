@@ -25,17 +25,29 @@ class MailOutbox:
     def __init__(self, db):
         self._db = db
 
-    def claim(self) -> OutboxMail | None:
-        """The oldest due row nobody else holds, now `sending` (committed), or None."""
+    def claim(self, limit: int = 1) -> list[OutboxMail]:
+        """Up to `limit` of the oldest due rows nobody else holds, now `sending` (committed), oldest first."""
         with self._db.transaction() as cur:
             cur.execute(
                 """UPDATE mail_outbox SET status = 'sending', attempts = attempts + 1, claimed_at = now()
-                   WHERE mail_id = (SELECT mail_id FROM mail_outbox
-                                    WHERE status = 'pending' AND next_attempt_at <= now()
-                                    ORDER BY next_attempt_at, mail_id LIMIT 1 FOR UPDATE SKIP LOCKED)
-                   RETURNING mail_id, kind, order_id, to_address, language, attempts""")
-            row = cur.fetchone()
-            return OutboxMail(**row) if row else None
+                   WHERE mail_id IN (SELECT mail_id FROM mail_outbox
+                                     WHERE status = 'pending' AND next_attempt_at <= now()
+                                     ORDER BY next_attempt_at, mail_id LIMIT %s FOR UPDATE SKIP LOCKED)
+                   RETURNING mail_id, kind, order_id, to_address, language, attempts""", (limit,))
+            return sorted((OutboxMail(**row) for row in cur.fetchall()), key=lambda mail: mail.mail_id)
+
+    def order_for_mail(self, order_id: int) -> dict | None:
+        """What an order mail shows: the order's totals, its lines and the customer's name (one
+        transaction, two statements)."""
+        with self._db.transaction() as cur:
+            cur.execute("""SELECT o.order_id, o.total_amount, o.refunded_amount, o.discount_code, u.full_name
+                           FROM orders o JOIN users u USING (user_id) WHERE o.order_id = %s""", (order_id,))
+            order = cur.fetchone()
+            if order is not None:
+                cur.execute("""SELECT product_name, unit_price, quantity, discount_amount FROM order_items
+                               WHERE order_id = %s ORDER BY order_item_id""", (order_id,))
+                order["items"] = list(cur.fetchall())
+            return order
 
     def handing_over(self, mail_id: int) -> bool:
         """The message text is about to be given to the mail server: from here a dead sender leaves
