@@ -157,3 +157,74 @@ def test_the_auditor_reads_orders_and_the_audit_log_and_finds_nothing_to_change(
     expect(page.get_by_test_id("product-details")).to_be_visible()
     expect(mutating).to_have_count(0)
     expect(page.get_by_role("textbox")).to_have_count(0)
+
+
+def mails_to(data_dir, email: str, seconds: float = 15) -> list:
+    """The subjects of the e-mails to `email` in the shop's outbox directory (the mail sender writes
+    them within a couple of seconds of the change), waiting until there is a new one."""
+    from email import message_from_bytes
+    from email.policy import default
+
+    deadline, subjects = time.monotonic() + seconds, []
+    while time.monotonic() < deadline:
+        messages = [message_from_bytes(path.read_bytes(), policy=default)
+                    for path in sorted((data_dir / "outbox").glob("*.eml"))]
+        subjects = [m["Subject"] for m in messages if m["To"] == email]
+        yield subjects
+        time.sleep(0.3)
+
+
+def wait_for_mail(data_dir, email: str, subject_start: str) -> None:
+    for subjects in mails_to(data_dir, email):
+        if any(s.startswith(subject_start) for s in subjects):
+            return
+    raise AssertionError(f"no mail to {email} starting {subject_start!r}")
+
+
+def test_a_customer_buys_with_a_code_gets_mails_and_an_invoice_and_the_admin_refunds_a_line(new_tab, own_shop):
+    admin = new_tab()
+    log_in(admin, own_shop.logins["admin"])
+    admin.get_by_role("link", name="Descuentos").click()
+    admin.get_by_label("Código", exact=True).fill("bienvenida")
+    admin.get_by_label("Valor").fill("10")
+    admin.get_by_label("Usos en total").fill("5")
+    admin.get_by_role("button", name="Crear").click()
+    expect(admin.get_by_test_id("discount-row")).to_contain_text("BIENVENIDA")
+
+    page = new_tab()
+    email = f"lucia-{uuid.uuid4().hex[:8]}@example.com"
+    register(page, own_shop, "Lucía Lectora", email)
+    for product, units in (("Cafetera italiana Bialetti Moka Express 6 tazas", "1"), ("Pedro Páramo", "2")):
+        page.goto("/?q=" + product)
+        page.get_by_role("link", name=product).click()
+        page.get_by_label("Cantidad").fill(units)
+        page.get_by_role("button", name="Añadir al carrito").click()
+    page.get_by_label("Código de descuento").fill(" bienvenida ")
+    page.get_by_role("button", name="Aplicar").click()
+    expect(page.get_by_test_id("cart-discount")).to_have_text("−5,39 €")  # 3,49 + 1,90, before ordering
+    expect(page.get_by_test_id("cart-total")).to_have_text("48,51 €")
+    page.get_by_role("button", name="Finalizar compra").click()
+    expect(page.get_by_test_id("order-total")).to_have_text("48,51 €")
+    expect(page.get_by_test_id("order-discount")).to_have_text("−5,39 €")
+    expect(page.get_by_test_id("tax-line").first).to_contain_text("21 %")
+    page.get_by_label("Número de tarjeta").fill("4242 4242 4242 4242")
+    page.get_by_role("button", name=re.compile("Pagar")).click()
+    expect(page.get_by_test_id("order-status")).to_have_text("Pagado")
+    order_url = page.url
+    page.get_by_test_id("invoice-link").click()
+    expect(page.get_by_test_id("invoice-number")).to_contain_text(re.compile(r"FS-\d{4}-\d{6}"))
+    expect(page.get_by_test_id("invoice-taxes")).to_contain_text("25,96")  # 31,41 at 21 %: base 25,96
+    expect(page.get_by_test_id("invoice-total")).to_have_text("48,51 €")
+    wait_for_mail(own_shop.data_dir, email, "Hemos recibido tu pedido")
+    wait_for_mail(own_shop.data_dir, email, "El pedido")  # … está pagado
+
+    admin.goto(order_url)
+    admin.get_by_label("Unidades de Pedro Páramo a reembolsar").fill("1")
+    admin.get_by_label("Motivo").fill("llegó con una página rota")
+    admin.get_by_label("La mercancía ha vuelto: devolver las unidades al stock").check()
+    admin.get_by_role("button", name="Reembolsar estas unidades").click()
+    expect(admin.get_by_test_id("order-status")).to_have_text("Reembolsado en parte")
+    expect(admin.get_by_test_id("order-refunded")).to_have_text("−8,55 €")  # 17,10 for two: 8,55 each
+    wait_for_mail(own_shop.data_dir, email, "Hemos reembolsado")
+    page.goto(order_url)
+    expect(page.get_by_test_id("refunds")).to_contain_text("llegó con una página rota")
