@@ -237,3 +237,17 @@ def with_taxes(lines: list[OrderLine], discount=None) -> list[OrderLine]:
         lines = [replace(line, discount_amount=cut) for line, cut in zip(lines, cuts, strict=True)]
     shares, _ = split_tax([(line.tax_rate, line.subtotal) for line in lines])
     return [replace(line, tax_amount=share) for line, share in zip(lines, shares, strict=True)]
+
+
+_TRACKING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]{2,58}[A-Za-z0-9]$", re.ASCII)
+
+
+def parse_shipment(raw_carrier: str | None, raw_tracking: str | None) -> tuple[str, str]:
+    """The carrier and the tracking number "mark shipped" records: both needed, printable, short."""
+    carrier = " ".join((raw_carrier or "").split())
+    tracking = (raw_tracking or "").strip()
+    if not 2 <= len(carrier) <= 60 or not carrier.isprintable():
+        raise InvalidInput(N_("Name the carrier (2 to 60 characters), such as Correos or SEUR."))
+    if not _TRACKING.match(tracking):
+        raise InvalidInput(N_("The tracking number has 4 to 60 letters, digits, dashes or dots."))
+    return carrier, tracking

@@ -99,14 +99,17 @@ def pay_order(db: PostgresDatabase, provider: PaymentProvider, actor: User, orde
     return PaymentOutcome(order_id, result.succeeded, result.decline_reason, locked=locked)
 
 
-def mark_shipped(db: PostgresDatabase, actor: User, order_id: int) -> None:
-    """paid → shipped: staff only."""
+def mark_shipped(db: PostgresDatabase, actor: User, order_id: int, shipment: tuple[str, str] | None = None) -> None:
+    """paid → shipped: staff only; `shipment` is the (carrier, tracking number) the customer is told
+    (shop.domain.orders.parse_shipment; the staff form always gives one)."""
     if actor.role is not Role.ADMIN:
         raise NotFound(N_("Order not found."))
     with db.locked_order(order_id) as (cur, order):
         order = _visible_order(order, actor)
         check_transition(OrderStatus(order["status"]), OrderStatus.SHIPPED)
-        db.set_status(cur, order, OrderStatus.SHIPPED, actor.user_id, "shipped")
+        db.record_shipment(cur, order_id, *(shipment or (None, None)))
+        db.set_status(cur, order, OrderStatus.SHIPPED, actor.user_id,
+                      f"shipped: {shipment[0]} {shipment[1]}"[:200] if shipment else "shipped")
 
 
 def mark_paid(db: PostgresDatabase, actor: User, order_id: int) -> None:

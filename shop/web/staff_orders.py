@@ -13,7 +13,7 @@ from flask_login import current_user
 from shop.domain.accounts import Role
 from shop.domain.errors import N_, Conflict, InvalidInput, NotFound
 from shop.domain.filters import PAYMENT_STATUSES, parse_order_filter, parse_payment_filter
-from shop.domain.orders import OrderStatus
+from shop.domain.orders import OrderStatus, parse_shipment
 from shop.domain.refunds import parse_refund_form
 from shop.services import orders as order_service
 from shop.services import refunds as refund_service
@@ -65,7 +65,11 @@ def mark_paid(order_id: int):
 @bp.post("/<int:order_id>/shipped")
 @roles_required(Role.ADMIN)
 def mark_shipped(order_id: int):
-    return _act(order_id, lambda: order_service.mark_shipped(get_db(), current_user.user, order_id),
+    try:
+        shipment = parse_shipment(request.form.get("carrier"), request.form.get("tracking_number"))
+    except InvalidInput as error:
+        return render_order(order_id, translate_error(error)), status_for(error)
+    return _act(order_id, lambda: order_service.mark_shipped(get_db(), current_user.user, order_id, shipment),
                 "order.shipped", gettext("Order %(order)d marked as shipped.", order=order_id))
 
 

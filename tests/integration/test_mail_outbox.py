@@ -284,3 +284,16 @@ def test_a_customer_who_chooses_english_gets_english_mails(client, auth, db, mak
     with db.transaction() as cur:
         cur.execute("SELECT language FROM users WHERE user_id = %s", (customer.user_id,))
         assert cur.fetchone()["language"] == "en"
+
+
+def test_the_shipped_mail_names_the_carrier_and_the_tracking_number(app, db, store, smtp, make_product, make_user):
+    from shop.web.mail_compose import order_mail_composer
+
+    recorder, port = smtp
+    customer, admin = make_user(), make_user(role=Role.ADMIN)
+    order_id = place(db, store, customer, make_product(stock=5))
+    orders.mark_paid(db, admin, order_id)
+    orders.mark_shipped(db, admin, order_id, ("SEUR", "SE123456789"))
+    assert notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db)).sent == 3
+    shipped = [m for m in recorder.messages if m["Subject"].startswith("El pedido") and "camino" in m["Subject"]]
+    assert "Transportista: SEUR. Número de seguimiento: SE123456789." in shipped[0].get_body(("plain",)).get_content()

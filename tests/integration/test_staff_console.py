@@ -159,8 +159,15 @@ def test_an_admin_lists_filters_and_moves_orders_through_their_lifecycle(client,
     buttons = re.findall(r'action="(/admin/orders/\d+/\w+)"', client.get(detail).get_data(as_text=True))
     assert buttons == [f"/admin/orders/{first}/paid", f"/admin/orders/{first}/cancel"]  # what "pending" allows
     assert post(client, detail, f"/admin/orders/{first}/paid").status_code == 303
-    assert post(client, detail, f"/admin/orders/{first}/shipped").status_code == 303
-    assert db.get_order(first)["status"] == "shipped"
+    assert post(client, detail, f"/admin/orders/{first}/shipped").status_code == 400  # no carrier, no tracking
+    assert post(client, detail, f"/admin/orders/{first}/shipped", carrier="Correos",
+                tracking_number="<script>").status_code == 400
+    assert post(client, detail, f"/admin/orders/{first}/shipped", carrier="Correos",
+                tracking_number="PK-4471 0093 ES").status_code == 303
+    shipped = db.get_order(first)
+    assert (shipped["status"], shipped["carrier"], shipped["tracking_number"]) == ("shipped", "Correos",
+                                                                                   "PK-4471 0093 ES")
+    assert "Enviado con Correos, número de seguimiento PK-4471 0093 ES" in client.get(detail).get_data(as_text=True)
     assert post(client, detail, f"/admin/orders/{first}/cancel").status_code == 409  # shipped: too late
     assert post(client, f"/orders/{second}", f"/admin/orders/{second}/cancel").status_code == 303
     assert post(client, f"/orders/{second}", f"/admin/orders/{second}/cancel").status_code == 409

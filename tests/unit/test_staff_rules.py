@@ -276,3 +276,13 @@ def test_the_problem_rate_counts_failed_and_cancelled_among_decided_orders():
 ])
 def test_staff_actions_follow_the_order_lifecycle(status, expected):
     assert staff_actions(status) == expected
+
+
+def test_shipping_needs_a_carrier_and_a_plain_tracking_number():
+    from shop.domain.orders import parse_shipment
+
+    assert parse_shipment("  Correos  Express ", " PK-1234.ES ") == ("Correos Express", "PK-1234.ES")
+    for carrier, tracking in (("", "PK1234"), ("C", "PK1234"), ("Correos", ""), ("Correos", "ab"),
+                              ("Correos", "<script>"), ("Correos", "x" * 61), ("Co\x00rreos", "PK1234")):
+        with pytest.raises(InvalidInput):
+            parse_shipment(carrier, tracking)

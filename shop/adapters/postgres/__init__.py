@@ -598,6 +598,13 @@ class PostgresDatabase:
         _record_status(cur, order["order_id"], OrderStatus(order["status"]), target, changed_by, reason)
 
     @staticmethod
+    def record_shipment(cur, order_id: int, carrier: str | None, tracking_number: str | None) -> None:
+        """Within locked_order: how the order travels (before its status becomes shipped, so the
+        shipped mail written by the history trigger can name them)."""
+        cur.execute("UPDATE orders SET carrier = %s, tracking_number = %s, shipped_at = now() WHERE order_id = %s",
+                    (carrier, tracking_number, order_id))
+
+    @staticmethod
     def record_payment(cur, order_id: int, amount: Decimal, status: str, method: str, reference: str | None,
                        card_last4: str | None, decline_reason: str | None) -> int:
         cur.execute(

@@ -40,7 +40,8 @@ class MailOutbox:
         """What an order mail shows: the order's totals, its lines and the customer's name (one
         transaction, two statements)."""
         with self._db.transaction() as cur:
-            cur.execute("""SELECT o.order_id, o.total_amount, o.refunded_amount, o.discount_code, u.full_name
+            cur.execute("""SELECT o.order_id, o.total_amount, o.refunded_amount, o.discount_code, o.carrier,
+                                  o.tracking_number, u.full_name
                            FROM orders o JOIN users u USING (user_id) WHERE o.order_id = %s""", (order_id,))
             order = cur.fetchone()
             if order is not None:
