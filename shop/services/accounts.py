@@ -179,3 +179,10 @@ def change_account(db: PostgresDatabase, actor: User, user_id: int, *, role: Rol
             raise Conflict(N_("%(name)s is the last active admin; make someone else admin first."),
                            name=target.full_name)
         return target, db.update_user(cur, user_id, after_role, after_active)
+
+
+def update_profile(db: PostgresDatabase, user: User, full_name: str, language: str) -> User:
+    """A person's own name and language (what the shop's mails use)."""
+    if language not in ("es", "en"):
+        raise InvalidInput(N_("Choose Spanish or English."))
+    return db.update_profile(user.user_id, validate_full_name(full_name), language)

@@ -1,10 +1,10 @@
-"""A person's own account: change the password (which ends every other session of the account)."""
+"""A person's own account: name and language, and the password (a change ends every other session)."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
@@ -16,9 +16,33 @@ from shop.web.auditing import audit
 from shop.web.auth import login_limit, start_session
 from shop.web.errors import translate_error
 from shop.web.extensions import get_db, limiter
-from shop.web.forms import PasswordChangeForm
+from shop.web.forms import AccountForm, PasswordChangeForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+@bp.route("/", methods=["GET", "POST"])
+@roles_required(Role.CUSTOMER, Role.ADMIN, Role.AUDITOR)
+def profile():
+    """The name the shop greets you by and the language of the shop and its e-mails."""
+    user = current_user.user
+    form = AccountForm(data={"full_name": user.full_name, "language": get_db().language_of(user.user_id)}
+                       if request.method == "GET" else None)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            updated = accounts.update_profile(get_db(), user, form.full_name.data, form.language.data)
+        except InvalidInput as error:
+            form.full_name.errors.append(translate_error(error))
+            status = 400
+        else:
+            session["locale"] = form.language.data
+            audit("account.updated", f"user:{user.user_id}", name=updated.full_name, language=form.language.data)
+            flash(gettext("Your account is saved."), "success")
+            return redirect(url_for("account.profile"), 303)
+    elif request.method == "POST":
+        status = 400
+    return render_template("account/profile.html", form=form), status
 
 
 @bp.route("/password", methods=["GET", "POST"])

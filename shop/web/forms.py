@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField, SubmitField
+from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from shop.domain.accounts import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
@@ -61,3 +61,10 @@ class PasswordResetForm(FlaskForm):
         validators=[DataRequired(), EqualTo("password", message=_l("The passwords do not match."))],
     )
     submit = SubmitField(_l("Set the new password"))
+
+
+class AccountForm(FlaskForm):
+    full_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=MAX_NAME_LENGTH)])
+    language = SelectField(_l("Language of the shop and its e-mails"),
+                           choices=[SelectChoice("es", "Español"), SelectChoice("en", "English")])
+    submit = SubmitField(_l("Save"))

@@ -20,7 +20,7 @@ EXPECTED = {
     "catalog.index": "public", "catalog.product": "public",
     "auth.login": "public", "auth.register": "public", "auth.logout": "public", "auth.language": "public",
     "auth.activate": "public", "auth.request_password_reset": "public", "auth.reset_password": "public",
-    "account.password": ANY_USER,
+    "account.password": ANY_USER, "account.profile": ANY_USER,
     "health.healthz": "public", "health.readyz": "public", "monitoring.scrape": "public",
     "orders.index": ANY_USER, "orders.detail": ANY_USER, "orders.invoice": ANY_USER,
     "orders.buy": C, "orders.checkout_cart": C, "orders.pay": C, "orders.cancel": C,

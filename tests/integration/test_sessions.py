@@ -116,3 +116,20 @@ def test_item2_a_session_without_the_stamps_is_not_a_login(app, client, customer
         for key in ("_epoch", "_started", "_seen"):
             del session[key]
     assert not _logged_in(client)
+
+
+def test_a_person_changes_their_name_and_the_language_of_their_mails(client, auth, db, make_user):
+    from tests.conftest import csrf_token_from
+
+    user = make_user(email="ana@example.com", name="Ana")
+    auth.login("ana@example.com")
+    page = client.get("/account/").get_data(as_text=True)
+    assert 'value="Ana"' in page and "ana@example.com" in page
+    token = csrf_token_from(page)
+    response = client.post("/account/", data={"csrf_token": token, "full_name": "Ana Torres", "language": "en"})
+    assert response.status_code == 303
+    assert db.get_user(user.user_id).full_name == "Ana Torres" and db.language_of(user.user_id) == "en"
+    assert "Your account" in client.get("/account/").get_data(as_text=True)  # the shop now speaks English
+    assert client.post("/account/", data={"csrf_token": token, "full_name": "  ", "language": "en"}).status_code == 400
+    assert client.post("/account/", data={"csrf_token": token, "full_name": "Ana", "language": "fr"}).status_code == 400
+    assert db.get_user(user.user_id).full_name == "Ana Torres"

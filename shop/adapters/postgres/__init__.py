@@ -286,6 +286,18 @@ class PostgresDatabase:
                            WHERE user_id = %s RETURNING session_epoch""", (password_hash, end_sessions, user_id))
             return cur.fetchone()["session_epoch"]
 
+    def update_profile(self, user_id: int, full_name: str, language: str) -> User:
+        with self.transaction() as cur:
+            cur.execute(f"UPDATE users SET full_name = %s, language = %s WHERE user_id = %s "  # noqa: S608  # nosec B608
+                        f"RETURNING {_USER_COLUMNS}", (full_name, language, user_id))
+            return _user(cur.fetchone())
+
+    def language_of(self, user_id: int) -> str:
+        with self.transaction() as cur:
+            cur.execute("SELECT language FROM users WHERE user_id = %s", (user_id,))
+            row = cur.fetchone()
+            return row["language"] if row else "es"
+
     def set_language(self, user_id: int, language: str) -> None:
         """The language the shop's mails to this user are written in ('es' or 'en')."""
         with self.transaction() as cur:
