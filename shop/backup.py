@@ -9,6 +9,9 @@ without the key). Inside the archive:
     mongo/<db>/<coll>.metadata.json  options (validator), indexes, collection name; canonical Extended JSON
 
 How the two dumps form one consistent cut is in docs/backup.md.
+
+(Over 600 lines, and known to be: archive format, dumping, restore, retention and checks in one
+module; issue 9 makes it a `shop/backup/` package, not done yet.)
 """
 
 from __future__ import annotations

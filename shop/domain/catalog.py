@@ -15,7 +15,6 @@ from shop.domain.errors import N_, InvalidInput
 from shop.domain.listing import MAX_CATEGORY_LENGTH, MAX_SEARCH_LENGTH  # noqa: F401 - re-exported
 from shop.domain.taxes import parse_tax_class
 
-MAX_PAGE = 100_000
 _ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _PRODUCT_ID = re.compile(r"^[0-9a-f]{24}$")
 # A product page says "¡Última unidad!" / "¡Últimas unidades!" from here down (the shopper's badge;
@@ -49,26 +48,6 @@ class Product:
         """The first few scalar attributes: what a product card shows."""
         scalars = [(k, v) for k, v in self.attributes.items() if not isinstance(v, (dict, list))]
         return scalars[:limit]
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 MAX_NAME_LENGTH = 200
@@ -110,14 +89,6 @@ def product_fields(name: str, category: str, price, attributes: dict, descriptio
         raise InvalidInput(N_("The description can have at most %(max)d characters."), max=MAX_DESCRIPTION_LENGTH)
     return {"name": name.strip(), "category": category.strip(), "price": amount,
             "attributes": attributes, "description": description.strip(), "tax_class": parse_tax_class(tax_class)}
-
-
-def parse_page(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return 1
-    if not re.fullmatch(r"\d{1,6}", raw, re.ASCII) or not 1 <= int(raw) <= MAX_PAGE:
-        raise InvalidInput(N_("The page must be a whole number from 1 upwards."))
-    return int(raw)
 
 
 def parse_product_id(raw: str) -> str:

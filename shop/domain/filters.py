@@ -75,7 +75,7 @@ def day_bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime 
 @dataclass(frozen=True)
 class RowPosition:
     """Where a staff list stands: a row's time and number (the number breaks ties). The whole audit
-    log is ordered by its sequence number alone, so its positions have no time."""
+    log and the users are ordered by a number alone, so their positions have no time."""
 
     list_name: str
     row_id: int
@@ -85,6 +85,9 @@ class RowPosition:
         """The opaque URL form (base64 of JSON)."""
         raw = json.dumps([self.list_name, self.row_id, self.at.isoformat() if self.at else ""], separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+_WITHOUT_TIME = ("audit", "users")  # lists ordered by a number alone
 
 
 def parse_row_position(token: str, list_name: str) -> RowPosition:
@@ -107,7 +110,7 @@ def parse_row_position(token: str, list_name: str) -> RowPosition:
             raise invalid from None
         if at.tzinfo is None or not EARLIEST_DATE.year <= at.year <= LATEST_DATE.year:
             raise invalid
-    elif list_name != "audit":
+    elif list_name not in _WITHOUT_TIME:
         raise invalid
     return RowPosition(list_name, value[1], at)
 
@@ -225,3 +228,19 @@ def csv_cell(value) -> str:
     """A cell that a spreadsheet shows as text: a leading =, +, - or @ would run as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_CSV_FORMULA_START) else text
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    role: str | None = None
+    email: str | None = None
+    after: RowPosition | None = None
+    before: RowPosition | None = None
+    per_page: int = 50
+
+
+def parse_user_filter(args: Mapping[str, list[str]]) -> UserFilter:
+    """The users list's filters (the role is checked by shop.domain.accounts.parse_role)."""
+    role = _one(args, "role") or None
+    email = normalize_email(_one(args, "email")) if _one(args, "email") else None
+    return UserFilter(role, email, *_positions(args, "users"))

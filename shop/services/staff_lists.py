@@ -17,8 +17,17 @@ from dataclasses import replace
 
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
+from shop.domain.accounts import parse_role
 from shop.domain.errors import N_, InvalidInput
-from shop.domain.filters import AuditFilter, OrderFilter, PaymentFilter, RowPosition, day_bounds, keyset_page
+from shop.domain.filters import (
+    AuditFilter,
+    OrderFilter,
+    PaymentFilter,
+    RowPosition,
+    UserFilter,
+    day_bounds,
+    keyset_page,
+)
 from shop.domain.listing import COUNT_LIMIT, Listing
 
 log = logging.getLogger(__name__)
@@ -67,6 +76,23 @@ def list_payments(db: PostgresDatabase, payment_filter: PaymentFilter) -> Listin
     if payment_filter.before is not None and len(rows) <= payment_filter.per_page:
         return list_payments(db, replace(payment_filter, before=None))
     return _page(rows, db.lists.count_payments(criteria), payment_filter, _payment_position)
+
+
+# --- users ---------------------------------------------------------------------------------------------
+
+def _user_position(user) -> RowPosition:
+    return RowPosition("users", user.user_id)
+
+
+def list_users(db: PostgresDatabase, user_filter: UserFilter) -> Listing:
+    """A page of accounts in the order they were made, for the staff console."""
+    role = parse_role(user_filter.role) if user_filter.role else None
+    users, counted = db.find_users(role, user_filter.email, limit=user_filter.per_page + 1,
+                                   after_id=user_filter.after.row_id if user_filter.after else None,
+                                   before_id=user_filter.before.row_id if user_filter.before else None)
+    if user_filter.before is not None and len(users) <= user_filter.per_page:
+        return list_users(db, replace(user_filter, before=None))
+    return _page(users, counted, user_filter, _user_position)
 
 
 # --- the audit log ------------------------------------------------------------------------------------

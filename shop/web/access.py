@@ -72,3 +72,12 @@ def init_app(app: Flask) -> None:
         if request.endpoint is not None and policy_of(app, request.endpoint) is None:
             log.error("denied: view %s declares no access policy", request.endpoint)
             abort(403)
+
+    @app.context_processor
+    def permissions() -> dict:
+        """What the person looking may do, spelled once for every template: `is_customer` (buys),
+        `is_staff` (sees the staff pages), `is_auditor`, and `may_edit` (an admin: changes things).
+        The server checks each action again (roles_required); these only decide what is shown."""
+        role = current_user.role if current_user.is_authenticated else None
+        return {"is_customer": role is Role.CUSTOMER, "is_staff": role in STAFF, "is_auditor": role is Role.AUDITOR,
+                "may_edit": role is Role.ADMIN}

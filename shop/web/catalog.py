@@ -54,7 +54,6 @@ def render_product(product_id: str, **extra):
     """The product page with its reviews (also re-rendered, with a reason, when buying or reviewing fails)."""
     from flask_login import current_user
 
-    from shop.domain.accounts import Role
     from shop.services.reviews import may_review
 
     store = get_store()
@@ -65,5 +64,4 @@ def render_product(product_id: str, **extra):
         "catalog/product.html", product=item, idempotency_key=new_idempotency_key(),
         reviews=store.reviews_of(item.product_id), review_average=average, review_count=count,
         can_review=may_review(get_db(), user, item.product_id),
-        my_review=store.review_by(item.product_id, user.user_id) if user else None,
-        is_admin=user is not None and user.role is Role.ADMIN, **extra)
+        my_review=store.review_by(item.product_id, user.user_id) if user else None, **extra)

@@ -165,7 +165,7 @@ def render_order(order_id: int, error: str | None = None):
     staff_actions = order_service.staff_actions(status) if role is Role.ADMIN else ()
     refundable = role is Role.ADMIN and status in refund_service.REFUNDABLE
     return render_template("orders/detail.html", order=order, error=error, customer=customer,
-                           can_act=role is Role.CUSTOMER and status is OrderStatus.PENDING,
+                           customer_may_pay=role is Role.CUSTOMER and status is OrderStatus.PENDING,
                            staff_actions=staff_actions, tax_totals=order_tax_totals(order["items"]),
                            refunds=db.refunds.of_order(order_id), refundable=refundable,
                            refund_key=new_idempotency_key() if refundable else None)

@@ -11,7 +11,6 @@ import datetime as dt
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user
 
 from shop.domain.accounts import Role
 from shop.domain.catalog import (
@@ -115,7 +114,7 @@ def _render_edit(product_id: str, form: dict | None = None, error: str | None = 
                 "description": product.description, "tax_class": product.tax_class}
     return render_template("staff/product_edit.html", product=product, form=form, history=history,
                            revision=product.updated_at.isoformat() if product.updated_at else "",
-                           can_edit=current_user.role is Role.ADMIN, error=error, stock_error=stock_error,
+                           error=error, stock_error=stock_error,
                            **_attribute_editor(product.attributes))
 
 

@@ -10,29 +10,24 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
-from shop.domain.accounts import Role, normalize_email, parse_role
-from shop.domain.catalog import Page, parse_page
+from shop.domain.accounts import Role, parse_role
 from shop.domain.errors import N_, Conflict, InvalidInput, NotFound
-from shop.services import accounts
+from shop.domain.filters import parse_user_filter
+from shop.services import accounts, staff_lists
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db
 
 bp = Blueprint("staff_users", __name__, url_prefix="/admin/users")
-PER_PAGE = 50
 
 
 def _render(form: dict | None = None, error: str | None = None):
-    raw_role = request.args.get("role", "")
-    role = parse_role(raw_role) if raw_role else None
-    email = normalize_email(request.args["email"]) if request.args.get("email") else None
-    number = parse_page(request.args.get("page"))
-    users, total = get_db().find_users(role, email, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
-    return render_template("staff/users.html", page=Page(users, total, number, PER_PAGE), role_filter=raw_role,
-                           email_filter=email or "", roles=[r.value for r in Role],
-                           form=form or {"role": Role.AUDITOR.value}, can_edit=current_user.role is Role.ADMIN,
-                           error=error)
+    user_filter = parse_user_filter(request.args.to_dict(flat=False))
+    return render_template("staff/users.html", listing=staff_lists.list_users(get_db(), user_filter),
+                           role_filter=user_filter.role or "", email_filter=user_filter.email or "",
+                           roles=[r.value for r in Role],
+                           form=form or {"role": Role.AUDITOR.value}, error=error)
 
 
 @bp.get("/")

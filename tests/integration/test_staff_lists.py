@@ -364,3 +364,16 @@ def test_the_dashboards_daily_totals_equal_a_recount_of_the_orders(db, store, ma
     assert sum(day["orders"] for day in today.sales) == expected["orders"] > 0
     assert today.revenue == expected["revenue"]
     assert {p["product_id"]: p["units"] for p in today.top_products} == units
+
+
+def test_the_users_list_pages_through_every_account_once(db, make_user):
+    from shop.domain.filters import UserFilter
+
+    made = [make_user().user_id for _ in range(13)]
+    seen = walk(staff_lists.list_users, db, UserFilter(per_page=5))
+    assert [user.user_id for user in seen] == made
+    first = staff_lists.list_users(db, UserFilter(per_page=5))
+    second = staff_lists.list_users(db, UserFilter(per_page=5, after=first.next_position))
+    assert staff_lists.list_users(db, UserFilter(per_page=5, before=second.previous_position)).items == first.items
+    customers = staff_lists.list_users(db, UserFilter(role="customer", per_page=50))
+    assert customers.total == 13 and customers.total_is_exact

@@ -3,6 +3,11 @@
 The catalog and the stock live here. Only portable MongoDB 5+ features are used (no `$text`,
 no field paths through arrays of sub-documents), so the SecantusDB stand-in and real MongoDB
 behave alike. Every filter is built from values validated in `shop.domain.catalog`.
+
+(Over 400 lines, and known to be: the products' stock operations, catalog writes, reviews and the
+audit chain still share this one class; issue 9 splits them by aggregate — `stock`, `catalog`,
+`reviews`, `audit_log` — which has not been done yet. New MongoDB code goes in modules beside it,
+as rate_limits.py does.)
 """
 
 from __future__ import annotations
