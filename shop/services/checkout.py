@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from shop import failpoints
-from shop.adapters.mongo import MongoStore, StoreError
-from shop.adapters.postgres import DatabaseError, DatabaseUnavailable, PostgresDatabase
+from shop.adapters.mongo import StoreError
+from shop.adapters.postgres import DatabaseError, DatabaseUnavailable
 from shop.domain.discounts import normalize_code
 from shop.domain.errors import N_, Conflict, NotFound, Unavailable
 from shop.domain.orders import (
@@ -41,6 +41,7 @@ from shop.domain.orders import (
     with_taxes,
 )
 from shop.domain.taxes import DEFAULT_RATES
+from shop.services.ports import OrderLedger, StockStore
 
 log = logging.getLogger(__name__)
 _REPLAY_WAIT_SECONDS = 5.0
@@ -86,7 +87,7 @@ class SettlementQueue:
             return True
 
 
-def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines: list[tuple[str, object]],
+def place_order(db: OrderLedger, store: StockStore, user_id: int, raw_lines: list[tuple[str, object]],
                 idempotency_key: str, *, lease_seconds: int = 30, pending_ttl_minutes: int = 30,
                 settlements: SettlementQueue | None = None, limits: UnpaidLimits | None = None,
                 client_address: str | None = None, tax_rates: Mapping[str, Decimal] = DEFAULT_RATES,
@@ -141,7 +142,7 @@ def place_order(db: PostgresDatabase, store: MongoStore, user_id: int, raw_lines
     return CheckoutResult(order_id, OrderStatus.PENDING, order_total(lines), created=True)
 
 
-def _discount_for(db: PostgresDatabase, store: MongoStore, order_id: int, order: dict, lines: list[OrderLine]):
+def _discount_for(db: OrderLedger, store: StockStore, order_id: int, order: dict, lines: list[OrderLine]):
     """The order's discount code, if it took one, once the lines' prices and categories are known:
     a code these lines do not qualify for aborts the order (its use and units come back)."""
     discount = order.get("discount")  # taken with the order (step 1)
@@ -155,7 +156,7 @@ def _discount_for(db: PostgresDatabase, store: MongoStore, order_id: int, order:
     return discount
 
 
-def _reserve_all(db: PostgresDatabase, store: MongoStore, order_id: int, cart: list[CartLine],
+def _reserve_all(db: OrderLedger, store: StockStore, order_id: int, cart: list[CartLine],
                  settlements: SettlementQueue | None, tax_rates: Mapping[str, Decimal]) -> list[OrderLine]:
     """Step 2, in the cart's fixed order; on any failure the order is aborted and the units released."""
     lines: list[OrderLine] = []
@@ -189,7 +190,7 @@ def _reserve_all(db: PostgresDatabase, store: MongoStore, order_id: int, cart: l
     return lines
 
 
-def _settle(store: MongoStore, order_id: int, lines: list[OrderLine], settlements: SettlementQueue | None) -> None:
+def _settle(store: StockStore, order_id: int, lines: list[OrderLine], settlements: SettlementQueue | None) -> None:
     for line in lines:
         if settlements is not None and settlements.add(line.product_id, order_id):
             continue
@@ -201,7 +202,7 @@ def _settle(store: MongoStore, order_id: int, lines: list[OrderLine], settlement
         failpoints.hit("checkout.after_settle")
 
 
-def _abort(db: PostgresDatabase, store: MongoStore, order_id: int, attempted: list[CartLine], reason: str) -> None:
+def _abort(db: OrderLedger, store: StockStore, order_id: int, attempted: list[CartLine], reason: str) -> None:
     try:
         db.decide_placing_order(order_id, OrderStatus.FAILED, reason=reason)
     except DatabaseError as error:  # recovery aborts it after the lease
@@ -210,7 +211,7 @@ def _abort(db: PostgresDatabase, store: MongoStore, order_id: int, attempted: li
     _release_all(store, order_id, attempted)
 
 
-def _release_all(store: MongoStore, order_id: int, lines: list[CartLine] | list[OrderLine]) -> None:
+def _release_all(store: StockStore, order_id: int, lines: list[CartLine] | list[OrderLine]) -> None:
     for line in lines:
         try:
             store.release_hold(line.product_id, order_id, line.quantity)
@@ -219,7 +220,7 @@ def _release_all(store: MongoStore, order_id: int, lines: list[CartLine] | list[
             return
 
 
-def _replay(db: PostgresDatabase, order: dict, fingerprint: str) -> CheckoutResult:
+def _replay(db: OrderLedger, order: dict, fingerprint: str) -> CheckoutResult:
     """The same checkout again (double click, resubmitted form, retried request): its first outcome."""
     if order["request_hash"] != fingerprint:
         raise Conflict(N_("This checkout form was already used for a different cart. Reload the page and try again."))

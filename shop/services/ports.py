@@ -1,0 +1,44 @@
+"""What the checkout saga needs from its stores, as small Protocols (issue 9).
+
+`shop.services.checkout` is written against these; the real adapters (PostgresDatabase,
+MongoStore) satisfy them, and so do the in-memory fakes of `tests/unit/fakes.py`, which let the
+saga's every branch run in milliseconds. The integration and fault tests stay the proof on real
+servers. The adapters raise the shop's own errors for an unreachable store: `StoreError` (MongoDB),
+`DatabaseError` / `DatabaseUnavailable` (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from shop.domain.catalog import Product
+from shop.domain.orders import HeldUnpaid, OrderLine, OrderStatus
+
+
+class OrderLedger(Protocol):
+    """The PostgreSQL side of a checkout: the order's in-flight row and its single decision."""
+
+    def create_placing_order(self, user_id: int, idempotency_key: str, request_hash: str, lease_seconds: int, *,
+                             units: int = 0, placed_from: str | None = None,
+                             admit: Callable[[HeldUnpaid], None] | None = None, lock_address: bool = True,
+                             discount_code: str | None = None) -> tuple[dict, bool]: ...
+
+    def decide_placing_order(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
+                             lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
+                             changed_by: int | None = None) -> bool: ...
+
+    def get_order(self, order_id: int) -> dict | None: ...
+
+
+class StockStore(Protocol):
+    """The MongoDB side: units held for an order, then released or settled, each safe to repeat."""
+
+    def reserve_stock(self, product_id: str, order_id: int, quantity: int,
+                      settle: Iterable[int] = ()) -> Product | None: ...
+
+    def release_hold(self, product_id: str, order_id: int, quantity: int) -> bool: ...
+
+    def settle_hold(self, product_id: str, order_id: int) -> bool: ...
+
+    def products_by_ids(self, product_ids: list[str], *, include_archived: bool = False) -> dict[str, Product]: ...

@@ -1,0 +1,115 @@
+"""In-memory stand-ins for the checkout's stores (shop.services.ports), for the saga's unit tests.
+
+They keep the same promises as the real adapters where the saga relies on them: the decision is
+made once (a second decide returns False), a reservation for an order that already holds units is
+a retry (nothing more taken), release and settle are safe to repeat. Faults are switched on per call.
+"""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+from shop.adapters.mongo import StoreError
+from shop.adapters.postgres import DatabaseError
+from shop.domain.catalog import Product
+from shop.domain.orders import HeldUnpaid, OrderStatus
+
+
+class FakeLedger:
+    def __init__(self):
+        self.orders: dict[int, dict] = {}
+        self._ids = itertools.count(1)
+        self.decisions: list[tuple[int, str]] = []
+        self.fail_next_decision = False
+
+    def create_placing_order(self, user_id, idempotency_key, request_hash, lease_seconds, *, units=0,
+                             placed_from=None, admit=None, lock_address=True, discount_code=None):
+        for order in self.orders.values():
+            if order["user_id"] == user_id and order["idempotency_key"] == idempotency_key:
+                return dict(order), False
+        if admit is not None:
+            unpaid = [o for o in self.orders.values() if o["user_id"] == user_id
+                      and o["status"] in (OrderStatus.PLACING.value, OrderStatus.PENDING.value)]
+            admit(HeldUnpaid(len(unpaid), sum(o["units"] for o in unpaid), 0, 0))
+        order_id = next(self._ids)
+        self.orders[order_id] = {"order_id": order_id, "user_id": user_id, "idempotency_key": idempotency_key,
+                                 "request_hash": request_hash, "status": OrderStatus.PLACING.value, "units": units,
+                                 "total_amount": Decimal("0.00"), "failure_reason": None, "items": []}
+        return dict(self.orders[order_id]), True
+
+    def decide_placing_order(self, order_id, outcome, reason=None, lines=None, pending_ttl_minutes=30,
+                             changed_by=None):
+        if self.fail_next_decision:
+            self.fail_next_decision = False
+            raise DatabaseError("the connection broke before the commit was confirmed")
+        order = self.orders[order_id]
+        if order["status"] != OrderStatus.PLACING.value:
+            return False
+        order.update(status=outcome.value, failure_reason=reason, items=list(lines or []),
+                     total_amount=sum((line.subtotal for line in lines or []), Decimal("0.00")))
+        self.decisions.append((order_id, outcome.value))
+        return True
+
+    def abort_as_recovery(self, order_id: int) -> None:
+        """What the recovery pass does to an order whose lease ran out."""
+        self.decide_placing_order(order_id, OrderStatus.FAILED, reason="abandoned")
+
+    def get_order(self, order_id):
+        order = self.orders.get(order_id)
+        return dict(order) if order else None
+
+
+class FakeStock:
+    def __init__(self, **stock_by_name: int):
+        self.products = {f"{i:024x}": {"name": name, "stock": stock, "holds": {}, "price": Decimal("10.00")}
+                         for i, (name, stock) in enumerate(stock_by_name.items(), start=1)}
+        self.fail_reserve: set[str] = set()  # product ids whose reservation raises StoreError
+        self.before_reserve = None  # called with (product_id, order_id) before each reservation
+
+    def id_of(self, name: str) -> str:
+        return next(pid for pid, p in self.products.items() if p["name"] == name)
+
+    def _product(self, pid: str) -> Product:
+        doc = self.products[pid]
+        return Product(pid, doc["name"], "Pruebas", doc["price"], doc["stock"])
+
+    def reserve_stock(self, product_id, order_id, quantity, settle=()):
+        if self.before_reserve:
+            self.before_reserve(product_id, order_id)
+        if product_id in self.fail_reserve:
+            raise StoreError("MongoDB stopped answering")
+        doc = self.products.get(product_id)
+        if doc is None:
+            return None
+        if order_id in doc["holds"]:
+            return self._product(product_id)  # a retry: already held
+        if doc["stock"] < quantity:
+            return None
+        before = self._product(product_id)
+        doc["stock"] -= quantity
+        doc["holds"][order_id] = quantity
+        for other in settle:
+            if other != order_id:
+                doc["holds"].pop(other, None)
+        return before
+
+    def release_hold(self, product_id, order_id, quantity):
+        doc = self.products[product_id]
+        if doc["holds"].get(order_id) != quantity:
+            return False
+        del doc["holds"][order_id]
+        doc["stock"] += quantity
+        return True
+
+    def settle_hold(self, product_id, order_id):
+        return self.products[product_id]["holds"].pop(order_id, None) is not None
+
+    def products_by_ids(self, product_ids, *, include_archived=False):
+        return {pid: self._product(pid) for pid in product_ids if pid in self.products}
+
+    def stock(self, name: str) -> int:
+        return self.products[self.id_of(name)]["stock"]
+
+    def holds(self, name: str) -> dict:
+        return dict(self.products[self.id_of(name)]["holds"])
