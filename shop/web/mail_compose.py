@@ -32,6 +32,8 @@ def order_mail_composer(app: Flask, db: PostgresDatabase) -> Callable[[OutboxMai
     base_url = app.config["SHOP_SETTINGS"].base_url
 
     def compose(row: OutboxMail) -> Mail:
+        if row.kind == "account.welcome":
+            return _welcome(row)
         if row.kind not in ORDER_MAIL_KINDS or row.order_id is None:
             raise ValueError(f"no template for mail kind {row.kind!r}")
         order = db.outbox.order_for_mail(row.order_id)
@@ -42,5 +44,15 @@ def order_mail_composer(app: Flask, db: PostgresDatabase) -> Callable[[OutboxMai
                        "subject": _subject(row.kind, row.order_id)}
             return Mail(row.to_address, context["subject"], render_template("mail/order.txt", **context),
                         render_template("mail/order.html", **context), message_id=f"shop-mail-{row.mail_id}")
+
+    def _welcome(row: OutboxMail) -> Mail:
+        user = db.get_user(row.user_id) if row.user_id else None
+        if user is None:
+            raise ValueError(f"the account of mail {row.mail_id} does not exist")
+        with app.test_request_context(base_url=base_url), force_locale(row.language):
+            subject = gettext("Welcome to the shop, %(name)s", name=user.full_name)
+            context = {"subject": subject, "customer_name": user.full_name}
+            return Mail(row.to_address, subject, render_template("mail/welcome.txt", **context),
+                        render_template("mail/welcome.html", **context), message_id=f"shop-mail-{row.mail_id}")
 
     return compose

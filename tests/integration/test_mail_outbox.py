@@ -297,3 +297,20 @@ def test_the_shipped_mail_names_the_carrier_and_the_tracking_number(app, db, sto
     assert notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db)).sent == 3
     shipped = [m for m in recorder.messages if m["Subject"].startswith("El pedido") and "camino" in m["Subject"]]
     assert "Transportista: SEUR. Número de seguimiento: SE123456789." in shipped[0].get_body(("plain",)).get_content()
+
+
+def test_an_activated_account_gets_one_welcome_mail(app, db, smtp):
+    from shop.services import accounts
+    from shop.web.mail_compose import order_mail_composer
+
+    recorder, port = smtp
+    registration = accounts.register_customer(db, "nueva@example.com", "Nuria Nueva", "una clave muy larga")
+    assert outbox(db) == []  # nothing before the address is proven
+    user = registration.user
+    assert accounts.activate(db, user.user_id, user.email) is not None
+    assert accounts.activate(db, user.user_id, user.email) is not None  # the link followed twice: still fine
+    assert [row["kind"] for row in outbox(db)] == ["account.welcome"]
+    assert notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db)).sent == 1
+    [welcome] = recorder.messages
+    assert welcome["Subject"] == "Te damos la bienvenida a la tienda, Nuria Nueva"
+    assert "Tu cuenta está lista" in welcome.get_body(("plain",)).get_content()

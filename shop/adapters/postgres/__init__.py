@@ -236,12 +236,22 @@ class PostgresDatabase:
             return _user(cur.fetchone())
 
     def mark_email_verified(self, user_id: int, email: str) -> User | None:
-        """The activation link was followed: the account (still with that e-mail) may log in."""
+        """The activation link was followed: the account (still with that e-mail) may log in. The
+        first time, the welcome mail is written to the outbox in the same transaction."""
         with self.transaction() as cur:
-            cur.execute(f"""UPDATE users SET email_verified = TRUE WHERE user_id = %s AND email = %s
+            cur.execute(f"""UPDATE users SET email_verified = TRUE
+                            WHERE user_id = %s AND email = %s AND NOT email_verified
                             RETURNING {_USER_COLUMNS}""",  # noqa: S608  # nosec B608 - constant
                         (user_id, email))
             row = cur.fetchone()
+            if row is not None:
+                cur.execute("""INSERT INTO mail_outbox (kind, user_id, to_address, language)
+                               SELECT 'account.welcome', user_id, email, language FROM users WHERE user_id = %s""",
+                            (user_id,))
+            else:  # followed again: already active, nothing more to send
+                cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = %s AND email = %s "  # noqa: S608  # nosec B608 - constant
+                            "AND email_verified", (user_id, email))
+                row = cur.fetchone()
         return _user(row) if row else None
 
     def find_user_credentials(self, email: str) -> tuple[User, str] | None:

@@ -19,6 +19,7 @@ class OutboxMail:
     to_address: str
     language: str
     attempts: int
+    user_id: int | None = None
 
 
 class MailOutbox:
@@ -33,7 +34,7 @@ class MailOutbox:
                    WHERE mail_id IN (SELECT mail_id FROM mail_outbox
                                      WHERE status = 'pending' AND next_attempt_at <= now()
                                      ORDER BY next_attempt_at, mail_id LIMIT %s FOR UPDATE SKIP LOCKED)
-                   RETURNING mail_id, kind, order_id, to_address, language, attempts""", (limit,))
+                   RETURNING mail_id, kind, order_id, to_address, language, attempts, user_id""", (limit,))
             return sorted((OutboxMail(**row) for row in cur.fetchall()), key=lambda mail: mail.mail_id)
 
     def order_for_mail(self, order_id: int) -> dict | None:
