@@ -225,9 +225,11 @@ def failed_or_cancelled_rate(status_counts: dict[str, int]) -> float | None:
     return (decided.get(OrderStatus.FAILED.value, 0) + decided.get(OrderStatus.CANCELLED.value, 0)) / total
 
 
-def with_taxes(lines: list[OrderLine], discount=None) -> list[OrderLine]:
-    """The lines less what `discount` (a shop.domain.discounts.DiscountCode) takes off them, then
-    with their share of the IVA on what is left (shop.domain.taxes)."""
+def priced_lines(lines: list[OrderLine], discount=None, shipping_method=None,
+                 shipping_rate: Decimal = Decimal("21")) -> tuple[list[OrderLine], Decimal, Decimal]:
+    """The lines less what `discount` takes off them; the shipping `shipping_method` charges on what
+    is left (free above its amount); and the IVA split over the lines and the shipping together (the
+    shipping at `shipping_rate`, the general one). Returns (lines with their IVA, shipping, its IVA)."""
     from dataclasses import replace
 
     from shop.domain.taxes import split_tax
@@ -235,8 +237,12 @@ def with_taxes(lines: list[OrderLine], discount=None) -> list[OrderLine]:
     if discount is not None:
         cuts = discount.line_discounts([(line.gross, line.category) for line in lines])
         lines = [replace(line, discount_amount=cut) for line, cut in zip(lines, cuts, strict=True)]
-    shares, _ = split_tax([(line.tax_rate, line.subtotal) for line in lines])
-    return [replace(line, tax_amount=share) for line, share in zip(lines, shares, strict=True)]
+    goods = sum((line.subtotal for line in lines), Decimal("0.00"))
+    shipping = shipping_method.price_for(goods) if shipping_method is not None else Decimal("0.00")
+    amounts = [(line.tax_rate, line.subtotal) for line in lines] + ([(shipping_rate, shipping)] if shipping else [])
+    shares, _ = split_tax(amounts)
+    taxed = [replace(line, tax_amount=share) for line, share in zip(lines, shares, strict=False)]
+    return taxed, shipping, shares[-1] if shipping else Decimal("0.00")
 
 
 _TRACKING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]{2,58}[A-Za-z0-9]$", re.ASCII)

@@ -106,7 +106,11 @@ def invoice_number(series_year: int, number: int) -> str:
     return f"FS-{series_year}-{number:06d}"
 
 
-def order_tax_totals(items: Sequence[Mapping]) -> list[RateTotal]:
-    """Per-rate totals of an order's stored lines (empty for lines sold before IVA was recorded)."""
-    return rate_totals([(item["tax_rate"], item["unit_price"] * item["quantity"] - (item.get("discount_amount") or 0),
-                         item["tax_amount"]) for item in items if item.get("tax_rate") is not None])
+def order_tax_totals(order: Mapping) -> list[RateTotal]:
+    """Per-rate totals of an order's stored lines and shipping (empty for an order sold before IVA
+    was recorded)."""
+    lines = [(item["tax_rate"], item["unit_price"] * item["quantity"] - (item.get("discount_amount") or 0),
+              item["tax_amount"]) for item in order["items"] if item.get("tax_rate") is not None]
+    if order.get("shipping_amount") and order.get("shipping_tax_rate") is not None:
+        lines.append((order["shipping_tax_rate"], order["shipping_amount"], order["shipping_tax"]))
+    return rate_totals(lines)

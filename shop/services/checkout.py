@@ -37,9 +37,10 @@ from shop.domain.orders import (
     order_total,
     out_of_stock,
     parse_idempotency_key,
+    priced_lines,
     request_hash,
-    with_taxes,
 )
+from shop.domain.shipping import ShippingChoice
 from shop.domain.taxes import DEFAULT_RATES
 from shop.services.ports import OrderLedger, StockStore
 
@@ -91,11 +92,12 @@ def place_order(db: OrderLedger, store: StockStore, user_id: int, raw_lines: lis
                 idempotency_key: str, *, lease_seconds: int = 30, pending_ttl_minutes: int = 30,
                 settlements: SettlementQueue | None = None, limits: UnpaidLimits | None = None,
                 client_address: str | None = None, tax_rates: Mapping[str, Decimal] = DEFAULT_RATES,
-                discount_code: str | None = None) -> CheckoutResult:
+                discount_code: str | None = None, shipping: ShippingChoice | None = None) -> CheckoutResult:
     """Place one order for all the lines, or none: stock and order both, or neither.
 
     With `discount_code`, one use of it is taken with the order (step 1) and belongs to it: it comes
-    back when the order fails, is cancelled or expires (docs/money.md).
+    back when the order fails, is cancelled or expires (docs/money.md). With `shipping`, the order
+    keeps the address and the method as chosen, and pays the method's price (free above its amount).
 
     With `limits`, an order that would take the account (or `client_address`) over what it may hold
     unpaid is refused (LimitReached) before anything is written.
@@ -120,11 +122,16 @@ def place_order(db: OrderLedger, store: StockStore, user_id: int, raw_lines: lis
     failpoints.hit("checkout.after_order_created")
 
     lines = _reserve_all(db, store, order_id, cart, settlements, tax_rates)
-    lines = with_taxes(lines, _discount_for(db, store, order_id, order, lines))
+    lines, shipping_amount, shipping_tax = priced_lines(
+        lines, _discount_for(db, store, order_id, order, lines), shipping.method if shipping else None,
+        tax_rates["general"])
+    shipped = None if shipping is None else {
+        "address": shipping.address.snapshot(), "method": shipping.method.name, "amount": shipping_amount,
+        "tax": shipping_tax, "rate": tax_rates["general"]}
 
     try:
         committed = db.decide_placing_order(order_id, OrderStatus.PENDING, lines=lines,
-                                            pending_ttl_minutes=pending_ttl_minutes)
+                                            pending_ttl_minutes=pending_ttl_minutes, shipping=shipped)
     except DatabaseError as error:
         # We cannot know whether the commit reached the server. Recovery settles it either way:
         # a committed order keeps its units, an undecided one is aborted after its lease.
@@ -139,7 +146,7 @@ def place_order(db: OrderLedger, store: StockStore, user_id: int, raw_lines: lis
     failpoints.hit("checkout.after_commit")
 
     _settle(store, order_id, lines, settlements)
-    return CheckoutResult(order_id, OrderStatus.PENDING, order_total(lines), created=True)
+    return CheckoutResult(order_id, OrderStatus.PENDING, order_total(lines) + shipping_amount, created=True)
 
 
 def _discount_for(db: OrderLedger, store: StockStore, order_id: int, order: dict, lines: list[OrderLine]):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 
 from shop.adapters.mongo import MongoStore, StoreError
 from shop.adapters.payments import PaymentProvider
@@ -54,8 +55,14 @@ def refund_order(db: PostgresDatabase, store: MongoStore, provider: PaymentProvi
             raise Conflict(N_("Everything in this order has already been refunded."))
         if status not in REFUNDABLE:
             raise Conflict(N_("Only paid or shipped orders can be refunded."))
-        amounts = refund_amounts(refundable_lines(cur, order_id), request, full=full)
-        total = sum(money for _, money in amounts.values())
+        lines = refundable_lines(cur, order_id)
+        # A full refund returns the shipping too (once); a refund by line never does.
+        shipping_back = (order["shipping_amount"] if full and not order["shipping_refunded"] else Decimal("0.00"))
+        if full and shipping_back and not any(line.refundable for line in lines):
+            amounts = {}  # only the shipping is left to give back
+        else:
+            amounts = refund_amounts(lines, request, full=full)
+        total = sum((money for _, money in amounts.values()), Decimal("0.00")) + shipping_back
         payment = successful_payment(cur, order_id)
         reference = None
         if payment is not None and payment["method"] == provider.name:
@@ -64,7 +71,7 @@ def refund_order(db: PostgresDatabase, store: MongoStore, provider: PaymentProvi
             # called between two transactions, with this key).
             reference = provider.refund(payment["provider_reference"], total, key).reference
         refund = record_refund(cur, order_id, payment["payment_id"] if payment else None, amounts, request.reason,
-                               request.goods_returned, key, reference, actor.user_id)
+                               request.goods_returned, key, reference, actor.user_id, shipping=shipping_back)
         totals = refund["order_totals"]
         target = (OrderStatus.REFUNDED if totals["refunded_amount"] == totals["total_amount"]
                   else OrderStatus.PARTIALLY_REFUNDED)

@@ -31,7 +31,9 @@ def place_order():
     code = body.get("discount_code")
     if code is not None and not isinstance(code, str):
         raise InvalidInput(N_("That discount code does not exist."))
-    result = place_for_current_user(lines, request.headers.get("Idempotency-Key", ""), discount_code=code, via="api")
+    result = place_for_current_user(lines, request.headers.get("Idempotency-Key", ""), discount_code=code,
+                                    address_id=body.get("address_id"),
+                                    shipping_method_id=body.get("shipping_method_id"), via="api")
     body = {"order_id": result.order_id, "status": result.status.value, "total": str(result.total),
             "replayed": not result.created}
     return jsonify(body), 201 if result.created else 200

@@ -13,6 +13,7 @@ from shop.domain.orders import MAX_QUANTITY_PER_LINE, OrderLine, new_idempotency
 from shop.services import catalog as catalog_service
 from shop.services import discounts as discount_service
 from shop.web.access import roles_required
+from shop.web.addresses import shipping_options
 from shop.web.errors import translate_error
 from shop.web.extensions import get_db, get_store
 
@@ -45,7 +46,7 @@ def _cart_page(error: str | None = None, code: str | None = None) -> tuple[str, 
     total = order_total([line for _, line in rows]) - (preview.total if preview else 0)
     return render_template("cart/show.html", rows=rows, missing=missing, total=total, error=error,
                            idempotency_key=new_idempotency_key(), preview=preview, code=code or "",
-                           code_error=code_error), code_error is not None
+                           code_error=code_error, shipping=shipping_options()), code_error is not None
 
 
 @bp.get("/")

@@ -55,6 +55,7 @@ def render_product(product_id: str, **extra):
     from flask_login import current_user
 
     from shop.services.reviews import may_review
+    from shop.web.addresses import shipping_options
 
     store = get_store()
     item = catalog_service.product_detail(store, product_id)
@@ -64,4 +65,5 @@ def render_product(product_id: str, **extra):
         "catalog/product.html", product=item, idempotency_key=new_idempotency_key(),
         reviews=store.reviews_of(item.product_id), review_average=average, review_count=count,
         can_review=may_review(get_db(), user, item.product_id),
-        my_review=store.review_by(item.product_id, user.user_id) if user else None, **extra)
+        my_review=store.review_by(item.product_id, user.user_id) if user else None,
+        shipping=shipping_options(), **extra)

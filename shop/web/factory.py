@@ -15,6 +15,7 @@ from shop.domain.payments import PaymentAttemptLimits
 from shop.web import (
     access,
     account,
+    addresses,
     api,
     audit_log,
     auth,
@@ -32,6 +33,7 @@ from shop.web import (
     staff_discounts,
     staff_orders,
     staff_products,
+    staff_shipping,
     staff_users,
 )
 from shop.web.extensions import babel, cache, csrf, limiter, login_manager, select_locale
@@ -137,6 +139,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(staff_products.bp)
     app.register_blueprint(staff_orders.bp)
     app.register_blueprint(staff_discounts.bp)
+    app.register_blueprint(staff_shipping.bp)
+    app.register_blueprint(addresses.bp)
     app.register_blueprint(staff_users.bp)
     app.register_blueprint(audit_log.bp)
 

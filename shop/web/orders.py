@@ -23,6 +23,7 @@ from shop.domain.taxes import invoice_number, order_tax_totals
 from shop.services import checkout
 from shop.services import orders as order_service
 from shop.services import refunds as refund_service
+from shop.services import shipping as shipping_service
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
 from shop.web.cart import render_cart
@@ -37,17 +38,18 @@ _REFUSALS = (InvalidInput, Conflict, Unavailable)
 
 
 def place_for_current_user(lines: list[tuple[str, object]], idempotency_key: str, discount_code: str | None = None,
-                           **audit_details):
+                           address_id=None, shipping_method_id=None, **audit_details):
     """The checkout for the logged-in customer, with this process's settings, recorded in the audit
     log and counted in the metrics (shop_checkouts_total)."""
     try:
+        shipping = shipping_service.shipping_choice(get_db(), current_user.user_id, address_id, shipping_method_id)
         result = checkout.place_order(
             get_db(), get_store(), current_user.user_id, lines, idempotency_key,
             lease_seconds=current_app.config["CHECKOUT_LEASE_SECONDS"],
             pending_ttl_minutes=current_app.config["PENDING_ORDER_TTL_MINUTES"],
             settlements=get_settlements(), limits=current_app.config["UNPAID_LIMITS"],
             client_address=request.remote_addr, tax_rates=current_app.config["SHOP_SETTINGS"].tax_rates,
-            discount_code=discount_code,
+            discount_code=discount_code, shipping=shipping,
         )
     except DomainError as error:
         metrics.CHECKOUTS.labels(*_checkout_refusal(error)).inc()
@@ -84,7 +86,9 @@ checkout_limit = limiter.shared_limit(lambda: current_app.config["CHECKOUT_RATE_
 
 def _place(lines: list[tuple[str, object]]):
     result = place_for_current_user(lines, request.form.get("idempotency_key", ""),
-                                    discount_code=request.form.get("discount_code") or None)
+                                    discount_code=request.form.get("discount_code") or None,
+                                    address_id=request.form.get("address_id"),
+                                    shipping_method_id=request.form.get("shipping_method_id"))
     if result.status is OrderStatus.PENDING:
         flash(gettext("Order %(order)d placed. Total: %(total)s. Pay it within %(minutes)d minutes to keep it.",
                       order=result.order_id, total=money(result.total),
@@ -105,7 +109,7 @@ def buy():
     product_id = request.form.get("product_id", "")
     try:
         return _place([(product_id, request.form.get("quantity", ""))])
-    except _REFUSALS as error:
+    except (*_REFUSALS, NotFound) as error:
         audit("order.refused", f"product:{product_id[:24]}", reason=error.template % error.params
               if error.params else error.template)
         try:
@@ -166,7 +170,7 @@ def render_order(order_id: int, error: str | None = None):
     refundable = role is Role.ADMIN and status in refund_service.REFUNDABLE
     return render_template("orders/detail.html", order=order, error=error, customer=customer,
                            customer_may_pay=role is Role.CUSTOMER and status is OrderStatus.PENDING,
-                           staff_actions=staff_actions, tax_totals=order_tax_totals(order["items"]),
+                           staff_actions=staff_actions, tax_totals=order_tax_totals(order),
                            refunds=db.refunds.of_order(order_id), refundable=refundable,
                            refund_key=new_idempotency_key() if refundable else None)
 
@@ -183,7 +187,7 @@ def invoice(order_id: int):
     if order["invoice"] is None:
         raise NotFound(N_("This order has no invoice yet: it is issued when the order is paid."))
     settings = current_app.config["SHOP_SETTINGS"]
-    return render_template("orders/invoice.html", order=order, tax_totals=order_tax_totals(order["items"]),
+    return render_template("orders/invoice.html", order=order, tax_totals=order_tax_totals(order),
                            number=invoice_number(order["invoice"]["series_year"], order["invoice"]["number"]),
                            seller=settings)
 

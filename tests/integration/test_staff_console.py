@@ -317,7 +317,7 @@ def test_the_console_names_the_first_altered_entry(client, auditor, app, store):
 # --- the auditor ----------------------------------------------------------------------------------
 
 STAFF_PAGES = ["/admin/", "/admin/products/", "/admin/orders/", "/admin/orders/payments", "/admin/users/",
-               "/admin/discounts/",
+               "/admin/discounts/", "/admin/shipping/",
                "/admin/audit/",
                "/admin/audit/export.csv", "/admin/audit/verify"]
 

@@ -39,15 +39,16 @@ class FakeLedger:
         return dict(self.orders[order_id]), True
 
     def decide_placing_order(self, order_id, outcome, reason=None, lines=None, pending_ttl_minutes=30,
-                             changed_by=None):
+                             changed_by=None, shipping=None):
         if self.fail_next_decision:
             self.fail_next_decision = False
             raise DatabaseError("the connection broke before the commit was confirmed")
         order = self.orders[order_id]
         if order["status"] != OrderStatus.PLACING.value:
             return False
-        order.update(status=outcome.value, failure_reason=reason, items=list(lines or []),
-                     total_amount=sum((line.subtotal for line in lines or []), Decimal("0.00")))
+        order.update(status=outcome.value, failure_reason=reason, items=list(lines or []), shipping=shipping,
+                     total_amount=sum((line.subtotal for line in lines or []), Decimal("0.00"))
+                     + (shipping or {}).get("amount", Decimal("0.00")))
         self.decisions.append((order_id, outcome.value))
         return True
 

@@ -12,6 +12,7 @@ as attributes: `db.catalog`, `db.lists`, `db.outbox`, `db.discounts`, `db.refund
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import threading
@@ -31,6 +32,7 @@ from shop.adapters.postgres.catalog_index import CatalogIndex
 from shop.adapters.postgres.discounts import Discounts, take_discount_use
 from shop.adapters.postgres.mail_outbox import MailOutbox
 from shop.adapters.postgres.refunds import Refunds
+from shop.adapters.postgres.shipping import Shipping
 from shop.adapters.postgres.staff_lists import StaffLists
 from shop.config import PROJECT_ROOT
 from shop.domain.accounts import Role, User
@@ -95,6 +97,7 @@ class PostgresDatabase:
         self.outbox = MailOutbox(self)
         self.discounts = Discounts(self)
         self.refunds = Refunds(self)
+        self.shipping = Shipping(self)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg2.extensions.connection]:
@@ -488,7 +491,7 @@ class PostgresDatabase:
 
     def decide_placing_order(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
                              lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
-                             changed_by: int | None = None) -> bool:
+                             changed_by: int | None = None, shipping: dict | None = None) -> bool:
         """The decision point: move an order out of `placing`, if nobody else has yet.
 
         True means this caller decided the order; False means it had already been decided (by the
@@ -496,14 +499,17 @@ class PostgresDatabase:
         removes the ordered products from the customer's cart — all in one atomic statement.
         """
         lines = lines or []
-        total = sum((line.subtotal for line in lines), Decimal("0.00"))
+        shipping = shipping or {}
+        total = sum((line.subtotal for line in lines), Decimal("0.00")) + shipping.get("amount", Decimal("0.00"))
         with self.statement() as cur:
             cur.execute(
                 """WITH fence AS (SELECT pg_advisory_xact_lock_shared(%(fence)s)),
                    decided AS (
                        UPDATE orders
                        SET status = %(outcome)s, lease_until = NULL, failure_reason = %(reason)s,
-                           total_amount = %(total)s,
+                           total_amount = %(total)s, shipping_address = %(ship_to)s::jsonb,
+                           shipping_method = %(ship_by)s, shipping_amount = %(ship_amount)s,
+                           shipping_tax = %(ship_tax)s, shipping_tax_rate = %(ship_rate)s,
                            expires_at = CASE WHEN %(outcome)s = 'pending'
                                              THEN now() + make_interval(mins => %(ttl)s) END
                        WHERE order_id = %(order_id)s AND status = 'placing' AND EXISTS (SELECT FROM fence)
@@ -525,6 +531,9 @@ class PostgresDatabase:
                        WHERE %(outcome)s = 'pending' AND c.user_id = d.user_id AND c.product_id = ANY(%(ids)s))
                    SELECT user_id FROM decided""",
                 {"fence": BACKUP_FENCE_KEY, "outcome": outcome.value, "reason": reason, "total": total,
+                 "ship_to": json.dumps(shipping["address"]) if shipping else None,
+                 "ship_by": shipping.get("method"), "ship_amount": shipping.get("amount", 0),
+                 "ship_tax": shipping.get("tax", 0), "ship_rate": shipping.get("rate"),
                  "ttl": pending_ttl_minutes,
                  "order_id": order_id, "changed_by": changed_by,
                  "ids": [ln.product_id for ln in lines], "names": [ln.product_name for ln in lines],

@@ -42,7 +42,7 @@ class MailOutbox:
         transaction, two statements)."""
         with self._db.transaction() as cur:
             cur.execute("""SELECT o.order_id, o.total_amount, o.refunded_amount, o.discount_code, o.carrier,
-                                  o.tracking_number, u.full_name
+                                  o.tracking_number, o.shipping_method, o.shipping_amount, u.full_name
                            FROM orders o JOIN users u USING (user_id) WHERE o.order_id = %s""", (order_id,))
             order = cur.fetchone()
             if order is not None:

@@ -21,16 +21,22 @@ def refund_by_key(cur, idempotency_key: str) -> dict | None:
 
 def record_refund(cur, order_id: int, payment_id: int | None, amounts: dict[int, tuple[int, Decimal]],
                   reason: str, goods_returned: bool, idempotency_key: str, provider_reference: str | None,
-                  created_by: int) -> dict:
-    """Within locked_order: the refund, its lines, and the order's and lines' refunded totals (the
-    CHECKs on those totals refuse an over-refund even if the caller's arithmetic were wrong)."""
-    total = sum((money for _, money in amounts.values()), Decimal("0.00"))
+                  created_by: int, shipping: Decimal = Decimal("0.00")) -> dict:
+    """Within locked_order: the refund, its lines (and `shipping` given back), and the order's and
+    lines' refunded totals (the CHECKs on those totals refuse an over-refund even if the caller's
+    arithmetic were wrong)."""
+    total = sum((money for _, money in amounts.values()), Decimal("0.00")) + shipping
     cur.execute("""INSERT INTO refunds (order_id, payment_id, amount, reason, goods_returned, idempotency_key,
                                         provider_reference, created_by)
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
                 (order_id, payment_id, total, reason, goods_returned, idempotency_key, provider_reference, created_by))
     refund = cur.fetchone()
     ids = sorted(amounts)
+    if not ids:
+        cur.execute("UPDATE orders SET refunded_amount = refunded_amount + %s, shipping_refunded = TRUE "
+                    "WHERE order_id = %s RETURNING refunded_amount, total_amount", (total, order_id))
+        refund["order_totals"] = cur.fetchone()
+        return refund
     cur.execute("""INSERT INTO refund_lines (refund_id, order_item_id, quantity, amount)
                    SELECT %s, l.item, l.units, l.money
                    FROM unnest(%s::int[], %s::int[], %s::numeric[]) AS l (item, units, money)""",
@@ -38,8 +44,9 @@ def record_refund(cur, order_id: int, payment_id: int | None, amounts: dict[int,
     cur.execute("""UPDATE order_items i SET refunded_quantity = i.refunded_quantity + l.units
                    FROM unnest(%s::int[], %s::int[]) AS l (item, units) WHERE i.order_item_id = l.item""",
                 (ids, [amounts[i][0] for i in ids]))
-    cur.execute("UPDATE orders SET refunded_amount = refunded_amount + %s WHERE order_id = %s RETURNING "
-                "refunded_amount, total_amount", (total, order_id))
+    cur.execute("UPDATE orders SET refunded_amount = refunded_amount + %s, "
+                "shipping_refunded = shipping_refunded OR %s WHERE order_id = %s RETURNING "
+                "refunded_amount, total_amount", (total, shipping > 0, order_id))
     refund["order_totals"] = cur.fetchone()
     return refund
 
