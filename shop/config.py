@@ -48,6 +48,8 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = True
+    smtp_tls: bool = False  # implicit TLS (SMTPS) instead of STARTTLS
+    smtp_ca_file: str | None = None
     mail_from: str = "Tienda <no-reply@localhost>"
     # IVA rates per tax class, in percent (TAX_RATES="general:21,reduced:10,super_reduced:4")
     tax_rates: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_RATES))
@@ -191,6 +193,8 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         smtp_user=environ.get("SMTP_USER") or None,
         smtp_password=environ.get("SMTP_PASSWORD") or None,
         smtp_starttls=_env_bool(environ.get("SMTP_STARTTLS"), True),
+        smtp_tls=_env_bool(environ.get("SMTP_TLS"), False),
+        smtp_ca_file=environ.get("SMTP_CA_FILE") or None,
         mail_from=environ.get("MAIL_FROM", "Tienda <no-reply@localhost>"),
         public_url=(environ.get("PUBLIC_URL") or "").rstrip("/") or None,
         tax_rates=_tax_rates(environ.get("TAX_RATES")),

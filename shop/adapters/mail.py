@@ -80,15 +80,20 @@ class SmtpMailer:
     password: str | None = None  # from the environment only
     starttls: bool = True
     timeout: float = 10.0
+    tls: bool = False  # implicit TLS from the first byte (SMTPS, usually port 465) instead of STARTTLS
+    ca_file: str | None = None  # a private CA to trust (the system's CAs otherwise)
 
     def send(self, mail: Mail, before_data: Callable[[], bool] | None = None) -> None:
         message = _message(mail, self.sender)
         handing_over = False
+        context = ssl.create_default_context(cafile=self.ca_file)
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            connection = (smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context) if self.tls
+                          else smtplib.SMTP(self.host, self.port, timeout=self.timeout))
+            with connection as smtp:
                 smtp.ehlo()
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                if self.starttls and not self.tls:
+                    smtp.starttls(context=context)
                     smtp.ehlo()
                 if self.username:
                     smtp.login(self.username, self.password or "")
@@ -131,5 +136,6 @@ def mailer_for(settings) -> Mailer:
     """SMTP when SMTP_HOST is set; otherwise .eml files in the data directory (shop.config.Settings)."""
     if settings.smtp_host:
         return SmtpMailer(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_user,
-                          settings.smtp_password, settings.smtp_starttls)
+                          settings.smtp_password, settings.smtp_starttls, tls=settings.smtp_tls,
+                          ca_file=settings.smtp_ca_file)
     return OutboxMailer(settings.outbox_dir, settings.mail_from)

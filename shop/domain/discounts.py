@@ -46,19 +46,24 @@ class DiscountCode:
     categories: tuple[str, ...] = ()
     active: bool = True
     uses: int = 0
+    user_id: int | None = None  # given to one customer: only that account may use it
 
     def eligible(self, category: str) -> bool:
         return not self.categories or category in self.categories
 
-    def check(self, now: dt.datetime, lines: Sequence[tuple[Decimal, str]], customer_uses: int = 0) -> None:
+    def check(self, now: dt.datetime, lines: Sequence[tuple[Decimal, str]], customer_uses: int = 0,
+              customer_id: int | None = None) -> None:
         """Refuse, with a reason a customer can act on, a code that cannot apply to these lines
         (gross amount, category) now. (The checkout takes the use in the database, where the count
         is exact under concurrency; this is the same rule for a preview.)"""
-        self.check_available(now, customer_uses)
+        self.check_available(now, customer_uses, customer_id)
         self.check_lines(lines)
 
-    def check_available(self, now: dt.datetime, customer_uses: int = 0) -> None:
-        """Refuse a code that is off, outside its dates, used up, or used up by this customer."""
+    def check_available(self, now: dt.datetime, customer_uses: int = 0, customer_id: int | None = None) -> None:
+        """Refuse a code that is off, outside its dates, used up, given to someone else, or used up
+        by this customer."""
+        if self.user_id is not None and customer_id is not None and customer_id != self.user_id:
+            raise Conflict(N_("The code %(code)s belongs to another customer."), code=self.code)
         if not self.active or (self.ends_at is not None and now >= self.ends_at):
             raise Conflict(N_("The code %(code)s has expired."), code=self.code)
         if self.starts_at is not None and now < self.starts_at:
@@ -118,6 +123,14 @@ def parse_discount_form(form) -> DiscountCode:
         raise InvalidInput(N_("List at most 20 categories, separated by commas."))
     return DiscountCode(code, kind, value, min_order, starts_at, ends_at,
                         _count(form.get("max_uses")), _count(form.get("max_uses_per_customer")), categories)
+
+
+def customer_email_of(form) -> str | None:
+    """The e-mail of the one customer a new code is for (normalized), or None for everyone."""
+    from shop.domain.accounts import normalize_email
+
+    raw = (form.get("customer_email") or "").strip()
+    return normalize_email(raw) if raw else None
 
 
 def _amount(raw, message: str) -> Decimal:

@@ -8,10 +8,11 @@ and the order — then the checkout refuses it and nothing is ordered.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from shop.adapters.postgres import PostgresDatabase
+from shop.domain.accounts import normalize_email
 from shop.domain.discounts import DiscountCode, normalize_code
 from shop.domain.errors import N_, Conflict, InvalidInput
 from shop.domain.orders import OrderLine
@@ -36,11 +37,19 @@ def preview_discount(db: PostgresDatabase, user_id: int, raw_code: str, lines: l
     if discount is None:
         raise Conflict(N_("That discount code does not exist."))
     amounts = [(line.gross, line.category) for line in lines]
-    discount.check(dt.datetime.now(dt.timezone.utc), amounts, customer_uses=db.discounts.customer_uses(code, user_id))
+    discount.check(dt.datetime.now(dt.timezone.utc), amounts, customer_uses=db.discounts.customer_uses(code, user_id),
+                   customer_id=user_id)
     return DiscountPreview(code, discount.line_discounts(amounts))
 
 
-def create_discount_code(db: PostgresDatabase, discount: DiscountCode) -> None:
+def create_discount_code(db: PostgresDatabase, discount: DiscountCode, customer_email: str | None = None) -> None:
+    """A new code; with `customer_email`, for that customer only (who must have an account)."""
+    if customer_email is not None:
+        customer_email = normalize_email(customer_email)
+        users, _ = db.find_users(email=customer_email, limit=1)
+        if not users:
+            raise InvalidInput(N_("No customer has the e-mail %(email)s."), email=customer_email[:254])
+        discount = replace(discount, user_id=users[0].user_id)
     db.discounts.create(discount)
 
 

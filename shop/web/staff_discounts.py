@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from shop.domain.accounts import Role
-from shop.domain.discounts import parse_discount_form
+from shop.domain.discounts import customer_email_of, parse_discount_form
 from shop.domain.errors import Conflict, InvalidInput
 from shop.services import discounts as discount_service
 from shop.web.access import STAFF, roles_required
@@ -33,7 +33,7 @@ def index():
 def create():
     try:
         discount = parse_discount_form(request.form)
-        discount_service.create_discount_code(get_db(), discount)
+        discount_service.create_discount_code(get_db(), discount, customer_email_of(request.form))
     except (InvalidInput, Conflict) as error:
         return _render(request.form.to_dict(), translate_error(error)), status_for(error)
     audit("discount.created", f"discount:{discount.code}", kind=discount.kind, value=str(discount.value),

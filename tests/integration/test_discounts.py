@@ -220,3 +220,21 @@ def test_admins_create_and_deactivate_codes_and_auditors_only_look(client, auth,
     assert "BLACK-FRIDAY" in html and 'data-testid="new-discount"' not in html
     token = csrf_token_from(html)
     assert client.post("/admin/discounts/", data={**form, "csrf_token": token, "code": "AUD"}).status_code == 403
+
+
+def test_a_code_for_one_customer_is_refused_to_everyone_else(db, store, make_product, make_user):
+    from shop.services import discounts as discount_service
+
+    ana, bea = make_user(email="ana@example.com"), make_user(email="bea@example.com")
+    discount_service.create_discount_code(db, DiscountCode("SOLOANA", "percent", Decimal("15")), "Ana@Example.com")
+    with pytest.raises(InvalidInput):
+        discount_service.create_discount_code(db, DiscountCode("NADIE", "percent", Decimal("5")), "nadie@example.com")
+    product = make_product(stock=5, price="20.00")
+    with pytest.raises(Conflict, match="another customer"):
+        place(db, store, bea, [(product, 1)], "soloana")
+    with pytest.raises(Conflict, match="another customer"):
+        from shop.domain.orders import OrderLine
+        discount_service.preview_discount(db, bea.user_id, "SOLOANA",
+                                          [OrderLine(str(product["_id"]), "x", Decimal("20.00"), 1)])
+    assert place(db, store, ana, [(product, 1)], "soloana").total == Decimal("17.00")
+    assert uses(db, "SOLOANA") == (1, 1)

@@ -314,3 +314,31 @@ def test_an_activated_account_gets_one_welcome_mail(app, db, smtp):
     [welcome] = recorder.messages
     assert welcome["Subject"] == "Te damos la bienvenida a la tienda, Nuria Nueva"
     assert "Tu cuenta está lista" in welcome.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize("mode", ["starttls", "tls"])
+def test_mail_goes_over_starttls_or_implicit_tls_to_a_server_the_shop_trusts(db, store, tmp_path, make_product,
+                                                                            make_user, mode):
+    import ssl
+
+    from tests.integration.test_backup_remote import _self_signed_certificate
+
+    cert, key = _self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    recorder = Recorder()
+    options = {"ssl_context": context} if mode == "tls" else {"tls_context": context, "require_starttls": True}
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), **options)
+    controller.start()
+    try:
+        place(db, store, make_user(), make_product(stock=5))
+        secure = SmtpMailer("127.0.0.1", controller.port, "Tienda <tienda@example.com>", starttls=mode == "starttls",
+                            tls=mode == "tls", ca_file=str(cert), timeout=5)
+        assert notifications.deliver_outbox(db, secure, plain).sent == 1
+        untrusted = SmtpMailer("127.0.0.1", controller.port, "Tienda <tienda@example.com>",
+                               starttls=mode == "starttls", tls=mode == "tls", timeout=5)
+        place(db, store, make_user(), make_product(name="Otro", stock=5))
+        assert notifications.deliver_outbox(db, untrusted, plain).retried == 1  # an unknown certificate: not sent
+    finally:
+        controller.stop()
+    assert len(recorder.messages) == 1

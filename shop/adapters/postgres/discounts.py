@@ -13,7 +13,7 @@ from shop.domain.discounts import DiscountCode
 from shop.domain.errors import N_, Conflict
 
 _COLUMNS = ("code, kind, value, min_order, starts_at, ends_at, max_uses, max_uses_per_customer, categories, "
-            "active, uses")
+            "active, uses, user_id")
 
 
 def _code(row: dict) -> DiscountCode:
@@ -29,7 +29,8 @@ def take_discount_use(cur, code: str, order_id: int, user_id: int) -> DiscountCo
         f"""UPDATE discount_codes SET uses = uses + 1
             WHERE code = %s AND active AND (starts_at IS NULL OR starts_at <= now())
               AND (ends_at IS NULL OR ends_at > now()) AND (max_uses IS NULL OR uses < max_uses)
-            RETURNING {_COLUMNS}""", (code,))  # noqa: S608  # nosec B608 - constant column list
+              AND (user_id IS NULL OR user_id = %s)
+            RETURNING {_COLUMNS}""", (code, user_id))  # noqa: S608  # nosec B608 - constant column list
     row = cur.fetchone()
     if row is None:
         cur.execute(f"SELECT {_COLUMNS} FROM discount_codes WHERE code = %s", (code,))  # noqa: S608  # nosec B608
@@ -37,7 +38,7 @@ def take_discount_use(cur, code: str, order_id: int, user_id: int) -> DiscountCo
         if current is None:
             raise Conflict(N_("That discount code does not exist."))
         cur.execute("SELECT now() AS now")
-        _code(current).check_available(cur.fetchone()["now"])  # raises with the reason
+        _code(current).check_available(cur.fetchone()["now"], customer_id=user_id)  # raises with the reason
         raise Conflict(N_("The code %(code)s has been used up."), code=code)
     taken = _code(row)
     if taken.max_uses_per_customer is not None:
@@ -59,10 +60,11 @@ class Discounts:
             with self._db.transaction() as cur:
                 cur.execute(
                     """INSERT INTO discount_codes (code, kind, value, min_order, starts_at, ends_at, max_uses,
-                                                   max_uses_per_customer, categories)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                                                   max_uses_per_customer, categories, user_id)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                     (discount.code, discount.kind, discount.value, discount.min_order, discount.starts_at,
-                     discount.ends_at, discount.max_uses, discount.max_uses_per_customer, list(discount.categories)))
+                     discount.ends_at, discount.max_uses, discount.max_uses_per_customer, list(discount.categories),
+                     discount.user_id))
         except psycopg2.errors.UniqueViolation:
             raise Conflict(N_("The code %(code)s already exists."), code=discount.code) from None
 
