@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_babel import get_locale
 from markupsafe import Markup
 
+from shop.domain.accounts import Role
 from shop.domain.listing import ATTRIBUTE_FILTER_PREFIX, SORT_OPTIONS, parse_catalog_query
 from shop.domain.orders import new_idempotency_key
 from shop.services import catalog as catalog_service
@@ -47,7 +48,27 @@ def _page_key() -> str:
 @bp.get("/products/<product_id>")
 @public
 def product(product_id: str):
-    return render_product(product_id)
+    return render_product(product_id, **_code_preview(product_id, request.args.get("code", "").strip()[:64]))
+
+
+def _code_preview(product_id: str, code: str) -> dict:
+    """What a discount code takes off one unit of this product, for the customer looking, before
+    Comprar (or why it does not apply); nothing is taken until the order."""
+    from flask_login import current_user
+
+    from shop.domain.errors import Conflict, InvalidInput
+    from shop.domain.orders import OrderLine
+    from shop.services import discounts as discount_service
+    from shop.web.errors import translate_error
+
+    if not code or not current_user.is_authenticated or current_user.role is not Role.CUSTOMER:
+        return {}
+    item = catalog_service.product_detail(get_store(), product_id)
+    line = OrderLine(item.product_id, item.name, item.price, 1, category=item.category)
+    try:
+        return {"code_preview": discount_service.preview_discount(get_db(), current_user.user_id, code, [line])}
+    except (InvalidInput, Conflict) as refusal:
+        return {"code_error": translate_error(refusal)}
 
 
 def render_product(product_id: str, **extra):

@@ -137,5 +137,5 @@ def activation_link(data_dir: Path, email: str) -> str:
     for path in sorted((data_dir / "outbox").glob("*.eml"), reverse=True):
         message = message_from_bytes(path.read_bytes(), policy=default)
         if message["To"] == email:
-            return re.search(r"https?://\S+/auth/activate/\S+", message.get_content()).group(0)
+            return re.search(r"https?://\S+/auth/activate/\S+", message.get_body(("plain",)).get_content()).group(0)
     raise AssertionError(f"no e-mail to {email} in {data_dir / 'outbox'}")

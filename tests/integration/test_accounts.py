@@ -27,7 +27,7 @@ def outbox(app) -> list:
 
 
 def activation_link(message) -> str:
-    return re.search(r"http://localhost(/auth/activate/\S+)", message.get_content()).group(1)
+    return re.search(r"http://localhost(/auth/activate/\S+)", message.get_body(("plain",)).get_content()).group(1)
 
 
 def test_registering_makes_a_customer_who_logs_in_by_following_the_emailed_link(app, client, db):
@@ -68,8 +68,8 @@ def test_item6_registering_an_existing_address_answers_exactly_like_a_new_one(ap
     assert user == owner  # the existing account is untouched
     assert db.count_users() == 2
     by_address = {m["To"]: m for m in outbox(app)}
-    assert "/auth/activate/" not in by_address["lucia@example.com"].get_content()
-    assert "ya tiene una" in by_address["lucia@example.com"].get_content()
+    assert "/auth/activate/" not in by_address["lucia@example.com"].get_body(("plain",)).get_content()
+    assert "ya tiene una" in by_address["lucia@example.com"].get_body(("plain",)).get_content()
     assert client.get("/auth/login").status_code == 200
 
 

@@ -238,3 +238,15 @@ def test_a_code_for_one_customer_is_refused_to_everyone_else(db, store, make_pro
                                           [OrderLine(str(product["_id"]), "x", Decimal("20.00"), 1)])
     assert place(db, store, ana, [(product, 1)], "soloana").total == Decimal("17.00")
     assert uses(db, "SOLOANA") == (1, 1)
+
+
+def test_the_product_page_shows_a_codes_discount_before_comprar(client, auth, db, make_product, make_user):
+    make_code(db, "VERANO10")
+    product = make_product(name="Cafetera", stock=5, price="40.00")
+    make_user(email="ana@example.com")
+    auth.login("ana@example.com")
+    page = client.get(f"/products/{product['_id']}?code=verano10").get_data(as_text=True)
+    assert 'data-testid="code-preview"' in page and "36,00" in page and 'value="VERANO10"' in page
+    assert "Ese código de descuento no existe" in client.get(f"/products/{product['_id']}?code=NOPE").get_data(
+        as_text=True)
+    assert uses(db) == (0, 0)

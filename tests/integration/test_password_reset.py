@@ -14,7 +14,7 @@ from tests.integration.test_accounts import outbox
 
 
 def _reset_link(message) -> str:
-    return re.search(r"http://localhost(/auth/password-reset/\S+)", message.get_content()).group(1)
+    return re.search(r"http://localhost(/auth/password-reset/\S+)", message.get_body(("plain",)).get_content()).group(1)
 
 
 def _ask(client, email):
@@ -74,7 +74,7 @@ def test_an_admin_sends_a_password_link_and_never_sees_the_password(app, client,
     response = client.post(f"/admin/users/{ana.user_id}/password-reset", data={"csrf_token": csrf_token_from(page)})
     assert response.status_code == 303
     (message,) = outbox(app)
-    assert message["To"] == "ana@example.com" and "/auth/password-reset/" in message.get_content()
+    assert message["To"] == "ana@example.com" and "/auth/password-reset/" in message.get_body(("plain",)).get_content()
     assert client.post("/admin/users/999999/password-reset",
                        data={"csrf_token": csrf_token_from(page)}).status_code == 404
 
@@ -86,3 +86,17 @@ def test_a_reset_activates_an_account_whose_activation_mail_was_lost(app, client
     _ask(client, "nuevo@example.com")
     assert _set(client, _reset_link(outbox(app)[-1])).status_code == 302
     assert db.find_user_credentials("nuevo@example.com")[0].email_verified
+
+
+def test_account_mails_come_as_text_and_html_with_the_link(client, make_user, settings):
+    from email import message_from_bytes
+    from email.policy import default
+
+    make_user(email="ana@example.com")
+    token = csrf_token_from(client.get("/auth/password-reset").get_data(as_text=True))
+    client.post("/auth/password-reset", data={"csrf_token": token, "email": "ana@example.com"})
+    [path] = (settings.data_dir / "outbox").glob("*.eml")
+    message = message_from_bytes(path.read_bytes(), policy=default)
+    html = message.get_body(("html",)).get_content()
+    link = re.search(r"http://\S+/auth/password-reset/\S+", message.get_body(("plain",)).get_content()).group(0)
+    assert f'<a href="{link}">' in html
