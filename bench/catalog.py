@@ -111,6 +111,25 @@ def fill(store: MongoStore, db: PostgresDatabase, size: int, mongo_url: str) -> 
           f" ({count:,} products)", flush=True)
 
 
+def open_size(admin_url: str, mongo_url: str, size: int, mongo_timeout_ms: int | None = None):
+    """The databases of one catalog size (created and migrated when missing): (name, PostgreSQL URL,
+    PostgresDatabase, MongoStore). Shared by bench/catalog.py and bench/staff.py."""
+    name = f"bench_catalog_{size}"
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cur.fetchone() is None:
+            cur.execute(f'CREATE DATABASE "{name}"')  # generated name, never input
+    conn.close()
+    pg_url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    db = PostgresDatabase(pg_url, max_connections=2)
+    db.migrate()
+    store = MongoStore(mongo_url, name, **({"timeout_ms": mongo_timeout_ms} if mongo_timeout_ms else {}))
+    store.apply_schema()
+    return name, pg_url, db, store
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -233,19 +252,7 @@ def main() -> None:
     try:
         with ctx.Manager() as manager, ctx.Pool(max(levels)) as pool:
             for size in sizes:
-                name = f"bench_catalog_{size}"
-                conn = psycopg2.connect(admin_url)
-                conn.autocommit = True
-                with conn.cursor() as cur:
-                    cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-                    if cur.fetchone() is None:
-                        cur.execute(f'CREATE DATABASE "{name}"')  # generated name, never input
-                conn.close()
-                pg_url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-                db = PostgresDatabase(pg_url, max_connections=2)
-                db.migrate()
-                store = MongoStore(mongo_url, name)
-                store.apply_schema()
+                name, pg_url, db, store = open_size(admin_url, mongo_url, size)
                 fill(store, db, size, mongo_url)
                 with db.transaction() as cur:  # (a MongoDB find without an index reads every product)
                     cur.execute("SELECT product_id FROM catalog_entries WHERE NOT archived LIMIT 500")

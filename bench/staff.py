@@ -30,9 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psycopg2  # noqa: E402
 
-from bench.catalog import fill, percentile  # noqa: E402
+from bench.catalog import fill, open_size, percentile  # noqa: E402
 from shop.adapters.mongo import MongoStore  # noqa: E402
 from shop.adapters.postgres import PostgresDatabase  # noqa: E402
 from shop.domain.accounts import Role  # noqa: E402
@@ -241,19 +240,7 @@ def main() -> None:
     try:
         with ctx.Manager() as manager, ctx.Pool(max(levels)) as pool:
             for size in sizes:
-                name = f"bench_catalog_{size}"
-                conn = psycopg2.connect(admin_url)
-                conn.autocommit = True
-                with conn.cursor() as cur:
-                    cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-                    if cur.fetchone() is None:
-                        cur.execute(f'CREATE DATABASE "{name}"')  # generated name, never input
-                conn.close()
-                pg_url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-                db = PostgresDatabase(pg_url, max_connections=2)
-                db.migrate()
-                store = MongoStore(mongo_url, name, timeout_ms=600_000)
-                store.apply_schema()
+                name, pg_url, db, store = open_size(admin_url, mongo_url, size, mongo_timeout_ms=600_000)
                 fill(store, db, size, mongo_url)
                 fill_orders(db, size)
                 fill_audit(store, db, size)
