@@ -147,22 +147,22 @@ def _sweep_holds(db: PostgresDatabase, store: MongoStore, report: RecoveryReport
 
 
 def _sweep_returns(db: PostgresDatabase, store: MongoStore, now: dt.datetime, report: RecoveryReport) -> None:
-    for product_id, order_id, marker, (_, stock_returned) in _markers(db, store, "returns"):
+    """Forget `returns` markers an hour after the stock they remember is back for good: a cancelled
+    order's ("o<order id>", once the order says its stock was returned) and a refund's restock
+    ("r<refund id>", once the refund says so). One read of the marked products for both."""
+    products = store.products_with_markers("returns")
+    keys = [(product_id, key, marker) for product_id, markers in products for key, marker in markers.items()]
+    order_ids = [oid for _, key, _ in keys if (oid := _order_id(key)) is not None]
+    refund_ids = [rid for _, key, _ in keys if (rid := _refund_id(key)) is not None]
+    orders_back = {oid: returned for oid, (_, returned) in db.order_states(order_ids).items()} if order_ids else {}
+    refunds_back = db.refunds.stock_states(refund_ids) if refund_ids else {}
+    for product_id, key, marker in keys:
+        order_id, refund_id = _order_id(key), _refund_id(key)
+        back = orders_back.get(order_id) if order_id is not None else refunds_back.get(refund_id)
         at = marker.get("at") if isinstance(marker, dict) else None
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=dt.timezone.utc)
-        if stock_returned and at is not None and now - at > RETURN_MARKER_RETENTION:
-            store.forget_return(product_id, order_id)
-            report.returns_forgotten += 1
-    # A refund's restock marker ("r<refund id>") is forgotten once the refund says its units are back.
-    refund_markers = [(product_id, key, marker) for product_id, markers in store.products_with_markers("returns")
-                      for key, marker in markers.items() if _refund_id(key) is not None]
-    restocked = db.refunds.stock_states([_refund_id(key) for _, key, _ in refund_markers]) if refund_markers else {}
-    for product_id, key, marker in refund_markers:
-        at = marker.get("at") if isinstance(marker, dict) else None
-        if at is not None and at.tzinfo is None:
-            at = at.replace(tzinfo=dt.timezone.utc)
-        if restocked.get(_refund_id(key)) and at is not None and now - at > RETURN_MARKER_RETENTION:
+        if back and at is not None and now - at > RETURN_MARKER_RETENTION:
             store.forget_marker(product_id, "returns", key)
             report.returns_forgotten += 1
 

@@ -61,3 +61,38 @@ def test_a_failed_reservation_settles_nothing(store, product_id):
     store.reserve_stock(product_id, 1, 1)
     assert store.reserve_stock(product_id, 2, 99, settle={1}) is None
     assert store.products_with_markers("holds") == [(product_id, {"o1": 1})]
+
+
+def test_return_markers_are_forgotten_an_hour_after_the_stock_is_back_and_not_before(db, store, make_product,
+                                                                                     make_user):
+    import datetime as dt
+    import uuid
+
+    from shop.adapters.payments import SimulatedPaymentProvider
+    from shop.domain.accounts import Role
+    from shop.domain.refunds import RefundRequest
+    from shop.services import checkout, orders
+    from shop.services.recovery import recover
+    from shop.services.refunds import refund_order
+
+    product = make_product(stock=10)
+    pid = str(product["_id"])
+    customer, admin = make_user(), make_user(role=Role.ADMIN)
+
+    def place():
+        return checkout.place_order(db, store, customer.user_id, [(pid, 1)], str(uuid.uuid4())).order_id
+
+    cancelled = place()
+    orders.cancel_order(db, store, customer, cancelled)
+    paid = place()
+    orders.pay_order(db, SimulatedPaymentProvider(), customer, paid, "4242424242424242")
+    item = db.get_order(paid)["items"][0]["order_item_id"]
+    refund = refund_order(db, store, SimulatedPaymentProvider(), admin, paid, RefundRequest({item: 1}, "roto", True),
+                          str(uuid.uuid4()), full=False)
+    markers = dict(store.products_with_markers("returns"))[pid]
+    assert set(markers) == {f"o{cancelled}", f"r{refund.refund_id}"}
+    now = dt.datetime.now(dt.timezone.utc)
+    assert recover(db, store, now=now).returns_forgotten == 0  # within the hour: kept
+    assert recover(db, store, now=now + dt.timedelta(hours=2)).returns_forgotten == 2
+    assert store.products_with_markers("returns") == []
+    assert stock(store, pid) == 10  # both units came back, each once, and forgetting the markers changed nothing

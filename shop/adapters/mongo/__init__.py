@@ -369,11 +369,6 @@ class MongoStore:
             raise ValueError(f"not a stock marker field: {field!r}")
         self.products.update_one({"_id": ObjectId(product_id)}, {"$unset": {f"{field}.{key}": ""}})
 
-    def forget_return(self, product_id: str, order_id: int) -> None:
-        self.products.update_one({"_id": ObjectId(product_id)}, {"$unset": {f"returns.{hold_key(order_id)}": ""}})
-
-    # --- reviews --------------------------------------------------------------------------------
-
     def save_review(self, product_id: str, user_id: int, author: str, rating: int, text: str) -> None:
         """One review per customer and product (unique index): a second one replaces the first."""
         now = dt.datetime.now(dt.timezone.utc)
