@@ -14,6 +14,7 @@ Writes bench/results/catalog.json and bench/results/catalog.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing
@@ -109,6 +110,36 @@ def fill(store: MongoStore, db: PostgresDatabase, size: int, mongo_url: str) -> 
         patient.close()
     print(f"  {size:,}: filled in {inserted - began:.0f}s, catalog index built in {time.perf_counter() - inserted:.0f}s"
           f" ({count:,} products)", flush=True)
+
+
+def bench_arguments(doc: str, default_sizes: str, default_requests: int):
+    """The options both benches take: (arguments, sizes, client levels)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=default_sizes)
+    parser.add_argument("--levels", default="1,8")
+    parser.add_argument("--requests", type=int, default=default_requests, help="requests per client per page")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "var" / "bench-catalog")
+    args = parser.parse_args()
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    return args, [int(s) for s in args.sizes.split(",")], [int(x) for x in args.levels.split(",")]
+
+
+@contextlib.contextmanager
+def bench_servers(data_dir: Path):
+    """The bench's own embedded PostgreSQL and SecantusDB under `data_dir` (kept between runs):
+    yields (PostgreSQL admin URL, MongoDB URL), stops both after."""
+    pg, mongo = EmbeddedPostgres(data_dir / "pg"), EmbeddedMongo(data_dir / "mongo")
+    admin_url, mongo_url = pg.start(), mongo.start()
+    try:
+        yield admin_url, mongo_url
+    finally:
+        mongo.stop()
+        pg.stop()
+
+
+def machine(levels: list[int]) -> dict:
+    """The results' frame: the machine and the client levels."""
+    return {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "levels": levels, "sizes": {}}
 
 
 def open_size(admin_url: str, mongo_url: str, size: int, mongo_timeout_ms: int | None = None):
@@ -232,56 +263,42 @@ def pages(db: PostgresDatabase, base_url: str, sample_id: str) -> dict[str, str]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--levels", default="1,8")
-    parser.add_argument("--requests", type=int, default=40, help="requests per client per page")
-    parser.add_argument("--data-dir", type=Path, default=ROOT / "var" / "bench-catalog")
-    args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    levels = [int(x) for x in args.levels.split(",")]
+    args, sizes, levels = bench_arguments(__doc__, "10000,100000,1000000", 40)
 
     from tests.e2e.conftest import start_shop, stop_shop
 
-    args.data_dir.mkdir(parents=True, exist_ok=True)
-    pg, mongo = EmbeddedPostgres(args.data_dir / "pg"), EmbeddedMongo(args.data_dir / "mongo")
-    admin_url, mongo_url = pg.start(), mongo.start()
-    results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                     "levels": levels, "sizes": {}}
+    results: dict = machine(levels)
     ctx = multiprocessing.get_context("fork")
-    try:
-        with ctx.Manager() as manager, ctx.Pool(max(levels)) as pool:
-            for size in sizes:
-                name, pg_url, db, store = open_size(admin_url, mongo_url, size)
-                fill(store, db, size, mongo_url)
-                with db.transaction() as cur:  # (a MongoDB find without an index reads every product)
-                    cur.execute("SELECT product_id FROM catalog_entries WHERE NOT archived LIMIT 500")
-                    ids = [ObjectId(row["product_id"]) for row in cur.fetchall()]
-                size_result = {"raw_find_one": raw_find_one(store, ids),
-                               "stock_operations": stock_operations(store, ids), "pages": {}}
-                print(f"  {size:>9,} {size_result['raw_find_one']} {size_result['stock_operations']}", flush=True)
-                # Pass 1: every request reads the index and MongoDB (no page cache): what the design costs.
-                # Pass 2: the page cache on (CATALOG_CACHE_SECONDS=2), 8 clients: a page many people view.
-                for cache_seconds, pass_levels in ((0, levels), (2, [max(levels)])):
-                    shop = start_shop(args.data_dir / f"shop-{size}", extra_env={
-                        "DATABASE_URL": pg_url, "MONGODB_URL": mongo_url, "MONGODB_DB": name,
-                        "SHOP_DEMO_DATA": "0", "LOG_LEVEL": "WARNING", "CATALOG_CACHE_SECONDS": str(cache_seconds)})
-                    try:
-                        for page, path in pages(db, shop.url, str(ids[0])).items():
-                            for level in pass_levels:
-                                label = str(level) if cache_seconds == 0 else f"{level} cached"
-                                result = measure(pool, manager, shop.url, path, level, args.requests)
-                                size_result["pages"].setdefault(page, {})[label] = result
-                                print(f"  {size:>9,} {page:<22} {label:>9}: p50 {result['p50_ms']:6.1f} "
-                                      f"p99 {result['p99_ms']:6.1f}", flush=True)
-                    finally:
-                        stop_shop(shop)
-                db.close()
-                store.close()
-                results["sizes"][str(size)] = size_result
-    finally:
-        mongo.stop()
-        pg.stop()
+    with bench_servers(args.data_dir) as (admin_url, mongo_url), ctx.Manager() as manager, \
+            ctx.Pool(max(levels)) as pool:
+        for size in sizes:
+            name, pg_url, db, store = open_size(admin_url, mongo_url, size)
+            fill(store, db, size, mongo_url)
+            with db.transaction() as cur:  # (a MongoDB find without an index reads every product)
+                cur.execute("SELECT product_id FROM catalog_entries WHERE NOT archived LIMIT 500")
+                ids = [ObjectId(row["product_id"]) for row in cur.fetchall()]
+            size_result = {"raw_find_one": raw_find_one(store, ids),
+                           "stock_operations": stock_operations(store, ids), "pages": {}}
+            print(f"  {size:>9,} {size_result['raw_find_one']} {size_result['stock_operations']}", flush=True)
+            # Pass 1: every request reads the index and MongoDB (no page cache): what the design costs.
+            # Pass 2: the page cache on (CATALOG_CACHE_SECONDS=2), 8 clients: a page many people view.
+            for cache_seconds, pass_levels in ((0, levels), (2, [max(levels)])):
+                shop = start_shop(args.data_dir / f"shop-{size}", extra_env={
+                    "DATABASE_URL": pg_url, "MONGODB_URL": mongo_url, "MONGODB_DB": name,
+                    "SHOP_DEMO_DATA": "0", "LOG_LEVEL": "WARNING", "CATALOG_CACHE_SECONDS": str(cache_seconds)})
+                try:
+                    for page, path in pages(db, shop.url, str(ids[0])).items():
+                        for level in pass_levels:
+                            label = str(level) if cache_seconds == 0 else f"{level} cached"
+                            result = measure(pool, manager, shop.url, path, level, args.requests)
+                            size_result["pages"].setdefault(page, {})[label] = result
+                            print(f"  {size:>9,} {page:<22} {label:>9}: p50 {result['p50_ms']:6.1f} "
+                                  f"p99 {result['p99_ms']:6.1f}", flush=True)
+                finally:
+                    stop_shop(shop)
+            db.close()
+            store.close()
+            results["sizes"][str(size)] = size_result
     write(results, sizes, levels)
 
 

@@ -11,14 +11,11 @@ page with 1 and 8 concurrent clients. Writes bench/results/staff.json and bench/
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import http.client
 import http.cookiejar
 import json
 import multiprocessing
-import os
-import platform
 import random
 import re
 import sys
@@ -31,13 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-from bench.catalog import fill, open_size, percentile  # noqa: E402
+from bench.catalog import bench_arguments, bench_servers, fill, machine, open_size, percentile  # noqa: E402
 from shop.adapters.mongo import MongoStore  # noqa: E402
 from shop.adapters.postgres import PostgresDatabase  # noqa: E402
 from shop.domain.accounts import Role  # noqa: E402
 from shop.domain.audit import GENESIS_HASH, AuditEvent, chain_entry  # noqa: E402
 from shop.domain.filters import RowPosition  # noqa: E402
-from shop.embedded import EmbeddedMongo, EmbeddedPostgres  # noqa: E402
 from shop.services.accounts import hash_password  # noqa: E402
 from shop.services.staff_lists import catch_up_audit_index  # noqa: E402
 
@@ -220,51 +216,37 @@ def pages(db: PostgresDatabase, base_url: str, cookie: str, size: int) -> dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,1000000")
-    parser.add_argument("--levels", default="1,8")
-    parser.add_argument("--requests", type=int, default=20, help="requests per client per page")
-    parser.add_argument("--data-dir", type=Path, default=ROOT / "var" / "bench-catalog")
-    args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    levels = [int(x) for x in args.levels.split(",")]
+    args, sizes, levels = bench_arguments(__doc__, "10000,1000000", 20)
 
     from tests.e2e.conftest import start_shop, stop_shop
 
-    args.data_dir.mkdir(parents=True, exist_ok=True)
-    pg, mongo = EmbeddedPostgres(args.data_dir / "pg"), EmbeddedMongo(args.data_dir / "mongo")
-    admin_url, mongo_url = pg.start(), mongo.start()
-    results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                     "levels": levels, "sizes": {}}
+    results: dict = machine(levels)
     ctx = multiprocessing.get_context("fork")
-    try:
-        with ctx.Manager() as manager, ctx.Pool(max(levels)) as pool:
-            for size in sizes:
-                name, pg_url, db, store = open_size(admin_url, mongo_url, size, mongo_timeout_ms=600_000)
-                fill(store, db, size, mongo_url)
-                fill_orders(db, size)
-                fill_audit(store, db, size)
-                ensure_admin(db)
-                size_result: dict = {"pages": {}}
-                shop = start_shop(args.data_dir / f"staff-shop-{size}", extra_env={
-                    "DATABASE_URL": pg_url, "MONGODB_URL": mongo_url, "MONGODB_DB": name,
-                    "SHOP_DEMO_DATA": "0", "LOG_LEVEL": "WARNING"})
-                try:
-                    cookie = login(shop.url)
-                    for page, path in pages(db, shop.url, cookie, size).items():
-                        for level in levels:
-                            result = measure(pool, manager, shop.url, cookie, path, level, args.requests)
-                            size_result["pages"].setdefault(page, {})[str(level)] = result
-                            print(f"  {size:>9,} {page:<30} {level:>2}: p50 {result['p50_ms']:6.1f} "
-                                  f"p99 {result['p99_ms']:6.1f}", flush=True)
-                finally:
-                    stop_shop(shop)
-                db.close()
-                store.close()
-                results["sizes"][str(size)] = size_result
-    finally:
-        mongo.stop()
-        pg.stop()
+    with bench_servers(args.data_dir) as (admin_url, mongo_url), ctx.Manager() as manager, \
+            ctx.Pool(max(levels)) as pool:
+        for size in sizes:
+            name, pg_url, db, store = open_size(admin_url, mongo_url, size, mongo_timeout_ms=600_000)
+            fill(store, db, size, mongo_url)
+            fill_orders(db, size)
+            fill_audit(store, db, size)
+            ensure_admin(db)
+            size_result: dict = {"pages": {}}
+            shop = start_shop(args.data_dir / f"staff-shop-{size}", extra_env={
+                "DATABASE_URL": pg_url, "MONGODB_URL": mongo_url, "MONGODB_DB": name,
+                "SHOP_DEMO_DATA": "0", "LOG_LEVEL": "WARNING"})
+            try:
+                cookie = login(shop.url)
+                for page, path in pages(db, shop.url, cookie, size).items():
+                    for level in levels:
+                        result = measure(pool, manager, shop.url, cookie, path, level, args.requests)
+                        size_result["pages"].setdefault(page, {})[str(level)] = result
+                        print(f"  {size:>9,} {page:<30} {level:>2}: p50 {result['p50_ms']:6.1f} "
+                              f"p99 {result['p99_ms']:6.1f}", flush=True)
+            finally:
+                stop_shop(shop)
+            db.close()
+            store.close()
+            results["sizes"][str(size)] = size_result
     write(results, sizes, levels)
 
 
