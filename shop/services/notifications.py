@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from shop import metrics
-from shop.adapters.mail import Mail, Mailer, MailError, NotHandedOver
+from shop.adapters.mail import Mail, Mailer, MailError, MailSession, NotHandedOver
 from shop.adapters.postgres import DatabaseError, PostgresDatabase
 from shop.adapters.postgres.mail_outbox import OutboxMail
 from shop.domain.notifications import MAX_ATTEMPTS, retry_delay
@@ -30,6 +31,22 @@ ABANDONED_AFTER_SECONDS = 300.0
 BATCH = 20
 
 
+class Composer(Protocol):
+    def __call__(self, rows: Sequence[OutboxMail]) -> Iterable[Mail | Exception]:
+        """For each row, in order, its mail or the error that kept it from being written."""
+
+
+def one_at_a_time(compose: Callable[[OutboxMail], Mail]) -> Composer:
+    """A composer from a function that writes one mail (its errors become that row's result)."""
+    def each(rows: Sequence[OutboxMail]) -> Iterable[Mail | Exception]:
+        for row in rows:
+            try:
+                yield compose(row)
+            except Exception as error:  # noqa: BLE001 - reported per row by the sender
+                yield error
+    return each
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
@@ -38,7 +55,7 @@ class DeliveryReport:
     uncertain: int = 0
 
 
-def deliver_outbox(db: PostgresDatabase, mailer: Mailer, compose: Callable[[OutboxMail], Mail], *,
+def deliver_outbox(db: PostgresDatabase, mailer: Mailer, compose: Composer, *,
                    limit: int = 100, batch: int = BATCH, abandoned_after: float = ABANDONED_AFTER_SECONDS
                    ) -> DeliveryReport:
     """Send up to `limit` due mails: claimed `batch` at a time, handed over one at a time."""
@@ -48,10 +65,11 @@ def deliver_outbox(db: PostgresDatabase, mailer: Mailer, compose: Callable[[Outb
     if released or abandoned:
         log.warning("mail outbox: %d rows of a stopped sender retried, %d left uncertain", released, abandoned)
     claimed = 0
-    while claimed < limit and (rows := db.outbox.claim(min(batch, limit - claimed))):
-        claimed += len(rows)
-        for row in rows:
-            _deliver(db, mailer, compose, row, report)
+    with mailer.session() as session:  # one SMTP connection (and login) for the whole run
+        while claimed < limit and (rows := db.outbox.claim(min(batch, limit - claimed))):
+            claimed += len(rows)
+            for row, mail in zip(rows, compose(rows), strict=True):
+                _deliver(db, session, row, mail, report)
     for outcome, n in (("sent", report.sent), ("retried", report.retried), ("failed", report.failed),
                        ("uncertain", report.uncertain)):
         if n:
@@ -59,13 +77,12 @@ def deliver_outbox(db: PostgresDatabase, mailer: Mailer, compose: Callable[[Outb
     return report
 
 
-def _deliver(db: PostgresDatabase, mailer: Mailer, compose, row: OutboxMail, report: DeliveryReport) -> None:
-    """One claimed row: composed, handed over (after committing `handing_over`), marked sent."""
-    try:
-        mail = compose(row)
-    except Exception as error:  # a bug in a template must not stop the other mails
-        log.exception("mail %d (%s) could not be composed", row.mail_id, row.kind)
-        db.outbox.retry_later(row.mail_id, f"compose: {error}", retry_delay(row.attempts))
+def _deliver(db: PostgresDatabase, mailer: MailSession, row: OutboxMail, mail: Mail | Exception,
+             report: DeliveryReport) -> None:
+    """One claimed row: handed over (after committing `handing_over`), marked sent."""
+    if isinstance(mail, Exception):  # a bug in a template must not stop the other mails
+        log.error("mail %d (%s) could not be composed", row.mail_id, row.kind, exc_info=mail)
+        db.outbox.retry_later(row.mail_id, f"compose: {mail}", retry_delay(row.attempts))
         report.retried += 1
         return
     try:

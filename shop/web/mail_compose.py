@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator, Sequence
 
 from flask import Flask, render_template
 from flask_babel import force_locale, gettext
@@ -11,6 +11,7 @@ from flask_babel import force_locale, gettext
 from shop.adapters.mail import Mail
 from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres.mail_outbox import OutboxMail
+from shop.services.notifications import Composer
 
 ORDER_MAIL_KINDS = ("order.placed", "order.paid", "order.shipped", "order.cancelled", "order.expired",
                     "order.refunded")
@@ -27,32 +28,40 @@ def _subject(kind: str, order_id: int) -> str:
     }[kind]
 
 
-def order_mail_composer(app: Flask, db: PostgresDatabase) -> Callable[[OutboxMail], Mail]:
-    """compose(row) → the Mail for that outbox row."""
+def order_mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
+    """compose(rows) → for each outbox row, its Mail or why it could not be written. A batch's
+    orders are read in one transaction and its mails rendered in one app context."""
     base_url = app.config["SHOP_SETTINGS"].base_url
 
-    def compose(row: OutboxMail) -> Mail:
-        if row.kind == "account.welcome":
-            return _welcome(row)
+    def compose(rows: Sequence[OutboxMail]) -> Iterator[Mail | Exception]:
+        orders = db.outbox.orders_for_mail([row.order_id for row in rows
+                                            if row.kind in ORDER_MAIL_KINDS and row.order_id is not None])
+        with app.test_request_context(base_url=base_url):
+            for row in rows:
+                try:
+                    with force_locale(row.language):
+                        yield _welcome(row) if row.kind == "account.welcome" else _order_mail(row, orders)
+                except Exception as error:  # one bad row must not stop the batch  # noqa: BLE001
+                    yield error
+
+    def _order_mail(row: OutboxMail, orders: dict[int, dict]) -> Mail:
         if row.kind not in ORDER_MAIL_KINDS or row.order_id is None:
             raise ValueError(f"no template for mail kind {row.kind!r}")
-        order = db.outbox.order_for_mail(row.order_id)
+        order = orders.get(row.order_id)
         if order is None:
             raise ValueError(f"order {row.order_id} of mail {row.mail_id} does not exist")
-        with app.test_request_context(base_url=base_url), force_locale(row.language):
-            context = {"kind": row.kind, "order": order, "customer_name": order["full_name"],
-                       "subject": _subject(row.kind, row.order_id)}
-            return Mail(row.to_address, context["subject"], render_template("mail/order.txt", **context),
-                        render_template("mail/order.html", **context), message_id=f"shop-mail-{row.mail_id}")
+        context = {"kind": row.kind, "order": order, "customer_name": order["full_name"],
+                   "subject": _subject(row.kind, row.order_id)}
+        return Mail(row.to_address, context["subject"], render_template("mail/order.txt", **context),
+                    render_template("mail/order.html", **context), message_id=f"shop-mail-{row.mail_id}")
 
     def _welcome(row: OutboxMail) -> Mail:
         user = db.get_user(row.user_id) if row.user_id else None
         if user is None:
             raise ValueError(f"the account of mail {row.mail_id} does not exist")
-        with app.test_request_context(base_url=base_url), force_locale(row.language):
-            subject = gettext("Welcome to the shop, %(name)s", name=user.full_name)
-            context = {"subject": subject, "customer_name": user.full_name}
-            return Mail(row.to_address, subject, render_template("mail/welcome.txt", **context),
-                        render_template("mail/welcome.html", **context), message_id=f"shop-mail-{row.mail_id}")
+        subject = gettext("Welcome to the shop, %(name)s", name=user.full_name)
+        context = {"subject": subject, "customer_name": user.full_name}
+        return Mail(row.to_address, subject, render_template("mail/welcome.txt", **context),
+                    render_template("mail/welcome.html", **context), message_id=f"shop-mail-{row.mail_id}")
 
     return compose

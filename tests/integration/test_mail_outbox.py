@@ -34,28 +34,43 @@ class Recorder:
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
         self.refuse_rcpt: list[str] = []  # answers to give to the next RCPTs (e.g. "451 busy")
-        self.stall_rcpt = threading.Event()  # set: the next RCPT waits until `release` is set
-        self.stall_data = threading.Event()
+        # ("rcpt" or "data", n): that step of the message after the n-th accepted one waits until
+        # `release` is set (then a stalled DATA is refused: the sender was killed meanwhile)
+        self.stall_at: tuple[str, int] | None = None
         self.stalled = threading.Event()
         self.release = threading.Event()
+        self.peers: list[tuple] = []  # the client end of each accepted message's connection
+        # (n, "421" or "close"): at the MAIL after the n-th accepted message, the server ends that
+        # connection, with a 421 answer or by closing the socket (servers do, between messages)
+        self.hang_up: list[tuple[int, str]] = []
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.hang_up and self.hang_up[0][0] == len(self.messages):
+            _, how = self.hang_up.pop(0)
+            if how == "421":
+                return "421 4.7.0 too many messages on this connection"
+            server.transport.close()
+        envelope.mail_from = address
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.refuse_rcpt:
             return self.refuse_rcpt.pop(0)
-        if self.stall_rcpt.is_set():
-            self.stall_rcpt.clear()
+        if self.stall_at == ("rcpt", len(self.messages)):
+            self.stall_at = None
             self.stalled.set()
             await _wait(self.release)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if self.stall_data.is_set():
-            self.stall_data.clear()
+        if self.stall_at == ("data", len(self.messages)):
+            self.stall_at = None
             self.stalled.set()
             await _wait(self.release)
             return "451 the sender went away"
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        self.peers.append(session.peer)
         return "250 Message accepted"
 
     def ids(self) -> list[str]:
@@ -83,6 +98,7 @@ def mailer(port: int) -> SmtpMailer:
     return SmtpMailer("127.0.0.1", port, "Tienda <tienda@example.com>", starttls=False, timeout=5)
 
 
+@notifications.one_at_a_time
 def plain(row) -> Mail:
     """A composer without templates (the templates have their own test)."""
     return Mail(row.to_address, f"{row.kind} {row.order_id}", f"order {row.order_id}",
@@ -185,6 +201,25 @@ def test_an_unreachable_server_leaves_every_mail_waiting(db, store, make_product
     assert outbox(db)[0]["status"] == "pending"
 
 
+def test_a_run_sends_over_one_connection_and_reconnects_when_the_server_hangs_up(db, store, smtp, make_product,
+                                                                                make_user):
+    recorder, port = smtp
+    product, customer = make_product(stock=100), make_user()
+    for _ in range(3):
+        place(db, store, customer, product)
+    assert notifications.deliver_outbox(db, mailer(port), plain).sent == 3
+    assert len(set(recorder.peers)) == 1  # one connection (one handshake, one login) for the run
+
+    for _ in range(6):
+        place(db, store, customer, product)
+    recorder.hang_up = [(5, "421"), (7, "close")]
+    report = notifications.deliver_outbox(db, mailer(port), plain)
+    assert (report.sent, report.retried) == (6, 0)  # nothing waits for a later run
+    assert len(set(recorder.peers)) == 4  # the first run's, this run's, and one after each hang-up
+    assert len(recorder.ids()) == 9 and len(set(recorder.ids())) == 9
+    assert {row["status"] for row in outbox(db)} == {"sent"}
+
+
 def test_senders_running_at_once_send_each_mail_exactly_once(db, store, smtp, make_product, make_user):
     recorder, port = smtp
     product = make_product(stock=100)
@@ -213,10 +248,11 @@ SENDER = """
 import sys
 from shop.adapters.mail import Mail, SmtpMailer
 from shop.adapters.postgres import PostgresDatabase
-from shop.services.notifications import deliver_outbox
+from shop.services.notifications import deliver_outbox, one_at_a_time
 db = PostgresDatabase(sys.argv[1], max_connections=1)
 mailer = SmtpMailer("127.0.0.1", int(sys.argv[2]), "Tienda <tienda@example.com>", starttls=False, timeout=30)
-deliver_outbox(db, mailer, lambda row: Mail(row.to_address, row.kind, "x", message_id=f"shop-mail-{row.mail_id}"))
+deliver_outbox(db, mailer, one_at_a_time(lambda row: Mail(row.to_address, row.kind, "x",
+                                                          message_id=f"shop-mail-{row.mail_id}")))
 """
 
 
@@ -232,14 +268,6 @@ def _killed_sender(db, port: int, recorder: Recorder) -> None:
         process.wait(10)
 
 
-def _stall_after(recorder: Recorder, delivered: int, step: str) -> None:
-    def arm():
-        while len(recorder.messages) < delivered:
-            time.sleep(0.005)
-        (recorder.stall_rcpt if step == "rcpt" else recorder.stall_data).set()
-    threading.Thread(target=arm, daemon=True).start()
-
-
 def test_a_sender_killed_mid_batch_loses_nothing_and_sends_nothing_twice(db, store, smtp, make_product,
                                                                         make_user):
     recorder, port = smtp
@@ -247,7 +275,7 @@ def test_a_sender_killed_mid_batch_loses_nothing_and_sends_nothing_twice(db, sto
     customer = make_user()
     for _ in range(8):
         place(db, store, customer, product)
-    _stall_after(recorder, 3, "rcpt")  # the fourth mail: killed before its text was handed over
+    recorder.stall_at = ("rcpt", 3)  # the fourth mail: killed before its text was handed over
     _killed_sender(db, port, recorder)
     statuses = [row["status"] for row in outbox(db)]
     # the killed sender had claimed the whole batch; none of the unsent rows had been handed over
@@ -265,7 +293,7 @@ def test_a_sender_killed_while_handing_a_mail_over_never_sends_it_again(db, stor
     customer = make_user()
     for _ in range(3):
         place(db, store, customer, product)
-    _stall_after(recorder, 1, "data")  # the second mail: killed while the server holds its text
+    recorder.stall_at = ("data", 1)  # the second mail: killed while the server holds its text
     _killed_sender(db, port, recorder)
     recorder.release.set()
     report = notifications.deliver_outbox(db, mailer(port), plain, abandoned_after=0)

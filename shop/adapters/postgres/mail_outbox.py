@@ -37,19 +37,22 @@ class MailOutbox:
                    RETURNING mail_id, kind, order_id, to_address, language, attempts, user_id""", (limit,))
             return sorted((OutboxMail(**row) for row in cur.fetchall()), key=lambda mail: mail.mail_id)
 
-    def order_for_mail(self, order_id: int) -> dict | None:
-        """What an order mail shows: the order's totals, its lines and the customer's name (one
-        transaction, two statements)."""
+    def orders_for_mail(self, order_ids: list[int]) -> dict[int, dict]:
+        """What order mails show, for several orders at once (a sender's batch): each order's totals,
+        lines and customer's name, by order id (one transaction, two statements)."""
+        if not order_ids:
+            return {}
         with self._db.transaction() as cur:
             cur.execute("""SELECT o.order_id, o.total_amount, o.refunded_amount, o.discount_code, o.carrier,
                                   o.tracking_number, o.shipping_method, o.shipping_amount, u.full_name
-                           FROM orders o JOIN users u USING (user_id) WHERE o.order_id = %s""", (order_id,))
-            order = cur.fetchone()
-            if order is not None:
-                cur.execute("""SELECT product_name, unit_price, quantity, discount_amount FROM order_items
-                               WHERE order_id = %s ORDER BY order_item_id""", (order_id,))
-                order["items"] = list(cur.fetchall())
-            return order
+                           FROM orders o JOIN users u USING (user_id) WHERE o.order_id = ANY(%s)""",
+                        (sorted(set(order_ids)),))
+            orders = {row["order_id"]: {**row, "items": []} for row in cur.fetchall()}
+            cur.execute("""SELECT order_id, product_name, unit_price, quantity, discount_amount FROM order_items
+                           WHERE order_id = ANY(%s) ORDER BY order_id, order_item_id""", (list(orders),))
+            for item in cur.fetchall():
+                orders[item.pop("order_id")]["items"].append(item)
+            return orders
 
     def handing_over(self, mail_id: int) -> bool:
         """The message text is about to be given to the mail server: from here a dead sender leaves
