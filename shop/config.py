@@ -59,7 +59,8 @@ class Settings:
     seller_address: str = "Calle Mayor 1, 28013 Madrid"
     # Links in mails sent outside a request (order e-mails) start with this; default: this machine
     public_url: str | None = None
-    mail_send_interval_seconds: float = 2.0  # how often each worker delivers the mail outbox
+    mail_send_interval_seconds: float = 2.0  # how often the sender delivers the mail outbox
+    mail_sender_nice: int = 10  # the sender process's CPU priority below the web workers' (0: the same)
     session_cookie_secure: bool = False
     session_idle_minutes: int = 60  # a login unused this long ends (docs/security.md)
     session_max_hours: int = 12  # and any login ends this long after it started, however much it is used
@@ -202,6 +203,7 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         seller_tax_id=environ.get("SELLER_TAX_ID", "B00000000"),
         seller_address=environ.get("SELLER_ADDRESS", "Calle Mayor 1, 28013 Madrid"),
         mail_send_interval_seconds=float(_env_int(environ, "MAIL_SEND_INTERVAL_SECONDS", 2)),
+        mail_sender_nice=_env_int(environ, "MAIL_SENDER_NICE", 10),
         session_cookie_secure=_env_bool(environ.get("SESSION_COOKIE_SECURE"), env == "production"),
         session_idle_minutes=_env_int(environ, "SESSION_IDLE_MINUTES", 60),
         session_max_hours=_env_int(environ, "SESSION_MAX_HOURS", 12),
@@ -224,6 +226,9 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         failpoints=environ.get("SHOP_FAILPOINTS", ""),
         demo_data=_env_bool(environ.get("SHOP_DEMO_DATA"), env != "production"),
     )
+    if not 0 <= settings.mail_sender_nice <= 19:
+        raise ConfigError(f"MAIL_SENDER_NICE must be 0 to 19 (how much lower than the web workers the mail "
+                          f"sender runs), got {settings.mail_sender_nice}")
     check_production_settings(settings)
     return settings
 

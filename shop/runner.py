@@ -12,7 +12,9 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
 import sys
+import threading
 
 from shop.bootstrap import (
     AlreadyRunning,
@@ -75,11 +77,56 @@ def serve(settings: Settings) -> None:
 
             return create_app(settings=settings)
 
+    sender = MailSenderProcess()
+    sender.start()
     try:
         ShopApplication().run()
     except SystemExit as stop:  # gunicorn exits through sys.exit() once it has stopped its workers
         if stop.code not in (0, None):
             raise
+    finally:
+        if os.getpid() == sender.owner_pid:  # not in a web worker unwinding after gunicorn's fork
+            sender.stop()
+
+
+class MailSenderProcess:
+    """`python -m shop.mail_sender` beside gunicorn's workers, started again (after a pause) if it
+    dies. A child process, not a fork: it shares nothing with the runner but the environment
+    (where the runner has put the databases' URLs), and gunicorn's own reaping of children cannot
+    confuse it (`Popen.poll` reads a reaped child as ended)."""
+
+    RESTART_PAUSE_SECONDS = 5.0
+
+    def __init__(self):
+        self.owner_pid = os.getpid()
+        self._process: subprocess.Popen | None = None
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="mail-sender-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._spawn()
+        self._watcher.start()
+
+    def _spawn(self) -> None:
+        self._process = subprocess.Popen([sys.executable, "-m", "shop.mail_sender"], env=os.environ.copy())
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(1.0):
+            if self._process.poll() is not None:
+                log.error("the mail sender stopped (exit %s); starting it again in %.0f s",
+                          self._process.returncode, self.RESTART_PAUSE_SECONDS)
+                if self._stopping.wait(self.RESTART_PAUSE_SECONDS):
+                    return
+                self._spawn()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
 
 
 def _prepare_metrics_dir(settings: Settings) -> Settings:
@@ -110,13 +157,15 @@ def _serve_with_waitress(settings: Settings) -> None:
 
     app = create_app(settings=settings)
     _start_background_threads(settings, app)
+    _start_mail_sender_thread(settings, app)  # one process: the sender is a thread beside the server
     waitress_serve(app, host=settings.host, port=settings.port, threads=4 * max(settings.web_workers, 1),
                    ident="shop", _quiet=True)
 
 
 def _start_background_threads(settings: Settings, app) -> None:
-    """Each web worker runs the periodic recovery (an advisory lock lets one pass run at a time),
-    flushes the audit spool, and delivers the mail outbox (rows are claimed with SKIP LOCKED)."""
+    """Each web worker runs the periodic recovery (an advisory lock lets one pass run at a time)
+    and flushes the audit spool. Mail is delivered by MailSenderProcess (gunicorn) or
+    `_start_mail_sender_thread` (waitress)."""
     from shop.adapters.mongo import MongoStore
     from shop.adapters.postgres import PostgresDatabase
     from shop.services.recovery import RecoveryThread
@@ -133,7 +182,11 @@ def _start_background_threads(settings: Settings, app) -> None:
     AuditFlusher(lambda: AuditLog(MongoStore(settings.mongodb_url, settings.mongodb_db), settings.audit_spool_path,
                                   index=PostgresDatabase(settings.database_url, max_connections=1).lists)).start()
 
+
+
+def _start_mail_sender_thread(settings: Settings, app) -> None:
     from shop.adapters.mail import mailer_for
+    from shop.adapters.postgres import PostgresDatabase
     from shop.services.notifications import MailSender
     from shop.web.mail_compose import order_mail_composer
 

@@ -95,6 +95,7 @@ def pay_order(db: PostgresDatabase, provider: PaymentProvider, actor: User, orde
                           provider.name, result.reference, card[-4:], result.decline_reason)
         if result.succeeded:
             db.set_status(cur, order, OrderStatus.PAID, actor.user_id, "payment succeeded")
+        failpoints.hit("pay.before_commit")  # the invoice number is taken, not yet committed
     locked = bool(limits) and not result.succeeded and limits.locks_after(*declines)
     return PaymentOutcome(order_id, result.succeeded, result.decline_reason, locked=locked)
 

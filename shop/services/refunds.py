@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
+from shop import failpoints
 from shop.adapters.mongo import MongoStore, StoreError
 from shop.adapters.payments import PaymentProvider
 from shop.adapters.postgres import PostgresDatabase
@@ -70,6 +71,7 @@ def refund_order(db: PostgresDatabase, store: MongoStore, provider: PaymentProvi
             # refund's key makes a repeated call return the same refund (a real provider would be
             # called between two transactions, with this key).
             reference = provider.refund(payment["provider_reference"], total, key).reference
+            failpoints.hit("refund.after_provider")
         refund = record_refund(cur, order_id, payment["payment_id"] if payment else None, amounts, request.reason,
                                request.goods_returned, key, reference, actor.user_id, shipping=shipping_back)
         totals = refund["order_totals"]
@@ -77,6 +79,7 @@ def refund_order(db: PostgresDatabase, store: MongoStore, provider: PaymentProvi
                   else OrderStatus.PARTIALLY_REFUNDED)
         check_transition(status, target)
         db.set_status(cur, order, target, actor.user_id, f"refund {refund['refund_id']}: {request.reason}"[:200])
+    failpoints.hit("refund.after_commit")
     if request.goods_returned:
         restock_refund(db, store, refund["refund_id"])
     return RefundOutcome(refund["refund_id"], total, target)
@@ -87,6 +90,7 @@ def restock_refund(db: PostgresDatabase, store: MongoStore, refund_id: int) -> b
     try:
         for line in db.refunds.lines_to_restock(refund_id):
             store.return_units(line["product_id"].strip(), f"r{refund_id}", line["quantity"])
+            failpoints.hit("refund.after_line_restocked")
     except StoreError as error:
         log.warning("refund %s: restock left for recovery: %s", refund_id, error)
         return False

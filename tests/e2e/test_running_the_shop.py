@@ -150,3 +150,38 @@ def test_metrics_add_up_every_gunicorn_worker(tmp_path):
         assert requests.get(f"{shop.url}/metrics", timeout=10).status_code == 404
     finally:
         stop_shop(shop)
+
+
+def _mail_senders(pid: int) -> list[psutil.Process]:
+    senders = []
+    for child in _children_of(pid):
+        try:
+            if "shop.mail_sender" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                senders.append(child)
+        except psutil.NoSuchProcess:  # ended while we looked
+            pass
+    return senders
+
+
+def _until(condition, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        time.sleep(0.1)
+
+
+def test_mail_goes_out_from_one_process_below_the_web_workers_that_comes_back_if_killed(tmp_path):
+    shop = start_shop(tmp_path / "var")
+    try:
+        [sender] = _mail_senders(shop.process.pid)
+        _until(lambda: sender.nice() == 10)  # MAIL_SENDER_NICE: checkout gets the CPU first
+        sender.kill()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and [p.pid for p in _mail_senders(shop.process.pid)] in ([], [sender.pid]):
+            time.sleep(0.2)
+        [again] = _mail_senders(shop.process.pid)
+        assert again.pid != sender.pid
+        _until(lambda: again.nice() == 10)
+        assert "the mail sender stopped" in shop.log()
+    finally:
+        assert stop_shop(shop) == 0

@@ -1,6 +1,7 @@
-"""Runs one checkout step sequence in a separate process that a failpoint kills with os._exit.
+"""Runs one checkout, cancellation, payment or refund in a separate process that a failpoint kills
+with os._exit.
 
-Used by test_checkout_faults.py: a real process death in the middle of the protocol, with no
+Used by test_checkout_faults.py and test_money_faults.py: a real process death in the middle of the protocol, with no
 `finally` and no cleanup, as SIGKILL or a power cut would leave it.
 """
 
@@ -9,8 +10,10 @@ import sys
 
 from shop import failpoints
 from shop.adapters.mongo import MongoStore
+from shop.adapters.payments import SimulatedPaymentProvider
 from shop.adapters.postgres import PostgresDatabase
-from shop.services import checkout, orders
+from shop.domain.refunds import RefundRequest
+from shop.services import checkout, orders, refunds
 
 
 def main() -> None:
@@ -21,9 +24,14 @@ def main() -> None:
     if args["action"] == "place":
         checkout.place_order(db, store, args["user_id"], [tuple(line) for line in args["lines"]], args["key"],
                              lease_seconds=args["lease_seconds"], discount_code=args.get("discount_code"))
+    elif args["action"] == "cancel":
+        orders.cancel_order(db, store, db.get_user(args["user_id"]), args["order_id"])
+    elif args["action"] == "pay":
+        orders.pay_order(db, SimulatedPaymentProvider(), db.get_user(args["user_id"]), args["order_id"], args["card"])
     else:
-        actor = db.get_user(args["user_id"])
-        orders.cancel_order(db, store, actor, args["order_id"])
+        request = RefundRequest({int(item): n for item, n in args["units"].items()}, args["reason"], args["goods"])
+        refunds.refund_order(db, store, SimulatedPaymentProvider(), db.get_user(args["user_id"]), args["order_id"],
+                             request, args["key"], full=args["full"])
     print("finished without reaching the failpoint")
 
 
