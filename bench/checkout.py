@@ -215,6 +215,7 @@ def main() -> int:
             rows = []
             for clients in levels:
                 http = measure_http(shop.url, emails, product_id, clients, args.seconds)
+                http["mails_waiting_after"] = mails_waiting(db)
                 raw = measure_raw_mongo(store, raw_id, clients, args.seconds / 2)
                 single = measure_single_postgres(db, users[0].user_id, clients, args.seconds / 2)
                 rows.append({"clients": clients, "checkout_http": http, "raw_mongodb_update": raw,
@@ -223,7 +224,9 @@ def main() -> int:
                              "checkout_vs_single_postgres": http["per_second"] / single["per_second"]})
                 print(f"{clients:>3} clients: checkout {http['per_second']:.0f}/s "
                       f"(p50 {http['p50_ms']:.1f} ms, p99 {http['p99_ms']:.1f} ms); raw MongoDB update "
-                      f"{raw['per_second']:.0f}/s; single PostgreSQL {single['per_second']:.0f}/s", flush=True)
+                      f"{raw['per_second']:.0f}/s; single PostgreSQL {single['per_second']:.0f}/s; "
+                      f"{http['mails_waiting_after']} order mails waiting after it", flush=True)
+            mails = drain_mail(db)
             store.close()
             db.close()
         finally:
@@ -235,13 +238,36 @@ def main() -> int:
     report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "platform": platform.platform()},
               "web_workers": args.workers, "seconds_per_level": args.seconds,
-              "round_trips_per_checkout": trips, "levels": rows,
+              "round_trips_per_checkout": trips, "levels": rows, "mail": mails,
+              "mail_send_interval_seconds": os.environ.get("MAIL_SEND_INTERVAL_SECONDS", "2"),
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "checkout.json").write_text(json.dumps(report, indent=2))
     (RESULTS / "checkout.md").write_text(markdown(report))
     print(markdown(report))
     return 0
+
+
+def mails_waiting(db: PostgresDatabase) -> int:
+    """Order mails written but not yet handed to the mail server (here: .eml files)."""
+    with db.transaction() as cur:
+        cur.execute("SELECT count(*) AS n FROM mail_outbox WHERE status <> 'sent'")
+        return cur.fetchone()["n"]
+
+
+def drain_mail(db: PostgresDatabase, limit_seconds: float = 120.0) -> dict:
+    """After the last level: how long until every order's mail was out (the sender runs at a lower
+    priority than checkout, so a burst's mails wait for the burst to end)."""
+    start = time.monotonic()
+    waiting = mails_waiting(db)
+    while waiting and time.monotonic() - start < limit_seconds:
+        time.sleep(0.5)
+        waiting = mails_waiting(db)
+    with db.transaction() as cur:
+        cur.execute("SELECT count(*) AS n, max(sent_at - created_at) AS slowest FROM mail_outbox WHERE status = 'sent'")
+        sent = cur.fetchone()
+    return {"sent": sent["n"], "still_waiting": waiting, "drained_after_seconds": round(time.monotonic() - start, 1),
+            "slowest_seconds": round(sent["slowest"].total_seconds(), 1) if sent["slowest"] else None}
 
 
 def markdown(report: dict) -> str:
@@ -263,6 +289,14 @@ def markdown(report: dict) -> str:
     lines += ["", f"Round trips per one-line checkout: {trips['mongodb_commands']} MongoDB commands "
               f"({', '.join(trips['mongodb_command_names'])}), {trips['postgres_statements']} PostgreSQL statements "
               f"in {trips['postgres_transactions']} transactions.", ""]
+    mail = report.get("mail")
+    if mail:
+        waiting = ", ".join(f"{row['checkout_http']['mails_waiting_after']} after {row['clients']}"
+                            for row in report["levels"])
+        lines += [f"Order mails (sender every {report['mail_send_interval_seconds']} s, at a lower CPU priority): "
+                  f"waiting at the end of each level: {waiting}; all {mail['sent']} out "
+                  f"{mail['drained_after_seconds']} s after the last level ({mail['still_waiting']} still waiting); "
+                  f"slowest from order to mail server: {mail['slowest_seconds']} s.", ""]
     return "\n".join(lines)
 
 

@@ -31,9 +31,10 @@ POOL_WAITING = Gauge("shop_db_pool_waiting", "Requests waiting for a PostgreSQL 
                      multiprocess_mode="livesum")
 
 
-def render(spool_path: Path, outbox_dir: Path, *, multiprocess_dir: str | None) -> bytes:
+def render(spool_path: Path, outbox_dir: Path, *, multiprocess_dir: str | None,
+           mail_backlog: dict[str, tuple[int, float]] | None = None) -> bytes:
     """The exposition text: every worker's samples (from `multiprocess_dir` under gunicorn) plus the
-    backlogs read now."""
+    backlogs read now (`mail_backlog`: the outbox's unsent rows, status → (rows, oldest age))."""
     if multiprocess_dir:
         from prometheus_client import multiprocess
 
@@ -44,13 +45,15 @@ def render(spool_path: Path, outbox_dir: Path, *, multiprocess_dir: str | None) 
     # The backlogs in a registry of their own, made per scrape: registering them on the process-wide
     # registry would make two concurrent scrapes collide (a duplicate-series error).
     backlogs = CollectorRegistry()
-    backlogs.register(_BacklogCollector(spool_path, outbox_dir))
+    backlogs.register(_BacklogCollector(spool_path, outbox_dir, mail_backlog))
     return generate_latest(samples) + generate_latest(backlogs)
 
 
 class _BacklogCollector:
-    def __init__(self, spool_path: Path, outbox_dir: Path):
-        self.spool_path, self.outbox_dir = spool_path, outbox_dir
+    MAIL_STATUSES = ("pending", "sending", "handing_over", "uncertain", "failed")
+
+    def __init__(self, spool_path: Path, outbox_dir: Path, mail_backlog: dict[str, tuple[int, float]] | None):
+        self.spool_path, self.outbox_dir, self.mail_backlog = spool_path, outbox_dir, mail_backlog
 
     def collect(self):
         lines, oldest = 0, None
@@ -69,9 +72,24 @@ class _BacklogCollector:
         yield GaugeMetricFamily("shop_audit_flush_lag_seconds",
                                 "Age of the oldest audit event not yet in the chain (0: none waiting).",
                                 value=max(0.0, time.time() - oldest) if oldest else 0.0)
+        if self.mail_backlog is not None:  # None: PostgreSQL did not answer; absent, not zero
+            yield from self._mail_backlog()
         outbox = self.outbox_dir
         yield GaugeMetricFamily("shop_mail_outbox_files", "E-mails written to the outbox directory (no SMTP).",
                                 value=len(list(outbox.glob("*.eml"))) if outbox.is_dir() else 0)
+
+
+    def _mail_backlog(self):
+        rows = GaugeMetricFamily("shop_mail_outbox_rows", "Mails in the outbox not sent yet, by status.",
+                                 labels=["status"])
+        oldest = GaugeMetricFamily("shop_mail_outbox_oldest_seconds",
+                                   "Age of the oldest mail not sent yet, by status (0: none).", labels=["status"])
+        for status in self.MAIL_STATUSES:
+            count, age = self.mail_backlog.get(status, (0, 0.0))
+            rows.add_metric([status], count)
+            oldest.add_metric([status], max(0.0, age or 0.0))
+        yield rows
+        yield oldest
 
 
 def _first_ts(path: Path) -> float:

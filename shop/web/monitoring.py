@@ -8,7 +8,9 @@ import time
 from flask import Blueprint, Flask, Response, abort, current_app, g, request
 
 from shop import metrics
+from shop.adapters.postgres import DatabaseError
 from shop.web.access import public
+from shop.web.extensions import get_db
 
 bp = Blueprint("monitoring", __name__)
 
@@ -38,6 +40,10 @@ def scrape():
     given = request.headers.get("Authorization", "").removeprefix("Bearer ")
     if not hmac.compare_digest(given.encode(), token.encode()):
         abort(404)  # the same answer as when there is no endpoint: nothing to learn by probing
+    try:
+        mail_backlog = get_db().outbox.backlog()
+    except DatabaseError:  # the other numbers are still worth having; these are left out
+        mail_backlog = None
     return Response(metrics.render(settings.audit_spool_path, settings.outbox_dir,
-                                   multiprocess_dir=settings.metrics_multiprocess_dir),
+                                   multiprocess_dir=settings.metrics_multiprocess_dir, mail_backlog=mail_backlog),
                     mimetype="text/plain; version=0.0.4")

@@ -66,6 +66,11 @@ def test_a_checkout_and_a_refusal_show_in_the_metrics_with_latency_and_backlogs(
     for gauge in ("shop_audit_spool_backlog", "shop_audit_flush_lag_seconds", "shop_mail_outbox_files",
                   "shop_db_pool_connections_in_use", "shop_db_pool_waiting"):
         assert re.search(rf"^{gauge}\b", after, re.M), gauge
+    # the placed order's mail waits in the outbox (no sender runs here): one more pending row
+    pending = {"status": "pending"}
+    assert sample(after, "shop_mail_outbox_rows", **pending) - sample(before, "shop_mail_outbox_rows", **pending) == 1
+    assert sample(after, "shop_mail_outbox_oldest_seconds", **pending) >= 0
+    assert sample(after, "shop_mail_outbox_rows", status="uncertain") == 0
 
 
 def test_recovery_actions_are_counted(db, store, make_user, make_product):

@@ -110,8 +110,11 @@ class MailOutbox:
                         "WHERE order_id = %s ORDER BY mail_id", (order_id,))
             return list(cur.fetchall())
 
-    def backlog(self) -> dict[str, int]:
-        """Rows per status other than sent (for /metrics and the operator)."""
+    def backlog(self) -> dict[str, tuple[int, float]]:
+        """status → (rows, age in seconds of the oldest) for every row not sent yet (for /metrics and
+        the operator; an index holds exactly these rows, database/postgres/0016_outbox_backlog.sql)."""
         with self._db.transaction() as cur:
-            cur.execute("SELECT status, count(*) AS n FROM mail_outbox WHERE status <> 'sent' GROUP BY status")
-            return {row["status"]: row["n"] for row in cur.fetchall()}
+            cur.execute("""SELECT status, count(*) AS n,
+                                  extract(epoch FROM now() - min(created_at))::float AS oldest
+                           FROM mail_outbox WHERE status <> 'sent' GROUP BY status""")
+            return {row["status"]: (row["n"], row["oldest"]) for row in cur.fetchall()}
