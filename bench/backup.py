@@ -47,7 +47,7 @@ def fill(db: PostgresDatabase, store: MongoStore, n: int) -> None:
             batch = []
     if batch:
         store.products.insert_many(batch, ordered=False)
-    user = db.insert_user("bench@example.com", "Bench", "x", Role.CUSTOMER)
+    user = db.users.insert("bench@example.com", "Bench", "x", Role.CUSTOMER)
     with db.transaction() as cur:
         cur.execute(
             """INSERT INTO orders (user_id, total_amount, status, created_at)

@@ -199,7 +199,7 @@ def main() -> int:
             raw_id = str(store.products.find_one({"name": "Raw"})["_id"])
             password_hash = hash_password(PASSWORD)
             emails = [f"bench{i}@example.com" for i in range(max(levels))]
-            users = [db.insert_user(e, "Bench", password_hash, Role.CUSTOMER) for e in emails]
+            users = [db.users.insert(e, "Bench", password_hash, Role.CUSTOMER) for e in emails]
             trips = round_trips(pg_url, mongo_url, "bench", users[0].user_id, product_id)
 
             shop = start_shop(Path(tmp) / "var", extra_env={

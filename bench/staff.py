@@ -131,8 +131,8 @@ def fill_audit(store: MongoStore, db: PostgresDatabase, size: int) -> None:
 
 
 def ensure_admin(db: PostgresDatabase) -> None:
-    if db.find_user_credentials(ADMIN_EMAIL) is None:
-        db.insert_user(ADMIN_EMAIL, "Bench Admin", hash_password(ADMIN_PASSWORD), Role.ADMIN)
+    if db.users.credentials(ADMIN_EMAIL) is None:
+        db.users.insert(ADMIN_EMAIL, "Bench Admin", hash_password(ADMIN_PASSWORD), Role.ADMIN)
 
 
 def login(base_url: str) -> str:

@@ -45,15 +45,15 @@ def register_customer(db: PostgresDatabase, email: str, full_name: str, password
     full_name = validate_full_name(full_name)
     password_hash = hash_password(validate_password(password))
     try:
-        return Registration(db.insert_user(email, full_name, password_hash, Role.CUSTOMER, email_verified=False),
+        return Registration(db.users.insert(email, full_name, password_hash, Role.CUSTOMER, email_verified=False),
                             created=True)
     except UniqueViolation:
-        return Registration(db.find_user_credentials(email)[0], created=False)
+        return Registration(db.users.credentials(email)[0], created=False)
 
 
 def activate(db: PostgresDatabase, user_id: int, email: str) -> User | None:
     """Follow an activation link (already checked for signature and age by the caller)."""
-    user = db.mark_email_verified(user_id, email)
+    user = db.users.mark_email_verified(user_id, email)
     return user if user and user.is_active else None
 
 
@@ -62,7 +62,7 @@ def create_user(db: PostgresDatabase, email: str, full_name: str, password: str,
     full_name = validate_full_name(full_name)
     password = validate_password(password)
     try:
-        return db.insert_user(email, full_name, hash_password(password), role)
+        return db.users.insert(email, full_name, hash_password(password), role)
     except UniqueViolation:
         raise Conflict(N_("An account with that e-mail already exists; log in or use another e-mail.")) from None
 
@@ -73,7 +73,7 @@ def authenticate(db: PostgresDatabase, email: str, password: str) -> User:
         email = normalize_email(email)
     except Exception:
         email = ""
-    found = db.find_user_credentials(email) if email else None
+    found = db.users.credentials(email) if email else None
     stored_hash = found[1] if found else _DUMMY_HASH
     try:
         _hasher.verify(stored_hash, password or "")
@@ -87,14 +87,14 @@ def authenticate(db: PostgresDatabase, email: str, password: str) -> User:
         raise NotActivated(N_("Activate your account first: follow the link in the e-mail we sent you. "
                               "Registering again with the same address sends a new link."))
     if _hasher.check_needs_rehash(stored_hash):
-        db.update_password_hash(user.user_id, hash_password(password))
+        db.users.update_password_hash(user.user_id, hash_password(password))
     return user
 
 
 def change_password(db: PostgresDatabase, user: User, current_password: str, new_password: str) -> int:
     """A new password for a logged-in user who knows the current one. Every session of the account
     ends (a stolen cookie with it); returns the new session epoch for the session that asked."""
-    found = db.find_user_credentials(user.email)
+    found = db.users.credentials(user.email)
     try:
         verified = bool(found) and _hasher.verify(found[1], current_password or "")
     except (VerificationError, InvalidHashError):
@@ -102,7 +102,7 @@ def change_password(db: PostgresDatabase, user: User, current_password: str, new
     if not verified:
         raise InvalidCredentials(N_("The current password is wrong."))
     new_password = validate_password(new_password)
-    return db.update_password_hash(user.user_id, hash_password(new_password), end_sessions=True)
+    return db.users.update_password_hash(user.user_id, hash_password(new_password), end_sessions=True)
 
 
 def password_reset_claims(db: PostgresDatabase, *, email: str | None = None,
@@ -114,11 +114,11 @@ def password_reset_claims(db: PostgresDatabase, *, email: str | None = None,
     """
     if email is not None:
         try:
-            found = db.find_user_credentials(normalize_email(email))
+            found = db.users.credentials(normalize_email(email))
         except InvalidInput:
             return None
     else:
-        found = db.find_user_credentials_by_id(user_id)
+        found = db.users.credentials_by_id(user_id)
     if not found or not found[0].is_active:
         return None
     user, password_hash = found
@@ -127,18 +127,18 @@ def password_reset_claims(db: PostgresDatabase, *, email: str | None = None,
 
 def reset_link_is_current(db: PostgresDatabase, claims: dict) -> bool:
     """Whether a reset link's account is active and still has the password the link was made for."""
-    found = db.find_user_credentials_by_id(int(claims["u"]))
+    found = db.users.credentials_by_id(int(claims["u"]))
     return bool(found) and found[0].is_active and _fingerprint(found[1]) == claims.get("f")
 
 
 def reset_password(db: PostgresDatabase, claims: dict, new_password: str) -> User:
     """Set a new password through a reset link's claims (signature and age checked by the caller)."""
     new_password = validate_password(new_password)
-    found = db.find_user_credentials_by_id(int(claims["u"]))
+    found = db.users.credentials_by_id(int(claims["u"]))
     if not found or _fingerprint(found[1]) != claims.get("f"):
         raise InvalidInput(N_("This password link is not valid any more: it was used, the password changed "
                               "since, or it expired. Ask for a new one."))
-    user = db.set_password(found[0].user_id, hash_password(new_password), found[1])
+    user = db.users.set_password(found[0].user_id, hash_password(new_password), found[1])
     if user is None:  # changed or deactivated meanwhile
         raise InvalidInput(N_("This password link is not valid any more: it was used, the password changed "
                               "since, or it expired. Ask for a new one."))
@@ -151,12 +151,12 @@ def _fingerprint(password_hash: str) -> str:
 
 def end_sessions(db: PostgresDatabase, user_id: int) -> None:
     """Log a user out everywhere: every session cookie of the account stops working."""
-    db.end_sessions(user_id)
+    db.users.end_sessions(user_id)
 
 
 def active_user(db: PostgresDatabase, user_id: int) -> User | None:
     """The user behind a session, or None once deactivated (which logs them out)."""
-    user = db.get_user(user_id)
+    user = db.users.get(user_id)
     return user if user and user.is_active else None
 
 
@@ -165,10 +165,11 @@ def change_account(db: PostgresDatabase, actor: User, user_id: int, *, role: Rol
     """Change a user's role and/or switch the account on or off; returns (before, after).
 
     The shop always keeps one active admin: the check runs under the admins' row locks (see
-    PostgresDatabase.locked_user), so it also holds when two admins act at the same moment.
+    db.users.locked), so it also holds when two admins act at the same moment.
     A deactivated user's next request finds no active account and is logged out.
     """
-    with db.locked_user(user_id) as (cur, target, admins):
+    with db.users.locked(user_id) as account:
+        target, admins = account.user, account.admins
         if target is None:
             raise NotFound(N_("There is no such user."))
         check_account_change(actor, target)
@@ -178,11 +179,11 @@ def change_account(db: PostgresDatabase, actor: User, user_id: int, *, role: Rol
         if target.user_id in admins and not stays_admin and len(admins) <= 1:
             raise Conflict(N_("%(name)s is the last active admin; make someone else admin first."),
                            name=target.full_name)
-        return target, db.update_user(cur, user_id, after_role, after_active)
+        return target, account.update(after_role, after_active)
 
 
 def update_profile(db: PostgresDatabase, user: User, full_name: str, language: str) -> User:
     """A person's own name and language (what the shop's mails use)."""
     if language not in ("es", "en"):
         raise InvalidInput(N_("Choose Spanish or English."))
-    return db.update_profile(user.user_id, validate_full_name(full_name), language)
+    return db.users.update_profile(user.user_id, validate_full_name(full_name), language)

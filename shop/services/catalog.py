@@ -246,7 +246,7 @@ def delete_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str)
             raise NotFound(N_("That product does not exist or is no longer sold."))
         raise Conflict(N_("This product is already archived."))
     update_catalog_index(db, store, [product_id])
-    if (not store.has_stock_markers(product_id) and not db.is_product_ordered(product_id)
+    if (not store.has_stock_markers(product_id) and not db.reports.is_product_ordered(product_id)
             and store.delete_archived_product(product_id)):
         try:
             db.catalog.remove(product_id)

@@ -42,7 +42,7 @@ from shop.domain.orders import (
 )
 from shop.domain.shipping import ShippingChoice
 from shop.domain.taxes import DEFAULT_RATES
-from shop.services.ports import OrderLedger, StockStore
+from shop.services.ports import Ledgers, StockStore
 
 log = logging.getLogger(__name__)
 _REPLAY_WAIT_SECONDS = 5.0
@@ -88,7 +88,7 @@ class SettlementQueue:
             return True
 
 
-def place_order(db: OrderLedger, store: StockStore, user_id: int, raw_lines: list[tuple[str, object]],
+def place_order(db: Ledgers, store: StockStore, user_id: int, raw_lines: list[tuple[str, object]],
                 idempotency_key: str, *, lease_seconds: int = 30, pending_ttl_minutes: int = 30,
                 settlements: SettlementQueue | None = None, limits: UnpaidLimits | None = None,
                 client_address: str | None = None, tax_rates: Mapping[str, Decimal] = DEFAULT_RATES,
@@ -109,7 +109,7 @@ def place_order(db: OrderLedger, store: StockStore, user_id: int, raw_lines: lis
     enabled = limits is not None and (limits.per_account or limits.per_address)
     admit = (lambda held: limits.admit(held, units)) if enabled else None
     try:
-        order, created = db.create_placing_order(
+        order, created = db.orders.create_placing(
             user_id, key, fingerprint, lease_seconds, units=units, placed_from=client_address, admit=admit,
             lock_address=enabled and limits.per_address, discount_code=normalize_code(discount_code))
     except DatabaseUnavailable as error:
@@ -130,7 +130,7 @@ def place_order(db: OrderLedger, store: StockStore, user_id: int, raw_lines: lis
         "tax": shipping_tax, "rate": tax_rates["general"]}
 
     try:
-        committed = db.decide_placing_order(order_id, OrderStatus.PENDING, lines=lines,
+        committed = db.orders.decide_placing(order_id, OrderStatus.PENDING, lines=lines,
                                             pending_ttl_minutes=pending_ttl_minutes, shipping=shipped)
     except DatabaseError as error:
         # We cannot know whether the commit reached the server. Recovery settles it either way:
@@ -149,7 +149,7 @@ def place_order(db: OrderLedger, store: StockStore, user_id: int, raw_lines: lis
     return CheckoutResult(order_id, OrderStatus.PENDING, order_total(lines) + shipping_amount, created=True)
 
 
-def _discount_for(db: OrderLedger, store: StockStore, order_id: int, order: dict, lines: list[OrderLine]):
+def _discount_for(db: Ledgers, store: StockStore, order_id: int, order: dict, lines: list[OrderLine]):
     """The order's discount code, if it took one, once the lines' prices and categories are known:
     a code these lines do not qualify for aborts the order (its use and units come back)."""
     discount = order.get("discount")  # taken with the order (step 1)
@@ -163,7 +163,7 @@ def _discount_for(db: OrderLedger, store: StockStore, order_id: int, order: dict
     return discount
 
 
-def _reserve_all(db: OrderLedger, store: StockStore, order_id: int, cart: list[CartLine],
+def _reserve_all(db: Ledgers, store: StockStore, order_id: int, cart: list[CartLine],
                  settlements: SettlementQueue | None, tax_rates: Mapping[str, Decimal]) -> list[OrderLine]:
     """Step 2, in the cart's fixed order; on any failure the order is aborted and the units released."""
     lines: list[OrderLine] = []
@@ -209,9 +209,9 @@ def _settle(store: StockStore, order_id: int, lines: list[OrderLine], settlement
         failpoints.hit("checkout.after_settle")
 
 
-def _abort(db: OrderLedger, store: StockStore, order_id: int, attempted: list[CartLine], reason: str) -> None:
+def _abort(db: Ledgers, store: StockStore, order_id: int, attempted: list[CartLine], reason: str) -> None:
     try:
-        db.decide_placing_order(order_id, OrderStatus.FAILED, reason=reason)
+        db.orders.decide_placing(order_id, OrderStatus.FAILED, reason=reason)
     except DatabaseError as error:  # recovery aborts it after the lease
         log.warning("order %s: abort not recorded, left to recovery: %s", order_id, error)
         return
@@ -227,13 +227,13 @@ def _release_all(store: StockStore, order_id: int, lines: list[CartLine] | list[
             return
 
 
-def _replay(db: OrderLedger, order: dict, fingerprint: str) -> CheckoutResult:
+def _replay(db: Ledgers, order: dict, fingerprint: str) -> CheckoutResult:
     """The same checkout again (double click, resubmitted form, retried request): its first outcome."""
     if order["request_hash"] != fingerprint:
         raise Conflict(N_("This checkout form was already used for a different cart. Reload the page and try again."))
     deadline = time.monotonic() + _REPLAY_WAIT_SECONDS
     while order["status"] == OrderStatus.PLACING.value and time.monotonic() < deadline:
         time.sleep(0.1)  # the first request is still placing it: wait briefly for its decision
-        order = db.get_order(order["order_id"])
+        order = db.orders.get(order["order_id"])
     return CheckoutResult(order["order_id"], OrderStatus(order["status"]), order["total_amount"], created=False,
                           failure_reason=order.get("failure_reason"))

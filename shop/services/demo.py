@@ -20,7 +20,7 @@ DEMO_USERS = (
 def load_demo_data(db: PostgresDatabase, store: MongoStore) -> tuple[int, list[dict] | None]:
     """Fill empty databases: returns (products added, demo logins created or None if users existed)."""
     added = load_demo_catalog(db, store)
-    if db.count_users():
+    if db.users.count():
         return added, None
     logins = []
     for email, name, role in DEMO_USERS:

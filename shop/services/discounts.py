@@ -46,7 +46,7 @@ def create_discount_code(db: PostgresDatabase, discount: DiscountCode, customer_
     """A new code; with `customer_email`, for that customer only (who must have an account)."""
     if customer_email is not None:
         customer_email = normalize_email(customer_email)
-        users, _ = db.find_users(email=customer_email, limit=1)
+        users, _ = db.users.find(email=customer_email, limit=1)
         if not users:
             raise InvalidInput(N_("No customer has the e-mail %(email)s."), email=customer_email[:254])
         discount = replace(discount, user_id=users[0].user_id)

@@ -37,7 +37,7 @@ def _visible_order(order: dict | None, actor: User | None) -> dict:
 
 
 def order_for(db: PostgresDatabase, actor: User, order_id: int) -> dict:
-    return _visible_order(db.get_order(order_id), actor)
+    return _visible_order(db.orders.get(order_id), actor)
 
 
 def cancel_order(db: PostgresDatabase, store: MongoStore, actor: User | None, order_id: int,
@@ -45,10 +45,10 @@ def cancel_order(db: PostgresDatabase, store: MongoStore, actor: User | None, or
     """pending → cancelled, then the units go back to stock (finished by recovery if interrupted)."""
     if actor is not None and actor.role is Role.AUDITOR:
         raise NotFound(N_("Order not found."))
-    with db.locked_order(order_id) as (cur, order):
-        order = _visible_order(order, actor)
+    with db.orders.locked(order_id) as locked:
+        order = _visible_order(locked.order, actor)
         check_transition(OrderStatus(order["status"]), OrderStatus.CANCELLED)
-        db.set_status(cur, order, OrderStatus.CANCELLED, actor.user_id if actor else None, reason)
+        locked.set_status(OrderStatus.CANCELLED, actor.user_id if actor else None, reason)
     failpoints.hit("cancel.after_status")
     return_stock_of_cancelled(db, store, order_id)
 
@@ -56,13 +56,13 @@ def cancel_order(db: PostgresDatabase, store: MongoStore, actor: User | None, or
 def return_stock_of_cancelled(db: PostgresDatabase, store: MongoStore, order_id: int) -> bool:
     """Give a cancelled order's units back; idempotent (each product remembers the return)."""
     try:
-        for item in db.order_items(order_id):
+        for item in db.orders.items(order_id):
             store.return_stock(item["product_id"], order_id, item["quantity"])
             failpoints.hit("cancel.after_return")
     except StoreError as error:
         log.warning("order %s: stock return left for recovery: %s", order_id, error)
         return False
-    db.mark_stock_returned(order_id)
+    db.orders.mark_stock_returned(order_id)
     return True
 
 
@@ -76,25 +76,25 @@ def pay_order(db: PostgresDatabase, provider: PaymentProvider, actor: User, orde
     be called between two transactions with the payment row's id as its idempotency key.
     """
     card = parse_card_number(raw_card_number)
-    with db.locked_order(order_id, account=actor.user_id if limits else None) as (cur, order):
-        order = _visible_order(order, actor)
+    with db.orders.locked(order_id, account=actor.user_id if limits else None) as locked:
+        order = _visible_order(locked.order, actor)
         if actor.role is not Role.CUSTOMER or order["user_id"] != actor.user_id:
             raise NotFound(N_("Order not found."))
         status = OrderStatus(order["status"])
         if status is OrderStatus.PAID or status is OrderStatus.SHIPPED:
             raise Conflict(N_("Order %(order)d is already paid."), order=order_id)
         check_transition(status, OrderStatus.PAID)
-        if order["expires_at"] is not None and order["expires_at"] < _db_now(cur):
+        if locked.expired():
             raise Conflict(N_("Order %(order)d expired before it was paid; its units went back to stock."),
                            order=order_id)
-        declines = db.declined_payments(cur, order_id, actor.user_id, limits.window_minutes) if limits else (0, 0)
+        declines = locked.declined_payments(actor.user_id, limits.window_minutes) if limits else (0, 0)
         if limits:
             limits.check(*declines)
         result = provider.charge(order["total_amount"], card, reference=f"order-{order_id}")
-        db.record_payment(cur, order_id, order["total_amount"], "succeeded" if result.succeeded else "declined",
-                          provider.name, result.reference, card[-4:], result.decline_reason)
+        locked.record_payment(order["total_amount"], "succeeded" if result.succeeded else "declined",
+                              provider.name, result.reference, card[-4:], result.decline_reason)
         if result.succeeded:
-            db.set_status(cur, order, OrderStatus.PAID, actor.user_id, "payment succeeded")
+            locked.set_status(OrderStatus.PAID, actor.user_id, "payment succeeded")
         failpoints.hit("pay.before_commit")  # the invoice number is taken, not yet committed
     locked = bool(limits) and not result.succeeded and limits.locks_after(*declines)
     return PaymentOutcome(order_id, result.succeeded, result.decline_reason, locked=locked)
@@ -105,11 +105,11 @@ def mark_shipped(db: PostgresDatabase, actor: User, order_id: int, shipment: tup
     (shop.domain.orders.parse_shipment; the staff form always gives one)."""
     if actor.role is not Role.ADMIN:
         raise NotFound(N_("Order not found."))
-    with db.locked_order(order_id) as (cur, order):
-        order = _visible_order(order, actor)
+    with db.orders.locked(order_id) as locked:
+        order = _visible_order(locked.order, actor)
         check_transition(OrderStatus(order["status"]), OrderStatus.SHIPPED)
-        db.record_shipment(cur, order_id, *(shipment or (None, None)))
-        db.set_status(cur, order, OrderStatus.SHIPPED, actor.user_id,
+        locked.record_shipment(*(shipment or (None, None)))
+        locked.set_status(OrderStatus.SHIPPED, actor.user_id,
                       f"shipped: {shipment[0]} {shipment[1]}"[:200] if shipment else "shipped")
 
 
@@ -118,13 +118,12 @@ def mark_paid(db: PostgresDatabase, actor: User, order_id: int) -> None:
     recorded as a manual payment by that admin, under the same lock and unique index as card payments."""
     if actor.role is not Role.ADMIN:
         raise NotFound(N_("Order not found."))
-    with db.locked_order(order_id) as (cur, order):
-        order = _visible_order(order, actor)
+    with db.orders.locked(order_id) as locked:
+        order = _visible_order(locked.order, actor)
         check_transition(OrderStatus(order["status"]), OrderStatus.PAID)
         if order["total_amount"] > 0:
-            db.record_payment(cur, order_id, order["total_amount"], "succeeded", "manual", f"staff:{actor.user_id}",
-                              None, None)
-        db.set_status(cur, order, OrderStatus.PAID, actor.user_id, "payment recorded by staff")
+            locked.record_payment(order["total_amount"], "succeeded", "manual", f"staff:{actor.user_id}", None, None)
+        locked.set_status(OrderStatus.PAID, actor.user_id, "payment recorded by staff")
 
 
 def staff_actions(status: OrderStatus) -> tuple[str, ...]:
@@ -135,16 +134,12 @@ def staff_actions(status: OrderStatus) -> tuple[str, ...]:
 
 def expire_order(db: PostgresDatabase, store: MongoStore, order_id: int) -> bool:
     """Cancel an unpaid order whose time ran out (re-checked under the lock: it may just have been paid)."""
-    with db.locked_order(order_id) as (cur, order):
-        if order is None or order["status"] != OrderStatus.PENDING.value:
+    with db.orders.locked(order_id) as locked:
+        if locked.order is None or locked.order["status"] != OrderStatus.PENDING.value:
             return False
-        if order["expires_at"] is None or order["expires_at"] >= _db_now(cur):
+        if not locked.expired():
             return False
-        db.set_status(cur, order, OrderStatus.CANCELLED, None, "expired: not paid in time")
+        locked.set_status(OrderStatus.CANCELLED, None, "expired: not paid in time")
     return_stock_of_cancelled(db, store, order_id)
     return True
 
-
-def _db_now(cur):
-    cur.execute("SELECT now() AS now")
-    return cur.fetchone()["now"]

@@ -17,18 +17,24 @@ from shop.domain.orders import HeldUnpaid, OrderLine, OrderStatus
 
 
 class OrderLedger(Protocol):
-    """The PostgreSQL side of a checkout: the order's in-flight row and its single decision."""
+    """The PostgreSQL side of a checkout (`db.orders`): the order's in-flight row and its single decision."""
 
-    def create_placing_order(self, user_id: int, idempotency_key: str, request_hash: str, lease_seconds: int, *,
-                             units: int = 0, placed_from: str | None = None,
-                             admit: Callable[[HeldUnpaid], None] | None = None, lock_address: bool = True,
-                             discount_code: str | None = None) -> tuple[dict, bool]: ...
+    def create_placing(self, user_id: int, idempotency_key: str, request_hash: str, lease_seconds: int, *,
+                       units: int = 0, placed_from: str | None = None,
+                       admit: Callable[[HeldUnpaid], None] | None = None, lock_address: bool = True,
+                       discount_code: str | None = None) -> tuple[dict, bool]: ...
 
-    def decide_placing_order(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
-                             lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
-                             changed_by: int | None = None, shipping: dict | None = None) -> bool: ...
+    def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
+                       lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
+                       changed_by: int | None = None, shipping: dict | None = None) -> bool: ...
 
-    def get_order(self, order_id: int) -> dict | None: ...
+    def get(self, order_id: int) -> dict | None: ...
+
+
+class Ledgers(Protocol):
+    """What the checkout saga reaches through `db` (PostgresDatabase; tests/unit/fakes.FakeDatabase)."""
+
+    orders: OrderLedger
 
 
 class StockStore(Protocol):

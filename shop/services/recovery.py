@@ -77,15 +77,15 @@ def _recover(db: PostgresDatabase, store: MongoStore, now: dt.datetime) -> Recov
     report = RecoveryReport()
     # 1. Checkouts that outlived their lease are aborted: the conditional UPDATE means a checkout
     #    that is merely slow either decided already (we change nothing) or will find it failed.
-    for order_id in db.orders_with_expired_lease():
-        if db.decide_placing_order(order_id, OrderStatus.FAILED, reason="abandoned: checkout did not finish"):
+    for order_id in db.orders.with_expired_lease():
+        if db.orders.decide_placing(order_id, OrderStatus.FAILED, reason="abandoned: checkout did not finish"):
             report.aborted.append(order_id)
     # 2. Unpaid orders past their time are cancelled.
-    for order_id in db.unpaid_expired_orders():
+    for order_id in db.orders.unpaid_expired():
         if expire_order(db, store, order_id):
             report.expired.append(order_id)
     # 3. Cancelled orders whose units are not back yet (a crash after the cancellation).
-    for order_id in db.cancelled_orders_awaiting_stock():
+    for order_id in db.orders.cancelled_awaiting_stock():
         if return_stock_of_cancelled(db, store, order_id):
             report.stock_returned.append(order_id)
     # 4. Hold markers: settle those of committed orders, release those of aborted ones.
@@ -126,7 +126,7 @@ def _markers(db: PostgresDatabase, store: MongoStore, field: str):
     """(product id, order id, marker value, (status, stock_returned)) for every `field` marker."""
     products = store.products_with_markers(field)
     order_ids = {oid for _, markers in products for key in markers if (oid := _order_id(key)) is not None}
-    states = db.order_states(list(order_ids))
+    states = db.orders.states(list(order_ids))
     for product_id, markers in products:
         for key, value in markers.items():
             order_id = _order_id(key)
@@ -154,7 +154,7 @@ def _sweep_returns(db: PostgresDatabase, store: MongoStore, now: dt.datetime, re
     keys = [(product_id, key, marker) for product_id, markers in products for key, marker in markers.items()]
     order_ids = [oid for _, key, _ in keys if (oid := _order_id(key)) is not None]
     refund_ids = [rid for _, key, _ in keys if (rid := _refund_id(key)) is not None]
-    orders_back = {oid: returned for oid, (_, returned) in db.order_states(order_ids).items()} if order_ids else {}
+    orders_back = {oid: returned for oid, (_, returned) in db.orders.states(order_ids).items()} if order_ids else {}
     refunds_back = db.refunds.stock_states(refund_ids) if refund_ids else {}
     for product_id, key, marker in keys:
         order_id, refund_id = _order_id(key), _refund_id(key)

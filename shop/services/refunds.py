@@ -18,7 +18,6 @@ from shop import failpoints
 from shop.adapters.mongo import MongoStore, StoreError
 from shop.adapters.payments import PaymentProvider
 from shop.adapters.postgres import PostgresDatabase
-from shop.adapters.postgres.refunds import record_refund, refund_by_key, refundable_lines, successful_payment
 from shop.domain.accounts import Role, User
 from shop.domain.errors import N_, Conflict, NotFound
 from shop.domain.orders import OrderStatus, check_transition, parse_idempotency_key
@@ -43,10 +42,11 @@ def refund_order(db: PostgresDatabase, store: MongoStore, provider: PaymentProvi
     if actor.role is not Role.ADMIN:
         raise NotFound(N_("Order not found."))
     key = parse_idempotency_key(idempotency_key)
-    with db.locked_order(order_id) as (cur, order):
+    with db.orders.locked(order_id) as locked:
+        order = locked.order
         if order is None:
             raise NotFound(N_("Order not found."))
-        existing = refund_by_key(cur, key)
+        existing = locked.refund_by_key(key)
         if existing is not None:  # the same form sent twice: the refund it made, nothing more
             if existing["order_id"] != order_id:
                 raise Conflict(N_("That refund form belongs to another order; reload the page."))
@@ -56,7 +56,7 @@ def refund_order(db: PostgresDatabase, store: MongoStore, provider: PaymentProvi
             raise Conflict(N_("Everything in this order has already been refunded."))
         if status not in REFUNDABLE:
             raise Conflict(N_("Only paid or shipped orders can be refunded."))
-        lines = refundable_lines(cur, order_id)
+        lines = locked.refundable_lines()
         # A full refund returns the shipping too (once); a refund by line never does.
         shipping_back = (order["shipping_amount"] if full and not order["shipping_refunded"] else Decimal("0.00"))
         if full and shipping_back and not any(line.refundable for line in lines):
@@ -64,7 +64,7 @@ def refund_order(db: PostgresDatabase, store: MongoStore, provider: PaymentProvi
         else:
             amounts = refund_amounts(lines, request, full=full)
         total = sum((money for _, money in amounts.values()), Decimal("0.00")) + shipping_back
-        payment = successful_payment(cur, order_id)
+        payment = locked.successful_payment()
         reference = None
         if payment is not None and payment["method"] == provider.name:
             # Under the lock, like the charge: the simulated provider answers at once, and the
@@ -72,13 +72,13 @@ def refund_order(db: PostgresDatabase, store: MongoStore, provider: PaymentProvi
             # called between two transactions, with this key).
             reference = provider.refund(payment["provider_reference"], total, key).reference
             failpoints.hit("refund.after_provider")
-        refund = record_refund(cur, order_id, payment["payment_id"] if payment else None, amounts, request.reason,
-                               request.goods_returned, key, reference, actor.user_id, shipping=shipping_back)
+        refund = locked.record_refund(payment["payment_id"] if payment else None, amounts, request.reason,
+                                      request.goods_returned, key, reference, actor.user_id, shipping=shipping_back)
         totals = refund["order_totals"]
         target = (OrderStatus.REFUNDED if totals["refunded_amount"] == totals["total_amount"]
                   else OrderStatus.PARTIALLY_REFUNDED)
         check_transition(status, target)
-        db.set_status(cur, order, target, actor.user_id, f"refund {refund['refund_id']}: {request.reason}"[:200])
+        locked.set_status(target, actor.user_id, f"refund {refund['refund_id']}: {request.reason}"[:200])
     failpoints.hit("refund.after_commit")
     if request.goods_returned:
         restock_refund(db, store, refund["refund_id"])

@@ -39,9 +39,9 @@ class Dashboard:
 
 def dashboard(db: PostgresDatabase, store: MongoStore, low_stock_threshold: int,
               days: int = DASHBOARD_DAYS) -> Dashboard:
-    counts = db.order_status_counts(days)
-    return Dashboard(days=days, sales=db.sales_per_day(days), status_counts=counts,
-                     top_products=db.top_products(days), low_stock=low_stock(db, store, low_stock_threshold),
+    counts = db.reports.order_status_counts(days)
+    return Dashboard(days=days, sales=db.reports.sales_per_day(days), status_counts=counts,
+                     top_products=db.reports.top_products(days), low_stock=low_stock(db, store, low_stock_threshold),
                      low_stock_threshold=low_stock_threshold, problem_rate=failed_or_cancelled_rate(counts))
 
 

@@ -11,7 +11,7 @@ from shop.domain.reviews import parse_review
 
 
 def may_review(db: PostgresDatabase, user: User | None, product_id: str) -> bool:
-    return user is not None and user.role is Role.CUSTOMER and db.has_bought(user.user_id, product_id)
+    return user is not None and user.role is Role.CUSTOMER and db.orders.has_bought(user.user_id, product_id)
 
 
 def write_review(db: PostgresDatabase, store: MongoStore, user: User, raw_product_id: str, raw_rating,

@@ -87,7 +87,7 @@ def _user_position(user) -> RowPosition:
 def list_users(db: PostgresDatabase, user_filter: UserFilter) -> Listing:
     """A page of accounts in the order they were made, for the staff console."""
     role = parse_role(user_filter.role) if user_filter.role else None
-    users, counted = db.find_users(role, user_filter.email, limit=user_filter.per_page + 1,
+    users, counted = db.users.find(role, user_filter.email, limit=user_filter.per_page + 1,
                                    after_id=user_filter.after.row_id if user_filter.after else None,
                                    before_id=user_filter.before.row_id if user_filter.before else None)
     if user_filter.before is not None and len(users) <= user_filter.per_page:
@@ -115,7 +115,7 @@ def audit_criteria(db: PostgresDatabase, audit_filter: AuditFilter) -> dict:
     since, until = day_bounds(audit_filter.start, audit_filter.end)
     actor_id = audit_filter.actor_id
     if audit_filter.actor_email:
-        users, _ = db.find_users(email=audit_filter.actor_email, limit=1)
+        users, _ = db.users.find(email=audit_filter.actor_email, limit=1)
         actor_id = users[0].user_id if users else 0  # nobody has id 0: an unknown e-mail matches nothing
     return {"actor_id": actor_id, "action": audit_filter.action, "target": audit_filter.target,
             "since": since, "until": until}

@@ -26,7 +26,7 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 def profile():
     """The name the shop greets you by and the language of the shop and its e-mails."""
     user = current_user.user
-    form = AccountForm(data={"full_name": user.full_name, "language": get_db().language_of(user.user_id)}
+    form = AccountForm(data={"full_name": user.full_name, "language": get_db().users.language_of(user.user_id)}
                        if request.method == "GET" else None)
     status = 200
     if form.validate_on_submit():

@@ -155,7 +155,7 @@ def register():
         else:
             user = registration.user
             if registration.created:  # order e-mails will speak the language the account was made in
-                get_db().set_language(user.user_id, select_locale())
+                get_db().users.set_language(user.user_id, select_locale())
             if registration.created or not user.email_verified:
                 _send_activation(user)
                 if registration.created:
@@ -291,5 +291,5 @@ def language(code: str):
         abort(404)
     session["locale"] = code
     if current_user.is_authenticated:  # and the mails the shop sends this customer
-        get_db().set_language(current_user.user_id, code)
+        get_db().users.set_language(current_user.user_id, code)
     return redirect(_safe_next(request.form.get("next")))

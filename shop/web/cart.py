@@ -27,7 +27,7 @@ def render_cart(error: str | None = None, code: str | None = None) -> str:
 def _cart_page(error: str | None = None, code: str | None = None) -> tuple[str, bool]:
     """The cart; with `code`, what that discount code takes off it, or why it does not apply
     (then True: the page says no to what was asked)."""
-    lines = get_db().cart_lines(current_user.user_id)
+    lines = get_db().carts.lines(current_user.user_id)
     products = get_store().products_by_ids([pid for pid, _ in lines]) if lines else {}
     rows, missing = [], []
     for product_id, quantity in lines:
@@ -61,7 +61,7 @@ def show():
 def add():
     product = catalog_service.product_detail(get_store(), request.form.get("product_id", ""))
     quantity = parse_quantity(request.form.get("quantity", ""))
-    get_db().add_to_cart(current_user.user_id, product.product_id, quantity, MAX_QUANTITY_PER_LINE)
+    get_db().carts.add(current_user.user_id, product.product_id, quantity, MAX_QUANTITY_PER_LINE)
     flash(gettext("%(name)s added to your cart.", name=product.name), "success")
     return redirect(url_for("cart.show"), 303)
 
@@ -74,7 +74,7 @@ def update():
     quantity = 0 if raw.strip() == "0" else parse_quantity(raw)
     if request.form.get("remove"):
         quantity = 0
-    get_db().set_cart_quantity(current_user.user_id, product_id, quantity)
+    get_db().carts.set_quantity(current_user.user_id, product_id, quantity)
     return redirect(url_for("cart.show"), 303)
 
 

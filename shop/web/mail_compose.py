@@ -56,7 +56,7 @@ def order_mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
                     render_template("mail/order.html", **context), message_id=f"shop-mail-{row.mail_id}")
 
     def _welcome(row: OutboxMail) -> Mail:
-        user = db.get_user(row.user_id) if row.user_id else None
+        user = db.users.get(row.user_id) if row.user_id else None
         if user is None:
             raise ValueError(f"the account of mail {row.mail_id} does not exist")
         subject = gettext("Welcome to the shop, %(name)s", name=user.full_name)

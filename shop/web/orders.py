@@ -124,7 +124,7 @@ def buy():
 def checkout_cart():
     """Checkout of the whole cart: every line or none."""
     try:
-        return _place(get_db().cart_lines(current_user.user_id))
+        return _place(get_db().carts.lines(current_user.user_id))
     except (*_REFUSALS, NotFound) as error:
         return render_cart(error=translate_error(error)), status_for(error)
 
@@ -134,7 +134,7 @@ def checkout_cart():
 def index():
     if current_user.role is not Role.CUSTOMER:  # staff have no orders of their own: the "Pedidos" tab lists all
         return redirect(url_for("staff_orders.index"))
-    return render_template("orders/index.html", orders=get_db().orders_of_user(current_user.user_id))
+    return render_template("orders/index.html", orders=get_db().orders.of_user(current_user.user_id))
 
 
 # Asking for an order that is not yours (or does not exist) is answered 404 like any missing order,
@@ -165,7 +165,7 @@ def render_order(order_id: int, error: str | None = None):
         raise
     status = OrderStatus(order["status"])
     role = current_user.role
-    customer = db.get_user(order["user_id"]) if role in STAFF else None
+    customer = db.users.get(order["user_id"]) if role in STAFF else None
     staff_actions = order_service.staff_actions(status) if role is Role.ADMIN else ()
     refundable = role is Role.ADMIN and status in refund_service.REFUNDABLE
     return render_template("orders/detail.html", order=order, error=error, customer=customer,

@@ -88,7 +88,7 @@ def refund(order_id: int):
     the goods go back to stock only when the admin says they came back."""
     full = request.form.get("full") == "1"
     try:
-        order = get_db().get_order(order_id)
+        order = get_db().orders.get(order_id)
         if order is None:
             raise NotFound(N_("Order not found."))
         refund_request = parse_refund_form(request.form, [item["order_item_id"] for item in order["items"]], full=full)

@@ -115,7 +115,7 @@ def crowd_shop(servers, tmp_path):
         password_hash = hash_password(PASSWORD)  # one hash for all: creating 200 users stays fast
         emails = [f"buyer{i}@example.com" for i in range(BUYERS)]
         for email in emails:
-            db.insert_user(email, "Buyer", password_hash, Role.CUSTOMER)
+            db.users.insert(email, "Buyer", password_hash, Role.CUSTOMER)
         shop = start_shop(tmp_path / "var", extra_env=shop_env(
             servers, pg_url, db_name, WEB_CONCURRENCY="4", LOGIN_RATE_LIMIT="100000 per minute"))
         try:
@@ -217,20 +217,20 @@ def test_the_running_shop_recovers_abandoned_checkouts_by_itself(servers, tmp_pa
     """The periodic recovery really runs inside the web workers (not only when a test calls it)."""
     with own_databases(servers, "shop_recovery") as (pg_url, db_name, db, store):
         product_id = _product(db, store, "Abandonado", 5)
-        user = db.insert_user("solo@example.com", "Solo", hash_password(PASSWORD), Role.CUSTOMER)
+        user = db.users.insert("solo@example.com", "Solo", hash_password(PASSWORD), Role.CUSTOMER)
         shop = start_shop(tmp_path / "var", extra_env=shop_env(servers, pg_url, db_name,
                                                                RECOVERY_INTERVAL_SECONDS="1"))
         try:
             # After start-up (so the start-up pass cannot be what fixes it): a checkout that died
             # after reserving, its order in flight and its hold on the product.
-            order, _ = db.create_placing_order(user.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=1)
+            order, _ = db.orders.create_placing(user.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=1)
             assert store.reserve_stock(product_id, order["order_id"], 2)
             assert store.stock_levels()[product_id] == 3
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and (db.get_order(order["order_id"])["status"] == "placing"
+            while time.monotonic() < deadline and (db.orders.get(order["order_id"])["status"] == "placing"
                                                    or store.products_with_markers("holds")):
                 time.sleep(0.2)
-            assert db.get_order(order["order_id"])["status"] == "failed"
+            assert db.orders.get(order["order_id"])["status"] == "failed"
             assert store.stock_levels()[product_id] == 5
         finally:
             stop_shop(shop)

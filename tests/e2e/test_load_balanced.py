@@ -5,6 +5,7 @@ that were in flight on the killed instance (HAProxy's own log says which server 
 
 from __future__ import annotations
 
+import http.client
 import re
 import signal
 import subprocess
@@ -58,7 +59,7 @@ def two_instances(servers, tmp_path):
         password_hash = hash_password(PASSWORD)
         emails = [f"buyer{i}@example.com" for i in range(BUYERS)]
         for email in emails:
-            db.insert_user(email, "Buyer", password_hash, Role.CUSTOMER)
+            db.users.insert(email, "Buyer", password_hash, Role.CUSTOMER)
         env = shop_env(servers, pg_url, db_name, WEB_CONCURRENCY="2", SECRET_KEY="k" * 48, TRUSTED_PROXIES="1",
                        RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/13", LOGIN_RATE_LIMIT="100000 per minute",
                        CHECKOUT_LEASE_SECONDS="2")
@@ -92,6 +93,8 @@ def test_300_buyers_through_the_load_balancer_while_one_instance_is_killed_and_r
         go.wait()
         try:
             statuses[index] = buyers[index].request("/orders/buy", {**forms[index], "quantity": "1"})[0]
+        except http.client.IncompleteRead:  # the killed instance had sent its headers, not all its body
+            statuses[index] = "cut short"
         except OSError as error:  # a connection reset is an answer too; counted below
             statuses[index] = repr(error)
 
@@ -110,7 +113,9 @@ def test_300_buyers_through_the_load_balancer_while_one_instance_is_killed_and_r
     wait_ready(restarted)
 
     counts = Counter(statuses)
-    assert set(counts) <= {303, 409, 502, 503, 504}, counts
+    # "cut short": HAProxy had relayed the killed instance's status line when it died (logged with
+    # that status and an abort flag, so not among the 5xx lines below)
+    assert set(counts) <= {303, 409, 502, 503, 504, "cut short"}, counts
     assert counts[303] <= UNITS
     # Every 5xx was a request HAProxy had sent to the killed instance ("a"); none came from "b".
     log = lb["lb_log"].read_text(errors="replace")

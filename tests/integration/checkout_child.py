@@ -25,12 +25,12 @@ def main() -> None:
         checkout.place_order(db, store, args["user_id"], [tuple(line) for line in args["lines"]], args["key"],
                              lease_seconds=args["lease_seconds"], discount_code=args.get("discount_code"))
     elif args["action"] == "cancel":
-        orders.cancel_order(db, store, db.get_user(args["user_id"]), args["order_id"])
+        orders.cancel_order(db, store, db.users.get(args["user_id"]), args["order_id"])
     elif args["action"] == "pay":
-        orders.pay_order(db, SimulatedPaymentProvider(), db.get_user(args["user_id"]), args["order_id"], args["card"])
+        orders.pay_order(db, SimulatedPaymentProvider(), db.users.get(args["user_id"]), args["order_id"], args["card"])
     else:
         request = RefundRequest({int(item): n for item, n in args["units"].items()}, args["reason"], args["goods"])
-        refunds.refund_order(db, store, SimulatedPaymentProvider(), db.get_user(args["user_id"]), args["order_id"],
+        refunds.refund_order(db, store, SimulatedPaymentProvider(), db.users.get(args["user_id"]), args["order_id"],
                              request, args["key"], full=args["full"])
     print("finished without reaching the failpoint")
 

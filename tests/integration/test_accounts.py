@@ -34,7 +34,7 @@ def test_registering_makes_a_customer_who_logs_in_by_following_the_emailed_link(
     response = register(client, role="admin", user_id="1")  # forged fields are ignored
     assert response.status_code == 200
     assert "Hemos enviado un mensaje a lucia@example.com" in response.get_data(as_text=True)
-    user, password_hash = db.find_user_credentials("lucia@example.com")
+    user, password_hash = db.users.credentials("lucia@example.com")
     assert user.role is Role.CUSTOMER and not user.email_verified
     assert password_hash.startswith("$argon2id$") and PASSWORD not in password_hash
     assert client.get("/orders/").status_code == 302  # not logged in yet
@@ -64,9 +64,9 @@ def test_item6_registering_an_existing_address_answers_exactly_like_a_new_one(ap
         return re.sub(r'"[\w-]+\.[\w-]+\.[\w-]+"', '"TOKEN"', response.get_data(as_text=True).replace(email, "X"))
 
     assert page(existing, "lucia@example.com") == page(new, "nueva@example.com")
-    user, _ = db.find_user_credentials("lucia@example.com")
+    user, _ = db.users.credentials("lucia@example.com")
     assert user == owner  # the existing account is untouched
-    assert db.count_users() == 2
+    assert db.users.count() == 2
     by_address = {m["To"]: m for m in outbox(app)}
     assert "/auth/activate/" not in by_address["lucia@example.com"].get_body(("plain",)).get_content()
     assert "ya tiene una" in by_address["lucia@example.com"].get_body(("plain",)).get_content()
@@ -76,7 +76,7 @@ def test_item6_registering_an_existing_address_answers_exactly_like_a_new_one(ap
 def test_registering_again_before_activating_sends_a_new_link(app, client, db):
     register(client)
     register(client)
-    assert db.count_users() == 1
+    assert db.users.count() == 1
     links = [activation_link(m) for m in outbox(app)]
     assert len(links) == 2 and all(client.get(link).status_code == 302 for link in links[-1:])
 
@@ -88,7 +88,7 @@ def test_a_forged_or_expired_activation_link_is_a_clear_400(app, client, db):
     app.config["ACTIVATION_LINK_HOURS"] = -1  # as if the link were older than its lifetime
     response = client.get(link)
     assert response.status_code == 400 and "no es válido o ha caducado" in response.get_data(as_text=True)
-    assert not db.find_user_credentials("lucia@example.com")[0].email_verified
+    assert not db.users.credentials("lucia@example.com")[0].email_verified
 
 
 def test_item6_registrations_are_rate_limited_per_address(settings, db, store):
@@ -98,7 +98,7 @@ def test_item6_registrations_are_rate_limited_per_address(settings, db, store):
         client = app.test_client()
         statuses = [register(client, email=f"u{i}@example.com").status_code for i in range(3)]
         assert statuses == [200, 200, 429]
-        assert db.count_users() == 2
+        assert db.users.count() == 2
     finally:
         close_stores(app)
 
@@ -115,7 +115,7 @@ def test_invalid_registrations_are_refused_and_nothing_is_written(client, db, fi
     response = register(client, **fields)
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
-    assert db.count_users() == 0
+    assert db.users.count() == 0
 
 
 def test_login_and_logout(client, auth, make_user):
@@ -164,7 +164,7 @@ def test_a_wrong_csrf_token_is_refused_with_a_clear_message(client, db):
         "csrf_token": "forged"})
     assert response.status_code == 400
     assert "El formulario ha caducado o no procede de esta tienda" in response.get_data(as_text=True)
-    assert db.count_users() == 0
+    assert db.users.count() == 0
 
 
 def test_logout_needs_a_post_with_csrf(client, auth, make_user):

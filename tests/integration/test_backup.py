@@ -57,7 +57,7 @@ def populate(db, store, make_user) -> dict[str, int]:
               for i in (1, 2, 3)]
     orders.pay_order(db, SimulatedPaymentProvider(), buyer, placed[0], "4242424242424242")
     orders.cancel_order(db, store, buyer, placed[1])
-    in_flight, _ = db.create_placing_order(buyer.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=1)
+    in_flight, _ = db.orders.create_placing(buyer.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=1)
     store.reserve_stock(ids[4], in_flight["order_id"], 1)
     from bson import ObjectId
 

@@ -39,9 +39,9 @@ def test_forged_price_and_user_fields_are_ignored(client, shopper, make_user, ma
     product = make_product(price="100.00", stock=4)
     client.post("/orders/buy", data={**product_form(client, product), "quantity": "1", "price": "0.01",
                                      "unit_price": "0.01", "total": "0", "user_id": str(other.user_id)})
-    (order,) = db.orders_of_user(shopper.user_id)
+    (order,) = db.orders.of_user(shopper.user_id)
     assert str(order["total_amount"]) == "100.00"
-    assert db.orders_of_user(other.user_id) == []
+    assert db.orders.of_user(other.user_id) == []
 
 
 def test_a_double_click_places_one_order(client, shopper, make_product, db, store):
@@ -50,7 +50,7 @@ def test_a_double_click_places_one_order(client, shopper, make_product, db, stor
     first = client.post("/orders/buy", data=form)
     second = client.post("/orders/buy", data=form)
     assert first.headers["Location"] == second.headers["Location"]
-    assert len(db.orders_of_user(shopper.user_id)) == 1
+    assert len(db.orders.of_user(shopper.user_id)) == 1
     assert store.stock_levels()[str(product["_id"])] == 3
 
 
@@ -59,7 +59,7 @@ def test_asking_for_more_than_is_left_says_how_many_are_left(client, shopper, ma
     response = client.post("/orders/buy", data={**product_form(client, product), "quantity": "3"})
     assert response.status_code == 409
     assert "Solo quedan 2 unidades de Auriculares." in response.get_data(as_text=True)
-    assert db.orders_of_user(shopper.user_id) == []
+    assert db.orders.of_user(shopper.user_id) == []
 
 
 @pytest.mark.parametrize("quantity, message", [
@@ -70,7 +70,7 @@ def test_bad_quantities_re_show_the_product_with_the_reason(client, shopper, mak
     response = client.post("/orders/buy", data={**product_form(client, product), "quantity": quantity})
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
-    assert db.orders_of_user(shopper.user_id) == []
+    assert db.orders.of_user(shopper.user_id) == []
 
 
 def test_buying_an_unknown_product_is_a_clear_error(client, shopper, make_product):
@@ -89,7 +89,7 @@ def test_the_cart_checks_out_all_lines_at_once(client, shopper, make_product, db
     key = re.search(r'name="idempotency_key" value="([^"]+)"', cart).group(1)
     response = client.post("/orders/checkout", data={"csrf_token": token, "idempotency_key": key})
     assert response.status_code == 303
-    assert db.cart_lines(shopper.user_id) == []
+    assert db.carts.lines(shopper.user_id) == []
     assert store.stock_levels() == {str(one["_id"]): 2, str(two["_id"]): 1}
 
 
@@ -102,7 +102,7 @@ def test_a_cart_checkout_short_of_stock_keeps_the_cart_and_says_why(client, shop
         "idempotency_key": re.search(r'name="idempotency_key" value="([^"]+)"', cart).group(1)})
     assert response.status_code == 409
     assert "Solo quedan 1 unidades de Escaso." in response.get_data(as_text=True)
-    assert db.cart_lines(shopper.user_id) == [(str(product["_id"]), 2)]
+    assert db.carts.lines(shopper.user_id) == [(str(product["_id"]), 2)]
 
 
 def test_pay_then_cancel_is_refused_with_a_reason(client, shopper, make_product):
@@ -142,7 +142,7 @@ def test_another_shoppers_order_number_is_a_404(client, auth, make_user, make_pr
     assert client.post(f"/orders/{order_id}/cancel", data={"csrf_token": token}).status_code == 404
     assert client.post(f"/orders/{order_id}/pay", data={"csrf_token": token,
                                                         "card_number": "4242424242424242"}).status_code == 404
-    assert db.get_order(order_id)["status"] == "pending"
+    assert db.orders.get(order_id)["status"] == "pending"
 
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.AUDITOR])

@@ -128,7 +128,7 @@ def test_a_code_takes_its_discount_off_each_eligible_line_before_the_iva(db, sto
     book = make_product(name="Libro", category="Libros", price="19.95", stock=5, tax_class="super_reduced")
     mug = make_product(name="Taza", category="Menaje", price="10.00", stock=5)
     result = place(db, store, make_user(), [(mug, 1), (book, 1)], " libros5 ")  # spaces and lower case
-    order = db.get_order(result.order_id)
+    order = db.orders.get(result.order_id)
     items = {i["product_name"]: i for i in order["items"]}
     assert (items["Libro"]["discount_amount"], items["Taza"]["discount_amount"]) == (Decimal("5.00"), Decimal("0.00"))
     assert order["total_amount"] == result.total == Decimal("24.95") and order["discount_code"] == "LIBROS5"
@@ -158,8 +158,8 @@ def test_a_code_that_cannot_apply_is_refused_with_its_reason_and_nothing_changes
     with pytest.raises((Conflict, InvalidInput)) as refused:
         place(db, store, customer, [(product, 1)], code)
     assert message in refused.value.template
-    assert db.orders_of_user(customer.user_id, include_failed=True) == [] or all(
-        o["status"] == "failed" for o in db.orders_of_user(customer.user_id, include_failed=True))
+    assert db.orders.of_user(customer.user_id, include_failed=True) == [] or all(
+        o["status"] == "failed" for o in db.orders.of_user(customer.user_id, include_failed=True))
     assert store.products.find_one({"_id": product["_id"]})["stock"] == 5
 
 

@@ -129,8 +129,8 @@ def test_each_order_change_a_customer_hears_about_writes_one_mail_in_its_transac
     orders.cancel_order(db, store, customer, second)
     with pytest.raises(Conflict):
         orders.cancel_order(db, store, customer, first)  # shipped: refused, nothing written
-    with pytest.raises(RuntimeError), db.locked_order(second) as (cur, order):  # a change that rolls back
-        db.set_status(cur, order, OrderStatus.PAID, None, "never committed")
+    with pytest.raises(RuntimeError), db.orders.locked(second) as locked:  # a change that rolls back
+        locked.set_status(OrderStatus.PAID, None, "never committed")
         raise RuntimeError("rolled back")
     assert [(row["kind"], row["order_id"]) for row in outbox(db)] == [
         ("order.placed", first), ("order.paid", first), ("order.shipped", first),
@@ -154,7 +154,7 @@ def test_the_sender_delivers_each_mail_once_in_the_customers_language_as_text_an
     recorder, port = smtp
     product = make_product(name="Cafetera Italiana", stock=5, price="24.50")
     spanish, english = make_user(name="Lucía"), make_user(name="Oliver")
-    db.set_language(english.user_id, "en")
+    db.users.set_language(english.user_id, "en")
     first, second = place(db, store, spanish, product, 2), place(db, store, english, product)
 
     report = notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db))

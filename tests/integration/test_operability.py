@@ -68,7 +68,7 @@ def test_cli_create_user_makes_a_user_with_any_role(app, db):
         "create-user", "--email", "Boss@Example.com", "--name", "La Jefa", "--role", "admin"],
         input="a strong password\na strong password\n")
     assert result.exit_code == 0, result.output
-    user, _ = db.find_user_credentials("boss@example.com")
+    user, _ = db.users.credentials("boss@example.com")
     assert user.role is Role.ADMIN
 
 
@@ -85,9 +85,9 @@ def test_cli_init_db_applies_both_schemas_and_the_demo_data(app, db, store):
     result = app.test_cli_runner().invoke(args=["init-db", "--demo"])
     assert result.exit_code == 0, result.output
     assert store.count_products() == 60
-    assert db.count_users() == 3
+    assert db.users.count() == 3
     again = app.test_cli_runner().invoke(args=["init-db", "--demo"])
-    assert again.exit_code == 0 and store.count_products() == 60 and db.count_users() == 3
+    assert again.exit_code == 0 and store.count_products() == 60 and db.users.count() == 3
 
 
 def test_settings_are_read_only_in_the_config_module():

@@ -85,7 +85,7 @@ def test_a_reset_activates_an_account_whose_activation_mail_was_lost(app, client
     accounts.register_customer(db, "nuevo@example.com", "Nuevo", PASSWORD)
     _ask(client, "nuevo@example.com")
     assert _set(client, _reset_link(outbox(app)[-1])).status_code == 302
-    assert db.find_user_credentials("nuevo@example.com")[0].email_verified
+    assert db.users.credentials("nuevo@example.com")[0].email_verified
 
 
 def test_account_mails_come_as_text_and_html_with_the_link(client, make_user, settings):

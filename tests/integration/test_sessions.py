@@ -81,9 +81,9 @@ def test_item2_a_role_change_or_deactivation_ends_the_users_sessions(app, client
 def test_item2_a_role_change_request_that_changes_nothing_keeps_the_sessions(db, client, customer):
     from shop.services import accounts
 
-    with db.locked_user(customer.user_id) as (cur, user, _admins):
-        db.update_user(cur, user.user_id, user.role, user.is_active)
-    assert db.get_user(customer.user_id).session_epoch == accounts.active_user(db, customer.user_id).session_epoch == 0
+    with db.users.locked(customer.user_id) as account:
+        account.update(account.user.role, account.user.is_active)
+    assert db.users.get(customer.user_id).session_epoch == accounts.active_user(db, customer.user_id).session_epoch == 0
     assert _logged_in(client)
 
 
@@ -128,8 +128,8 @@ def test_a_person_changes_their_name_and_the_language_of_their_mails(client, aut
     token = csrf_token_from(page)
     response = client.post("/account/", data={"csrf_token": token, "full_name": "Ana Torres", "language": "en"})
     assert response.status_code == 303
-    assert db.get_user(user.user_id).full_name == "Ana Torres" and db.language_of(user.user_id) == "en"
+    assert db.users.get(user.user_id).full_name == "Ana Torres" and db.users.language_of(user.user_id) == "en"
     assert "Your account" in client.get("/account/").get_data(as_text=True)  # the shop now speaks English
     assert client.post("/account/", data={"csrf_token": token, "full_name": "  ", "language": "en"}).status_code == 400
     assert client.post("/account/", data={"csrf_token": token, "full_name": "Ana", "language": "fr"}).status_code == 400
-    assert db.get_user(user.user_id).full_name == "Ana Torres"
+    assert db.users.get(user.user_id).full_name == "Ana Torres"

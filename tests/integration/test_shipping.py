@@ -46,7 +46,7 @@ def test_an_order_keeps_the_address_and_the_method_as_chosen(db, store, ships, m
     # Later changes of the address book and of the method never change the placed order.
     db.shipping.delete_address(customer.user_id, home)
     db.shipping.set_method_active(ships["standard"], False)
-    order = db.get_order(result.order_id)
+    order = db.orders.get(result.order_id)
     assert order["shipping_address"]["street"] == "Calle Mayor 1" and order["shipping_method"] == "Estándar"
     assert (order["shipping_amount"], order["total_amount"]) == (Decimal("4.95"), Decimal("24.95"))
     # 21 % on 20,00 + 4,95: base 20,62, IVA 4,33; the shipping's share 0,86
@@ -99,13 +99,13 @@ def test_a_full_refund_returns_the_shipping_too(db, store, ships, make_product, 
     product = make_product(price="10.00", stock=10)
     order_id = buy(db, store, customer, product, 2, home, ships["express"]).order_id
     orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, "4242424242424242")
-    item_id = db.get_order(order_id)["items"][0]["order_item_id"]
+    item_id = db.orders.get(order_id)["items"][0]["order_item_id"]
     by_line = refund_order(db, store, SimulatedPaymentProvider(), admin, order_id,
                            RefundRequest({item_id: 2}, "no llegó", False), str(uuid.uuid4()), full=False)
     assert by_line.amount == Decimal("20.00") and by_line.status.value == "partially_refunded"  # not the shipping
     rest = refund_order(db, store, SimulatedPaymentProvider(), admin, order_id, RefundRequest({}, "envío", False),
                         str(uuid.uuid4()), full=True)
-    order = db.get_order(order_id)
+    order = db.orders.get(order_id)
     assert rest.amount == Decimal("9.90") and order["status"] == "refunded"
     assert order["refunded_amount"] == order["total_amount"] == Decimal("29.90")
 

@@ -164,7 +164,7 @@ def test_an_admin_lists_filters_and_moves_orders_through_their_lifecycle(client,
                 tracking_number="<script>").status_code == 400
     assert post(client, detail, f"/admin/orders/{first}/shipped", carrier="Correos",
                 tracking_number="PK-4471 0093 ES").status_code == 303
-    shipped = db.get_order(first)
+    shipped = db.orders.get(first)
     assert (shipped["status"], shipped["carrier"], shipped["tracking_number"]) == ("shipped", "Correos",
                                                                                    "PK-4471 0093 ES")
     assert "Enviado con Correos, número de seguimiento PK-4471 0093 ES" in client.get(detail).get_data(as_text=True)
@@ -175,7 +175,7 @@ def test_an_admin_lists_filters_and_moves_orders_through_their_lifecycle(client,
     assert 'data-testid="order-count">0<' in client.get("/admin/orders/?status=pending").get_data(as_text=True)
     actions = [e["action"] for e in flushed_entries(app, store, actor_id=admin.user_id)]
     assert actions.count("order.paid") == 1 and actions.count("order.cancelled") == 1
-    manual = db.get_order(first)["payments"]
+    manual = db.orders.get(first)["payments"]
     assert [(p["method"], p["status"]) for p in manual] == [("manual", "succeeded")]
 
 
@@ -190,10 +190,10 @@ def test_an_admin_creates_staff_and_changes_roles_with_an_audit_trail(client, ad
     response = post(client, "/admin/users/", "/admin/users/", email="Audi@Example.com", full_name="Audi Tora",
                     password="correct horse battery", role="auditor")
     assert response.status_code == 303
-    [created], _ = db.find_users(email="audi@example.com")
+    [created], _ = db.users.find(email="audi@example.com")
     assert created.role is Role.AUDITOR
     post(client, "/admin/users/", f"/admin/users/{created.user_id}/role", role="admin")
-    assert db.get_user(created.user_id).role is Role.ADMIN
+    assert db.users.get(created.user_id).role is Role.ADMIN
     entries = flushed_entries(app, store, target=f"user:{created.user_id}")
     assert [(e["action"], e["details"].get("after")) for e in entries] == [("user.created", None),
                                                                           ("user.role_changed", "admin")]
@@ -206,7 +206,7 @@ def test_a_deactivated_user_is_logged_out_and_cannot_log_in(app, admin, client, 
     customer.post("/auth/login", data={"email": "cliente@example.com", "password": "correct horse battery",
                                        "csrf_token": token})
     assert customer.get("/orders/").status_code == 200
-    [user], _ = db.find_users(email="cliente@example.com")
+    [user], _ = db.users.find(email="cliente@example.com")
     assert post(client, "/admin/users/", f"/admin/users/{user.user_id}/active", active="0").status_code == 303
     assert customer.get("/orders/").status_code == 302  # the session is gone: back to the login page
     token = csrf_token_from(customer.get("/auth/login").get_data(as_text=True))
@@ -218,7 +218,7 @@ def test_a_deactivated_user_is_logged_out_and_cannot_log_in(app, admin, client, 
 def test_an_admin_cannot_demote_themselves_nor_remove_the_last_admin(client, admin, db):
     response = post(client, "/admin/users/", f"/admin/users/{admin.user_id}/role", role="customer")
     assert response.status_code == 409
-    assert db.get_user(admin.user_id).role is Role.ADMIN
+    assert db.users.get(admin.user_id).role is Role.ADMIN
 
 
 def test_two_admins_demoting_each_other_at_once_leave_one_admin(db, make_user):
@@ -241,15 +241,15 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(db, make_user):
 
     for _ in range(5):
         for user in (first, second):  # both admins again
-            with db.locked_user(user.user_id) as (cur, _, _admins):
-                db.update_user(cur, user.user_id, Role.ADMIN, True)
+            with db.users.locked(user.user_id) as account:
+                account.update(Role.ADMIN, True)
         outcomes.clear()
         threads = [threading.Thread(target=demote, args=(first, second)),
                    threading.Thread(target=demote, args=(second, first))]
         [t.start() for t in threads]
         [t.join() for t in threads]
         assert sorted(outcomes) == ["changed", "refused"]
-        assert len([u for u in db.find_users(Role.ADMIN)[0] if u.is_active]) == 1
+        assert len([u for u in db.users.find(Role.ADMIN)[0] if u.is_active]) == 1
 
 
 # --- dashboard and audit log ------------------------------------------------------------------------
@@ -350,7 +350,7 @@ def test_every_mutating_request_from_the_auditor_is_refused_and_logged(client, a
         assert client.post(url, data={"csrf_token": token, "delta": "5", "reason": "x", "role": "admin",
                                       "active": "0"}).status_code == 403, url
     assert store.products.find_one({"_id": pid})["stock"] == 3
-    assert db.get_order(order_id)["status"] == "pending"
+    assert db.orders.get(order_id)["status"] == "pending"
     denied = flushed_entries(app, store, action="access.denied")
     assert len(denied) == len(urls) and {e["actor_role"] for e in denied} == {"auditor"}
 

@@ -16,34 +16,41 @@ from shop.domain.catalog import Product
 from shop.domain.orders import HeldUnpaid, OrderStatus
 
 
+class FakeDatabase:
+    """What the checkout saga reaches through `db`: its orders."""
+
+    def __init__(self, orders: FakeLedger):
+        self.orders = orders
+
+
 class FakeLedger:
     def __init__(self):
-        self.orders: dict[int, dict] = {}
+        self.rows: dict[int, dict] = {}
         self._ids = itertools.count(1)
         self.decisions: list[tuple[int, str]] = []
         self.fail_next_decision = False
 
-    def create_placing_order(self, user_id, idempotency_key, request_hash, lease_seconds, *, units=0,
-                             placed_from=None, admit=None, lock_address=True, discount_code=None):
-        for order in self.orders.values():
+    def create_placing(self, user_id, idempotency_key, request_hash, lease_seconds, *, units=0,
+                       placed_from=None, admit=None, lock_address=True, discount_code=None):
+        for order in self.rows.values():
             if order["user_id"] == user_id and order["idempotency_key"] == idempotency_key:
                 return dict(order), False
         if admit is not None:
-            unpaid = [o for o in self.orders.values() if o["user_id"] == user_id
+            unpaid = [o for o in self.rows.values() if o["user_id"] == user_id
                       and o["status"] in (OrderStatus.PLACING.value, OrderStatus.PENDING.value)]
             admit(HeldUnpaid(len(unpaid), sum(o["units"] for o in unpaid), 0, 0))
         order_id = next(self._ids)
-        self.orders[order_id] = {"order_id": order_id, "user_id": user_id, "idempotency_key": idempotency_key,
+        self.rows[order_id] = {"order_id": order_id, "user_id": user_id, "idempotency_key": idempotency_key,
                                  "request_hash": request_hash, "status": OrderStatus.PLACING.value, "units": units,
                                  "total_amount": Decimal("0.00"), "failure_reason": None, "items": []}
-        return dict(self.orders[order_id]), True
+        return dict(self.rows[order_id]), True
 
-    def decide_placing_order(self, order_id, outcome, reason=None, lines=None, pending_ttl_minutes=30,
-                             changed_by=None, shipping=None):
+    def decide_placing(self, order_id, outcome, reason=None, lines=None, pending_ttl_minutes=30,
+                       changed_by=None, shipping=None):
         if self.fail_next_decision:
             self.fail_next_decision = False
             raise DatabaseError("the connection broke before the commit was confirmed")
-        order = self.orders[order_id]
+        order = self.rows[order_id]
         if order["status"] != OrderStatus.PLACING.value:
             return False
         order.update(status=outcome.value, failure_reason=reason, items=list(lines or []), shipping=shipping,
@@ -54,10 +61,10 @@ class FakeLedger:
 
     def abort_as_recovery(self, order_id: int) -> None:
         """What the recovery pass does to an order whose lease ran out."""
-        self.decide_placing_order(order_id, OrderStatus.FAILED, reason="abandoned")
+        self.decide_placing(order_id, OrderStatus.FAILED, reason="abandoned")
 
-    def get_order(self, order_id):
-        order = self.orders.get(order_id)
+    def get(self, order_id):
+        order = self.rows.get(order_id)
         return dict(order) if order else None
 
 

@@ -13,7 +13,7 @@ import pytest
 from shop.domain.errors import Conflict, Unavailable
 from shop.domain.orders import OutOfStock
 from shop.services import checkout
-from tests.unit.fakes import FakeLedger, FakeStock
+from tests.unit.fakes import FakeDatabase, FakeLedger, FakeStock
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def stock():
 
 
 def buy(ledger, stock, *lines, key=None, settlements=None):
-    return checkout.place_order(ledger, stock, 7, [(stock.id_of(name), n) for name, n in lines],
+    return checkout.place_order(FakeDatabase(ledger), stock, 7, [(stock.id_of(name), n) for name, n in lines],
                                 key or str(uuid.uuid4()), settlements=settlements)
 
 
@@ -44,7 +44,7 @@ def test_the_same_checkout_again_returns_its_first_outcome_and_takes_nothing_mor
     first = buy(ledger, stock, ("Taza", 2), key=key)
     again = buy(ledger, stock, ("Taza", 2), key=key)
     assert (again.order_id, again.created, again.status) == (first.order_id, False, first.status)
-    assert stock.stock("Taza") == 3 and len(ledger.orders) == 1
+    assert stock.stock("Taza") == 3 and len(ledger.rows) == 1
 
 
 def test_the_same_key_with_another_cart_is_refused(ledger, stock):

@@ -1,0 +1,349 @@
+"""Orders in PostgreSQL (`db.orders`): the checkout protocol's side of an order (docs/checkout.md),
+reading orders, the queries recovery runs, and the unit of work every later change of an order goes
+through: `with db.orders.locked(order_id) as locked:` holds the row lock for the block and offers
+what may be done under it (`set_status`, `record_payment`, `record_refund`, …). No cursor leaves
+this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+
+from shop.adapters.postgres import refunds as refund_rows
+from shop.adapters.postgres.discounts import take_discount_use
+from shop.adapters.postgres.locks import ADDRESS_LOCK_CLASS as _ADDRESS_LOCK_CLASS
+from shop.adapters.postgres.locks import BACKUP_FENCE_KEY
+from shop.domain.orders import HeldUnpaid, OrderLine, OrderStatus
+from shop.domain.refunds import RefundableLine
+
+
+class Orders:
+    def __init__(self, db):
+        self._db = db
+
+    def create_placing(self, user_id: int, idempotency_key: str, request_hash: str,
+                       lease_seconds: int, *, units: int = 0, placed_from: str | None = None,
+                       admit: Callable[[HeldUnpaid], None] | None = None,
+                       lock_address: bool = True, discount_code: str | None = None) -> tuple[dict, bool]:
+        """Step 1: the order in its in-flight state (its lines are written with the decision).
+
+        Returns (order row, created); when this user already used the idempotency key nothing is
+        written and the earlier order returns. Without `admit`, one statement (one round trip). With
+        it, the account's row (and the client address) is locked first, what they already hold
+        unpaid is counted and handed to `admit`, which raises to refuse: two checkouts of one
+        account or address are counted one after the other, never both against the same total.
+        `lock_address=False` (no per-address limit) skips the address lock, which serialises every
+        checkout from one address — all of them, behind a proxy that is not declared (TRUSTED_PROXIES).
+        """
+        insert = """WITH new_order AS (
+                       INSERT INTO orders (user_id, total_amount, status, idempotency_key, request_hash,
+                                           lease_until, units, placed_from)
+                       VALUES (%s, 0, 'placing', %s, %s, clock_timestamp() + make_interval(secs => %s), %s, %s)
+                       ON CONFLICT (user_id, idempotency_key) DO NOTHING
+                       RETURNING *),
+                   history AS (
+                       INSERT INTO order_status_history (order_id, from_status, to_status, reason)
+                       SELECT order_id, NULL, 'placing', 'checkout started' FROM new_order)
+                   SELECT * FROM new_order"""
+        values = (user_id, idempotency_key, request_hash, lease_seconds, units, placed_from)
+        if admit is None and discount_code is None:
+            with self._db.statement() as cur:
+                cur.execute(insert, values)
+                order = cur.fetchone()
+        else:
+            with self._db.transaction() as cur:
+                replay = False
+                if admit is not None:
+                    # The address lock (when there is one) comes before the account row in every
+                    # checkout, so two checkouts never wait for each other in opposite orders.
+                    if placed_from is not None and lock_address:
+                        cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                                    (_ADDRESS_LOCK_CLASS, placed_from))
+                    cur.execute("SELECT FROM users WHERE user_id = %s FOR NO KEY UPDATE", (user_id,))
+                    cur.execute(
+                        """SELECT EXISTS (SELECT FROM orders WHERE user_id = %(user)s AND idempotency_key = %(key)s)
+                                      AS replay,
+                                  count(*) FILTER (WHERE user_id = %(user)s) AS account_orders,
+                                  coalesce(sum(units) FILTER (WHERE user_id = %(user)s), 0) AS account_units,
+                                  count(*) FILTER (WHERE placed_from = %(address)s) AS address_orders,
+                                  coalesce(sum(units) FILTER (WHERE placed_from = %(address)s), 0) AS address_units
+                           FROM orders
+                           WHERE status IN ('placing', 'pending')
+                             AND (user_id = %(user)s OR placed_from = %(address)s)""",
+                        {"user": user_id, "key": idempotency_key, "address": placed_from})
+                    held = cur.fetchone()
+                    replay = held["replay"]
+                    if not replay:
+                        admit(HeldUnpaid(held["account_orders"], int(held["account_units"]),
+                                         held["address_orders"], int(held["address_units"])))
+                order = None
+                if not replay:
+                    cur.execute(insert, values)
+                    order = cur.fetchone()
+                if order is not None and discount_code is not None:
+                    # The code's use belongs to this order from the start (docs/money.md): taken in
+                    # the transaction that creates it, or refused and nothing is created.
+                    order["discount"] = take_discount_use(cur, discount_code, order["order_id"], user_id)
+                    order["discount_code"] = discount_code
+        if order is not None:
+            return order, True
+        return self.by_idempotency_key(user_id, idempotency_key), False
+
+
+    def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
+                       lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
+                       changed_by: int | None = None, shipping: dict | None = None) -> bool:
+        """The decision point: move an order out of `placing`, if nobody else has yet.
+
+        True means this caller decided the order; False means it had already been decided (by the
+        checkout or by recovery). A commit writes the lines as sold, the total and the history, and
+        removes the ordered products from the customer's cart — all in one atomic statement.
+        """
+        lines = lines or []
+        shipping = shipping or {}
+        total = sum((line.subtotal for line in lines), Decimal("0.00")) + shipping.get("amount", Decimal("0.00"))
+        with self._db.statement() as cur:
+            cur.execute(
+                """WITH fence AS (SELECT pg_advisory_xact_lock_shared(%(fence)s)),
+                   decided AS (
+                       UPDATE orders
+                       SET status = %(outcome)s, lease_until = NULL, failure_reason = %(reason)s,
+                           total_amount = %(total)s, shipping_address = %(ship_to)s::jsonb,
+                           shipping_method = %(ship_by)s, shipping_amount = %(ship_amount)s,
+                           shipping_tax = %(ship_tax)s, shipping_tax_rate = %(ship_rate)s,
+                           expires_at = CASE WHEN %(outcome)s = 'pending'
+                                             THEN now() + make_interval(mins => %(ttl)s) END
+                       WHERE order_id = %(order_id)s AND status = 'placing' AND EXISTS (SELECT FROM fence)
+                       RETURNING order_id, user_id),
+                   items AS (
+                       INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity,
+                                                tax_rate, tax_amount, discount_amount)
+                       SELECT d.order_id, l.product_id, l.product_name, l.unit_price, l.quantity, l.rate, l.tax,
+                              l.discount
+                       FROM decided d,
+                            unnest(%(ids)s::text[], %(names)s::text[], %(prices)s::numeric[], %(qtys)s::int[],
+                                   %(rates)s::numeric[], %(taxes)s::numeric[], %(discounts)s::numeric[])
+                              AS l(product_id, product_name, unit_price, quantity, rate, tax, discount)),
+                   history AS (
+                       INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)
+                       SELECT order_id, 'placing', %(outcome)s, %(changed_by)s, %(reason)s FROM decided),
+                   cart AS (
+                       DELETE FROM cart_items c USING decided d
+                       WHERE %(outcome)s = 'pending' AND c.user_id = d.user_id AND c.product_id = ANY(%(ids)s))
+                   SELECT user_id FROM decided""",
+                {"fence": BACKUP_FENCE_KEY, "outcome": outcome.value, "reason": reason, "total": total,
+                 "ship_to": json.dumps(shipping["address"]) if shipping else None,
+                 "ship_by": shipping.get("method"), "ship_amount": shipping.get("amount", 0),
+                 "ship_tax": shipping.get("tax", 0), "ship_rate": shipping.get("rate"),
+                 "ttl": pending_ttl_minutes,
+                 "order_id": order_id, "changed_by": changed_by,
+                 "ids": [ln.product_id for ln in lines], "names": [ln.product_name for ln in lines],
+                 "prices": [ln.unit_price for ln in lines], "qtys": [ln.quantity for ln in lines],
+                 "rates": [ln.tax_rate for ln in lines], "taxes": [ln.tax_amount for ln in lines],
+                 "discounts": [ln.discount_amount for ln in lines]},
+            )
+            return cur.fetchone() is not None
+
+
+    def has_bought(self, user_id: int, product_id: str) -> bool:
+        """Whether the user has a paid (or shipped) order with this product."""
+        with self._db.transaction() as cur:
+            cur.execute(
+                """SELECT EXISTS (SELECT FROM order_items i JOIN orders o USING (order_id)
+                                  WHERE o.user_id = %s AND i.product_id = %s AND o.status IN ('paid', 'shipped'))
+                   AS bought""", (user_id, product_id))
+            return cur.fetchone()["bought"]
+
+
+    def by_idempotency_key(self, user_id: int, idempotency_key: str) -> dict | None:
+        with self._db.transaction() as cur:
+            cur.execute("SELECT * FROM orders WHERE user_id = %s AND idempotency_key = %s", (user_id, idempotency_key))
+            return cur.fetchone()
+
+
+    def items(self, order_id: int) -> list[dict]:
+        with self._db.transaction() as cur:
+            cur.execute("SELECT * FROM order_items WHERE order_id = %s ORDER BY product_id", (order_id,))
+            return list(cur.fetchall())
+
+
+    def get(self, order_id: int) -> dict | None:
+        """An order with its items and status history."""
+        with self._db.transaction() as cur:
+            cur.execute("SELECT * FROM orders WHERE order_id = %s", (order_id,))
+            order = cur.fetchone()
+            if order is None:
+                return None
+            cur.execute("SELECT * FROM order_items WHERE order_id = %s ORDER BY order_item_id", (order_id,))
+            order["items"] = list(cur.fetchall())
+            cur.execute(
+                """SELECT h.*, u.full_name AS changed_by_name FROM order_status_history h
+                   LEFT JOIN users u ON u.user_id = h.changed_by
+                   WHERE h.order_id = %s ORDER BY h.history_id""", (order_id,))
+            order["history"] = list(cur.fetchall())
+            cur.execute("SELECT * FROM payments WHERE order_id = %s ORDER BY payment_id", (order_id,))
+            order["payments"] = list(cur.fetchall())
+            cur.execute("SELECT series_year, number, issued_at FROM invoices WHERE order_id = %s", (order_id,))
+            order["invoice"] = cur.fetchone()
+            return order
+
+
+    def of_user(self, user_id: int, limit: int = 100, include_failed: bool = False) -> list[dict]:
+        """The user's orders, newest first, each with its items (failed attempts only if asked)."""
+        with self._db.transaction() as cur:
+            cur.execute(
+                """SELECT * FROM orders WHERE user_id = %s AND (%s OR status <> 'failed')
+                   ORDER BY created_at DESC, order_id DESC LIMIT %s""",
+                (user_id, include_failed, limit),
+            )
+            orders = list(cur.fetchall())
+            if orders:
+                cur.execute("SELECT * FROM order_items WHERE order_id = ANY(%s) ORDER BY order_item_id",
+                            ([o["order_id"] for o in orders],))
+                items: dict[int, list] = {}
+                for item in cur.fetchall():
+                    items.setdefault(item["order_id"], []).append(item)
+                for order in orders:
+                    order["items"] = items.get(order["order_id"], [])
+            return orders
+
+
+    def mark_stock_returned(self, order_id: int) -> None:
+        with self._db.transaction() as cur:
+            cur.execute("UPDATE orders SET stock_returned = TRUE WHERE order_id = %s AND status = 'cancelled'",
+                        (order_id,))
+
+
+    def with_expired_lease(self, limit: int = 100) -> list[int]:
+        with self._db.transaction() as cur:
+            cur.execute(
+                """SELECT order_id FROM orders WHERE status = 'placing' AND lease_until < clock_timestamp()
+                   ORDER BY order_id LIMIT %s""", (limit,))
+            return [row["order_id"] for row in cur.fetchall()]
+
+
+    def unpaid_expired(self, limit: int = 100) -> list[int]:
+        with self._db.transaction() as cur:
+            cur.execute(
+                """SELECT order_id FROM orders WHERE status = 'pending' AND expires_at < now()
+                   ORDER BY order_id LIMIT %s""", (limit,))
+            return [row["order_id"] for row in cur.fetchall()]
+
+
+    def cancelled_awaiting_stock(self, limit: int = 100) -> list[int]:
+        with self._db.transaction() as cur:
+            cur.execute(
+                """SELECT order_id FROM orders WHERE status = 'cancelled' AND NOT stock_returned
+                   ORDER BY order_id LIMIT %s""", (limit,))
+            return [row["order_id"] for row in cur.fetchall()]
+
+
+    def states(self, order_ids: list[int]) -> dict[int, tuple[OrderStatus, bool]]:
+        """Status and stock_returned of each order (missing orders are absent)."""
+        if not order_ids:
+            return {}
+        with self._db.transaction() as cur:
+            cur.execute("SELECT order_id, status, stock_returned FROM orders WHERE order_id = ANY(%s)",
+                        (list(order_ids),))
+            return {r["order_id"]: (OrderStatus(r["status"]), r["stock_returned"]) for r in cur.fetchall()}
+
+
+    @contextlib.contextmanager
+    def locked(self, order_id: int, *, account: int | None = None) -> Iterator[LockedOrder]:
+        """The order row under SELECT … FOR UPDATE: concurrent pay/cancel/ship/expire/refund queue here.
+
+        With `account`, that user's row is locked first (payments count attempts per account). The
+        order is always: account, then order — nothing locks an order and then an account. Every
+        change also takes the backup fence in shared mode (docs/backup.md).
+        """
+        with self._db.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (BACKUP_FENCE_KEY,))
+            if account is not None:
+                cur.execute("SELECT FROM users WHERE user_id = %s FOR NO KEY UPDATE", (account,))
+            cur.execute("SELECT * FROM orders WHERE order_id = %s FOR UPDATE", (order_id,))
+            yield LockedOrder(cur, cur.fetchone())
+
+
+class LockedOrder:
+    """One order under its row lock, in one transaction (`Orders.locked`): `order` is its row (None if
+    there is no such order); the methods are the changes a service may make to it, committed
+    together when the block ends and rolled back together if it raises."""
+
+    def __init__(self, cur, order: dict | None):
+        self._cur, self.order = cur, order
+
+    @property
+    def _order_id(self) -> int:
+        return self.order["order_id"]
+
+    def expired(self) -> bool:
+        """Whether its payment deadline has passed, by the database's clock."""
+        if self.order["expires_at"] is None:
+            return False
+        self._cur.execute("SELECT now() AS now")
+        return self.order["expires_at"] < self._cur.fetchone()["now"]
+
+    def set_status(self, target: OrderStatus, changed_by: int | None, reason: str | None) -> None:
+        """The transition, recorded in the history (whose triggers write the invoice and the mail)."""
+        self._cur.execute(
+            """UPDATE orders SET status = %s, expires_at = NULL,
+                      stock_returned = CASE WHEN %s = 'cancelled' THEN FALSE ELSE stock_returned END
+               WHERE order_id = %s""",
+            (target.value, target.value, self._order_id),
+        )
+        _record_status(self._cur, self._order_id, OrderStatus(self.order["status"]), target, changed_by, reason)
+
+    def declined_payments(self, user_id: int, window_minutes: int) -> tuple[int, int]:
+        """Under `locked(account=…)`: declined attempts in the window, for the order and for the account."""
+        self._cur.execute(
+            """SELECT count(*) FILTER (WHERE p.order_id = %(order)s) AS for_order, count(*) AS for_account
+               FROM payments p JOIN orders o USING (order_id)
+               WHERE o.user_id = %(user)s AND p.status = 'declined'
+                 AND p.created_at > now() - make_interval(mins => %(window)s)""",
+            {"order": self._order_id, "user": user_id, "window": window_minutes})
+        row = self._cur.fetchone()
+        return row["for_order"], row["for_account"]
+
+    def record_payment(self, amount: Decimal, status: str, method: str, reference: str | None,
+                       card_last4: str | None, decline_reason: str | None) -> int:
+        self._cur.execute(
+            """INSERT INTO payments (order_id, amount, status, method, provider_reference, card_last4,
+                                     decline_reason)
+               VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING payment_id""",
+            (self._order_id, amount, status, method, reference, card_last4, decline_reason),
+        )
+        return self._cur.fetchone()["payment_id"]
+
+    def record_shipment(self, carrier: str | None, tracking_number: str | None) -> None:
+        """How the order travels (before its status becomes shipped, so the shipped mail written by
+        the history trigger can name them)."""
+        self._cur.execute("UPDATE orders SET carrier = %s, tracking_number = %s, shipped_at = now() "
+                          "WHERE order_id = %s", (carrier, tracking_number, self._order_id))
+
+    def successful_payment(self) -> dict | None:
+        return refund_rows.successful_payment(self._cur, self._order_id)
+
+    def refund_by_key(self, idempotency_key: str) -> dict | None:
+        """The refund an earlier sending of the same form made (of any order), if any."""
+        return refund_rows.refund_by_key(self._cur, idempotency_key)
+
+    def refundable_lines(self) -> list[RefundableLine]:
+        return refund_rows.refundable_lines(self._cur, self._order_id)
+
+    def record_refund(self, payment_id: int | None, amounts: dict[int, tuple[int, Decimal]], reason: str,
+                      goods_returned: bool, idempotency_key: str, provider_reference: str | None,
+                      created_by: int, shipping: Decimal = Decimal("0.00")) -> dict:
+        return refund_rows.record_refund(self._cur, self._order_id, payment_id, amounts, reason, goods_returned,
+                                         idempotency_key, provider_reference, created_by, shipping=shipping)
+
+
+def _record_status(cur, order_id: int, from_status: OrderStatus | None, to_status: OrderStatus,
+                   changed_by: int | None, reason: str | None) -> None:
+    cur.execute(
+        """INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)
+           VALUES (%s, %s, %s, %s, %s)""",
+        (order_id, from_status.value if from_status else None, to_status.value, changed_by, reason),
+    )
