@@ -87,7 +87,7 @@ def measure(n: int, tmp: Path) -> dict:
         admin.close()
         target = backup.Source(pg_url.rsplit("/", 1)[0] + "/restored", mongo_url, "restored")
         result, restore_s = timed(lambda: backup.restore(archive, summary, target, key=None))
-        with backup._pgpass_env(pg_url) as env:
+        with backup.pgpass_env(pg_url) as env:
             tool = backup.find_pg_tool("pg_dump", 180000)
             _, pg_dump_s = timed(lambda: subprocess.run(
                 [str(tool), "-Fc", "-f", str(tmp / f"bare{n}.dump")], env=env, check=True))

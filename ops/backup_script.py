@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shop import backup, backup_remote  # noqa: E402
+from shop import backup  # noqa: E402
+from shop.backup import remote  # noqa: E402
 from shop.config import ConfigError, load_backup_settings, load_settings  # noqa: E402
 
 log = logging.getLogger("backup")
@@ -65,23 +66,19 @@ def cmd_backup(args, config) -> int:
               f"monthly {config.keep_monthly}")
         return 0
     key = backup.load_key(config.key_file, config.key)
-    destinations = backup_remote.parse_destinations(config.destinations, config.environ or {})
+    destinations = remote.parse_destinations(config.destinations, config.environ or {})
     archive = backup.create_backup(source, config.directory, key=key)
     policy = {"keep_last": config.keep_last, "keep_daily": config.keep_daily, "keep_weekly": config.keep_weekly,
               "keep_monthly": config.keep_monthly}
-    deleted = backup.apply_retention(config.directory, **policy)
+    deleted = backup.apply_retention(remote.LocalDirectory(config.directory), **policy)
     print(f"backup written: {archive} ({archive.stat().st_size} bytes); retention removed: {deleted or 'nothing'}")
     name = archive.name.split(".")[0]
     _, summary = backup.summary_for(config.directory, name)
     failed = []
     for destination in destinations:
         try:
-            backup_remote.ship(destination, archive, config.directory / f"{name}.manifest.json", summary)
-            removed = []
-            for old in backup.sets_to_delete(backup_remote.remote_sets(destination), **policy):
-                destination.delete(f"{old['name']}.manifest.json")  # the set stops counting first
-                destination.delete(old["archive"])
-                removed.append(old["name"])
+            remote.ship(destination, archive, config.directory / f"{name}.manifest.json", summary)
+            removed = backup.apply_retention(destination, **policy)
             print(f"copied and verified at {destination.label}; retention removed: {removed or 'nothing'}")
         except Exception as error:  # one destination failing must not stop the others
             print(f"backup: copy to {destination.label} FAILED: {error}", file=sys.stderr)
@@ -95,8 +92,8 @@ def cmd_backup(args, config) -> int:
 
 def _all_sets(config) -> list[tuple[str, dict]]:
     found = [(str(config.directory), info) for info in backup.inspect_sets(config.directory)]
-    for destination in backup_remote.parse_destinations(config.destinations, config.environ or {}):
-        found += [(destination.label, info) for info in backup_remote.remote_sets(destination)]
+    for destination in remote.parse_destinations(config.destinations, config.environ or {}):
+        found += [(destination.label, info) for info in remote.remote_sets(destination)]
     return found
 
 
@@ -104,8 +101,8 @@ def _fetch(config, name: str, into: Path):
     """A set by name: from the local directory, else downloaded from the first destination that has it."""
     if (config.directory / f"{name}.manifest.json").is_file():
         return backup.summary_for(config.directory, name)
-    for destination in backup_remote.parse_destinations(config.destinations, config.environ or {}):
-        for info in backup_remote.remote_sets(destination):
+    for destination in remote.parse_destinations(config.destinations, config.environ or {}):
+        for info in remote.remote_sets(destination):
             if info["name"] == name:
                 destination.get(f"{name}.manifest.json", into / f"{name}.manifest.json")
                 destination.get(info["archive"], into / info["archive"])

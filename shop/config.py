@@ -293,7 +293,7 @@ class BackupSettings:
     keep_monthly: int = 6
     key_file: str | None = None
     key: str | None = None  # urlsafe base64 in the environment; never on a command line
-    destinations: str = ""  # comma-separated file:// s3:// sftp:// URLs (shop/backup_remote.py)
+    destinations: str = ""  # comma-separated file:// s3:// sftp:// URLs (shop/backup/remote.py)
     ping_url: str | None = None  # monitoring: <url>/success or <url>/fail after each run
     environ: dict | None = None  # for the destinations' credentials (AWS_*, BACKUP_SFTP_*)
 

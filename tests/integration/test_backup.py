@@ -22,6 +22,7 @@ from shop import backup, failpoints
 from shop.adapters.mongo import MongoStore
 from shop.adapters.payments import SimulatedPaymentProvider
 from shop.adapters.postgres import BACKUP_FENCE_KEY, PostgresDatabase
+from shop.backup.remote import LocalDirectory
 from shop.domain.accounts import Role
 from shop.services import checkout, orders
 from shop.services.catalog import load_demo_catalog
@@ -264,7 +265,7 @@ def _fake_set(directory: Path, when: dt.datetime) -> str:
 def test_retention_keeps_the_newest_and_one_per_day_week_and_month(tmp_path):
     start = dt.datetime(2026, 1, 1, 3, tzinfo=dt.timezone.utc)
     names = [_fake_set(tmp_path, start + dt.timedelta(hours=12 * i)) for i in range(120)]  # two a day
-    deleted = backup.apply_retention(tmp_path, keep_last=3, keep_daily=7, keep_weekly=4, keep_monthly=3)
+    deleted = backup.apply_retention(LocalDirectory(tmp_path), keep_last=3, keep_daily=7, keep_weekly=4, keep_monthly=3)
     kept = [s["name"] for s in backup.list_sets(tmp_path)]
     assert names[-1] in kept and set(names[-3:]) <= set(kept)
     assert len(kept) + len(deleted) == 120
@@ -275,7 +276,8 @@ def test_retention_keeps_the_newest_and_one_per_day_week_and_month(tmp_path):
 
 def test_retention_never_deletes_the_only_set(tmp_path):
     name = _fake_set(tmp_path, dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
-    assert backup.apply_retention(tmp_path, keep_last=0, keep_daily=0, keep_weekly=0, keep_monthly=0) == []
+    nothing_kept = {"keep_last": 0, "keep_daily": 0, "keep_weekly": 0, "keep_monthly": 0}
+    assert backup.apply_retention(LocalDirectory(tmp_path), **nothing_kept) == []
     assert [s["name"] for s in backup.list_sets(tmp_path)] == [name]
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from shop import backup, backup_remote
+from shop import backup
+from shop.backup import remote as backup_remote
 from shop.embedded import free_port
 from shop.services.catalog import load_demo_catalog
 from tests.conftest import ROOT

@@ -8,7 +8,8 @@ from shop.domain.refunds import RefundableLine
 
 
 def refundable_lines(cur, order_id: int) -> list[RefundableLine]:
-    """Under `db.orders.locked` (LockedOrder.refundable_lines): each line with what was paid for it and what is already refunded."""
+    """Under `db.orders.locked` (LockedOrder.refundable_lines): each line with what was paid for it
+    and what is already refunded."""
     cur.execute("""SELECT order_item_id, quantity, refunded_quantity, unit_price * quantity - discount_amount AS paid
                    FROM order_items WHERE order_id = %s ORDER BY order_item_id""", (order_id,))
     return [RefundableLine(**row) for row in cur.fetchall()]
@@ -22,9 +23,9 @@ def refund_by_key(cur, idempotency_key: str) -> dict | None:
 def record_refund(cur, order_id: int, payment_id: int | None, amounts: dict[int, tuple[int, Decimal]],
                   reason: str, goods_returned: bool, idempotency_key: str, provider_reference: str | None,
                   created_by: int, shipping: Decimal = Decimal("0.00")) -> dict:
-    """Under `db.orders.locked` (LockedOrder.record_refund): the refund, its lines (and `shipping` given back), and the order's and
-    lines' refunded totals (the CHECKs on those totals refuse an over-refund even if the caller's
-    arithmetic were wrong)."""
+    """Under `db.orders.locked` (LockedOrder.record_refund): the refund, its lines (and `shipping`
+    given back), and the order's and lines' refunded totals (the CHECKs on those totals refuse an
+    over-refund even if the caller's arithmetic were wrong)."""
     total = sum((money for _, money in amounts.values()), Decimal("0.00")) + shipping
     cur.execute("""INSERT INTO refunds (order_id, payment_id, amount, reason, goods_returned, idempotency_key,
                                         provider_reference, created_by)

@@ -14,15 +14,17 @@ from __future__ import annotations
 import contextlib
 import ftplib  # nosec B402
 import hashlib
+import json
 import logging
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from shop.backup import BackupError
+from shop.backup.archive import BackupError, list_sets
 
 log = logging.getLogger(__name__)
 RETRIES = 3
@@ -36,6 +38,7 @@ class Destination(Protocol):
     def names(self) -> list[str]: ...
     def get(self, name: str, local: Path) -> None: ...
     def delete(self, name: str) -> None: ...
+    def sets(self) -> list[dict]: ...  # the complete sets there, oldest first
 
 
 def _hash_stream(read) -> tuple[int, str]:
@@ -44,6 +47,11 @@ def _hash_stream(read) -> tuple[int, str]:
         digest.update(block)
         size += len(block)
     return size, digest.hexdigest()
+
+
+class _RemoteListing:
+    def sets(self) -> list[dict]:
+        return remote_sets(self)
 
 
 class LocalDirectory:
@@ -73,8 +81,11 @@ class LocalDirectory:
     def delete(self, name: str) -> None:
         (self.path / name).unlink(missing_ok=True)
 
+    def sets(self) -> list[dict]:
+        return list_sets(self.path)
 
-class S3Bucket:
+
+class S3Bucket(_RemoteListing):
     def __init__(self, bucket: str, prefix: str, endpoint_url: str | None):
         import boto3
 
@@ -110,7 +121,7 @@ class S3Bucket:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(name))
 
 
-class SftpServer:
+class SftpServer(_RemoteListing):
     def __init__(self, host: str, port: int, user: str, path: str, environ: dict):
         self.host, self.port, self.user, self.path = host, port, user, PurePosixPath(path or ".")
         self.environ = environ
@@ -185,7 +196,7 @@ class SftpServer:
         self._with_sftp(lambda sftp: sftp.remove(str(self.path / name)))
 
 
-class FtpServer:
+class FtpServer(_RemoteListing):
     """`ftp://user@host:21/dir` (or `ftps://`): explicit TLS (AUTH TLS, data channel protected, the
     server's certificate checked — against BACKUP_FTP_CA_FILE when set); plain FTP only when asked
     with `?tls=off`. Uploads go to `.name.part` and are renamed, so a half-sent file never has the
@@ -315,9 +326,6 @@ def ship(destination: Destination, archive: Path, manifest: Path, summary: dict)
 
 def remote_sets(destination: Destination) -> list[dict]:
     """Complete sets at a destination: those whose manifest and archive are both there."""
-    import json
-    import tempfile
-
     names = set(destination.names())
     sets = []
     for manifest_name in sorted(n for n in names if n.endswith(".manifest.json")):
