@@ -210,11 +210,6 @@ def parse_idempotency_key(raw) -> str:
         raise InvalidInput(N_("The checkout form is invalid; reload the page and try again.")) from None
 
 
-def hold_key(order_id: int) -> str:
-    """The key of an order's marker on a product document (an integer from PostgreSQL, never input)."""
-    return f"o{int(order_id)}"
-
-
 def failed_or_cancelled_rate(status_counts: dict[str, int]) -> float | None:
     """Share of decided orders that failed at checkout or were cancelled (None: no orders yet).
     Orders still being placed are left out: their outcome is not known."""

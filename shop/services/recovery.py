@@ -16,6 +16,7 @@ from pathlib import Path
 from shop import metrics
 from shop.adapters.mongo import MongoStore, StoreError
 from shop.adapters.postgres import DatabaseError, PostgresDatabase
+from shop.domain import markers
 from shop.domain.audit import AuditEvent
 from shop.domain.orders import OrderStatus
 from shop.services.audit import AuditLog
@@ -118,24 +119,20 @@ def _record_stock_levels(db: PostgresDatabase, store: MongoStore) -> None:
             store.unmark(product_id, stock)
 
 
-def _order_id(marker_key: str) -> int | None:
-    return int(marker_key[1:]) if marker_key.startswith("o") and marker_key[1:].isdigit() else None
-
-
 def _markers(db: PostgresDatabase, store: MongoStore, field: str):
     """(product id, order id, marker value, (status, stock_returned)) for every `field` marker."""
     products = store.products_with_markers(field)
-    order_ids = {oid for _, markers in products for key in markers if (oid := _order_id(key)) is not None}
+    order_ids = {oid for _, found in products for key in found if (oid := markers.order_of(key)) is not None}
     states = db.orders.states(list(order_ids))
-    for product_id, markers in products:
-        for key, value in markers.items():
-            order_id = _order_id(key)
+    for product_id, found in products:
+        for key, value in found.items():
+            order_id = markers.order_of(key)
             if order_id is not None:
                 yield product_id, order_id, value, states.get(order_id, (None, False))
 
 
 def _sweep_holds(db: PostgresDatabase, store: MongoStore, report: RecoveryReport) -> None:
-    for product_id, order_id, quantity, (status, _) in _markers(db, store, "holds"):
+    for product_id, order_id, quantity, (status, _) in _markers(db, store, markers.HOLDS):
         if status in _SETTLED:
             report.holds_settled += store.settle_hold(product_id, order_id)
         elif status is OrderStatus.FAILED or status is None:
@@ -150,25 +147,21 @@ def _sweep_returns(db: PostgresDatabase, store: MongoStore, now: dt.datetime, re
     """Forget `returns` markers an hour after the stock they remember is back for good: a cancelled
     order's ("o<order id>", once the order says its stock was returned) and a refund's restock
     ("r<refund id>", once the refund says so). One read of the marked products for both."""
-    products = store.products_with_markers("returns")
-    keys = [(product_id, key, marker) for product_id, markers in products for key, marker in markers.items()]
-    order_ids = [oid for _, key, _ in keys if (oid := _order_id(key)) is not None]
-    refund_ids = [rid for _, key, _ in keys if (rid := _refund_id(key)) is not None]
+    products = store.products_with_markers(markers.RETURNS)
+    keys = [(product_id, key, marker) for product_id, found in products for key, marker in found.items()]
+    order_ids = [oid for _, key, _ in keys if (oid := markers.order_of(key)) is not None]
+    refund_ids = [rid for _, key, _ in keys if (rid := markers.refund_of(key)) is not None]
     orders_back = {oid: returned for oid, (_, returned) in db.orders.states(order_ids).items()} if order_ids else {}
     refunds_back = db.refunds.stock_states(refund_ids) if refund_ids else {}
     for product_id, key, marker in keys:
-        order_id, refund_id = _order_id(key), _refund_id(key)
+        order_id, refund_id = markers.order_of(key), markers.refund_of(key)
         back = orders_back.get(order_id) if order_id is not None else refunds_back.get(refund_id)
         at = marker.get("at") if isinstance(marker, dict) else None
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=dt.timezone.utc)
         if back and at is not None and now - at > RETURN_MARKER_RETENTION:
-            store.forget_marker(product_id, "returns", key)
+            store.forget_marker(product_id, markers.RETURNS, key)
             report.returns_forgotten += 1
-
-
-def _refund_id(marker_key: str) -> int | None:
-    return int(marker_key[1:]) if marker_key.startswith("r") and marker_key[1:].isdigit() else None
 
 
 class RecoveryThread(threading.Thread):

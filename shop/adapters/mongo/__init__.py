@@ -28,9 +28,9 @@ from pymongo import MongoClient
 from pymongo.errors import BulkWriteError, CollectionInvalid, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from shop.config import PROJECT_ROOT
+from shop.domain import markers
 from shop.domain.catalog import Product
 from shop.domain.money import to_money
-from shop.domain.orders import hold_key
 
 StoreError = PyMongoError  # any failure talking to MongoDB
 StoreUnavailable = ConnectionFailure  # MongoDB did not answer (down, unreachable, timed out)
@@ -262,9 +262,9 @@ class MongoStore:
         units are left. `settle` lists committed orders whose holds on this product are dropped in
         the same update (settlement piggybacked on the next reservation, see docs/checkout.md).
         """
-        key = f"holds.{hold_key(order_id)}"
+        key = markers.path(markers.HOLDS, markers.order_key(order_id))
         update: dict = {"$inc": {"stock": -quantity}, "$set": {key: quantity, "marked": True}}
-        settled = {f"holds.{hold_key(other)}": "" for other in settle if other != order_id}
+        settled = {markers.path(markers.HOLDS, markers.order_key(other)): "" for other in settle if other != order_id}
         if settled:
             update["$unset"] = settled
         product = ObjectId(product_id)
@@ -277,7 +277,7 @@ class MongoStore:
                                                             key: 1})
             if doc is None:
                 return None
-            if hold_key(order_id) in (doc.get("holds") or {}):
+            if markers.order_key(order_id) in (doc.get(markers.HOLDS) or {}):
                 return _product(doc)  # this order already holds them: a retry, nothing to take
             if "deleted_at" in doc or doc["stock"] < quantity:
                 return None
@@ -292,7 +292,7 @@ class MongoStore:
 
     def release_hold(self, product_id: str, order_id: int, quantity: int) -> bool:
         """Give an aborted order's units back; a no-op if it holds none here."""
-        key = f"holds.{hold_key(order_id)}"
+        key = markers.path(markers.HOLDS, markers.order_key(order_id))
         result = self.products.update_one(
             {"_id": ObjectId(product_id), key: quantity},
             {"$inc": {"stock": quantity}, "$unset": {key: ""}},
@@ -301,15 +301,15 @@ class MongoStore:
 
     def settle_hold(self, product_id: str, order_id: int) -> bool:
         """A committed order's units are sold for good: drop the marker, keep the stock as it is."""
-        key = f"holds.{hold_key(order_id)}"
+        key = markers.path(markers.HOLDS, markers.order_key(order_id))
         result = self.products.update_one({"_id": ObjectId(product_id), key: {"$exists": True}},
                                           {"$unset": {key: ""}})
         return result.modified_count == 1
 
     def return_stock(self, product_id: str, order_id: int, quantity: int) -> bool:
         """Give a cancelled order's units back exactly once (a `returns` marker remembers it)."""
-        hold = f"holds.{hold_key(order_id)}"
-        returned = f"returns.{hold_key(order_id)}"
+        hold = markers.path(markers.HOLDS, markers.order_key(order_id))
+        returned = markers.path(markers.RETURNS, markers.order_key(order_id))
         marker = {"qty": quantity, "at": dt.datetime.now(dt.timezone.utc)}
         product = ObjectId(product_id)
         # Still held (cancelled before its hold was settled): release and remember in one update.
@@ -327,7 +327,7 @@ class MongoStore:
     def return_units(self, product_id: str, marker_key: str, quantity: int) -> bool:
         """Put `quantity` units back once for `marker_key` (a refund's returned goods: "r<refund id>");
         a repeat finds the marker and changes nothing."""
-        returned = f"returns.{marker_key}"
+        returned = markers.path(markers.RETURNS, marker_key)
         result = self.products.update_one(
             {"_id": ObjectId(product_id), returned: {"$exists": False}},
             {"$inc": {"stock": quantity},
@@ -340,7 +340,7 @@ class MongoStore:
         Every update that adds a marker also sets `marked: true`, and the sparse index on `marked`
         holds only those products: the sweep reads the work in flight, never the whole collection.
         """
-        if field not in ("holds", "returns"):
+        if field not in markers.FIELDS:
             raise ValueError(f"not a stock marker field: {field!r}")
         docs = self.products.find({"marked": True}, {field: 1})
         return [(str(doc["_id"]), doc[field]) for doc in docs if doc.get(field)]
@@ -361,13 +361,11 @@ class MongoStore:
 
     def mark_products_with_markers(self) -> None:
         """Set `marked` on products whose markers predate the flag (a full read: rebuilds only)."""
-        for field in ("holds", "returns"):
+        for field in markers.FIELDS:
             self.products.update_many({field: {"$gt": {}}, "marked": {"$exists": False}}, {"$set": {"marked": True}})
 
     def forget_marker(self, product_id: str, field: str, key: str) -> None:
-        if field not in ("holds", "returns"):
-            raise ValueError(f"not a stock marker field: {field!r}")
-        self.products.update_one({"_id": ObjectId(product_id)}, {"$unset": {f"{field}.{key}": ""}})
+        self.products.update_one({"_id": ObjectId(product_id)}, {"$unset": {markers.path(field, key): ""}})
 
     def save_review(self, product_id: str, user_id: int, author: str, rating: int, text: str) -> None:
         """One review per customer and product (unique index): a second one replaces the first."""
