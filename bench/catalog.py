@@ -212,8 +212,8 @@ def stock_operations(store: MongoStore, ids: list[ObjectId], n: int = 200) -> di
     for i in range(n):
         product_id, order_id = str(ids[i % len(ids)]), 10_000_000 + i
         began = time.perf_counter()
-        if store.reserve_stock(product_id, order_id, 1) is not None:
-            store.release_hold(product_id, order_id, 1)
+        if store.stock.reserve(product_id, order_id, 1) is not None:
+            store.stock.release(product_id, order_id, 1)
         latencies.append(time.perf_counter() - began)
     old = []
     for i in range(3):

@@ -169,7 +169,7 @@ def rebuild_catalog_index(db: PostgresDatabase, store: MongoStore) -> int:
     or `flask --app shop catalog-rebuild`). Returns how many products it holds. Give it a
     MongoStore opened with timeout_ms=REBUILD_TIMEOUT_MS."""
     started = dt.datetime.now(dt.timezone.utc)
-    store.mark_products_with_markers()
+    store.stock.mark_products_with_markers()
     count = db.catalog.rebuild(CatalogEntry.of(product) for product in store.products_for_catalog_index())
     # Clock skew between hosts: a write this close to the start is left pending and projected again.
     store.clear_catalog_pending_before(started - dt.timedelta(seconds=60))
@@ -246,7 +246,7 @@ def delete_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str)
             raise NotFound(N_("That product does not exist or is no longer sold."))
         raise Conflict(N_("This product is already archived."))
     update_catalog_index(db, store, [product_id])
-    if (not store.has_stock_markers(product_id) and not db.reports.is_product_ordered(product_id)
+    if (not store.stock.has_markers(product_id) and not db.reports.is_product_ordered(product_id)
             and store.delete_archived_product(product_id)):
         try:
             db.catalog.remove(product_id)
@@ -276,7 +276,7 @@ def adjust_stock(store: MongoStore, raw_product_id: str, delta: int, reason: str
     """Add or remove units in one atomic, conditional increment: never below zero, and a sale at
     the same moment is neither lost nor overwritten (both are $inc on the same document)."""
     product_id = parse_product_id(raw_product_id)
-    after = store.adjust_stock(product_id, delta, MAX_STOCK)
+    after = store.stock.adjust(product_id, delta, MAX_STOCK)
     if after is None:
         product = store.get_product(product_id, include_archived=True)
         if product is None:

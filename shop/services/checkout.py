@@ -173,7 +173,7 @@ def _reserve_all(db: Ledgers, store: StockStore, order_id: int, cart: list[CartL
             attempted.append(line)  # before the call: a network error may hide an applied update
             piggyback = settlements.take(line.product_id) if settlements else set()
             try:
-                product = store.reserve_stock(line.product_id, order_id, line.quantity, settle=piggyback)
+                product = store.stock.reserve(line.product_id, order_id, line.quantity, settle=piggyback)
             except StoreError:
                 if settlements:
                     settlements.give_back(line.product_id, piggyback)
@@ -202,7 +202,7 @@ def _settle(store: StockStore, order_id: int, lines: list[OrderLine], settlement
         if settlements is not None and settlements.add(line.product_id, order_id):
             continue
         try:
-            store.settle_hold(line.product_id, order_id)
+            store.stock.settle(line.product_id, order_id)
         except StoreError as error:  # the order stands; the recovery sweep drops the marker
             log.warning("order %s: hold on %s left for recovery: %s", order_id, line.product_id, error)
             return
@@ -221,7 +221,7 @@ def _abort(db: Ledgers, store: StockStore, order_id: int, attempted: list[CartLi
 def _release_all(store: StockStore, order_id: int, lines: list[CartLine] | list[OrderLine]) -> None:
     for line in lines:
         try:
-            store.release_hold(line.product_id, order_id, line.quantity)
+            store.stock.release(line.product_id, order_id, line.quantity)
         except StoreError as error:  # the recovery sweep releases what is left
             log.warning("order %s: hold on %s left for recovery: %s", order_id, line.product_id, error)
             return

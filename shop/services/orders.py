@@ -57,7 +57,7 @@ def return_stock_of_cancelled(db: PostgresDatabase, store: MongoStore, order_id:
     """Give a cancelled order's units back; idempotent (each product remembers the return)."""
     try:
         for item in db.orders.items(order_id):
-            store.return_stock(item["product_id"], order_id, item["quantity"])
+            store.stock.return_cancelled(item["product_id"], order_id, item["quantity"])
             failpoints.hit("cancel.after_return")
     except StoreError as error:
         log.warning("order %s: stock return left for recovery: %s", order_id, error)

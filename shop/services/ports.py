@@ -37,14 +37,21 @@ class Ledgers(Protocol):
     orders: OrderLedger
 
 
+class Stock(Protocol):
+    """The MongoDB side (`store.stock`): units held for an order, then released or settled, each
+    safe to repeat."""
+
+    def reserve(self, product_id: str, order_id: int, quantity: int,
+                settle: Iterable[int] = ()) -> Product | None: ...
+
+    def release(self, product_id: str, order_id: int, quantity: int) -> bool: ...
+
+    def settle(self, product_id: str, order_id: int) -> bool: ...
+
+
 class StockStore(Protocol):
-    """The MongoDB side: units held for an order, then released or settled, each safe to repeat."""
+    """What the checkout saga reaches through `store` (MongoStore; tests/unit/fakes.FakeStore)."""
 
-    def reserve_stock(self, product_id: str, order_id: int, quantity: int,
-                      settle: Iterable[int] = ()) -> Product | None: ...
-
-    def release_hold(self, product_id: str, order_id: int, quantity: int) -> bool: ...
-
-    def settle_hold(self, product_id: str, order_id: int) -> bool: ...
+    stock: Stock
 
     def products_by_ids(self, product_ids: list[str], *, include_archived: bool = False) -> dict[str, Product]: ...

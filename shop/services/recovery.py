@@ -112,16 +112,16 @@ def _recover(db: PostgresDatabase, store: MongoStore, now: dt.datetime) -> Recov
 
 
 def _record_stock_levels(db: PostgresDatabase, store: MongoStore) -> None:
-    levels = store.marked_stock_levels()
+    levels = store.stock.marked_levels()
     recorded = db.catalog.record_stock([(product_id, stock) for product_id, stock, _ in levels])
     for product_id, stock, clear in levels:
         if clear and product_id in recorded:
-            store.unmark(product_id, stock)
+            store.stock.unmark(product_id, stock)
 
 
 def _markers(db: PostgresDatabase, store: MongoStore, field: str):
     """(product id, order id, marker value, (status, stock_returned)) for every `field` marker."""
-    products = store.products_with_markers(field)
+    products = store.stock.with_markers(field)
     order_ids = {oid for _, found in products for key in found if (oid := markers.order_of(key)) is not None}
     states = db.orders.states(list(order_ids))
     for product_id, found in products:
@@ -134,11 +134,11 @@ def _markers(db: PostgresDatabase, store: MongoStore, field: str):
 def _sweep_holds(db: PostgresDatabase, store: MongoStore, report: RecoveryReport) -> None:
     for product_id, order_id, quantity, (status, _) in _markers(db, store, markers.HOLDS):
         if status in _SETTLED:
-            report.holds_settled += store.settle_hold(product_id, order_id)
+            report.holds_settled += store.stock.settle(product_id, order_id)
         elif status is OrderStatus.FAILED or status is None:
             if status is None:
                 log.warning("hold of unknown order %s on product %s: releasing it", order_id, product_id)
-            report.holds_released += store.release_hold(product_id, order_id, quantity)
+            report.holds_released += store.stock.release(product_id, order_id, quantity)
         # placing: still in flight (step 1 aborts it once its lease is over);
         # cancelled: step 3 returns the units through this very hold.
 
@@ -147,7 +147,7 @@ def _sweep_returns(db: PostgresDatabase, store: MongoStore, now: dt.datetime, re
     """Forget `returns` markers an hour after the stock they remember is back for good: a cancelled
     order's ("o<order id>", once the order says its stock was returned) and a refund's restock
     ("r<refund id>", once the refund says so). One read of the marked products for both."""
-    products = store.products_with_markers(markers.RETURNS)
+    products = store.stock.with_markers(markers.RETURNS)
     keys = [(product_id, key, marker) for product_id, found in products for key, marker in found.items()]
     order_ids = [oid for _, key, _ in keys if (oid := markers.order_of(key)) is not None]
     refund_ids = [rid for _, key, _ in keys if (rid := markers.refund_of(key)) is not None]
@@ -160,7 +160,7 @@ def _sweep_returns(db: PostgresDatabase, store: MongoStore, now: dt.datetime, re
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=dt.timezone.utc)
         if back and at is not None and now - at > RETURN_MARKER_RETENTION:
-            store.forget_marker(product_id, markers.RETURNS, key)
+            store.stock.forget_marker(product_id, markers.RETURNS, key)
             report.returns_forgotten += 1
 
 

@@ -90,7 +90,7 @@ def restock_refund(db: PostgresDatabase, store: MongoStore, refund_id: int) -> b
     """Put a refund's returned units back in stock, once (idempotent: each product remembers it)."""
     try:
         for line in db.refunds.lines_to_restock(refund_id):
-            store.return_units(line["product_id"].strip(), markers.refund_key(refund_id), line["quantity"])
+            store.stock.return_units(line["product_id"].strip(), markers.refund_key(refund_id), line["quantity"])
             failpoints.hit("refund.after_line_restocked")
     except StoreError as error:
         log.warning("refund %s: restock left for recovery: %s", refund_id, error)

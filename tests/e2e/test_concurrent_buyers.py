@@ -169,7 +169,7 @@ def test_200_buyers_for_10_units_buy_exactly_10(crowd_shop):
     statuses = _all_at_once([Buyer(shop.url, e) for e in emails], BuyOne)
     counts = Counter(statuses)
     assert counts == {303: 10, 409: BUYERS - 10}, counts
-    assert store.stock_levels()[product_id] == 0
+    assert store.stock.levels()[product_id] == 0
     assert_invariant_after_recovery(db, store, {product_id: 10})
     with db.transaction() as cur:
         cur.execute("SELECT count(*) AS n, count(DISTINCT user_id) AS buyers FROM orders WHERE status = 'pending'")
@@ -210,7 +210,7 @@ def test_overlapping_multi_item_carts_are_all_or_nothing(crowd_shop):
         placed = [sorted(row["lines"]) for row in cur.fetchall()]
     allowed = [sorted(f"{p}:{q}" for p, q in cart) for cart in carts]
     assert all(lines in allowed for lines in placed)
-    assert store.stock_levels()[b] >= 0 and store.stock_levels()[a] >= 0
+    assert store.stock.levels()[b] >= 0 and store.stock.levels()[a] >= 0
 
 
 def test_the_running_shop_recovers_abandoned_checkouts_by_itself(servers, tmp_path):
@@ -224,13 +224,13 @@ def test_the_running_shop_recovers_abandoned_checkouts_by_itself(servers, tmp_pa
             # After start-up (so the start-up pass cannot be what fixes it): a checkout that died
             # after reserving, its order in flight and its hold on the product.
             order, _ = db.orders.create_placing(user.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=1)
-            assert store.reserve_stock(product_id, order["order_id"], 2)
-            assert store.stock_levels()[product_id] == 3
+            assert store.stock.reserve(product_id, order["order_id"], 2)
+            assert store.stock.levels()[product_id] == 3
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and (db.orders.get(order["order_id"])["status"] == "placing"
-                                                   or store.products_with_markers("holds")):
+                                                   or store.stock.with_markers("holds")):
                 time.sleep(0.2)
             assert db.orders.get(order["order_id"])["status"] == "failed"
-            assert store.stock_levels()[product_id] == 5
+            assert store.stock.levels()[product_id] == 5
         finally:
             stop_shop(shop)

@@ -125,7 +125,7 @@ def test_300_buyers_through_the_load_balancer_while_one_instance_is_killed_and_r
 
     time.sleep(3)  # past the checkout lease of anything the killed instance left in flight
     assert_invariant_after_recovery(lb["db"], lb["store"], {product_id: UNITS})
-    sold = UNITS - lb["store"].stock_levels()[product_id]
+    sold = UNITS - lb["store"].stock.levels()[product_id]
     with lb["db"].transaction() as cur:
         cur.execute("SELECT count(*) AS n FROM orders WHERE status = 'pending'")
         assert cur.fetchone()["n"] == sold  # one unit per order: every unit sold is one live order

@@ -20,13 +20,13 @@ def assert_invariant_after_recovery(db: PostgresDatabase, store: MongoStore, ini
     """initial stock = current stock + units in orders that are not failed/cancelled; nothing in flight."""
     report = recover(db, store)
     assert report.ran
-    stock = store.stock_levels()
+    stock = store.stock.levels()
     sold = units_in_live_orders(db)
     for product_id, initial_stock in initial.items():
         assert stock[product_id] >= 0
         assert initial_stock == stock[product_id] + sold.get(product_id, 0), (
             f"product {product_id}: initial {initial_stock} != stock {stock[product_id]} + sold {sold.get(product_id)}")
-    assert store.products_with_markers("holds") == [], "a hold marker was left behind"
+    assert store.stock.with_markers("holds") == [], "a hold marker was left behind"
     with db.transaction() as cur:
         cur.execute("SELECT count(*) AS n FROM orders WHERE status = 'placing'")
         assert cur.fetchone()["n"] == 0, "an order was left in flight"

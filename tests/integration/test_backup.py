@@ -51,7 +51,7 @@ def scratch_target(servers):
 def populate(db, store, make_user) -> dict[str, int]:
     """A shop with history: orders paid, cancelled, pending, one in flight, and a review."""
     load_demo_catalog(db, store)
-    initial = store.stock_levels()
+    initial = store.stock.levels()
     buyer = make_user(role=Role.CUSTOMER)
     ids = sorted(p for p, units in initial.items() if units >= 5)
     placed = [checkout.place_order(db, store, buyer.user_id, [(ids[i], 1)], str(uuid.uuid4())).order_id
@@ -59,7 +59,7 @@ def populate(db, store, make_user) -> dict[str, int]:
     orders.pay_order(db, SimulatedPaymentProvider(), buyer, placed[0], "4242424242424242")
     orders.cancel_order(db, store, buyer, placed[1])
     in_flight, _ = db.orders.create_placing(buyer.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=1)
-    store.reserve_stock(ids[4], in_flight["order_id"], 1)
+    store.stock.reserve(ids[4], in_flight["order_id"], 1)
     from bson import ObjectId
 
     store.reviews.insert_one({"product_id": ObjectId(ids[1]), "user_id": buyer.user_id, "rating": 5,
@@ -99,7 +99,7 @@ def test_a_backup_restores_identical_data_indexes_and_validators(source, servers
             assert "$jsonSchema" in restored.validators()["products"]
             assert {"catalog_pending", "marked"} <= set(restored.products.index_information())
             assert restored.reviews.index_information()["one_review_per_customer"]["unique"]
-            assert restored.stock_levels() == store.stock_levels()
+            assert restored.stock.levels() == store.stock.levels()
         finally:
             restored.close()
 
@@ -132,9 +132,9 @@ def test_after_a_restore_recovery_settles_the_order_that_was_in_flight(source, s
         try:
             time.sleep(1.1)  # the in-flight order's lease
             assert recover(restored_db, restored).aborted
-            stock, sold = restored.stock_levels(), units_in_live_orders(restored_db)
+            stock, sold = restored.stock.levels(), units_in_live_orders(restored_db)
             assert all(initial[p] == stock[p] + sold.get(p, 0) for p in initial)
-            assert restored.products_with_markers("holds") == []
+            assert restored.stock.with_markers("holds") == []
         finally:
             restored_db.close()
             restored.close()
@@ -334,9 +334,9 @@ def test_a_backup_taken_while_customers_buy_restores_to_a_consistent_shop(source
             with restored_db.transaction() as cur:
                 cur.execute("UPDATE orders SET lease_until = now() - interval '1 second' WHERE status = 'placing'")
             recover(restored_db, restored)
-            stock, sold = restored.stock_levels(), units_in_live_orders(restored_db)
+            stock, sold = restored.stock.levels(), units_in_live_orders(restored_db)
             assert {p: stock[p] + sold.get(p, 0) for p in products} == initial
-            assert restored.products_with_markers("holds") == []
+            assert restored.stock.with_markers("holds") == []
         finally:
             restored_db.close()
             restored.close()

@@ -204,7 +204,7 @@ def test_cancelling_before_the_hold_was_settled_still_returns_the_units_once(db,
         place(db, store, customer, [(product, 2)])
     failpoints.clear()
     (order,) = db.orders.of_user(customer.user_id, include_failed=True)
-    assert store.products_with_markers("holds")  # the hold is still there
+    assert store.stock.with_markers("holds")  # the hold is still there
     orders.cancel_order(db, store, customer, order["order_id"])
     assert stock_of(product) == 5
     assert_invariant_after_recovery(db, store, {pid(product): 5})

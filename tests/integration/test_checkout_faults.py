@@ -81,7 +81,7 @@ def test_a_cancellation_killed_halfway_is_finished_by_recovery(servers, migrated
     assert child.returncode == failpoints.EXIT_CODE, child.stdout + child.stderr
     assert db.orders.get(result.order_id)["status"] == "cancelled"
     assert_invariant_after_recovery(db, store, {str(products[0]["_id"]): 5, str(products[1]["_id"]): 3})
-    assert store.stock_levels()[str(products[0]["_id"])] == 5
+    assert store.stock.levels()[str(products[0]["_id"])] == 5
 
 
 def test_a_double_submission_racing_itself_yields_one_order(db, store, make_user, make_product):
@@ -105,7 +105,7 @@ def test_a_double_submission_racing_itself_yields_one_order(db, store, make_user
         thread.join()
     assert errors == []
     assert len({r.order_id for r in results}) == 1 and sum(r.created for r in results) == 1
-    assert store.stock_levels()[str(product["_id"])] == 7
+    assert store.stock.levels()[str(product["_id"])] == 7
     assert_invariant_after_recovery(db, store, {str(product["_id"]): 10})
 
 
@@ -163,7 +163,7 @@ def test_postgres_down_at_checkout_takes_nothing(own_postgres, store):
     server.stop()
     with pytest.raises(Unavailable, match="nothing was ordered"):
         checkout.place_order(db, store, customer.user_id, [(ids[0], 1)], str(uuid.uuid4()))
-    assert store.stock_levels() == {ids[0]: 5, ids[1]: 3}
+    assert store.stock.levels() == {ids[0]: 5, ids[1]: 3}
     server.start()
 
 
@@ -213,4 +213,4 @@ def test_a_cancellation_while_mongodb_is_down_is_finished_when_it_returns(db, ow
     assert db.orders.get(order_id)["stock_returned"] is False
     server.start()
     assert_invariant_after_recovery(db, store, {ids[0]: 5, ids[1]: 3})
-    assert store.stock_levels()[ids[0]] == 5
+    assert store.stock.levels()[ids[0]] == 5

@@ -31,7 +31,7 @@ def test_comprar_places_the_order_and_shows_it_under_pedidos(client, shopper, ma
     assert "Pedido 1 realizado" in order_page and "119,90" in order_page and "Pendiente de pago" in order_page
     orders = client.get("/orders/").get_data(as_text=True)
     assert "2 × Cafetera" in orders and "Pedido" in orders
-    assert store.stock_levels()[str(product["_id"])] == 2
+    assert store.stock.levels()[str(product["_id"])] == 2
 
 
 def test_forged_price_and_user_fields_are_ignored(client, shopper, make_user, make_product, db):
@@ -51,7 +51,7 @@ def test_a_double_click_places_one_order(client, shopper, make_product, db, stor
     second = client.post("/orders/buy", data=form)
     assert first.headers["Location"] == second.headers["Location"]
     assert len(db.orders.of_user(shopper.user_id)) == 1
-    assert store.stock_levels()[str(product["_id"])] == 3
+    assert store.stock.levels()[str(product["_id"])] == 3
 
 
 def test_asking_for_more_than_is_left_says_how_many_are_left(client, shopper, make_product, db):
@@ -90,7 +90,7 @@ def test_the_cart_checks_out_all_lines_at_once(client, shopper, make_product, db
     response = client.post("/orders/checkout", data={"csrf_token": token, "idempotency_key": key})
     assert response.status_code == 303
     assert db.carts.lines(shopper.user_id) == []
-    assert store.stock_levels() == {str(one["_id"]): 2, str(two["_id"]): 1}
+    assert store.stock.levels() == {str(one["_id"]): 2, str(two["_id"]): 1}
 
 
 def test_a_cart_checkout_short_of_stock_keeps_the_cart_and_says_why(client, shopper, make_product, db):
@@ -125,7 +125,7 @@ def test_cancel_returns_the_units(client, shopper, make_product, store):
     location = client.post("/orders/buy", data={**product_form(client, product), "quantity": "2"}).headers["Location"]
     token = csrf_token_from(client.get(location).get_data(as_text=True))
     assert client.post(f"{location}/cancel", data={"csrf_token": token}).status_code == 303
-    assert store.stock_levels()[str(product["_id"])] == 3
+    assert store.stock.levels()[str(product["_id"])] == 3
     assert "Cancelado" in client.get(location).get_data(as_text=True)
 
 
@@ -175,7 +175,7 @@ def test_the_json_api_places_an_order_once_per_idempotency_key(client, shopper, 
     again = client.post("/api/orders", json=body, headers=headers)
     assert first.status_code == 201 and first.json["total"] == "6.20" and not first.json["replayed"]
     assert again.status_code == 200 and again.json["order_id"] == first.json["order_id"] and again.json["replayed"]
-    assert store.stock_levels()[str(product["_id"])] == 3
+    assert store.stock.levels()[str(product["_id"])] == 3
     short = client.post("/api/orders", json={"items": [{"product_id": str(product["_id"]), "quantity": 9}]},
                         headers={**headers, "Idempotency-Key": str(uuid.uuid4())})
     assert short.status_code == 409 and "Solo quedan 3" in short.json["error"]["message"]

@@ -130,7 +130,8 @@ def test_units_go_back_to_stock_only_when_the_goods_came_back_and_only_once(db, 
 
 
 def test_a_restock_interrupted_after_the_refund_is_finished_by_recovery_once(db, store, paid_order, monkeypatch):
-    from shop.adapters.mongo import MongoStore, StoreError
+    from shop.adapters.mongo import StoreError
+    from shop.adapters.mongo.stock import Stock
 
     o = paid_order
     before = stock(store, o["book"])
@@ -139,7 +140,7 @@ def test_a_restock_interrupted_after_the_refund_is_finished_by_recovery_once(db,
         raise StoreError("MongoDB is down")
 
     with monkeypatch.context() as patched:
-        patched.setattr(MongoStore, "return_units", down)
+        patched.setattr(Stock, "return_units", down)
         outcome = refund(db, store, o, {"Libro": 2}, goods=True)
     assert stock(store, o["book"]) == before and db.refunds.awaiting_stock() == [outcome.refund_id]
     recover(db, store)

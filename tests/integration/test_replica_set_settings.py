@@ -31,7 +31,7 @@ def test_a_checkout_and_a_cancellation_under_majority_writes_and_reads(servers, 
         buyer = make_user()
         placed = checkout.place_order(db, store, buyer.user_id, [(product_id, 3)], str(uuid.uuid4()))
         orders.cancel_order(db, store, buyer, placed.order_id)
-        assert store.stock_levels()[product_id] == 4
+        assert store.stock.levels()[product_id] == 4
         assert_invariant_after_recovery(db, store, {product_id: 4})
     finally:
         store.client.drop_database(mongo_db_name)

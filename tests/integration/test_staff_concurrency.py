@@ -21,9 +21,9 @@ def test_stock_adjustments_during_purchases_lose_no_update_and_never_go_below_ze
     """8 buyers take 1 unit each, twice, while an admin adds 1 and removes 2 units, 20 times each.
     Whatever interleaving happens, every unit is accounted for: nothing is lost and nothing oversold;
     every adjustment is applied or refused (never "try again"), on either path of adjust_stock."""
-    import shop.adapters.mongo as mongo_adapter
+    import shop.adapters.mongo.stock as stock_adapter
 
-    monkeypatch.setattr(mongo_adapter, "_CAS_ATTEMPTS", cas_attempts)
+    monkeypatch.setattr(stock_adapter, "CAS_ATTEMPTS", cas_attempts)
     product = make_product(stock=30)
     product_id = str(product["_id"])
     buyers = [make_user(role=Role.CUSTOMER) for _ in range(8)]
@@ -61,7 +61,7 @@ def test_archiving_while_a_checkout_holds_units_keeps_the_product(db, store, mak
     must only archive, because the order may still commit with this product in it."""
     product = make_product(stock=5)
     product_id = str(product["_id"])
-    store.reserve_stock(product_id, 424242, 1)  # an order in flight
+    store.stock.reserve(product_id, 424242, 1)  # an order in flight
     outcome, _ = catalog.delete_product(db, store, product_id)
     assert outcome == "archived"
     assert store.products.find_one({"_id": product["_id"]}) is not None
@@ -71,5 +71,5 @@ def test_no_reservation_succeeds_once_a_product_is_archived(db, store, make_prod
     product = make_product(stock=5)
     product_id = str(product["_id"])
     store.archive_product(product_id)
-    assert store.reserve_stock(product_id, 7, 1) is None
+    assert store.stock.reserve(product_id, 7, 1) is None
     assert store.products.find_one({"_id": product["_id"]})["stock"] == 5

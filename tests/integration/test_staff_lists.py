@@ -313,7 +313,7 @@ def test_the_low_stock_list_equals_a_recount_after_sales_cancellations_and_resto
         assert [(p.stock, p.name) for p in listed] == recount(threshold), threshold
     # Every change recorded: only products with a marker still in flight (a cancellation's return
     # marker is kept an hour) stay marked.
-    for _, _, clear in store.marked_stock_levels():
+    for _, _, clear in store.stock.marked_levels():
         assert not clear
 
 
@@ -324,12 +324,12 @@ def test_a_product_restocked_after_its_stock_was_read_stays_marked_for_the_next_
     product = make_product(name="Tetera", stock=1)
     product_id = str(product["_id"])
     catalog.adjust_stock(store, product_id, -1, "rotura")
-    [(_, read, clear)] = store.marked_stock_levels()
+    [(_, read, clear)] = store.stock.marked_levels()
     assert (read, clear) == (0, True)
     catalog.adjust_stock(store, product_id, 9, "compra")  # between the pass's read and its unmark
-    assert not store.unmark(product_id, read)
+    assert not store.stock.unmark(product_id, read)
     recover(db, store)
-    assert reports.low_stock(db, store, 5) == [] and store.marked_stock_levels() == []
+    assert reports.low_stock(db, store, 5) == [] and store.stock.marked_levels() == []
 
 
 def test_the_dashboards_daily_totals_equal_a_recount_of_the_orders(db, store, make_product, make_user):

@@ -31,7 +31,7 @@ def test_item3_a_fourth_unpaid_order_is_refused_and_takes_no_stock(client, shopp
     response = client.post("/orders/buy", data={**product_form(client, product), "quantity": "1"})
     assert response.status_code == 429
     assert "Ya tienes 3 pedidos sin pagar" in response.get_data(as_text=True)
-    assert store.stock_levels()[str(product["_id"])] == 97
+    assert store.stock.levels()[str(product["_id"])] == 97
     assert len(db.orders.of_user(shopper.user_id)) == 3
     # Paying one frees its place.
     order_id = db.orders.of_user(shopper.user_id)[0]["order_id"]
@@ -46,7 +46,7 @@ def test_item3_units_held_unpaid_are_limited_too(client, shopper, make_product, 
     assert client.post("/orders/buy", data={**product_form(client, product), "quantity": "40"}).status_code == 303
     response = client.post("/orders/buy", data={**product_form(client, product), "quantity": "11"})
     assert response.status_code == 429
-    assert store.stock_levels()[str(product["_id"])] == 60
+    assert store.stock.levels()[str(product["_id"])] == 60
 
 
 def test_item3_the_api_answers_429_with_the_reason(client, shopper, make_product):
@@ -81,7 +81,7 @@ def test_item3_concurrent_checkouts_of_one_account_never_pass_the_limit_together
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["placed"] * 3 + ["refused"] * 9
-    assert store.stock_levels()[str(product["_id"])] == 97
+    assert store.stock.levels()[str(product["_id"])] == 97
 
 
 def test_item3_one_address_is_limited_across_accounts(db, store, make_user, make_product):
@@ -129,6 +129,6 @@ def test_item3_placing_orders_is_rate_limited_per_account(settings, db, store, m
         statuses.append(client.post("/api/orders", json={"items": [{"product_id": str(product["_id"]), "quantity": 1}]},
                                     headers={"X-CSRFToken": token, "Idempotency-Key": str(uuid.uuid4())}).status_code)
         assert statuses == [303, 303, 429]  # Comprar and the API share one budget
-        assert store.stock_levels()[str(product["_id"])] == 98
+        assert store.stock.levels()[str(product["_id"])] == 98
     finally:
         close_stores(app)

@@ -68,6 +68,16 @@ class FakeLedger:
         return dict(order) if order else None
 
 
+class FakeStore:
+    """What the checkout saga reaches through `store`: the stock, and the products by id."""
+
+    def __init__(self, stock: FakeStock):
+        self.stock = stock
+
+    def products_by_ids(self, product_ids, *, include_archived=False):
+        return self.stock.products_by_ids(product_ids, include_archived=include_archived)
+
+
 class FakeStock:
     def __init__(self, **stock_by_name: int):
         self.products = {f"{i:024x}": {"name": name, "stock": stock, "holds": {}, "price": Decimal("10.00")}
@@ -82,7 +92,7 @@ class FakeStock:
         doc = self.products[pid]
         return Product(pid, doc["name"], "Pruebas", doc["price"], doc["stock"])
 
-    def reserve_stock(self, product_id, order_id, quantity, settle=()):
+    def reserve(self, product_id, order_id, quantity, settle=()):
         if self.before_reserve:
             self.before_reserve(product_id, order_id)
         if product_id in self.fail_reserve:
@@ -102,7 +112,7 @@ class FakeStock:
                 doc["holds"].pop(other, None)
         return before
 
-    def release_hold(self, product_id, order_id, quantity):
+    def release(self, product_id, order_id, quantity):
         doc = self.products[product_id]
         if doc["holds"].get(order_id) != quantity:
             return False
@@ -110,7 +120,7 @@ class FakeStock:
         doc["stock"] += quantity
         return True
 
-    def settle_hold(self, product_id, order_id):
+    def settle(self, product_id, order_id):
         return self.products[product_id]["holds"].pop(order_id, None) is not None
 
     def products_by_ids(self, product_ids, *, include_archived=False):

@@ -13,7 +13,7 @@ import pytest
 from shop.domain.errors import Conflict, Unavailable
 from shop.domain.orders import OutOfStock
 from shop.services import checkout
-from tests.unit.fakes import FakeDatabase, FakeLedger, FakeStock
+from tests.unit.fakes import FakeDatabase, FakeLedger, FakeStock, FakeStore
 
 
 @pytest.fixture
@@ -27,8 +27,9 @@ def stock():
 
 
 def buy(ledger, stock, *lines, key=None, settlements=None):
-    return checkout.place_order(FakeDatabase(ledger), stock, 7, [(stock.id_of(name), n) for name, n in lines],
-                                key or str(uuid.uuid4()), settlements=settlements)
+    cart = [(stock.id_of(name), n) for name, n in lines]
+    return checkout.place_order(FakeDatabase(ledger), FakeStore(stock), 7, cart, key or str(uuid.uuid4()),
+                                settlements=settlements)
 
 
 def test_an_order_takes_its_units_decides_once_and_drops_its_holds(ledger, stock):

@@ -4,10 +4,9 @@ The catalog and the stock live here. Only portable MongoDB 5+ features are used 
 no field paths through arrays of sub-documents), so the SecantusDB stand-in and real MongoDB
 behave alike. Every filter is built from values validated in `shop.domain.catalog`.
 
-(Over 400 lines, and known to be: the products' stock operations, catalog writes, reviews and the
-audit chain still share this one class; issue 9 splits them by aggregate — `stock`, `catalog`,
-`reviews`, `audit_log` — which has not been done yet. New MongoDB code goes in modules beside it,
-as rate_limits.py does.)
+Every change of a product's stock is in `stock.py` (`store.stock`); the product document's shape in
+`documents.py`. Catalog writes, reviews and the audit chain are still in this class (issue 9 would
+give them modules of their own too).
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import datetime as dt
 import json
 import random
 import time
-from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,34 +25,24 @@ from bson.decimal128 import Decimal128
 from pymongo import MongoClient
 from pymongo.errors import BulkWriteError, CollectionInvalid, ConnectionFailure, DuplicateKeyError, PyMongoError
 
+from shop.adapters.mongo.documents import (
+    CATALOG_WRITE,
+    NO_MARKER_LEFT,
+    NO_MARKERS,
+    NOT_LISTED,
+    ON_SALE,
+    OPTIMISTIC_ATTEMPTS,
+    product_of,
+)
+from shop.adapters.mongo.stock import Stock
 from shop.config import PROJECT_ROOT
-from shop.domain import markers
 from shop.domain.catalog import Product
-from shop.domain.money import to_money
 
 StoreError = PyMongoError  # any failure talking to MongoDB
 StoreUnavailable = ConnectionFailure  # MongoDB did not answer (down, unreachable, timed out)
 
-_PRICING_FIELDS = {"name": 1, "category": 1, "price": 1, "stock": 1, "tax_class": 1}
 SCHEMA_FILE = PROJECT_ROOT / "database" / "mongo" / "collections.json"
 _SPANISH = {"locale": "es", "strength": 1}  # "árbol" sorts with "arbol", "Zapato" with "zapato"
-# Archived products stay in the collection for the orders that reference them, but are not sold.
-_ON_SALE = {"deleted_at": {"$exists": False}}
-# Every write of a listed field (name, category, price, attributes, archiving) adds 1 to `revision`
-# and sets `catalog_pending` in the same update; the catalog index (PostgreSQL) is brought up to
-# that revision right after, and `catalog_pending` is cleared only if no newer write came meanwhile.
-# A sparse index finds what a crash left pending without reading the collection (docs/catalog.md).
-_CATALOG_WRITE = {"$inc": {"revision": 1}, "$set": {"catalog_pending": True}}
-_NO_MARKERS = {"holds": 0, "returns": 0}
-# "No hold and no return marker": each field missing (null matches missing) or empty. Written with
-# $in, not $or: SecantusDB plans any $or/$and beside an _id as a collection scan (0.4 s at 20,000
-# products, 1 s at 100,000), which turned a recovery pass over 200 marked products into minutes.
-_NO_MARKER_LEFT = {"holds": {"$in": [None, {}]}, "returns": {"$in": [None, {}]}}
-# A read-then-conditional-update that loses a race reads again; this many times at most.
-_OPTIMISTIC_ATTEMPTS = 20
-_CAS_ATTEMPTS = 5  # adjust_stock's exact compare-and-set tries before its single conditional $inc
-_NOT_LISTED = {"holds": 0, "returns": 0, "description": 0, "catalog_pending": 0, "marked": 0}
-
 
 def _decimal_codec() -> CodecOptions:
     """Read Decimal128 as Decimal and write Decimal as Decimal128: money never becomes a float."""
@@ -84,6 +72,7 @@ class MongoStore:
         self.reviews = self.db["reviews"]
         self.audit_logs = self.db["audit_logs"]
         self.audit_head = self.db["audit_head"]
+        self.stock = Stock(self.products)
 
     def close(self) -> None:
         self.client.close()
@@ -120,10 +109,10 @@ class MongoStore:
 
     def get_product(self, product_id: str, *, include_archived: bool = False) -> Product | None:
         # Only _id in the filter: SecantusDB plans any other condition beside it as a collection scan.
-        doc = self.products.find_one({"_id": ObjectId(product_id)}, _NO_MARKERS)
+        doc = self.products.find_one({"_id": ObjectId(product_id)}, NO_MARKERS)
         if doc is None or ("deleted_at" in doc and not include_archived):
             return None
-        return _product(doc)
+        return product_of(doc)
 
     def insert_products(self, products: list[dict]) -> list[str]:
         """Insert validated product fields (see shop.domain.catalog.new_product)."""
@@ -148,8 +137,8 @@ class MongoStore:
 
     def products_by_ids(self, product_ids: list[str], *, include_archived: bool = False) -> dict[str, Product]:
         """Products by id (point lookups on _id: cheap at any catalog size)."""
-        docs = self.products.find({"_id": {"$in": [ObjectId(pid) for pid in product_ids]}}, _NO_MARKERS)
-        return {str(doc["_id"]): _product(doc) for doc in docs if include_archived or "deleted_at" not in doc}
+        docs = self.products.find({"_id": {"$in": [ObjectId(pid) for pid in product_ids]}}, NO_MARKERS)
+        return {str(doc["_id"]): product_of(doc) for doc in docs if include_archived or "deleted_at" not in doc}
 
     # --- the catalog index's side (docs/catalog.md) -------------------------------------------------
 
@@ -164,7 +153,7 @@ class MongoStore:
 
     def products_for_catalog_index(self, batch_size: int = 5000):
         """Every product, archived ones included, without what a listing does not need (a rebuild)."""
-        return (_product(doc) for doc in self.products.find({}, _NOT_LISTED).batch_size(batch_size))
+        return (product_of(doc) for doc in self.products.find({}, NOT_LISTED).batch_size(batch_size))
 
     def clear_catalog_pending_before(self, moment: dt.datetime) -> None:
         """After a rebuild that read every product: what was written before `moment` is in the index.
@@ -182,7 +171,7 @@ class MongoStore:
         product changed meanwhile or does not exist. The stock is not among the fields: it only
         moves by atomic $inc (sales, cancellations, adjustments), so an edit never undoes a sale.
         """
-        before = self.products.find_one({"_id": ObjectId(product_id)}, _NO_MARKERS)
+        before = self.products.find_one({"_id": ObjectId(product_id)}, NO_MARKERS)
         if before is None or before.get("updated_at") != revision:
             return None
         now = dt.datetime.now(dt.timezone.utc)
@@ -190,45 +179,21 @@ class MongoStore:
         result = self.products.update_one(
             {"_id": ObjectId(product_id), "revision": before.get("revision"),
              "updated_at": revision if revision else {"$exists": False}},
-            {"$set": {**fields, "updated_at": now, **_CATALOG_WRITE["$set"]}, "$inc": _CATALOG_WRITE["$inc"]})
+            {"$set": {**fields, "updated_at": now, **CATALOG_WRITE["$set"]}, "$inc": CATALOG_WRITE["$inc"]})
         return before if result.modified_count == 1 else None
 
-    def adjust_stock(self, product_id: str, delta: int, max_stock: int) -> int | None:
-        """Add `delta` units (negative: remove); the new stock, or None when the change would go below
-        zero or above `max_stock`. Races with sales are safe: both are atomic increments on the same
-        document, so neither can overwrite the other.
-
-        First a compare-and-set on the stock read, so the result is exactly before + delta. When
-        sales keep changing the stock (a busy product), after a few tries it falls back to one
-        conditional $inc — always applied or refused in a single step — and reports the stock read
-        right after, which may already include the sales of that moment.
-        """
-        for _ in range(_CAS_ATTEMPTS):
-            doc = self.products.find_one({"_id": ObjectId(product_id)}, {"stock": 1})
-            if doc is None or not 0 <= doc["stock"] + delta <= max_stock:
-                return None
-            result = self.products.update_one({"_id": ObjectId(product_id), "stock": doc["stock"]},
-                                              {"$inc": {"stock": delta}, "$set": {"marked": True}})
-            if result.modified_count == 1:
-                return int(doc["stock"]) + delta
-        bound = {"$gte": -delta} if delta < 0 else {"$lte": max_stock - delta}
-        result = self.products.update_one({"_id": ObjectId(product_id), "stock": bound},
-                                          {"$inc": {"stock": delta}, "$set": {"marked": True}})
-        if result.modified_count != 1:
-            return None
-        return int(self.products.find_one({"_id": ObjectId(product_id)}, {"stock": 1})["stock"])
 
     def archive_product(self, product_id: str) -> dict | None:
         """Take a product off sale (soft delete); returns it as it was, None if unknown or archived."""
-        for _ in range(_OPTIMISTIC_ATTEMPTS):
-            before = self.products.find_one({"_id": ObjectId(product_id)}, _NO_MARKERS)
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            before = self.products.find_one({"_id": ObjectId(product_id)}, NO_MARKERS)
             if before is None or "deleted_at" in before:
                 return None
             now = dt.datetime.now(dt.timezone.utc)
             result = self.products.update_one(
-                {"_id": ObjectId(product_id), "revision": before.get("revision"), **_ON_SALE},
-                {"$set": {"deleted_at": now, "updated_at": now, **_CATALOG_WRITE["$set"]},
-                 "$inc": _CATALOG_WRITE["$inc"]})
+                {"_id": ObjectId(product_id), "revision": before.get("revision"), **ON_SALE},
+                {"$set": {"deleted_at": now, "updated_at": now, **CATALOG_WRITE["$set"]},
+                 "$inc": CATALOG_WRITE["$inc"]})
             if result.modified_count == 1:
                 return before
         raise StoreError("the product kept changing while it was being archived; try again")
@@ -237,135 +202,28 @@ class MongoStore:
         now = dt.datetime.now(dt.timezone.utc)
         result = self.products.update_one(
             {"_id": ObjectId(product_id), "deleted_at": {"$exists": True}},
-            {"$unset": {"deleted_at": ""}, "$set": {"updated_at": now, **_CATALOG_WRITE["$set"]},
-             "$inc": _CATALOG_WRITE["$inc"]})
+            {"$unset": {"deleted_at": ""}, "$set": {"updated_at": now, **CATALOG_WRITE["$set"]},
+             "$inc": CATALOG_WRITE["$inc"]})
         return result.modified_count == 1
 
-    def has_stock_markers(self, product_id: str) -> bool:
-        """Whether an order still holds units here or a return is remembered (see docs/checkout.md)."""
-        doc = self.products.find_one({"_id": ObjectId(product_id)}, {"holds": 1, "returns": 1})
-        return doc is not None and bool(doc.get("holds") or doc.get("returns"))
 
     def delete_archived_product(self, product_id: str) -> bool:
         """Remove an archived product for good, unless a checkout marked it meanwhile."""
         result = self.products.delete_one({
             "_id": ObjectId(product_id), "deleted_at": {"$exists": True},
-            **_NO_MARKER_LEFT,
+            **NO_MARKER_LEFT,
         })
         return result.deleted_count == 1
 
-    def reserve_stock(self, product_id: str, order_id: int, quantity: int,
-                      settle: Iterable[int] = ()) -> Product | None:
-        """Take `quantity` units for the order if that many are left.
 
-        Returns the product as it was just before (name and price as sold), or None if too few
-        units are left. `settle` lists committed orders whose holds on this product are dropped in
-        the same update (settlement piggybacked on the next reservation, see docs/checkout.md).
-        """
-        key = markers.path(markers.HOLDS, markers.order_key(order_id))
-        update: dict = {"$inc": {"stock": -quantity}, "$set": {key: quantity, "marked": True}}
-        settled = {markers.path(markers.HOLDS, markers.order_key(other)): "" for other in settle if other != order_id}
-        if settled:
-            update["$unset"] = settled
-        product = ObjectId(product_id)
-        for _ in range(_OPTIMISTIC_ATTEMPTS):
-            # Read the name and price, then take the units only if the product is still at that
-            # revision (every change of name or price adds 1 to it): the line is sold at exactly
-            # the price read. findAndModify would do both in one command, but SecantusDB runs it as
-            # a collection scan; a point read plus a conditional update cost the same everywhere.
-            doc = self.products.find_one({"_id": product}, {**_PRICING_FIELDS, "revision": 1, "deleted_at": 1,
-                                                            key: 1})
-            if doc is None:
-                return None
-            if markers.order_key(order_id) in (doc.get(markers.HOLDS) or {}):
-                return _product(doc)  # this order already holds them: a retry, nothing to take
-            if "deleted_at" in doc or doc["stock"] < quantity:
-                return None
-            result = self.products.update_one(
-                {"_id": product, "revision": doc.get("revision"), "stock": {"$gte": quantity},
-                 key: {"$exists": False}, **_ON_SALE}, update)
-            if result.modified_count == 1:
-                return _product(doc)
-            # Not modified: the stock ran out, the product was edited or archived, or an earlier
-            # attempt of this very update landed unseen (a retried write): read again and decide.
-        raise StoreError("the product kept changing during the reservation")
 
-    def release_hold(self, product_id: str, order_id: int, quantity: int) -> bool:
-        """Give an aborted order's units back; a no-op if it holds none here."""
-        key = markers.path(markers.HOLDS, markers.order_key(order_id))
-        result = self.products.update_one(
-            {"_id": ObjectId(product_id), key: quantity},
-            {"$inc": {"stock": quantity}, "$unset": {key: ""}},
-        )
-        return result.modified_count == 1
 
-    def settle_hold(self, product_id: str, order_id: int) -> bool:
-        """A committed order's units are sold for good: drop the marker, keep the stock as it is."""
-        key = markers.path(markers.HOLDS, markers.order_key(order_id))
-        result = self.products.update_one({"_id": ObjectId(product_id), key: {"$exists": True}},
-                                          {"$unset": {key: ""}})
-        return result.modified_count == 1
 
-    def return_stock(self, product_id: str, order_id: int, quantity: int) -> bool:
-        """Give a cancelled order's units back exactly once (a `returns` marker remembers it)."""
-        hold = markers.path(markers.HOLDS, markers.order_key(order_id))
-        returned = markers.path(markers.RETURNS, markers.order_key(order_id))
-        marker = {"qty": quantity, "at": dt.datetime.now(dt.timezone.utc)}
-        product = ObjectId(product_id)
-        # Still held (cancelled before its hold was settled): release and remember in one update.
-        result = self.products.update_one(
-            {"_id": product, hold: {"$exists": True}, returned: {"$exists": False}},
-            {"$inc": {"stock": quantity}, "$unset": {hold: ""}, "$set": {returned: marker, "marked": True}},
-        )
-        if result.modified_count == 0:
-            result = self.products.update_one(
-                {"_id": product, hold: {"$exists": False}, returned: {"$exists": False}},
-                {"$inc": {"stock": quantity}, "$set": {returned: marker, "marked": True}},
-            )
-        return result.modified_count == 1
 
-    def return_units(self, product_id: str, marker_key: str, quantity: int) -> bool:
-        """Put `quantity` units back once for `marker_key` (a refund's returned goods: "r<refund id>");
-        a repeat finds the marker and changes nothing."""
-        returned = markers.path(markers.RETURNS, marker_key)
-        result = self.products.update_one(
-            {"_id": ObjectId(product_id), returned: {"$exists": False}},
-            {"$inc": {"stock": quantity},
-             "$set": {returned: {"qty": quantity, "at": dt.datetime.now(dt.timezone.utc)}, "marked": True}})
-        return result.modified_count == 1
 
-    def products_with_markers(self, field: str) -> list[tuple[str, dict]]:
-        """(product id, markers) for every product with `holds` or `returns` markers.
 
-        Every update that adds a marker also sets `marked: true`, and the sparse index on `marked`
-        holds only those products: the sweep reads the work in flight, never the whole collection.
-        """
-        if field not in markers.FIELDS:
-            raise ValueError(f"not a stock marker field: {field!r}")
-        docs = self.products.find({"marked": True}, {field: 1})
-        return [(str(doc["_id"]), doc[field]) for doc in docs if doc.get(field)]
 
-    def marked_stock_levels(self) -> list[tuple[str, int, bool]]:
-        """(product id, stock, no marker left) for every marked product: those whose stock changed
-        since the recovery pass last recorded it (every stock change sets `marked`)."""
-        docs = self.products.find({"marked": True}, {"holds": 1, "returns": 1, "stock": 1})
-        return [(str(doc["_id"]), int(doc["stock"]), not doc.get("holds") and not doc.get("returns")) for doc in docs]
 
-    def unmark(self, product_id: str, stock: int) -> bool:
-        """Drop `marked` if no hold or return is left and the stock is still the one recorded. The
-        filter re-checks all of it in the same atomic update, so a reservation, return or restock
-        meanwhile keeps its product marked for the next pass."""
-        return self.products.update_one(
-            {"_id": ObjectId(product_id), "marked": True, "stock": stock, **_NO_MARKER_LEFT},
-            {"$unset": {"marked": ""}}).modified_count == 1
-
-    def mark_products_with_markers(self) -> None:
-        """Set `marked` on products whose markers predate the flag (a full read: rebuilds only)."""
-        for field in markers.FIELDS:
-            self.products.update_many({field: {"$gt": {}}, "marked": {"$exists": False}}, {"$set": {"marked": True}})
-
-    def forget_marker(self, product_id: str, field: str, key: str) -> None:
-        self.products.update_one({"_id": ObjectId(product_id)}, {"$unset": {markers.path(field, key): ""}})
 
     def save_review(self, product_id: str, user_id: int, author: str, rating: int, text: str) -> None:
         """One review per customer and product (unique index): a second one replaces the first."""
@@ -489,24 +347,3 @@ class MongoStore:
         seq index; a number not in the log is left out)."""
         found = {doc["seq"]: doc for doc in self.audit_logs.find({"seq": {"$in": list(seqs)}}, {"_id": 0})}
         return [found[n] for n in seqs if n in found]
-
-    def stock_levels(self) -> dict[str, int]:
-        return {str(doc["_id"]): doc["stock"] for doc in self.products.find({}, {"stock": 1})}
-
-
-def _product(doc: dict) -> Product:
-    return Product(
-        product_id=str(doc["_id"]),
-        name=doc["name"],
-        category=doc.get("category", ""),
-        price=to_money(doc["price"]),
-        stock=int(doc["stock"]),
-        attributes=doc.get("attributes") or {},
-        description=doc.get("description", ""),
-        deleted="deleted_at" in doc,
-        updated_at=doc.get("updated_at"),
-        revision=int(doc.get("revision", 0)),
-        tax_class=doc.get("tax_class") or "general",
-    )
-
-

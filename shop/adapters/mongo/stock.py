@@ -1,0 +1,193 @@
+"""Stock in MongoDB (`store.stock`): the only code that changes a product's `stock`.
+
+Every change is one conditional update on one document, so a product without stock is never sold:
+a checkout takes units with `{_id, stock: {$gte: q}}` + `$inc` and leaves a hold marker in the same
+update; releasing, settling and returning are conditional on those markers, so each is safe to
+repeat (shop/domain/markers.py, docs/checkout.md). Staff adjustments never take the stock below
+what orders hold. Recovery finds the products with markers through the `marked` flag and its
+sparse index, never by reading the collection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from bson import ObjectId
+from pymongo.errors import PyMongoError
+
+from shop.adapters.mongo.documents import (
+    NO_MARKER_LEFT,
+    ON_SALE,
+    OPTIMISTIC_ATTEMPTS,
+    PRICING_FIELDS,
+    product_of,
+)
+from shop.domain import markers
+from shop.domain.catalog import Product
+
+CAS_ATTEMPTS = 5  # adjust_stock's exact compare-and-set tries before its single conditional $inc
+
+
+class Stock:
+    def __init__(self, products):
+        self.products = products  # the products collection
+
+    def adjust(self, product_id: str, delta: int, max_stock: int) -> int | None:
+        """Add `delta` units (negative: remove); the new stock, or None when the change would go below
+        zero or above `max_stock`. Races with sales are safe: both are atomic increments on the same
+        document, so neither can overwrite the other.
+
+        First a compare-and-set on the stock read, so the result is exactly before + delta. When
+        sales keep changing the stock (a busy product), after a few tries it falls back to one
+        conditional $inc — always applied or refused in a single step — and reports the stock read
+        right after, which may already include the sales of that moment.
+        """
+        for _ in range(CAS_ATTEMPTS):
+            doc = self.products.find_one({"_id": ObjectId(product_id)}, {"stock": 1})
+            if doc is None or not 0 <= doc["stock"] + delta <= max_stock:
+                return None
+            result = self.products.update_one({"_id": ObjectId(product_id), "stock": doc["stock"]},
+                                              {"$inc": {"stock": delta}, "$set": {"marked": True}})
+            if result.modified_count == 1:
+                return int(doc["stock"]) + delta
+        bound = {"$gte": -delta} if delta < 0 else {"$lte": max_stock - delta}
+        result = self.products.update_one({"_id": ObjectId(product_id), "stock": bound},
+                                          {"$inc": {"stock": delta}, "$set": {"marked": True}})
+        if result.modified_count != 1:
+            return None
+        return int(self.products.find_one({"_id": ObjectId(product_id)}, {"stock": 1})["stock"])
+
+
+    def has_markers(self, product_id: str) -> bool:
+        """Whether an order still holds units here or a return is remembered (see docs/checkout.md)."""
+        doc = self.products.find_one({"_id": ObjectId(product_id)}, {"holds": 1, "returns": 1})
+        return doc is not None and bool(doc.get("holds") or doc.get("returns"))
+
+
+    def reserve(self, product_id: str, order_id: int, quantity: int,
+                      settle: Iterable[int] = ()) -> Product | None:
+        """Take `quantity` units for the order if that many are left.
+
+        Returns the product as it was just before (name and price as sold), or None if too few
+        units are left. `settle` lists committed orders whose holds on this product are dropped in
+        the same update (settlement piggybacked on the next reservation, see docs/checkout.md).
+        """
+        key = markers.path(markers.HOLDS, markers.order_key(order_id))
+        update: dict = {"$inc": {"stock": -quantity}, "$set": {key: quantity, "marked": True}}
+        settled = {markers.path(markers.HOLDS, markers.order_key(other)): "" for other in settle if other != order_id}
+        if settled:
+            update["$unset"] = settled
+        product = ObjectId(product_id)
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            # Read the name and price, then take the units only if the product is still at that
+            # revision (every change of name or price adds 1 to it): the line is sold at exactly
+            # the price read. findAndModify would do both in one command, but SecantusDB runs it as
+            # a collection scan; a point read plus a conditional update cost the same everywhere.
+            doc = self.products.find_one({"_id": product}, {**PRICING_FIELDS, "revision": 1, "deleted_at": 1,
+                                                            key: 1})
+            if doc is None:
+                return None
+            if markers.order_key(order_id) in (doc.get(markers.HOLDS) or {}):
+                return product_of(doc)  # this order already holds them: a retry, nothing to take
+            if "deleted_at" in doc or doc["stock"] < quantity:
+                return None
+            result = self.products.update_one(
+                {"_id": product, "revision": doc.get("revision"), "stock": {"$gte": quantity},
+                 key: {"$exists": False}, **ON_SALE}, update)
+            if result.modified_count == 1:
+                return product_of(doc)
+            # Not modified: the stock ran out, the product was edited or archived, or an earlier
+            # attempt of this very update landed unseen (a retried write): read again and decide.
+        raise PyMongoError("the product kept changing during the reservation")  # a StoreError
+
+
+    def release(self, product_id: str, order_id: int, quantity: int) -> bool:
+        """Give an aborted order's units back; a no-op if it holds none here."""
+        key = markers.path(markers.HOLDS, markers.order_key(order_id))
+        result = self.products.update_one(
+            {"_id": ObjectId(product_id), key: quantity},
+            {"$inc": {"stock": quantity}, "$unset": {key: ""}},
+        )
+        return result.modified_count == 1
+
+
+    def settle(self, product_id: str, order_id: int) -> bool:
+        """A committed order's units are sold for good: drop the marker, keep the stock as it is."""
+        key = markers.path(markers.HOLDS, markers.order_key(order_id))
+        result = self.products.update_one({"_id": ObjectId(product_id), key: {"$exists": True}},
+                                          {"$unset": {key: ""}})
+        return result.modified_count == 1
+
+
+    def return_cancelled(self, product_id: str, order_id: int, quantity: int) -> bool:
+        """Give a cancelled order's units back exactly once (a `returns` marker remembers it)."""
+        hold = markers.path(markers.HOLDS, markers.order_key(order_id))
+        returned = markers.path(markers.RETURNS, markers.order_key(order_id))
+        marker = {"qty": quantity, "at": dt.datetime.now(dt.timezone.utc)}
+        product = ObjectId(product_id)
+        # Still held (cancelled before its hold was settled): release and remember in one update.
+        result = self.products.update_one(
+            {"_id": product, hold: {"$exists": True}, returned: {"$exists": False}},
+            {"$inc": {"stock": quantity}, "$unset": {hold: ""}, "$set": {returned: marker, "marked": True}},
+        )
+        if result.modified_count == 0:
+            result = self.products.update_one(
+                {"_id": product, hold: {"$exists": False}, returned: {"$exists": False}},
+                {"$inc": {"stock": quantity}, "$set": {returned: marker, "marked": True}},
+            )
+        return result.modified_count == 1
+
+
+    def return_units(self, product_id: str, marker_key: str, quantity: int) -> bool:
+        """Put `quantity` units back once for `marker_key` (a refund's returned goods: "r<refund id>");
+        a repeat finds the marker and changes nothing."""
+        returned = markers.path(markers.RETURNS, marker_key)
+        result = self.products.update_one(
+            {"_id": ObjectId(product_id), returned: {"$exists": False}},
+            {"$inc": {"stock": quantity},
+             "$set": {returned: {"qty": quantity, "at": dt.datetime.now(dt.timezone.utc)}, "marked": True}})
+        return result.modified_count == 1
+
+
+    def with_markers(self, field: str) -> list[tuple[str, dict]]:
+        """(product id, markers) for every product with `holds` or `returns` markers.
+
+        Every update that adds a marker also sets `marked: true`, and the sparse index on `marked`
+        holds only those products: the sweep reads the work in flight, never the whole collection.
+        """
+        if field not in markers.FIELDS:
+            raise ValueError(f"not a stock marker field: {field!r}")
+        docs = self.products.find({"marked": True}, {field: 1})
+        return [(str(doc["_id"]), doc[field]) for doc in docs if doc.get(field)]
+
+
+    def marked_levels(self) -> list[tuple[str, int, bool]]:
+        """(product id, stock, no marker left) for every marked product: those whose stock changed
+        since the recovery pass last recorded it (every stock change sets `marked`)."""
+        docs = self.products.find({"marked": True}, {"holds": 1, "returns": 1, "stock": 1})
+        return [(str(doc["_id"]), int(doc["stock"]), not doc.get("holds") and not doc.get("returns")) for doc in docs]
+
+
+    def unmark(self, product_id: str, stock: int) -> bool:
+        """Drop `marked` if no hold or return is left and the stock is still the one recorded. The
+        filter re-checks all of it in the same atomic update, so a reservation, return or restock
+        meanwhile keeps its product marked for the next pass."""
+        return self.products.update_one(
+            {"_id": ObjectId(product_id), "marked": True, "stock": stock, **NO_MARKER_LEFT},
+            {"$unset": {"marked": ""}}).modified_count == 1
+
+
+    def mark_products_with_markers(self) -> None:
+        """Set `marked` on products whose markers predate the flag (a full read: rebuilds only)."""
+        for field in markers.FIELDS:
+            self.products.update_many({field: {"$gt": {}}, "marked": {"$exists": False}}, {"$set": {"marked": True}})
+
+
+    def forget_marker(self, product_id: str, field: str, key: str) -> None:
+        self.products.update_one({"_id": ObjectId(product_id)}, {"$unset": {markers.path(field, key): ""}})
+
+
+    def levels(self) -> dict[str, int]:
+        return {str(doc["_id"]): doc["stock"] for doc in self.products.find({}, {"stock": 1})}
+
