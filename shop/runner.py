@@ -24,7 +24,7 @@ from shop.bootstrap import (
     prepare_databases,
     write_run_file,
 )
-from shop.config import ConfigError, Settings, development_secret_key, load_settings
+from shop.config import PROJECT_ROOT, ConfigError, Settings, development_secret_key, load_settings
 from shop.embedded import EmbeddedServerError, port_is_free
 
 log = logging.getLogger("shop.runner")
@@ -108,7 +108,10 @@ class MailSenderProcess:
         self._watcher.start()
 
     def _spawn(self) -> None:
-        self._process = subprocess.Popen([sys.executable, "-m", "shop.mail_sender"], env=os.environ.copy())
+        # `-m` finds the package from wherever the runner was started (`python /path/app/app.py`)
+        path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+        self._process = subprocess.Popen([sys.executable, "-m", "shop.mail_sender"],
+                                         env={**os.environ, "PYTHONPATH": path})
 
     def _watch(self) -> None:
         while not self._stopping.wait(1.0):

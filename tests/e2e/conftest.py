@@ -40,7 +40,7 @@ class RunningShop:
 
 
 def start_shop(data_dir: Path, port: int | None = None, extra_env: dict | None = None,
-               wait: bool = True) -> RunningShop:
+               wait: bool = True, cwd: Path = ROOT) -> RunningShop:
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MONGODB_URL")}
     # Journeys check what a change shows at once; the catalog page cache has its own test.
@@ -50,7 +50,7 @@ def start_shop(data_dir: Path, port: int | None = None, extra_env: dict | None =
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-{port}.log"
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen([sys.executable, str(ROOT / "app" / "app.py")], cwd=ROOT, env=env,
+        process = subprocess.Popen([sys.executable, str(ROOT / "app" / "app.py")], cwd=cwd, env=env,
                                    stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     shop = RunningShop(process, f"http://127.0.0.1:{port}", data_dir, log_path)
     if wait:

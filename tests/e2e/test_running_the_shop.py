@@ -5,7 +5,9 @@ import time
 import urllib.request
 
 import psutil
+import pytest
 
+from tests.conftest import ROOT
 from tests.e2e.conftest import start_shop, stop_shop
 
 
@@ -170,11 +172,14 @@ def _until(condition, seconds: float = 15) -> None:
         time.sleep(0.1)
 
 
-def test_mail_goes_out_from_one_process_below_the_web_workers_that_comes_back_if_killed(tmp_path):
-    shop = start_shop(tmp_path / "var")
+@pytest.mark.parametrize("started_from", ["the project", "elsewhere"])
+def test_mail_goes_out_from_one_process_below_the_web_workers_that_comes_back_if_killed(tmp_path, started_from):
+    shop = start_shop(tmp_path / "var", cwd=ROOT if started_from == "the project" else tmp_path)
     try:
         [sender] = _mail_senders(shop.process.pid)
         _until(lambda: sender.nice() == 10)  # MAIL_SENDER_NICE: checkout gets the CPU first
+        time.sleep(2)
+        assert sender.is_running() and "the mail sender stopped" not in shop.log()  # it started for good
         sender.kill()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and [p.pid for p in _mail_senders(shop.process.pid)] in ([], [sender.pid]):
