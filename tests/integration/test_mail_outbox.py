@@ -194,6 +194,26 @@ def test_a_refused_mail_is_tried_again_later_and_a_permanent_refusal_fails(db, s
     assert outbox(db)[-1]["status"] == "failed"
 
 
+def test_a_mail_that_cannot_be_written_waits_and_the_rest_of_its_batch_goes(app, db, store, smtp, make_product,
+                                                                            make_user):
+    from shop.web.mail_compose import order_mail_composer
+
+    recorder, port = smtp
+    product = make_product(stock=5)
+    first, broken, last = (place(db, store, make_user(), product) for _ in range(3))
+    with db.transaction() as cur:  # a row no template can write (a kind from a newer version, say)
+        cur.execute("UPDATE mail_outbox SET kind = 'order.unknown' WHERE order_id = %s", (broken,))
+    report = notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db))
+    assert (report.sent, report.retried) == (2, 1)
+    assert sorted(m["Subject"] for m in recorder.messages) == sorted(
+        f"Hemos recibido tu pedido {order}" for order in (first, last))
+    [waiting] = [row for row in outbox(db) if row["order_id"] == broken]
+    assert waiting["status"] == "pending"
+    with db.transaction() as cur:
+        cur.execute("SELECT last_error FROM mail_outbox WHERE order_id = %s", (broken,))
+        assert cur.fetchone()["last_error"].startswith("compose: no template for mail kind 'order.unknown'")
+
+
 def test_an_unreachable_server_leaves_every_mail_waiting(db, store, make_product, make_user):
     place(db, store, make_user(), make_product(stock=5))
     report = notifications.deliver_outbox(db, mailer(free_port()), plain)  # nothing listens there
