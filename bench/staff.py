@@ -97,11 +97,11 @@ def fill_orders(db: PostgresDatabase, size: int) -> None:
 
 def fill_audit(store: MongoStore, db: PostgresDatabase, size: int) -> None:
     """`size` audit entries (a valid hash chain) over three years, indexed as they are written."""
-    have = store.audit_head_seq()
+    have = store.audit.head_seq()
     if have < size:
         began = time.perf_counter()
         rng = random.Random(size)  # noqa: S311 - test data, not secrets
-        last = store.audit_entries_by_seq([have])[0]["hash"] if have else GENESIS_HASH
+        last = store.audit.by_seq([have])[0]["hash"] if have else GENESIS_HASH
         start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=365 * YEARS)
         step = dt.timedelta(days=365 * YEARS) / size
         batch = []

@@ -88,7 +88,7 @@ class AuditLog:
         while moved < len(lines):
             events = [_event(line) for line in lines[moved:moved + batch]]
             try:
-                entries = self.store.append_audit_entries(events, chain_entry)
+                entries = self.store.audit.append(events, chain_entry)
             except StoreError as error:
                 log.warning("audit flush paused, MongoDB unavailable: %s", error)
                 break
@@ -116,7 +116,7 @@ class AuditLog:
     def verify(self) -> tuple[int, int | None]:
         """(number of entries, first broken sequence number or None)."""
         # Streamed: the chain is walked once, never held in memory.
-        return self.store.count_audit_entries(), first_broken_entry(self.store.audit_entries())
+        return self.store.audit.count(), first_broken_entry(self.store.audit.entries())
 
 
 def _event(line: str) -> AuditEvent:

@@ -137,14 +137,14 @@ def list_audit_entries(db: PostgresDatabase, report_db: PostgresDatabase, store:
                                       limit=per_page + 1)
     if audit_filter.before is not None and len(seqs) <= per_page:
         return list_audit_entries(db, report_db, store, replace(audit_filter, before=None))
-    return _page(store.audit_entries_by_seq(seqs), report_db.lists.count_audit(criteria), audit_filter,
+    return _page(store.audit.by_seq(seqs), report_db.lists.count_audit(criteria), audit_filter,
                  _audit_position)
 
 
 def _unfiltered_audit_page(store: MongoStore, audit_filter: AuditFilter) -> Listing:
     """The whole log newest first: seq is gapless from 1 to the head, so a page is a set of point
     lookups and the total is the head's seq (no index range, no count)."""
-    per_page, head = audit_filter.per_page, store.audit_head_seq()
+    per_page, head = audit_filter.per_page, store.audit.head_seq()
     if audit_filter.before is not None:
         first = audit_filter.before.row_id + 1
         seqs = list(range(first, min(head, first + per_page) + 1))
@@ -153,7 +153,7 @@ def _unfiltered_audit_page(store: MongoStore, audit_filter: AuditFilter) -> List
     else:
         top = min(head, audit_filter.after.row_id - 1) if audit_filter.after else head
         seqs = list(range(top, max(0, top - per_page - 1), -1))
-    entries = store.audit_entries_by_seq(seqs)
+    entries = store.audit.by_seq(seqs)
     return keyset_page(entries, per_page=per_page, after=audit_filter.after, before=audit_filter.before,
                        position_of=_seq_position, total=head, total_is_exact=True)
 
@@ -162,20 +162,20 @@ def audit_history(db: PostgresDatabase, store: MongoStore, target: str, limit: i
     """The newest entries about one target (a product's history on its staff page)."""
     catch_up_audit_index(db, store, limit=VIEW_CATCH_UP_LIMIT)
     criteria = {"actor_id": None, "action": None, "target": target, "since": None, "until": None}
-    return store.audit_entries_by_seq(db.lists.audit_seqs(criteria, limit=limit))
+    return store.audit.by_seq(db.lists.audit_seqs(criteria, limit=limit))
 
 
 def export_audit_entries(db: PostgresDatabase, store: MongoStore, audit_filter: AuditFilter) -> Iterator[dict]:
     """Every matching entry, oldest first, read in batches (a large log is never held in memory)."""
     if not audit_filter.is_filtered:
-        head = store.audit_head_seq()
+        head = store.audit.head_seq()
         for first in range(1, head + 1, EXPORT_BATCH):
-            yield from store.audit_entries_by_seq(list(range(first, min(head, first + EXPORT_BATCH - 1) + 1)))
+            yield from store.audit.by_seq(list(range(first, min(head, first + EXPORT_BATCH - 1) + 1)))
         return
     catch_up_audit_index(db, store, limit=VIEW_CATCH_UP_LIMIT)
     criteria, after = audit_criteria(db, audit_filter), None
     while positions := db.lists.audit_positions(criteria, after=after, limit=EXPORT_BATCH, ascending=True):
-        yield from store.audit_entries_by_seq([position.row_id for position in positions])
+        yield from store.audit.by_seq([position.row_id for position in positions])
         after = positions[-1]
 
 
@@ -189,7 +189,7 @@ def catch_up_audit_index(db: PostgresDatabase, store: MongoStore, *, limit: int 
     up at once; the state row decides whose batch counts.
     """
     through, last_hash = db.lists.audit_index_state()
-    head = store.audit_head_seq()
+    head = store.audit.head_seq()
     if through > head or (through and _hash_at(store, through) != last_hash):
         log.warning("the audit log no longer matches its filter index (restored?); rebuilding the index")
         db.lists.reset_audit_index()
@@ -199,14 +199,14 @@ def catch_up_audit_index(db: PostgresDatabase, store: MongoStore, *, limit: int 
         last = min(head, through + CATCH_UP_BATCH)
         indexed = db.lists.indexed_seqs(through + 1, last)
         missing = [seq for seq in range(through + 1, last + 1) if seq not in indexed]
-        fetched = {entry["seq"]: entry for entry in store.audit_entries_by_seq(missing)} if missing else {}
+        fetched = {entry["seq"]: entry for entry in store.audit.by_seq(missing)} if missing else {}
         read += len(missing)
         reached = through
         while reached < last and (reached + 1 in indexed or reached + 1 in fetched):
             reached += 1
         if reached == through:
             break  # the next entry is not in the chain yet (a writer between its insert and the head)
-        end = fetched.get(reached) or store.audit_entries_by_seq([reached])[0]
+        end = fetched.get(reached) or store.audit.by_seq([reached])[0]
         entries = [fetched[seq] for seq in sorted(fetched) if seq <= reached]
         if not db.lists.extend_audit_index(through, entries, reached, end["hash"]):
             break  # another process is catching up
@@ -215,5 +215,5 @@ def catch_up_audit_index(db: PostgresDatabase, store: MongoStore, *, limit: int 
 
 
 def _hash_at(store: MongoStore, seq: int) -> str | None:
-    entries = store.audit_entries_by_seq([seq])
+    entries = store.audit.by_seq([seq])
     return entries[0]["hash"] if entries else None

@@ -29,7 +29,7 @@ def test_events_form_a_chain_that_verifies(audit_log, store):
     assert audit_log.verify() == (0, None)  # recorded in the spool, not yet chained
     assert audit_log.flush_spool() == 5
     assert audit_log.verify() == (5, None)
-    assert [e["seq"] for e in store.audit_entries()] == [1, 2, 3, 4, 5]
+    assert [e["seq"] for e in store.audit.entries()] == [1, 2, 3, 4, 5]
 
 
 def test_an_entry_altered_in_the_database_is_named_by_verification(audit_log, store, app):
@@ -78,7 +78,7 @@ def test_concurrent_writers_in_several_processes_keep_one_gapless_chain(servers,
         thread.join()
     count, broken = audit_log.verify()
     assert (count, broken) == (90, None)
-    assert sorted(e["target"] for e in store.audit_entries() if e["action"] == "test.concurrent") == sorted(
+    assert sorted(e["target"] for e in store.audit.entries() if e["action"] == "test.concurrent") == sorted(
         f"writer:{w}:{i}" for w in range(4) for i in range(15))
 
 
@@ -101,7 +101,7 @@ def test_events_during_a_mongodb_outage_are_spooled_then_chained(tmp_path):
         assert log.flush_spool() == 1  # … then the one spooled after them
         assert not (tmp_path / "spool.jsonl").exists() or (tmp_path / "spool.jsonl").read_text() == ""
         assert log.verify() == (4, None)
-        assert [e["target"] for e in store.audit_entries()] == [None, "order:1", "order:2", "order:3"]
+        assert [e["target"] for e in store.audit.entries()] == [None, "order:1", "order:2", "order:3"]
     finally:
         store.close()
         server.stop()
@@ -129,7 +129,7 @@ def test_the_web_records_logins_denials_and_orders_with_ip_and_user_agent(client
 
     with client.application.app_context():
         get_audit_log().flush_spool()
-    entries = list(store.audit_entries())
+    entries = list(store.audit.entries())
     actions = [e["action"] for e in entries]
     assert actions == ["login.failed", "login.succeeded", "order.placed", "logout", "login.succeeded",
                        "access.denied"]

@@ -103,7 +103,7 @@ def test_an_admin_hides_a_review_and_the_audit_log_records_it(client, auth, buye
 
     with app.app_context():
         get_audit_log().flush_spool()
-    hidden = [e for e in store.audit_entries() if e["action"] == "review.hidden"]
+    hidden = [e for e in store.audit.entries() if e["action"] == "review.hidden"]
     assert len(hidden) == 1 and hidden[0]["target"] == f"review:{review_id}" and hidden[0]["actor_role"] == "admin"
 
 

@@ -5,17 +5,14 @@ no field paths through arrays of sub-documents), so the SecantusDB stand-in and 
 behave alike. Every filter is built from values validated in `shop.domain.catalog`.
 
 Every change of a product's stock is in `stock.py` (`store.stock`); the product document's shape in
-`documents.py`. Catalog writes, reviews and the audit chain are still in this class (issue 9 would
-give them modules of their own too).
+`documents.py`. The audit chain is in `audit_log.py` (`store.audit`). Catalog writes and reviews are still in
+this class.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import random
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,8 +20,9 @@ from bson import ObjectId
 from bson.codec_options import CodecOptions, TypeRegistry
 from bson.decimal128 import Decimal128
 from pymongo import MongoClient
-from pymongo.errors import BulkWriteError, CollectionInvalid, ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import CollectionInvalid, ConnectionFailure, PyMongoError
 
+from shop.adapters.mongo.audit_log import AuditChain
 from shop.adapters.mongo.documents import (
     CATALOG_WRITE,
     NO_MARKER_LEFT,
@@ -73,6 +71,7 @@ class MongoStore:
         self.audit_logs = self.db["audit_logs"]
         self.audit_head = self.db["audit_head"]
         self.stock = Stock(self.products)
+        self.audit = AuditChain(self.audit_logs, self.audit_head)
 
     def close(self) -> None:
         self.client.close()
@@ -260,90 +259,3 @@ class MongoStore:
             self.reviews.update_one({"_id": ObjectId(review_id)}, {"$set": {"hidden": True}})
         return before
 
-    # --- audit log ------------------------------------------------------------------------------
-
-    def append_audit_entries(self, items: list, build, attempts: int = 100) -> list[dict]:
-        """Append items to the hash chain in order; `build(item, seq, previous_hash)` makes each entry.
-        Returns the entries as written.
-
-        The unique index on `seq` lets exactly one writer (of any process or host) take each
-        number; a writer that loses the race keeps what of its batch did land (checked by hash),
-        backs off and links the rest after the new last entry, so the chain has no gaps and no forks.
-        The last entry is found from `audit_head` (one small document, moved forward after each
-        append) plus point lookups of the next numbers, never by sorting the log: SecantusDB reads
-        a whole index range for `sort + limit 1`, so that cost would grow with the log.
-        """
-        pending, written = list(items), []
-        for attempt in range(attempts):
-            if not pending:
-                return written
-            seq, previous = self._audit_tail()
-            entries = []
-            for item in pending:
-                seq += 1
-                entries.append(build(item, seq, previous))
-                previous = entries[-1]["hash"]
-            try:
-                self.audit_logs.insert_many(entries, ordered=True)
-                pending = []
-            except (DuplicateKeyError, BulkWriteError):
-                landed = 0  # an ordered insert keeps a prefix: count it by point lookups, by hash
-                for entry in entries:
-                    found = self.audit_logs.find_one({"seq": entry["seq"]}, {"hash": 1})
-                    if found is None or found["hash"] != entry["hash"]:
-                        break
-                    landed += 1
-                pending = pending[landed:]
-                entries = entries[:landed]
-                # Jitter, not cryptography.
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311  # nosec B311
-            if entries:
-                self._advance_audit_head(entries[-1]["seq"], entries[-1]["hash"])
-                written += entries
-        if pending:
-            raise StoreError("could not append to the audit log: too many concurrent writers")
-        return written
-
-    def _audit_tail(self) -> tuple[int, str]:
-        """(seq, hash) of the last entry: the head document, then forward by point lookups (the head
-        lags when a writer stopped between its insert and moving the head)."""
-        from shop.domain.audit import GENESIS_HASH
-
-        head = self.audit_head.find_one({"_id": "chain"})
-        if head is None:
-            if self.audit_logs.find_one({"seq": 1}, {"_id": 1}) is None:
-                return 0, GENESIS_HASH
-            # A log written before the head existed: find its end once, the slow way.
-            last = self.audit_logs.find_one({}, {"seq": 1, "hash": 1}, sort=[("seq", -1)])
-            self._advance_audit_head(last["seq"], last["hash"])
-            return last["seq"], last["hash"]
-        seq, last_hash = head["seq"], head["hash"]
-        at_head = self.audit_logs.find_one({"seq": seq}, {"hash": 1})
-        if at_head is None or at_head["hash"] != last_hash:  # a head ahead of its chain (restored apart)
-            self.audit_head.delete_one({"_id": "chain"})
-            return self._audit_tail()
-        while (following := self.audit_logs.find_one({"seq": seq + 1}, {"seq": 1, "hash": 1})) is not None:
-            seq, last_hash = following["seq"], following["hash"]
-        return seq, last_hash
-
-    def _advance_audit_head(self, seq: int, last_hash: str) -> None:
-        """Move the head forward to `seq` (never back: a slower writer's older head is ignored)."""
-        with contextlib.suppress(DuplicateKeyError):  # the head is already at or past `seq`
-            self.audit_head.update_one({"_id": "chain", "seq": {"$lt": seq}},
-                                       {"$set": {"seq": seq, "hash": last_hash}}, upsert=True)
-
-    def audit_head_seq(self) -> int:
-        """How many entries the chain has (seq is gapless from 1), from the head: a point read."""
-        return self._audit_tail()[0]
-
-    def audit_entries(self, batch_size: int = 1000):
-        return self.audit_logs.find({}, {"_id": 0}).sort("seq", 1).batch_size(batch_size)
-
-    def count_audit_entries(self) -> int:
-        return self.audit_logs.count_documents({})
-
-    def audit_entries_by_seq(self, seqs: list[int]) -> list[dict]:
-        """The entries with these sequence numbers, in the order asked (point lookups on the unique
-        seq index; a number not in the log is left out)."""
-        found = {doc["seq"]: doc for doc in self.audit_logs.find({"seq": {"$in": list(seqs)}}, {"_id": 0})}
-        return [found[n] for n in seqs if n in found]

@@ -1,0 +1,102 @@
+"""The audit log in MongoDB (`store.audit`): a hash chain in `audit_logs`, numbered by a gapless
+`seq` that a unique index hands to exactly one writer, and `audit_head`, one small document that
+says where the chain ends (docs/audit.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+
+
+class AuditChain:
+    def __init__(self, logs, head):
+        self.logs, self.head = logs, head  # the audit_logs and audit_head collections
+
+    def append(self, items: list, build, attempts: int = 100) -> list[dict]:
+        """Append items to the hash chain in order; `build(item, seq, previous_hash)` makes each entry.
+        Returns the entries as written.
+
+        The unique index on `seq` lets exactly one writer (of any process or host) take each
+        number; a writer that loses the race keeps what of its batch did land (checked by hash),
+        backs off and links the rest after the new last entry, so the chain has no gaps and no forks.
+        The last entry is found from `audit_head` (one small document, moved forward after each
+        append) plus point lookups of the next numbers, never by sorting the log: SecantusDB reads
+        a whole index range for `sort + limit 1`, so that cost would grow with the log.
+        """
+        pending, written = list(items), []
+        for attempt in range(attempts):
+            if not pending:
+                return written
+            seq, previous = self._tail()
+            entries = []
+            for item in pending:
+                seq += 1
+                entries.append(build(item, seq, previous))
+                previous = entries[-1]["hash"]
+            try:
+                self.logs.insert_many(entries, ordered=True)
+                pending = []
+            except (DuplicateKeyError, BulkWriteError):
+                landed = 0  # an ordered insert keeps a prefix: count it by point lookups, by hash
+                for entry in entries:
+                    found = self.logs.find_one({"seq": entry["seq"]}, {"hash": 1})
+                    if found is None or found["hash"] != entry["hash"]:
+                        break
+                    landed += 1
+                pending = pending[landed:]
+                entries = entries[:landed]
+                # Jitter, not cryptography.
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311  # nosec B311
+            if entries:
+                self._advance_head(entries[-1]["seq"], entries[-1]["hash"])
+                written += entries
+        if pending:
+            raise PyMongoError("could not append to the audit log: too many concurrent writers")  # a StoreError
+        return written
+
+    def _tail(self) -> tuple[int, str]:
+        """(seq, hash) of the last entry: the head document, then forward by point lookups (the head
+        lags when a writer stopped between its insert and moving the head)."""
+        from shop.domain.audit import GENESIS_HASH
+
+        head = self.head.find_one({"_id": "chain"})
+        if head is None:
+            if self.logs.find_one({"seq": 1}, {"_id": 1}) is None:
+                return 0, GENESIS_HASH
+            # A log written before the head existed: find its end once, the slow way.
+            last = self.logs.find_one({}, {"seq": 1, "hash": 1}, sort=[("seq", -1)])
+            self._advance_head(last["seq"], last["hash"])
+            return last["seq"], last["hash"]
+        seq, last_hash = head["seq"], head["hash"]
+        at_head = self.logs.find_one({"seq": seq}, {"hash": 1})
+        if at_head is None or at_head["hash"] != last_hash:  # a head ahead of its chain (restored apart)
+            self.head.delete_one({"_id": "chain"})
+            return self._tail()
+        while (following := self.logs.find_one({"seq": seq + 1}, {"seq": 1, "hash": 1})) is not None:
+            seq, last_hash = following["seq"], following["hash"]
+        return seq, last_hash
+
+    def _advance_head(self, seq: int, last_hash: str) -> None:
+        """Move the head forward to `seq` (never back: a slower writer's older head is ignored)."""
+        with contextlib.suppress(DuplicateKeyError):  # the head is already at or past `seq`
+            self.head.update_one({"_id": "chain", "seq": {"$lt": seq}},
+                                       {"$set": {"seq": seq, "hash": last_hash}}, upsert=True)
+
+    def head_seq(self) -> int:
+        """How many entries the chain has (seq is gapless from 1), from the head: a point read."""
+        return self._tail()[0]
+
+    def entries(self, batch_size: int = 1000):
+        return self.logs.find({}, {"_id": 0}).sort("seq", 1).batch_size(batch_size)
+
+    def count(self) -> int:
+        return self.logs.count_documents({})
+
+    def by_seq(self, seqs: list[int]) -> list[dict]:
+        """The entries with these sequence numbers, in the order asked (point lookups on the unique
+        seq index; a number not in the log is left out)."""
+        found = {doc["seq"]: doc for doc in self.logs.find({"seq": {"$in": list(seqs)}}, {"_id": 0})}
+        return [found[n] for n in seqs if n in found]
