@@ -21,7 +21,7 @@ from shop import metrics
 from shop.adapters.mail import Mail, Mailer, MailError, MailSession, NotHandedOver
 from shop.adapters.postgres import DatabaseError, PostgresDatabase
 from shop.adapters.postgres.mail_outbox import OutboxMail
-from shop.domain.notifications import MAX_ATTEMPTS, retry_delay
+from shop.domain.notifications import MAX_ATTEMPTS, mails_this_pass, retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,20 @@ def _refused(db: PostgresDatabase, row: OutboxMail, error: MailError, report: De
         report.retried += 1
 
 
+def cpu_busy() -> float | None:
+    """Percent of the machine's CPU in use since the previous call (None where it cannot be read)."""
+    try:
+        import psutil
+
+        return psutil.cpu_percent(interval=None)
+    except (ImportError, OSError):
+        return None
+
+
 class MailSender(threading.Thread):
-    """Delivers the outbox every `interval` seconds (one per web worker: rows are claimed with SKIP
-    LOCKED, so senders never take the same row)."""
+    """Delivers the outbox every `interval` seconds, fewer mails per pass while the CPU is busy
+    (shop.domain.notifications.mails_this_pass). Any number may run: rows are claimed with SKIP
+    LOCKED, so senders never take the same row."""
 
     def __init__(self, make_db: Callable[[], PostgresDatabase], mailer: Mailer, compose, interval: float):
         super().__init__(name="mail-sender", daemon=True)
@@ -126,10 +137,11 @@ class MailSender(threading.Thread):
 
     def run(self) -> None:
         db = self._make_db()
+        cpu_busy()  # starts the measurement: the first pass sees the CPU since now
         try:
             while not self._stop_event.wait(self._interval):
                 try:
-                    deliver_outbox(db, self._mailer, self._compose)
+                    deliver_outbox(db, self._mailer, self._compose, limit=mails_this_pass(cpu_busy()))
                 except DatabaseError as error:
                     log.warning("mail delivery paused, PostgreSQL unavailable: %s", error)
                 except Exception:  # a bug must not kill the thread silently
