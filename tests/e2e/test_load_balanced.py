@@ -141,5 +141,16 @@ def test_a_draining_instance_gets_no_new_requests_and_then_stops_without_an_erro
     stop_shop(lb["shops"]["b"])  # then it stops: nobody was talking to it
     statuses += [buyer.request("/")[0] for _ in range(10)]
     assert statuses == [200] * 30
-    served = [line for line in lb["lb_log"].read_text(errors="replace").splitlines()[mark:] if '"GET / ' in line]
+    served = _served_since(lb["lb_log"], mark, expected=30)
     assert len(served) == 30 and all("shop_instances/a" in line for line in served), served
+
+
+def _served_since(log: Path, mark: int, expected: int) -> list[str]:
+    """HAProxy writes a request's log line when the stream ends, which can be just after the client
+    has read the answer: wait up to 5 s for the last lines to arrive."""
+    deadline = time.monotonic() + 5
+    while True:
+        served = [line for line in log.read_text(errors="replace").splitlines()[mark:] if '"GET / ' in line]
+        if len(served) >= expected or time.monotonic() > deadline:
+            return served
+        time.sleep(0.1)
