@@ -15,14 +15,17 @@ expired, the recovery process (abort) — because the move is a conditional UPDA
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
+from shop.domain.accounts import Role, User
 from shop.domain.catalog import Product, parse_product_id
+from shop.domain.discounts import DiscountCode
 from shop.domain.errors import N_, Conflict, InvalidInput, LimitReached
 
 MAX_QUANTITY_PER_LINE = 100
@@ -30,7 +33,7 @@ MAX_LINES = 50
 _QUANTITY = re.compile(r"^\s*\d{1,6}\s*$")
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     PLACING = "placing"
     PENDING = "pending"
     PAID = "paid"
@@ -64,6 +67,121 @@ def check_transition(current: OrderStatus, target: OrderStatus) -> None:
     if not is_allowed(current, target):
         raise Conflict(N_("The order is %(current)s, so it cannot be marked %(target)s."),
                        current=current, target=target)
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    REFUNDED = "refunded"
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    """A line of a placed order, as sold: name, unit price (IVA included), rate and tax as they were."""
+    order_item_id: int
+    product_id: str
+    product_name: str
+    unit_price: Decimal
+    quantity: int
+    tax_rate: Decimal | None = None
+    tax_amount: Decimal | None = None
+    discount_amount: Decimal = Decimal("0.00")
+    refunded_quantity: int = 0
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.unit_price * self.quantity - self.discount_amount
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One line of an order's history: who moved it from what to what, and why."""
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    created_at: dt.datetime
+    changed_by: int | None = None
+    changed_by_name: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Payment:
+    payment_id: int
+    amount: Decimal
+    status: PaymentStatus
+    method: str
+    created_at: dt.datetime
+    provider_reference: str | None = None
+    card_last4: str | None = None
+    decline_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Invoice:
+    series_year: int
+    number: int
+    issued_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Order:
+    """A placed order (or one being placed) as PostgreSQL holds it; `items`, `history`, `payments`
+    and `invoice` are filled where the reader asked for them (db.orders.get reads them all)."""
+    order_id: int
+    user_id: int
+    status: OrderStatus
+    total_amount: Decimal
+    created_at: dt.datetime
+    request_hash: str | None = None
+    expires_at: dt.datetime | None = None
+    failure_reason: str | None = None
+    units: int = 0
+    discount_code: str | None = None
+    refunded_amount: Decimal = Decimal("0.00")
+    carrier: str | None = None
+    tracking_number: str | None = None
+    shipped_at: dt.datetime | None = None
+    shipping_address: dict | None = None
+    shipping_method: str | None = None
+    shipping_amount: Decimal = Decimal("0.00")
+    shipping_tax: Decimal = Decimal("0.00")
+    shipping_tax_rate: Decimal | None = None
+    shipping_refunded: bool = False
+    stock_returned: bool = False  # a cancelled order's units are back in stock
+    items: tuple[OrderItem, ...] = ()
+    history: tuple[StatusChange, ...] = ()
+    payments: tuple[Payment, ...] = ()
+    invoice: Invoice | None = None
+
+    @property
+    def is_placing(self) -> bool:
+        """Still in flight: the checkout (or recovery) has not decided it yet."""
+        return self.status is OrderStatus.PLACING
+
+    def belongs_to(self, user_id: int) -> bool:
+        return self.user_id == user_id
+
+    def visible_to(self, actor: User | None) -> bool:
+        """Customers see only their own orders; staff (and the system, `None`) see every order."""
+        return actor is None or actor.role is not Role.CUSTOMER or self.belongs_to(actor.user_id)
+
+    def check_can_become(self, target: OrderStatus) -> None:
+        """Raise Conflict unless a person may move the order from its status to `target`."""
+        check_transition(self.status, target)
+
+    @property
+    def discount_total(self) -> Decimal:
+        return sum((item.discount_amount for item in self.items), Decimal("0.00"))
+
+
+@dataclass(frozen=True)
+class Placing:
+    """What step 1 of a checkout returns: the order, whether this call created it (False: the same
+    idempotency key was used before, and this is that order), and the discount code's use it took."""
+    order: Order
+    created: bool
+    discount: DiscountCode | None = None
 
 
 class OutOfStock(Conflict):

@@ -16,8 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from shop.domain.errors import N_, InvalidInput
+
+if TYPE_CHECKING:
+    from shop.domain.orders import Order
 
 CENT = Decimal("0.01")
 TAX_CLASSES = ("general", "reduced", "super_reduced")
@@ -106,11 +110,10 @@ def invoice_number(series_year: int, number: int) -> str:
     return f"FS-{series_year}-{number:06d}"
 
 
-def order_tax_totals(order: Mapping) -> list[RateTotal]:
+def order_tax_totals(order: Order) -> list[RateTotal]:
     """Per-rate totals of an order's stored lines and shipping (empty for an order sold before IVA
     was recorded)."""
-    lines = [(item["tax_rate"], item["unit_price"] * item["quantity"] - (item.get("discount_amount") or 0),
-              item["tax_amount"]) for item in order["items"] if item.get("tax_rate") is not None]
-    if order.get("shipping_amount") and order.get("shipping_tax_rate") is not None:
-        lines.append((order["shipping_tax_rate"], order["shipping_amount"], order["shipping_tax"]))
+    lines = [(item.tax_rate, item.subtotal, item.tax_amount) for item in order.items if item.tax_rate is not None]
+    if order.shipping_amount and order.shipping_tax_rate is not None:
+        lines.append((order.shipping_tax_rate, order.shipping_amount, order.shipping_tax))
     return rate_totals(lines)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from shop.adapters.postgres import PostgresDatabase, UniqueViolation
+from shop.adapters.errors import UniqueViolation
+from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import (
     Role,
     User,

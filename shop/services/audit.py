@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
-from shop.adapters.mongo import MongoStore, StoreError
+from shop.adapters.errors import StoreError
+from shop.adapters.mongo import MongoStore
 from shop.domain.audit import AuditEvent, chain_entry, first_broken_entry
 
 if TYPE_CHECKING:

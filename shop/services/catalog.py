@@ -6,8 +6,9 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, replace
 
+from shop.adapters.errors import DatabaseError
 from shop.adapters.mongo import MongoStore
-from shop.adapters.postgres import DatabaseError, PostgresDatabase
+from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres.catalog_index import FEW_MATCHES
 from shop.domain.catalog import MAX_STOCK, Product, new_product, parse_product_id, product_fields
 from shop.domain.errors import N_, Conflict, NotFound
@@ -92,10 +93,10 @@ _BEFORE_ALL_NAMES = Position("name", "", "0" * 24)
 def _documents(db: PostgresDatabase, store: MongoStore, ids: list[str], archived: bool) -> list[Product]:
     """The products' documents in the order given. An id MongoDB no longer has (deleted for good
     while its index entry could not be removed) is dropped from the index as it is found."""
-    found = store.products_by_ids(ids, include_archived=archived)
+    found = store.catalog.by_ids(ids, include_archived=archived)
     missing = [pid for pid in ids if pid not in found]
     if missing:
-        present = store.products_by_ids(missing, include_archived=True)
+        present = store.catalog.by_ids(missing, include_archived=True)
         for product_id in missing:
             if product_id not in present:
                 db.catalog.remove(product_id)
@@ -104,7 +105,7 @@ def _documents(db: PostgresDatabase, store: MongoStore, ids: list[str], archived
 
 def product_detail(store: MongoStore, raw_product_id: str, *, include_archived: bool = False) -> Product:
     product_id = parse_product_id(raw_product_id)
-    product = store.get_product(product_id, include_archived=include_archived)
+    product = store.catalog.get(product_id, include_archived=include_archived)
     if product is None:
         raise NotFound(N_("That product does not exist or is no longer sold."))
     return product
@@ -116,14 +117,14 @@ def load_demo_catalog(db: PostgresDatabase, store: MongoStore) -> int:
 
     # The index is built from MongoDB before this runs (ensure_catalog_index): empty means no products,
     # and asking PostgreSQL costs nothing, while any whole-collection read of SecantusDB is O(N).
-    if not db.catalog.is_empty() or store.has_products():
+    if not db.catalog.is_empty() or store.catalog.any():
         return 0
     return add_products(db, store, demo_products())
 
 
 def add_products(db: PostgresDatabase, store: MongoStore, products: list[dict]) -> int:
     """Validate and insert products; one invalid product rejects the whole list before any insert."""
-    product_ids = store.insert_products([new_product(**p) for p in products])
+    product_ids = store.catalog.insert_many([new_product(**p) for p in products])
     update_catalog_index(db, store, product_ids)
     return len(product_ids)
 
@@ -139,9 +140,9 @@ def update_catalog_index(db: PostgresDatabase, store: MongoStore, product_ids: l
     """
     changed = 0
     try:
-        for product in store.products_by_ids(product_ids, include_archived=True).values():
+        for product in store.catalog.by_ids(product_ids, include_archived=True).values():
             changed += db.catalog.project(CatalogEntry.of(product))
-            store.catalog_projected(product.product_id, product.revision)
+            store.catalog.projected(product.product_id, product.revision)
     except DatabaseError as error:
         log.warning("catalog index not updated now (the recovery pass will): %s", error)
     return changed
@@ -152,7 +153,7 @@ def sync_catalog_index(db: PostgresDatabase, store: MongoStore, batch: int = 500
     Reads only the sparse `catalog_pending` index: its cost is the work left, not the catalog size."""
     synced, previous = 0, None
     # The same ids twice in a row: PostgreSQL is unreachable (or they are being rewritten): next pass.
-    while (ids := store.catalog_pending(limit=batch)) and ids != previous:
+    while (ids := store.catalog.pending(limit=batch)) and ids != previous:
         synced += update_catalog_index(db, store, ids)
         previous = ids
     return synced
@@ -170,15 +171,15 @@ def rebuild_catalog_index(db: PostgresDatabase, store: MongoStore) -> int:
     MongoStore opened with timeout_ms=REBUILD_TIMEOUT_MS."""
     started = dt.datetime.now(dt.timezone.utc)
     store.stock.mark_products_with_markers()
-    count = db.catalog.rebuild(CatalogEntry.of(product) for product in store.products_for_catalog_index())
+    count = db.catalog.rebuild(CatalogEntry.of(product) for product in store.catalog.everything_for_the_index())
     # Clock skew between hosts: a write this close to the start is left pending and projected again.
-    store.clear_catalog_pending_before(started - dt.timedelta(seconds=60))
+    store.catalog.clear_pending_before(started - dt.timedelta(seconds=60))
     return count
 
 
 def ensure_catalog_index(db: PostgresDatabase, store: MongoStore) -> int | None:
     """Build the catalog index if it is empty while MongoDB has products; None if nothing to do."""
-    if db.catalog.is_empty() and store.has_products():  # MongoDB asked only when the index is empty
+    if db.catalog.is_empty() and store.catalog.any():  # MongoDB asked only when the index is empty
         log.info("building the catalog index from MongoDB ...")
         count = rebuild_catalog_index(db, store)
         log.info("catalog index built: %d products", count)
@@ -198,7 +199,7 @@ def _editable(product: dict) -> dict:
 def create_product(db: PostgresDatabase, store: MongoStore, fields: dict) -> tuple[str, dict]:
     """A new product from validated form values; returns its id and what was stored."""
     product = new_product(**fields)
-    product_id = store.insert_product(product)
+    product_id = store.catalog.insert(product)
     update_catalog_index(db, store, [product_id])
     return product_id, {**_editable(product), "stock": product["stock"]}
 
@@ -221,9 +222,9 @@ def edit_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str, f
     """Save an edit made on the form read at `revision`; a newer edit by someone else is never overwritten."""
     product_id = parse_product_id(raw_product_id)
     updated = product_fields(**fields)
-    before = store.update_product(product_id, updated, revision)
+    before = store.catalog.update(product_id, updated, revision)
     if before is None:
-        if store.get_product(product_id, include_archived=True) is None:
+        if store.catalog.get(product_id, include_archived=True) is None:
             raise NotFound(N_("That product does not exist or is no longer sold."))
         raise Conflict(N_("Someone changed this product while you were editing it. Reload the page and make "
                           "your change again."))
@@ -240,14 +241,14 @@ def delete_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str)
     Returns ("deleted" | "archived", the product as it was).
     """
     product_id = parse_product_id(raw_product_id)
-    before = store.archive_product(product_id)
+    before = store.catalog.archive(product_id)
     if before is None:
-        if store.get_product(product_id, include_archived=True) is None:
+        if store.catalog.get(product_id, include_archived=True) is None:
             raise NotFound(N_("That product does not exist or is no longer sold."))
         raise Conflict(N_("This product is already archived."))
     update_catalog_index(db, store, [product_id])
     if (not store.stock.has_markers(product_id) and not db.reports.is_product_ordered(product_id)
-            and store.delete_archived_product(product_id)):
+            and store.catalog.delete_archived(product_id)):
         try:
             db.catalog.remove(product_id)
         except DatabaseError as error:  # the listing drops it when it finds it gone (browse_catalog)
@@ -258,7 +259,7 @@ def delete_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str)
 
 def restore_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str) -> None:
     product_id = parse_product_id(raw_product_id)
-    if not store.restore_product(product_id):
+    if not store.catalog.restore(product_id):
         raise NotFound(N_("That product is not archived."))
     update_catalog_index(db, store, [product_id])
 
@@ -278,7 +279,7 @@ def adjust_stock(store: MongoStore, raw_product_id: str, delta: int, reason: str
     product_id = parse_product_id(raw_product_id)
     after = store.stock.adjust(product_id, delta, MAX_STOCK)
     if after is None:
-        product = store.get_product(product_id, include_archived=True)
+        product = store.catalog.get(product_id, include_archived=True)
         if product is None:
             raise NotFound(N_("That product does not exist or is no longer sold."))
         if delta < 0:

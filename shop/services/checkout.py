@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from shop import failpoints
-from shop.adapters.mongo import StoreError
-from shop.adapters.postgres import DatabaseError, DatabaseUnavailable
-from shop.domain.discounts import normalize_code
+from shop.adapters.errors import DatabaseError, DatabaseUnavailable, StoreError
+from shop.domain.discounts import DiscountCode, normalize_code
 from shop.domain.errors import N_, Conflict, NotFound, Unavailable
 from shop.domain.orders import (
     CartLine,
+    Order,
     OrderLine,
     OrderStatus,
     UnpaidLimits,
@@ -109,21 +109,21 @@ def place_order(db: Ledgers, store: StockStore, user_id: int, raw_lines: list[tu
     enabled = limits is not None and (limits.per_account or limits.per_address)
     admit = (lambda held: limits.admit(held, units)) if enabled else None
     try:
-        order, created = db.orders.create_placing(
+        placing = db.orders.create_placing(
             user_id, key, fingerprint, lease_seconds, units=units, placed_from=client_address, admit=admit,
             lock_address=enabled and limits.per_address, discount_code=normalize_code(discount_code))
     except DatabaseUnavailable as error:
         log.warning("orders database unavailable at checkout: %s", error)
         raise Unavailable(N_("Orders cannot be taken right now; nothing was ordered. Try again shortly.")) \
             from None
-    if not created:
-        return _replay(db, order, fingerprint)
-    order_id = order["order_id"]
+    if not placing.created:
+        return _replay(db, placing.order, fingerprint)
+    order_id = placing.order.order_id
     failpoints.hit("checkout.after_order_created")
 
     lines = _reserve_all(db, store, order_id, cart, settlements, tax_rates)
     lines, shipping_amount, shipping_tax = priced_lines(
-        lines, _discount_for(db, store, order_id, order, lines), shipping.method if shipping else None,
+        lines, _discount_for(db, store, order_id, placing.discount, lines), shipping.method if shipping else None,
         tax_rates["general"])
     shipped = None if shipping is None else {
         "address": shipping.address.snapshot(), "method": shipping.method.name, "amount": shipping_amount,
@@ -149,10 +149,10 @@ def place_order(db: Ledgers, store: StockStore, user_id: int, raw_lines: list[tu
     return CheckoutResult(order_id, OrderStatus.PENDING, order_total(lines) + shipping_amount, created=True)
 
 
-def _discount_for(db: Ledgers, store: StockStore, order_id: int, order: dict, lines: list[OrderLine]):
-    """The order's discount code, if it took one, once the lines' prices and categories are known:
-    a code these lines do not qualify for aborts the order (its use and units come back)."""
-    discount = order.get("discount")  # taken with the order (step 1)
+def _discount_for(db: Ledgers, store: StockStore, order_id: int, discount: DiscountCode | None,
+                  lines: list[OrderLine]) -> DiscountCode | None:
+    """The order's discount code, if it took one (step 1), once the lines' prices and categories are
+    known: a code these lines do not qualify for aborts the order (its use and units come back)."""
     if discount is None:
         return None
     try:
@@ -182,7 +182,7 @@ def _reserve_all(db: Ledgers, store: StockStore, order_id: int, cart: list[CartL
                 if settlements:
                     settlements.give_back(line.product_id, piggyback)
                 _abort(db, store, order_id, attempted, f"out of stock: {line.product_id}")
-                current = store.products_by_ids([line.product_id]).get(line.product_id)
+                current = store.catalog.by_ids([line.product_id]).get(line.product_id)
                 if current is None:
                     raise NotFound(N_("A product in your cart no longer exists; remove it and try again."))
                 raise out_of_stock(current, current.stock)
@@ -227,13 +227,13 @@ def _release_all(store: StockStore, order_id: int, lines: list[CartLine] | list[
             return
 
 
-def _replay(db: Ledgers, order: dict, fingerprint: str) -> CheckoutResult:
+def _replay(db: Ledgers, order: Order, fingerprint: str) -> CheckoutResult:
     """The same checkout again (double click, resubmitted form, retried request): its first outcome."""
-    if order["request_hash"] != fingerprint:
+    if order.request_hash != fingerprint:
         raise Conflict(N_("This checkout form was already used for a different cart. Reload the page and try again."))
     deadline = time.monotonic() + _REPLAY_WAIT_SECONDS
-    while order["status"] == OrderStatus.PLACING.value and time.monotonic() < deadline:
+    while order.is_placing and time.monotonic() < deadline:
         time.sleep(0.1)  # the first request is still placing it: wait briefly for its decision
-        order = db.orders.get(order["order_id"])
-    return CheckoutResult(order["order_id"], OrderStatus(order["status"]), order["total_amount"], created=False,
-                          failure_reason=order.get("failure_reason"))
+        order = db.orders.get(order.order_id)
+    return CheckoutResult(order.order_id, order.status, order.total_amount, created=False,
+                          failure_reason=order.failure_reason)

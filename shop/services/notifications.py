@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from shop import metrics
+from shop.adapters.errors import DatabaseError
 from shop.adapters.mail import Mail, Mailer, MailError, MailSession, NotHandedOver
-from shop.adapters.postgres import DatabaseError, PostgresDatabase
+from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres.mail_outbox import OutboxMail
 from shop.domain.notifications import MAX_ATTEMPTS, mails_this_pass, retry_delay
 

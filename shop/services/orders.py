@@ -10,12 +10,13 @@ import logging
 from dataclasses import dataclass
 
 from shop import failpoints
-from shop.adapters.mongo import MongoStore, StoreError
+from shop.adapters.errors import StoreError
+from shop.adapters.mongo import MongoStore
 from shop.adapters.payments import PaymentProvider
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import Role, User
 from shop.domain.errors import N_, Conflict, NotFound
-from shop.domain.orders import OrderStatus, check_transition, is_allowed
+from shop.domain.orders import Order, OrderStatus, PaymentStatus, is_allowed
 from shop.domain.payments import PaymentAttemptLimits, parse_card_number
 
 log = logging.getLogger(__name__)
@@ -29,14 +30,14 @@ class PaymentOutcome:
     locked: bool = False  # this decline paused paying (PaymentAttemptLimits): worth an audit entry
 
 
-def _visible_order(order: dict | None, actor: User | None) -> dict:
+def _visible_order(order: Order | None, actor: User | None) -> Order:
     """Customers see only their own orders: someone else's order number is simply not found."""
-    if order is None or (actor is not None and actor.role is Role.CUSTOMER and order["user_id"] != actor.user_id):
+    if order is None or not order.visible_to(actor):
         raise NotFound(N_("Order not found."))
     return order
 
 
-def order_for(db: PostgresDatabase, actor: User, order_id: int) -> dict:
+def order_for(db: PostgresDatabase, actor: User, order_id: int) -> Order:
     return _visible_order(db.orders.get(order_id), actor)
 
 
@@ -47,7 +48,7 @@ def cancel_order(db: PostgresDatabase, store: MongoStore, actor: User | None, or
         raise NotFound(N_("Order not found."))
     with db.orders.locked(order_id) as locked:
         order = _visible_order(locked.order, actor)
-        check_transition(OrderStatus(order["status"]), OrderStatus.CANCELLED)
+        order.check_can_become(OrderStatus.CANCELLED)
         locked.set_status(OrderStatus.CANCELLED, actor.user_id if actor else None, reason)
     failpoints.hit("cancel.after_status")
     return_stock_of_cancelled(db, store, order_id)
@@ -57,7 +58,7 @@ def return_stock_of_cancelled(db: PostgresDatabase, store: MongoStore, order_id:
     """Give a cancelled order's units back; idempotent (each product remembers the return)."""
     try:
         for item in db.orders.items(order_id):
-            store.stock.return_cancelled(item["product_id"], order_id, item["quantity"])
+            store.stock.return_cancelled(item.product_id, order_id, item.quantity)
             failpoints.hit("cancel.after_return")
     except StoreError as error:
         log.warning("order %s: stock return left for recovery: %s", order_id, error)
@@ -78,21 +79,21 @@ def pay_order(db: PostgresDatabase, provider: PaymentProvider, actor: User, orde
     card = parse_card_number(raw_card_number)
     with db.orders.locked(order_id, account=actor.user_id if limits else None) as locked:
         order = _visible_order(locked.order, actor)
-        if actor.role is not Role.CUSTOMER or order["user_id"] != actor.user_id:
+        if actor.role is not Role.CUSTOMER or not order.belongs_to(actor.user_id):
             raise NotFound(N_("Order not found."))
-        status = OrderStatus(order["status"])
-        if status is OrderStatus.PAID or status is OrderStatus.SHIPPED:
+        if order.status is OrderStatus.PAID or order.status is OrderStatus.SHIPPED:
             raise Conflict(N_("Order %(order)d is already paid."), order=order_id)
-        check_transition(status, OrderStatus.PAID)
+        order.check_can_become(OrderStatus.PAID)
         if locked.expired():
             raise Conflict(N_("Order %(order)d expired before it was paid; its units went back to stock."),
                            order=order_id)
         declines = locked.declined_payments(actor.user_id, limits.window_minutes) if limits else (0, 0)
         if limits:
             limits.check(*declines)
-        result = provider.charge(order["total_amount"], card, reference=f"order-{order_id}")
-        locked.record_payment(order["total_amount"], "succeeded" if result.succeeded else "declined",
-                              provider.name, result.reference, card[-4:], result.decline_reason)
+        result = provider.charge(order.total_amount, card, reference=f"order-{order_id}")
+        outcome = PaymentStatus.SUCCEEDED if result.succeeded else PaymentStatus.DECLINED
+        locked.record_payment(order.total_amount, outcome, provider.name, result.reference, card[-4:],
+                              result.decline_reason)
         if result.succeeded:
             locked.set_status(OrderStatus.PAID, actor.user_id, "payment succeeded")
         failpoints.hit("pay.before_commit")  # the invoice number is taken, not yet committed
@@ -107,7 +108,7 @@ def mark_shipped(db: PostgresDatabase, actor: User, order_id: int, shipment: tup
         raise NotFound(N_("Order not found."))
     with db.orders.locked(order_id) as locked:
         order = _visible_order(locked.order, actor)
-        check_transition(OrderStatus(order["status"]), OrderStatus.SHIPPED)
+        order.check_can_become(OrderStatus.SHIPPED)
         locked.record_shipment(*(shipment or (None, None)))
         locked.set_status(OrderStatus.SHIPPED, actor.user_id,
                       f"shipped: {shipment[0]} {shipment[1]}"[:200] if shipment else "shipped")
@@ -120,9 +121,10 @@ def mark_paid(db: PostgresDatabase, actor: User, order_id: int) -> None:
         raise NotFound(N_("Order not found."))
     with db.orders.locked(order_id) as locked:
         order = _visible_order(locked.order, actor)
-        check_transition(OrderStatus(order["status"]), OrderStatus.PAID)
-        if order["total_amount"] > 0:
-            locked.record_payment(order["total_amount"], "succeeded", "manual", f"staff:{actor.user_id}", None, None)
+        order.check_can_become(OrderStatus.PAID)
+        if order.total_amount > 0:
+            locked.record_payment(order.total_amount, PaymentStatus.SUCCEEDED, "manual", f"staff:{actor.user_id}",
+                                  None, None)
         locked.set_status(OrderStatus.PAID, actor.user_id, "payment recorded by staff")
 
 
@@ -135,7 +137,7 @@ def staff_actions(status: OrderStatus) -> tuple[str, ...]:
 def expire_order(db: PostgresDatabase, store: MongoStore, order_id: int) -> bool:
     """Cancel an unpaid order whose time ran out (re-checked under the lock: it may just have been paid)."""
     with db.orders.locked(order_id) as locked:
-        if locked.order is None or locked.order["status"] != OrderStatus.PENDING.value:
+        if locked.order is None or locked.order.status is not OrderStatus.PENDING:
             return False
         if not locked.expired():
             return False

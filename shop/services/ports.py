@@ -3,8 +3,8 @@
 `shop.services.checkout` is written against these; the real adapters (PostgresDatabase,
 MongoStore) satisfy them, and so do the in-memory fakes of `tests/unit/fakes.py`, which let the
 saga's every branch run in milliseconds. The integration and fault tests stay the proof on real
-servers. The adapters raise the shop's own errors for an unreachable store: `StoreError` (MongoDB),
-`DatabaseError` / `DatabaseUnavailable` (PostgreSQL).
+servers. The adapters raise the shop's own errors (shop.adapters.errors, no driver imported):
+`StoreError` / `StoreUnavailable` (MongoDB), `DatabaseError` / `DatabaseUnavailable` (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from shop.domain.catalog import Product
-from shop.domain.orders import HeldUnpaid, OrderLine, OrderStatus
+from shop.domain.orders import HeldUnpaid, Order, OrderLine, OrderStatus, Placing
 
 
 class OrderLedger(Protocol):
@@ -22,13 +22,13 @@ class OrderLedger(Protocol):
     def create_placing(self, user_id: int, idempotency_key: str, request_hash: str, lease_seconds: int, *,
                        units: int = 0, placed_from: str | None = None,
                        admit: Callable[[HeldUnpaid], None] | None = None, lock_address: bool = True,
-                       discount_code: str | None = None) -> tuple[dict, bool]: ...
+                       discount_code: str | None = None) -> Placing: ...
 
     def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
                        lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
                        changed_by: int | None = None, shipping: dict | None = None) -> bool: ...
 
-    def get(self, order_id: int) -> dict | None: ...
+    def get(self, order_id: int) -> Order | None: ...
 
 
 class Ledgers(Protocol):
@@ -49,9 +49,14 @@ class Stock(Protocol):
     def settle(self, product_id: str, order_id: int) -> bool: ...
 
 
+class ProductsById(Protocol):
+    """The product documents (`store.catalog`), read by id only."""
+
+    def by_ids(self, product_ids: list[str], *, include_archived: bool = False) -> dict[str, Product]: ...
+
+
 class StockStore(Protocol):
     """What the checkout saga reaches through `store` (MongoStore; tests/unit/fakes.FakeStore)."""
 
     stock: Stock
-
-    def products_by_ids(self, product_ids: list[str], *, include_archived: bool = False) -> dict[str, Product]: ...
+    catalog: ProductsById

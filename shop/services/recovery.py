@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shop import metrics
-from shop.adapters.mongo import MongoStore, StoreError
-from shop.adapters.postgres import DatabaseError, PostgresDatabase
+from shop.adapters.errors import DatabaseError, StoreError
+from shop.adapters.mongo import MongoStore
+from shop.adapters.postgres import PostgresDatabase
 from shop.domain import markers
 from shop.domain.audit import AuditEvent
 from shop.domain.orders import OrderStatus

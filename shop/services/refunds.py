@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from shop import failpoints
-from shop.adapters.mongo import MongoStore, StoreError
+from shop.adapters.errors import StoreError
+from shop.adapters.mongo import MongoStore
 from shop.adapters.payments import PaymentProvider
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain import markers
@@ -51,15 +52,15 @@ def refund_order(db: PostgresDatabase, store: MongoStore, provider: PaymentProvi
         if existing is not None:  # the same form sent twice: the refund it made, nothing more
             if existing["order_id"] != order_id:
                 raise Conflict(N_("That refund form belongs to another order; reload the page."))
-            return RefundOutcome(existing["refund_id"], existing["amount"], OrderStatus(order["status"]), True)
-        status = OrderStatus(order["status"])
+            return RefundOutcome(existing["refund_id"], existing["amount"], order.status, True)
+        status = order.status
         if status is OrderStatus.REFUNDED:
             raise Conflict(N_("Everything in this order has already been refunded."))
         if status not in REFUNDABLE:
             raise Conflict(N_("Only paid or shipped orders can be refunded."))
         lines = locked.refundable_lines()
         # A full refund returns the shipping too (once); a refund by line never does.
-        shipping_back = (order["shipping_amount"] if full and not order["shipping_refunded"] else Decimal("0.00"))
+        shipping_back = order.shipping_amount if full and not order.shipping_refunded else Decimal("0.00")
         if full and shipping_back and not any(line.refundable for line in lines):
             amounts = {}  # only the shipping is left to give back
         else:

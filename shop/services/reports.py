@@ -49,6 +49,6 @@ def low_stock(db: PostgresDatabase, store: MongoStore, threshold: int, limit: in
     """Products on sale with at most `threshold` units, fewest first. Which ones: the catalog
     index's copy of the stock (up to one recovery pass behind); how many units: MongoDB, now."""
     ids = db.catalog.low_stock(threshold, limit)
-    found = store.products_by_ids(ids)
+    found = store.catalog.by_ids(ids)
     products = [found[pid] for pid in ids if pid in found and found[pid].stock <= threshold]
     return sorted(products, key=lambda product: product.stock)

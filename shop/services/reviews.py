@@ -18,12 +18,12 @@ def write_review(db: PostgresDatabase, store: MongoStore, user: User, raw_produc
                  raw_text) -> None:
     """Create or edit the customer's review of a product they paid for."""
     product_id = parse_product_id(raw_product_id)
-    if store.get_product(product_id) is None:
+    if store.catalog.get(product_id) is None:
         raise NotFound(N_("That product does not exist or is no longer sold."))
     review = parse_review(raw_rating, raw_text)
     if not may_review(db, user, product_id):
         raise Conflict(N_("You can review a product once you have bought and paid for it."))
-    store.save_review(product_id, user.user_id, user.full_name, review.rating, review.text)
+    store.reviews.save(product_id, user.user_id, user.full_name, review.rating, review.text)
 
 
 def hide_review(store: MongoStore, raw_review_id: str) -> dict:
@@ -31,7 +31,7 @@ def hide_review(store: MongoStore, raw_review_id: str) -> dict:
         review_id = parse_product_id(raw_review_id)  # the same ObjectId form
     except InvalidInput:
         raise NotFound(N_("Review not found.")) from None
-    review = store.hide_review(review_id)
+    review = store.reviews.hide(review_id)
     if review is None:
         raise NotFound(N_("Review not found."))
     return review

@@ -28,7 +28,7 @@ def _cart_page(error: str | None = None, code: str | None = None) -> tuple[str, 
     """The cart; with `code`, what that discount code takes off it, or why it does not apply
     (then True: the page says no to what was asked)."""
     lines = get_db().carts.lines(current_user.user_id)
-    products = get_store().products_by_ids([pid for pid, _ in lines]) if lines else {}
+    products = get_store().catalog.by_ids([pid for pid, _ in lines]) if lines else {}
     rows, missing = [], []
     for product_id, quantity in lines:
         product = products.get(product_id)

@@ -81,10 +81,10 @@ def render_product(product_id: str, **extra):
     store = get_store()
     item = catalog_service.product_detail(store, product_id)
     user = current_user.user if current_user.is_authenticated else None
-    average, count = store.review_summary(item.product_id)
+    average, count = store.reviews.summary(item.product_id)
     return render_template(
         "catalog/product.html", product=item, idempotency_key=new_idempotency_key(),
-        reviews=store.reviews_of(item.product_id), review_average=average, review_count=count,
+        reviews=store.reviews.of(item.product_id), review_average=average, review_count=count,
         can_review=may_review(get_db(), user, item.product_id),
-        my_review=store.review_by(item.product_id, user.user_id) if user else None,
+        my_review=store.reviews.by(item.product_id, user.user_id) if user else None,
         shipping=shipping_options(), **extra)

@@ -10,8 +10,8 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from shop.adapters.mongo import StoreUnavailable
-from shop.adapters.postgres import DatabaseUnavailable
+from shop.adapters import mongo, postgres
+from shop.adapters.errors import DatabaseUnavailable, StoreUnavailable
 from shop.domain.errors import (
     Conflict,
     DomainError,
@@ -98,7 +98,10 @@ def init_app(app: Flask) -> None:
         log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
         return error_response(503, _status_message(503))
 
-    for unavailable in (*DatabaseUnavailable, StoreUnavailable):
+    # The shop's own errors, and the drivers' for code that talks to a database directly (sessions,
+    # rate limits)
+    for unavailable in (DatabaseUnavailable, StoreUnavailable, *postgres.DRIVER_UNAVAILABLE,
+                        *mongo.DRIVER_UNAVAILABLE):
         app.register_error_handler(unavailable, database_unavailable)
 
     @app.errorhandler(Exception)

@@ -8,7 +8,7 @@ import time
 from flask import Blueprint, Flask, Response, abort, current_app, g, request
 
 from shop import metrics
-from shop.adapters.postgres import DatabaseError
+from shop.adapters.errors import DatabaseError
 from shop.web.access import public
 from shop.web.extensions import get_db
 

@@ -163,9 +163,9 @@ def render_order(order_id: int, error: str | None = None):
     except NotFound:
         _record_probe(order_id)
         raise
-    status = OrderStatus(order["status"])
+    status = order.status
     role = current_user.role
-    customer = db.users.get(order["user_id"]) if role in STAFF else None
+    customer = db.users.get(order.user_id) if role in STAFF else None
     staff_actions = order_service.staff_actions(status) if role is Role.ADMIN else ()
     refundable = role is Role.ADMIN and status in refund_service.REFUNDABLE
     return render_template("orders/detail.html", order=order, error=error, customer=customer,
@@ -184,11 +184,11 @@ def invoice(order_id: int):
     except NotFound:
         _record_probe(order_id)
         raise
-    if order["invoice"] is None:
+    if order.invoice is None:
         raise NotFound(N_("This order has no invoice yet: it is issued when the order is paid."))
     settings = current_app.config["SHOP_SETTINGS"]
     return render_template("orders/invoice.html", order=order, tax_totals=order_tax_totals(order),
-                           number=invoice_number(order["invoice"]["series_year"], order["invoice"]["number"]),
+                           number=invoice_number(order.invoice.series_year, order.invoice.number),
                            seller=settings)
 
 

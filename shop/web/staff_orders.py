@@ -91,7 +91,7 @@ def refund(order_id: int):
         order = get_db().orders.get(order_id)
         if order is None:
             raise NotFound(N_("Order not found."))
-        refund_request = parse_refund_form(request.form, [item["order_item_id"] for item in order["items"]], full=full)
+        refund_request = parse_refund_form(request.form, [item.order_item_id for item in order.items], full=full)
         outcome = refund_service.refund_order(get_db(), get_store(), get_payment_provider(), current_user.user,
                                               order_id, refund_request, request.form.get("idempotency_key", ""),
                                               full=full)

@@ -223,14 +223,14 @@ def test_the_running_shop_recovers_abandoned_checkouts_by_itself(servers, tmp_pa
         try:
             # After start-up (so the start-up pass cannot be what fixes it): a checkout that died
             # after reserving, its order in flight and its hold on the product.
-            order, _ = db.orders.create_placing(user.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=1)
-            assert store.stock.reserve(product_id, order["order_id"], 2)
+            order = db.orders.create_placing(user.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=1).order
+            assert store.stock.reserve(product_id, order.order_id, 2)
             assert store.stock.levels()[product_id] == 3
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and (db.orders.get(order["order_id"])["status"] == "placing"
+            while time.monotonic() < deadline and (db.orders.get(order.order_id).status == "placing"
                                                    or store.stock.with_markers("holds")):
                 time.sleep(0.2)
-            assert db.orders.get(order["order_id"])["status"] == "failed"
+            assert db.orders.get(order.order_id).status == "failed"
             assert store.stock.levels()[product_id] == 5
         finally:
             stop_shop(shop)

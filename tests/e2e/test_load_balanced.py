@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -42,6 +43,19 @@ def _haproxy(tmp_path: Path, port: int, a: int, b: int) -> tuple[subprocess.Pope
     return process, log
 
 
+def _wait_listening(port: int, seconds: float = 10.0) -> None:
+    """HAProxy binds its port a moment after it starts: the first request must not come sooner."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _kill_tree(pid: int) -> None:
     parent = psutil.Process(pid)
     for process in [*parent.children(recursive=True), parent]:
@@ -68,6 +82,7 @@ def two_instances(servers, tmp_path):
         lb_port = free_port()
         lb, lb_log = _haproxy(tmp_path, lb_port, ports["a"], ports["b"])
         try:
+            _wait_listening(lb_port)
             yield {"url": f"http://127.0.0.1:{lb_port}", "shops": shops, "ports": ports, "env": env, "db": db,
                    "store": store, "emails": emails, "lb_log": lb_log, "tmp": tmp_path}
         finally:

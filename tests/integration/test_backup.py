@@ -58,11 +58,11 @@ def populate(db, store, make_user) -> dict[str, int]:
               for i in (1, 2, 3)]
     orders.pay_order(db, SimulatedPaymentProvider(), buyer, placed[0], "4242424242424242")
     orders.cancel_order(db, store, buyer, placed[1])
-    in_flight, _ = db.orders.create_placing(buyer.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=1)
-    store.stock.reserve(ids[4], in_flight["order_id"], 1)
+    in_flight = db.orders.create_placing(buyer.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=1).order
+    store.stock.reserve(ids[4], in_flight.order_id, 1)
     from bson import ObjectId
 
-    store.reviews.insert_one({"product_id": ObjectId(ids[1]), "user_id": buyer.user_id, "rating": 5,
+    store.reviews.collection.insert_one({"product_id": ObjectId(ids[1]), "user_id": buyer.user_id, "rating": 5,
                               "text": "¡Genial! <b>sin HTML</b>", "created_at": dt.datetime.now(dt.timezone.utc)})
     return initial
 
@@ -98,7 +98,7 @@ def test_a_backup_restores_identical_data_indexes_and_validators(source, servers
         try:
             assert "$jsonSchema" in restored.validators()["products"]
             assert {"catalog_pending", "marked"} <= set(restored.products.index_information())
-            assert restored.reviews.index_information()["one_review_per_customer"]["unique"]
+            assert restored.reviews.collection.index_information()["one_review_per_customer"]["unique"]
             assert restored.stock.levels() == store.stock.levels()
         finally:
             restored.close()

@@ -21,12 +21,12 @@ from shop.services.recovery import recover
 
 
 def counts_from_mongodb(store) -> dict:
-    return expected_counts(CatalogEntry.of(p) for p in store.products_for_catalog_index())
+    return expected_counts(CatalogEntry.of(p) for p in store.catalog.everything_for_the_index())
 
 
 def entries_from_mongodb(store) -> dict:
     return {e.product_id: (e.revision, e.category, e.name_key, e.price, e.archived, e.facets)
-            for e in map(CatalogEntry.of, store.products_for_catalog_index())}
+            for e in map(CatalogEntry.of, store.catalog.everything_for_the_index())}
 
 
 def stored_entries(db) -> dict:
@@ -56,12 +56,12 @@ def test_the_index_and_its_counters_equal_a_recount_after_random_product_writes(
             ids.append(product_id)
             continue
         product_id = rng.choice(ids)
-        product = store.get_product(product_id, include_archived=True)
+        product = store.catalog.get(product_id, include_archived=True)
         if action == "edit":
             catalog.edit_product(db, store, product_id, fields(rng, n), product.updated_at)
         elif action == "archive" and not product.deleted:
             catalog.delete_product(db, store, product_id)  # archived, or deleted when never ordered
-            if store.get_product(product_id, include_archived=True) is None:
+            if store.catalog.get(product_id, include_archived=True) is None:
                 ids.remove(product_id)
         elif action == "restore" and product.deleted:
             catalog.restore_product(db, store, product_id)
@@ -69,7 +69,7 @@ def test_the_index_and_its_counters_equal_a_recount_after_random_product_writes(
             catalog.adjust_stock(store, product_id, 3, "recibido")
     assert stored_entries(db) == entries_from_mongodb(store)
     assert db.catalog.stored_counts() == counts_from_mongodb(store)
-    assert store.catalog_pending() == []
+    assert store.catalog.pending() == []
 
 
 def test_a_rebuild_gives_the_same_index_as_following_the_writes(db, store, make_product):
@@ -84,14 +84,14 @@ def test_a_rebuild_gives_the_same_index_as_following_the_writes(db, store, make_
 def test_a_write_whose_projection_was_lost_is_projected_by_the_recovery_pass(db, store, make_product):
     product = make_product(name="Antes")
     # A crash between the MongoDB write and the projection: MongoDB changed, the index did not.
-    store.update_product(str(product["_id"]), {"name": "Después", "category": "Pruebas", "price": Decimal("2.00"),
+    store.catalog.update(str(product["_id"]), {"name": "Después", "category": "Pruebas", "price": Decimal("2.00"),
                                                "attributes": {}, "description": ""}, product["updated_at"])
-    assert store.catalog_pending() == [str(product["_id"])]
+    assert store.catalog.pending() == [str(product["_id"])]
     listed = catalog.browse_catalog(db, store, query(q="despues"))
     assert listed.items == []  # the index still has the old name
     recover(db, store)
     assert [p.name for p in catalog.browse_catalog(db, store, query(q="despues")).items] == ["Después"]
-    assert store.catalog_pending() == []
+    assert store.catalog.pending() == []
 
 
 def test_a_product_write_succeeds_while_postgresql_is_unreachable_and_is_listed_later(db, store, migrated):
@@ -101,14 +101,14 @@ def test_a_product_write_succeeds_while_postgresql_is_unreachable_and_is_listed_
     broken.close()  # every connection gone: each use now fails as with a server that went away
     product_id, _ = catalog.create_product(broken, store, {"name": "Tetera", "category": "Cocina", "price": "12.00",
                                                            "attributes": {}, "stock": 3})
-    assert store.catalog_pending() == [product_id]
+    assert store.catalog.pending() == [product_id]
     recover(db, store)
     assert [p.name for p in catalog.browse_catalog(db, store, query(q="tetera")).items] == ["Tetera"]
 
 
 def test_projections_arriving_out_of_order_never_show_an_older_revision(db, store, make_product):
     product = make_product(name="Versión 1")
-    old = store.get_product(str(product["_id"]))
+    old = store.catalog.get(str(product["_id"]))
     catalog.edit_product(db, store, str(product["_id"]), {"name": "Versión 2", "category": "Pruebas",
                                                          "price": "10.00", "attributes": {}}, old.updated_at)
     assert not db.catalog.project(CatalogEntry.of(old))  # a late projection of revision 1
@@ -118,7 +118,7 @@ def test_projections_arriving_out_of_order_never_show_an_older_revision(db, stor
 def test_concurrent_projections_of_many_products_keep_the_counters_exact(db, store, migrated):
     from shop.adapters.postgres import PostgresDatabase
 
-    ids = store.insert_products([{"name": f"P{n}", "category": ["X", "Y"][n % 2], "price": Decimal("1.00"),
+    ids = store.catalog.insert_many([{"name": f"P{n}", "category": ["X", "Y"][n % 2], "price": Decimal("1.00"),
                                   "stock": 1, "attributes": {"k": n % 4}} for n in range(40)])
     errors = []
 

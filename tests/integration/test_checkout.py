@@ -52,11 +52,11 @@ def test_placing_an_order_takes_the_stock_and_records_names_and_prices_as_sold(d
     assert result.total == Decimal("1030.14")
     assert (stock_of(laptop), stock_of(book)) == (2, 7)
     order = db.orders.get(result.order_id)
-    assert order["status"] == "pending" and order["total_amount"] == Decimal("1030.14")
-    assert {(i["product_name"], i["unit_price"], i["quantity"]) for i in order["items"]} == {
+    assert order.status == "pending" and order.total_amount == Decimal("1030.14")
+    assert {(i.product_name, i.unit_price, i.quantity) for i in order.items} == {
         ("Portátil", Decimal("999.99"), 1), ("Libro", Decimal("10.05"), 3)}
-    assert [h["to_status"] for h in order["history"]] == ["placing", "pending"]
-    assert order["expires_at"] is not None
+    assert [h.to_status for h in order.history] == ["placing", "pending"]
+    assert order.expires_at is not None
     assert_invariant_after_recovery(db, store, {pid(laptop): 3, pid(book): 10})
 
 
@@ -67,7 +67,7 @@ def test_a_cart_is_all_or_nothing_when_one_product_runs_short(db, store, custome
         place(db, store, customer, [(plenty, 2), (scarce, 2)])
     assert (stock_of(plenty), stock_of(scarce)) == (10, 1)  # the first line's units were given back
     (attempt,) = db.orders.of_user(customer.user_id, include_failed=True)
-    assert attempt["status"] == "failed" and attempt["items"] == [] and attempt["total_amount"] == 0
+    assert attempt.status == "failed" and attempt.items == () and attempt.total_amount == 0
     assert db.orders.of_user(customer.user_id) == []  # a failed attempt is not listed to the shopper
     assert_invariant_after_recovery(db, store, {pid(plenty): 10, pid(scarce): 1})
 
@@ -173,7 +173,7 @@ def test_a_product_deleted_after_it_was_put_in_the_cart_is_a_clear_error(db, sto
 def test_repeated_lines_for_one_product_are_merged(db, store, customer, make_product, stock_of):
     product = make_product(stock=5)
     result = checkout.place_order(db, store, customer.user_id, [(pid(product), 1), (pid(product), "2")], key())
-    assert [i["quantity"] for i in db.orders.get(result.order_id)["items"]] == [3]
+    assert [i.quantity for i in db.orders.get(result.order_id).items] == [3]
     assert stock_of(product) == 2
 
 
@@ -190,9 +190,9 @@ def test_cancelling_a_pending_order_returns_its_stock_exactly_once(db, store, cu
     recover(db, store)
     assert stock_of(product) == 5
     order = db.orders.get(result.order_id)
-    assert order["status"] == "cancelled" and order["stock_returned"]
-    assert [h["to_status"] for h in order["history"]] == ["placing", "pending", "cancelled"]
-    assert order["history"][-1]["changed_by"] == customer.user_id
+    assert order.status == "cancelled" and order.stock_returned
+    assert [h.to_status for h in order.history] == ["placing", "pending", "cancelled"]
+    assert order.history[-1].changed_by == customer.user_id
     assert_invariant_after_recovery(db, store, {pid(product): 5})
 
 
@@ -205,7 +205,7 @@ def test_cancelling_before_the_hold_was_settled_still_returns_the_units_once(db,
     failpoints.clear()
     (order,) = db.orders.of_user(customer.user_id, include_failed=True)
     assert store.stock.with_markers("holds")  # the hold is still there
-    orders.cancel_order(db, store, customer, order["order_id"])
+    orders.cancel_order(db, store, customer, order.order_id)
     assert stock_of(product) == 5
     assert_invariant_after_recovery(db, store, {pid(product): 5})
 
@@ -215,14 +215,14 @@ def test_paying_a_pending_order_once(db, store, customer, make_product):
     order_id = place(db, store, customer, [(product, 1)]).order_id
     provider = SimulatedPaymentProvider()
     declined = orders.pay_order(db, provider, customer, order_id, "4000 0000 0000 0002")
-    assert not declined.succeeded and db.orders.get(order_id)["status"] == "pending"
+    assert not declined.succeeded and db.orders.get(order_id).status == "pending"
     paid = orders.pay_order(db, provider, customer, order_id, "4242-4242-4242-4242")
     assert paid.succeeded
     with pytest.raises(Conflict, match="already paid"):
         orders.pay_order(db, provider, customer, order_id, "4242424242424242")
     order = db.orders.get(order_id)
-    assert order["status"] == "paid"
-    assert [(p["status"], p["card_last4"], p["amount"]) for p in order["payments"]] == [
+    assert order.status == "paid"
+    assert [(p.status, p.card_last4, p.amount) for p in order.payments] == [
         ("declined", "0002", Decimal("20.00")), ("succeeded", "4242", Decimal("20.00"))]
     with pytest.raises(Conflict):
         orders.cancel_order(db, store, customer, order_id)
@@ -233,7 +233,7 @@ def test_invalid_card_numbers_are_refused_before_any_charge(db, store, customer,
     order_id = place(db, store, customer, [(make_product(stock=5), 1)]).order_id
     with pytest.raises(InvalidInput):
         orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, card)
-    assert db.orders.get(order_id)["payments"] == []
+    assert db.orders.get(order_id).payments == ()
 
 
 def test_another_customers_order_is_not_found(db, store, make_user, make_product):
@@ -244,7 +244,7 @@ def test_another_customers_order_is_not_found(db, store, make_user, make_product
                    lambda: orders.pay_order(db, SimulatedPaymentProvider(), stranger, order_id, "4242424242424242")):
         with pytest.raises(NotFound):
             action()
-    assert db.orders.get(order_id)["status"] == "pending"
+    assert db.orders.get(order_id).status == "pending"
 
 
 def test_shipping_follows_payment_and_only_staff_ship(db, store, customer, make_user, make_product):
@@ -256,7 +256,7 @@ def test_shipping_follows_payment_and_only_staff_ship(db, store, customer, make_
     with pytest.raises(NotFound):
         orders.mark_shipped(db, customer, order_id)
     orders.mark_shipped(db, admin, order_id)
-    assert db.orders.get(order_id)["status"] == "shipped"
+    assert db.orders.get(order_id).status == "shipped"
 
 
 def test_unpaid_orders_expire_and_their_stock_comes_back(db, store, customer, make_product, stock_of):
@@ -269,7 +269,7 @@ def test_unpaid_orders_expire_and_their_stock_comes_back(db, store, customer, ma
     report = recover(db, store)
     assert report.expired == [order_id]
     order = db.orders.get(order_id)
-    assert order["status"] == "cancelled" and order["history"][-1]["reason"].startswith("expired")
+    assert order.status == "cancelled" and order.history[-1].reason.startswith("expired")
     assert stock_of(product) == 5
     assert_invariant_after_recovery(db, store, {pid(product): 5})
 
@@ -304,7 +304,7 @@ def test_a_checkout_that_outlives_its_lease_loses_to_recovery_and_gives_the_unit
     failpoints.clear()
     assert stock_of(product) == 5
     (order,) = db.orders.of_user(customer.user_id, include_failed=True)
-    assert order["status"] == "failed"
+    assert order.status == "failed"
     assert_invariant_after_recovery(db, store, {pid(product): 5})
 
 

@@ -66,7 +66,7 @@ def test_a_checkout_killed_after_each_step_ends_consistent(servers, migrated, mo
     time.sleep(LEASE + 0.2)
     assert_invariant_after_recovery(db, store, {str(products[0]["_id"]): 5, str(products[1]["_id"]): 3})
     (order,) = db.orders.of_user(customer.user_id, include_failed=True)
-    assert order["status"] == expected_status
+    assert order.status == expected_status
 
 
 @pytest.mark.parametrize("point", ["cancel.after_status", "cancel.after_return"])
@@ -79,7 +79,7 @@ def test_a_cancellation_killed_halfway_is_finished_by_recovery(servers, migrated
     child = run_child(servers, migrated, mongo_db_name, action="cancel", failpoint=f"{point}=exit",
                       user_id=customer.user_id, order_id=result.order_id)
     assert child.returncode == failpoints.EXIT_CODE, child.stdout + child.stderr
-    assert db.orders.get(result.order_id)["status"] == "cancelled"
+    assert db.orders.get(result.order_id).status == "cancelled"
     assert_invariant_after_recovery(db, store, {str(products[0]["_id"]): 5, str(products[1]["_id"]): 3})
     assert store.stock.levels()[str(products[0]["_id"])] == 5
 
@@ -154,7 +154,7 @@ def test_postgres_stopped_before_the_decision(own_postgres, store):
     time.sleep(LEASE + 0.2)
     assert_invariant_after_recovery(db, store, {ids[0]: 5, ids[1]: 3})
     (order,) = db.orders.of_user(customer.user_id, include_failed=True)
-    assert order["status"] == "failed"  # the decision never reached PostgreSQL
+    assert order.status == "failed"  # the decision never reached PostgreSQL
 
 
 def test_postgres_down_at_checkout_takes_nothing(own_postgres, store):
@@ -176,7 +176,7 @@ def test_mongodb_stopped_between_two_reservations(db, own_mongo, make_user):
         checkout.place_order(db, store, customer.user_id, [(i, 1) for i in ids], str(uuid.uuid4()))
     failpoints.clear()
     (order,) = db.orders.of_user(customer.user_id, include_failed=True)
-    assert order["status"] == "failed"  # decided at once in PostgreSQL; the hold waits for MongoDB
+    assert order.status == "failed"  # decided at once in PostgreSQL; the hold waits for MongoDB
     server.start()
     assert_invariant_after_recovery(db, store, {ids[0]: 5, ids[1]: 3})
 
@@ -200,7 +200,7 @@ def test_mongodb_errors_injected_with_failcommand(db, own_mongo, make_user, erro
     store.client.admin.command("configureFailPoint", "failCommand", mode="off")
     assert_invariant_after_recovery(db, store, {ids[0]: 5, ids[1]: 3})
     (order,) = db.orders.of_user(customer.user_id, include_failed=True)
-    assert order["status"] == "failed"
+    assert order.status == "failed"
 
 
 def test_a_cancellation_while_mongodb_is_down_is_finished_when_it_returns(db, own_mongo, make_user):
@@ -210,7 +210,7 @@ def test_a_cancellation_while_mongodb_is_down_is_finished_when_it_returns(db, ow
     order_id = checkout.place_order(db, store, customer.user_id, [(ids[0], 2)], str(uuid.uuid4())).order_id
     server.stop()
     orders.cancel_order(db, store, customer, order_id)  # PostgreSQL records it; the stock waits
-    assert db.orders.get(order_id)["stock_returned"] is False
+    assert db.orders.get(order_id).stock_returned is False
     server.start()
     assert_invariant_after_recovery(db, store, {ids[0]: 5, ids[1]: 3})
     assert store.stock.levels()[ids[0]] == 5

@@ -40,7 +40,7 @@ def test_forged_price_and_user_fields_are_ignored(client, shopper, make_user, ma
     client.post("/orders/buy", data={**product_form(client, product), "quantity": "1", "price": "0.01",
                                      "unit_price": "0.01", "total": "0", "user_id": str(other.user_id)})
     (order,) = db.orders.of_user(shopper.user_id)
-    assert str(order["total_amount"]) == "100.00"
+    assert str(order.total_amount) == "100.00"
     assert db.orders.of_user(other.user_id) == []
 
 
@@ -142,7 +142,7 @@ def test_another_shoppers_order_number_is_a_404(client, auth, make_user, make_pr
     assert client.post(f"/orders/{order_id}/cancel", data={"csrf_token": token}).status_code == 404
     assert client.post(f"/orders/{order_id}/pay", data={"csrf_token": token,
                                                         "card_number": "4242424242424242"}).status_code == 404
-    assert db.orders.get(order_id)["status"] == "pending"
+    assert db.orders.get(order_id).status == "pending"
 
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.AUDITOR])

@@ -129,11 +129,11 @@ def test_a_code_takes_its_discount_off_each_eligible_line_before_the_iva(db, sto
     mug = make_product(name="Taza", category="Menaje", price="10.00", stock=5)
     result = place(db, store, make_user(), [(mug, 1), (book, 1)], " libros5 ")  # spaces and lower case
     order = db.orders.get(result.order_id)
-    items = {i["product_name"]: i for i in order["items"]}
-    assert (items["Libro"]["discount_amount"], items["Taza"]["discount_amount"]) == (Decimal("5.00"), Decimal("0.00"))
-    assert order["total_amount"] == result.total == Decimal("24.95") and order["discount_code"] == "LIBROS5"
+    items = {i.product_name: i for i in order.items}
+    assert (items["Libro"].discount_amount, items["Taza"].discount_amount) == (Decimal("5.00"), Decimal("0.00"))
+    assert order.total_amount == result.total == Decimal("24.95") and order.discount_code == "LIBROS5"
     # IVA on what is left: 14,95 at 4 % → base 14,38, IVA 0,57; the mug 10,00 at 21 % → IVA 1,74
-    assert (items["Libro"]["tax_amount"], items["Taza"]["tax_amount"]) == (Decimal("0.57"), Decimal("1.74"))
+    assert (items["Libro"].tax_amount, items["Taza"].tax_amount) == (Decimal("0.57"), Decimal("1.74"))
 
 
 @pytest.mark.parametrize("code, lines, message", [
@@ -159,7 +159,7 @@ def test_a_code_that_cannot_apply_is_refused_with_its_reason_and_nothing_changes
         place(db, store, customer, [(product, 1)], code)
     assert message in refused.value.template
     assert db.orders.of_user(customer.user_id, include_failed=True) == [] or all(
-        o["status"] == "failed" for o in db.orders.of_user(customer.user_id, include_failed=True))
+        o.status == "failed" for o in db.orders.of_user(customer.user_id, include_failed=True))
     assert store.products.find_one({"_id": product["_id"]})["stock"] == 5
 
 

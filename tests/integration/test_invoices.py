@@ -34,15 +34,15 @@ def test_each_line_keeps_the_rate_it_was_sold_at_and_its_share_of_the_iva(db, st
     book = make_product(name="Libro", price="19.95", stock=5, tax_class="super_reduced")
     mug = make_product(name="Taza", price="10.00", stock=5)
     order_id = place(db, store, make_user(), (mug, 3), (book, 1))
-    items = {item["product_name"]: item for item in db.orders.get(order_id)["items"]}
-    assert (items["Taza"]["tax_rate"], items["Libro"]["tax_rate"]) == (Decimal("21.00"), Decimal("4.00"))
+    items = {item.product_name: item for item in db.orders.get(order_id).items}
+    assert (items["Taza"].tax_rate, items["Libro"].tax_rate) == (Decimal("21.00"), Decimal("4.00"))
     shares, _ = split_tax([(Decimal(21), Decimal("30.00")), (Decimal(4), Decimal("19.95"))])
-    assert [items["Taza"]["tax_amount"], items["Libro"]["tax_amount"]] == shares == [Decimal("5.21"), Decimal("0.77")]
+    assert [items["Taza"].tax_amount, items["Libro"].tax_amount] == shares == [Decimal("5.21"), Decimal("0.77")]
     # a rate changed in the configuration applies to new orders only
     later = checkout.place_order(db, store, make_user().user_id, [(str(mug["_id"]), 1)], str(uuid.uuid4()),
                                  tax_rates={**DEFAULT_RATES, "general": Decimal("22")}).order_id
-    assert db.orders.get(later)["items"][0]["tax_rate"] == Decimal("22.00")
-    assert db.orders.get(order_id)["items"][0]["tax_rate"] in (Decimal("21.00"), Decimal("4.00"))
+    assert db.orders.get(later).items[0].tax_rate == Decimal("22.00")
+    assert db.orders.get(order_id).items[0].tax_rate in (Decimal("21.00"), Decimal("4.00"))
 
 
 def test_a_paid_order_gets_the_next_invoice_number_and_an_unpaid_one_none(db, store, make_product, make_user):
@@ -53,7 +53,7 @@ def test_a_paid_order_gets_the_next_invoice_number_and_an_unpaid_one_none(db, st
     orders.mark_paid(db, admin, second)  # a bank transfer recorded by staff: invoiced the same way
     orders.mark_shipped(db, admin, first)
     assert [(o, n) for o, _, n in invoices(db)] == [(first, 1), (second, 2)]
-    assert db.orders.get(unpaid)["invoice"] is None
+    assert db.orders.get(unpaid).invoice is None
 
 
 def test_a_payment_that_rolls_back_gives_its_invoice_number_back(db, store, make_product, make_user):

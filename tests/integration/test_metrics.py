@@ -79,8 +79,8 @@ def test_recovery_actions_are_counted(db, store, make_user, make_product):
 
     user = make_user()
     product = make_product(stock=3)
-    order, _ = db.orders.create_placing(user.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=0)
-    store.stock.reserve(str(product["_id"]), order["order_id"], 1)
+    order = db.orders.create_placing(user.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=0).order
+    store.stock.reserve(str(product["_id"]), order.order_id, 1)
     before = metrics.RECOVERY_ACTIONS.labels("aborted")._value.get()
     recover(db, store)
     assert metrics.RECOVERY_ACTIONS.labels("aborted")._value.get() == before + 1

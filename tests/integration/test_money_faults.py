@@ -46,7 +46,7 @@ def test_a_payment_killed_before_its_commit_leaves_no_payment_and_no_gap_in_the_
     child = run_child(servers, migrated, mongo_db_name, action="pay", failpoint="pay.before_commit=exit",
                       user_id=customer.user_id, order_id=first, card=CARD)
     assert child.returncode == failpoints.EXIT_CODE, child.stdout + child.stderr
-    assert db.orders.get(first)["status"] == "pending"
+    assert db.orders.get(first).status == "pending"
     assert rows(db, "SELECT * FROM payments WHERE order_id = %s", first) == []
     assert rows(db, "SELECT * FROM invoices") == []  # the number it held went back with its transaction
 
@@ -65,7 +65,7 @@ def paid_order(db, store, make_product, make_user):
     customer = make_user()
     order_id = place(db, store, customer, (mug, 3), (book, 2))
     orders.pay_order(db, provider, customer, order_id, CARD)
-    items = {i["product_name"]: i["order_item_id"] for i in db.orders.get(order_id)["items"]}
+    items = {i.product_name: i.order_item_id for i in db.orders.get(order_id).items}
     return {"order_id": order_id, "admin": make_user(role=Role.ADMIN), "mug": mug, "book": book, "items": items}
 
 
@@ -82,7 +82,7 @@ def test_a_refund_killed_after_the_provider_refunded_records_nothing_and_the_sam
     mugs = stock(store, o["mug"])
     refund_in_child(servers, migrated, mongo_db_name, o, "refund.after_provider", {"Taza": 2}, key)
     order = db.orders.get(o["order_id"])
-    assert (order["status"], order["refunded_amount"]) == ("paid", Decimal("0.00"))
+    assert (order.status, order.refunded_amount) == ("paid", Decimal("0.00"))
     assert db.refunds.of_order(o["order_id"]) == [] and stock(store, o["mug"]) == mugs
 
     # The admin sends the same form again: the provider, asked with the same key, names the refund
@@ -96,7 +96,7 @@ def test_a_refund_killed_after_the_provider_refunded_records_nothing_and_the_sam
                                                              key).reference
     assert refund_order(db, store, provider, o["admin"], o["order_id"], request, key, full=False).replayed
     assert stock(store, o["mug"]) == mugs + 2
-    assert db.orders.get(o["order_id"])["refunded_amount"] == Decimal("20.00")
+    assert db.orders.get(o["order_id"]).refunded_amount == Decimal("20.00")
 
 
 @pytest.mark.parametrize("point", ["refund.after_commit", "refund.after_line_restocked"])
@@ -106,7 +106,7 @@ def test_a_refund_killed_before_its_goods_are_back_is_finished_by_recovery_once(
     mugs, books = stock(store, o["mug"]), stock(store, o["book"])
     refund_in_child(servers, migrated, mongo_db_name, o, point, {}, key, full=True)
     [refund] = db.refunds.of_order(o["order_id"])
-    assert db.orders.get(o["order_id"])["status"] == "refunded"  # the money side committed whole
+    assert db.orders.get(o["order_id"]).status == "refunded"  # the money side committed whole
     assert db.refunds.awaiting_stock() == [refund["refund_id"]]
     back = (stock(store, o["mug"]) - mugs, stock(store, o["book"]) - books)
     assert back == ((0, 0) if point == "refund.after_commit" else (3, 0))  # killed after the first line

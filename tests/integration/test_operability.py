@@ -84,10 +84,10 @@ def test_cli_create_user_explains_a_refusal(app, make_user):
 def test_cli_init_db_applies_both_schemas_and_the_demo_data(app, db, store):
     result = app.test_cli_runner().invoke(args=["init-db", "--demo"])
     assert result.exit_code == 0, result.output
-    assert store.count_products() == 60
+    assert store.catalog.count() == 60
     assert db.users.count() == 3
     again = app.test_cli_runner().invoke(args=["init-db", "--demo"])
-    assert again.exit_code == 0 and store.count_products() == 60 and db.users.count() == 3
+    assert again.exit_code == 0 and store.catalog.count() == 60 and db.users.count() == 3
 
 
 def test_settings_are_read_only_in_the_config_module():

@@ -43,7 +43,7 @@ def test_item5_after_five_declines_the_order_cannot_be_paid_for_a_while_and_the_
     response = _pay(client, order_id, GOOD)  # even a good card: paying is paused
     assert response.status_code == 429
     assert "Demasiados pagos rechazados" in response.get_data(as_text=True)
-    assert db.orders.get(order_id)["status"] == "pending"
+    assert db.orders.get(order_id).status == "pending"
     with app.app_context():
         get_audit_log().flush_spool()
     locks = list(store.audit_logs.find({"action": "payment.locked"}))
@@ -58,7 +58,7 @@ def test_item5_the_pause_ends_when_the_declines_leave_the_window(app, client, cu
         cur.execute("UPDATE payments SET created_at = created_at - interval '16 minutes' WHERE order_id = %s",
                     (order_id,))
     assert _pay(client, order_id, GOOD).status_code == 303
-    assert db.orders.get(order_id)["status"] == "paid"
+    assert db.orders.get(order_id).status == "paid"
 
 
 def test_item5_declines_on_several_orders_count_against_the_account(db, store, make_user, make_product):

@@ -52,6 +52,6 @@ def test_staff_lists_read_the_replica_and_actions_use_the_primary(settings, db, 
         page = client.get(f"/orders/{order_id}").get_data(as_text=True)  # an order's own page: the primary
         assert "en-primaria@example.com" in page
         response = client.post(f"/admin/orders/{order_id}/paid", data={"csrf_token": csrf_token_from(page)})
-        assert response.status_code == 303 and db.orders.get(order_id)["status"] == "paid"
+        assert response.status_code == 303 and db.orders.get(order_id).status == "paid"
     finally:
         close_stores(app)

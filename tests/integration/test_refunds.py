@@ -31,12 +31,12 @@ def paid_order(db, store, make_product, make_user):
     order_id = checkout.place_order(db, store, customer.user_id, [(str(mug["_id"]), 3), (str(book["_id"]), 2)],
                                     str(uuid.uuid4())).order_id
     orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, CARD)
-    items = {i["product_name"]: i for i in db.orders.get(order_id)["items"]}
+    items = {i.product_name: i for i in db.orders.get(order_id).items}
     return {"order_id": order_id, "admin": admin, "customer": customer, "mug": mug, "book": book, "items": items}
 
 
 def refund(db, store, o, units=None, *, full=False, goods=False, key=None, actor=None):
-    request = RefundRequest({o["items"][name]["order_item_id"]: n for name, n in (units or {}).items()},
+    request = RefundRequest({o["items"][name].order_item_id: n for name, n in (units or {}).items()},
                             "roto en el envío", goods)
     return refund_order(db, store, SimulatedPaymentProvider(), actor or o["admin"], o["order_id"], request,
                         key or str(uuid.uuid4()), full=full)
@@ -54,11 +54,11 @@ def test_refunding_by_line_then_the_rest_adds_up_to_exactly_what_was_paid(db, st
     assert second.amount == Decimal("29.95")
     last = refund(db, store, o, full=True)
     order = db.orders.get(o["order_id"])
-    assert last.status.value == "refunded" and order["status"] == "refunded"
-    assert first.amount + second.amount + last.amount == order["total_amount"] == order["refunded_amount"]
+    assert last.status.value == "refunded" and order.status == "refunded"
+    assert first.amount + second.amount + last.amount == order.total_amount == order.refunded_amount
     with pytest.raises(Conflict, match="already been refunded"):
         refund(db, store, o, full=True)
-    assert [h["to_status"] for h in order["history"]][-3:] == ["partially_refunded", "partially_refunded", "refunded"]
+    assert [h.to_status for h in order.history][-3:] == ["partially_refunded", "partially_refunded", "refunded"]
 
 
 def test_refund_money_follows_the_discount_and_never_loses_a_cent(db, store, make_product, make_user):
@@ -70,7 +70,7 @@ def test_refund_money_follows_the_discount_and_never_loses_a_cent(db, store, mak
     order_id = checkout.place_order(db, store, customer.user_id, [(str(product["_id"]), 3)], str(uuid.uuid4()),
                                     discount_code="MENOS10").order_id  # 30,00 − 10,00 = 20,00 for 3 units
     orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, CARD)
-    item = db.orders.get(order_id)["items"][0]
+    item = db.orders.get(order_id).items[0]
     o = {"order_id": order_id, "admin": admin, "items": {"x": item}}
     amounts = [refund(db, store, o, {"x": 1}).amount for _ in range(3)]
     assert amounts == [Decimal("6.67"), Decimal("6.66"), Decimal("6.67")] and sum(amounts) == Decimal("20.00")
@@ -96,7 +96,7 @@ def test_concurrent_refund_clicks_never_return_more_than_was_paid(db, store, pai
         thread.join()
     assert not errors
     done = [x for x in outcomes if x is not None]
-    assert len(done) == 1 and done[0].amount == db.orders.get(o["order_id"])["total_amount"]
+    assert len(done) == 1 and done[0].amount == db.orders.get(o["order_id"]).total_amount
     assert len(db.refunds.of_order(o["order_id"])) == 1
 
 
@@ -105,7 +105,7 @@ def test_the_same_refund_form_sent_twice_refunds_once(db, store, paid_order):
     first = refund(db, store, paid_order, {"Libro": 1}, key=key)
     again = refund(db, store, paid_order, {"Libro": 1}, key=key)
     assert again.replayed and again.refund_id == first.refund_id
-    assert db.orders.get(paid_order["order_id"])["refunded_amount"] == Decimal("19.95")
+    assert db.orders.get(paid_order["order_id"]).refunded_amount == Decimal("19.95")
 
 
 def test_the_database_refuses_an_over_refund_whatever_the_code_does(db, paid_order):
@@ -165,7 +165,7 @@ def test_only_admins_refund_and_only_paid_orders(db, store, make_product, make_u
     product = make_product(stock=5)
     pending = checkout.place_order(db, store, paid_order["customer"].user_id, [(str(product["_id"]), 1)],
                                    str(uuid.uuid4())).order_id
-    item = db.orders.get(pending)["items"][0]
+    item = db.orders.get(pending).items[0]
     with pytest.raises(Conflict, match="Only paid or shipped"):
         refund(db, store, {"order_id": pending, "admin": paid_order["admin"], "items": {"x": item}}, {"x": 1})
 
@@ -186,7 +186,7 @@ def test_an_admin_refunds_one_line_from_the_order_page(client, auth, db, store, 
     page_url = f"/orders/{paid_order['order_id']}"
     html = client.get(page_url).get_data(as_text=True)
     assert 'data-testid="refund-form"' in html
-    book_id = paid_order["items"]["Libro"]["order_item_id"]
+    book_id = paid_order["items"]["Libro"].order_item_id
     key = html.split('name="idempotency_key" value="')[1].split('"')[0]
     form = {"csrf_token": csrf_token_from(html), "idempotency_key": key, "reason": "llegó dañado",
             f"units_{book_id}": "1", "goods_returned": "1"}

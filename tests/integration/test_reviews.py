@@ -42,8 +42,8 @@ def test_a_second_review_edits_the_first(client, buyer, store):
     _, product = buyer
     post_review(client, product, "2", "Regular")
     post_review(client, product, "5", "Mejor de lo que pensaba")
-    assert store.reviews.count_documents({}) == 1
-    assert store.review_summary(str(product["_id"])) == (5.0, 1)
+    assert store.reviews.collection.count_documents({}) == 1
+    assert store.reviews.summary(str(product["_id"])) == (5.0, 1)
 
 
 def test_the_average_comes_from_every_visible_review(client, db, store, buyer, make_user):
@@ -51,8 +51,8 @@ def test_the_average_comes_from_every_visible_review(client, db, store, buyer, m
     post_review(client, product, "5")
     other = make_user(role=Role.CUSTOMER)
     buy_and_pay(db, store, other, product)
-    store.save_review(str(product["_id"]), other.user_id, "Otro", 2, "")
-    assert store.review_summary(str(product["_id"])) == (3.5, 2)
+    store.reviews.save(str(product["_id"]), other.user_id, "Otro", 2, "")
+    assert store.reviews.summary(str(product["_id"])) == (3.5, 2)
 
 
 def test_someone_who_did_not_buy_cannot_review(client, auth, make_user, make_product, store, db):
@@ -64,7 +64,7 @@ def test_someone_who_did_not_buy_cannot_review(client, auth, make_user, make_pro
     assert 'name="rating"' not in html
     response = post_review(client, product, "5", "Sin comprar")
     assert response.status_code == 409 and "una vez que lo hayas comprado y pagado" in response.get_data(as_text=True)
-    assert store.reviews.count_documents({}) == 0
+    assert store.reviews.collection.count_documents({}) == 0
 
 
 @pytest.mark.parametrize("rating", ["0", "6", "4.5", "cinco", "", {"$gt": 0}])
@@ -72,13 +72,13 @@ def test_impossible_ratings_are_refused(client, buyer, store, rating):
     _, product = buyer
     response = post_review(client, product, rating)
     assert response.status_code == 400 and "de 1 a 5 estrellas" in response.get_data(as_text=True)
-    assert store.reviews.count_documents({}) == 0
+    assert store.reviews.collection.count_documents({}) == 0
 
 
 def test_an_overlong_review_is_refused(client, buyer, store):
     _, product = buyer
     assert post_review(client, product, "3", "x" * 2001).status_code == 400
-    assert store.reviews.count_documents({}) == 0
+    assert store.reviews.collection.count_documents({}) == 0
 
 
 def test_markup_in_a_review_is_shown_as_text(client, buyer):

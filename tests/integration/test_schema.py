@@ -89,7 +89,7 @@ def test_mongo_schema_is_idempotent_and_creates_the_indexes(store):
     assert "$jsonSchema" in store.validators()["products"]
     indexes = store.products.index_information()
     assert indexes["catalog_pending"]["sparse"] and indexes["marked"]["sparse"]
-    assert "one_review_per_customer" in store.reviews.index_information()
+    assert "one_review_per_customer" in store.reviews.collection.index_information()
 
 
 def test_prices_round_trip_as_exact_decimals(store, make_product):
@@ -97,7 +97,7 @@ def test_prices_round_trip_as_exact_decimals(store, make_product):
     raw = store.products.with_options(codec_options=store.products.codec_options.with_options(
         type_registry=None)).find_one({"name": "Exacto"})
     assert isinstance(raw["price"], Decimal128)
-    assert store.get_product(str(raw["_id"])).price == Decimal("0.30")
+    assert store.catalog.get(str(raw["_id"])).price == Decimal("0.30")
 
 
 def test_an_order_in_flight_must_carry_a_lease(db, make_user):

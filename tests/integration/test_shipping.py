@@ -47,10 +47,10 @@ def test_an_order_keeps_the_address_and_the_method_as_chosen(db, store, ships, m
     db.shipping.delete_address(customer.user_id, home)
     db.shipping.set_method_active(ships["standard"], False)
     order = db.orders.get(result.order_id)
-    assert order["shipping_address"]["street"] == "Calle Mayor 1" and order["shipping_method"] == "Estándar"
-    assert (order["shipping_amount"], order["total_amount"]) == (Decimal("4.95"), Decimal("24.95"))
+    assert order.shipping_address["street"] == "Calle Mayor 1" and order.shipping_method == "Estándar"
+    assert (order.shipping_amount, order.total_amount) == (Decimal("4.95"), Decimal("24.95"))
     # 21 % on 20,00 + 4,95: base 20,62, IVA 4,33; the shipping's share 0,86
-    assert order["shipping_tax"] == Decimal("0.86")
+    assert order.shipping_tax == Decimal("0.86")
     assert [(t.rate, t.base, t.tax) for t in order_tax_totals(order)] == [(Decimal("21.00"), Decimal("20.62"),
                                                                             Decimal("4.33"))]
 
@@ -99,15 +99,15 @@ def test_a_full_refund_returns_the_shipping_too(db, store, ships, make_product, 
     product = make_product(price="10.00", stock=10)
     order_id = buy(db, store, customer, product, 2, home, ships["express"]).order_id
     orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, "4242424242424242")
-    item_id = db.orders.get(order_id)["items"][0]["order_item_id"]
+    item_id = db.orders.get(order_id).items[0].order_item_id
     by_line = refund_order(db, store, SimulatedPaymentProvider(), admin, order_id,
                            RefundRequest({item_id: 2}, "no llegó", False), str(uuid.uuid4()), full=False)
     assert by_line.amount == Decimal("20.00") and by_line.status.value == "partially_refunded"  # not the shipping
     rest = refund_order(db, store, SimulatedPaymentProvider(), admin, order_id, RefundRequest({}, "envío", False),
                         str(uuid.uuid4()), full=True)
     order = db.orders.get(order_id)
-    assert rest.amount == Decimal("9.90") and order["status"] == "refunded"
-    assert order["refunded_amount"] == order["total_amount"] == Decimal("29.90")
+    assert rest.amount == Decimal("9.90") and order.status == "refunded"
+    assert order.refunded_amount == order.total_amount == Decimal("29.90")
 
 
 def test_a_customer_keeps_an_address_book_with_one_default(client, auth, db, make_user):

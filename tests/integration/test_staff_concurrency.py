@@ -70,6 +70,6 @@ def test_archiving_while_a_checkout_holds_units_keeps_the_product(db, store, mak
 def test_no_reservation_succeeds_once_a_product_is_archived(db, store, make_product, make_user):
     product = make_product(stock=5)
     product_id = str(product["_id"])
-    store.archive_product(product_id)
+    store.catalog.archive(product_id)
     assert store.stock.reserve(product_id, 7, 1) is None
     assert store.products.find_one({"_id": product["_id"]})["stock"] == 5

@@ -139,7 +139,7 @@ def test_a_product_never_ordered_is_deleted_and_an_ordered_one_is_archived(clien
 
 def test_an_archived_product_cannot_be_bought(db, store, make_product, make_user):
     product = make_product(stock=5)
-    store.archive_product(str(product["_id"]))
+    store.catalog.archive(str(product["_id"]))
     with pytest.raises(Exception) as error:
         place(db, store, make_user(), product)
     assert "no longer exists" in error.value.template
@@ -165,7 +165,7 @@ def test_an_admin_lists_filters_and_moves_orders_through_their_lifecycle(client,
     assert post(client, detail, f"/admin/orders/{first}/shipped", carrier="Correos",
                 tracking_number="PK-4471 0093 ES").status_code == 303
     shipped = db.orders.get(first)
-    assert (shipped["status"], shipped["carrier"], shipped["tracking_number"]) == ("shipped", "Correos",
+    assert (shipped.status, shipped.carrier, shipped.tracking_number) == ("shipped", "Correos",
                                                                                    "PK-4471 0093 ES")
     assert "Enviado con Correos, número de seguimiento PK-4471 0093 ES" in client.get(detail).get_data(as_text=True)
     assert post(client, detail, f"/admin/orders/{first}/cancel").status_code == 409  # shipped: too late
@@ -175,8 +175,8 @@ def test_an_admin_lists_filters_and_moves_orders_through_their_lifecycle(client,
     assert 'data-testid="order-count">0<' in client.get("/admin/orders/?status=pending").get_data(as_text=True)
     actions = [e["action"] for e in flushed_entries(app, store, actor_id=admin.user_id)]
     assert actions.count("order.paid") == 1 and actions.count("order.cancelled") == 1
-    manual = db.orders.get(first)["payments"]
-    assert [(p["method"], p["status"]) for p in manual] == [("manual", "succeeded")]
+    manual = db.orders.get(first).payments
+    assert [(p.method, p.status) for p in manual] == [("manual", "succeeded")]
 
 
 def test_bad_order_filters_get_a_clear_400(client, admin):
@@ -350,7 +350,7 @@ def test_every_mutating_request_from_the_auditor_is_refused_and_logged(client, a
         assert client.post(url, data={"csrf_token": token, "delta": "5", "reason": "x", "role": "admin",
                                       "active": "0"}).status_code == 403, url
     assert store.products.find_one({"_id": pid})["stock"] == 3
-    assert db.orders.get(order_id)["status"] == "pending"
+    assert db.orders.get(order_id).status == "pending"
     denied = flushed_entries(app, store, action="access.denied")
     assert len(denied) == len(urls) and {e["actor_role"] for e in denied} == {"auditor"}
 

@@ -86,7 +86,7 @@ def test_return_markers_are_forgotten_an_hour_after_the_stock_is_back_and_not_be
     orders.cancel_order(db, store, customer, cancelled)
     paid = place()
     orders.pay_order(db, SimulatedPaymentProvider(), customer, paid, "4242424242424242")
-    item = db.orders.get(paid)["items"][0]["order_item_id"]
+    item = db.orders.get(paid).items[0].order_item_id
     refund = refund_order(db, store, SimulatedPaymentProvider(), admin, paid, RefundRequest({item: 1}, "roto", True),
                           str(uuid.uuid4()), full=False)
     markers = dict(store.stock.with_markers("returns"))[pid]

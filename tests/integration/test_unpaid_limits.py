@@ -34,7 +34,7 @@ def test_item3_a_fourth_unpaid_order_is_refused_and_takes_no_stock(client, shopp
     assert store.stock.levels()[str(product["_id"])] == 97
     assert len(db.orders.of_user(shopper.user_id)) == 3
     # Paying one frees its place.
-    order_id = db.orders.of_user(shopper.user_id)[0]["order_id"]
+    order_id = db.orders.of_user(shopper.user_id)[0].order_id
     from shop.adapters.payments import SimulatedPaymentProvider
 
     order_service.pay_order(db, SimulatedPaymentProvider(), shopper, order_id, "4242424242424242")

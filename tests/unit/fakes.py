@@ -7,13 +7,14 @@ a retry (nothing more taken), release and settle are safe to repeat. Faults are 
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+from dataclasses import replace
 from decimal import Decimal
 
-from shop.adapters.mongo import StoreError
-from shop.adapters.postgres import DatabaseError
+from shop.adapters.errors import DatabaseError, StoreError
 from shop.domain.catalog import Product
-from shop.domain.orders import HeldUnpaid, OrderStatus
+from shop.domain.orders import HeldUnpaid, Order, OrderItem, OrderStatus, Placing
 
 
 class FakeDatabase:
@@ -25,25 +26,25 @@ class FakeDatabase:
 
 class FakeLedger:
     def __init__(self):
-        self.rows: dict[int, dict] = {}
+        self.rows: dict[int, Order] = {}
+        self._keys: dict[tuple[int, str], int] = {}  # (user, idempotency key) → order id
         self._ids = itertools.count(1)
         self.decisions: list[tuple[int, str]] = []
         self.fail_next_decision = False
 
     def create_placing(self, user_id, idempotency_key, request_hash, lease_seconds, *, units=0,
                        placed_from=None, admit=None, lock_address=True, discount_code=None):
-        for order in self.rows.values():
-            if order["user_id"] == user_id and order["idempotency_key"] == idempotency_key:
-                return dict(order), False
+        if (user_id, idempotency_key) in self._keys:
+            return Placing(self.rows[self._keys[user_id, idempotency_key]], False)
         if admit is not None:
-            unpaid = [o for o in self.rows.values() if o["user_id"] == user_id
-                      and o["status"] in (OrderStatus.PLACING.value, OrderStatus.PENDING.value)]
-            admit(HeldUnpaid(len(unpaid), sum(o["units"] for o in unpaid), 0, 0))
+            unpaid = [o for o in self.rows.values() if o.user_id == user_id
+                      and o.status in (OrderStatus.PLACING, OrderStatus.PENDING)]
+            admit(HeldUnpaid(len(unpaid), sum(o.units for o in unpaid), 0, 0))
         order_id = next(self._ids)
-        self.rows[order_id] = {"order_id": order_id, "user_id": user_id, "idempotency_key": idempotency_key,
-                                 "request_hash": request_hash, "status": OrderStatus.PLACING.value, "units": units,
-                                 "total_amount": Decimal("0.00"), "failure_reason": None, "items": []}
-        return dict(self.rows[order_id]), True
+        self._keys[user_id, idempotency_key] = order_id
+        self.rows[order_id] = Order(order_id, user_id, OrderStatus.PLACING, Decimal("0.00"),
+                                    dt.datetime.now(dt.timezone.utc), request_hash=request_hash, units=units)
+        return Placing(self.rows[order_id], True)
 
     def decide_placing(self, order_id, outcome, reason=None, lines=None, pending_ttl_minutes=30,
                        changed_by=None, shipping=None):
@@ -51,11 +52,15 @@ class FakeLedger:
             self.fail_next_decision = False
             raise DatabaseError("the connection broke before the commit was confirmed")
         order = self.rows[order_id]
-        if order["status"] != OrderStatus.PLACING.value:
+        if not order.is_placing:
             return False
-        order.update(status=outcome.value, failure_reason=reason, items=list(lines or []), shipping=shipping,
-                     total_amount=sum((line.subtotal for line in lines or []), Decimal("0.00"))
-                     + (shipping or {}).get("amount", Decimal("0.00")))
+        items = tuple(OrderItem(n, line.product_id, line.product_name, line.unit_price, line.quantity,
+                                line.tax_rate, line.tax_amount, line.discount_amount)
+                      for n, line in enumerate(lines or [], start=1))
+        self.rows[order_id] = replace(order, status=outcome, failure_reason=reason, items=items,
+                                      shipping_amount=(shipping or {}).get("amount", Decimal("0.00")),
+                                      total_amount=sum((line.subtotal for line in lines or []), Decimal("0.00"))
+                                      + (shipping or {}).get("amount", Decimal("0.00")))
         self.decisions.append((order_id, outcome.value))
         return True
 
@@ -64,8 +69,7 @@ class FakeLedger:
         self.decide_placing(order_id, OrderStatus.FAILED, reason="abandoned")
 
     def get(self, order_id):
-        order = self.rows.get(order_id)
-        return dict(order) if order else None
+        return self.rows.get(order_id)
 
 
 class FakeStore:
@@ -73,9 +77,17 @@ class FakeStore:
 
     def __init__(self, stock: FakeStock):
         self.stock = stock
+        self.catalog = FakeCatalog(stock)
 
-    def products_by_ids(self, product_ids, *, include_archived=False):
-        return self.stock.products_by_ids(product_ids, include_archived=include_archived)
+
+class FakeCatalog:
+    """The products by id, as the fake stock holds them (`store.catalog`)."""
+
+    def __init__(self, stock: FakeStock):
+        self._stock = stock
+
+    def by_ids(self, product_ids, *, include_archived=False):
+        return self._stock.products_by_ids(product_ids)
 
 
 class FakeStock:
@@ -123,7 +135,7 @@ class FakeStock:
     def settle(self, product_id, order_id):
         return self.products[product_id]["holds"].pop(order_id, None) is not None
 
-    def products_by_ids(self, product_ids, *, include_archived=False):
+    def products_by_ids(self, product_ids):
         return {pid: self._product(pid) for pid in product_ids if pid in self.products}
 
     def stock(self, name: str) -> int:

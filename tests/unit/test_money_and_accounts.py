@@ -86,3 +86,22 @@ def test_payment_attempt_limits_pause_at_the_limit_and_say_which_decline_paused(
     assert limits.locks_after(4, 4) and limits.locks_after(0, 9)
     assert not limits.locks_after(3, 8)
     PaymentAttemptLimits(0, 0, 15).check(100, 100)
+
+
+def test_an_order_knows_who_may_see_it_and_where_it_may_go():
+    import datetime as dt
+
+    from shop.domain.accounts import User
+    from shop.domain.errors import Conflict
+    from shop.domain.orders import Order, OrderStatus
+
+    order = Order(7, user_id=1, status=OrderStatus.PENDING, total_amount=Decimal("10.00"),
+                  created_at=dt.datetime.now(dt.timezone.utc))
+    owner, stranger = (User(uid, f"u{uid}@example.com", "U", Role.CUSTOMER, True) for uid in (1, 2))
+    auditor = User(3, "a@example.com", "A", Role.AUDITOR, True)
+    assert order.visible_to(owner) and order.visible_to(auditor) and order.visible_to(None)
+    assert not order.visible_to(stranger)
+    order.check_can_become(OrderStatus.PAID)
+    with pytest.raises(Conflict):
+        order.check_can_become(OrderStatus.SHIPPED)  # not paid yet
+    assert not order.is_placing and f"{order.status}" == "pending"  # renders as its value in templates

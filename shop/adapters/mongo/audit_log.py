@@ -8,9 +8,13 @@ import contextlib
 import random
 import time
 
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from shop.adapters.errors import StoreError
+from shop.adapters.mongo.errors import translates_errors
 
 
+@translates_errors
 class AuditChain:
     def __init__(self, logs, head):
         self.logs, self.head = logs, head  # the audit_logs and audit_head collections
@@ -54,7 +58,7 @@ class AuditChain:
                 self._advance_head(entries[-1]["seq"], entries[-1]["hash"])
                 written += entries
         if pending:
-            raise PyMongoError("could not append to the audit log: too many concurrent writers")  # a StoreError
+            raise StoreError("could not append to the audit log: too many concurrent writers")
         return written
 
     def _tail(self) -> tuple[int, str]:

@@ -14,8 +14,8 @@ import datetime as dt
 from collections.abc import Iterable
 
 from bson import ObjectId
-from pymongo.errors import PyMongoError
 
+from shop.adapters.errors import StoreError
 from shop.adapters.mongo.documents import (
     NO_MARKER_LEFT,
     ON_SALE,
@@ -23,12 +23,14 @@ from shop.adapters.mongo.documents import (
     PRICING_FIELDS,
     product_of,
 )
+from shop.adapters.mongo.errors import translates_errors
 from shop.domain import markers
 from shop.domain.catalog import Product
 
 CAS_ATTEMPTS = 5  # adjust_stock's exact compare-and-set tries before its single conditional $inc
 
 
+@translates_errors
 class Stock:
     def __init__(self, products):
         self.products = products  # the products collection
@@ -99,7 +101,7 @@ class Stock:
                 return product_of(doc)
             # Not modified: the stock ran out, the product was edited or archived, or an earlier
             # attempt of this very update landed unseen (a retried write): read again and decide.
-        raise PyMongoError("the product kept changing during the reservation")  # a StoreError
+        raise StoreError("the product kept changing during the reservation")
 
 
     def release(self, product_id: str, order_id: int, quantity: int) -> bool:

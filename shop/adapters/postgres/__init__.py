@@ -26,9 +26,14 @@ import psycopg2.pool
 import psycopg2.sql
 
 from shop import metrics
+from shop.adapters.errors import DatabaseError as DatabaseError  # the shop's own errors, re-exported
+from shop.adapters.errors import DatabaseUnavailable as DatabaseUnavailable
+from shop.adapters.errors import UniqueViolation as UniqueViolation
 from shop.adapters.postgres.carts import Carts
 from shop.adapters.postgres.catalog_index import CatalogIndex
 from shop.adapters.postgres.discounts import Discounts
+from shop.adapters.postgres.errors import DRIVER_UNAVAILABLE as DRIVER_UNAVAILABLE
+from shop.adapters.postgres.errors import shop_error, translating
 from shop.adapters.postgres.locks import BACKUP_FENCE_KEY as BACKUP_FENCE_KEY  # the backup's fence
 from shop.adapters.postgres.mail_outbox import MailOutbox
 from shop.adapters.postgres.orders import Orders
@@ -49,10 +54,6 @@ IDLE_CHECK_SECONDS = 1.0
 _MIGRATION_LOCK_KEY = 7_201_001
 
 
-UniqueViolation = psycopg2.errors.UniqueViolation
-# The server is unreachable or the connection broke: the caller cannot know more than that.
-DatabaseUnavailable = (psycopg2.OperationalError, psycopg2.InterfaceError)
-DatabaseError = psycopg2.Error
 
 
 class _CountingCursor(psycopg2.extras.RealDictCursor):
@@ -66,8 +67,11 @@ class _CountingCursor(psycopg2.extras.RealDictCursor):
         return super().execute(query, vars)
 
 
+@translating(shop_error, skip=frozenset({"transaction", "statement"}))
 class PostgresDatabase:
-    """A pool of connections to one PostgreSQL database."""
+    """A pool of connections to one PostgreSQL database. Its methods raise the shop's own errors
+    (shop.adapters.errors); `transaction()` and `statement()` hand out a raw cursor, for the modules
+    beside this one and for schema tests, and keep psycopg2's."""
 
     statements = 0  # statements sent through transaction() by this process (approximate under threads)
     transactions = 0
@@ -120,7 +124,7 @@ class PostgresDatabase:
         broken = False
         try:
             yield conn
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        except (*DRIVER_UNAVAILABLE, DatabaseUnavailable):
             broken = True
             raise
         finally:

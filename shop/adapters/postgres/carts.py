@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from shop.adapters.postgres.errors import translates_errors
 
+
+@translates_errors
 class Carts:
     def __init__(self, db):
         self._db = db

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
+from shop.adapters.postgres.errors import translates_errors
 from shop.domain.listing import CatalogEntry, CatalogQuery, Position, attribute_value_candidates
 
 # sort name → (column, descending)
@@ -44,6 +45,7 @@ def _json_key(value) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
+@translates_errors
 class CatalogReader:
     """The reads of one catalog page, on one cursor.
 
@@ -200,6 +202,7 @@ class CatalogReader:
         return {key: sorted(values, key=lambda v: (str(type(v)), v)) for key, values in sorted(facets.items())}
 
 
+@translates_errors
 class CatalogIndex:
     """The catalog's read model, in the shop's PostgreSQL database."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import psycopg2.errors
 
+from shop.adapters.postgres.errors import translates_errors
 from shop.domain.discounts import DiscountCode
 from shop.domain.errors import N_, Conflict
 
@@ -51,6 +52,7 @@ def take_discount_use(cur, code: str, order_id: int, user_id: int) -> DiscountCo
     return taken
 
 
+@translates_errors
 class Discounts:
     def __init__(self, db):
         self._db = db

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shop.adapters.postgres.errors import translates_errors
+
 
 @dataclass(frozen=True)
 class OutboxMail:
@@ -22,6 +24,7 @@ class OutboxMail:
     user_id: int | None = None
 
 
+@translates_errors
 class MailOutbox:
     def __init__(self, db):
         self._db = db

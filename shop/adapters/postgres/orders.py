@@ -8,18 +8,32 @@ this module.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 from shop.adapters.postgres import refunds as refund_rows
 from shop.adapters.postgres.discounts import take_discount_use
+from shop.adapters.postgres.errors import translates_errors
 from shop.adapters.postgres.locks import ADDRESS_LOCK_CLASS as _ADDRESS_LOCK_CLASS
 from shop.adapters.postgres.locks import BACKUP_FENCE_KEY
-from shop.domain.orders import HeldUnpaid, OrderLine, OrderStatus
+from shop.domain.orders import (
+    HeldUnpaid,
+    Invoice,
+    Order,
+    OrderItem,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Placing,
+    StatusChange,
+)
 from shop.domain.refunds import RefundableLine
 
 
+@translates_errors
 class Orders:
     def __init__(self, db):
         self._db = db
@@ -27,13 +41,14 @@ class Orders:
     def create_placing(self, user_id: int, idempotency_key: str, request_hash: str,
                        lease_seconds: int, *, units: int = 0, placed_from: str | None = None,
                        admit: Callable[[HeldUnpaid], None] | None = None,
-                       lock_address: bool = True, discount_code: str | None = None) -> tuple[dict, bool]:
+                       lock_address: bool = True, discount_code: str | None = None) -> Placing:
         """Step 1: the order in its in-flight state (its lines are written with the decision).
 
-        Returns (order row, created); when this user already used the idempotency key nothing is
-        written and the earlier order returns. Without `admit`, one statement (one round trip). With
-        it, the account's row (and the client address) is locked first, what they already hold
-        unpaid is counted and handed to `admit`, which raises to refuse: two checkouts of one
+        Returns the order, whether this call created it, and the discount code's use it took; when
+        this user already used the idempotency key nothing is written and the earlier order returns.
+        Without `admit`, one statement (one round trip). With it, the account's row (and the client
+        address) is locked first, what they already hold unpaid is counted and handed to `admit`,
+        which raises to refuse: two checkouts of one
         account or address are counted one after the other, never both against the same total.
         `lock_address=False` (no per-address limit) skips the address lock, which serialises every
         checkout from one address — all of them, behind a proxy that is not declared (TRUSTED_PROXIES).
@@ -86,11 +101,11 @@ class Orders:
                 if order is not None and discount_code is not None:
                     # The code's use belongs to this order from the start (docs/money.md): taken in
                     # the transaction that creates it, or refused and nothing is created.
-                    order["discount"] = take_discount_use(cur, discount_code, order["order_id"], user_id)
-                    order["discount_code"] = discount_code
+                    discount = take_discount_use(cur, discount_code, order["order_id"], user_id)
+                    return Placing(order_of({**order, "discount_code": discount_code}), True, discount)
         if order is not None:
-            return order, True
-        return self.by_idempotency_key(user_id, idempotency_key), False
+            return Placing(order_of(order), True)
+        return Placing(self.by_idempotency_key(user_id, idempotency_key), False)
 
 
     def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
@@ -158,40 +173,42 @@ class Orders:
             return cur.fetchone()["bought"]
 
 
-    def by_idempotency_key(self, user_id: int, idempotency_key: str) -> dict | None:
+    def by_idempotency_key(self, user_id: int, idempotency_key: str) -> Order | None:
         with self._db.transaction() as cur:
             cur.execute("SELECT * FROM orders WHERE user_id = %s AND idempotency_key = %s", (user_id, idempotency_key))
-            return cur.fetchone()
+            row = cur.fetchone()
+            return order_of(row) if row else None
 
 
-    def items(self, order_id: int) -> list[dict]:
+    def items(self, order_id: int) -> list[OrderItem]:
         with self._db.transaction() as cur:
             cur.execute("SELECT * FROM order_items WHERE order_id = %s ORDER BY product_id", (order_id,))
-            return list(cur.fetchall())
+            return [_item(row) for row in cur.fetchall()]
 
 
-    def get(self, order_id: int) -> dict | None:
-        """An order with its items and status history."""
+    def get(self, order_id: int) -> Order | None:
+        """An order with its items, status history, payments and invoice."""
         with self._db.transaction() as cur:
             cur.execute("SELECT * FROM orders WHERE order_id = %s", (order_id,))
-            order = cur.fetchone()
-            if order is None:
+            row = cur.fetchone()
+            if row is None:
                 return None
             cur.execute("SELECT * FROM order_items WHERE order_id = %s ORDER BY order_item_id", (order_id,))
-            order["items"] = list(cur.fetchall())
+            items = tuple(_item(item) for item in cur.fetchall())
             cur.execute(
                 """SELECT h.*, u.full_name AS changed_by_name FROM order_status_history h
                    LEFT JOIN users u ON u.user_id = h.changed_by
                    WHERE h.order_id = %s ORDER BY h.history_id""", (order_id,))
-            order["history"] = list(cur.fetchall())
+            history = tuple(_status_change(change) for change in cur.fetchall())
             cur.execute("SELECT * FROM payments WHERE order_id = %s ORDER BY payment_id", (order_id,))
-            order["payments"] = list(cur.fetchall())
+            payments = tuple(_payment(payment) for payment in cur.fetchall())
             cur.execute("SELECT series_year, number, issued_at FROM invoices WHERE order_id = %s", (order_id,))
-            order["invoice"] = cur.fetchone()
-            return order
+            invoice = cur.fetchone()
+            return order_of(row, items=items, history=history, payments=payments,
+                            invoice=Invoice(**invoice) if invoice else None)
 
 
-    def of_user(self, user_id: int, limit: int = 100, include_failed: bool = False) -> list[dict]:
+    def of_user(self, user_id: int, limit: int = 100, include_failed: bool = False) -> list[Order]:
         """The user's orders, newest first, each with its items (failed attempts only if asked)."""
         with self._db.transaction() as cur:
             cur.execute(
@@ -199,16 +216,14 @@ class Orders:
                    ORDER BY created_at DESC, order_id DESC LIMIT %s""",
                 (user_id, include_failed, limit),
             )
-            orders = list(cur.fetchall())
-            if orders:
+            rows = list(cur.fetchall())
+            items: dict[int, list[OrderItem]] = {}
+            if rows:
                 cur.execute("SELECT * FROM order_items WHERE order_id = ANY(%s) ORDER BY order_item_id",
-                            ([o["order_id"] for o in orders],))
-                items: dict[int, list] = {}
+                            ([row["order_id"] for row in rows],))
                 for item in cur.fetchall():
-                    items.setdefault(item["order_id"], []).append(item)
-                for order in orders:
-                    order["items"] = items.get(order["order_id"], [])
-            return orders
+                    items.setdefault(item["order_id"], []).append(_item(item))
+            return [order_of(row, items=tuple(items.get(row["order_id"], ()))) for row in rows]
 
 
     def mark_stock_returned(self, order_id: int) -> None:
@@ -264,27 +279,29 @@ class Orders:
             if account is not None:
                 cur.execute("SELECT FROM users WHERE user_id = %s FOR NO KEY UPDATE", (account,))
             cur.execute("SELECT * FROM orders WHERE order_id = %s FOR UPDATE", (order_id,))
-            yield LockedOrder(cur, cur.fetchone())
+            row = cur.fetchone()
+            yield LockedOrder(cur, order_of(row) if row else None)
 
 
+@translates_errors
 class LockedOrder:
-    """One order under its row lock, in one transaction (`Orders.locked`): `order` is its row (None if
-    there is no such order); the methods are the changes a service may make to it, committed
-    together when the block ends and rolled back together if it raises."""
+    """One order under its row lock, in one transaction (`Orders.locked`): `order` is the Order as
+    locked, without its lines (None if there is no such order); the methods are the changes a service
+    may make to it, committed together when the block ends and rolled back together if it raises."""
 
-    def __init__(self, cur, order: dict | None):
+    def __init__(self, cur, order: Order | None):
         self._cur, self.order = cur, order
 
     @property
     def _order_id(self) -> int:
-        return self.order["order_id"]
+        return self.order.order_id
 
     def expired(self) -> bool:
         """Whether its payment deadline has passed, by the database's clock."""
-        if self.order["expires_at"] is None:
+        if self.order.expires_at is None:
             return False
         self._cur.execute("SELECT now() AS now")
-        return self.order["expires_at"] < self._cur.fetchone()["now"]
+        return self.order.expires_at < self._cur.fetchone()["now"]
 
     def set_status(self, target: OrderStatus, changed_by: int | None, reason: str | None) -> None:
         """The transition, recorded in the history (whose triggers write the invoice and the mail)."""
@@ -294,7 +311,7 @@ class LockedOrder:
                WHERE order_id = %s""",
             (target.value, target.value, self._order_id),
         )
-        _record_status(self._cur, self._order_id, OrderStatus(self.order["status"]), target, changed_by, reason)
+        _record_status(self._cur, self._order_id, self.order.status, target, changed_by, reason)
 
     def declined_payments(self, user_id: int, window_minutes: int) -> tuple[int, int]:
         """Under `locked(account=…)`: declined attempts in the window, for the order and for the account."""
@@ -307,13 +324,13 @@ class LockedOrder:
         row = self._cur.fetchone()
         return row["for_order"], row["for_account"]
 
-    def record_payment(self, amount: Decimal, status: str, method: str, reference: str | None,
+    def record_payment(self, amount: Decimal, status: PaymentStatus, method: str, reference: str | None,
                        card_last4: str | None, decline_reason: str | None) -> int:
         self._cur.execute(
             """INSERT INTO payments (order_id, amount, status, method, provider_reference, card_last4,
                                      decline_reason)
                VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING payment_id""",
-            (self._order_id, amount, status, method, reference, card_last4, decline_reason),
+            (self._order_id, amount, PaymentStatus(status).value, method, reference, card_last4, decline_reason),
         )
         return self._cur.fetchone()["payment_id"]
 
@@ -347,3 +364,31 @@ def _record_status(cur, order_id: int, from_status: OrderStatus | None, to_statu
            VALUES (%s, %s, %s, %s, %s)""",
         (order_id, from_status.value if from_status else None, to_status.value, changed_by, reason),
     )
+
+
+# --- rows to the domain's Order (the one place statuses become enums) ------------------------------
+
+_ORDER_FIELDS = frozenset(f.name for f in dataclasses.fields(Order)) - {"items", "history", "payments", "invoice"}
+_ITEM_FIELDS = frozenset(f.name for f in dataclasses.fields(OrderItem))
+
+
+def order_of(row: dict, **parts) -> Order:
+    """An `orders` row (and, by keyword, its items, history, payments, invoice) as an Order."""
+    fields = {name: value for name, value in row.items() if name in _ORDER_FIELDS}
+    return Order(**{**fields, "status": OrderStatus(row["status"])}, **parts)
+
+
+def _item(row: dict) -> OrderItem:
+    return OrderItem(**{name: value for name, value in row.items() if name in _ITEM_FIELDS})
+
+
+def _status_change(row: dict) -> StatusChange:
+    return StatusChange(from_status=OrderStatus(row["from_status"]) if row["from_status"] else None,
+                        to_status=OrderStatus(row["to_status"]), created_at=row["created_at"],
+                        changed_by=row["changed_by"], changed_by_name=row["changed_by_name"], reason=row["reason"])
+
+
+def _payment(row: dict) -> Payment:
+    return Payment(payment_id=row["payment_id"], amount=row["amount"], status=PaymentStatus(row["status"]),
+                   method=row["method"], created_at=row["created_at"], provider_reference=row["provider_reference"],
+                   card_last4=row["card_last4"], decline_reason=row["decline_reason"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from shop.adapters.postgres.errors import translates_errors
 from shop.domain.refunds import RefundableLine
 
 
@@ -57,6 +58,7 @@ def successful_payment(cur, order_id: int) -> dict | None:
     return cur.fetchone()
 
 
+@translates_errors
 class Refunds:
     def __init__(self, db):
         self._db = db

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from shop.adapters.postgres.errors import translates_errors
 
+
+@translates_errors
 class Reports:
     def __init__(self, db):
         self._db = db

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg2.errors
 
+from shop.adapters.postgres.errors import translates_errors
 from shop.domain.errors import N_, Conflict
 from shop.domain.shipping import Address, ShippingMethod
 
@@ -21,6 +22,7 @@ def _address(row: dict) -> tuple[int, Address, bool]:
                                        row["province"], row["country"].strip(), row["phone"]), row["is_default"])
 
 
+@translates_errors
 class Shipping:
     def __init__(self, db):
         self._db = db

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from shop.adapters.postgres.errors import translates_errors
 from shop.domain.filters import RowPosition
 from shop.domain.listing import COUNT_LIMIT
 
@@ -81,6 +82,7 @@ def audit_query(criteria: dict, after: RowPosition | None, before: RowPosition |
             {**criteria, **position, "limit": limit})
 
 
+@translates_errors
 class StaffLists:
     """Reads for the staff console; `db` is a PostgresDatabase (or its read replica)."""
 

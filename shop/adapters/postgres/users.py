@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from shop.adapters.postgres.errors import translates_errors
 from shop.domain.accounts import Role, User
 
 _USER_COLUMNS = "user_id, email, full_name, role, is_active, session_epoch, email_verified"
 
 
+@translates_errors
 class Users:
     def __init__(self, db):
         self._db = db
@@ -167,6 +169,7 @@ class Users:
             yield LockedAccount(cur, _user(row) if row else None, admins)
 
 
+@translates_errors
 class LockedAccount:
     """One account under its row lock, in one transaction (`Users.locked`): `user` (None if there is
     no such account), `admins` (the active admins' ids, locked too), and the change allowed on it."""

@@ -1,0 +1,98 @@
+"""The shop's own errors for a database that failed, raised by the adapters instead of the drivers'.
+
+Services catch these (and fakes raise them) without importing psycopg2 or pymongo; the driver's
+exception stays attached as `__cause__` for the logs. Each adapter module's public methods translate
+on the way out (`translating`); the raw cursors and collections that schema tests and tools use keep
+the drivers' own exceptions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+from collections.abc import Callable
+
+
+class DatabaseError(Exception):
+    """PostgreSQL failed a request (the statement, the commit or the connection)."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """PostgreSQL did not answer, or the connection broke: whether a commit landed is not known."""
+
+
+class UniqueViolation(DatabaseError):
+    """A unique constraint refused the write (`constraint` names it)."""
+
+    def __init__(self, message: str, constraint: str | None = None):
+        super().__init__(message)
+        self.constraint = constraint
+
+
+class StoreError(Exception):
+    """MongoDB failed a request."""
+
+
+class StoreUnavailable(StoreError):
+    """MongoDB did not answer (down, unreachable, timed out): whether a write landed is not known."""
+
+
+Translate = Callable[[BaseException], Exception | None]  # the shop's error for a driver's, or None
+
+
+def translating(translate: Translate, *, skip: frozenset[str] = frozenset()):
+    """A class decorator: the public methods of the class raise `translate(error)` from the driver's
+    error — also while a returned generator is iterated or a returned context manager is in use."""
+
+    def decorate(cls):
+        for name, attribute in list(vars(cls).items()):
+            if name.startswith("_") or name in skip or not inspect.isfunction(attribute):
+                continue
+            setattr(cls, name, _translated(attribute, translate))
+        return cls
+
+    return decorate
+
+
+def _translated(method, translate: Translate):
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with _translation(translate):
+            result = method(*args, **kwargs)
+        if inspect.isgenerator(result):
+            return _translated_iteration(result, translate)
+        if isinstance(result, contextlib.AbstractContextManager) and hasattr(result, "gen"):
+            return _TranslatedContext(result, translate)  # a @contextmanager method (db.orders.locked)
+        return result
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def _translation(translate: Translate):
+    try:
+        yield
+    except Exception as error:
+        shop_error = translate(error)
+        if shop_error is None:
+            raise
+        raise shop_error from error
+
+
+def _translated_iteration(generator, translate: Translate):
+    with _translation(translate):
+        yield from generator
+
+
+class _TranslatedContext(contextlib.AbstractContextManager):
+    def __init__(self, inner, translate: Translate):
+        self._inner, self._translate = inner, translate
+
+    def __enter__(self):
+        with _translation(self._translate):
+            return self._inner.__enter__()
+
+    def __exit__(self, *exc_info):
+        with _translation(self._translate):
+            return self._inner.__exit__(*exc_info)

@@ -1,0 +1,139 @@
+"""The product documents in MongoDB (`store.catalog`): reading products by id, adding and editing
+them, archiving, and the catalog index's side of each write (docs/catalog.md).
+
+Which products a listing shows is decided by the catalog index in PostgreSQL; here products are only
+read by `_id` (point lookups: cheap at any catalog size, on SecantusDB and MongoDB alike). The stock
+never changes here: that is `stock.py`. Every write of a listed field adds 1 to `revision` and marks
+the product `catalog_pending` in the same update (documents.CATALOG_WRITE).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bson import ObjectId
+
+from shop.adapters.errors import StoreError
+from shop.adapters.mongo.documents import (
+    CATALOG_WRITE,
+    NO_MARKER_LEFT,
+    NO_MARKERS,
+    NOT_LISTED,
+    ON_SALE,
+    OPTIMISTIC_ATTEMPTS,
+    product_of,
+)
+from shop.adapters.mongo.errors import translates_errors
+from shop.domain.catalog import Product
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@translates_errors
+class Catalog:
+    def __init__(self, products):
+        self.products = products  # the products collection
+
+    def get(self, product_id: str, *, include_archived: bool = False) -> Product | None:
+        # Only _id in the filter: SecantusDB plans any other condition beside it as a collection scan.
+        doc = self.products.find_one({"_id": ObjectId(product_id)}, NO_MARKERS)
+        if doc is None or ("deleted_at" in doc and not include_archived):
+            return None
+        return product_of(doc)
+
+    def by_ids(self, product_ids: list[str], *, include_archived: bool = False) -> dict[str, Product]:
+        """Products by id (point lookups on _id: cheap at any catalog size)."""
+        docs = self.products.find({"_id": {"$in": [ObjectId(pid) for pid in product_ids]}}, NO_MARKERS)
+        return {str(doc["_id"]): product_of(doc) for doc in docs if include_archived or "deleted_at" not in doc}
+
+    def insert_many(self, products: list[dict]) -> list[str]:
+        """Insert validated product fields (see shop.domain.catalog.new_product)."""
+        now = _now()
+        docs = [{**p, "created_at": now, "updated_at": now, "revision": 1, "catalog_pending": True} for p in products]
+        # ordered=False: one invalid document must not silently drop the whole batch
+        return [str(i) for i in self.products.insert_many(docs, ordered=False).inserted_ids]
+
+    def insert(self, product: dict) -> str:
+        now = _now()
+        return str(self.products.insert_one({**product, "created_at": now, "updated_at": now, "revision": 1,
+                                             "catalog_pending": True}).inserted_id)
+
+    def count(self) -> int:
+        """Every product counted: a read of the whole collection (tests and tools, not requests)."""
+        return self.products.count_documents({})
+
+    def any(self) -> bool:
+        """Whether there is any product (on SecantusDB this reads the whole collection: ask only when
+        the answer is likely no, or when a full read follows anyway)."""
+        return self.products.find_one({}, {"_id": 1}) is not None
+
+    # --- the catalog index's side (docs/catalog.md) -------------------------------------------------
+
+    def pending(self, limit: int = 500) -> list[str]:
+        """Products written since the catalog index last showed them (the sparse index holds only these)."""
+        return [str(doc["_id"]) for doc in self.products.find({"catalog_pending": True}, {"_id": 1}).limit(limit)]
+
+    def projected(self, product_id: str, revision: int) -> None:
+        """The index shows `revision`: clear the pending mark, unless a newer write set it again."""
+        self.products.update_one({"_id": ObjectId(product_id), "revision": revision, "catalog_pending": True},
+                                 {"$unset": {"catalog_pending": ""}})
+
+    def everything_for_the_index(self, batch_size: int = 5000):
+        """Every product, archived ones included, without what a listing does not need (a rebuild)."""
+        return (product_of(doc) for doc in self.products.find({}, NOT_LISTED).batch_size(batch_size))
+
+    def clear_pending_before(self, moment: dt.datetime) -> None:
+        """After a rebuild that read every product: what was written before `moment` is in the index.
+        Later writes stay pending and are projected by the next sweep (the revision check makes that
+        harmless if the rebuild had seen them too)."""
+        self.products.update_many({"catalog_pending": True, "updated_at": {"$lt": moment}},
+                                  {"$unset": {"catalog_pending": ""}})
+
+    # --- staff edits ---------------------------------------------------------------------------------
+
+    def update(self, product_id: str, fields: dict, revision: dt.datetime | None) -> dict | None:
+        """Replace the editable fields if nobody changed the product since `revision` was read.
+
+        Returns the document as it was before (for the audit log's before/after), or None when the
+        product changed meanwhile or does not exist. The stock is not among the fields: it only
+        moves by atomic $inc (sales, cancellations, adjustments), so an edit never undoes a sale.
+        """
+        before = self.products.find_one({"_id": ObjectId(product_id)}, NO_MARKERS)
+        if before is None or before.get("updated_at") != revision:
+            return None
+        # The read above and this write are one step: the write applies only to the revision read.
+        result = self.products.update_one(
+            {"_id": ObjectId(product_id), "revision": before.get("revision"),
+             "updated_at": revision if revision else {"$exists": False}},
+            {"$set": {**fields, "updated_at": _now(), **CATALOG_WRITE["$set"]}, "$inc": CATALOG_WRITE["$inc"]})
+        return before if result.modified_count == 1 else None
+
+    def archive(self, product_id: str) -> dict | None:
+        """Take a product off sale (soft delete); returns it as it was, None if unknown or archived."""
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            before = self.products.find_one({"_id": ObjectId(product_id)}, NO_MARKERS)
+            if before is None or "deleted_at" in before:
+                return None
+            now = _now()
+            result = self.products.update_one(
+                {"_id": ObjectId(product_id), "revision": before.get("revision"), **ON_SALE},
+                {"$set": {"deleted_at": now, "updated_at": now, **CATALOG_WRITE["$set"]},
+                 "$inc": CATALOG_WRITE["$inc"]})
+            if result.modified_count == 1:
+                return before
+        raise StoreError("the product kept changing while it was being archived; try again")
+
+    def restore(self, product_id: str) -> bool:
+        result = self.products.update_one(
+            {"_id": ObjectId(product_id), "deleted_at": {"$exists": True}},
+            {"$unset": {"deleted_at": ""}, "$set": {"updated_at": _now(), **CATALOG_WRITE["$set"]},
+             "$inc": CATALOG_WRITE["$inc"]})
+        return result.modified_count == 1
+
+    def delete_archived(self, product_id: str) -> bool:
+        """Remove an archived product for good, unless a checkout marked it meanwhile."""
+        result = self.products.delete_one({"_id": ObjectId(product_id), "deleted_at": {"$exists": True},
+                                           **NO_MARKER_LEFT})
+        return result.deleted_count == 1
