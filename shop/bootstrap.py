@@ -12,9 +12,14 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shop.config import Settings
 from shop.embedded import EmbeddedMongo, EmbeddedPostgres
+
+if TYPE_CHECKING:
+    from shop.adapters.mongo import MongoStore
+    from shop.adapters.postgres import PostgresDatabase
 
 log = logging.getLogger("shop.runner")
 
@@ -76,22 +81,52 @@ def _with_urls(settings: Settings, pg_url: str, mongo_url: str) -> Settings:
     return replace(settings, database_url=pg_url, mongodb_url=mongo_url)
 
 
+def postgres(settings: Settings, connections: int) -> PostgresDatabase:
+    """A pool of up to `connections` to the configured PostgreSQL (recovery needs 3: one holds the
+    pass lock)."""
+    from shop.adapters.postgres import PostgresDatabase
+
+    return PostgresDatabase(settings.database_url, max_connections=connections)
+
+
+def mongo(settings: Settings, timeout_ms: int | None = None) -> MongoStore:
+    """The configured MongoDB; `timeout_ms` for work that reads the whole catalog (a rebuild)."""
+    from shop.adapters.mongo import MongoStore
+
+    if timeout_ms is None:
+        return MongoStore(settings.mongodb_url, settings.mongodb_db)
+    return MongoStore(settings.mongodb_url, settings.mongodb_db, timeout_ms=timeout_ms)
+
+
+@contextlib.contextmanager
+def open_stores(settings: Settings, *, connections: int = 3,
+                timeout_ms: int | None = None) -> Iterator[tuple[PostgresDatabase, MongoStore]]:
+    """Both databases for the length of a block (a command, a start-up step), closed afterwards."""
+    db = postgres(settings, connections)
+    try:
+        store = mongo(settings, timeout_ms)
+    except BaseException:
+        db.close()
+        raise
+    try:
+        yield db, store
+    finally:
+        db.close()
+        store.close()
+
+
 def prepare_databases(settings: Settings, *, demo: bool) -> list[dict] | None:
     """Apply both schemas; with `demo`, fill empty databases. Returns new demo logins, if any."""
-    from shop.adapters.mongo import MongoStore
-    from shop.adapters.postgres import PostgresDatabase
     from shop.services.catalog import REBUILD_TIMEOUT_MS, ensure_catalog_index
     from shop.services.demo import load_demo_data
     from shop.services.recovery import recover
 
-    db = PostgresDatabase(settings.database_url, max_connections=3)  # recovery: one holds the pass lock
-    store = MongoStore(settings.mongodb_url, settings.mongodb_db)
-    try:
+    with open_stores(settings) as (db, store):
         applied = db.migrate()
         store.apply_schema()
         if applied:
             log.info("applied PostgreSQL migrations: %s", ", ".join(applied))
-        patient = MongoStore(settings.mongodb_url, settings.mongodb_db, timeout_ms=REBUILD_TIMEOUT_MS)
+        patient = mongo(settings, REBUILD_TIMEOUT_MS)
         try:
             ensure_catalog_index(db, patient)  # first start after an upgrade or a restore
         finally:
@@ -105,9 +140,6 @@ def prepare_databases(settings: Settings, *, demo: bool) -> list[dict] | None:
         if added:
             log.info("loaded %d demo products", added)
         return logins
-    finally:
-        db.close()
-        store.close()
 
 
 def demo_credentials(data_dir: Path, new_logins: list[dict] | None) -> list[dict]:

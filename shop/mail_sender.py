@@ -56,8 +56,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the runner, which stops us
     signal.signal(signal.SIGTERM, lambda signum, frame: stop_sender())
 
+    from shop import bootstrap
     from shop.adapters.mail import mailer_for
-    from shop.adapters.postgres import PostgresDatabase
     from shop.services.notifications import MailSender
     from shop.web.factory import create_app
     from shop.web.mail_compose import order_mail_composer
@@ -65,7 +65,7 @@ def main() -> int:
 
     configure_logging(settings.log_level, json_lines=settings.is_production)
     app = create_app(settings=settings)
-    db = PostgresDatabase(settings.database_url, max_connections=1)
+    db = bootstrap.postgres(settings, 1)
     sender = MailSender(lambda: db, mailer_for(settings), order_mail_composer(app, db),
                         settings.mail_send_interval_seconds)
     log.info("mail sender running (pid %d, nice %d)", os.getpid(), settings.mail_sender_nice)

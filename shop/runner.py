@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 
+from shop import bootstrap
 from shop.bootstrap import (
     AlreadyRunning,
     data_dir_lock,
@@ -169,31 +170,22 @@ def _start_background_threads(settings: Settings, app) -> None:
     """Each web worker runs the periodic recovery (an advisory lock lets one pass run at a time)
     and flushes the audit spool. Mail is delivered by MailSenderProcess (gunicorn) or
     `_start_mail_sender_thread` (waitress)."""
-    from shop.adapters.mongo import MongoStore
-    from shop.adapters.postgres import PostgresDatabase
+    from shop.services.audit import AuditFlusher, AuditLog
     from shop.services.recovery import RecoveryThread
 
-    def make_stores():
-        return (PostgresDatabase(settings.database_url, max_connections=3),  # one holds the pass lock
-                MongoStore(settings.mongodb_url, settings.mongodb_db))
-
-    RecoveryThread(make_stores, settings.recovery_interval_seconds,
-                   spool_path=settings.audit_spool_path).start()
-
-    from shop.services.audit import AuditFlusher, AuditLog
-
-    AuditFlusher(lambda: AuditLog(MongoStore(settings.mongodb_url, settings.mongodb_db), settings.audit_spool_path,
-                                  index=PostgresDatabase(settings.database_url, max_connections=1).lists)).start()
+    RecoveryThread(lambda: (bootstrap.postgres(settings, 3), bootstrap.mongo(settings)),  # 3: one holds the lock
+                   settings.recovery_interval_seconds, spool_path=settings.audit_spool_path).start()
+    AuditFlusher(lambda: AuditLog(bootstrap.mongo(settings), settings.audit_spool_path,
+                                  index=bootstrap.postgres(settings, 1).lists)).start()
 
 
 
 def _start_mail_sender_thread(settings: Settings, app) -> None:
     from shop.adapters.mail import mailer_for
-    from shop.adapters.postgres import PostgresDatabase
     from shop.services.notifications import MailSender
     from shop.web.mail_compose import order_mail_composer
 
-    mail_db = PostgresDatabase(settings.database_url, max_connections=1)
+    mail_db = bootstrap.postgres(settings, 1)
     MailSender(lambda: mail_db, mailer_for(settings), order_mail_composer(app, mail_db),
                settings.mail_send_interval_seconds).start()
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import click
 from flask import Flask, current_app
 
+from shop import bootstrap
 from shop.config import Settings
 from shop.domain.errors import DomainError
 
@@ -15,13 +16,11 @@ from shop.domain.errors import DomainError
 @contextlib.contextmanager
 def _databases_for_command() -> Iterator[Settings]:
     """The configured servers, or the embedded ones started for the length of this command."""
-    from shop.bootstrap import data_dir_lock, databases
-
     settings = current_app.config["SHOP_SETTINGS"]
     if settings.database_url and settings.mongodb_url:
         yield settings
         return
-    with data_dir_lock(settings.data_dir), databases(settings) as ready:
+    with bootstrap.data_dir_lock(settings.data_dir), bootstrap.databases(settings) as ready:
         yield ready
 
 
@@ -30,31 +29,21 @@ def init_app(app: Flask) -> None:
     @click.option("--demo/--no-demo", default=False, help="Also load the demo catalog and demo users.")
     def init_db(demo: bool) -> None:
         """Apply the PostgreSQL migrations and the MongoDB validators and indexes (idempotent)."""
-        from shop.bootstrap import demo_credentials, prepare_databases
-
         with _databases_for_command() as settings:
-            logins = prepare_databases(settings, demo=demo)
+            logins = bootstrap.prepare_databases(settings, demo=demo)
         click.echo("Esquemas aplicados en PostgreSQL y MongoDB.")
         if logins:
-            demo_credentials(settings.data_dir, logins)
+            bootstrap.demo_credentials(settings.data_dir, logins)
             for login in logins:
                 click.echo(f"  {login['role']:<9} {login['email']:<24} {login['password']}")
 
     @app.cli.command("recover")
     def recover_orders() -> None:
         """One recovery pass: finish interrupted checkouts, expire unpaid orders, return stock."""
-        from shop.adapters.mongo import MongoStore
-        from shop.adapters.postgres import PostgresDatabase
         from shop.services.recovery import recover
 
-        with _databases_for_command() as settings:
-            db = PostgresDatabase(settings.database_url, max_connections=3)  # one holds the pass lock
-            store = MongoStore(settings.mongodb_url, settings.mongodb_db)
-            try:
-                report = recover(db, store)
-            finally:
-                db.close()
-                store.close()
+        with _databases_for_command() as settings, bootstrap.open_stores(settings) as (db, store):
+            report = recover(db, store)
         if not report.ran:
             click.echo("Otra pasada de recuperación está en curso; no se ha hecho nada.")
             return
@@ -65,28 +54,20 @@ def init_app(app: Flask) -> None:
     @app.cli.command("catalog-rebuild")
     def catalog_rebuild() -> None:
         """Rebuild the catalog index (PostgreSQL) from the products in MongoDB, and check its counters."""
-        from shop.adapters.mongo import MongoStore
-        from shop.adapters.postgres import PostgresDatabase
         from shop.services.catalog import REBUILD_TIMEOUT_MS, rebuild_catalog_index
 
-        with _databases_for_command() as settings:
-            db = PostgresDatabase(settings.database_url, max_connections=2)
-            store = MongoStore(settings.mongodb_url, settings.mongodb_db, timeout_ms=REBUILD_TIMEOUT_MS)
-            try:
-                count = rebuild_catalog_index(db, store)
-            finally:
-                db.close()
-                store.close()
+        with (_databases_for_command() as settings,
+              bootstrap.open_stores(settings, connections=2, timeout_ms=REBUILD_TIMEOUT_MS) as (db, store)):
+            count = rebuild_catalog_index(db, store)
         click.echo(f"Índice del catálogo reconstruido: {count} productos.")
 
     @app.cli.command("audit-verify")
     def audit_verify() -> None:
         """Check the audit log's hash chain; names the first altered, removed or reordered entry."""
-        from shop.adapters.mongo import MongoStore
         from shop.services.audit import AuditLog
 
         with _databases_for_command() as settings:
-            store = MongoStore(settings.mongodb_url, settings.mongodb_db)
+            store = bootstrap.mongo(settings)
             try:
                 count, broken = AuditLog(store, settings.audit_spool_path).verify()
             finally:
@@ -104,12 +85,11 @@ def init_app(app: Flask) -> None:
                            prompt="Contraseña")
     def create_user(email: str, full_name: str, role: str, password: str) -> None:
         """Create a user with any role (how the first admin of a production shop is made)."""
-        from shop.adapters.postgres import PostgresDatabase
         from shop.domain.accounts import parse_role
         from shop.services import accounts
 
         with _databases_for_command() as settings:
-            db = PostgresDatabase(settings.database_url, max_connections=1)
+            db = bootstrap.postgres(settings, connections=1)
             try:
                 user = accounts.create_user(db, email, full_name, password, parse_role(role))
             except DomainError as error:
