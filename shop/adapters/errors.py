@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import types
 from collections.abc import Callable
 
 
@@ -56,14 +57,27 @@ def translating(translate: Translate, *, skip: frozenset[str] = frozenset()):
 
 
 def _translated(method, translate: Translate):
+    """The method, raising the shop's errors. Cheap on the hot path (a try block and a type check:
+    checkout calls several of these per order); what kind of result needs wrapping is decided here,
+    once, for @contextmanager methods, and by the result's exact type for generators."""
+    if inspect.isgeneratorfunction(getattr(method, "__wrapped__", None)):  # a @contextmanager method
+        @functools.wraps(method)
+        def unit_of_work(*args, **kwargs):
+            return _TranslatedContext(method(*args, **kwargs), translate)
+
+        return unit_of_work
+
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
-        with _translation(translate):
+        try:
             result = method(*args, **kwargs)
-        if inspect.isgenerator(result):
+        except Exception as error:
+            shop_error = translate(error)
+            if shop_error is None:
+                raise
+            raise shop_error from error
+        if type(result) is types.GeneratorType:
             return _translated_iteration(result, translate)
-        if isinstance(result, contextlib.AbstractContextManager) and hasattr(result, "gen"):
-            return _TranslatedContext(result, translate)  # a @contextmanager method (db.orders.locked)
         return result
 
     return wrapper
