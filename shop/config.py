@@ -61,6 +61,7 @@ class Settings:
     public_url: str | None = None
     mail_send_interval_seconds: float = 2.0  # how often the sender delivers the mail outbox
     mail_sender_nice: int = 10  # the sender process's CPU priority below the web workers' (0: the same)
+    mail_sender_idle: bool = True  # where the OS has it (Linux), the sender only gets CPU nobody else wants
     session_cookie_secure: bool = False
     session_idle_minutes: int = 60  # a login unused this long ends (docs/security.md)
     session_max_hours: int = 12  # and any login ends this long after it started, however much it is used
@@ -204,6 +205,7 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         seller_address=environ.get("SELLER_ADDRESS", "Calle Mayor 1, 28013 Madrid"),
         mail_send_interval_seconds=float(_env_int(environ, "MAIL_SEND_INTERVAL_SECONDS", 2)),
         mail_sender_nice=_env_int(environ, "MAIL_SENDER_NICE", 10),
+        mail_sender_idle=_env_bool(environ.get("MAIL_SENDER_IDLE"), True),
         session_cookie_secure=_env_bool(environ.get("SESSION_COOKIE_SECURE"), env == "production"),
         session_idle_minutes=_env_int(environ, "SESSION_IDLE_MINUTES", 60),
         session_max_hours=_env_int(environ, "SESSION_MAX_HOURS", 12),
