@@ -157,7 +157,7 @@ class ExplainingCursor:
         self._cur, self._plans = cur, plans
 
     def execute(self, sql, params=None):
-        if sql.lstrip().upper().startswith("SELECT") and "catalog_entries" in sql:
+        if sql.lstrip().upper().startswith("SELECT") and ("catalog_entries" in sql or "catalog_postings" in sql):
             self._cur.execute("EXPLAIN (FORMAT JSON) " + sql, params)
             plan = self._cur.fetchone()
             self._plans.append((sql, json.dumps(plan)))
@@ -171,7 +171,7 @@ class ExplainingCursor:
     {}, {"category": "Libros"}, {"category": "Libros", "attr.idioma": "es"},
     {"category": "Libros", "attr.idioma": "es", "attr.tapa": "dura"}, {"sort": "price_asc"},
     {"sort": "price_desc", "category": "Libros"}, {"q": "libro"}, {"q": "libro rojo"}, {"q": "zzz"},
-    {"q": "Libro rojo 1"}, {"q": "lib", "sort": "price_asc"},
+    {"q": "Libro rojo 1"}, {"q": "lib", "sort": "price_asc"}, {"q": "lib"}, {"q": "rojo l"},
 ])
 @pytest.mark.parametrize("few_matches", [1000, 0], ids=["gin-when-few", "always-walk"])
 def test_every_listing_query_reads_an_index_never_the_whole_table(db, store, make_product, monkeypatch, params,
@@ -197,6 +197,10 @@ def test_every_listing_query_reads_an_index_never_the_whole_table(db, store, mak
     for sql, plan in plans:
         assert "Seq Scan" not in plan, f"{sql}\n{plan}"
         assert "Index" in plan, f"{sql}\n{plan}"
+    searched_by_name = "q" in params and params.get("sort", "name") == "name" and len(params) == 1
+    if few_matches == 0 and searched_by_name and params["q"] != "zzz":  # many matches: the postings, merged
+        postings = [plan for sql, plan in plans if "catalog_postings" in sql]
+        assert postings and all("catalog_postings_pkey" in plan for plan in postings)
 
 
 class FindRecorder(monitoring.CommandListener):
@@ -250,6 +254,7 @@ def test_mongodb_reads_of_a_catalog_page_and_a_recovery_pass_use_indexes(db, ser
 @pytest.mark.parametrize("params", [
     {"q": "libro"}, {"q": "rojo lib"}, {"q": "libro", "sort": "price_desc"},
     {"category": "Libros", "attr.idioma": "es"}, {"attr.tapa": "dura", "sort": "price_asc"}, {"q": "Libro azul 7"},
+    {"q": "l"}, {"q": "1"}, {"q": "azul 1"},
 ])
 def test_a_walk_and_a_gin_lookup_list_the_same_products_page_by_page(db, store, make_product, monkeypatch, params):
     for n in range(40):
@@ -258,14 +263,23 @@ def test_a_walk_and_a_gin_lookup_list_the_same_products_page_by_page(db, store, 
                                                                  "tapa": ["dura", "blanda"][n % 5 == 0]})
 
     def walk_all(few_matches):
+        """Every page forwards, then every page backwards from the last (as Previous links go)."""
         monkeypatch.setattr(catalog, "FEW_MATCHES", few_matches)
-        names, raw = [], {k: [v] for k, v in params.items()}
+        pages, raw = [], {k: [v] for k, v in params.items()}
         while True:
             listing = catalog.browse_catalog(db, store, parse_catalog_query(raw, per_page=5))
-            names += [p.name for p in listing.items]
+            pages.append([p.name for p in listing.items])
             if listing.next_position is None:
-                return names
+                break
             raw = {**raw, "after": [listing.next_position.token()]}
+        back = []
+        while listing.previous_position is not None:
+            raw = {**{k: [v] for k, v in params.items()}, "before": [listing.previous_position.token()]}
+            listing = catalog.browse_catalog(db, store, parse_catalog_query(raw, per_page=5))
+            back.insert(0, [p.name for p in listing.items])
+        return pages, back
 
-    walked, looked_up = walk_all(0), walk_all(1000)
-    assert walked == looked_up and len(walked) == len(set(walked)) and walked
+    (walked, walked_back), (looked_up, looked_up_back) = walk_all(0), walk_all(1000)
+    names = [name for page in walked for name in page]
+    assert walked == looked_up and len(names) == len(set(names)) and names
+    assert walked_back == looked_up_back == walked[:-1]

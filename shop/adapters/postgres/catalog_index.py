@@ -31,6 +31,8 @@ _LOCK_NAMESPACE = 7_201_004  # serializes the projections of one product (pg_adv
 MAX_FACET_VALUES = 15
 FEW_MATCHES = 1000  # up to this many matches, sorting all of them is cheaper than walking an order
 WALK_LIMIT = 20_000  # index entries a filtered walk reads at most before the GIN path takes over
+MAX_PREFIX_TERMS = 200  # a typed prefix that can mean more words than this is searched another way
+FIRST_BATCH = 100  # postings a search's walk reads first; each further batch is 4 times larger
 
 
 def tsquery(words: list[str]) -> str:
@@ -39,6 +41,11 @@ def tsquery(words: list[str]) -> str:
     terms = [f"'{word}'" for word in words]
     terms[-1] += ":*"
     return " & ".join(terms)
+
+
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """[low, high): the terms that begin with `prefix` (terms compare by code point, COLLATE "C")."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def _json_key(value) -> str:
@@ -94,9 +101,8 @@ class CatalogReader:
         for word in words[:-1]:
             self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_terms WHERE term = %s", (word,))
             bounds.append(int(self._cur.fetchone()["n"]))
-        last = words[-1]
         self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_terms WHERE term >= %s AND term < %s",
-                          (last, last[:-1] + chr(ord(last[-1]) + 1)))
+                          prefix_range(words[-1]))
         bounds.append(int(self._cur.fetchone()["n"]))
         return min(bounds)
 
@@ -127,6 +133,10 @@ class CatalogReader:
             params += [start.key, start.product_id]
         direction = "DESC" if descending else "ASC"
         order = f"ORDER BY {column} {direction}, product_id {direction}"
+        if query.words and not (few or archived or query.category or query.attributes) and query.sort == "name":
+            walked = self._search_walk(query.words, start, descending, limit, exclude_name_key)
+            if walked is not None:
+                return walked
         if not filters:
             self._planner(bitmap=False)
             self._cur.execute(f"SELECT product_id, {column} AS key FROM catalog_entries "  # noqa: S608  # nosec B608 - constant fragments
@@ -158,6 +168,82 @@ class CatalogReader:
                           f"WHERE {' AND '.join(where + filters)} {order} LIMIT %s",
                           [*params, *filter_params, limit])
         return self._positions(query.sort), None
+
+    def _search_walk(self, words: list[str], start: Position | None, descending: bool, limit: int,
+                     exclude_name_key: str | None) -> tuple[list[Position], float] | None:
+        """A search in name order through the postings (words many products share; docs/catalog.md):
+        the postings of the rarest word — or of every word the typed prefix can mean, merged — read in
+        name order from `start` in growing batches; with one word each is a match, with several each
+        is checked against all the words. Returns the page and the estimated share of the catalog
+        that matches, or None when it does not apply (a prefix of too many words) or the walk ended
+        without a full page (the caller then takes the GIN path)."""
+        driving = self._driving_terms(words)
+        if driving is None:
+            return None
+        terms, bound = driving
+        if not terms:
+            return [], 0.0
+        cmp, direction = ("<", "DESC") if descending else (">", "ASC")
+        conditions, extra = ["term = %s"], []
+        if start is not None:
+            conditions.append(f"(name_key, product_id) {cmp} (%s, %s)")
+            extra += [start.key, start.product_id]
+        if exclude_name_key is not None:
+            conditions.append("name_key <> %s")
+            extra.append(exclude_name_key)
+        branch = (f"(SELECT name_key, product_id FROM catalog_postings WHERE {' AND '.join(conditions)} "  # noqa: S608  # nosec B608 - constant fragments
+                  f"ORDER BY name_key {direction}, product_id {direction})")
+        # Each branch is read in order and merged (Merge Append), a product under two of the prefix's
+        # words counted once (Unique), and the read stops at the batch's end (Limit).
+        merged = (f"SELECT DISTINCT name_key AS key, product_id FROM ({' UNION ALL '.join([branch] * len(terms))}) "  # noqa: S608  # nosec B608 - constant fragments
+                  f"AS merged ORDER BY key {direction}, product_id {direction} LIMIT %s")
+        self._planner(bitmap=False)
+        found: list[Position] = []
+        walked, batch, position = 0, FIRST_BATCH if len(words) > 1 else limit, start
+        while True:
+            branch_params = [[term, *([position.key, position.product_id] if position else []),
+                              *([exclude_name_key] if exclude_name_key is not None else [])] for term in terms]
+            self._cur.execute(merged, [p for params in branch_params for p in params] + [batch])
+            read = self._positions("name")
+            walked += len(read)
+            if len(words) > 1 and read:
+                self._cur.execute("SELECT product_id FROM catalog_entries WHERE product_id = ANY(%s) "
+                                  "AND words @@ %s::tsquery AND NOT archived",
+                                  ([p.product_id for p in read], tsquery(words)))
+                matching = {row["product_id"] for row in self._cur.fetchall()}
+                read_matches = [p for p in read if p.product_id in matching]
+            else:
+                read_matches = read
+            found += read_matches[:limit - len(found)]
+            if len(found) == limit or len(read) < batch:
+                break  # a full page, or every posting read
+            if walked >= WALK_LIMIT:
+                return None
+            position, batch = read[-1], min(batch * 4, WALK_LIMIT - walked)
+        share_of_walk = len(found) / walked if len(words) > 1 and walked else 1.0
+        total = self._count_on_sale()
+        return found, min(1.0, bound * share_of_walk / total) if total else 0.0
+
+    def _driving_terms(self, words: list[str]) -> tuple[list[str], int] | None:
+        """The postings a search walks: those of its rarest word (the last word, a prefix, stands for
+        every word it begins), as (terms, products under them). None: only a prefix of too many words."""
+        best: tuple[list[str], int] | None = None
+        for word in words[:-1]:
+            self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_terms WHERE term = %s", (word,))
+            count = int(self._cur.fetchone()["n"])
+            if best is None or count < best[1]:
+                best = ([word], count)
+        self._cur.execute("SELECT term, products FROM catalog_terms WHERE term >= %s AND term < %s "
+                          "ORDER BY term LIMIT %s", (*prefix_range(words[-1]), MAX_PREFIX_TERMS + 1))
+        rows = self._cur.fetchall()
+        count = sum(row["products"] for row in rows)
+        if len(rows) <= MAX_PREFIX_TERMS and (best is None or count < best[1]):
+            best = ([row["term"] for row in rows], count)
+        return best
+
+    def _count_on_sale(self) -> int:
+        self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_categories")
+        return int(self._cur.fetchone()["n"])
 
     def _positions(self, sort: str) -> list[Position]:
         return [Position(sort, row["key"], row["product_id"]) for row in self._cur.fetchall()]
@@ -235,13 +321,14 @@ class CatalogIndex:
         projections of one product may arrive in any order; the older never wins)."""
         with self._db.transaction() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_NAMESPACE, entry.product_id))
-            cur.execute("SELECT revision, category, archived, facets, "
+            cur.execute("SELECT revision, category, archived, facets, name_key, "
                         "array_to_string(tsvector_to_array(words), ' ') AS words "
                         "FROM catalog_entries WHERE product_id = %s", (entry.product_id,))
             old = cur.fetchone()
             if old is not None and old["revision"] >= entry.revision:
                 return False
             _change_counts(cur, removed=_contribution(old), added=_contribution(entry))
+            _move_postings(cur, entry.product_id, removed=_postings(old), added=_postings(entry))
             cur.execute(
                 # The stock is taken from the entry only for a new one: afterwards it is recorded by
                 # the recovery pass, which knows it is current (an edit may carry an older read).
@@ -281,8 +368,10 @@ class CatalogIndex:
         with self._db.transaction() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_NAMESPACE, product_id))
             cur.execute("DELETE FROM catalog_entries WHERE product_id = %s RETURNING category, archived, facets, "
-                        "array_to_string(tsvector_to_array(words), ' ') AS words", (product_id,))
-            _change_counts(cur, removed=_contribution(cur.fetchone()), added=None)
+                        "name_key, array_to_string(tsvector_to_array(words), ' ') AS words", (product_id,))
+            old = cur.fetchone()
+            _change_counts(cur, removed=_contribution(old), added=None)
+            _move_postings(cur, product_id, removed=_postings(old), added=None)
 
     # --- rebuilding from MongoDB --------------------------------------------------------------------
 
@@ -293,7 +382,9 @@ class CatalogIndex:
         iterator = iter(entries)
         with self._db.transaction() as cur:
             cur.execute("TRUNCATE catalog_entries, catalog_categories, catalog_facet_values, catalog_facet_keys, "
-                        "catalog_terms")
+                        "catalog_terms, catalog_postings")
+            # Filled first and indexed after (several times faster than keeping the index while inserting).
+            cur.execute("ALTER TABLE catalog_postings DROP CONSTRAINT catalog_postings_pkey")
             while batch := list(islice(iterator, batch_size)):
                 buffer = io.StringIO()
                 writer = csv.writer(buffer)
@@ -310,8 +401,12 @@ class CatalogIndex:
             cur.execute("""INSERT INTO catalog_facet_keys (category, attr_key, distinct_values)
                            SELECT category, attr_key, count(*) FROM catalog_facet_values GROUP BY 1, 2""")
             cur.execute(f"INSERT INTO catalog_terms (term, products) {_RECOUNT_TERMS}")  # noqa: S608
+            cur.execute(f"INSERT INTO catalog_postings (term, name_key, product_id) {_ALL_POSTINGS}")  # noqa: S608
+            cur.execute("ALTER TABLE catalog_postings ADD CONSTRAINT catalog_postings_pkey "
+                        "PRIMARY KEY (term, name_key, product_id)")
         # Outside the transaction: VACUUM sets the visibility map, without which no scan is index-only.
         self._db.vacuum_analyze("catalog_entries")
+        self._db.vacuum_analyze("catalog_postings")
         return written
 
     def stored_counts(self) -> dict[str, dict]:
@@ -326,7 +421,10 @@ class CatalogIndex:
             keys = {(r["category"], r["attr_key"]): r["n"] for r in cur.fetchall()}
             cur.execute("SELECT term, products AS n FROM catalog_terms WHERE products > 0")
             terms = {r["term"]: r["n"] for r in cur.fetchall()}
-        return {"categories": categories, "facet_values": values, "facet_keys": keys, "terms": terms}
+            cur.execute("SELECT term, name_key, product_id FROM catalog_postings")
+            postings = {(r["term"], r["name_key"], r["product_id"]) for r in cur.fetchall()}
+        return {"categories": categories, "facet_values": values, "facet_keys": keys, "terms": terms,
+                "postings": postings}
 
     def entries(self) -> Iterator[dict]:
         """Every entry as stored (product id, revision, category, name key, price, archived, facets)."""
@@ -338,6 +436,8 @@ class CatalogIndex:
 
 _RECOUNT_TERMS = """SELECT term, count(*) FROM catalog_entries, unnest(tsvector_to_array(words)) AS term
                     WHERE NOT archived GROUP BY term"""
+_ALL_POSTINGS = """SELECT term, name_key, product_id FROM catalog_entries, unnest(tsvector_to_array(words)) AS term
+                   WHERE NOT archived"""
 _RECOUNT_CATEGORIES = "SELECT category, count(*) FROM catalog_entries WHERE NOT archived GROUP BY category"
 _RECOUNT_VALUES = """SELECT category, kv.key, kv.value, count(*)
                      FROM catalog_entries, jsonb_each(facets) AS kv
@@ -350,6 +450,7 @@ def expected_counts(entries: Iterable[CatalogEntry]) -> dict[str, dict]:
     categories: Counter = Counter()
     values: Counter = Counter()
     terms: Counter = Counter()
+    postings: set[tuple[str, str, str]] = set()
     for entry in entries:
         if entry.archived:
             continue
@@ -357,9 +458,10 @@ def expected_counts(entries: Iterable[CatalogEntry]) -> dict[str, dict]:
         for key, value in entry.counted_facets:
             values[(entry.category, key, _json_key(value))] += 1
         terms.update(entry.words)
+        postings.update((word, entry.name_key, entry.product_id) for word in entry.words)
     keys = Counter((category, key) for category, key, _ in values)
     return {"categories": dict(categories), "facet_values": dict(values), "facet_keys": dict(keys),
-            "terms": dict(terms)}
+            "terms": dict(terms), "postings": postings}
 
 
 def _contribution(row) -> tuple[str, list[tuple[str, object]], list[str]] | None:
@@ -374,6 +476,30 @@ def _contribution(row) -> tuple[str, list[tuple[str, object]], list[str]] | None
     facets = row["facets"] or {}
     return (row["category"], [(k, v) for k, v in facets.items() if not isinstance(v, list)],
             (row["words"] or "").split())
+
+
+def _postings(row) -> tuple[str, set[str]] | None:
+    """An entry's (or a stored row's) place in the search postings, if on sale: its name key and words."""
+    if row is None:
+        return None
+    if isinstance(row, CatalogEntry):
+        return None if row.archived else (row.name_key, set(row.words))
+    return None if row["archived"] else (row["name_key"], set((row["words"] or "").split()))
+
+
+def _move_postings(cur, product_id: str, removed, added) -> None:
+    """Take a product's old postings out and put its new ones in (only those that differ: an edit of
+    the price or the stock moves none). Each row is found by its whole key, an index lookup."""
+    old_key, old_words = removed or (None, set())
+    new_key, new_words = added or (None, set())
+    gone = old_words if old_key != new_key else old_words - new_words
+    come = new_words if old_key != new_key else new_words - old_words
+    if gone:
+        cur.execute("DELETE FROM catalog_postings WHERE term = ANY(%s) AND name_key = %s AND product_id = %s",
+                    (sorted(gone), old_key, product_id))
+    if come:
+        cur.execute("INSERT INTO catalog_postings (term, name_key, product_id) "
+                    "SELECT unnest(%s::text[]), %s, %s ON CONFLICT DO NOTHING", (sorted(come), new_key, product_id))
 
 
 def _change_counts(cur, removed, added) -> None:
