@@ -32,7 +32,8 @@ MAX_FACET_VALUES = 15
 FEW_MATCHES = 1000  # up to this many matches, sorting all of them is cheaper than walking an order
 WALK_LIMIT = 20_000  # index entries a filtered walk reads at most before the GIN path takes over
 MAX_PREFIX_TERMS = 200  # a typed prefix that can mean more words than this is searched another way
-FIRST_BATCH = 100  # postings a search's walk reads first; each further batch is 4 times larger
+FIRST_BATCH = 100  # postings a search's walk reads first per word; each further batch is 4 times larger
+MAX_BATCH = 3200
 
 
 def tsquery(words: list[str]) -> str:
@@ -43,9 +44,38 @@ def tsquery(words: list[str]) -> str:
     return " & ".join(terms)
 
 
+# Product ids travel as char(24)[], the column's own type: compared with text[] the column would be
+# cast to text and its primary key unusable (a scan of every entry: half a second at a million).
+RECORD_STOCK = """UPDATE catalog_entries e SET stock = l.stock
+                  FROM unnest(%s::char(24)[], %s::int[]) AS l (product_id, stock)
+                  WHERE e.product_id = l.product_id RETURNING e.product_id"""
+
+
 def prefix_range(prefix: str) -> tuple[str, str]:
     """[low, high): the terms that begin with `prefix` (terms compare by code point, COLLATE "C")."""
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _merged_postings(terms: list[str], start: Position | None, descending: bool,
+                     exclude_name_key: str | None, inclusive: bool = False) -> tuple[str, list]:
+    """The postings of `terms` after `start` in name order (before it, nearest first, when
+    `descending`; `start` itself too when `inclusive`), merged, each product once, up to a LIMIT
+    given last: (SQL, parameters). Each branch is read in its index's order and merged (Merge
+    Append), a product under two of the terms counted once (Unique), and the read stops at the LIMIT."""
+    cmp, direction = ("<", "DESC") if descending else (">", "ASC")
+    cmp += "=" if inclusive else ""
+    conditions, extra = ["term = %s"], []
+    if start is not None:
+        conditions.append(f"(name_key, product_id) {cmp} (%s, %s)")
+        extra += [start.key, start.product_id]
+    if exclude_name_key is not None:
+        conditions.append("name_key <> %s")
+        extra.append(exclude_name_key)
+    branch = (f"(SELECT name_key, product_id FROM catalog_postings WHERE {' AND '.join(conditions)} "  # noqa: S608  # nosec B608 - constant fragments
+              f"ORDER BY name_key {direction}, product_id {direction})")
+    sql = (f"SELECT DISTINCT name_key AS key, product_id FROM ({' UNION ALL '.join([branch] * len(terms))}) "  # noqa: S608  # nosec B608 - constant fragments
+           f"AS merged ORDER BY key {direction}, product_id {direction} LIMIT %s")
+    return sql, [value for term in terms for value in (term, *extra)]
 
 
 def _json_key(value) -> str:
@@ -171,75 +201,80 @@ class CatalogReader:
 
     def _search_walk(self, words: list[str], start: Position | None, descending: bool, limit: int,
                      exclude_name_key: str | None) -> tuple[list[Position], float] | None:
-        """A search in name order through the postings (words many products share; docs/catalog.md):
-        the postings of the rarest word — or of every word the typed prefix can mean, merged — read in
-        name order from `start` in growing batches; with one word each is a match, with several each
-        is checked against all the words. Returns the page and the estimated share of the catalog
-        that matches, or None when it does not apply (a prefix of too many words) or the walk ended
-        without a full page (the caller then takes the GIN path)."""
-        driving = self._driving_terms(words)
-        if driving is None:
+        """A search in name order through the postings (docs/catalog.md, "Search"). Each word has a
+        list — the postings of that word, or for the last word, a prefix, of every word it begins,
+        merged — in name order. The rarest word's list is read from the position in growing batches;
+        with one word every entry is a match, with several each batch is checked against all the
+        words by primary key. Before each batch the other lists are asked for their first entry from
+        here, and the walk jumps to the latest (no match can come before it): words whose products
+        sit far apart in name order cost a jump, not a walk. Returns the page and the estimated
+        share of the catalog that matches, or None when it does not apply (a prefix of too many
+        words) or WALK_LIMIT postings were read without a full page (the caller then takes the GIN
+        path)."""
+        lists = self._term_lists(words)
+        if lists is None:
             return None
-        terms, bound = driving
-        if not terms:
+        if any(not terms for terms, _ in lists):
             return [], 0.0
-        cmp, direction = ("<", "DESC") if descending else (">", "ASC")
-        conditions, extra = ["term = %s"], []
-        if start is not None:
-            conditions.append(f"(name_key, product_id) {cmp} (%s, %s)")
-            extra += [start.key, start.product_id]
-        if exclude_name_key is not None:
-            conditions.append("name_key <> %s")
-            extra.append(exclude_name_key)
-        branch = (f"(SELECT name_key, product_id FROM catalog_postings WHERE {' AND '.join(conditions)} "  # noqa: S608  # nosec B608 - constant fragments
-                  f"ORDER BY name_key {direction}, product_id {direction})")
-        # Each branch is read in order and merged (Merge Append), a product under two of the prefix's
-        # words counted once (Unique), and the read stops at the batch's end (Limit).
-        merged = (f"SELECT DISTINCT name_key AS key, product_id FROM ({' UNION ALL '.join([branch] * len(terms))}) "  # noqa: S608  # nosec B608 - constant fragments
-                  f"AS merged ORDER BY key {direction}, product_id {direction} LIMIT %s")
+        (driving, rarest), others = lists[0], [terms for terms, _ in lists[1:]]
+        ordered = (min if descending else max)
+
+        def key(position: Position) -> tuple[str, str]:
+            return position.key, position.product_id
+
         self._planner(bitmap=False)
         found: list[Position] = []
-        walked, batch, position = 0, FIRST_BATCH if len(words) > 1 else limit, start
+        position, inclusive, walked = start, False, 0
+        batch = FIRST_BATCH if others else limit
         while True:
-            branch_params = [[term, *([position.key, position.product_id] if position else []),
-                              *([exclude_name_key] if exclude_name_key is not None else [])] for term in terms]
-            self._cur.execute(merged, [p for params in branch_params for p in params] + [batch])
+            heads = []
+            for terms in others:  # the leapfrog's jump
+                sql, params = _merged_postings(terms, position, descending, exclude_name_key, inclusive)
+                self._cur.execute(sql, [*params, 1])
+                heads += self._positions("name") or [None]
+            if None in heads:
+                break  # a word with no entry left from here: no match left either
+            if heads:
+                position, inclusive = ordered(heads, key=key), True
+            sql, params = _merged_postings(driving, position, descending, exclude_name_key, inclusive)
+            self._cur.execute(sql, [*params, batch])
             read = self._positions("name")
             walked += len(read)
-            if len(words) > 1 and read:
-                self._cur.execute("SELECT product_id FROM catalog_entries WHERE product_id = ANY(%s) "
-                                  "AND words @@ %s::tsquery AND NOT archived",
-                                  ([p.product_id for p in read], tsquery(words)))
+            matches = read
+            if others and read:
+                # (Postings are of products on sale, kept in the entries' transactions: no archived
+                # test, which would let the planner pick a partial index and read all of it.)
+                self._cur.execute("SELECT product_id FROM catalog_entries WHERE product_id = ANY(%s::char(24)[]) "
+                                  "AND words @@ %s::tsquery", ([p.product_id for p in read], tsquery(words)))
                 matching = {row["product_id"] for row in self._cur.fetchall()}
-                read_matches = [p for p in read if p.product_id in matching]
-            else:
-                read_matches = read
-            found += read_matches[:limit - len(found)]
+                matches = [p for p in read if p.product_id in matching]
+            found += matches[:limit - len(found)]
             if len(found) == limit or len(read) < batch:
-                break  # a full page, or every posting read
+                break  # a full page, or the rarest word's list read to its end
             if walked >= WALK_LIMIT:
                 return None
-            position, batch = read[-1], min(batch * 4, WALK_LIMIT - walked)
-        share_of_walk = len(found) / walked if len(words) > 1 and walked else 1.0
+            position, inclusive = read[-1], False
+            batch = min(batch * 4, MAX_BATCH)
+        estimate = rarest if not others else rarest * len(found) / max(1, walked)
         total = self._count_on_sale()
-        return found, min(1.0, bound * share_of_walk / total) if total else 0.0
+        return found, min(1.0, estimate / total) if total else 0.0
 
-    def _driving_terms(self, words: list[str]) -> tuple[list[str], int] | None:
-        """The postings a search walks: those of its rarest word (the last word, a prefix, stands for
-        every word it begins), as (terms, products under them). None: only a prefix of too many words."""
-        best: tuple[list[str], int] | None = None
-        for word in words[:-1]:
+    def _term_lists(self, words: list[str]) -> list[tuple[list[str], int]] | None:
+        """For each word, the terms whose postings it means and how many products they have, rarest
+        first: a whole word means itself, the last word (a prefix) every word it begins. None: a
+        prefix of more than MAX_PREFIX_TERMS words."""
+        lists = []
+        for word in dict.fromkeys(words[:-1]):
             self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_terms WHERE term = %s", (word,))
             count = int(self._cur.fetchone()["n"])
-            if best is None or count < best[1]:
-                best = ([word], count)
+            lists.append(([word] if count else [], count))
         self._cur.execute("SELECT term, products FROM catalog_terms WHERE term >= %s AND term < %s "
                           "ORDER BY term LIMIT %s", (*prefix_range(words[-1]), MAX_PREFIX_TERMS + 1))
         rows = self._cur.fetchall()
-        count = sum(row["products"] for row in rows)
-        if len(rows) <= MAX_PREFIX_TERMS and (best is None or count < best[1]):
-            best = ([row["term"] for row in rows], count)
-        return best
+        if len(rows) > MAX_PREFIX_TERMS:
+            return None
+        lists.append(([row["term"] for row in rows], sum(row["products"] for row in rows)))
+        return sorted(lists, key=lambda item: item[1])
 
     def _count_on_sale(self) -> int:
         self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_categories")
@@ -303,12 +338,6 @@ class CatalogIndex:
         with self._db.transaction() as cur:
             yield CatalogReader(cur)
 
-    def entry_revisions(self, product_ids: list[str]) -> dict[str, int]:
-        with self._db.transaction() as cur:
-            cur.execute("SELECT product_id, revision FROM catalog_entries WHERE product_id = ANY(%s)",
-                        (list(product_ids),))
-            return {row["product_id"]: row["revision"] for row in cur.fetchall()}
-
     def is_empty(self) -> bool:
         with self._db.transaction() as cur:
             cur.execute("SELECT NOT EXISTS (SELECT 1 FROM catalog_entries) AS empty")
@@ -349,10 +378,7 @@ class CatalogIndex:
         if not levels:
             return set()
         with self._db.transaction() as cur:
-            cur.execute("""UPDATE catalog_entries e SET stock = l.stock
-                           FROM unnest(%s::text[], %s::int[]) AS l (product_id, stock)
-                           WHERE e.product_id = l.product_id RETURNING e.product_id""",
-                        ([pid for pid, _ in levels], [stock for _, stock in levels]))
+            cur.execute(RECORD_STOCK, ([pid for pid, _ in levels], [stock for _, stock in levels]))
             return {row["product_id"] for row in cur.fetchall()}
 
     def low_stock(self, threshold: int, limit: int) -> list[str]:
