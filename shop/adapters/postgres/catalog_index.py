@@ -204,8 +204,8 @@ class CatalogReader:
         """A search in name order through the postings (docs/catalog.md, "Search"). Each word has a
         list — the postings of that word, or for the last word, a prefix, of every word it begins,
         merged — in name order. The rarest word's list is read from the position in growing batches;
-        with one word every entry is a match, with several each batch is checked against all the
-        words by primary key. Before each batch the other lists are asked for their first entry from
+        with one word every entry is a match, with several each batch is checked against the other
+        words' lists (by the postings' key). Before each batch the other lists are asked for their first entry from
         here, and the walk jumps to the latest (no match can come before it): words whose products
         sit far apart in name order cost a jump, not a walk. Returns the page and the estimated
         share of the catalog that matches, or None when it does not apply (a prefix of too many
@@ -237,27 +237,44 @@ class CatalogReader:
             if heads:
                 position, inclusive = ordered(heads, key=key), True
             sql, params = _merged_postings(driving, position, descending, exclude_name_key, inclusive)
-            self._cur.execute(sql, [*params, batch])
-            read = self._positions("name")
-            walked += len(read)
-            matches = read
-            if others and read:
-                # (Postings are of products on sale, kept in the entries' transactions: no archived
-                # test, which would let the planner pick a partial index and read all of it.)
-                self._cur.execute("SELECT product_id FROM catalog_entries WHERE product_id = ANY(%s::char(24)[]) "
-                                  "AND words @@ %s::tsquery", ([p.product_id for p in read], tsquery(words)))
-                matching = {row["product_id"] for row in self._cur.fetchall()}
-                matches = [p for p in read if p.product_id in matching]
+            if others:
+                matches, last_read, read = self._checked_batch(sql, [*params, batch], others, descending)
+            else:
+                self._cur.execute(sql, [*params, batch])
+                matches = self._positions("name")
+                last_read, read = (matches[-1] if matches else None), len(matches)
+            walked += read
             found += matches[:limit - len(found)]
-            if len(found) == limit or len(read) < batch:
+            if len(found) == limit or read < batch:
                 break  # a full page, or the rarest word's list read to its end
             if walked >= WALK_LIMIT:
                 return None
-            position, inclusive = read[-1], False
+            position, inclusive = last_read, False
             batch = min(batch * 4, MAX_BATCH)
         estimate = rarest if not others else rarest * len(found) / max(1, walked)
         total = self._count_on_sale()
         return found, min(1.0, estimate / total) if total else 0.0
+
+    def _checked_batch(self, batch_sql: str, params: list, others: list[list[str]], descending: bool
+                       ) -> tuple[list[Position], Position | None, int]:
+        """A batch of the rarest word's postings, each kept if every other word's list has it too —
+        checked in the database, by the postings' own key (index only). Returns the matches, the last
+        posting read (where the next batch starts) and how many were read."""
+        direction, reverse = ("DESC", "ASC") if descending else ("ASC", "DESC")
+        has_all = " AND ".join(["EXISTS (SELECT 1 FROM catalog_postings o WHERE o.term = ANY(%s::text[]) "
+                                "AND o.name_key = b.key AND o.product_id = b.product_id)"] * len(others))
+        self._cur.execute(
+            f"WITH batch AS MATERIALIZED ({batch_sql}) "  # noqa: S608  # nosec B608 - constant fragments
+            "SELECT key, product_id, matches, is_last, n FROM ("
+            "  SELECT key, product_id, count(*) OVER () AS n,"
+            f"        row_number() OVER (ORDER BY key {reverse}, product_id {reverse}) = 1 AS is_last,"
+            f"        {has_all} AS matches"
+            f"  FROM batch b) AS checked WHERE matches OR is_last ORDER BY key {direction}, product_id {direction}",
+            [*params, *others])
+        rows = self._cur.fetchall()
+        matches = [Position("name", row["key"], row["product_id"]) for row in rows if row["matches"]]
+        last = next((Position("name", row["key"], row["product_id"]) for row in rows if row["is_last"]), None)
+        return matches, last, int(rows[0]["n"]) if rows else 0
 
     def _term_lists(self, words: list[str]) -> list[tuple[list[str], int]] | None:
         """For each word, the terms whose postings it means and how many products they have, rarest
