@@ -11,7 +11,7 @@ from shop.domain.errors import Conflict, InvalidInput
 from shop.services import reviews as review_service
 from shop.web.access import roles_required
 from shop.web.auditing import audit
-from shop.web.catalog import render_product
+from shop.web.catalog import forget_product, render_product
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db, get_store
 
@@ -26,6 +26,7 @@ def write(product_id: str):
                                     request.form.get("rating"), request.form.get("text", ""))
     except (InvalidInput, Conflict) as error:
         return render_product(product_id, review_error=translate_error(error)), status_for(error)
+    forget_product(product_id)
     flash(gettext("Thank you: your review is published."), "success")
     return redirect(url_for("catalog.product", product_id=product_id, _anchor="reviews"), 303)
 
@@ -34,6 +35,7 @@ def write(product_id: str):
 @roles_required(Role.ADMIN)
 def hide(review_id: str):
     review = review_service.hide_review(get_store(), review_id)
+    forget_product(str(review["product_id"]))
     audit("review.hidden", f"review:{review_id}", product=str(review["product_id"]), author=review["user_id"],
           rating=review["rating"])
     flash(gettext("The review is hidden."), "info")

@@ -29,6 +29,7 @@ from shop.services import catalog as catalog_service
 from shop.services import staff_lists
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
+from shop.web.catalog import forget_product
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db, get_store
 
@@ -132,6 +133,7 @@ def update(product_id: str):
                                               _revision(request.form.get("revision", "")))
     except _REFUSALS as error:
         return _render_edit(product_id, form=request.form, error=translate_error(error)), status_for(error)
+    forget_product(change.product_id)
     if change.changed:
         audit("product.updated", f"product:{change.product_id}", changes=change.changed)
     flash(gettext("Changes saved."), "success")
@@ -146,6 +148,7 @@ def adjust_stock(product_id: str):
         adjustment = catalog_service.adjust_stock(get_store(), product_id, delta, reason)
     except _REFUSALS as error:
         return _render_edit(product_id, stock_error=translate_error(error)), status_for(error)
+    forget_product(adjustment.product_id)
     audit("stock.adjusted", f"product:{adjustment.product_id}", delta=adjustment.delta, before=adjustment.before,
           after=adjustment.after, reason=adjustment.reason)
     flash(gettext("Stock changed from %(before)d to %(after)d.", before=adjustment.before, after=adjustment.after),
@@ -158,6 +161,7 @@ def adjust_stock(product_id: str):
 def delete(product_id: str):
     product_id = parse_product_id(product_id)  # the normalised id, for the log and the redirect
     outcome, before = catalog_service.delete_product(get_db(), get_store(), product_id)
+    forget_product(product_id)
     audit(f"product.{outcome}", f"product:{product_id}", before=before)
     if outcome == "deleted":
         flash(gettext("Product deleted: no order referenced it."), "info")
@@ -171,6 +175,7 @@ def delete(product_id: str):
 def restore(product_id: str):
     product_id = parse_product_id(product_id)
     catalog_service.restore_product(get_db(), get_store(), product_id)
+    forget_product(product_id)
     audit("product.restored", f"product:{product_id}")
     flash(gettext("Product back on sale."), "success")
     return redirect(url_for("staff_products.edit", product_id=product_id), 303)

@@ -253,3 +253,47 @@ def test_a_catalog_page_is_reused_for_a_few_seconds_per_url(settings, db, store,
         assert names(client.get("/")) == ["Primero", "Segundo"]
     finally:
         close_stores(app)
+
+
+def test_a_product_page_reuses_what_everyone_sees_until_the_product_or_its_reviews_change(
+        settings, db, store, make_product, make_user):
+    import dataclasses
+    import uuid
+
+    from shop.adapters.payments import SimulatedPaymentProvider
+    from shop.domain.accounts import Role
+    from shop.services import checkout, orders
+    from shop.web.extensions import close_stores
+    from shop.web.factory import create_app
+    from tests.conftest import csrf_token_from
+    from tests.integration.conftest import PASSWORD
+
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False},
+                     settings=dataclasses.replace(settings, catalog_cache_seconds=60))
+    try:
+        client = app.test_client()
+        product = make_product(name="Tetera", stock=7)
+        url = f"/products/{product['_id']}"
+
+        def stock_shown(path=url):
+            return re.search(r'data-testid="stock"[^>]*>\s*([^<]*)', client.get(path).get_data(as_text=True)).group(1)
+
+        before = stock_shown()
+        store.products.update_one({"_id": product["_id"]}, {"$set": {"stock": 2}})  # behind the app's back
+        assert stock_shown() == before  # reused
+        assert stock_shown(url.upper().replace("/PRODUCTS/", "/products/")) == before  # one entry per product
+
+        # A review written through the app is on the page at once (and with it the stock read now).
+        buyer = make_user(role=Role.CUSTOMER, email="lectora@example.com")
+        order_id = checkout.place_order(db, store, buyer.user_id, [(str(product["_id"]), 1)],
+                                        str(uuid.uuid4())).order_id
+        orders.pay_order(db, SimulatedPaymentProvider(), buyer, order_id, "4242424242424242")
+        token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+        client.post("/auth/login", data={"email": "lectora@example.com", "password": PASSWORD, "csrf_token": token})
+        token = csrf_token_from(client.get(url).get_data(as_text=True))
+        assert client.post(f"{url}/review", data={"csrf_token": token, "rating": "5",
+                                                  "text": "Muy buena"}).status_code == 303
+        html = client.get(url).get_data(as_text=True)
+        assert "Muy buena" in html and stock_shown() != before
+    finally:
+        close_stores(app)
