@@ -98,6 +98,7 @@ class CatalogReader:
 
     def __init__(self, cur):
         self._cur = cur
+        self._word_terms_read: dict[tuple[str, ...], list[tuple[list[str] | None, int]]] = {}
 
     def _conditions(self, query: CatalogQuery, archived: bool) -> tuple[list[str], list, list[str], list]:
         """(conditions an ordered index serves, their parameters, match filters, their parameters)."""
@@ -127,14 +128,7 @@ class CatalogReader:
     def word_bound(self, words: list[str]) -> int:
         """At most how many products on sale a search can match: the fewest products of any of its
         words (the last one as a prefix), from the term counters. 0 means no match at all."""
-        bounds = []
-        for word in words[:-1]:
-            self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_terms WHERE term = %s", (word,))
-            bounds.append(int(self._cur.fetchone()["n"]))
-        self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_terms WHERE term >= %s AND term < %s",
-                          prefix_range(words[-1]))
-        bounds.append(int(self._cur.fetchone()["n"]))
-        return min(bounds)
+        return min(count for _, count in self._word_terms(words))
 
     def count_matches(self, query: CatalogQuery, *, archived: bool = False, cap: int = FEW_MATCHES) -> int:
         """How many products match the filters, counted up to `cap` + 1 through the GIN indexes (cost
@@ -277,21 +271,36 @@ class CatalogReader:
         return matches, last, int(rows[0]["n"]) if rows else 0
 
     def _term_lists(self, words: list[str]) -> list[tuple[list[str], int]] | None:
-        """For each word, the terms whose postings it means and how many products they have, rarest
-        first: a whole word means itself, the last word (a prefix) every word it begins. None: a
-        prefix of more than MAX_PREFIX_TERMS words."""
-        lists = []
-        for word in dict.fromkeys(words[:-1]):
-            self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_terms WHERE term = %s", (word,))
-            count = int(self._cur.fetchone()["n"])
-            lists.append(([word] if count else [], count))
-        self._cur.execute("SELECT term, products FROM catalog_terms WHERE term >= %s AND term < %s "
-                          "ORDER BY term LIMIT %s", (*prefix_range(words[-1]), MAX_PREFIX_TERMS + 1))
-        rows = self._cur.fetchall()
-        if len(rows) > MAX_PREFIX_TERMS:
+        """The postings lists of a search, rarest first (see _word_terms); None: a prefix of more
+        than MAX_PREFIX_TERMS words."""
+        lists = self._word_terms(words)
+        if any(terms is None for terms, _ in lists):
             return None
-        lists.append(([row["term"] for row in rows], sum(row["products"] for row in rows)))
         return sorted(lists, key=lambda item: item[1])
+
+    def _word_terms(self, words: list[str]) -> list[tuple[list[str] | None, int]]:
+        """For each word, the terms it means and how many products they have, read once per page: a
+        whole word means itself, the last word (a prefix) every word it begins — None for its terms
+        when it begins more than MAX_PREFIX_TERMS (then only their count is read)."""
+        key = tuple(words)
+        if key not in self._word_terms_read:
+            found: list[tuple[list[str] | None, int]] = []
+            for word in dict.fromkeys(words[:-1]):
+                self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_terms WHERE term = %s",
+                                  (word,))
+                count = int(self._cur.fetchone()["n"])
+                found.append(([word] if count else [], count))
+            self._cur.execute("SELECT term, products FROM catalog_terms WHERE term >= %s AND term < %s "
+                              "ORDER BY term LIMIT %s", (*prefix_range(words[-1]), MAX_PREFIX_TERMS + 1))
+            rows = self._cur.fetchall()
+            if len(rows) <= MAX_PREFIX_TERMS:
+                found.append(([row["term"] for row in rows], sum(row["products"] for row in rows)))
+            else:
+                self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_terms "
+                                  "WHERE term >= %s AND term < %s", prefix_range(words[-1]))
+                found.append((None, int(self._cur.fetchone()["n"])))
+            self._word_terms_read[key] = found
+        return self._word_terms_read[key]
 
     def _count_on_sale(self) -> int:
         self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_categories")
