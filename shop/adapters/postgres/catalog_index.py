@@ -199,8 +199,8 @@ class CatalogReader:
         list — the postings of that word, or for the last word, a prefix, of every word it begins,
         merged — in name order. The rarest word's list is read from the position in growing batches;
         with one word every entry is a match, with several each batch is checked against the other
-        words' lists (by the postings' key). Before each batch the other lists are asked for their first entry from
-        here, and the walk jumps to the latest (no match can come before it): words whose products
+        words' lists (by the postings' key). Before each batch the other lists are asked for their
+        first entry from here, and the walk jumps to the latest (no match can come before it): words whose products
         sit far apart in name order cost a jump, not a walk. Returns the page and the estimated
         share of the catalog that matches, or None when it does not apply (a prefix of too many
         words) or WALK_LIMIT postings were read without a full page (the caller then takes the GIN
@@ -246,7 +246,7 @@ class CatalogReader:
             position, inclusive = last_read, False
             batch = min(batch * 4, MAX_BATCH)
         estimate = rarest if not others else rarest * len(found) / max(1, walked)
-        total = self._count_on_sale()
+        total = self.count_unfiltered(None)
         return found, min(1.0, estimate / total) if total else 0.0
 
     def _checked_batch(self, batch_sql: str, params: list, others: list[list[str]], descending: bool
@@ -301,10 +301,6 @@ class CatalogReader:
                 found.append((None, int(self._cur.fetchone()["n"])))
             self._word_terms_read[key] = found
         return self._word_terms_read[key]
-
-    def _count_on_sale(self) -> int:
-        self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_categories")
-        return int(self._cur.fetchone()["n"])
 
     def _positions(self, sort: str) -> list[Position]:
         return [Position(sort, row["key"], row["product_id"]) for row in self._cur.fetchall()]
