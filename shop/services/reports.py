@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -11,6 +12,8 @@ from shop.domain.catalog import Product
 from shop.domain.orders import OrderStatus, failed_or_cancelled_rate
 
 DASHBOARD_DAYS = 30
+LOW_STOCK_SHOWN = 50  # the products listed, fewest units first
+LOW_STOCK_COUNTED = 1000  # how far the number of low-stock products is counted ("1.000 or more")
 
 
 @dataclass(frozen=True)
@@ -20,8 +23,19 @@ class Dashboard:
     status_counts: dict[str, int]
     top_products: list[dict]
     low_stock: list[Product]
+    low_stock_count: int  # up to LOW_STOCK_COUNTED
     low_stock_threshold: int
     problem_rate: float | None
+    as_of: dt.datetime  # when these figures were read (a view may reuse them for a few seconds)
+
+    @property
+    def low_stock_count_is_exact(self) -> bool:
+        return self.low_stock_count < LOW_STOCK_COUNTED
+
+    @property
+    def low_stock_is_partial(self) -> bool:
+        """More products are low than the list shows."""
+        return self.low_stock_count > LOW_STOCK_SHOWN
 
     @property
     def revenue(self) -> Decimal:
@@ -39,10 +53,14 @@ class Dashboard:
 
 def dashboard(db: PostgresDatabase, store: MongoStore, low_stock_threshold: int,
               days: int = DASHBOARD_DAYS) -> Dashboard:
+    as_of = dt.datetime.now(dt.timezone.utc)
     counts = db.reports.order_status_counts(days)
     return Dashboard(days=days, sales=db.reports.sales_per_day(days), status_counts=counts,
-                     top_products=db.reports.top_products(days), low_stock=low_stock(db, store, low_stock_threshold),
-                     low_stock_threshold=low_stock_threshold, problem_rate=failed_or_cancelled_rate(counts))
+                     top_products=db.reports.top_products(days),
+                     low_stock=low_stock(db, store, low_stock_threshold, LOW_STOCK_SHOWN),
+                     low_stock_count=db.catalog.count_low_stock(low_stock_threshold, LOW_STOCK_COUNTED),
+                     low_stock_threshold=low_stock_threshold, problem_rate=failed_or_cancelled_rate(counts),
+                     as_of=as_of)
 
 
 def low_stock(db: PostgresDatabase, store: MongoStore, threshold: int, limit: int = 50) -> list[Product]:

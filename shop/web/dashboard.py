@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, render_template, request
 from shop.domain.catalog import parse_low_stock_threshold
 from shop.services import reports
 from shop.web.access import STAFF, roles_required
-from shop.web.extensions import get_report_db, get_store
+from shop.web.extensions import cache, get_report_db, get_store
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 
@@ -17,4 +17,16 @@ bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 @roles_required(*STAFF)
 def index():
     threshold = parse_low_stock_threshold(request.args.get("low_stock"), current_app.config["LOW_STOCK_THRESHOLD"])
-    return render_template("staff/dashboard.html", board=reports.dashboard(get_report_db(), get_store(), threshold))
+    return render_template("staff/dashboard.html", board=_board(threshold))
+
+
+def _board(threshold: int) -> reports.Dashboard:
+    """The figures, reused for CATALOG_CACHE_SECONDS per threshold (shared by every instance when the
+    cache is Redis): a few seconds old at most, and the page says when they were read. Several
+    people watching the dashboard cost one reading, not one each."""
+    key = f"dashboard:{threshold}"
+    board = cache.get(key)
+    if board is None:
+        board = reports.dashboard(get_report_db(), get_store(), threshold)
+        cache.set(key, board)
+    return board

@@ -272,7 +272,59 @@ def test_the_dashboard_shows_sales_statuses_best_sellers_and_low_stock(client, a
     assert "Lámpara" in top and "3 unidades" in top
     low = html.split('data-testid="low-stock"')[1].split("</ul>")[0]
     assert "Silla" in low and "Lámpara" not in low
+    assert re.search(r'data-testid="low-stock-count">\s*1<', html)
     assert client.get("/admin/?low_stock=abc").status_code == 400
+
+
+def test_the_dashboard_counts_every_low_stock_product_beyond_the_ones_it_lists(client, admin, make_product,
+                                                                                monkeypatch):
+    from shop.services import reports
+
+    monkeypatch.setattr(reports, "LOW_STOCK_SHOWN", 3)
+    monkeypatch.setattr(reports, "LOW_STOCK_COUNTED", 5)
+    for n in range(4):
+        make_product(name=f"Escaso {n}", stock=n)
+    page = client.get("/admin/?low_stock=5").get_data(as_text=True)
+    listed = page.split('data-testid="low-stock"')[1].split("</ul>")[0]
+    assert [f"Escaso {n}" in listed for n in range(4)] == [True, True, True, False]  # the fewest units first
+    assert re.search(r'data-testid="low-stock-count">\s*4<', page) and "Los 3 con menos unidades" in page
+    make_product(name="Escaso 4", stock=0)
+    page = client.get("/admin/?low_stock=5").get_data(as_text=True)
+    assert re.search(r'data-testid="low-stock-count">\s*5 o más<', page)  # counted no further
+
+
+def test_the_dashboard_reuses_its_figures_for_a_few_seconds_and_says_when_it_read_them(
+        settings, db, store, make_product, make_user):
+    import dataclasses
+    import time
+
+    from shop.web.extensions import close_stores
+    from shop.web.factory import create_app
+    from tests.integration.conftest import PASSWORD
+
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False},
+                     settings=dataclasses.replace(settings, catalog_cache_seconds=3))
+    try:
+        client = app.test_client()
+        make_user(role=Role.AUDITOR, email="auditora@example.com")
+        token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+        client.post("/auth/login", data={"email": "auditora@example.com", "password": PASSWORD, "csrf_token": token})
+
+        def shown():
+            page = client.get("/admin/?low_stock=3").get_data(as_text=True)
+            low = page.split('data-testid="low-stock"')[1].split("</ul>")[0]
+            as_of = re.search(r'data-testid="as-of">([^<]*)<', page).group(1)
+            return low, as_of
+
+        first = shown()
+        make_product(name="Recién llegado", stock=1)
+        assert shown() == first  # within 3 s: the same reading
+        assert "Recién llegado" in client.get("/admin/?low_stock=4").get_data(as_text=True)  # another threshold
+        time.sleep(3.2)
+        low, as_of = shown()
+        assert "Recién llegado" in low and as_of != first[1]
+    finally:
+        close_stores(app)
 
 
 def test_the_audit_viewer_filters_and_exports_csv_safely(client, admin, app, store):

@@ -411,6 +411,14 @@ class CatalogIndex:
                            ORDER BY stock, name_key, product_id LIMIT %s""", (threshold, limit))
             return [row["product_id"] for row in cur.fetchall()]
 
+    def count_low_stock(self, threshold: int, cap: int) -> int:
+        """How many products on sale have at most `threshold` units, counting no further than `cap`
+        (a bounded read of the same index, however many there are)."""
+        with self._db.transaction() as cur:
+            cur.execute("""SELECT count(*) AS n FROM (SELECT FROM catalog_entries WHERE NOT archived AND stock <= %s
+                                                     LIMIT %s) AS low""", (threshold, cap))
+            return cur.fetchone()["n"]
+
     def remove(self, product_id: str) -> None:
         """Forget a product deleted for good (and take it out of the counts)."""
         with self._db.transaction() as cur:
