@@ -55,12 +55,14 @@ def fill_orders(db: PostgresDatabase, size: int) -> None:
         cur.execute("SELECT count(*) AS n FROM orders")
         if cur.fetchone()["n"] >= size:
             print(f"  {size:,}: reusing the orders", flush=True)
+            fill_sales_rollups(db, size)
             return
         cur.execute("SELECT product_id FROM catalog_entries LIMIT 2000")
         products = [row["product_id"] for row in cur.fetchall()]
     began = time.perf_counter()
     with db.transaction() as cur:
-        cur.execute("TRUNCATE order_items, payments, order_status_history, orders RESTART IDENTITY CASCADE")
+        cur.execute("TRUNCATE order_items, payments, order_status_history, orders, sales_daily, product_sales_daily "
+                    "RESTART IDENTITY CASCADE")
         cur.execute("DELETE FROM users WHERE email LIKE 'bench-%%'")
         cur.execute("""INSERT INTO users (email, full_name, password_hash, role)
                        SELECT 'bench-customer-' || n || '@example.com', 'Cliente ' || n, 'x', 'customer'
@@ -93,6 +95,27 @@ def fill_orders(db: PostgresDatabase, size: int) -> None:
     db.vacuum_analyze("payments")
     db.vacuum_analyze("order_items")
     print(f"  {size:,}: orders filled in {time.perf_counter() - began:.0f}s", flush=True)
+    fill_sales_rollups(db, size)
+
+
+def fill_sales_rollups(db: PostgresDatabase, size: int) -> None:
+    """The dashboard's daily totals of the paid orders, as migration 0010 fills them (the orders above
+    were written without the payment trigger that keeps them)."""
+    with db.transaction() as cur:
+        cur.execute("SELECT EXISTS (SELECT FROM sales_daily) AS filled")
+        if cur.fetchone()["filled"]:
+            return
+        cur.execute("""INSERT INTO sales_daily (day, orders, revenue)
+                       SELECT (created_at AT TIME ZONE 'UTC')::date, count(*), sum(total_amount)
+                       FROM orders WHERE status IN ('paid', 'shipped') GROUP BY 1""")
+        cur.execute("""INSERT INTO product_sales_daily (day, product_id, units, revenue)
+                       SELECT (o.created_at AT TIME ZONE 'UTC')::date, i.product_id, sum(i.quantity),
+                              sum(i.unit_price * i.quantity - i.discount_amount)
+                       FROM orders o JOIN order_items i USING (order_id) WHERE o.status IN ('paid', 'shipped')
+                       GROUP BY 1, 2""")
+    db.vacuum_analyze("sales_daily")
+    db.vacuum_analyze("product_sales_daily")
+    print(f"  {size:,}: daily sales totals filled", flush=True)
 
 
 def fill_audit(store: MongoStore, db: PostgresDatabase, size: int) -> None:
