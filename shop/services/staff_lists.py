@@ -142,18 +142,19 @@ def list_audit_entries(db: PostgresDatabase, report_db: PostgresDatabase, store:
 
 
 def _unfiltered_audit_page(store: MongoStore, audit_filter: AuditFilter) -> Listing:
-    """The whole log newest first: seq is gapless from 1 to the head, so a page is a set of point
-    lookups and the total is the head's seq (no index range, no count)."""
+    """The whole log newest first: seq is gapless from 1 to the head, so a page is one read of the
+    seq index's range (per_page + 1 entries, whatever the log's size) and the total is the head's
+    seq (no count)."""
     per_page, head = audit_filter.per_page, store.audit.head_seq()
     if audit_filter.before is not None:
         first = audit_filter.before.row_id + 1
-        seqs = list(range(first, min(head, first + per_page) + 1))
-        if len(seqs) <= per_page:
+        last = min(head, first + per_page)
+        if last - first + 1 <= per_page:
             return _unfiltered_audit_page(store, replace(audit_filter, before=None))
+        entries = store.audit.between(first, last, newest_first=False)
     else:
         top = min(head, audit_filter.after.row_id - 1) if audit_filter.after else head
-        seqs = list(range(top, max(0, top - per_page - 1), -1))
-    entries = store.audit.by_seq(seqs)
+        entries = store.audit.between(max(1, top - per_page), top, newest_first=True)
     return keyset_page(entries, per_page=per_page, after=audit_filter.after, before=audit_filter.before,
                        position_of=_seq_position, total=head, total_is_exact=True)
 

@@ -13,6 +13,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from shop.adapters.errors import StoreError
 from shop.adapters.mongo.errors import translates_errors
 
+_TAIL_WINDOW = 64  # entries read at once while looking for the chain's end from its head
+
 
 @translates_errors
 class AuditChain:
@@ -27,8 +29,8 @@ class AuditChain:
         number; a writer that loses the race keeps what of its batch did land (checked by hash),
         backs off and links the rest after the new last entry, so the chain has no gaps and no forks.
         The last entry is found from `audit_head` (one small document, moved forward after each
-        append) plus point lookups of the next numbers, never by sorting the log: SecantusDB reads
-        a whole index range for `sort + limit 1`, so that cost would grow with the log.
+        append) plus a bounded read of the numbers from there, never by sorting the log with a limit:
+        SecantusDB reads a whole index range for `sort + limit 1`, so that cost would grow with the log.
         """
         pending, written = list(items), []
         for attempt in range(attempts):
@@ -62,8 +64,8 @@ class AuditChain:
         return written
 
     def _tail(self) -> tuple[int, str]:
-        """(seq, hash) of the last entry: the head document, then forward by point lookups (the head
-        lags when a writer stopped between its insert and moving the head)."""
+        """(seq, hash) of the last entry: the head document, then forward through the seq index in
+        bounded windows (the head lags when a writer stopped between its insert and moving the head)."""
         from shop.domain.audit import GENESIS_HASH
 
         head = self.head.find_one({"_id": "chain"})
@@ -75,13 +77,23 @@ class AuditChain:
             self._advance_head(last["seq"], last["hash"])
             return last["seq"], last["hash"]
         seq, last_hash = head["seq"], head["hash"]
-        at_head = self.logs.find_one({"seq": seq}, {"hash": 1})
-        if at_head is None or at_head["hash"] != last_hash:  # a head ahead of its chain (restored apart)
-            self.head.delete_one({"_id": "chain"})
+        entries = self._window(seq)
+        if not entries or entries[0]["seq"] != seq or entries[0]["hash"] != last_hash:
+            self.head.delete_one({"_id": "chain"})  # a head ahead of its chain (restored apart)
             return self._tail()
-        while (following := self.logs.find_one({"seq": seq + 1}, {"seq": 1, "hash": 1})) is not None:
-            seq, last_hash = following["seq"], following["hash"]
+        while entries:
+            for entry in entries[1:]:
+                if entry["seq"] != seq + 1:  # a gap: the chain ends before it
+                    return seq, last_hash
+                seq, last_hash = entry["seq"], entry["hash"]
+            entries = self._window(seq) if len(entries) == _TAIL_WINDOW else []
         return seq, last_hash
+
+    def _window(self, seq: int) -> list[dict]:
+        """(seq, hash) of the entries numbered seq.. seq + _TAIL_WINDOW - 1 that exist, in order: one
+        bounded read of the seq index (past the head there is rarely more than one)."""
+        return list(self.logs.find({"seq": {"$gte": seq, "$lte": seq + _TAIL_WINDOW - 1}},
+                                   {"_id": 0, "seq": 1, "hash": 1}).sort("seq", 1))
 
     def _advance_head(self, seq: int, last_hash: str) -> None:
         """Move the head forward to `seq` (never back: a slower writer's older head is ignored)."""
@@ -98,6 +110,11 @@ class AuditChain:
 
     def count(self) -> int:
         return self.logs.count_documents({})
+
+    def between(self, first: int, last: int, *, newest_first: bool) -> list[dict]:
+        """The entries numbered first..last, in one read of the seq index's range."""
+        return list(self.logs.find({"seq": {"$gte": first, "$lte": last}}, {"_id": 0})
+                    .sort("seq", -1 if newest_first else 1))
 
     def by_seq(self, seqs: list[int]) -> list[dict]:
         """The entries with these sequence numbers, in the order asked (point lookups on the unique
