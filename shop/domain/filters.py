@@ -33,6 +33,22 @@ def _one(args: Mapping[str, list[str]], name: str) -> str:
     return values[0].strip() if values else ""
 
 
+# Rows per page a staff list offers; the first is the default (as in Saleor, Medusa and
+# django-oscar's dashboards). Every row costs a read and a rendering (docs/staff-lists.md).
+PAGE_SIZES = (20, 50, 100)
+DEFAULT_PAGE_SIZE = PAGE_SIZES[0]
+
+
+def parse_page_size(args: Mapping[str, list[str]]) -> int:
+    """`per_page` from the URL: one of PAGE_SIZES (written plainly: "50", not "050" or "５０")."""
+    raw = _one(args, "per_page")
+    if not raw:
+        return DEFAULT_PAGE_SIZE
+    if raw not in {str(size) for size in PAGE_SIZES}:
+        raise InvalidInput(N_("Rows per page: choose %(sizes)s."), sizes=", ".join(map(str, PAGE_SIZES)))
+    return int(raw)
+
+
 EARLIEST_DATE, LATEST_DATE = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
 
 
@@ -148,7 +164,7 @@ class OrderFilter:
     end: dt.date | None = None
     after: RowPosition | None = None
     before: RowPosition | None = None
-    per_page: int = 50
+    per_page: int = DEFAULT_PAGE_SIZE
 
 
 def parse_order_filter(args: Mapping[str, list[str]]) -> OrderFilter:
@@ -162,7 +178,7 @@ def parse_order_filter(args: Mapping[str, list[str]]) -> OrderFilter:
         raise InvalidInput(N_("Enter a valid e-mail address."))
     order_id = _positive_int(_one(args, "order").lstrip("#"), N_("An order number is a whole number such as 17."))
     start, end = _date_range(args)
-    return OrderFilter(status, email, order_id, start, end, *_positions(args, "orders"))
+    return OrderFilter(status, email, order_id, start, end, *_positions(args, "orders"), parse_page_size(args))
 
 
 PAYMENT_STATUSES = ("succeeded", "declined")
@@ -175,7 +191,7 @@ class PaymentFilter:
     end: dt.date | None = None
     after: RowPosition | None = None
     before: RowPosition | None = None
-    per_page: int = 50
+    per_page: int = DEFAULT_PAGE_SIZE
 
 
 def parse_payment_filter(args: Mapping[str, list[str]]) -> PaymentFilter:
@@ -183,7 +199,7 @@ def parse_payment_filter(args: Mapping[str, list[str]]) -> PaymentFilter:
     if status is not None and status not in PAYMENT_STATUSES:
         raise InvalidInput(N_("Unknown payment status; use succeeded or declined."))
     start, end = _date_range(args)
-    return PaymentFilter(status, start, end, *_positions(args, "payments"))
+    return PaymentFilter(status, start, end, *_positions(args, "payments"), parse_page_size(args))
 
 
 @dataclass(frozen=True)
@@ -196,7 +212,7 @@ class AuditFilter:
     end: dt.date | None = None
     after: RowPosition | None = None
     before: RowPosition | None = None
-    per_page: int = 50
+    per_page: int = DEFAULT_PAGE_SIZE
 
     @property
     def is_filtered(self) -> bool:
@@ -221,7 +237,8 @@ def parse_audit_filter(args: Mapping[str, list[str]]) -> AuditFilter:
     if target is not None and not _TARGET.match(target):
         raise InvalidInput(N_("A target looks like order:17, user:3 or product:<id>."))
     start, end = _date_range(args)
-    return AuditFilter(actor_id, actor_email, action, target, start, end, *_positions(args, "audit"))
+    return AuditFilter(actor_id, actor_email, action, target, start, end, *_positions(args, "audit"),
+                       parse_page_size(args))
 
 
 def csv_cell(value) -> str:
@@ -236,11 +253,11 @@ class UserFilter:
     email: str | None = None
     after: RowPosition | None = None
     before: RowPosition | None = None
-    per_page: int = 50
+    per_page: int = DEFAULT_PAGE_SIZE
 
 
 def parse_user_filter(args: Mapping[str, list[str]]) -> UserFilter:
     """The users list's filters (the role is checked by shop.domain.accounts.parse_role)."""
     role = _one(args, "role") or None
     email = normalize_email(_one(args, "email")) if _one(args, "email") else None
-    return UserFilter(role, email, *_positions(args, "users"))
+    return UserFilter(role, email, *_positions(args, "users"), parse_page_size(args))

@@ -190,8 +190,8 @@ def catch_up_audit_index(db: PostgresDatabase, store: MongoStore, *, limit: int 
     up at once; the state row decides whose batch counts.
     """
     through, last_hash = db.lists.audit_index_state()
-    head = store.audit.head_seq()
-    if through > head or (through and _hash_at(store, through) != last_hash):
+    head, head_hash = store.audit.tail()
+    if through > head or (through and (head_hash if through == head else _hash_at(store, through)) != last_hash):
         log.warning("the audit log no longer matches its filter index (restored?); rebuilding the index")
         db.lists.reset_audit_index()
         through = 0

@@ -16,6 +16,7 @@ from flask_babel import (
     lazy_gettext,
 )
 
+from shop.domain.filters import PAGE_SIZES
 from shop.domain.listing import filter_value_label
 from shop.domain.taxes import TAX_CLASSES
 
@@ -124,6 +125,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(get_locale=get_locale, role_label=role_label, status_label=status_label,
                                  attribute_type_label=attribute_type_label, payment_label=payment_label,
                                  decline_label=decline_label, tax_class_label=tax_class_label,
-                                 tax_classes=TAX_CLASSES,
+                                 tax_classes=TAX_CLASSES, page_sizes=PAGE_SIZES,
                                  format_datetime=format_datetime, format_decimal=format_decimal,
                                  format_date=format_date, format_percent=format_percent)

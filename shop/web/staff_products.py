@@ -24,6 +24,7 @@ from shop.domain.catalog import (
     parse_stock_adjustment,
 )
 from shop.domain.errors import N_, Conflict, InvalidInput
+from shop.domain.filters import parse_page_size
 from shop.domain.listing import parse_catalog_query
 from shop.services import catalog as catalog_service
 from shop.services import staff_lists
@@ -35,7 +36,6 @@ from shop.web.extensions import get_db, get_store
 
 bp = Blueprint("staff_products", __name__, url_prefix="/admin/products")
 _REFUSALS = (InvalidInput, Conflict)
-PER_PAGE = 50
 _BLANK_ROW = ("", "text", "")
 
 
@@ -85,10 +85,12 @@ def _revision(raw: str) -> dt.datetime | None:
 @bp.get("/")
 @roles_required(*STAFF)
 def index():
-    query = parse_catalog_query(request.args.to_dict(flat=False), per_page=PER_PAGE)
+    args = request.args.to_dict(flat=False)
+    query = parse_catalog_query(args, per_page=parse_page_size(args))
     archived = request.args.get("archived") == "1"
     listing = catalog_service.browse_catalog(get_db(), get_store(), query, archived=archived)
-    return render_template("staff/products.html", listing=listing, search=query.search, archived=archived)
+    return render_template("staff/products.html", listing=listing, search=query.search, archived=archived,
+                           per_page=query.per_page)
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -26,6 +26,7 @@ def _render(form: dict | None = None, error: str | None = None):
     user_filter = parse_user_filter(request.args.to_dict(flat=False))
     return render_template("staff/users.html", listing=staff_lists.list_users(get_db(), user_filter),
                            role_filter=user_filter.role or "", email_filter=user_filter.email or "",
+                           per_page=user_filter.per_page,
                            roles=[r.value for r in Role],
                            form=form or {"role": Role.AUDITOR.value}, error=error)
 

@@ -411,14 +411,28 @@ def test_staff_lists_are_paged_and_keep_their_filters(client, admin, make_produc
     for n in range(55):
         make_product(name=f"Tornillo {n:02d}")
     first = client.get("/admin/products/?q=tornillo").get_data(as_text=True)
-    assert first.count("Tornillo ") == 50 and "55 productos" in first
+    assert first.count("Tornillo ") == 20 and "55 productos" in first  # 20 rows unless asked for more
+    assert '<option value="20" selected>' in first
+    first = client.get("/admin/products/?q=tornillo&per_page=50").get_data(as_text=True)
+    assert first.count("Tornillo ") == 50 and '<option value="50" selected>' in first
     next_url = html.unescape(re.search(r'rel="next" href="([^"#]+)"', first).group(1))
     assert next_url.startswith("/admin/products/?") and "q=tornillo" in next_url and "after=" in next_url
+    assert "per_page=50" in next_url
     second = client.get(next_url).get_data(as_text=True)
     assert second.count("Tornillo ") == 5 and "Tornillo 54" in second and "Tornillo 49" not in second
     make_user(email="buscada@example.com", name="Berta Buscada")
     found = client.get("/admin/users/?email=Buscada@Example.com").get_data(as_text=True)
     assert found.count('data-testid="user-row"') == 1 and "Berta Buscada" in found
+
+
+@pytest.mark.parametrize("path", ["/admin/products/", "/admin/orders/", "/admin/orders/payments", "/admin/audit/",
+                                  "/admin/users/"])
+def test_every_staff_list_offers_its_rows_per_page_and_refuses_any_other_number(client, admin, path):
+    page = client.get(path + "?per_page=100").get_data(as_text=True)
+    assert '<option value="100" selected>' in page and 'name="per_page"' in page
+    for size in ("7", "1000", "０２０", "20.0", "-20"):
+        response = client.get(f"{path}?per_page={size}")
+        assert response.status_code == 400 and "Filas por página" in response.get_data(as_text=True), size
 
 
 def test_the_row_editor_saves_typed_rows_and_keeps_them_when_refused(client, admin, make_product, store):

@@ -18,12 +18,14 @@ from shop.domain.catalog import (
 )
 from shop.domain.errors import Conflict, InvalidInput
 from shop.domain.filters import (
+    DEFAULT_PAGE_SIZE,
     RowPosition,
     csv_cell,
     day_bounds,
     keyset_page,
     parse_audit_filter,
     parse_order_filter,
+    parse_page_size,
     parse_row_position,
 )
 from shop.domain.orders import OrderStatus, failed_or_cancelled_rate
@@ -286,3 +288,12 @@ def test_shipping_needs_a_carrier_and_a_plain_tracking_number():
                               ("Correos", "<script>"), ("Correos", "x" * 61), ("Co\x00rreos", "PK1234")):
         with pytest.raises(InvalidInput):
             parse_shipment(carrier, tracking)
+
+
+def test_the_rows_per_page_are_one_of_the_offered_sizes_written_plainly():
+    assert parse_page_size({}) == DEFAULT_PAGE_SIZE == 20
+    assert parse_page_size({"per_page": [" 100 "]}) == 100 and parse_page_size({"per_page": [""]}) == 20
+    for raw in (["0"], ["21"], ["050"], ["５０"], ["50", "100"], ["1e2"]):
+        with pytest.raises(InvalidInput):
+            parse_page_size({"per_page": raw})
+    assert parse_order_filter({"per_page": ["50"]}).per_page == 50

@@ -105,6 +105,10 @@ class AuditChain:
         """How many entries the chain has (seq is gapless from 1), from the head: a point read."""
         return self._tail()[0]
 
+    def tail(self) -> tuple[int, str]:
+        """(seq, hash) of the chain's last entry (0 and the genesis hash when it is empty)."""
+        return self._tail()
+
     def entries(self, batch_size: int = 1000):
         return self.logs.find({}, {"_id": 0}).sort("seq", 1).batch_size(batch_size)
 
