@@ -131,7 +131,7 @@ def list_audit_entries(db: PostgresDatabase, report_db: PostgresDatabase, store:
     for position in (audit_filter.after, audit_filter.before):
         if position is not None and position.at is None:  # a position of the whole log, not of this list
             raise InvalidInput(N_("That page link is not valid any more; start again from the first page."))
-    catch_up_audit_index(db, store, limit=VIEW_CATCH_UP_LIMIT)
+    _catch_up_before_reading(db, store)
     criteria = audit_criteria(db, audit_filter)
     seqs = report_db.lists.audit_seqs(criteria, after=audit_filter.after, before=audit_filter.before,
                                       limit=per_page + 1)
@@ -145,7 +145,12 @@ def _unfiltered_audit_page(store: MongoStore, audit_filter: AuditFilter) -> List
     """The whole log newest first: seq is gapless from 1 to the head, so a page is one read of the
     seq index's range (per_page + 1 entries, whatever the log's size) and the total is the head's
     seq (no count)."""
-    per_page, head = audit_filter.per_page, store.audit.head_seq()
+    per_page = audit_filter.per_page
+    if audit_filter.before is None and audit_filter.after is None:
+        head, entries = store.audit.newest(per_page + 1)
+        return keyset_page(entries, per_page=per_page, after=None, before=None, position_of=_seq_position,
+                           total=head, total_is_exact=True)
+    head = store.audit.head_seq()
     if audit_filter.before is not None:
         first = audit_filter.before.row_id + 1
         last = min(head, first + per_page)
@@ -161,7 +166,7 @@ def _unfiltered_audit_page(store: MongoStore, audit_filter: AuditFilter) -> List
 
 def audit_history(db: PostgresDatabase, store: MongoStore, target: str, limit: int = 50) -> list[dict]:
     """The newest entries about one target (a product's history on its staff page)."""
-    catch_up_audit_index(db, store, limit=VIEW_CATCH_UP_LIMIT)
+    _catch_up_before_reading(db, store)
     criteria = {"actor_id": None, "action": None, "target": target, "since": None, "until": None}
     return store.audit.by_seq(db.lists.audit_seqs(criteria, limit=limit))
 
@@ -178,6 +183,17 @@ def export_audit_entries(db: PostgresDatabase, store: MongoStore, audit_filter: 
     while positions := db.lists.audit_positions(criteria, after=after, limit=EXPORT_BATCH, ascending=True):
         yield from store.audit.by_seq([position.row_id for position in positions])
         after = positions[-1]
+
+
+def _catch_up_before_reading(db: PostgresDatabase, store: MongoStore) -> None:
+    """Before a filtered read: nothing to do when the index reaches the entry the head document
+    names (two point reads); otherwise catch up, at most VIEW_CATCH_UP_LIMIT entries. Entries past a
+    head left behind by a writer that stopped before moving it are indexed by the recovery pass, or
+    by the first view after the next append has moved the head past them."""
+    through, last_hash = db.lists.audit_index_state()
+    if through and store.audit.head_mark() == (through, last_hash):
+        return
+    catch_up_audit_index(db, store, limit=VIEW_CATCH_UP_LIMIT)
 
 
 def catch_up_audit_index(db: PostgresDatabase, store: MongoStore, *, limit: int | None = None) -> int:

@@ -105,6 +105,33 @@ class AuditChain:
         """How many entries the chain has (seq is gapless from 1), from the head: a point read."""
         return self._tail()[0]
 
+    def head_mark(self) -> tuple[int, str] | None:
+        """(seq, hash) as the head document says: one point read, possibly behind the chain's end
+        (see `_tail`)."""
+        head = self.head.find_one({"_id": "chain"})
+        return (head["seq"], head["hash"]) if head else None
+
+    def newest(self, count: int) -> tuple[int, list[dict]]:
+        """(how many entries the chain has, its last `count` entries newest first) in two reads: the
+        head document, then one bounded range of seq from `count` before the head to a window past
+        it (which also finds the entries of a writer that stopped before moving the head)."""
+        head = self.head_mark()
+        if head is not None:
+            seq, last_hash = head
+            entries = self.between(max(1, seq - count + 1), seq + _TAIL_WINDOW - 1, newest_first=False)
+            at_head = [entry for entry in entries if entry["seq"] == seq]
+            if at_head and at_head[0]["hash"] == last_hash:
+                last = seq
+                for entry in entries:
+                    if entry["seq"] == last + 1:
+                        last += 1
+                    elif entry["seq"] > last:
+                        break  # a gap: the chain ends before it
+                if last < seq + _TAIL_WINDOW - 1:  # the end is within the window
+                    return last, [entry for entry in entries if entry["seq"] <= last][-count:][::-1]
+        last = self.head_seq()  # no head yet, a head ahead of its chain, or a long way behind it
+        return last, self.between(max(1, last - count + 1), last, newest_first=True)
+
     def tail(self) -> tuple[int, str]:
         """(seq, hash) of the chain's last entry (0 and the genesis hash when it is empty)."""
         return self._tail()
