@@ -133,12 +133,11 @@ def list_audit_entries(db: PostgresDatabase, report_db: PostgresDatabase, store:
             raise InvalidInput(N_("That page link is not valid any more; start again from the first page."))
     _catch_up_before_reading(db, store)
     criteria = audit_criteria(db, audit_filter)
-    seqs = report_db.lists.audit_seqs(criteria, after=audit_filter.after, before=audit_filter.before,
-                                      limit=per_page + 1)
+    seqs, counted = report_db.lists.audit_page(criteria, after=audit_filter.after, before=audit_filter.before,
+                                               limit=per_page + 1)
     if audit_filter.before is not None and len(seqs) <= per_page:
         return list_audit_entries(db, report_db, store, replace(audit_filter, before=None))
-    return _page(store.audit.by_seq(seqs), report_db.lists.count_audit(criteria), audit_filter,
-                 _audit_position)
+    return _page(store.audit.by_seq(seqs), counted, audit_filter, _audit_position)
 
 
 def _unfiltered_audit_page(store: MongoStore, audit_filter: AuditFilter) -> Listing:

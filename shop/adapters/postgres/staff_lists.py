@@ -82,6 +82,13 @@ def audit_query(criteria: dict, after: RowPosition | None, before: RowPosition |
             {**criteria, **position, "limit": limit})
 
 
+def _count_audit(cur, criteria: dict) -> int:
+    cur.execute(f"""SELECT count(*) AS n FROM (SELECT 1 FROM audit_index WHERE {_AUDIT_FILTERS}
+                    LIMIT %(cap)s) AS matching""",  # noqa: S608  # nosec B608 - a fixed fragment
+                {**criteria, "cap": COUNT_LIMIT + 1})
+    return cur.fetchone()["n"]
+
+
 @translates_errors
 class StaffLists:
     """Reads for the staff console; `db` is a PostgresDatabase (or its read replica)."""
@@ -137,12 +144,13 @@ class StaffLists:
             cur.execute(*audit_query(criteria, after, before, limit, ascending=ascending))
             return [RowPosition("audit", row["seq"], row["ts"]) for row in cur.fetchall()]
 
-    def count_audit(self, criteria: dict) -> int:
+    def audit_page(self, criteria: dict, *, after: RowPosition | None = None, before: RowPosition | None = None,
+                   limit: int = 101) -> tuple[list[int], int]:
+        """audit_seqs and how many entries match (up to COUNT_LIMIT + 1), in one transaction."""
         with self._db.transaction() as cur:
-            cur.execute(f"""SELECT count(*) AS n FROM (SELECT 1 FROM audit_index WHERE {_AUDIT_FILTERS}
-                            LIMIT %(cap)s) AS matching""",  # noqa: S608  # nosec B608 - a fixed fragment
-                        {**criteria, "cap": COUNT_LIMIT + 1})
-            return cur.fetchone()["n"]
+            cur.execute(*audit_query(criteria, after, before, limit))
+            seqs = [row["seq"] for row in cur.fetchall()]
+            return seqs, _count_audit(cur, criteria)
 
     def audit_actions(self) -> list[str]:
         """The actions in the log: one index probe per distinct action (a loose index scan), not a
