@@ -34,7 +34,7 @@ def _one(args: Mapping[str, list[str]], name: str) -> str:
 
 
 # Rows per page a staff list offers; the first is the default (as in Saleor, Medusa and
-# django-oscar's dashboards). Every row costs a read and a rendering (docs/staff-lists.md).
+# django-oscar's dashboards). Every row costs a read and a rendering (docs/admin.md, "Rows per page").
 PAGE_SIZES = (20, 50, 100)
 DEFAULT_PAGE_SIZE = PAGE_SIZES[0]
 

@@ -36,7 +36,7 @@ class AuditChain:
         for attempt in range(attempts):
             if not pending:
                 return written
-            seq, previous = self._tail()
+            seq, previous = self.tail()
             entries = []
             for item in pending:
                 seq += 1
@@ -63,9 +63,10 @@ class AuditChain:
             raise StoreError("could not append to the audit log: too many concurrent writers")
         return written
 
-    def _tail(self) -> tuple[int, str]:
-        """(seq, hash) of the last entry: the head document, then forward through the seq index in
-        bounded windows (the head lags when a writer stopped between its insert and moving the head)."""
+    def tail(self) -> tuple[int, str]:
+        """(seq, hash) of the last entry (0 and the genesis hash when the log is empty): the head
+        document, then forward through the seq index in bounded windows (the head lags when a writer
+        stopped between its insert and moving the head)."""
         from shop.domain.audit import GENESIS_HASH
 
         head = self.head.find_one({"_id": "chain"})
@@ -80,7 +81,7 @@ class AuditChain:
         entries = self._window(seq)
         if not entries or entries[0]["seq"] != seq or entries[0]["hash"] != last_hash:
             self.head.delete_one({"_id": "chain"})  # a head ahead of its chain (restored apart)
-            return self._tail()
+            return self.tail()
         while entries:
             for entry in entries[1:]:
                 if entry["seq"] != seq + 1:  # a gap: the chain ends before it
@@ -103,11 +104,11 @@ class AuditChain:
 
     def head_seq(self) -> int:
         """How many entries the chain has (seq is gapless from 1), from the head: a point read."""
-        return self._tail()[0]
+        return self.tail()[0]
 
     def head_mark(self) -> tuple[int, str] | None:
         """(seq, hash) as the head document says: one point read, possibly behind the chain's end
-        (see `_tail`)."""
+        (see `tail`)."""
         head = self.head.find_one({"_id": "chain"})
         return (head["seq"], head["hash"]) if head else None
 
@@ -131,10 +132,6 @@ class AuditChain:
                     return last, [entry for entry in entries if entry["seq"] <= last][-count:][::-1]
         last = self.head_seq()  # no head yet, a head ahead of its chain, or a long way behind it
         return last, self.between(max(1, last - count + 1), last, newest_first=True)
-
-    def tail(self) -> tuple[int, str]:
-        """(seq, hash) of the chain's last entry (0 and the genesis hash when it is empty)."""
-        return self._tail()
 
     def entries(self, batch_size: int = 1000):
         return self.logs.find({}, {"_id": 0}).sort("seq", 1).batch_size(batch_size)
