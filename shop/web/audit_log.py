@@ -11,7 +11,7 @@ from shop.domain.filters import csv_cell, parse_audit_filter
 from shop.services import staff_lists
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
-from shop.web.extensions import cache, get_audit_log, get_db, get_report_db, get_store
+from shop.web.extensions import get_audit_log, get_db, get_report_db, get_store, reused
 from shop.web.formatting import as_json
 
 bp = Blueprint("audit_log", __name__, url_prefix="/admin/audit")
@@ -29,11 +29,7 @@ def index():
 def _actions() -> list[str]:
     """The filter's menu of actions, reused for CATALOG_CACHE_SECONDS (a new kind of action shows
     in it at most that late)."""
-    actions = cache.get("audit-actions")
-    if actions is None:
-        actions = get_report_db().lists.audit_actions()
-        cache.set("audit-actions", actions)
-    return actions
+    return reused("audit-actions", lambda: get_report_db().lists.audit_actions())
 
 
 @bp.get("/export.csv")

@@ -14,7 +14,7 @@ from shop.domain.listing import ATTRIBUTE_FILTER_PREFIX, SORT_OPTIONS, parse_cat
 from shop.domain.orders import new_idempotency_key
 from shop.services import catalog as catalog_service
 from shop.web.access import public
-from shop.web.extensions import cache, get_db, get_store
+from shop.web.extensions import cache, get_db, get_store, reused
 
 bp = Blueprint("catalog", __name__)
 
@@ -24,15 +24,15 @@ bp = Blueprint("catalog", __name__)
 def index():
     query = parse_catalog_query(request.args.to_dict(flat=False),
                                 per_page=current_app.config["PRODUCTS_PER_PAGE"])  # bad input: 4xx, never cached
-    key = _page_key()
-    results = cache.get(key)
-    if results is None:
+
+    def render_results() -> str:
         page = catalog_service.catalog_page(get_db(), get_store(), query)
-        results = render_template(
+        return render_template(
             "catalog/_results.html", listing=page.listing, query=query, categories=page.categories,
             facets=page.facets, selected=dict(query.attributes), sort_options=SORT_OPTIONS,
             attr_prefix=ATTRIBUTE_FILTER_PREFIX)
-        cache.set(key, results)
+
+    results = reused(_page_key(), render_results)
     return render_template("catalog/index.html", results=Markup(results))  # noqa: S704  # nosec B704 - Jinja's own output
 
 
@@ -64,14 +64,16 @@ def _shared_part(product_id: str, reuse: bool) -> tuple:
     instance when the cache is Redis; elsewhere other instances show it at most that long). Forms
     and anything about the person looking are rendered for each request. `reuse=False`: read now (a
     page re-rendered to explain a refused purchase must show the stock that refused it)."""
-    key = _product_key(product_id)
-    shared = cache.get(key) if reuse else None
-    if shared is None:
+    def read() -> tuple:
         store = get_store()
         item = catalog_service.product_detail(store, product_id)  # unknown: NotFound, nothing cached
-        shared = (item, *store.reviews.summary(item.product_id), store.reviews.of(item.product_id))
-        cache.set(key, shared)
-    return shared
+        return item, *store.reviews.summary(item.product_id), store.reviews.of(item.product_id)
+
+    if not reuse:
+        shared = read()
+        cache.set(_product_key(product_id), shared)
+        return shared
+    return reused(_product_key(product_id), read)
 
 
 def forget_product(product_id: str) -> None:

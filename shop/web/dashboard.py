@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, render_template, request
 from shop.domain.catalog import parse_low_stock_threshold
 from shop.services import reports
 from shop.web.access import STAFF, roles_required
-from shop.web.extensions import cache, get_report_db, get_store
+from shop.web.extensions import get_report_db, get_store, reused
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 
@@ -21,12 +21,6 @@ def index():
 
 
 def _board(threshold: int) -> reports.Dashboard:
-    """The figures, reused for CATALOG_CACHE_SECONDS per threshold (shared by every instance when the
-    cache is Redis): a few seconds old at most, and the page says when they were read. Several
-    people watching the dashboard cost one reading, not one each."""
-    key = f"dashboard:{threshold}"
-    board = cache.get(key)
-    if board is None:
-        board = reports.dashboard(get_report_db(), get_store(), threshold)
-        cache.set(key, board)
-    return board
+    """The figures, reused for a few seconds per threshold (the page says when they were read):
+    several people watching the dashboard cost one reading, not one each."""
+    return reused(f"dashboard:{threshold}", lambda: reports.dashboard(get_report_db(), get_store(), threshold))

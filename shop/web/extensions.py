@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import current_app, session
 from flask_babel import Babel
 from flask_caching import Cache
@@ -17,12 +20,24 @@ from shop.adapters.postgres import rate_limits as _pg_rate_limits  # noqa: F401 
 from shop.config import ConfigError
 
 SUPPORTED_LOCALES = ("es", "en")
+T = TypeVar("T")
 
 babel = Babel()
-cache = Cache()  # rendered catalog pages, for CATALOG_CACHE_SECONDS (shop.web.catalog)
+cache = Cache()  # what pages reuse for CATALOG_CACHE_SECONDS (see `reused`)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def reused(key: str, read: Callable[[], T]) -> T:
+    """What `read()` returns, kept under `key` for CATALOG_CACHE_SECONDS (in Redis when configured,
+    shared by every instance; in-process otherwise) and read anew after that. With the cache off,
+    read every time. `read` must not return None (the cache's "not there")."""
+    value = cache.get(key)
+    if value is None:
+        value = read()
+        cache.set(key, value)
+    return value
 
 
 def select_locale() -> str:
