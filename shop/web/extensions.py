@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -32,12 +33,25 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 def reused(key: str, read: Callable[[], T]) -> T:
     """What `read()` returns, kept under `key` for CATALOG_CACHE_SECONDS (in Redis when configured,
     shared by every instance; in-process otherwise) and read anew after that. With the cache off,
-    read every time. `read` must not return None (the cache's "not there")."""
+    read every time. `read` must not return None (the cache's "not there").
+
+    When the entry is missing, one thread of this process reads it and the others asking for the
+    same key wait for that reading instead of each doing it (a page that expires under load would
+    otherwise be rendered by every worker thread at once: the cache stampede)."""
     value = cache.get(key)
-    if value is None:
-        value = read()
-        cache.set(key, value)
+    if value is not None or current_app.config["CATALOG_CACHE_SECONDS"] <= 0:
+        return value if value is not None else read()
+    with _READING[hash(key) % len(_READING)]:
+        value = cache.get(key)  # another thread may have read it while this one waited
+        if value is None:
+            value = read()
+            cache.set(key, value)
     return value
+
+
+# Striped locks for `reused`: bounded however many keys there are; two keys sharing a stripe only
+# wait for each other's reading.
+_READING = tuple(threading.Lock() for _ in range(64))
 
 
 def select_locale() -> str:

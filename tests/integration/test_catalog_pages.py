@@ -297,3 +297,46 @@ def test_a_product_page_reuses_what_everyone_sees_until_the_product_or_its_revie
         assert "Muy buena" in html and stock_shown() != before
     finally:
         close_stores(app)
+
+
+@pytest.mark.parametrize("cache_seconds", [30, 0])
+def test_a_missing_page_is_read_once_however_many_threads_ask_for_it_at_once(settings, cache_seconds):
+    """The cache stampede: when a page expires under load, one thread of the process renders it and
+    the others wait for that rendering. With the cache off nobody waits for anybody."""
+    import dataclasses
+    import threading
+    import time
+
+    from shop.web.extensions import close_stores, reused
+    from shop.web.factory import create_app
+
+    app = create_app({"TESTING": True}, settings=dataclasses.replace(settings, catalog_cache_seconds=cache_seconds))
+    guard, reading, most_at_once, reads, results = threading.Lock(), [0], [0], [], []
+    start = threading.Barrier(8)
+
+    def read():
+        with guard:
+            reads.append(1)
+            reading[0] += 1
+            most_at_once[0] = max(most_at_once[0], reading[0])
+        time.sleep(0.2)
+        with guard:
+            reading[0] -= 1
+        return "página"
+
+    def ask():
+        with app.app_context():
+            start.wait()
+            results.append(reused("stampede-test", read))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    try:
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert results == ["página"] * 8
+        if cache_seconds:
+            assert len(reads) == 1
+        else:
+            assert len(reads) == 8 and most_at_once[0] > 1
+    finally:
+        close_stores(app)
