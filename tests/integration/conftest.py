@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -70,6 +71,21 @@ def app(settings, db, store):
     application = create_app({"TESTING": True, "RATELIMIT_ENABLED": False}, settings=settings)
     yield application
     close_stores(application)
+
+
+@pytest.fixture
+def cached_app(settings, db, store):
+    """`cached_app(seconds)`: an app whose page cache is on for that long (testing turns it off)."""
+    made = []
+
+    def make(seconds: int):
+        made.append(create_app({"TESTING": True, "RATELIMIT_ENABLED": False},
+                               settings=dataclasses.replace(settings, catalog_cache_seconds=seconds)))
+        return made[-1]
+
+    yield make
+    for application in made:
+        close_stores(application)
 
 
 @pytest.fixture

@@ -232,85 +232,69 @@ def test_the_product_page_title_is_the_product_name(client, make_product):
     assert html.count('id="reviews"') == 1
 
 
-def test_a_catalog_page_is_reused_for_a_few_seconds_per_url(settings, db, store, make_product):
-    import dataclasses
+def test_a_catalog_page_is_reused_for_a_few_seconds_per_url(cached_app, db, store, make_product):
     import time
 
-    from shop.web.extensions import close_stores
-    from shop.web.factory import create_app
 
-    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False},
-                     settings=dataclasses.replace(settings, catalog_cache_seconds=4))
-    try:
-        client = app.test_client()
-        make_product(name="Primero")
-        assert names(client.get("/")) == ["Primero"]
-        make_product(name="Segundo")
-        assert names(client.get("/")) == ["Primero"]  # the same URL within 4 s: the page as rendered
-        assert names(client.get("/?sort=name")) == ["Primero", "Segundo"]  # another URL: rendered now
-        assert client.get("/?after=0").status_code == 400  # refused input is never cached
-        time.sleep(4.2)
-        assert names(client.get("/")) == ["Primero", "Segundo"]
-    finally:
-        close_stores(app)
+    app = cached_app(4)
+    client = app.test_client()
+    make_product(name="Primero")
+    assert names(client.get("/")) == ["Primero"]
+    make_product(name="Segundo")
+    assert names(client.get("/")) == ["Primero"]  # the same URL within 4 s: the page as rendered
+    assert names(client.get("/?sort=name")) == ["Primero", "Segundo"]  # another URL: rendered now
+    assert client.get("/?after=0").status_code == 400  # refused input is never cached
+    time.sleep(4.2)
+    assert names(client.get("/")) == ["Primero", "Segundo"]
 
 
 def test_a_product_page_reuses_what_everyone_sees_until_the_product_or_its_reviews_change(
-        settings, db, store, make_product, make_user):
-    import dataclasses
+        cached_app, db, store, make_product, make_user):
     import uuid
 
     from shop.adapters.payments import SimulatedPaymentProvider
     from shop.domain.accounts import Role
     from shop.services import checkout, orders
-    from shop.web.extensions import close_stores
-    from shop.web.factory import create_app
     from tests.conftest import csrf_token_from
     from tests.integration.conftest import PASSWORD
 
-    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False},
-                     settings=dataclasses.replace(settings, catalog_cache_seconds=60))
-    try:
-        client = app.test_client()
-        product = make_product(name="Tetera", stock=7)
-        url = f"/products/{product['_id']}"
+    app = cached_app(60)
+    client = app.test_client()
+    product = make_product(name="Tetera", stock=7)
+    url = f"/products/{product['_id']}"
 
-        def stock_shown(path=url):
-            return re.search(r'data-testid="stock"[^>]*>\s*([^<]*)', client.get(path).get_data(as_text=True)).group(1)
+    def stock_shown(path=url):
+        return re.search(r'data-testid="stock"[^>]*>\s*([^<]*)', client.get(path).get_data(as_text=True)).group(1)
 
-        before = stock_shown()
-        store.products.update_one({"_id": product["_id"]}, {"$set": {"stock": 2}})  # behind the app's back
-        assert stock_shown() == before  # reused
-        assert stock_shown(url.upper().replace("/PRODUCTS/", "/products/")) == before  # one entry per product
+    before = stock_shown()
+    store.products.update_one({"_id": product["_id"]}, {"$set": {"stock": 2}})  # behind the app's back
+    assert stock_shown() == before  # reused
+    assert stock_shown(url.upper().replace("/PRODUCTS/", "/products/")) == before  # one entry per product
 
-        # A review written through the app is on the page at once (and with it the stock read now).
-        buyer = make_user(role=Role.CUSTOMER, email="lectora@example.com")
-        order_id = checkout.place_order(db, store, buyer.user_id, [(str(product["_id"]), 1)],
-                                        str(uuid.uuid4())).order_id
-        orders.pay_order(db, SimulatedPaymentProvider(), buyer, order_id, "4242424242424242")
-        token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
-        client.post("/auth/login", data={"email": "lectora@example.com", "password": PASSWORD, "csrf_token": token})
-        token = csrf_token_from(client.get(url).get_data(as_text=True))
-        assert client.post(f"{url}/review", data={"csrf_token": token, "rating": "5",
-                                                  "text": "Muy buena"}).status_code == 303
-        html = client.get(url).get_data(as_text=True)
-        assert "Muy buena" in html and stock_shown() != before
-    finally:
-        close_stores(app)
+    # A review written through the app is on the page at once (and with it the stock read now).
+    buyer = make_user(role=Role.CUSTOMER, email="lectora@example.com")
+    order_id = checkout.place_order(db, store, buyer.user_id, [(str(product["_id"]), 1)],
+                                    str(uuid.uuid4())).order_id
+    orders.pay_order(db, SimulatedPaymentProvider(), buyer, order_id, "4242424242424242")
+    token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+    client.post("/auth/login", data={"email": "lectora@example.com", "password": PASSWORD, "csrf_token": token})
+    token = csrf_token_from(client.get(url).get_data(as_text=True))
+    assert client.post(f"{url}/review", data={"csrf_token": token, "rating": "5",
+                                              "text": "Muy buena"}).status_code == 303
+    html = client.get(url).get_data(as_text=True)
+    assert "Muy buena" in html and stock_shown() != before
 
 
 @pytest.mark.parametrize("cache_seconds", [30, 0])
-def test_a_missing_page_is_read_once_however_many_threads_ask_for_it_at_once(settings, cache_seconds):
+def test_a_missing_page_is_read_once_however_many_threads_ask_for_it_at_once(cached_app, cache_seconds):
     """The cache stampede: when a page expires under load, one thread of the process renders it and
     the others wait for that rendering. With the cache off nobody waits for anybody."""
-    import dataclasses
     import threading
     import time
 
-    from shop.web.extensions import close_stores, reused
-    from shop.web.factory import create_app
+    from shop.web.extensions import reused
 
-    app = create_app({"TESTING": True}, settings=dataclasses.replace(settings, catalog_cache_seconds=cache_seconds))
+    app = cached_app(cache_seconds)
     guard, reading, most_at_once, reads, results = threading.Lock(), [0], [0], [], []
     start = threading.Barrier(8)
 
@@ -330,13 +314,10 @@ def test_a_missing_page_is_read_once_however_many_threads_ask_for_it_at_once(set
             results.append(reused("stampede-test", read))
 
     threads = [threading.Thread(target=ask) for _ in range(8)]
-    try:
-        [t.start() for t in threads]
-        [t.join() for t in threads]
-        assert results == ["página"] * 8
-        if cache_seconds:
-            assert len(reads) == 1
-        else:
-            assert len(reads) == 8 and most_at_once[0] > 1
-    finally:
-        close_stores(app)
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert results == ["página"] * 8
+    if cache_seconds:
+        assert len(reads) == 1
+    else:
+        assert len(reads) == 8 and most_at_once[0] > 1

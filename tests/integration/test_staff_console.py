@@ -294,37 +294,30 @@ def test_the_dashboard_counts_every_low_stock_product_beyond_the_ones_it_lists(c
 
 
 def test_the_dashboard_reuses_its_figures_for_a_few_seconds_and_says_when_it_read_them(
-        settings, db, store, make_product, make_user):
-    import dataclasses
+        cached_app, db, store, make_product, make_user):
     import time
 
-    from shop.web.extensions import close_stores
-    from shop.web.factory import create_app
     from tests.integration.conftest import PASSWORD
 
-    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False},
-                     settings=dataclasses.replace(settings, catalog_cache_seconds=3))
-    try:
-        client = app.test_client()
-        make_user(role=Role.AUDITOR, email="auditora@example.com")
-        token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
-        client.post("/auth/login", data={"email": "auditora@example.com", "password": PASSWORD, "csrf_token": token})
+    app = cached_app(3)
+    client = app.test_client()
+    make_user(role=Role.AUDITOR, email="auditora@example.com")
+    token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+    client.post("/auth/login", data={"email": "auditora@example.com", "password": PASSWORD, "csrf_token": token})
 
-        def shown():
-            page = client.get("/admin/?low_stock=3").get_data(as_text=True)
-            low = page.split('data-testid="low-stock"')[1].split("</ul>")[0]
-            as_of = re.search(r'data-testid="as-of">([^<]*)<', page).group(1)
-            return low, as_of
+    def shown():
+        page = client.get("/admin/?low_stock=3").get_data(as_text=True)
+        low = page.split('data-testid="low-stock"')[1].split("</ul>")[0]
+        as_of = re.search(r'data-testid="as-of">([^<]*)<', page).group(1)
+        return low, as_of
 
-        first = shown()
-        make_product(name="Recién llegado", stock=1)
-        assert shown() == first  # within 3 s: the same reading
-        assert "Recién llegado" in client.get("/admin/?low_stock=4").get_data(as_text=True)  # another threshold
-        time.sleep(3.2)
-        low, as_of = shown()
-        assert "Recién llegado" in low and as_of != first[1]
-    finally:
-        close_stores(app)
+    first = shown()
+    make_product(name="Recién llegado", stock=1)
+    assert shown() == first  # within 3 s: the same reading
+    assert "Recién llegado" in client.get("/admin/?low_stock=4").get_data(as_text=True)  # another threshold
+    time.sleep(3.2)
+    low, as_of = shown()
+    assert "Recién llegado" in low and as_of != first[1]
 
 
 def test_the_audit_viewer_filters_and_exports_csv_safely(client, admin, app, store):
