@@ -83,11 +83,24 @@ def serve(settings: Settings) -> None:
     try:
         ShopApplication().run()
     except SystemExit as stop:  # gunicorn exits through sys.exit() once it has stopped its workers
+        if os.getpid() != sender.owner_pid:
+            _end_worker(stop.code)
         if stop.code not in (0, None):
             raise
     finally:
         if os.getpid() == sender.owner_pid:  # not in a web worker unwinding after gunicorn's fork
             sender.stop()
+
+
+def _end_worker(code) -> None:
+    """A gunicorn worker is a fork of the runner: once gunicorn has finished with it, it ends here
+    instead of unwinding through the runner's frames, whose database and mail-sender process
+    handles are not its own (dropping them warned, and a second quit signal arriving meanwhile
+    printed a traceback on Ctrl-C). Nothing of the worker's is lost: the audit spool is on disk."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0)
 
 
 class MailSenderProcess:

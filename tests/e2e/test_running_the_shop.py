@@ -67,6 +67,22 @@ def test_sigterm_stops_everything_and_a_restart_keeps_the_data(tmp_path):
         stop_shop(second, signal.SIGINT)
 
 
+def test_ctrl_c_stops_the_shop_with_one_line_and_no_traceback(tmp_path):
+    """A terminal's Ctrl-C signals the runner and its forked web workers at once; a worker must not
+    unwind through the runner's frames (its inherited process handles complained on the way)."""
+    # Shown, not ignored: the warning a worker's unwinding gives for each inherited process handle.
+    shop = start_shop(tmp_path / "var", extra_env={"PYTHONWARNINGS": "always::ResourceWarning"})
+    workers = [c for c in _children_of(shop.process.pid) if "app/app.py" in " ".join(c.cmdline())]
+    assert workers  # gunicorn's workers are forks of the runner
+    _get(shop.url + "/")
+    for process in [psutil.Process(shop.process.pid), *workers]:
+        process.send_signal(signal.SIGINT)
+    assert stop_shop(shop, signal.SIGINT) == 0
+    log = shop.log()
+    assert "Tienda detenida." in log
+    assert "Traceback" not in log and "Exception ignored" not in log and "ResourceWarning" not in log, log
+
+
 def test_a_killed_run_leaves_no_database_running_and_the_next_start_works(tmp_path):
     data_dir = tmp_path / "var"
     first = start_shop(data_dir)
