@@ -131,10 +131,16 @@ def list_audit_entries(db: PostgresDatabase, report_db: PostgresDatabase, store:
     for position in (audit_filter.after, audit_filter.before):
         if position is not None and position.at is None:  # a position of the whole log, not of this list
             raise InvalidInput(N_("That page link is not valid any more; start again from the first page."))
-    _catch_up_before_reading(db, store)
     criteria = audit_criteria(db, audit_filter)
-    seqs, counted = report_db.lists.audit_page(criteria, after=audit_filter.after, before=audit_filter.before,
-                                               limit=per_page + 1)
+
+    def read() -> tuple[list[int], int, tuple[int, str | None]]:
+        return report_db.lists.audit_page(criteria, after=audit_filter.after, before=audit_filter.before,
+                                          limit=per_page + 1)
+
+    seqs, counted, state = read()  # read first, then check: the index is nearly always current
+    if not _reaches_head(state, store):
+        catch_up_audit_index(db, store, limit=VIEW_CATCH_UP_LIMIT)
+        seqs, counted, _ = read()
     if audit_filter.before is not None and len(seqs) <= per_page:
         return list_audit_entries(db, report_db, store, replace(audit_filter, before=None))
     return _page(store.audit.by_seq(seqs), counted, audit_filter, _audit_position)
@@ -149,7 +155,7 @@ def _unfiltered_audit_page(store: MongoStore, audit_filter: AuditFilter) -> List
         head, entries = store.audit.newest(per_page + 1)
         return keyset_page(entries, per_page=per_page, after=None, before=None, position_of=_seq_position,
                            total=head, total_is_exact=True)
-    head = store.audit.head_seq()
+    head = store.audit.marked_seq()  # a lagging head: its last few entries show on the first page
     if audit_filter.before is not None:
         first = audit_filter.before.row_id + 1
         last = min(head, first + per_page)
@@ -186,13 +192,18 @@ def export_audit_entries(db: PostgresDatabase, store: MongoStore, audit_filter: 
 
 def _catch_up_before_reading(db: PostgresDatabase, store: MongoStore) -> None:
     """Before a filtered read: nothing to do when the index reaches the entry the head document
-    names (two point reads); otherwise catch up, at most VIEW_CATCH_UP_LIMIT entries. Entries past a
-    head left behind by a writer that stopped before moving it are indexed by the recovery pass, or
-    by the first view after the next append has moved the head past them."""
-    through, last_hash = db.lists.audit_index_state()
-    if through and store.audit.head_mark() == (through, last_hash):
-        return
-    catch_up_audit_index(db, store, limit=VIEW_CATCH_UP_LIMIT)
+    names (two point reads); otherwise catch up, at most VIEW_CATCH_UP_LIMIT entries."""
+    if not _reaches_head(db.lists.audit_index_state(), store):
+        catch_up_audit_index(db, store, limit=VIEW_CATCH_UP_LIMIT)
+
+
+def _reaches_head(state: tuple[int, str | None], store: MongoStore) -> bool:
+    """Whether the index, in this state (through, last hash), holds every entry up to the one the
+    chain's head document names (one point read). Entries past a head left behind by a writer that
+    stopped before moving it are indexed by the recovery pass, or by the first view after the next
+    append has moved the head past them."""
+    through, last_hash = state
+    return bool(through) and store.audit.head_mark() == (through, last_hash)
 
 
 def catch_up_audit_index(db: PostgresDatabase, store: MongoStore, *, limit: int | None = None) -> int:

@@ -112,6 +112,13 @@ class AuditChain:
         head = self.head.find_one({"_id": "chain"})
         return (head["seq"], head["hash"]) if head else None
 
+    def marked_seq(self) -> int:
+        """How many entries the head document says the chain has: one point read (the slower
+        `head_seq` when there is no head document). Behind the chain's end only by the entries of a
+        writer that stopped between appending them and moving the head, until the next append."""
+        head = self.head_mark()
+        return head[0] if head is not None else self.head_seq()
+
     def newest(self, count: int) -> tuple[int, list[dict]]:
         """(how many entries the chain has, its last `count` entries newest first) in two reads: the
         head document, then one bounded range of seq from `count` before the head to a window past

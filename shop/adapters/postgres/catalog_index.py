@@ -36,6 +36,16 @@ FIRST_BATCH = 100  # postings a search's walk reads first per word; each further
 MAX_BATCH = 3200
 
 
+def _planner_settings(bitmap: bool) -> str:
+    """The planner settings of one access path, as one statement list (one round trip)."""
+    settings = (("enable_seqscan", False), ("enable_indexscan", not bitmap),
+                ("enable_indexonlyscan", not bitmap), ("enable_bitmapscan", bitmap))
+    return "; ".join(f"SET LOCAL {setting} = {'on' if on else 'off'}" for setting, on in settings)
+
+
+_PLANNER_SETTINGS = {bitmap: _planner_settings(bitmap) for bitmap in (False, True)}
+
+
 def tsquery(words: list[str]) -> str:
     """All the words, the last one as a prefix: what a person typing a search means. Words are
     letters and digits only (shop.domain.listing.words_of), so quoting them is enough."""
@@ -98,6 +108,8 @@ class CatalogReader:
 
     def __init__(self, cur):
         self._cur = cur
+        self._bitmap: bool | None = None  # the access path _planner last fixed
+        self._counted: dict[str | None, int] = {}  # count_unfiltered's answers, by category
         self._word_terms_read: dict[tuple[str, ...], list[tuple[list[str] | None, int]]] = {}
 
     def _conditions(self, query: CatalogQuery, archived: bool) -> tuple[list[str], list, list[str], list]:
@@ -120,10 +132,12 @@ class CatalogReader:
         return where, params, filters, filter_params
 
     def _planner(self, *, bitmap: bool) -> None:
-        """Fix the access path for the rest of this transaction (see the class docstring)."""
-        for setting, on in (("enable_seqscan", False), ("enable_indexscan", not bitmap),
-                            ("enable_indexonlyscan", not bitmap), ("enable_bitmapscan", bitmap)):
-            self._cur.execute(f"SET LOCAL {setting} = {'on' if on else 'off'}")
+        """Fix the access path for the rest of this transaction (see the class docstring): one round
+        trip when it changes, none when it is already set."""
+        if self._bitmap is bitmap:
+            return
+        self._cur.execute(_PLANNER_SETTINGS[bitmap])
+        self._bitmap = bitmap
 
     def word_bound(self, words: list[str]) -> int:
         """At most how many products on sale a search can match: the fewest products of any of its
@@ -315,13 +329,15 @@ class CatalogReader:
         return [row["product_id"] for row in self._cur.fetchall()]
 
     def count_unfiltered(self, category: str | None) -> int:
-        """Products on sale in a category, or in all: from the category counters."""
-        if category:
-            self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_categories WHERE category = %s",
-                              (category,))
-        else:
-            self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_categories")
-        return int(self._cur.fetchone()["n"])
+        """Products on sale in a category, or in all: from the category counters (read once per page)."""
+        if category not in self._counted:
+            if category:
+                self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_categories "
+                                  "WHERE category = %s", (category,))
+            else:
+                self._cur.execute("SELECT coalesce(sum(products), 0) AS n FROM catalog_categories")
+            self._counted[category] = int(self._cur.fetchone()["n"])
+        return self._counted[category]
 
     def count_archived(self) -> int:
         self._planner(bitmap=False)

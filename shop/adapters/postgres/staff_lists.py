@@ -145,12 +145,15 @@ class StaffLists:
             return [RowPosition("audit", row["seq"], row["ts"]) for row in cur.fetchall()]
 
     def audit_page(self, criteria: dict, *, after: RowPosition | None = None, before: RowPosition | None = None,
-                   limit: int = 101) -> tuple[list[int], int]:
-        """audit_seqs and how many entries match (up to COUNT_LIMIT + 1), in one transaction."""
+                   limit: int = 101) -> tuple[list[int], int, tuple[int, str | None]]:
+        """audit_seqs, how many entries match (up to COUNT_LIMIT + 1) and the index's state as it
+        was for that read (see audit_index_state), in one transaction."""
         with self._db.transaction() as cur:
+            cur.execute("SELECT through, last_hash FROM audit_index_state")
+            state = cur.fetchone()
             cur.execute(*audit_query(criteria, after, before, limit))
             seqs = [row["seq"] for row in cur.fetchall()]
-            return seqs, _count_audit(cur, criteria)
+            return seqs, _count_audit(cur, criteria), (state["through"], state["last_hash"])
 
     def audit_actions(self) -> list[str]:
         """The actions in the log: one index probe per distinct action (a loose index scan), not a
