@@ -123,11 +123,21 @@ def audit_criteria(db: PostgresDatabase, audit_filter: AuditFilter) -> dict:
 
 def list_audit_entries(db: PostgresDatabase, report_db: PostgresDatabase, store: MongoStore,
                        audit_filter: AuditFilter) -> Listing:
-    """A page of the audit log, newest first. `db` brings the filter index up to date (a write);
-    `report_db` (the read replica, when there is one) answers which entries match."""
-    per_page = audit_filter.per_page
+    """A page of the audit log, newest first."""
+    return read_audit_page(db, report_db, store, audit_filter, store.audit.head_mark())[0]
+
+
+def read_audit_page(db: PostgresDatabase, report_db: PostgresDatabase, store: MongoStore, audit_filter: AuditFilter,
+                    head: tuple[int, str] | None) -> tuple[Listing, bool]:
+    """A page of the audit log, newest first, read with `head` — the chain's head document as the
+    caller just read it, (seq, hash) — and whether the page is exactly the one of the chain that
+    ends at that head. The hash names every entry before it, so such a page stays right for as long
+    as the head is there: it may be reused under that head (shop.web.audit_log). `db` brings the
+    filter index up to date (a write); `report_db` (the read replica, when there is one) answers
+    which entries match."""
     if not audit_filter.is_filtered:
-        return _unfiltered_audit_page(store, audit_filter)
+        return _unfiltered_audit_page(store, audit_filter, head), head is not None
+    per_page = audit_filter.per_page
     for position in (audit_filter.after, audit_filter.before):
         if position is not None and position.at is None:  # a position of the whole log, not of this list
             raise InvalidInput(N_("That page link is not valid any more; start again from the first page."))
@@ -137,36 +147,38 @@ def list_audit_entries(db: PostgresDatabase, report_db: PostgresDatabase, store:
         return report_db.lists.audit_page(criteria, after=audit_filter.after, before=audit_filter.before,
                                           limit=per_page + 1)
 
-    seqs, counted, state = read()  # read first, then check: the index is nearly always current
-    if not _reaches_head(state, store):
+    seqs, counted, state = read()  # read first, then check: the index is nearly always at the head
+    exact = bool(state[0]) and state == head
+    if not exact:
         catch_up_audit_index(db, store, limit=VIEW_CATCH_UP_LIMIT)
         seqs, counted, _ = read()
     if audit_filter.before is not None and len(seqs) <= per_page:
-        return list_audit_entries(db, report_db, store, replace(audit_filter, before=None))
-    return _page(store.audit.by_seq(seqs), counted, audit_filter, _audit_position)
+        return read_audit_page(db, report_db, store, replace(audit_filter, before=None), head)
+    return _page(store.audit.by_seq(seqs), counted, audit_filter, _audit_position), exact
 
 
-def _unfiltered_audit_page(store: MongoStore, audit_filter: AuditFilter) -> Listing:
+def _unfiltered_audit_page(store: MongoStore, audit_filter: AuditFilter, head: tuple[int, str] | None) -> Listing:
     """The whole log newest first: seq is gapless from 1 to the head, so a page is one read of the
     seq index's range (per_page + 1 entries, whatever the log's size) and the total is the head's
     seq (no count)."""
     per_page = audit_filter.per_page
     if audit_filter.before is None and audit_filter.after is None:
-        head, entries = store.audit.newest(per_page + 1)
+        last, entries = store.audit.newest(per_page + 1, head)
         return keyset_page(entries, per_page=per_page, after=None, before=None, position_of=_seq_position,
-                           total=head, total_is_exact=True)
-    head = store.audit.marked_seq()  # a lagging head: its last few entries show on the first page
+                           total=last, total_is_exact=True)
+    # A head left behind by a stopped writer: the entries past it show on the first page.
+    marked = head[0] if head is not None else store.audit.head_seq()
     if audit_filter.before is not None:
         first = audit_filter.before.row_id + 1
-        last = min(head, first + per_page)
+        last = min(marked, first + per_page)
         if last - first + 1 <= per_page:
-            return _unfiltered_audit_page(store, replace(audit_filter, before=None))
+            return _unfiltered_audit_page(store, replace(audit_filter, before=None), head)
         entries = store.audit.between(first, last, newest_first=False)
     else:
-        top = min(head, audit_filter.after.row_id - 1) if audit_filter.after else head
+        top = min(marked, audit_filter.after.row_id - 1) if audit_filter.after else marked
         entries = store.audit.between(max(1, top - per_page), top, newest_first=True)
     return keyset_page(entries, per_page=per_page, after=audit_filter.after, before=audit_filter.before,
-                       position_of=_seq_position, total=head, total_is_exact=True)
+                       position_of=_seq_position, total=marked, total_is_exact=True)
 
 
 def audit_history(db: PostgresDatabase, store: MongoStore, target: str, limit: int = 50) -> list[dict]:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 
 from flask import Blueprint, Response, render_template, request
+from flask_babel import get_locale
+from markupsafe import Markup
 
 from shop.domain.filters import csv_cell, parse_audit_filter
 from shop.services import staff_lists
@@ -21,9 +25,28 @@ CSV_COLUMNS = ("seq", "ts", "actor_id", "actor_role", "ip", "user_agent", "actio
 @bp.get("/")
 @roles_required(*STAFF)
 def index():
-    audit_filter = parse_audit_filter(request.args.to_dict(flat=False))
-    listing = staff_lists.list_audit_entries(get_db(), get_report_db(), get_store(), audit_filter)
-    return render_template("staff/audit.html", listing=listing, filter=audit_filter, actions=_actions())
+    audit_filter = parse_audit_filter(request.args.to_dict(flat=False))  # bad input: 4xx, never reused
+    store = get_store()
+    head = store.audit.head_mark()
+
+    def render_page() -> tuple[str, bool]:
+        listing, exact = staff_lists.read_audit_page(get_db(), get_report_db(), store, audit_filter, head)
+        return render_template("staff/_audit_page.html", listing=listing, filter=audit_filter,
+                               actions=_actions()), exact
+
+    # No head document yet (an empty log): nothing to key the page on, so it is read every time.
+    page = reused(_page_key(head), render_page, keep=lambda page: page[1]) if head else render_page()
+    content = page[0]
+    return render_template("staff/audit.html", content=Markup(content))  # noqa: S704  # nosec B704 - Jinja's own output
+
+
+def _page_key(head: tuple[int, str]) -> str:
+    """One rendering per URL (all its parameters, in a fixed order), language and head of the chain.
+    The head's hash covers every entry before it, so while the head stays there the page cannot
+    change: a new entry moves the head and with it the key (docs/audit.md, "Reading the log")."""
+    args = sorted(request.args.items(multi=True))
+    raw = json.dumps([str(get_locale()), args, *head], ensure_ascii=False)
+    return "audit-page:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _actions() -> list[str]:

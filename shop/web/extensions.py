@@ -30,10 +30,11 @@ login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
-def reused(key: str, read: Callable[[], T]) -> T:
+def reused(key: str, read: Callable[[], T], keep: Callable[[T], bool] | None = None) -> T:
     """What `read()` returns, kept under `key` for CATALOG_CACHE_SECONDS (in Redis when configured,
     shared by every instance; in-process otherwise) and read anew after that. With the cache off,
-    read every time. `read` must not return None (the cache's "not there").
+    read every time. `read` must not return None (the cache's "not there"). `keep`: whether a value
+    read may be kept (when it says no, the next request reads again).
 
     When the entry is missing, one thread of this process reads it and the others asking for the
     same key wait for that reading instead of each doing it (a page that expires under load would
@@ -45,7 +46,8 @@ def reused(key: str, read: Callable[[], T]) -> T:
         value = cache.get(key)  # another thread may have read it while this one waited
         if value is None:
             value = read()
-            cache.set(key, value)
+            if keep is None or keep(value):
+                cache.set(key, value)
     return value
 
 

@@ -320,6 +320,50 @@ def test_the_dashboard_reuses_its_figures_for_a_few_seconds_and_says_when_it_rea
     assert "Recién llegado" in low and as_of != first[1]
 
 
+@pytest.mark.parametrize("url", ["/admin/audit/?action=test.reuse", "/admin/audit/"], ids=["filtered", "whole-log"])
+def test_an_audit_page_is_reused_only_while_no_entry_has_moved_the_chains_head(cached_app, db, store, make_user,
+                                                                              monkeypatch, url):
+    from shop.domain.audit import AuditEvent
+    from shop.services import staff_lists
+    from tests.integration.conftest import PASSWORD
+
+    app = cached_app(60)
+    client = app.test_client()
+    make_user(role=Role.AUDITOR, email="auditora@example.com")
+    token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+    client.post("/auth/login", data={"email": "auditora@example.com", "password": PASSWORD, "csrf_token": token})
+    reads, read = [], staff_lists.read_audit_page
+
+    def counted(*args):
+        reads.append(args[-1])  # the head it was read with
+        return read(*args)
+
+    monkeypatch.setattr(staff_lists, "read_audit_page", counted)
+
+    def record(target):
+        with app.app_context():
+            get_audit_log().record(AuditEvent(action="test.reuse", target=target))
+        flushed_entries(app, store)
+
+    def rows():
+        page = client.get(url).get_data(as_text=True)
+        return page.split('data-testid="audit-entries"')[1].split("</table>")[0]
+
+    record("order:1")
+    first = rows()
+    assert "order:1" in first and rows() == first and len(reads) == 1  # the second view reused the first
+    record("order:2")
+    assert "order:2" in rows() and len(reads) == 2  # a new entry moved the head: read at once
+    rows()
+    assert len(reads) == 2
+    record("order:3")
+    db.lists.reset_audit_index()  # the filter index behind the new head (caught up while reading), as after a restore
+    for _ in range(3):
+        assert "order:3" in rows()
+    # A filtered page read while its index was behind the head is not kept: read again, then reused.
+    assert len(reads) == (4 if "action" in url else 3)
+
+
 def test_the_audit_viewer_filters_and_exports_csv_safely(client, admin, app, store):
     from shop.domain.audit import AuditEvent
 

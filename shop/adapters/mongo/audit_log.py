@@ -112,18 +112,11 @@ class AuditChain:
         head = self.head.find_one({"_id": "chain"})
         return (head["seq"], head["hash"]) if head else None
 
-    def marked_seq(self) -> int:
-        """How many entries the head document says the chain has: one point read (the slower
-        `head_seq` when there is no head document). Behind the chain's end only by the entries of a
-        writer that stopped between appending them and moving the head, until the next append."""
-        head = self.head_mark()
-        return head[0] if head is not None else self.head_seq()
-
-    def newest(self, count: int) -> tuple[int, list[dict]]:
-        """(how many entries the chain has, its last `count` entries newest first) in two reads: the
-        head document, then one bounded range of seq from `count` before the head to a window past
-        it (which also finds the entries of a writer that stopped before moving the head)."""
-        head = self.head_mark()
+    def newest(self, count: int, head: tuple[int, str] | None) -> tuple[int, list[dict]]:
+        """(how many entries the chain has, its last `count` entries newest first) from the head
+        document as the caller read it (`head_mark`) in one bounded range of seq: from `count` before
+        the head to a window past it (which also finds the entries of a writer that stopped before
+        moving the head)."""
         if head is not None:
             seq, last_hash = head
             entries = self.between(max(1, seq - count + 1), seq + _TAIL_WINDOW - 1, newest_first=False)
