@@ -6,11 +6,13 @@ Uses the databases of bench/catalog.py under `--data-dir` (default var/bench-cat
 when missing, kept between runs): per size, that many products, and here as many orders (with
 their lines and payments, spread over three years, 10,000 customers) and audit log entries (a real
 hash chain). Starts the real shop (gunicorn) on them, logs in as an admin, and times each staff
-page with 1 and 8 concurrent clients. Writes bench/results/staff.json and bench/results/staff.md.
+page with 1 and 8 concurrent clients; the audit pages also while the log grows (WRITTEN_MEANWHILE).
+Writes bench/results/staff.json and bench/results/staff.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.client
 import http.cookiejar
@@ -19,6 +21,7 @@ import multiprocessing
 import random
 import re
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -35,6 +38,7 @@ from shop.domain.accounts import Role  # noqa: E402
 from shop.domain.audit import GENESIS_HASH, AuditEvent, chain_entry  # noqa: E402
 from shop.domain.filters import RowPosition  # noqa: E402
 from shop.services.accounts import hash_password  # noqa: E402
+from shop.services.audit import AuditLog  # noqa: E402
 from shop.services.staff_lists import catch_up_audit_index  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -153,6 +157,38 @@ def fill_audit(store: MongoStore, db: PostgresDatabase, size: int) -> None:
     print(f"  {size:,}: {indexed:,} audit entries indexed in {time.perf_counter() - began:.0f}s", flush=True)
 
 
+# Pages also timed while the log grows: a new entry every APPEND_EVERY seconds (a busy shop's logins
+# and orders) moves the chain's head, so no audit page can be reused (docs/audit.md, "Reusing a page").
+WRITTEN_MEANWHILE = {"audit": "audit (log written meanwhile)",
+                     "audit: action": "audit: action (log written meanwhile)",
+                     "audit: actor": "audit: actor (log written meanwhile)",
+                     "audit: action, that month": "audit: action, that month (log written meanwhile)"}
+APPEND_EVERY = 0.02
+
+
+@contextlib.contextmanager
+def appending(store: MongoStore, db: PostgresDatabase, spool_dir: Path):
+    """A thread that appends an audit entry every APPEND_EVERY seconds while the block runs, as the
+    shop's flusher does (the chain, then the filter index)."""
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    log, stop = AuditLog(store, spool_dir / "audit-spool", index=db.lists), threading.Event()
+
+    def run() -> None:
+        serial = 0
+        while not stop.wait(APPEND_EVERY):
+            serial += 1
+            log.record(AuditEvent(action="login.failed", target=f"user:{serial}", ip="10.0.0.1"))
+            log.flush_spool()
+
+    writer = threading.Thread(target=run, daemon=True)
+    writer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        writer.join()
+
+
 def ensure_admin(db: PostgresDatabase) -> None:
     if db.users.credentials(ADMIN_EMAIL) is None:
         db.users.insert(ADMIN_EMAIL, "Bench Admin", hash_password(ADMIN_PASSWORD), Role.ADMIN)
@@ -260,9 +296,14 @@ def main() -> None:
                 "CATALOG_CACHE_SECONDS": "2"})  # the default (tests turn it off): the dashboard's figures
             try:
                 cookie = login(shop.url)
-                for page, path in pages(db, shop.url, cookie, size).items():
+                timed = pages(db, shop.url, cookie, size)
+                runs = [(page, path, False) for page, path in timed.items()]
+                runs += [(name, timed[page], True) for page, name in WRITTEN_MEANWHILE.items()]
+                for page, path, written in runs:
                     for level in levels:
-                        result = measure(pool, manager, shop.url, cookie, path, level, args.requests)
+                        with appending(store, db, args.data_dir / f"staff-writer-{size}") if written \
+                                else contextlib.nullcontext():
+                            result = measure(pool, manager, shop.url, cookie, path, level, args.requests)
                         size_result["pages"].setdefault(page, {})[str(level)] = result
                         print(f"  {size:>9,} {page:<30} {level:>2}: p50 {result['p50_ms']:6.1f} "
                               f"p99 {result['p99_ms']:6.1f}", flush=True)
