@@ -6,7 +6,8 @@ Uses the databases of bench/catalog.py under `--data-dir` (default var/bench-cat
 when missing, kept between runs): per size, that many products, and here as many orders (with
 their lines and payments, spread over three years, 10,000 customers) and audit log entries (a real
 hash chain). Starts the real shop (gunicorn) on them, logs in as an admin, and times each staff
-page with 1 and 8 concurrent clients; the audit pages also while the log grows (WRITTEN_MEANWHILE).
+page with 1 and 8 concurrent clients; the audit pages also while the log grows (WRITTEN_MEANWHILE)
+and with the page cache off (CACHE_OFF).
 Writes bench/results/staff.json and bench/results/staff.md.
 """
 
@@ -164,6 +165,9 @@ WRITTEN_MEANWHILE = {"audit": "audit (log written meanwhile)",
                      "audit: actor": "audit: actor (log written meanwhile)",
                      "audit: action, that month": "audit: action, that month (log written meanwhile)"}
 APPEND_EVERY = 0.02
+# And with the page cache off: every view read and rendered anew (a log written before every view).
+CACHE_OFF = {page: f"{page} (page cache off)" for page in ("audit", "audit: action", "audit: actor",
+                                                            "audit: action, that month")}
 
 
 @contextlib.contextmanager
@@ -290,25 +294,31 @@ def main() -> None:
             fill_audit(store, db, size)
             ensure_admin(db)
             size_result: dict = {"pages": {}}
-            shop = start_shop(args.data_dir / f"staff-shop-{size}", extra_env={
-                "DATABASE_URL": pg_url, "MONGODB_URL": mongo_url, "MONGODB_DB": name,
-                "SHOP_DEMO_DATA": "0", "LOG_LEVEL": "WARNING",
-                "CATALOG_CACHE_SECONDS": "2"})  # the default (tests turn it off): the dashboard's figures
-            try:
-                cookie = login(shop.url)
-                timed = pages(db, shop.url, cookie, size)
-                runs = [(page, path, False) for page, path in timed.items()]
-                runs += [(name, timed[page], True) for page, name in WRITTEN_MEANWHILE.items()]
-                for page, path, written in runs:
-                    for level in levels:
-                        with appending(store, db, args.data_dir / f"staff-writer-{size}") if written \
-                                else contextlib.nullcontext():
-                            result = measure(pool, manager, shop.url, cookie, path, level, args.requests)
-                        size_result["pages"].setdefault(page, {})[str(level)] = result
-                        print(f"  {size:>9,} {page:<30} {level:>2}: p50 {result['p50_ms']:6.1f} "
-                              f"p99 {result['p99_ms']:6.1f}", flush=True)
-            finally:
-                stop_shop(shop)
+            # The shop as configured by default (the dashboard's figures and the audit pages reused for
+            # 2 s; tests turn that off), then once more with the page cache off for the audit pages:
+            # what each of their views costs when it cannot be reused.
+            for cache_seconds in ("2", "0"):
+                shop = start_shop(args.data_dir / f"staff-shop-{size}-{cache_seconds}", extra_env={
+                    "DATABASE_URL": pg_url, "MONGODB_URL": mongo_url, "MONGODB_DB": name,
+                    "SHOP_DEMO_DATA": "0", "LOG_LEVEL": "WARNING", "CATALOG_CACHE_SECONDS": cache_seconds})
+                try:
+                    cookie = login(shop.url)
+                    timed = pages(db, shop.url, cookie, size)
+                    if cache_seconds == "0":
+                        runs = [(label, timed[page], False) for page, label in CACHE_OFF.items()]
+                    else:
+                        runs = [(page, path, False) for page, path in timed.items()]
+                        runs += [(label, timed[page], True) for page, label in WRITTEN_MEANWHILE.items()]
+                    for page, path, written in runs:
+                        for level in levels:
+                            with appending(store, db, args.data_dir / f"staff-writer-{size}") if written \
+                                    else contextlib.nullcontext():
+                                result = measure(pool, manager, shop.url, cookie, path, level, args.requests)
+                            size_result["pages"].setdefault(page, {})[str(level)] = result
+                            print(f"  {size:>9,} {page:<30} {level:>2}: p50 {result['p50_ms']:6.1f} "
+                                  f"p99 {result['p99_ms']:6.1f}", flush=True)
+                finally:
+                    stop_shop(shop)
             db.close()
             store.close()
             results["sizes"][str(size)] = size_result
