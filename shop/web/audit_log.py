@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 
 from flask import Blueprint, Response, render_template, request
-from flask_babel import get_locale
 from markupsafe import Markup
 
 from shop.domain.filters import csv_cell, parse_audit_filter
 from shop.services import staff_lists
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
-from shop.web.extensions import get_audit_log, get_db, get_report_db, get_store, reused
+from shop.web.extensions import get_audit_log, get_db, get_report_db, get_store, reused, url_key
 from shop.web.formatting import as_json
 
 bp = Blueprint("audit_log", __name__, url_prefix="/admin/audit")
@@ -34,19 +31,13 @@ def index():
         return render_template("staff/_audit_page.html", listing=listing, filter=audit_filter,
                                actions=_actions()), exact
 
-    # No head document yet (an empty log): nothing to key the page on, so it is read every time.
-    page = reused(_page_key(head), render_page, keep=lambda page: page[1]) if head else render_page()
-    content = page[0]
+    # One rendering per URL, language and head of the chain: the head's hash covers every entry before
+    # it, so while the head stays there the page cannot change, and a new entry moves the head and
+    # with it the key (docs/audit.md, "Reusing a page"). No head document yet (an empty log): nothing
+    # to key the page on, so it is read every time.
+    content, _ = reused(url_key("audit-page", *head), render_page, keep=lambda page: page[1]) if head \
+        else render_page()
     return render_template("staff/audit.html", content=Markup(content))  # noqa: S704  # nosec B704 - Jinja's own output
-
-
-def _page_key(head: tuple[int, str]) -> str:
-    """One rendering per URL (all its parameters, in a fixed order), language and head of the chain.
-    The head's hash covers every entry before it, so while the head stays there the page cannot
-    change: a new entry moves the head and with it the key (docs/audit.md, "Reading the log")."""
-    args = sorted(request.args.items(multi=True))
-    raw = json.dumps([str(get_locale()), args, *head], ensure_ascii=False)
-    return "audit-page:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _actions() -> list[str]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 from flask import Blueprint, current_app, render_template, request
-from flask_babel import get_locale
 from markupsafe import Markup
 
 from shop.domain.accounts import Role
@@ -14,7 +12,7 @@ from shop.domain.listing import ATTRIBUTE_FILTER_PREFIX, SORT_OPTIONS, parse_cat
 from shop.domain.orders import new_idempotency_key
 from shop.services import catalog as catalog_service
 from shop.web.access import public
-from shop.web.extensions import cache, get_db, get_store, reused
+from shop.web.extensions import cache, get_db, get_store, reused, url_key
 
 bp = Blueprint("catalog", __name__)
 
@@ -32,17 +30,11 @@ def index():
             facets=page.facets, selected=dict(query.attributes), sort_options=SORT_OPTIONS,
             attr_prefix=ATTRIBUTE_FILTER_PREFIX)
 
-    results = reused(_page_key(), render_results)
+    # One rendering per URL and language. A page holds nothing about who is looking, so it serves
+    # everyone; it may show stock and prices up to CATALOG_CACHE_SECONDS old, which checkout never
+    # relies on (it decides on MongoDB).
+    results = reused(url_key("catalog-page"), render_results)
     return render_template("catalog/index.html", results=Markup(results))  # noqa: S704  # nosec B704 - Jinja's own output
-
-
-def _page_key() -> str:
-    """One rendering per URL (all its parameters, in a fixed order) and language. A page holds nothing
-    about who is looking, so it serves everyone; it may show stock and prices up to
-    CATALOG_CACHE_SECONDS old, which checkout never relies on (it decides on MongoDB)."""
-    args = sorted(request.args.items(multi=True))
-    raw = json.dumps([str(get_locale()), args], ensure_ascii=False)
-    return "catalog-page:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
 @bp.get("/products/<product_id>")

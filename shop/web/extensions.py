@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import current_app, session
-from flask_babel import Babel
+from flask import current_app, request, session
+from flask_babel import Babel, get_locale
 from flask_caching import Cache
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -49,6 +51,14 @@ def reused(key: str, read: Callable[[], T], keep: Callable[[T], bool] | None = N
             if keep is None or keep(value):
                 cache.set(key, value)
     return value
+
+
+def url_key(kind: str, *extra) -> str:
+    """A `reused` key for this request's page: `kind`, the URL's parameters (all of them, in a fixed
+    order), the language and `extra` (whatever else the page depends on)."""
+    args = sorted(request.args.items(multi=True))
+    raw = json.dumps([str(get_locale()), args, *extra], ensure_ascii=False)
+    return f"{kind}:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
 # Striped locks for `reused`: bounded however many keys there are; two keys sharing a stripe only
