@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -40,16 +41,25 @@ def reused(key: str, read: Callable[[], T], keep: Callable[[T], bool] | None = N
 
     When the entry is missing, one thread of this process reads it and the others asking for the
     same key wait for that reading instead of each doing it (a page that expires under load would
-    otherwise be rendered by every worker thread at once: the cache stampede)."""
+    otherwise be rendered by every worker thread at once: the cache stampede). A value that is not
+    kept still goes to the threads that were waiting for it (it was read while they waited)."""
     value = cache.get(key)
     if value is not None or current_app.config["CATALOG_CACHE_SECONDS"] <= 0:
         return value if value is not None else read()
+    asked = time.monotonic()
     with _READING[hash(key) % len(_READING)]:
         value = cache.get(key)  # another thread may have read it while this one waited
         if value is None:
+            handed = _HANDED.get(key)
+            if handed is not None and handed[0] >= asked:
+                return handed[1]
             value = read()
             if keep is None or keep(value):
                 cache.set(key, value)
+            else:
+                if len(_HANDED) >= _MAX_HANDED:
+                    _HANDED.clear()  # only costs a waiting thread its own reading
+                _HANDED[key] = (time.monotonic(), value)
     return value
 
 
@@ -64,6 +74,10 @@ def url_key(kind: str, *extra) -> str:
 # Striped locks for `reused`: bounded however many keys there are; two keys sharing a stripe only
 # wait for each other's reading.
 _READING = tuple(threading.Lock() for _ in range(64))
+# Values `reused` read but did not keep, by key, with when their reading ended: for the threads that
+# waited on that reading. Bounded; only ever read under the key's stripe lock.
+_HANDED: dict[str, tuple[float, object]] = {}
+_MAX_HANDED = 256
 
 
 def select_locale() -> str:
