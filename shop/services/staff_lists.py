@@ -121,12 +121,6 @@ def audit_criteria(db: PostgresDatabase, audit_filter: AuditFilter) -> dict:
             "since": since, "until": until}
 
 
-def list_audit_entries(db: PostgresDatabase, report_db: PostgresDatabase, store: MongoStore,
-                       audit_filter: AuditFilter) -> Listing:
-    """A page of the audit log, newest first."""
-    return read_audit_page(db, report_db, store, audit_filter, store.audit.head_mark())[0]
-
-
 def read_audit_page(db: PostgresDatabase, report_db: PostgresDatabase, store: MongoStore, audit_filter: AuditFilter,
                     head: tuple[int, str] | None) -> tuple[Listing, bool]:
     """A page of the audit log, newest first, read with `head` — the chain's head document as the
