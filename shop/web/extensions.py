@@ -56,6 +56,7 @@ def reused(key: str, read: Callable[[], T], keep: Callable[[T], bool] | None = N
             value = read()
             if keep is None or keep(value):
                 cache.set(key, value)
+                _HANDED.pop(key, None)  # an older reading nobody can still be waiting for
             else:
                 if len(_HANDED) >= _MAX_HANDED:
                     _HANDED.clear()  # only costs a waiting thread its own reading
