@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -40,28 +39,52 @@ def reused(key: str, read: Callable[[], T], keep: Callable[[T], bool] | None = N
     read may be kept (when it says no, the next request reads again).
 
     When the entry is missing, one thread of this process reads it and the others asking for the
-    same key wait for that reading instead of each doing it (a page that expires under load would
-    otherwise be rendered by every worker thread at once: the cache stampede). A value that is not
-    kept still goes to the threads that were waiting for it (it was read while they waited)."""
+    same key wait for that reading (for at most FLIGHT_WAIT_SECONDS) instead of each doing it: a
+    page that expires under load is rendered once, not by every worker thread (the cache stampede).
+    No lock is held while `read` runs, so a reading may itself call `reused` for any key, its own
+    included, without waiting on itself."""
     value = cache.get(key)
     if value is not None or current_app.config["CATALOG_CACHE_SECONDS"] <= 0:
         return value if value is not None else read()
-    asked = time.monotonic()
-    with _READING[hash(key) % len(_READING)]:
-        value = cache.get(key)  # another thread may have read it while this one waited
-        if value is None:
-            handed = _HANDED.get(key)
-            if handed is not None and handed[0] >= asked:
-                return handed[1]
-            value = read()
-            if keep is None or keep(value):
-                cache.set(key, value)
-                _HANDED.pop(key, None)  # an older reading nobody can still be waiting for
-            else:
-                if len(_HANDED) >= _MAX_HANDED:
-                    _HANDED.clear()  # only costs a waiting thread its own reading
-                _HANDED[key] = (time.monotonic(), value)
+    me = threading.get_ident()
+    with _FLIGHTS_LOCK:  # held only to look up or register a reading, never across one
+        flight = _FLIGHTS.get(key)
+        if flight is None:
+            flight = _FLIGHTS[key] = _Flight(me)
+            leading = True
+        else:
+            leading = False
+    if not leading:
+        if flight.reader != me and flight.done.wait(FLIGHT_WAIT_SECONDS) and flight.failed is None:
+            return flight.value
+        # This thread's own reading asked for its key again, or the reading failed or is stuck:
+        # this request does not depend on it.
+        return read()
+    try:
+        value = read()
+        if keep is None or keep(value):
+            cache.set(key, value)
+        flight.value = value
+    except BaseException as error:
+        flight.failed = error
+        raise
+    finally:
+        with _FLIGHTS_LOCK:
+            _FLIGHTS.pop(key, None)
+        flight.done.set()
     return value
+
+
+class _Flight:
+    """One thread's reading of a missing entry, for the threads that ask for the same key meanwhile."""
+
+    __slots__ = ("reader", "done", "value", "failed")
+
+    def __init__(self, reader: int):
+        self.reader = reader
+        self.done = threading.Event()
+        self.value: object = None
+        self.failed: BaseException | None = None
 
 
 def url_key(kind: str, *extra) -> str:
@@ -72,13 +95,11 @@ def url_key(kind: str, *extra) -> str:
     return f"{kind}:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-# Striped locks for `reused`: bounded however many keys there are; two keys sharing a stripe only
-# wait for each other's reading.
-_READING = tuple(threading.Lock() for _ in range(64))
-# Values `reused` read but did not keep, by key, with when their reading ended: for the threads that
-# waited on that reading. Bounded; only ever read under the key's stripe lock.
-_HANDED: dict[str, tuple[float, object]] = {}
-_MAX_HANDED = 256
+# Readings in progress, by key. An entry lives only while its reading runs; a waiter gives up after
+# FLIGHT_WAIT_SECONDS and reads for itself, so a stuck reading never holds up anyone else for long.
+_FLIGHTS: dict[str, _Flight] = {}
+_FLIGHTS_LOCK = threading.Lock()
+FLIGHT_WAIT_SECONDS = 5.0
 
 
 def select_locale() -> str:

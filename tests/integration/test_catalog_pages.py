@@ -326,3 +326,22 @@ def test_a_missing_page_is_read_once_however_many_threads_ask_for_it_at_once(cac
         assert len(reads) == (1 if kept else 2)  # a value not kept is read again by the next request
     else:
         assert len(reads) == 8 and most_at_once[0] > 1
+
+
+@pytest.mark.timeout(30)
+def test_a_reading_that_asks_for_other_keys_or_its_own_finishes(cached_app):
+    """A page whose rendering reuses another value (the audit log page and its action menu) never
+    waits on itself, whichever keys they are: no lock is held while a value is read."""
+    from shop.web.extensions import reused
+
+    app = cached_app(30)
+    outer = "nested-outer"
+    # Two keys that a table of 64 striped locks would have put on the same stripe.
+    inner = next(f"nested-inner-{n}" for n in range(10_000) if hash(f"nested-inner-{n}") % 64 == hash(outer) % 64)
+
+    def render_outer():
+        return "página con " + reused(inner, lambda: "menú") + " y " + reused(outer, lambda: "sí misma")
+
+    with app.app_context():
+        assert reused(outer, render_outer) == "página con menú y sí misma"
+        assert reused(inner, lambda: "otro") == "menú"  # the inner value was kept
