@@ -7,6 +7,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from shop.domain.taxes import DEFAULT_RATES, parse_tax_rates
 
@@ -57,8 +58,12 @@ class Settings:
     seller_name: str = "Tienda Híbrida S.L."
     seller_tax_id: str = "B00000000"
     seller_address: str = "Calle Mayor 1, 28013 Madrid"
-    # Links in mails sent outside a request (order e-mails) start with this; default: this machine
+    # Every link in every mail starts with this, never with the Host a request came with; default
+    # (development only): this machine
     public_url: str | None = None
+    # Host names requests may carry (TRUSTED_HOSTS); others get a 400. Empty: PUBLIC_URL's host and
+    # this machine's loopback names, or any host in development when PUBLIC_URL is unset too.
+    trusted_hosts: tuple[str, ...] = ()
     mail_send_interval_seconds: float = 2.0  # how often the sender delivers the mail outbox
     mail_sender_nice: int = 10  # the sender process's CPU priority below the web workers' (0: the same)
     mail_sender_idle: bool = True  # where the OS has it (Linux), the sender only gets CPU nobody else wants
@@ -97,6 +102,15 @@ class Settings:
         return self.public_url or f"http://localhost:{self.port}"
 
     @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        """The Host names the shop answers (Flask's TRUSTED_HOSTS); empty: any (development only)."""
+        if self.trusted_hosts:
+            return self.trusted_hosts
+        if not self.public_url:
+            return ()
+        return (urlsplit(self.public_url).hostname or "", "localhost", "127.0.0.1", "::1")
+
+    @property
     def outbox_dir(self) -> Path:
         """Where e-mails go as .eml files when no SMTP_HOST is set (shop.adapters.mail)."""
         return self.data_dir / "outbox"
@@ -123,10 +137,39 @@ class Settings:
         return not (self.database_url and self.mongodb_url)
 
 
-def _env_bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _env_bool(environ: dict, name: str, default: bool) -> bool:
+    """A yes/no setting; anything but the usual spellings is a start-up error naming the variable
+    (a typo must never quietly turn a protection such as STARTTLS off)."""
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
         return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be one of {'/'.join(_TRUE)} or {'/'.join(_FALSE)}, got {raw!r}")
+
+
+def _env_float(environ: dict, name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _host_list(raw: str | None) -> tuple[str, ...]:
+    return tuple(host.strip().lower() for host in (raw or "").split(",") if host.strip())
 
 
 def _tax_rates(raw: str | None) -> dict:
@@ -194,24 +237,25 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         smtp_port=_env_int(environ, "SMTP_PORT", 587),
         smtp_user=environ.get("SMTP_USER") or None,
         smtp_password=environ.get("SMTP_PASSWORD") or None,
-        smtp_starttls=_env_bool(environ.get("SMTP_STARTTLS"), True),
-        smtp_tls=_env_bool(environ.get("SMTP_TLS"), False),
+        smtp_starttls=_env_bool(environ, "SMTP_STARTTLS", True),
+        smtp_tls=_env_bool(environ, "SMTP_TLS", False),
         smtp_ca_file=environ.get("SMTP_CA_FILE") or None,
         mail_from=environ.get("MAIL_FROM", "Tienda <no-reply@localhost>"),
-        public_url=(environ.get("PUBLIC_URL") or "").rstrip("/") or None,
+        public_url=(environ.get("PUBLIC_URL") or "").strip().rstrip("/") or None,
+        trusted_hosts=_host_list(environ.get("TRUSTED_HOSTS")),
         tax_rates=_tax_rates(environ.get("TAX_RATES")),
         seller_name=environ.get("SELLER_NAME", "Tienda Híbrida S.L."),
         seller_tax_id=environ.get("SELLER_TAX_ID", "B00000000"),
         seller_address=environ.get("SELLER_ADDRESS", "Calle Mayor 1, 28013 Madrid"),
-        mail_send_interval_seconds=float(_env_int(environ, "MAIL_SEND_INTERVAL_SECONDS", 2)),
+        mail_send_interval_seconds=_env_float(environ, "MAIL_SEND_INTERVAL_SECONDS", 2.0),
         mail_sender_nice=_env_int(environ, "MAIL_SENDER_NICE", 10),
-        mail_sender_idle=_env_bool(environ.get("MAIL_SENDER_IDLE"), True),
-        session_cookie_secure=_env_bool(environ.get("SESSION_COOKIE_SECURE"), env == "production"),
+        mail_sender_idle=_env_bool(environ, "MAIL_SENDER_IDLE", True),
+        session_cookie_secure=_env_bool(environ, "SESSION_COOKIE_SECURE", env == "production"),
         session_idle_minutes=_env_int(environ, "SESSION_IDLE_MINUTES", 60),
         session_max_hours=_env_int(environ, "SESSION_MAX_HOURS", 12),
         products_per_page=_env_int(environ, "PRODUCTS_PER_PAGE", 12),
         catalog_cache_seconds=_env_int(environ, "CATALOG_CACHE_SECONDS", 0 if env == "testing" else 2),
-        readiness_timeout_seconds=_env_int(environ, "READINESS_TIMEOUT_SECONDS", 2),
+        readiness_timeout_seconds=_env_float(environ, "READINESS_TIMEOUT_SECONDS", 2.0),
         low_stock_threshold=_env_int(environ, "LOW_STOCK_THRESHOLD", 5),
         checkout_lease_seconds=_env_int(environ, "CHECKOUT_LEASE_SECONDS", 30),
         max_unpaid_orders=_env_int(environ, "MAX_UNPAID_ORDERS", 3),
@@ -226,7 +270,7 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         pending_order_ttl_minutes=_env_int(environ, "PENDING_ORDER_TTL_MINUTES", 30),
         recovery_interval_seconds=_env_int(environ, "RECOVERY_INTERVAL_SECONDS", 30),
         failpoints=environ.get("SHOP_FAILPOINTS", ""),
-        demo_data=_env_bool(environ.get("SHOP_DEMO_DATA"), env != "production"),
+        demo_data=_env_bool(environ, "SHOP_DEMO_DATA", env != "production"),
     )
     if not 0 <= settings.mail_sender_nice <= 19:
         raise ConfigError(f"MAIL_SENDER_NICE must be 0 to 19 (how much lower than the web workers the mail "
@@ -251,6 +295,9 @@ def check_production_settings(settings: Settings) -> None:
     if not settings.smtp_host:
         raise ConfigError("SMTP_HOST must be set in production: registration and account e-mails are sent "
                           "through it (SMTP_PORT, SMTP_USER, SMTP_PASSWORD, MAIL_FROM; docs/security.md)")
+    if not settings.public_url:
+        raise ConfigError("PUBLIC_URL must be set in production (e.g. https://shop.example.com): every link in "
+                          "every e-mail starts with it, never with the Host header a request came with")
     if settings.ratelimit_storage_uri.startswith("memory://") and settings.web_workers > 1:
         raise ConfigError(
             "RATELIMIT_STORAGE_URI=memory:// keeps a separate count in each of the "

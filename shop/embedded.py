@@ -148,7 +148,9 @@ class _ChildServer:
 
     def _spawn(self, argv: list[str], **kwargs) -> None:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        log_file = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        # The server's log can quote statements and their values: readable by this user only.
+        log_file = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+        os.chmod(self.log_path, 0o600)  # a log made by an older version was world-readable
         try:
             self.process = subprocess.Popen(
                 argv,
@@ -301,6 +303,8 @@ class EmbeddedMongo(_ChildServer):
 
     def start(self, timeout: float = 60.0) -> str:
         self._stop_orphan()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)  # the catalog, the audit log and the sessions' limits: this user only
         argv = [sys.executable, "-m", "secantus", "--host", self.host, "--port", str(self.port),
                 "--storage-path", str(self.data_dir), "--log-level", "WARNING"]
         if self.enable_test_commands:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from shop.adapters.errors import UniqueViolation
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import (
     Role,
@@ -32,7 +31,8 @@ def hash_password(password: str) -> str:
 @dataclass(frozen=True)
 class Registration:
     user: User
-    created: bool  # False: the address already had an account (which is left exactly as it was)
+    created: bool  # False: the address already had an account
+    activation: dict | None  # what its activation link carries; None: already activated (left as it was)
 
 
 def register_customer(db: PostgresDatabase, email: str, full_name: str, password: str) -> Registration:
@@ -40,21 +40,32 @@ def register_customer(db: PostgresDatabase, email: str, full_name: str, password
 
     An address that already has an account is not an error here: the caller answers both cases
     the same way and tells the owner of the address by e-mail, so the form cannot be used to find
-    out who has an account. The password is hashed either way, so both take as long.
+    out who has an account. The password is hashed either way, so both take as long. Registering an
+    address whose account was never activated replaces its name and password (shop.adapters.postgres.users).
     """
     email = normalize_email(email)
     full_name = validate_full_name(full_name)
     password_hash = hash_password(validate_password(password))
-    try:
-        return Registration(db.users.insert(email, full_name, password_hash, Role.CUSTOMER, email_verified=False),
-                            created=True)
-    except UniqueViolation:
-        return Registration(db.users.credentials(email)[0], created=False)
+    user, created = db.users.register(email, full_name, password_hash)
+    if user.email_verified:
+        return Registration(user, created=False, activation=None)
+    return Registration(user, created=created, activation=_activation_claims(user, password_hash))
 
 
-def activate(db: PostgresDatabase, user_id: int, email: str) -> User | None:
-    """Follow an activation link (already checked for signature and age by the caller)."""
-    user = db.users.mark_email_verified(user_id, email)
+def _activation_claims(user: User, password_hash: str) -> dict:
+    """An activation link's claims: the account, its address, and fingerprints of the password and
+    session epoch it was made with — a later registration, password change or logout everywhere
+    makes older links worthless."""
+    return {"u": user.user_id, "e": user.email, "f": _fingerprint(password_hash), "s": user.session_epoch}
+
+
+def activate(db: PostgresDatabase, claims: dict) -> User | None:
+    """Follow an activation link (signature and age already checked by the caller): once, and only
+    while the account still has the password and session epoch the link was made for."""
+    found = db.users.credentials_by_id(int(claims["u"]))
+    if found is None or _fingerprint(found[1]) != claims.get("f"):
+        return None
+    user = db.users.mark_email_verified(found[0].user_id, str(claims["e"]), found[1], int(claims["s"]))
     return user if user and user.is_active else None
 
 
@@ -62,10 +73,10 @@ def create_user(db: PostgresDatabase, email: str, full_name: str, password: str,
     email = normalize_email(email)
     full_name = validate_full_name(full_name)
     password = validate_password(password)
-    try:
-        return db.users.insert(email, full_name, hash_password(password), role)
-    except UniqueViolation:
-        raise Conflict(N_("An account with that e-mail already exists; log in or use another e-mail.")) from None
+    user = db.users.insert(email, full_name, hash_password(password), role)
+    if user is None:
+        raise Conflict(N_("An account with that e-mail already exists; log in or use another e-mail."))
+    return user
 
 
 def authenticate(db: PostgresDatabase, email: str, password: str) -> User:

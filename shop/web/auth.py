@@ -21,6 +21,7 @@ from shop.web.auditing import audit
 from shop.web.errors import translate_error
 from shop.web.extensions import get_db, get_mailer, limiter, login_manager, select_locale
 from shop.web.forms import LoginForm, LogoutForm, PasswordResetForm, PasswordResetRequestForm, RegisterForm
+from shop.web.links import public_url_for
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 log = logging.getLogger(__name__)
@@ -156,8 +157,8 @@ def register():
             user = registration.user
             if registration.created:  # order e-mails will speak the language the account was made in
                 get_db().users.set_language(user.user_id, select_locale())
-            if registration.created or not user.email_verified:
-                _send_activation(user)
+            if registration.activation is not None:
+                _send_activation(user, registration.activation)
                 if registration.created:
                     audit("user.registered", f"user:{user.user_id}", actor=user)
             else:
@@ -171,10 +172,9 @@ def register():
     return render_template("auth/register.html", form=form), status
 
 
-def _send_activation(user: User) -> None:
-    token = _activation_tokens().dumps({"u": user.user_id, "e": user.email})
+def _send_activation(user: User, claims: dict) -> None:
     _send_mail(user.email, gettext("Activate your account"), "mail/activate.txt", user=user,
-               link=url_for("auth.activate", token=token, _external=True),
+               link=public_url_for("auth.activate", token=_activation_tokens().dumps(claims)),
                hours=current_app.config["ACTIVATION_LINK_HOURS"])
 
 
@@ -196,12 +196,13 @@ def activate(token: str):
     max_age = current_app.config["ACTIVATION_LINK_HOURS"] * 3600
     try:
         claims = _activation_tokens().loads(token, max_age=max_age)
-        user = accounts.activate(get_db(), int(claims["u"]), str(claims["e"]))
+        user = accounts.activate(get_db(), claims) if isinstance(claims, dict) else None
     except (BadSignature, KeyError, TypeError, ValueError):
         user = None
     if user is None:
-        raise InvalidInput(N_("This activation link is not valid or has expired. Register again with the same "
-                              "address to get a new one."))
+        raise InvalidInput(N_("This activation link is not valid any more: it was used, expired, or a newer one "
+                              "was sent. Log in if your account is active; otherwise register again with the "
+                              "same address to get a new link."))
     start_session(user)
     audit("user.activated", f"user:{user.user_id}", actor=user)
     flash(gettext("Your account is ready. Welcome, %(name)s.", name=user.full_name), "success")
@@ -215,7 +216,7 @@ def _reset_tokens() -> URLSafeTimedSerializer:
 def send_password_reset(user: User, claims: dict) -> None:
     """E-mail `user` a link to set a new password (also used by staff, shop.web.staff_users)."""
     _send_mail(user.email, gettext("Set a new password"), "mail/password_reset.txt", user=user,
-               link=url_for("auth.reset_password", token=_reset_tokens().dumps(claims), _external=True),
+               link=public_url_for("auth.reset_password", token=_reset_tokens().dumps(claims)),
                minutes=current_app.config["PASSWORD_RESET_LINK_MINUTES"])
 
 

@@ -25,6 +25,7 @@ from shop.web import (
     errors,
     formatting,
     health,
+    links,
     monitoring,
     orders,
     requestlog,
@@ -101,11 +102,13 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         app.config.update(test_config)
     if settings.trusted_proxies:  # the client's address as the load balancer saw it (rate limits, audit)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
+    security.refuse_unknown_hosts(app, settings.allowed_hosts)
     if settings.failpoints:
         from shop import failpoints
 
         failpoints.configure(settings.failpoints)
     app.extensions["shop.stores"] = {}
+    app.jinja_env.globals["public_url_for"] = links.public_url_for
 
     logging.getLogger().setLevel(settings.log_level)
     babel.init_app(app, locale_selector=select_locale)

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from flask import Flask, request
 from flask_login import current_user
+from werkzeug.exceptions import SecurityError
+from werkzeug.wrappers import Response
+from werkzeug.wsgi import get_host
 
 from shop.domain.errors import N_, InvalidInput
 
@@ -54,3 +57,24 @@ def init_app(app: Flask) -> None:
         if production:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
+
+
+def refuse_unknown_hosts(app: Flask, allowed_hosts: tuple[str, ...]) -> None:
+    """A request whose Host is not one the shop serves (PUBLIC_URL's host, or TRUSTED_HOSTS) is
+    answered 400 before Flask sees it, so nothing can build a link or redirect from a forged Host.
+    Nothing to check when no host is configured (development without PUBLIC_URL)."""
+    if not allowed_hosts:
+        return
+    inner = app.wsgi_app
+    trusted = list(allowed_hosts)
+
+    def checked(environ, start_response):
+        try:
+            get_host(environ, trusted)
+        except SecurityError:
+            refused = Response("Unknown host: this server does not serve that address.\n", status=400,
+                               content_type="text/plain; charset=utf-8")
+            return refused(environ, start_response)
+        return inner(environ, start_response)
+
+    app.wsgi_app = checked

@@ -14,7 +14,7 @@ from tests.integration.test_accounts import outbox
 
 
 def _reset_link(message) -> str:
-    return re.search(r"http://localhost(/auth/password-reset/\S+)", message.get_body(("plain",)).get_content()).group(1)
+    return re.search(r"http://localhost(?::\d+)?(/auth/password-reset/\S+)", message.get_body(("plain",)).get_content()).group(1)
 
 
 def _ask(client, email):

@@ -27,7 +27,8 @@ def test_production_refuses_to_start_without_database_urls():
 
 def test_production_cookies_are_secure_by_default():
     settings = load_settings({"SHOP_ENV": "production", "SECRET_KEY": "k" * 40, "SMTP_HOST": "smtp.example",
-                              "DATABASE_URL": "postgresql://x", "MONGODB_URL": "mongodb://x"})
+                              "DATABASE_URL": "postgresql://x", "MONGODB_URL": "mongodb://x",
+                              "PUBLIC_URL": "https://tienda.example"})
     assert settings.session_cookie_secure
 
 
@@ -48,7 +49,8 @@ def test_the_banner_names_a_host_a_browser_can_open():
 
 
 _PRODUCTION = {"SHOP_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL": "postgresql://x",
-               "MONGODB_URL": "mongodb://db.example:27017", "SMTP_HOST": "smtp.example"}
+               "MONGODB_URL": "mongodb://db.example:27017", "SMTP_HOST": "smtp.example",
+               "PUBLIC_URL": "https://tienda.example/"}
 
 
 def test_item6_production_refuses_to_start_without_a_mail_server():
@@ -79,3 +81,38 @@ def test_workers_starting_together_all_get_the_same_development_key(tmp_path):
     (key,) = keys
     assert len(key) >= 32 and (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
     assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no temporary file left
+
+
+def test_production_refuses_to_start_without_the_public_url_that_mail_links_use():
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        load_settings({k: v for k, v in _PRODUCTION.items() if k != "PUBLIC_URL"})
+
+
+def test_the_shop_answers_only_its_public_hosts_unless_told_otherwise():
+    assert load_settings(_PRODUCTION).allowed_hosts == ("tienda.example", "localhost", "127.0.0.1", "::1")
+    assert load_settings({**_PRODUCTION, "TRUSTED_HOSTS": "a.example, .b.example"}).allowed_hosts == (
+        "a.example", ".b.example")
+    assert load_settings({}).allowed_hosts == ()  # development without PUBLIC_URL: any host
+
+
+@pytest.mark.parametrize("name", ["SMTP_STARTTLS", "SMTP_TLS", "SESSION_COOKIE_SECURE", "SHOP_DEMO_DATA",
+                                  "MAIL_SENDER_IDLE"])
+@pytest.mark.parametrize("raw", ["maybe", "ture", "2"])
+def test_a_yes_no_setting_that_cannot_be_read_stops_the_start_naming_it(name, raw):
+    with pytest.raises(ConfigError, match=name):
+        load_settings({name: raw})
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("off", False), ("NO", False), ("0", False), ("on", True),
+                                               ("Yes", True), ("", True)])
+def test_yes_no_settings_read_the_usual_spellings(raw, expected):
+    assert load_settings({"SMTP_STARTTLS": raw}).smtp_starttls is expected
+
+
+def test_second_settings_take_fractions_and_refuse_what_is_not_a_number():
+    settings = load_settings({"MAIL_SEND_INTERVAL_SECONDS": "0.5", "READINESS_TIMEOUT_SECONDS": "1.5"})
+    assert (settings.mail_send_interval_seconds, settings.readiness_timeout_seconds) == (0.5, 1.5)
+    for name in ("MAIL_SEND_INTERVAL_SECONDS", "READINESS_TIMEOUT_SECONDS"):
+        for raw in ("soon", "0", "-1", "nan"):
+            with pytest.raises(ConfigError, match=name):
+                load_settings({name: raw})

@@ -18,36 +18,57 @@ class Users:
         self._db = db
 
     def insert(self, email: str, full_name: str, password_hash: str, role: Role, *,
-                    email_verified: bool = True) -> User:
-        """Insert a user; raises UniqueViolation when the e-mail is taken."""
+               email_verified: bool = True) -> User | None:
+        """Insert a user; None when the e-mail is taken. ON CONFLICT instead of a unique violation:
+        a failed statement is logged by the server with its text, and this one carries a password hash."""
         with self._db.transaction() as cur:
             cur.execute(
                 f"""INSERT INTO users (email, full_name, password_hash, role, email_verified)
-                   VALUES (%s, %s, %s, %s, %s) RETURNING {_USER_COLUMNS}""",  # noqa: S608  # nosec B608 - constant
+                   VALUES (%s, %s, %s, %s, %s) ON CONFLICT (email) DO NOTHING
+                   RETURNING {_USER_COLUMNS}""",  # noqa: S608  # nosec B608 - constant
                 (email, full_name, password_hash, role.value, email_verified),
             )
-            return _user(cur.fetchone())
+            row = cur.fetchone()
+        return _user(row) if row else None
 
+    def register(self, email: str, full_name: str, password_hash: str) -> tuple[User, bool]:
+        """A self-registration: (the account, whether it is new). An address whose account was never
+        activated takes the newest registration's name and password, so whoever registered it first
+        (perhaps not the address's owner) keeps nothing once the owner registers and activates.
+        An activated account is left exactly as it was."""
+        with self._db.transaction() as cur:
+            cur.execute(
+                f"""INSERT INTO users (email, full_name, password_hash, role, email_verified)
+                   VALUES (%s, %s, %s, 'customer', FALSE)
+                   ON CONFLICT (email) DO UPDATE SET full_name = EXCLUDED.full_name,
+                                                     password_hash = EXCLUDED.password_hash
+                   WHERE NOT users.email_verified
+                   RETURNING {_USER_COLUMNS}, (xmax = 0) AS created""",  # noqa: S608  # nosec B608 - constant
+                (email, full_name, password_hash),
+            )
+            row = cur.fetchone()
+            if row is not None:
+                return _user(row), row["created"]
+            cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE email = %s",  # noqa: S608  # nosec B608 - constant
+                        (email,))
+            return _user(cur.fetchone()), False
 
-    def mark_email_verified(self, user_id: int, email: str) -> User | None:
-        """The activation link was followed: the account (still with that e-mail) may log in. The
-        first time, the welcome mail is written to the outbox in the same transaction."""
+    def mark_email_verified(self, user_id: int, email: str, password_hash: str, session_epoch: int) -> User | None:
+        """The activation link was followed: the account (still with that e-mail, the password and the
+        session epoch the link was made for, and not yet activated) may log in; None otherwise, so a
+        link works once. The welcome mail is written to the outbox in the same transaction."""
         with self._db.transaction() as cur:
             cur.execute(f"""UPDATE users SET email_verified = TRUE
                             WHERE user_id = %s AND email = %s AND NOT email_verified
+                              AND password_hash = %s AND session_epoch = %s
                             RETURNING {_USER_COLUMNS}""",  # noqa: S608  # nosec B608 - constant
-                        (user_id, email))
+                        (user_id, email, password_hash, session_epoch))
             row = cur.fetchone()
             if row is not None:
                 cur.execute("""INSERT INTO mail_outbox (kind, user_id, to_address, language)
                                SELECT 'account.welcome', user_id, email, language FROM users WHERE user_id = %s""",
                             (user_id,))
-            else:  # followed again: already active, nothing more to send
-                cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = %s AND email = %s "  # noqa: S608  # nosec B608 - constant
-                            "AND email_verified", (user_id, email))
-                row = cur.fetchone()
         return _user(row) if row else None
-
 
     def credentials(self, email: str) -> tuple[User, str] | None:
         with self._db.transaction() as cur:

@@ -1,0 +1,16 @@
+"""Links that leave the shop in e-mails: always under the configured PUBLIC_URL, never built from the
+Host header of the request that caused the mail (a forged Host would otherwise mail a victim a valid
+password link to someone else's site)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, url_for
+
+
+def public_url_for(endpoint: str, **values) -> str:
+    """The absolute address of `endpoint` as customers reach it: PUBLIC_URL's scheme and host, and the
+    path the shop routes (which carries PUBLIC_URL's path when the shop is served under one)."""
+    parts = urlsplit(current_app.config["SHOP_SETTINGS"].base_url)
+    return f"{parts.scheme}://{parts.netloc}{url_for(endpoint, **values)}"
