@@ -41,6 +41,7 @@ class Settings:
     login_rate_limit: str = "10 per minute"
     register_rate_limit: str = "10 per hour"  # registrations per client address
     activation_link_hours: int = 48
+    discount_code_rate_limit: str = "10 per minute"  # code previews (cart, product page) per account and per address
     password_reset_rate_limit: str = "10 per hour"  # noqa: S105 - a rate, not a password ("forgot my password" per address)
     password_reset_link_minutes: int = 60
     # E-mail: SMTP when smtp_host is set; otherwise .eml files in <data_dir>/outbox (not in production)
@@ -231,6 +232,7 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         register_rate_limit=environ.get("REGISTER_RATE_LIMIT", "10 per hour"),
         activation_link_hours=_env_int(environ, "ACTIVATION_LINK_HOURS", 48),
+        discount_code_rate_limit=environ.get("DISCOUNT_CODE_RATE_LIMIT", "10 per minute"),
         password_reset_rate_limit=environ.get("PASSWORD_RESET_RATE_LIMIT", "10 per hour"),
         password_reset_link_minutes=_env_int(environ, "PASSWORD_RESET_LINK_MINUTES", 60),
         smtp_host=environ.get("SMTP_HOST") or None,

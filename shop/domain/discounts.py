@@ -18,6 +18,8 @@ from shop.domain.errors import N_, Conflict, InvalidInput
 
 CENT = Decimal("0.01")
 KINDS = ("percent", "fixed")
+# What a customer is told about a code they cannot use, whatever the reason (see check_available).
+NOT_USABLE = N_("The code %(code)s cannot be used: it does not exist, is not valid now or is not for you.")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,31}$")
 
 
@@ -29,7 +31,7 @@ def normalize_code(raw: str | None) -> str | None:
     if not code:
         return None
     if not _CODE.match(code):
-        raise InvalidInput(N_("That discount code does not exist."))
+        raise InvalidInput(NOT_USABLE, code=code[:32])
     return code
 
 
@@ -62,14 +64,13 @@ class DiscountCode:
     def check_available(self, now: dt.datetime, customer_uses: int = 0, customer_id: int | None = None) -> None:
         """Refuse a code that is off, outside its dates, used up, given to someone else, or used up
         by this customer."""
-        if self.user_id is not None and customer_id is not None and customer_id != self.user_id:
-            raise Conflict(N_("The code %(code)s belongs to another customer."), code=self.code)
-        if not self.active or (self.ends_at is not None and now >= self.ends_at):
-            raise Conflict(N_("The code %(code)s has expired."), code=self.code)
-        if self.starts_at is not None and now < self.starts_at:
-            raise Conflict(N_("The code %(code)s is not valid yet."), code=self.code)
-        if self.max_uses is not None and self.uses >= self.max_uses:
-            raise Conflict(N_("The code %(code)s has been used up."), code=self.code)
+        # One answer whether the code is unknown, someone else's, off, outside its dates or used up:
+        # telling them apart would help anyone guessing codes find the ones that exist.
+        if ((self.user_id is not None and customer_id is not None and customer_id != self.user_id)
+                or not self.active or (self.ends_at is not None and now >= self.ends_at)
+                or (self.starts_at is not None and now < self.starts_at)
+                or (self.max_uses is not None and self.uses >= self.max_uses)):
+            raise Conflict(NOT_USABLE, code=self.code)
         if self.max_uses_per_customer is not None and customer_uses >= self.max_uses_per_customer:
             raise Conflict(N_("You have already used the code %(code)s as many times as it allows."), code=self.code)
 
@@ -80,7 +81,7 @@ class DiscountCode:
             raise Conflict(N_("The code %(code)s does not apply to these products."), code=self.code)
         if sum(eligible, Decimal("0.00")) < self.min_order:
             raise Conflict(N_("The code %(code)s needs an order of at least %(amount)s."), code=self.code,
-                           amount=f"{self.min_order:.2f}")
+                           amount=self.min_order)
 
     def line_discounts(self, lines: Sequence[tuple[Decimal, str]]) -> list[Decimal]:
         """How much comes off each line (gross amount, category), in the order given."""

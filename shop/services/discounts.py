@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import normalize_email
-from shop.domain.discounts import DiscountCode, normalize_code
+from shop.domain.discounts import NOT_USABLE, DiscountCode, normalize_code
 from shop.domain.errors import N_, Conflict, InvalidInput
 from shop.domain.orders import OrderLine
 
@@ -35,7 +35,7 @@ def preview_discount(db: PostgresDatabase, user_id: int, raw_code: str, lines: l
         raise InvalidInput(N_("Type a discount code."))
     discount = db.discounts.get(code)
     if discount is None:
-        raise Conflict(N_("That discount code does not exist."))
+        raise Conflict(NOT_USABLE, code=code)
     amounts = [(line.gross, line.category) for line in lines]
     discount.check(dt.datetime.now(dt.timezone.utc), amounts, customer_uses=db.discounts.customer_uses(code, user_id),
                    customer_id=user_id)

@@ -30,7 +30,7 @@ def place_order():
     lines = [(item.get("product_id"), item.get("quantity")) for item in items]
     code = body.get("discount_code")
     if code is not None and not isinstance(code, str):
-        raise InvalidInput(N_("That discount code does not exist."))
+        raise InvalidInput(N_("A discount code is a text such as VERANO-10."))
     result = place_for_current_user(lines, request.headers.get("Idempotency-Key", ""), discount_code=code,
                                     address_id=body.get("address_id"),
                                     shipping_method_id=body.get("shipping_method_id"), via="api")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from shop.domain.accounts import Role
@@ -15,9 +16,37 @@ from shop.services import discounts as discount_service
 from shop.web.access import roles_required
 from shop.web.addresses import shipping_options
 from shop.web.errors import translate_error
-from shop.web.extensions import get_db, get_store
+from shop.web.extensions import get_db, get_store, limiter
 
 bp = Blueprint("cart", __name__, url_prefix="/cart")
+
+
+def _no_code_typed() -> bool:
+    return not request.args.get("code", "").strip()
+
+
+def _code_limit() -> str:
+    return current_app.config["SHOP_SETTINGS"].discount_code_rate_limit
+
+
+def _account_key() -> str:
+    return f"user:{current_user.user_id}" if current_user.is_authenticated else get_remote_address()
+
+
+# Trying discount codes (the cart's Aplicar, the product page's preview) is guessing them: one
+# budget per account and one per client address, like logins, shared by both pages.
+code_preview_limits = (
+    limiter.shared_limit(_code_limit, scope="discount-code-account", key_func=_account_key,
+                         exempt_when=_no_code_typed),
+    limiter.shared_limit(_code_limit, scope="discount-code-address", key_func=get_remote_address,
+                         exempt_when=_no_code_typed),
+)
+
+
+def limit_code_previews(view):
+    for limit in code_preview_limits:
+        view = limit(view)
+    return view
 
 
 def render_cart(error: str | None = None, code: str | None = None) -> str:
@@ -51,6 +80,7 @@ def _cart_page(error: str | None = None, code: str | None = None) -> tuple[str, 
 
 @bp.get("/")
 @roles_required(Role.CUSTOMER)
+@limit_code_previews
 def show():
     page, refused = _cart_page(code=request.args.get("code", "").strip()[:64] or None)
     return page, 400 if refused else 200

@@ -12,6 +12,7 @@ from shop.domain.listing import ATTRIBUTE_FILTER_PREFIX, SORT_OPTIONS, parse_cat
 from shop.domain.orders import new_idempotency_key
 from shop.services import catalog as catalog_service
 from shop.web.access import public
+from shop.web.cart import limit_code_previews
 from shop.web.extensions import cache, get_db, get_store, reused, url_key
 
 bp = Blueprint("catalog", __name__)
@@ -39,6 +40,7 @@ def index():
 
 @bp.get("/products/<product_id>")
 @public
+@limit_code_previews
 def product(product_id: str):
     return render_product(product_id, reuse=True,
                           **_code_preview(product_id, request.args.get("code", "").strip()[:64]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext
@@ -37,9 +38,10 @@ def status_for(error: DomainError) -> int:
 def translate_error(error: DomainError) -> str:
     """The domain's English message id, translated, with its parameters filled in."""
     from shop.domain.orders import OrderStatus
-    from shop.web.formatting import status_label
+    from shop.web.formatting import money, status_label
 
-    params = {k: status_label(v.value).lower() if isinstance(v, OrderStatus) else v for k, v in error.params.items()}
+    params = {k: status_label(v.value).lower() if isinstance(v, OrderStatus) else money(v) if isinstance(v, Decimal)
+              else v for k, v in error.params.items()}
     return gettext(error.template, **params)
 
 

@@ -4,6 +4,7 @@ is cancelled or expires, and every refusal is a clear message with nothing chang
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -15,11 +16,12 @@ import pytest
 from shop import failpoints
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import Role
-from shop.domain.discounts import DiscountCode
+from shop.domain.discounts import NOT_USABLE, DiscountCode
 from shop.domain.errors import Conflict, InvalidInput
 from shop.services import checkout, orders
 from shop.services.recovery import recover
 from tests.conftest import csrf_token_from
+from tests.integration.conftest import PASSWORD
 from tests.integration.test_checkout_faults import LEASE, run_child
 
 NOW = dt.datetime.now(dt.timezone.utc)
@@ -69,7 +71,7 @@ def test_a_code_with_n_uses_is_used_exactly_n_times_by_200_concurrent_checkouts(
         wide.close()
     assert not errors
     assert len(placed) == 25 and len(refused) == 175
-    assert all("agotado" in str(e.template % e.params) or "used up" in e.template for e in refused)
+    assert all(e.template == NOT_USABLE for e in refused)
     assert uses(db) == (25, 25)
     assert store.products.find_one({"_id": product["_id"]})["stock"] == 1000 - 25  # refused orders took nothing
 
@@ -137,13 +139,13 @@ def test_a_code_takes_its_discount_off_each_eligible_line_before_the_iva(db, sto
 
 
 @pytest.mark.parametrize("code, lines, message", [
-    ("NOEXISTE", None, "does not exist"),
-    ("CADUCADO", None, "has expired"),
-    ("FUTURO", None, "not valid yet"),
-    ("APAGADO", None, "has expired"),
+    ("NOEXISTE", None, "cannot be used"),
+    ("CADUCADO", None, "cannot be used"),
+    ("FUTURO", None, "cannot be used"),
+    ("APAGADO", None, "cannot be used"),
     ("MINIMO50", None, "at least"),
     ("SOLOLIBROS", None, "does not apply"),
-    ("$gt", None, "does not exist"),
+    ("$gt", None, "cannot be used"),
 ])
 def test_a_code_that_cannot_apply_is_refused_with_its_reason_and_nothing_changes(db, store, make_product, make_user,
                                                                                  code, lines, message):
@@ -189,7 +191,7 @@ def test_the_cart_shows_the_discount_before_the_order_and_the_order_keeps_it(cli
     assert preview.status_code == 200 and 'data-testid="cart-discount">−8,00' in html and "72,00" in html
     assert uses(db) == (0, 0)  # a preview takes nothing
     refused = client.get("/cart/?code=NOPE")
-    assert refused.status_code == 400 and "Ese código de descuento no existe" in refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "no se puede usar" in refused.get_data(as_text=True)
     key = html.split('name="idempotency_key" value="')[1].split('"')[0]
     response = client.post("/orders/checkout", data={"csrf_token": csrf_token_from(html), "idempotency_key": key,
                                                      "discount_code": "VERANO10"})
@@ -230,9 +232,9 @@ def test_a_code_for_one_customer_is_refused_to_everyone_else(db, store, make_pro
     with pytest.raises(InvalidInput):
         discount_service.create_discount_code(db, DiscountCode("NADIE", "percent", Decimal("5")), "nadie@example.com")
     product = make_product(stock=5, price="20.00")
-    with pytest.raises(Conflict, match="another customer"):
+    with pytest.raises(Conflict, match="cannot be used"):
         place(db, store, bea, [(product, 1)], "soloana")
-    with pytest.raises(Conflict, match="another customer"):
+    with pytest.raises(Conflict, match="cannot be used"):
         from shop.domain.orders import OrderLine
         discount_service.preview_discount(db, bea.user_id, "SOLOANA",
                                           [OrderLine(str(product["_id"]), "x", Decimal("20.00"), 1)])
@@ -247,6 +249,62 @@ def test_the_product_page_shows_a_codes_discount_before_comprar(client, auth, db
     auth.login("ana@example.com")
     page = client.get(f"/products/{product['_id']}?code=verano10").get_data(as_text=True)
     assert 'data-testid="code-preview"' in page and "36,00" in page and 'value="VERANO10"' in page
-    assert "Ese código de descuento no existe" in client.get(f"/products/{product['_id']}?code=NOPE").get_data(
-        as_text=True)
+    assert "no se puede usar" in client.get(f"/products/{product['_id']}?code=NOPE").get_data(as_text=True)
     assert uses(db) == (0, 0)
+
+
+def test_a_code_that_is_unknown_someone_elses_off_or_ended_gets_one_answer(client, auth, db, make_product, make_user):
+    """Guessing codes learns nothing from the refusal: the same words whatever the reason."""
+    other = make_user(email="otra@example.com")
+    make_code(db, "DEOTRA", user_id=other.user_id)
+    make_code(db, "CADUCADO", ends_at=NOW - dt.timedelta(days=1), starts_at=NOW - dt.timedelta(days=9))
+    make_code(db, "APAGADO")
+    db.discounts.set_active("APAGADO", False)
+    make_code(db, "AGOTADO", max_uses=1)
+    with db.transaction() as cur:
+        cur.execute("UPDATE discount_codes SET uses = 1 WHERE code = 'AGOTADO'")
+    product = make_product(name="Cafetera", stock=5, price="40.00")
+    make_user(email="ana@example.com")
+    auth.login("ana@example.com")
+    page = client.get(f"/products/{product['_id']}").get_data(as_text=True)
+    client.post("/cart/add", data={"csrf_token": csrf_token_from(page), "product_id": str(product["_id"]),
+                                   "quantity": "1"})
+    answers = set()
+    for code in ("NOEXISTE", "DEOTRA", "CADUCADO", "APAGADO", "AGOTADO"):
+        html = client.get(f"/cart/?code={code}").get_data(as_text=True)
+        answers.add(html.split('data-testid="code-error"')[1].split("</")[0].replace(code, "X"))
+    assert len(answers) == 1 and "no se puede usar" in answers.pop()
+
+
+def test_a_minimum_order_is_written_as_money_in_the_shops_language(client, auth, db, make_product, make_user):
+    make_code(db, "MINIMO30", min_order=Decimal("30.00"))
+    product = make_product(name="Taza", stock=5, price="10.00")
+    make_user(email="ana@example.com")
+    auth.login("ana@example.com")
+    html = client.get(f"/products/{product['_id']}?code=MINIMO30").get_data(as_text=True)
+    assert "al menos 30,00\xa0€" in html and "30.00" not in html
+
+
+def test_trying_discount_codes_is_rate_limited_per_account_and_per_address(settings, db, store, make_product,
+                                                                           make_user):
+    from shop.web.extensions import close_stores
+    from shop.web.factory import create_app
+
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True},
+                     settings=dataclasses.replace(settings, discount_code_rate_limit="3 per minute"))
+    try:
+        product = make_product(name="Taza", stock=5)
+        for email in ("ana@example.com", "eva@example.com"):
+            make_user(email=email)
+        ana, eva = app.test_client(), app.test_client()
+        for client, email in ((ana, "ana@example.com"), (eva, "eva@example.com")):
+            token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+            client.post("/auth/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+        statuses = [ana.get(f"/cart/?code=PRUEBA{i}").status_code for i in range(2)]
+        statuses.append(ana.get(f"/products/{product['_id']}?code=PRUEBA9").status_code)
+        assert 429 not in statuses
+        assert ana.get("/cart/?code=OTRA").status_code == 429  # the fourth guess, pages shared
+        assert ana.get("/cart/").status_code == 200  # the cart itself is not limited
+        assert eva.get("/cart/?code=OTRA").status_code == 429  # same address: its own budget is spent too
+    finally:
+        close_stores(app)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import psycopg2.errors
 
 from shop.adapters.postgres.errors import translates_errors
-from shop.domain.discounts import DiscountCode
+from shop.domain.discounts import NOT_USABLE, DiscountCode
 from shop.domain.errors import N_, Conflict
 
 _COLUMNS = ("code, kind, value, min_order, starts_at, ends_at, max_uses, max_uses_per_customer, categories, "
@@ -37,10 +37,10 @@ def take_discount_use(cur, code: str, order_id: int, user_id: int) -> DiscountCo
         cur.execute(f"SELECT {_COLUMNS} FROM discount_codes WHERE code = %s", (code,))  # noqa: S608  # nosec B608
         current = cur.fetchone()
         if current is None:
-            raise Conflict(N_("That discount code does not exist."))
+            raise Conflict(NOT_USABLE, code=code)
         cur.execute("SELECT now() AS now")
         _code(current).check_available(cur.fetchone()["now"], customer_id=user_id)  # raises with the reason
-        raise Conflict(N_("The code %(code)s has been used up."), code=code)
+        raise Conflict(NOT_USABLE, code=code)
     taken = _code(row)
     if taken.max_uses_per_customer is not None:
         cur.execute("SELECT count(*) AS n FROM discount_uses WHERE code = %s AND user_id = %s AND released_at IS NULL",
