@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -87,6 +88,10 @@ class Settings:
     payment_attempt_window_minutes: int = 15
     checkout_rate_limit: str = "20 per minute"  # Comprar, cart checkout and POST /api/orders together
     trusted_proxies: int = 0  # load balancers in front that set X-Forwarded-For/-Proto (werkzeug ProxyFix)
+    # The load balancers' own addresses (TRUSTED_PROXY_ADDRESSES, addresses or networks): when set,
+    # X-Forwarded-* is believed only on connections from them; a client reaching an instance
+    # directly is then seen as itself, whatever headers it forges.
+    trusted_proxy_addresses: tuple[str, ...] = ()
     pending_order_ttl_minutes: int = 30
     recovery_interval_seconds: int = 30
     failpoints: str = ""
@@ -167,6 +172,18 @@ def _env_float(environ: dict, name: str, default: float) -> float:
     if not value > 0 or value == float("inf"):
         raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
     return value
+
+
+def _networks(environ: dict, name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or networks (10.0.0.5, 10.0.0.0/24, ::1), each checked."""
+    networks = []
+    for part in (environ.get(name) or "").split(","):
+        if part.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"{name}: {part.strip()!r} is not an IP address or network") from None
+    return tuple(networks)
 
 
 def _host_list(raw: str | None) -> tuple[str, ...]:
@@ -269,6 +286,7 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         payment_attempt_window_minutes=_env_int(environ, "PAYMENT_ATTEMPT_WINDOW_MINUTES", 15),
         checkout_rate_limit=environ.get("CHECKOUT_RATE_LIMIT", "20 per minute"),
         trusted_proxies=_env_int(environ, "TRUSTED_PROXIES", 0),
+        trusted_proxy_addresses=_networks(environ, "TRUSTED_PROXY_ADDRESSES"),
         pending_order_ttl_minutes=_env_int(environ, "PENDING_ORDER_TTL_MINUTES", 30),
         recovery_interval_seconds=_env_int(environ, "RECOVERY_INTERVAL_SECONDS", 30),
         failpoints=environ.get("SHOP_FAILPOINTS", ""),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from urllib.parse import urlsplit
@@ -90,6 +91,15 @@ def unauthorized():
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
+def _session_identifier() -> str:
+    """What a "strong" session is bound to: the client's address and browser. The address is the
+    connection's (or, behind TRUSTED_PROXIES load balancers, what ProxyFix took from them), never an
+    X-Forwarded-For header the client wrote itself, which Flask-Login's default would believe."""
+    agent = request.headers.get("User-Agent", "")
+    return hashlib.sha512(f"{request.remote_addr}|{agent}".encode()).hexdigest()
+
+
+login_manager._session_identifier_generator = _session_identifier
 login_manager.login_view = "auth.login"
 login_manager.login_message = None  # the login page itself says what to do
 login_manager.session_protection = "strong"

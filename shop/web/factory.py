@@ -7,7 +7,6 @@ from pathlib import Path
 
 from flask import Flask
 from flask_bootstrap import Bootstrap5
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop.config import Settings, development_secret_key, load_settings
 from shop.domain.orders import UnpaidLimits
@@ -101,7 +100,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     if test_config:
         app.config.update(test_config)
     if settings.trusted_proxies:  # the client's address as the load balancer saw it (rate limits, audit)
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
+        app.wsgi_app = security.behind_proxies(app.wsgi_app, settings.trusted_proxies, settings.trusted_proxy_addresses)
     security.refuse_unknown_hosts(app, settings.allowed_hosts)
     if settings.failpoints:
         from shop import failpoints

@@ -5,9 +5,12 @@ browser or a proxy; production adds HSTS."""
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import Flask, request
 from flask_login import current_user
 from werkzeug.exceptions import SecurityError
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_host
 
@@ -78,3 +81,22 @@ def refuse_unknown_hosts(app: Flask, allowed_hosts: tuple[str, ...]) -> None:
         return inner(environ, start_response)
 
     app.wsgi_app = checked
+
+
+def behind_proxies(wsgi_app, hops: int, proxy_addresses: tuple[str, ...]):
+    """Take the client's address and scheme from `hops` load balancers' X-Forwarded-For/-Proto.
+    With `proxy_addresses`, only on a connection from one of them: anyone else is who they are."""
+    fixed = ProxyFix(wsgi_app, x_for=hops, x_proto=hops)
+    if not proxy_addresses:
+        return fixed
+    networks = [ipaddress.ip_network(network) for network in proxy_addresses]
+
+    def from_a_proxy(environ, start_response):
+        try:
+            peer = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+        except ValueError:
+            peer = None
+        trusted = peer is not None and any(peer in network for network in networks)
+        return (fixed if trusted else wsgi_app)(environ, start_response)
+
+    return from_a_proxy

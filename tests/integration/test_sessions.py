@@ -4,6 +4,7 @@ every session of the account, and a session has an idle and an absolute lifetime
 from __future__ import annotations
 
 import pytest
+from flask import request
 
 from shop.domain.accounts import Role
 from tests.conftest import csrf_token_from
@@ -133,3 +134,42 @@ def test_a_person_changes_their_name_and_the_language_of_their_mails(client, aut
     assert client.post("/account/", data={"csrf_token": token, "full_name": "  ", "language": "en"}).status_code == 400
     assert client.post("/account/", data={"csrf_token": token, "full_name": "Ana", "language": "fr"}).status_code == 400
     assert db.users.get(user.user_id).full_name == "Ana Torres"
+
+
+def test_a_copied_cookie_used_from_another_address_fails_even_with_a_forged_forwarded_for(app, make_user):
+    """No load balancer is configured (TRUSTED_PROXIES=0): X-Forwarded-For is whatever the client
+    wrote, so the address a session is bound to is the connection's, never that header."""
+    make_user(email="ana@example.com")
+    victim = app.test_client()
+    victim.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    token = csrf_token_from(victim.get("/auth/login").get_data(as_text=True))
+    victim.post("/auth/login", data={"email": "ana@example.com", "password": PASSWORD, "csrf_token": token})
+    assert _logged_in(victim)
+    thief = _copy_of(app, victim)
+    thief.environ_base["REMOTE_ADDR"] = "203.0.113.66"
+    assert not _logged_in_with(thief, {"X-Forwarded-For": "198.51.100.7"})
+
+
+def _logged_in_with(client, headers) -> bool:
+    return client.get("/orders/", headers=headers).status_code == 200
+
+
+def test_forwarded_headers_are_believed_only_from_the_configured_load_balancers(settings, db, store):
+    import dataclasses
+
+    from shop.web.extensions import close_stores
+    from shop.web.factory import create_app
+
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False},
+                     settings=dataclasses.replace(settings, trusted_proxies=1,
+                                                  trusted_proxy_addresses=("10.0.0.0/24",)))
+    seen = []
+    app.before_request(lambda: seen.append(request.remote_addr))
+    try:
+        client = app.test_client()
+        client.get("/healthz", headers={"X-Forwarded-For": "198.51.100.7"}, environ_base={"REMOTE_ADDR": "10.0.0.5"})
+        client.get("/healthz", headers={"X-Forwarded-For": "198.51.100.7"},
+                   environ_base={"REMOTE_ADDR": "203.0.113.66"})
+        assert seen == ["198.51.100.7", "203.0.113.66"]
+    finally:
+        close_stores(app)
