@@ -176,6 +176,11 @@ def _checked_value(item, name: str, depth: int, counter: list[int]):
         if len(item) > MAX_ATTRIBUTE_TEXT:
             raise InvalidInput(N_("Attribute %(key)s: text can have at most %(max)d characters."),
                                key=name, max=MAX_ATTRIBUTE_TEXT)
+        # JSON can spell characters no database stores (\u0000, a lone surrogate \ud800) though the
+        # form's own text has none: a product saved with one could never be listed.
+        if "\x00" in item or any("\ud800" <= char <= "\udfff" for char in item):
+            raise InvalidInput(N_("Attribute %(key)s: the text contains a character that cannot be saved "
+                                  "(a NUL character or half of a surrogate pair); remove it."), key=name)
         return item
     raise InvalidInput(N_("Attribute %(key)s: use text, a number, true/false, a list or an object "
                           "(null is not a value)."), key=name)

@@ -142,7 +142,7 @@ def index():
 _PROBES_RECORDED = parse_limit("5 per minute")
 
 
-def _record_probe(order_id: int) -> None:
+def _record_probe(order_id: int, attempted: str = "view") -> None:
     # Its own counter in the rate-limit store (shared by every process and instance); it
     # counts even where request rate limiting is switched off.
     counter = current_app.extensions.get("shop.probe_counter")
@@ -151,17 +151,17 @@ def _record_probe(order_id: int) -> None:
                                       **current_app.config["RATELIMIT_STORAGE_OPTIONS"])
         counter = current_app.extensions["shop.probe_counter"] = FixedWindowRateLimiter(storage)
     if counter.hit(_PROBES_RECORDED, "order-probe", str(current_user.user_id)):
-        audit("order.probed", f"order:{order_id}")
+        audit("order.probed", f"order:{order_id}", attempted=attempted)
 
 
-def render_order(order_id: int, error: str | None = None):
+def render_order(order_id: int, error: str | None = None, attempted: str = "view"):
     """An order's page: the customer's own, or any order for staff (with the customer and, for
     admins, the staff actions its status allows)."""
     db = get_db()
     try:
         order = order_service.order_for(db, current_user.user, order_id)
     except NotFound:
-        _record_probe(order_id)
+        _record_probe(order_id, attempted)
         raise
     status = order.status
     role = current_user.role
@@ -205,10 +205,13 @@ def pay(order_id: int):
     try:
         outcome = order_service.pay_order(get_db(), get_payment_provider(), current_user.user, order_id,
                                           request.form.get("card_number", ""), current_app.config["PAYMENT_LIMITS"])
+    except NotFound:
+        _record_probe(order_id, "pay")
+        raise
     except _REFUSALS as error:
         if isinstance(error, LimitReached):
             log.info("payment of order %s refused while paused", order_id)
-        return render_order(order_id, translate_error(error)), status_for(error)
+        return render_order(order_id, translate_error(error), attempted="pay"), status_for(error)
     if outcome.succeeded:
         audit("payment.succeeded", f"order:{order_id}")
     else:
@@ -228,8 +231,11 @@ def pay(order_id: int):
 def cancel(order_id: int):
     try:
         order_service.cancel_order(get_db(), get_store(), current_user.user, order_id)
+    except NotFound:
+        _record_probe(order_id, "cancel")
+        raise
     except _REFUSALS as error:
-        return render_order(order_id, translate_error(error)), status_for(error)
+        return render_order(order_id, translate_error(error), attempted="cancel"), status_for(error)
     audit("order.cancelled", f"order:{order_id}")
     flash(gettext("Order %(order)d cancelled; its units are back in stock.", order=order_id), "info")
     return redirect(url_for("orders.detail", order_id=order_id), 303)

@@ -227,3 +227,25 @@ def test_item7_asking_for_someone_elses_order_is_a_404_recorded_at_most_5_times_
     probes = list(store.audit_logs.find({"action": "order.probed"}))
     assert len(probes) == 5
     assert {(p["actor_id"], p["target"]) for p in probes} == {(prober.user_id, f"order:{order_id}")}
+
+
+def test_paying_or_cancelling_someone_elses_order_is_a_404_recorded_with_what_was_tried(
+        app, client, auth, db, store, make_user, make_product):
+    import uuid
+
+    from shop.services import checkout
+    from shop.web.extensions import get_audit_log
+
+    owner, prober = make_user(email="owner@example.com"), make_user(email="prober@example.com")
+    product = make_product(stock=3)
+    order_id = checkout.place_order(db, store, owner.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4())).order_id
+    auth.login("prober@example.com")
+    token = csrf_token_from(client.get("/").get_data(as_text=True))
+    assert client.post(f"/orders/{order_id}/pay", data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/orders/{order_id}/cancel", data={"csrf_token": token}).status_code == 404
+    assert db.orders.get(order_id).status.value == "pending"
+    with app.app_context():
+        get_audit_log().flush_spool()
+    probes = list(store.audit_logs.find({"action": "order.probed"}))
+    assert sorted(p["details"]["attempted"] for p in probes) == ["cancel", "pay"]
+    assert {(p["actor_id"], p["target"]) for p in probes} == {(prober.user_id, f"order:{order_id}")}

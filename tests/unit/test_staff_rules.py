@@ -297,3 +297,10 @@ def test_the_rows_per_page_are_one_of_the_offered_sizes_written_plainly():
         with pytest.raises(InvalidInput):
             parse_page_size({"per_page": raw})
     assert parse_order_filter({"per_page": ["50"]}).per_page == 50
+
+
+@pytest.mark.parametrize("source", ['{"nota": "a\\u0000b"}', '{"lista": ["ok", "\\u0000"]}',
+                                    '{"medio": "\\ud800"}', '{"anidado": {"texto": "x\\u0000"}}'])
+def test_attribute_text_a_database_cannot_store_is_refused_naming_the_attribute(source):
+    with pytest.raises(InvalidInput, match="cannot be saved"):
+        parse_attributes(source)
