@@ -76,7 +76,6 @@ def pay_order(db: PostgresDatabase, provider: PaymentProvider, actor: User, orde
     The simulated provider answers instantly, so it is called under the lock. A real provider would
     be called between two transactions with the payment row's id as its idempotency key.
     """
-    card = parse_card_number(raw_card_number)
     with db.orders.locked(order_id, account=actor.user_id if limits else None) as locked:
         order = _visible_order(locked.order, actor)
         if actor.role is not Role.CUSTOMER or not order.belongs_to(actor.user_id):
@@ -87,6 +86,13 @@ def pay_order(db: PostgresDatabase, provider: PaymentProvider, actor: User, orde
         if locked.expired():
             raise Conflict(N_("Order %(order)d expired before it was paid; its units went back to stock."),
                            order=order_id)
+        if order.total_amount == 0:
+            # A code took off everything (and nothing is shipped for a fee): there is nothing to
+            # charge and a payment of 0,00 is no payment. The customer confirms; the order is paid,
+            # invoiced at 0,00, and its units stay sold.
+            locked.set_status(OrderStatus.PAID, actor.user_id, "nothing to pay")
+            return PaymentOutcome(order_id, True, None)
+        card = parse_card_number(raw_card_number)
         declines = locked.declined_payments(actor.user_id, limits.window_minutes) if limits else (0, 0)
         if limits:
             limits.check(*declines)

@@ -52,6 +52,9 @@ def order_mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
             raise ValueError(f"order {row.order_id} of mail {row.mail_id} does not exist")
         context = {"kind": row.kind, "order": order, "customer_name": order["full_name"],
                    "subject": _subject(row.kind, row.order_id)}
+        # What happened, as plain text (it holds what staff typed, such as the carrier): the HTML
+        # mail shows it through an escaping {{ }}, never by including a text template into HTML.
+        context["news"] = render_template("mail/_order_news.txt", **context).strip()
         return Mail(row.to_address, context["subject"], render_template("mail/order.txt", **context),
                     render_template("mail/order.html", **context), message_id=f"shop-mail-{row.mail_id}")
 

@@ -27,7 +27,8 @@ def outbox(app) -> list:
 
 
 def activation_link(message) -> str:
-    return re.search(r"http://localhost(?::\d+)?(/auth/activate/\S+)", message.get_body(("plain",)).get_content()).group(1)
+    text = message.get_body(("plain",)).get_content()
+    return re.search(r"http://localhost(?::\d+)?(/auth/activate/\S+)", text).group(1)
 
 
 def test_registering_makes_a_customer_who_logs_in_by_following_the_emailed_link(app, client, db):

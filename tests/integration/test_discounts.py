@@ -308,3 +308,27 @@ def test_trying_discount_codes_is_rate_limited_per_account_and_per_address(setti
         assert eva.get("/cart/?code=OTRA").status_code == 429  # same address: its own budget is spent too
     finally:
         close_stores(app)
+
+
+@pytest.mark.parametrize(("kind", "value", "price"), [("percent", "100", "0.91"), ("fixed", "7.77", "0.91")],
+                         ids=["a-100-percent-code", "a-fixed-code-worth-more-than-the-goods"])
+def test_an_order_a_code_brings_to_zero_is_confirmed_without_a_card_and_invoiced_at_zero(
+        client, auth, db, store, make_product, make_user, kind, value, price):
+    make_code(db, "GRATIS", kind=kind, value=value)
+    product = make_product(name="Chapa", stock=5, price=price)
+    make_user(email="ana@example.com")
+    auth.login("ana@example.com")
+    page = client.get(f"/products/{product['_id']}").get_data(as_text=True)
+    response = client.post("/orders/buy", data={"csrf_token": csrf_token_from(page), "product_id": str(product["_id"]),
+                                                "quantity": "1", "discount_code": "GRATIS",
+                                                "idempotency_key": str(uuid.uuid4())})
+    assert response.status_code == 303
+    order_page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'name="card_number"' not in order_page  # nothing to pay: no card asked for
+    order_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    assert db.orders.get(order_id).total_amount == Decimal("0.00")
+    confirmed = client.post(f"/orders/{order_id}/pay", data={"csrf_token": csrf_token_from(order_page)})
+    assert confirmed.status_code == 303
+    order = db.orders.get(order_id)
+    assert order.status.value == "paid" and order.invoice is not None and not order.payments
+    assert client.get(f"/orders/{order_id}/invoice").status_code == 200

@@ -389,3 +389,40 @@ def test_mail_goes_over_starttls_or_implicit_tls_to_a_server_the_shop_trusts(db,
     finally:
         controller.stop()
     assert len(recorder.messages) == 1
+
+
+XSS = '<img src=x onerror="alert(1)">'
+
+
+def test_every_value_typed_into_a_field_that_reaches_an_html_mail_is_escaped(app, db, store, smtp, make_product,
+                                                                             make_user):
+    from shop.web.mail_compose import order_mail_composer
+
+    recorder, port = smtp
+    customer = make_user(name=f"Ana {XSS}")
+    admin = make_user(role=Role.ADMIN)
+    order_id = place(db, store, customer, make_product(name=f"Taza {XSS}", stock=5))
+    orders.mark_paid(db, admin, order_id)
+    orders.mark_shipped(db, admin, order_id, (f"SEUR {XSS}", f"SE1{XSS}"[:40]))
+    assert notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db)).sent == 3
+    for message in recorder.messages:
+        html = message.get_body(("html",)).get_content()
+        assert "<img" not in html and "&lt;img" in html, message["Subject"]
+
+
+def test_a_refund_of_an_order_paid_outside_the_shop_does_not_mention_a_card(app, db, store, smtp, make_product,
+                                                                            make_user):
+    from shop.adapters.payments import SimulatedPaymentProvider
+    from shop.services.refunds import RefundRequest, refund_order
+    from shop.web.mail_compose import order_mail_composer
+
+    recorder, port = smtp
+    customer, admin = make_user(), make_user(role=Role.ADMIN)
+    order_id = place(db, store, customer, make_product(stock=5))
+    orders.mark_paid(db, admin, order_id)
+    refund_order(db, store, SimulatedPaymentProvider(), admin, order_id, RefundRequest({}, "devuelto", False),
+                 str(uuid.uuid4()), full=True)
+    notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db))
+    [refunded] = [m for m in recorder.messages if "reembolsado" in m["Subject"]]
+    text = refunded.get_body(("plain",)).get_content()
+    assert "tarjeta" not in text and "por el mismo medio" in text

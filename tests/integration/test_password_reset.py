@@ -14,7 +14,8 @@ from tests.integration.test_accounts import outbox
 
 
 def _reset_link(message) -> str:
-    return re.search(r"http://localhost(?::\d+)?(/auth/password-reset/\S+)", message.get_body(("plain",)).get_content()).group(1)
+    text = message.get_body(("plain",)).get_content()
+    return re.search(r"http://localhost(?::\d+)?(/auth/password-reset/\S+)", text).group(1)
 
 
 def _ask(client, email):

@@ -51,7 +51,9 @@ class MailOutbox:
             return {}
         with self._db.transaction() as cur:
             cur.execute("""SELECT o.order_id, o.total_amount, o.refunded_amount, o.discount_code, o.carrier,
-                                  o.tracking_number, o.shipping_method, o.shipping_amount, u.full_name
+                                  o.tracking_number, o.shipping_method, o.shipping_amount, u.full_name,
+                                  (SELECT p.method FROM payments p WHERE p.order_id = o.order_id
+                                     AND p.status = 'succeeded' LIMIT 1) AS payment_method
                            FROM orders o JOIN users u USING (user_id) WHERE o.order_id = ANY(%s)""",
                         (sorted(set(order_ids)),))
             orders = {row["order_id"]: {**row, "items": []} for row in cur.fetchall()}
