@@ -168,7 +168,18 @@ class Order:
 
     def check_can_become(self, target: OrderStatus) -> None:
         """Raise Conflict unless a person may move the order from its status to `target`."""
+        if target is OrderStatus.SHIPPED and self.shipped_at is not None:
+            # A shipped order that was partly refunded is partially_refunded again, and the table
+            # alone would let it ship a second time (a second mail, the tracking number overwritten).
+            raise Conflict(N_("Order %(order)d has already been shipped."), order=self.order_id)
         check_transition(self.status, target)
+
+    def may_become(self, target: OrderStatus) -> bool:
+        try:
+            self.check_can_become(target)
+        except Conflict:
+            return False
+        return True
 
     @property
     def discount_total(self) -> Decimal:

@@ -16,7 +16,7 @@ from shop.adapters.payments import PaymentProvider
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import Role, User
 from shop.domain.errors import N_, Conflict, NotFound
-from shop.domain.orders import Order, OrderStatus, PaymentStatus, is_allowed
+from shop.domain.orders import Order, OrderStatus, PaymentStatus
 from shop.domain.payments import PaymentAttemptLimits, parse_card_number
 
 log = logging.getLogger(__name__)
@@ -134,10 +134,10 @@ def mark_paid(db: PostgresDatabase, actor: User, order_id: int) -> None:
         locked.set_status(OrderStatus.PAID, actor.user_id, "payment recorded by staff")
 
 
-def staff_actions(status: OrderStatus) -> tuple[str, ...]:
-    """What an admin can do to an order in this status: "paid", "shipped", "cancel"."""
+def staff_actions(order: Order) -> tuple[str, ...]:
+    """What an admin can do to this order now: "paid", "shipped", "cancel"."""
     moves = {"paid": OrderStatus.PAID, "shipped": OrderStatus.SHIPPED, "cancel": OrderStatus.CANCELLED}
-    return tuple(name for name, target in moves.items() if is_allowed(status, target))
+    return tuple(name for name, target in moves.items() if order.may_become(target))
 
 
 def expire_order(db: PostgresDatabase, store: MongoStore, order_id: int) -> bool:

@@ -166,7 +166,7 @@ def render_order(order_id: int, error: str | None = None, attempted: str = "view
     status = order.status
     role = current_user.role
     customer = db.users.get(order.user_id) if role in STAFF else None
-    staff_actions = order_service.staff_actions(status) if role is Role.ADMIN else ()
+    staff_actions = order_service.staff_actions(order) if role is Role.ADMIN else ()
     refundable = role is Role.ADMIN and status in refund_service.REFUNDABLE
     return render_template("orders/detail.html", order=order, error=error, customer=customer,
                            customer_may_pay=role is Role.CUSTOMER and status is OrderStatus.PENDING,

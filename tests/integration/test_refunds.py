@@ -13,6 +13,7 @@ import pytest
 from shop.adapters.payments import SimulatedPaymentProvider
 from shop.domain.accounts import Role
 from shop.domain.errors import Conflict, InvalidInput, NotFound
+from shop.domain.orders import OrderStatus
 from shop.domain.refunds import RefundRequest
 from shop.services import checkout, orders, reports
 from shop.services.recovery import recover
@@ -209,3 +210,17 @@ def test_invalid_refund_forms_are_refused_before_anything(paid_order):
                  {"reason": "ok", "units_1": "0"}, {"reason": "ok", "units_1": "²"}):
         with pytest.raises(InvalidInput):
             parse_refund_form(form, ids, full=False)
+
+
+def test_a_shipped_order_partly_refunded_cannot_be_shipped_again(db, store, paid_order):
+    orders.mark_shipped(db, paid_order["admin"], paid_order["order_id"], ("SEUR", "SE1"))
+    refund(db, store, paid_order, {"Taza": 1})
+    assert db.orders.get(paid_order["order_id"]).status is OrderStatus.PARTIALLY_REFUNDED
+    with pytest.raises(Conflict, match="already been shipped"):
+        orders.mark_shipped(db, paid_order["admin"], paid_order["order_id"], ("MRW", "MRW2"))
+    order = db.orders.get(paid_order["order_id"])
+    assert (order.status, order.carrier, order.tracking_number) == (OrderStatus.PARTIALLY_REFUNDED, "SEUR", "SE1")
+    with db.transaction() as cur:
+        cur.execute("SELECT count(*) AS n FROM mail_outbox WHERE order_id = %s AND kind = 'order.shipped'",
+                    (paid_order["order_id"],))
+        assert cur.fetchone()["n"] == 1

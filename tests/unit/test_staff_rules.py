@@ -28,7 +28,7 @@ from shop.domain.filters import (
     parse_page_size,
     parse_row_position,
 )
-from shop.domain.orders import OrderStatus, failed_or_cancelled_rate
+from shop.domain.orders import Order, OrderStatus, failed_or_cancelled_rate
 from shop.services.orders import staff_actions
 
 
@@ -277,7 +277,20 @@ def test_the_problem_rate_counts_failed_and_cancelled_among_decided_orders():
     (OrderStatus.CANCELLED, ()), (OrderStatus.FAILED, ()), (OrderStatus.PLACING, ()),
 ])
 def test_staff_actions_follow_the_order_lifecycle(status, expected):
-    assert staff_actions(status) == expected
+    assert staff_actions(_order(status)) == expected
+
+
+def _order(status: OrderStatus, shipped_at=None) -> Order:
+    return Order(7, user_id=1, status=status, total_amount=Decimal("10.00"), shipped_at=shipped_at,
+                 created_at=dt.datetime(2026, 11, 30, tzinfo=dt.timezone.utc))
+
+
+def test_a_partly_refunded_order_ships_once():
+    assert staff_actions(_order(OrderStatus.PARTIALLY_REFUNDED)) == ("shipped",)
+    shipped = _order(OrderStatus.PARTIALLY_REFUNDED, shipped_at=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
+    assert staff_actions(shipped) == ()
+    with pytest.raises(Conflict, match="already been shipped"):
+        shipped.check_can_become(OrderStatus.SHIPPED)
 
 
 def test_shipping_needs_a_carrier_and_a_plain_tracking_number():
