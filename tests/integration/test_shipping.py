@@ -169,3 +169,27 @@ def test_admins_manage_shipping_methods_and_auditors_only_look(client, auth, db,
     auth.login("auditor@example.com")
     html = client.get("/admin/shipping/").get_data(as_text=True)
     assert "Recogida" in html and 'data-testid="new-shipping-method"' not in html
+
+
+def test_sales_revenue_is_what_was_paid_less_what_was_refunded_shipping_included(db, store, ships, make_product,
+                                                                                  make_user):
+    customer, admin = make_user(), make_user(role=Role.ADMIN)
+    home = db.shipping.add_address(customer.user_id, parse_address(HOME), True)
+    product = make_product(price="10.00", stock=20)
+    for refund_in_parts in (False, True, False, True):
+        order_id = buy(db, store, customer, product, 1, home, ships["standard"]).order_id
+        orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, "4242424242424242")
+        if refund_in_parts:
+            item_id = db.orders.get(order_id).items[0].order_item_id
+            refund_order(db, store, SimulatedPaymentProvider(), admin, order_id,
+                         RefundRequest({item_id: 1}, "roto", False), str(uuid.uuid4()), full=False)
+        refund_order(db, store, SimulatedPaymentProvider(), admin, order_id, RefundRequest({}, "todo", False),
+                     str(uuid.uuid4()), full=True)
+    kept = buy(db, store, customer, product, 2, home, ships["standard"]).order_id
+    orders.pay_order(db, SimulatedPaymentProvider(), customer, kept, "4242424242424242")
+    with db.transaction() as cur:
+        cur.execute("""SELECT sum(total_amount - refunded_amount) AS kept FROM orders
+                       WHERE status IN ('paid', 'shipped', 'partially_refunded', 'refunded')""")
+        recounted = cur.fetchone()["kept"]
+        cur.execute("SELECT sum(revenue) AS revenue FROM sales_daily")
+        assert cur.fetchone()["revenue"] == recounted == Decimal("24.95")

@@ -28,6 +28,12 @@ def record_refund(cur, order_id: int, payment_id: int | None, amounts: dict[int,
     given back), and the order's and lines' refunded totals (the CHECKs on those totals refuse an
     over-refund even if the caller's arithmetic were wrong)."""
     total = sum((money for _, money in amounts.values()), Decimal("0.00")) + shipping
+    if shipping > 0:
+        # The daily sales figures lose each refund line as it is written (0011); the shipping given
+        # back has no line, so it comes off here, from the day the order was placed like the lines.
+        cur.execute("""UPDATE sales_daily SET revenue = revenue - %s
+                       WHERE day = (SELECT (created_at AT TIME ZONE 'UTC')::date FROM orders WHERE order_id = %s)""",
+                    (shipping, order_id))
     cur.execute("""INSERT INTO refunds (order_id, payment_id, amount, reason, goods_returned, idempotency_key,
                                         provider_reference, created_by)
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
