@@ -34,7 +34,10 @@ RETURN_MARKER_RETENTION = dt.timedelta(hours=1)
 # Audit entries projected into the audit log's filter index per pass (~50k: about two seconds);
 # a restored log of a million entries is indexed over a few passes.
 AUDIT_CATCH_UP_PER_PASS = 50_000
-_SETTLED = {OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.SHIPPED}
+# The order holds its units (or held them and refunded some, which refunds restock on their own):
+# its reservation marker can go.
+_SETTLED = {OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.PARTIALLY_REFUNDED,
+            OrderStatus.REFUNDED}
 
 
 @dataclass

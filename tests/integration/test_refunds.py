@@ -224,3 +224,20 @@ def test_a_shipped_order_partly_refunded_cannot_be_shipped_again(db, store, paid
         cur.execute("SELECT count(*) AS n FROM mail_outbox WHERE order_id = %s AND kind = 'order.shipped'",
                     (paid_order["order_id"],))
         assert cur.fetchone()["n"] == 1
+
+
+@pytest.mark.parametrize("full", [True, False], ids=["refunded", "partly-refunded"])
+def test_no_reservation_marker_is_left_on_an_order_refunded_before_recovery_settled_it(db, store, paid_order, full):
+    from shop.domain import markers
+
+    # The hold a checkout leaves until the next reservation or recovery pass drops it (a worker that
+    # stopped right after placing the order leaves exactly this).
+    mug = paid_order["mug"]["_id"]
+    store.products.update_one({"_id": mug}, {"$set": {
+        markers.path(markers.HOLDS, markers.order_key(paid_order["order_id"])): 3, "marked": True}})
+    if full:
+        refund(db, store, paid_order, full=True)
+    else:
+        refund(db, store, paid_order, {"Taza": 1})
+    recover(db, store)
+    assert store.stock.with_markers("holds") == []
