@@ -22,6 +22,7 @@ from shop.domain.orders import OrderLine
 class DiscountPreview:
     code: str
     line_discounts: list[Decimal]
+    order_amount: Decimal | None = None  # a fixed code: what comes off the order as a whole (not per unit)
 
     @property
     def total(self) -> Decimal:
@@ -39,7 +40,7 @@ def preview_discount(db: PostgresDatabase, user_id: int, raw_code: str, lines: l
     amounts = [(line.gross, line.category) for line in lines]
     discount.check(dt.datetime.now(dt.timezone.utc), amounts, customer_uses=db.discounts.customer_uses(code, user_id),
                    customer_id=user_id)
-    return DiscountPreview(code, discount.line_discounts(amounts))
+    return DiscountPreview(code, discount.line_discounts(amounts), order_amount=discount.value if discount.kind == "fixed" else None)
 
 
 def create_discount_code(db: PostgresDatabase, discount: DiscountCode, customer_email: str | None = None) -> None:

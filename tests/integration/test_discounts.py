@@ -332,3 +332,28 @@ def test_an_order_a_code_brings_to_zero_is_confirmed_without_a_card_and_invoiced
     order = db.orders.get(order_id)
     assert order.status.value == "paid" and order.invoice is not None and not order.payments
     assert client.get(f"/orders/{order_id}/invoice").status_code == 200
+
+
+def test_a_fixed_code_is_previewed_as_coming_off_the_order_not_each_unit(client, auth, db, make_product, make_user):
+    make_code(db, "MENOS5", kind="fixed", value="5.00")
+    product = make_product(name="Cafetera", stock=5, price="40.00")
+    make_user(email="ana@example.com")
+    auth.login("ana@example.com")
+    page = client.get(f"/products/{product['_id']}?code=MENOS5").get_data(as_text=True)
+    preview = page.split('data-testid="code-preview">')[1].split("</p>")[0]
+    assert "por unidad" not in preview and "todo el pedido" in preview and "5,00" in preview
+
+
+def test_someone_elses_address_is_not_found_rather_than_sent_back_to_your_own_book(client, auth, db, make_user):
+    from shop.domain.shipping import parse_address
+
+    owner = make_user(email="owner@example.com")
+    address_id = db.shipping.add_address(owner.user_id, parse_address({
+        "full_name": "Ana Pérez", "street": "Calle Mayor 1", "postal_code": "28013", "city": "Madrid",
+        "province": "Madrid", "country": "ES", "phone": "612345678"}), True)
+    make_user(email="ana@example.com")
+    auth.login("ana@example.com")
+    token = csrf_token_from(client.get("/account/addresses/").get_data(as_text=True))
+    for action in ("default", "delete"):
+        assert client.post(f"/account/addresses/{address_id}/{action}", data={"csrf_token": token}).status_code == 404
+    assert db.shipping.addresses_of(owner.user_id)
