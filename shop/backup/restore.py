@@ -104,8 +104,27 @@ def restore(archive: Path, summary: dict, target: Source, *, key: bytes | None, 
                 client.drop_database(staging.mongodb_db)
     result = check_restored(target, summary)
     if result["ok"]:
+        result["problems"] = _check_the_shop_starts(target)
+        result["ok"] = not result["problems"]
+    if result["ok"]:
         _rebuild_catalog_index(target)
     return result
+
+
+def _check_the_shop_starts(target: Source) -> list[str]:
+    """What the shop does to its databases when it starts (apply both schemas) must succeed on the
+    restored ones: matching the manifest is not enough if the shop then refuses to start on them."""
+    db = PostgresDatabase(target.postgres_url, max_connections=1)
+    store = MongoStore(target.mongodb_url, target.mongodb_db)
+    try:
+        db.migrate()
+        store.apply_schema()
+    except Exception as error:  # any refusal is the drill's finding, reported, never a traceback  # noqa: BLE001
+        return [f"the shop would not start on the restored databases: {str(error).splitlines()[0][:300]}"]
+    finally:
+        db.close()
+        store.close()
+    return []
 
 
 def _check_inner_manifest(extracted: Path, summary: dict) -> None:
@@ -195,8 +214,11 @@ def _restore_mongo(dump_dir: Path, target: Source) -> None:
             for index in metadata.get("indexes", []):
                 if index["name"] == "_id_":
                     continue
-                db[name].create_index(list(index["key"].items()), name=index["name"],
-                                      unique=index.get("unique", False))
+                # Every option the index had (sparse, unique, partialFilterExpression, collation,
+                # expireAfterSeconds …): an index restored without one is another index to the shop,
+                # whose start-up then refuses it (IndexKeySpecsConflict).
+                options = {k: v for k, v in index.items() if k not in ("v", "key", "ns")}
+                db[name].create_index(list(index["key"].items()), **options)
             batch = []
             with open(dump_dir / f"{name}.bson", "rb") as handle:
                 for doc in decode_file_iter(handle):

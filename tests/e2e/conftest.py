@@ -45,8 +45,10 @@ def start_shop(data_dir: Path, port: int | None = None, extra_env: dict | None =
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MONGODB_URL")}
     # Journeys check what a change shows at once; the catalog page cache has its own test.
     # Every browser here registers from 127.0.0.1; the registration limit has its own test.
+    # Links in the shop's e-mails start with PUBLIC_URL: the address these browsers use.
     env.update({"SHOP_DATA_DIR": str(data_dir), "PORT": str(port), "WEB_CONCURRENCY": "2", "CATALOG_CACHE_SECONDS": "0",
-                "PYTHONUNBUFFERED": "1", "REGISTER_RATE_LIMIT": "1000 per hour", **(extra_env or {})})
+                "PYTHONUNBUFFERED": "1", "REGISTER_RATE_LIMIT": "1000 per hour",
+                "PUBLIC_URL": f"http://127.0.0.1:{port}", **(extra_env or {})})
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-{port}.log"
     with open(log_path, "wb") as log_file:

@@ -97,7 +97,8 @@ def test_a_backup_restores_identical_data_indexes_and_validators(source, servers
         restored = MongoStore(target.mongodb_url, target.mongodb_db)
         try:
             assert "$jsonSchema" in restored.validators()["products"]
-            assert {"catalog_pending", "marked"} <= set(restored.products.index_information())
+            indexes = restored.products.index_information()
+            assert indexes["catalog_pending"].get("sparse") and indexes["marked"].get("sparse")
             assert restored.reviews.collection.index_information()["one_review_per_customer"]["unique"]
             assert restored.stock.levels() == store.stock.levels()
         finally:
@@ -105,13 +106,17 @@ def test_a_backup_restores_identical_data_indexes_and_validators(source, servers
 
 
 def _the_shop_works_on(target: backup.Source, tmp_path: Path) -> None:
+    """The shop starts on the restored databases (its start-up applies both schemas, which refused
+    indexes restored without their options) and serves them."""
+    from shop.bootstrap import prepare_databases
     from shop.config import Settings
     from shop.web.extensions import close_stores
     from shop.web.factory import create_app
 
-    app = create_app({"TESTING": True}, settings=Settings(
-        env="testing", secret_key="r" * 48, database_url=target.postgres_url, mongodb_url=target.mongodb_url,
-        mongodb_db=target.mongodb_db, data_dir=tmp_path))
+    settings = Settings(env="testing", secret_key="r" * 48, database_url=target.postgres_url,
+                        mongodb_url=target.mongodb_url, mongodb_db=target.mongodb_db, data_dir=tmp_path)
+    prepare_databases(settings, demo=False)
+    app = create_app({"TESTING": True}, settings=settings)
     try:
         client = app.test_client()
         assert "60 productos" in client.get("/").get_data(as_text=True)
@@ -363,3 +368,17 @@ def test_the_archive_never_contains_the_database_password(source, db, store, mak
         assert password.encode() not in archive.read_bytes()
         assert password not in (tmp_path / archive.name.replace(".tar.gz", ".manifest.json")).read_text()
     assert hashlib.sha256(archive.read_bytes()).hexdigest() == backup.list_sets(tmp_path)[0]["archive_sha256"]
+
+
+def test_a_restore_the_shop_could_not_start_on_is_reported_as_failed(source, servers, db, store, make_user,
+                                                                        tmp_path):
+    """The drill's last check: the shop's own start-up schema step on the restored databases. A set
+    whose products index differs from the one the shop declares (as restores used to make) fails."""
+    populate(db, store, make_user)
+    store.products.drop_index("marked")
+    store.products.create_index([("marked", 1)], name="marked")  # the option the shop needs, lost
+    archive = backup.create_backup(source, tmp_path)
+    (summary,) = backup.list_sets(tmp_path)
+    with scratch_target(servers) as target:
+        result = backup.restore(archive, summary, target, key=None)
+    assert not result["ok"] and "would not start" in result["problems"][0]
