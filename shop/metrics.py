@@ -25,6 +25,9 @@ RECOVERY_ACTIONS = Counter(
     "shop_recovery_actions_total", "What recovery passes did: aborted, expired (unpaid orders), "
     "stock_returned, holds_settled, holds_released, catalog_synced.", ["action"])
 MAILS = Counter("shop_mails_total", "Outbox mails by outcome: sent, retried, failed, uncertain.", ["outcome"])
+RATE_LIMIT_STORE_ERRORS = Counter(
+    "shop_rate_limit_store_errors_total", "Rate-limit store calls that failed; meanwhile each process counts "
+    "its own limits in memory (Flask-Limiter's fallback).")
 POOL_IN_USE = Gauge("shop_db_pool_connections_in_use", "PostgreSQL connections in use.",
                     multiprocess_mode="livesum")
 POOL_WAITING = Gauge("shop_db_pool_waiting", "Requests waiting for a PostgreSQL connection.",

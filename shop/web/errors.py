@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import gettext
 from flask_limiter.errors import RateLimitExceeded
+from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -72,8 +73,13 @@ def error_response(status: int, message: str):
     if wants_json():
         body = {"error": {"status": status, "message": message, "request_id": current_request_id()}}
         return jsonify(body), status
-    return render_template("error.html", status=status, message=message,
-                           request_id=current_request_id()), status
+    try:
+        return render_template("error.html", status=status, message=message,
+                               request_id=current_request_id()), status
+    except Exception:  # an error page must never fail in its turn: the message as plain text  # noqa: BLE001
+        log.exception("the error page itself failed on %s %s", request.method, request.path)
+        return Response(f"{message} ({current_request_id()})\n", status=status,
+                        content_type="text/plain; charset=utf-8")
 
 
 def init_app(app: Flask) -> None:
@@ -98,6 +104,10 @@ def init_app(app: Flask) -> None:
     def database_unavailable(error: Exception):
         # A database that does not answer is the operator's problem, not a bug: 503, try again.
         log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+        if "_login_user" not in g:
+            # Loading the person failed (or was never tried): the page shows no one rather than
+            # reach for the database again through another connection that may be dead too.
+            g._login_user = AnonymousUserMixin()
         return error_response(503, _status_message(503))
 
     # The shop's own errors, and the drivers' for code that talks to a database directly (sessions,

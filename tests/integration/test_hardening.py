@@ -249,3 +249,39 @@ def test_paying_or_cancelling_someone_elses_order_is_a_404_recorded_with_what_wa
     probes = list(store.audit_logs.find({"action": "order.probed"}))
     assert sorted(p["details"]["attempted"] for p in probes) == ["cancel", "pay"]
     assert {(p["actor_id"], p["target"]) for p in probes} == {(prober.user_id, f"order:{order_id}")}
+
+
+def test_lost_postgresql_connections_are_never_a_500_with_rate_limits_counted_in_postgresql(
+        settings, db, store, make_user, migrated, caplog):
+    """The error page of a 503 must not need the database (it loaded the logged-in user through
+    another dead connection), and the rate-limit store's lost connection falls back, visibly."""
+    from prometheus_client import REGISTRY
+
+    from shop.web.extensions import close_stores, get_db
+    from shop.web.factory import create_app
+
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True}, settings=settings)
+    try:
+        make_user(email="c@example.com")
+        client = app.test_client()
+        token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+        assert client.post("/auth/login", data={"email": "c@example.com", "password": "correct horse battery",
+                                                "csrf_token": token}).status_code == 302
+        statuses = []
+        for _ in range(3):
+            assert client.get("/orders/").status_code == 200
+            with app.app_context():  # the pool holds several idle connections, as under load
+                with get_db().transaction(), get_db().transaction(), get_db().transaction():
+                    pass
+            _terminate_other_backends(migrated)  # mid-burst: the next requests draw dead connections
+            for url in ("/orders/", "/", "/cart/", "/orders/", "/auth/login"):
+                statuses.append(client.get(url).status_code)
+            token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+            statuses.append(client.post("/auth/login", data={"email": "c@example.com", "password": "x" * 12,
+                                                             "csrf_token": token}).status_code)
+        assert 500 not in statuses, statuses
+        assert set(statuses) <= {200, 401, 503}, statuses
+        assert any("rate-limit store in PostgreSQL failed" in r.getMessage() for r in caplog.records)
+        assert REGISTRY.get_sample_value("shop_rate_limit_store_errors_total") >= 1
+    finally:
+        close_stores(app)

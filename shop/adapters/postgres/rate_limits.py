@@ -10,6 +10,8 @@ an option. Registered for `shop+postgresql://` URIs by importing this module (sh
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import threading
 import time
@@ -17,9 +19,29 @@ import time
 import psycopg2
 from limits.storage import Storage
 
+from shop.adapters.errors import DatabaseError
 from shop.adapters.postgres import PostgresDatabase
+from shop.metrics import RATE_LIMIT_STORE_ERRORS
+
+log = logging.getLogger(__name__)
 
 SCHEME = "shop+postgresql"
+
+
+def _counted(method):
+    """A failing call is logged and counted (shop_rate_limit_store_errors_total) before Flask-Limiter
+    falls back to counting in each process's memory, so an operator sees that limits are looser."""
+    @functools.wraps(method)
+    def counted(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as error:
+            RATE_LIMIT_STORE_ERRORS.inc()
+            log.warning("rate-limit store in PostgreSQL failed (%s: %s): limits are counted per process "
+                        "until it answers again", type(error).__name__, str(error).splitlines()[0][:200])
+            raise
+
+    return counted
 
 
 class PostgresRateLimitStorage(Storage):
@@ -34,7 +56,7 @@ class PostgresRateLimitStorage(Storage):
 
     @property
     def base_exceptions(self):
-        return psycopg2.Error
+        return psycopg2.Error, DatabaseError
 
     def _database(self):
         """This process's pool, made on first use (after a worker fork, never before)."""
@@ -43,6 +65,7 @@ class PostgresRateLimitStorage(Storage):
                 self._db, self._pid = PostgresDatabase(self._url, min_connections=0, max_connections=4), os.getpid()
             return self._db
 
+    @_counted
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         with self._database().statement() as cur:
             cur.execute(
@@ -56,6 +79,7 @@ class PostgresRateLimitStorage(Storage):
                    RETURNING count""", {"key": key, "amount": amount, "expiry": expiry})
             return cur.fetchone()["count"]
 
+    @_counted
     def get(self, key: str) -> int:
         with self._database().statement() as cur:
             cur.execute("SELECT count FROM rate_limit_counters WHERE key = %s AND expires_at > clock_timestamp()",
@@ -63,6 +87,7 @@ class PostgresRateLimitStorage(Storage):
             row = cur.fetchone()
         return row["count"] if row else 0
 
+    @_counted
     def get_expiry(self, key: str) -> float:
         with self._database().statement() as cur:
             cur.execute("SELECT extract(epoch FROM expires_at) AS at FROM rate_limit_counters WHERE key = %s", (key,))
@@ -81,6 +106,7 @@ class PostgresRateLimitStorage(Storage):
             cur.execute("DELETE FROM rate_limit_counters")
             return cur.rowcount
 
+    @_counted
     def clear(self, key: str) -> None:
         with self._database().statement() as cur:
             cur.execute("DELETE FROM rate_limit_counters WHERE key = %s", (key,))
