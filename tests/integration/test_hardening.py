@@ -270,9 +270,9 @@ def test_lost_postgresql_connections_are_never_a_500_with_rate_limits_counted_in
         statuses = []
         for _ in range(3):
             assert client.get("/orders/").status_code == 200
-            with app.app_context():  # the pool holds several idle connections, as under load
-                with get_db().transaction(), get_db().transaction(), get_db().transaction():
-                    pass
+            # The pool holds several idle connections, as under load.
+            with app.app_context(), get_db().transaction(), get_db().transaction(), get_db().transaction():
+                pass
             _terminate_other_backends(migrated)  # mid-burst: the next requests draw dead connections
             for url in ("/orders/", "/", "/cart/", "/orders/", "/auth/login"):
                 statuses.append(client.get(url).status_code)
