@@ -11,6 +11,7 @@ missing=()
 [ -x /usr/bin/sqlmap ] || missing+=(sqlmap)
 [ -x /usr/sbin/haproxy ] || missing+=(haproxy)  # the load-balanced test runs deploy/haproxy/shop.cfg
 [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)  # the integration pass through a pooler
+[ -x /usr/bin/xmllint ] || missing+=(libxml2-utils)  # the deploy files are checked with their own validators
 command -v npm >/dev/null 2>&1 || missing+=(npm)  # mongosh for the hand-applied MongoDB schema test
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -26,4 +27,4 @@ else
 fi
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-[ -x /usr/bin/chromium ] && [ -x /usr/sbin/sshd ] && [ -x /usr/bin/sqlmap ] && [ -x /usr/sbin/haproxy ] || { echo "error: install finished but a program is missing" >&2; exit 1; }
+[ -x /usr/bin/chromium ] && [ -x /usr/sbin/sshd ] && [ -x /usr/bin/sqlmap ] && [ -x /usr/sbin/haproxy ] && [ -x /usr/bin/xmllint ] || { echo "error: install finished but a program is missing" >&2; exit 1; }
