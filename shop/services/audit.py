@@ -115,9 +115,21 @@ class AuditLog:
                         entries[-1]["seq"], exc_info=True)
 
     def verify(self) -> tuple[int, int | None]:
-        """(number of entries, first broken sequence number or None)."""
+        """(number of entries, first broken sequence number or None).
+
+        A chain whose newest entries were deleted (and its head moved back) is still a valid chain:
+        what proves it complete is the anchor in PostgreSQL, the last entry the flushers indexed
+        (seq and hash, moved at each flush), which MongoDB write access alone cannot rewrite. That
+        entry must still be in the chain, unchanged."""
         # Streamed: the chain is walked once, never held in memory.
-        return self.store.audit.count(), first_broken_entry(self.store.audit.entries())
+        count, broken = self.store.audit.count(), first_broken_entry(self.store.audit.entries())
+        if broken is None and self.index is not None:
+            through, last_hash = self.index.audit_index_state()
+            if through:
+                anchored = self.store.audit.between(through, through, newest_first=False)
+                if not anchored or anchored[0]["hash"] != last_hash:
+                    broken = through
+        return count, broken
 
 
 def _event(line: str) -> AuditEvent:

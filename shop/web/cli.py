@@ -67,11 +67,12 @@ def init_app(app: Flask) -> None:
         from shop.services.audit import AuditLog
 
         with _databases_for_command() as settings:
-            store = bootstrap.mongo(settings)
+            store, db = bootstrap.mongo(settings), bootstrap.postgres(settings, 1)
             try:
-                count, broken = AuditLog(store, settings.audit_spool_path).verify()
+                count, broken = AuditLog(store, settings.audit_spool_path, index=db.lists).verify()
             finally:
                 store.close()
+                db.close()
         if broken is not None:
             raise click.ClickException(f"la cadena del registro de auditoría se rompe en la entrada {broken} "
                                        f"(de {count}): esa entrada fue alterada, borrada o reordenada")

@@ -42,6 +42,22 @@ def test_an_entry_altered_in_the_database_is_named_by_verification(audit_log, st
     assert result.exit_code == 1 and "se rompe en la entrada 3" in result.output
 
 
+def test_deleting_the_newest_entries_is_caught_by_the_anchor_kept_in_postgresql(store, db, app, tmp_path):
+    """Someone with write access to MongoDB alone removes the newest entries and moves the head back:
+    the chain left is intact, but PostgreSQL remembers how far it reached and with which hash."""
+    audit_log = AuditLog(store, tmp_path / "audit-spool.jsonl", index=db.lists)
+    for i in range(5):
+        audit_log.record(AuditEvent("order.placed", f"order:{i}"))
+    audit_log.flush_spool()
+    assert audit_log.verify() == (5, None)
+    store.audit_logs.delete_many({"seq": {"$gte": 4}})
+    store.audit.head.update_one({"_id": "chain"}, {"$set": {"seq": 3, "hash": store.audit_logs.find_one(
+        {"seq": 3})["hash"]}})
+    assert audit_log.verify() == (3, 5)
+    result = app.test_cli_runner().invoke(args=["audit-verify"])
+    assert result.exit_code == 1 and "entrada 5" in result.output
+
+
 def test_the_cli_reports_an_intact_chain(audit_log, app):
     audit_log.record(AuditEvent("login.succeeded", "user:1"))
     audit_log.flush_spool()
