@@ -73,6 +73,7 @@ class Settings:
     session_idle_minutes: int = 60  # a login unused this long ends (docs/security.md)
     session_max_hours: int = 12  # and any login ends this long after it started, however much it is used
     products_per_page: int = 12
+    request_stuck_seconds: float = 30.0  # a request running longer is logged with its stack; /healthz says 503
     readiness_timeout_seconds: float = 2.0  # /readyz answers within this (load balancers wait 2–5 s)
     catalog_cache_seconds: int = 0  # a catalog page is reused this long (load_settings: 2, 0 in testing)
     low_stock_threshold: int = 5  # the dashboard's default; staff can change it per view
@@ -275,6 +276,7 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         products_per_page=_env_int(environ, "PRODUCTS_PER_PAGE", 12),
         catalog_cache_seconds=_env_int(environ, "CATALOG_CACHE_SECONDS", 0 if env == "testing" else 2),
         readiness_timeout_seconds=_env_float(environ, "READINESS_TIMEOUT_SECONDS", 2.0),
+        request_stuck_seconds=_env_float(environ, "REQUEST_STUCK_SECONDS", 30.0),
         low_stock_threshold=_env_int(environ, "LOW_STOCK_THRESHOLD", 5),
         checkout_lease_seconds=_env_int(environ, "CHECKOUT_LEASE_SECONDS", 30),
         max_unpaid_orders=_env_int(environ, "MAX_UNPAID_ORDERS", 3),

@@ -35,6 +35,7 @@ from shop.web import (
     staff_products,
     staff_shipping,
     staff_users,
+    watchdog,
 )
 from shop.web.extensions import babel, cache, csrf, limiter, login_manager, select_locale
 
@@ -123,6 +124,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     Bootstrap5(app)
 
     requestlog.init_app(app)
+    watchdog.init_app(app)
     monitoring.init_app(app)
     access.init_app(app)
     security.init_app(app)

@@ -7,6 +7,7 @@ import logging
 import pymongo
 from flask import Blueprint, current_app, jsonify
 
+from shop.web import watchdog
 from shop.web.access import public
 from shop.web.extensions import get_db, get_store
 
@@ -17,6 +18,12 @@ log = logging.getLogger(__name__)
 @bp.get("/healthz")
 @public
 def healthz():
+    """The process answers — and none of its requests is stuck past REQUEST_STUCK_SECONDS (then 503,
+    so a load balancer stops sending work that would queue behind it; shop.web.watchdog)."""
+    bound = current_app.config["SHOP_SETTINGS"].request_stuck_seconds
+    stuck = watchdog.stuck_requests(bound)
+    if stuck:
+        return jsonify(status="wedged", stuck_requests=len(stuck), bound_seconds=bound), 503
     return jsonify(status="ok")
 
 

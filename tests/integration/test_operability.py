@@ -132,3 +132,41 @@ def test_a_draining_instance_is_not_ready_so_the_load_balancer_takes_it_out(app,
     assert client.get("/healthz").status_code == 200 and client.get("/").status_code == 200  # still serving
     draining.unlink()
     assert client.get("/readyz").status_code == 200
+
+
+def test_a_request_stuck_past_its_bound_is_logged_with_its_stack_and_healthz_says_so(settings, db, store, caplog):
+    import dataclasses
+    import threading
+    import time
+
+    from shop.web import watchdog
+    from shop.web.access import public
+    from shop.web.extensions import close_stores
+    from shop.web.factory import create_app
+
+    app = create_app({"TESTING": True}, settings=dataclasses.replace(settings, request_stuck_seconds=0.3))
+    release = threading.Event()
+
+    @public
+    def wait_for_a_lock_nobody_releases():
+        release.wait(20)
+        return "done"
+
+    app.add_url_rule("/stuck-for-the-test", "stuck_for_the_test", wait_for_a_lock_nobody_releases)
+    try:
+        stuck = threading.Thread(target=lambda: app.test_client().get("/stuck-for-the-test"))
+        stuck.start()
+        time.sleep(0.6)
+        client = app.test_client()
+        response = client.get("/healthz")
+        assert response.status_code == 503 and response.json["status"] == "wedged"
+        assert watchdog.report_stuck(0.3) == 1 and watchdog.report_stuck(0.3) == 1
+        reports = [r.getMessage() for r in caplog.records if "REQUEST_STUCK_SECONDS" in r.getMessage()]
+        assert len(reports) == 1  # once per stuck request, however often the watchdog looks
+        assert "/stuck-for-the-test" in reports[0] and "wait_for_a_lock_nobody_releases" in reports[0]
+        release.set()
+        stuck.join(10)
+        assert client.get("/healthz").status_code == 200
+    finally:
+        release.set()
+        close_stores(app)
