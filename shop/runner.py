@@ -181,8 +181,8 @@ def _serve_with_waitress(settings: Settings) -> None:
 
 def _start_background_threads(settings: Settings, app) -> None:
     """Each web worker runs the request watchdog (shop.web.watchdog), the periodic recovery (an
-    advisory lock lets one pass run at a time) and flushes the audit spool. Mail is delivered by MailSenderProcess (gunicorn) or
-    `_start_mail_sender_thread` (waitress)."""
+    advisory lock lets one pass run at a time) and flushes the audit spool. Mail is delivered by
+    MailSenderProcess (gunicorn) or `_start_mail_sender_thread` (waitress)."""
     from shop.services.audit import AuditFlusher, AuditLog
     from shop.services.recovery import RecoveryThread
     from shop.web.watchdog import Watchdog
