@@ -7,3 +7,5 @@ FROM (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, sum(total_amount - re
       FROM orders WHERE status IN ('paid', 'shipped', 'partially_refunded', 'refunded')
       GROUP BY 1) AS counted
 WHERE s.day = counted.day;
+
+INSERT INTO schema_migrations (version, name) VALUES ('0018', '0018_refunded_shipping_in_sales.sql') ON CONFLICT (version) DO NOTHING;
