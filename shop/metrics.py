@@ -1,4 +1,4 @@
-"""Prometheus metrics: what the shop is doing (issue 13, "Seeing what it does"; docs/operations.md).
+"""Prometheus metrics: what the shop is doing (docs/operations.md).
 
 Counters and histograms are updated where things happen; the backlogs (audit spool, mail outbox)
 are read from disk when /metrics is scraped. Under gunicorn every worker writes its samples to
