@@ -1,4 +1,4 @@
-"""What the checkout saga needs from its stores, as small Protocols (issue 9).
+"""What the checkout saga needs from its stores, as small Protocols.
 
 `shop.services.checkout` is written against these; the real adapters (PostgresDatabase,
 MongoStore) satisfy them, and so do the in-memory fakes of `tests/unit/fakes.py`, which let the
