@@ -231,7 +231,10 @@ class OutboxMailer:
         if before_data is not None and not before_data():
             raise NotHandedOver("the outbox row is no longer this sender's")
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
+        # named so that sorting the names sorts the mails in the order they were written
+        now = time.time_ns()
+        stamp = time.strftime('%Y%m%dT%H%M%S', time.gmtime(now // 1_000_000_000))
+        path = self.directory / f"{stamp}.{now % 1_000_000_000:09d}-{uuid.uuid4().hex[:8]}.eml"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # links in it are secrets
         with os.fdopen(fd, "wb") as handle:
             handle.write(_message(mail, self.sender).as_bytes())

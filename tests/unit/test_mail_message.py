@@ -32,3 +32,15 @@ def test_a_mail_without_html_is_plain_text_alone():
     assert message.get_content_type() == "text/plain"
     assert message.get_content() == "Open the link.\n"
     assert message["Message-ID"].endswith("@b.example>")
+
+
+def test_mails_written_to_the_outbox_in_one_second_sort_by_name_in_the_order_they_were_written(tmp_path):
+    from shop.adapters.mail import OutboxMailer
+
+    outbox = OutboxMailer(tmp_path, "tienda@example.es")
+    subjects = [f"mail {n:03d}" for n in range(200)]
+    for subject in subjects:
+        outbox.send(Mail("lucia@example.com", subject, "texto"))
+    written = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"]
+               for p in sorted(tmp_path.glob("*.eml"))]
+    assert written == subjects
