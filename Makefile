@@ -9,16 +9,16 @@ MONGOSH       := tools/node_modules/.bin/mongosh
 # The machine's own PostgreSQL (15 here), used for a second integration pass when it answers.
 SYSTEM_PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-unit test-integration test-e2e test-system-pg test-pgbouncer lint audit-deps init-db translations clean-data
+.PHONY: run test test-unit test-integration test-e2e test-system-pg test-pgbouncer lint lock audit-deps init-db translations clean-data
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(RUNTIME_STAMP): requirements.txt | $(VENV)/bin/python
+$(RUNTIME_STAMP): requirements.txt requirements/production.txt requirements/embedded.txt | $(VENV)/bin/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(DEV_STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/python
+$(DEV_STAMP): requirements.txt requirements-dev.txt requirements/production.txt requirements/embedded.txt requirements/dev.txt | $(VENV)/bin/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(RUNTIME_STAMP)
 
@@ -40,7 +40,6 @@ test: $(DEV_STAMP)
 	bash scripts/ensure-system-packages.sh
 	$(MAKE) --no-print-directory $(MONGOSH)
 	$(BIN)/ruff check .
-	$(BIN)/bandit -q -c pyproject.toml -r shop ops
 	bash scripts/audit-dependencies.sh $(BIN)
 	$(BIN)/pytest tests
 	$(MAKE) --no-print-directory test-system-pg
@@ -74,7 +73,13 @@ audit-deps: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/bandit -q -c pyproject.toml -r shop ops
+
+## make lock: pin every package, with hashes, from requirements/*.in (after editing one of them)
+lock: $(DEV_STAMP)
+	cd requirements && for set in production embedded dev; do \
+		../$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+			--no-emit-index-url --no-emit-find-links $$set.in -o $$set.txt || exit 1; \
+	done
 
 ## make translations: extract messages, merge them into the Spanish catalog, compile it
 translations: $(DEV_STAMP)

@@ -130,7 +130,7 @@ def fill_audit(store: MongoStore, db: PostgresDatabase, size: int) -> None:
         began = time.perf_counter()
         rng = random.Random(size)  # noqa: S311 - test data, not secrets
         last = store.audit.by_seq([have])[0]["hash"] if have else GENESIS_HASH
-        start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=365 * YEARS)
+        start = dt.datetime.now(dt.UTC) - dt.timedelta(days=365 * YEARS)
         step = dt.timedelta(days=365 * YEARS) / size
         batch = []
         for seq in range(have + 1, size + 1):

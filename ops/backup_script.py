@@ -52,7 +52,7 @@ def _ping(url: str | None, status: str) -> None:
         return
     try:
         # The operator's own http(s) URL, checked just above.
-        urllib.request.urlopen(f"{url.rstrip('/')}/{status}", timeout=10).close()  # noqa: S310  # nosec B310
+        urllib.request.urlopen(f"{url.rstrip('/')}/{status}", timeout=10).close()  # noqa: S310
     except OSError as error:
         log.warning("monitoring ping failed: %s", error)
 

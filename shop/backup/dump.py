@@ -47,7 +47,7 @@ def exclusive(directory: Path) -> Iterator[None]:
 def create_backup(source: Source, directory: Path, *, key: bytes | None = None,
                   now: dt.datetime | None = None) -> Path:
     """Make one backup set in `directory`; returns the archive. Nothing is left half-written."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     name = now.strftime("shop-%Y%m%dT%H%M%SZ")
     with exclusive(directory):
         for stale in directory.glob(".tmp-shop-*"):  # left by a killed run; no other run is going

@@ -12,7 +12,7 @@ from __future__ import annotations
 # The seed names an FTP server as a destination. The connection is TLS unless `?tls=off` asks for
 # plain FTP (password in clear: docs/backup.md advises against it).
 import contextlib
-import ftplib  # nosec B402
+import ftplib
 import hashlib
 import json
 import logging
@@ -212,8 +212,8 @@ class FtpServer(_RemoteListing):
     def _with_ftp(self, action):
         import ssl
 
-        ftp = (ftplib.FTP_TLS(context=ssl.create_default_context(cafile=self.ca_file))  # noqa: S321  # nosec B321
-               if self.tls else ftplib.FTP())  # noqa: S321  # nosec B321
+        ftp = (ftplib.FTP_TLS(context=ssl.create_default_context(cafile=self.ca_file))  # noqa: S321
+               if self.tls else ftplib.FTP())  # noqa: S321
         ftp.connect(self.host, self.port, timeout=30)
         try:
             ftp.login(self.user, self.password)

@@ -161,4 +161,4 @@ def _day(raw) -> dt.datetime | None:
         day = dt.date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(N_("%(name)s must be a date such as 2026-11-27."), name=text[:20]) from None
-    return dt.datetime.combine(day, dt.time(), dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(), dt.UTC)

@@ -81,7 +81,7 @@ def _positive_int(raw: str, message: str) -> int | None:
 
 def day_bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime | None, dt.datetime | None]:
     """[start 00:00, the day after end 00:00) in UTC: both days included."""
-    utc = dt.timezone.utc
+    utc = dt.UTC
     return (dt.datetime.combine(start, dt.time(), utc) if start else None,
             dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), utc) if end else None)
 

@@ -169,7 +169,7 @@ def rebuild_catalog_index(db: PostgresDatabase, store: MongoStore) -> int:
     """Rebuild the whole catalog index from MongoDB (first start after an upgrade or a restore,
     or `flask --app shop catalog-rebuild`). Returns how many products it holds. Give it a
     MongoStore opened with timeout_ms=REBUILD_TIMEOUT_MS."""
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     store.stock.mark_products_with_markers()
     count = db.catalog.rebuild(CatalogEntry.of(product) for product in store.catalog.everything_for_the_index())
     # Clock skew between hosts: a write this close to the start is left pending and projected again.

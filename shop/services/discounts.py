@@ -38,7 +38,7 @@ def preview_discount(db: PostgresDatabase, user_id: int, raw_code: str, lines: l
     if discount is None:
         raise Conflict(NOT_USABLE, code=code)
     amounts = [(line.gross, line.category) for line in lines]
-    discount.check(dt.datetime.now(dt.timezone.utc), amounts, customer_uses=db.discounts.customer_uses(code, user_id),
+    discount.check(dt.datetime.now(dt.UTC), amounts, customer_uses=db.discounts.customer_uses(code, user_id),
                    customer_id=user_id)
     return DiscountPreview(code, discount.line_discounts(amounts),
                            order_amount=discount.value if discount.kind == "fixed" else None)

@@ -59,7 +59,7 @@ def recover(db: PostgresDatabase, store: MongoStore, *, now: dt.datetime | None 
     with db.advisory_lock(RECOVERY_LOCK_KEY) as acquired:
         if not acquired:
             return RecoveryReport(ran=False)
-        report = _recover(db, store, now or dt.datetime.now(dt.timezone.utc))
+        report = _recover(db, store, now or dt.datetime.now(dt.UTC))
     _count(report)
     if audit is not None:
         for order_id in report.aborted:
@@ -162,7 +162,7 @@ def _sweep_returns(db: PostgresDatabase, store: MongoStore, now: dt.datetime, re
         back = orders_back.get(order_id) if order_id is not None else refunds_back.get(refund_id)
         at = marker.get("at") if isinstance(marker, dict) else None
         if at is not None and at.tzinfo is None:
-            at = at.replace(tzinfo=dt.timezone.utc)
+            at = at.replace(tzinfo=dt.UTC)
         if back and at is not None and now - at > RETURN_MARKER_RETENTION:
             store.stock.forget_marker(product_id, markers.RETURNS, key)
             report.returns_forgotten += 1

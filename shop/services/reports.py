@@ -53,7 +53,7 @@ class Dashboard:
 
 def dashboard(db: PostgresDatabase, store: MongoStore, low_stock_threshold: int,
               days: int = DASHBOARD_DAYS) -> Dashboard:
-    as_of = dt.datetime.now(dt.timezone.utc)
+    as_of = dt.datetime.now(dt.UTC)
     counts = db.reports.order_status_counts(days)
     return Dashboard(days=days, sales=db.reports.sales_per_day(days), status_counts=counts,
                      top_products=db.reports.top_products(days),

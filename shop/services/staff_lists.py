@@ -108,7 +108,7 @@ def _seq_position(entry: dict) -> RowPosition:
 
 
 def _aware(ts):
-    return ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
 
 
 def audit_criteria(db: PostgresDatabase, audit_filter: AuditFilter) -> dict:

@@ -37,7 +37,7 @@ def index():
     # to key the page on, so it is read every time.
     content, _ = reused(url_key("audit-page", *head), render_page, keep=lambda page: page[1]) if head \
         else render_page()
-    return render_template("staff/audit.html", content=Markup(content))  # noqa: S704  # nosec B704 - Jinja's own output
+    return render_template("staff/audit.html", content=Markup(content))  # noqa: S704  # Jinja's own output
 
 
 def _actions() -> list[str]:

@@ -63,7 +63,7 @@ def populate(db, store, make_user) -> dict[str, int]:
     from bson import ObjectId
 
     store.reviews.collection.insert_one({"product_id": ObjectId(ids[1]), "user_id": buyer.user_id, "rating": 5,
-                              "text": "¡Genial! <b>sin HTML</b>", "created_at": dt.datetime.now(dt.timezone.utc)})
+                              "text": "¡Genial! <b>sin HTML</b>", "created_at": dt.datetime.now(dt.UTC)})
     return initial
 
 
@@ -268,7 +268,7 @@ def _fake_set(directory: Path, when: dt.datetime) -> str:
 
 
 def test_retention_keeps_the_newest_and_one_per_day_week_and_month(tmp_path):
-    start = dt.datetime(2026, 1, 1, 3, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2026, 1, 1, 3, tzinfo=dt.UTC)
     names = [_fake_set(tmp_path, start + dt.timedelta(hours=12 * i)) for i in range(120)]  # two a day
     deleted = backup.apply_retention(LocalDirectory(tmp_path), keep_last=3, keep_daily=7, keep_weekly=4, keep_monthly=3)
     kept = [s["name"] for s in backup.list_sets(tmp_path)]
@@ -280,7 +280,7 @@ def test_retention_keeps_the_newest_and_one_per_day_week_and_month(tmp_path):
 
 
 def test_retention_never_deletes_the_only_set(tmp_path):
-    name = _fake_set(tmp_path, dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+    name = _fake_set(tmp_path, dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
     nothing_kept = {"keep_last": 0, "keep_daily": 0, "keep_weekly": 0, "keep_monthly": 0}
     assert backup.apply_retention(LocalDirectory(tmp_path), **nothing_kept) == []
     assert [s["name"] for s in backup.list_sets(tmp_path)] == [name]

@@ -24,7 +24,7 @@ from tests.conftest import csrf_token_from
 from tests.integration.conftest import PASSWORD
 from tests.integration.test_checkout_faults import LEASE, run_child
 
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 
 
 def make_code(db, code="VERANO10", kind="percent", value="10", **extra) -> DiscountCode:

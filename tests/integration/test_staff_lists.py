@@ -54,13 +54,13 @@ def walk(list_function, db, first_filter, *, between_pages=None):
 def test_the_orders_list_never_skips_or_repeats_an_order_while_orders_arrive(db, make_user):
     customer = make_user()
     add_orders(db, customer.user_id, 120)
-    add_orders(db, customer.user_id, 30, at=dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc))  # one time, many ties
+    add_orders(db, customer.user_id, 30, at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))  # one time, many ties
     with db.transaction() as cur:
         cur.execute("SELECT order_id FROM orders ORDER BY created_at DESC, order_id DESC")
         expected = [row["order_id"] for row in cur.fetchall()]
 
     seen = walk(staff_lists.list_orders, db, OrderFilter(per_page=7),
-                between_pages=lambda: add_orders(db, customer.user_id, 3, at=dt.datetime.now(dt.timezone.utc)))
+                between_pages=lambda: add_orders(db, customer.user_id, 3, at=dt.datetime.now(dt.UTC)))
     assert [row["order_id"] for row in seen] == expected  # newer orders appear on page 1, not mid-walk
 
 
@@ -68,7 +68,7 @@ def test_each_orders_filter_pages_through_exactly_its_matches(db, make_user):
     customer, other = make_user(), make_user()
     add_orders(db, customer.user_id, 80)
     add_orders(db, other.user_id, 40)
-    since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=200)).date()
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=200)).date()
     for order_filter, where, params in [
         (OrderFilter(status=OrderStatus.CANCELLED, per_page=4), "status = 'cancelled'", {}),
         (OrderFilter(email=other.email, per_page=6), "user_id = %(other)s", {}),
@@ -77,7 +77,7 @@ def test_each_orders_filter_pages_through_exactly_its_matches(db, make_user):
     ]:
         with db.transaction() as cur:
             cur.execute(f"SELECT order_id FROM orders WHERE {where} ORDER BY created_at DESC, order_id DESC",  # noqa: S608
-                        {"other": other.user_id, "since": dt.datetime.combine(since, dt.time(), dt.timezone.utc),
+                        {"other": other.user_id, "since": dt.datetime.combine(since, dt.time(), dt.UTC),
                          **params})
             expected = [row["order_id"] for row in cur.fetchall()]
         assert [row["order_id"] for row in walk(staff_lists.list_orders, db, order_filter)] == expected
@@ -127,7 +127,7 @@ def _plan(db, sql: str, params: dict) -> str:
 
 NO_ORDER_FILTER = {"status": None, "email": None, "order_id": None, "since": None, "until": None}
 NO_AUDIT_FILTER = {"actor_id": None, "action": None, "target": None, "since": None, "until": None}
-JAN = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+JAN = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize("statement", [

@@ -91,7 +91,7 @@ def test_return_markers_are_forgotten_an_hour_after_the_stock_is_back_and_not_be
                           str(uuid.uuid4()), full=False)
     markers = dict(store.stock.with_markers("returns"))[pid]
     assert set(markers) == {f"o{cancelled}", f"r{refund.refund_id}"}
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     assert recover(db, store, now=now).returns_forgotten == 0  # within the hour: kept
     assert recover(db, store, now=now + dt.timedelta(hours=2)).returns_forgotten == 2
     assert store.stock.with_markers("returns") == []

@@ -43,7 +43,7 @@ class FakeLedger:
         order_id = next(self._ids)
         self._keys[user_id, idempotency_key] = order_id
         self.rows[order_id] = Order(order_id, user_id, OrderStatus.PLACING, Decimal("0.00"),
-                                    dt.datetime.now(dt.timezone.utc), request_hash=request_hash, units=units)
+                                    dt.datetime.now(dt.UTC), request_hash=request_hash, units=units)
         return Placing(self.rows[order_id], True)
 
     def decide_placing(self, order_id, outcome, reason=None, lines=None, pending_ttl_minutes=30,

@@ -10,7 +10,7 @@ def chain(n: int) -> list[dict]:
     for seq in range(1, n + 1):
         event = AuditEvent(action="order.placed", target=f"order:{seq}", actor_id=7, actor_role="customer",
                            ip="127.0.0.1", details={"total": "10.00", "items": [{"qty": 1}]},
-                           ts=dt.datetime(2026, 1, 1, 12, 0, seq, 123000, tzinfo=dt.timezone.utc))
+                           ts=dt.datetime(2026, 1, 1, 12, 0, seq, 123000, tzinfo=dt.UTC))
         entry = chain_entry(event, seq, previous)
         entries.append(entry)
         previous = entry["hash"]

@@ -11,7 +11,7 @@ import pytest
 from shop.domain.discounts import DiscountCode, normalize_code, parse_discount_form
 from shop.domain.errors import Conflict, InvalidInput
 
-NOW = dt.datetime(2026, 11, 30, 12, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
 
 
 def test_a_code_is_typed_in_any_case_with_spaces():
@@ -81,4 +81,4 @@ def test_a_code_form_is_read_in_spanish_notation():
                                 "categories": "Libros, Juguetes,", "ends": "2026-12-26"})
     assert (code.code, code.value, code.min_order, code.categories) == ("NAVIDAD", D("5.50"), D("30"),
                                                                          ("Juguetes", "Libros"))
-    assert code.ends_at == dt.datetime(2026, 12, 26, tzinfo=dt.timezone.utc)
+    assert code.ends_at == dt.datetime(2026, 12, 26, tzinfo=dt.UTC)

@@ -96,7 +96,7 @@ def test_an_order_knows_who_may_see_it_and_where_it_may_go():
     from shop.domain.orders import Order, OrderStatus
 
     order = Order(7, user_id=1, status=OrderStatus.PENDING, total_amount=Decimal("10.00"),
-                  created_at=dt.datetime.now(dt.timezone.utc))
+                  created_at=dt.datetime.now(dt.UTC))
     owner, stranger = (User(uid, f"u{uid}@example.com", "U", Role.CUSTOMER, True) for uid in (1, 2))
     auditor = User(3, "a@example.com", "A", Role.AUDITOR, True)
     assert order.visible_to(owner) and order.visible_to(auditor) and order.visible_to(None)

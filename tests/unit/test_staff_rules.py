@@ -161,7 +161,7 @@ def test_an_order_filter_takes_exact_values():
                                            **{"from": "2026-11-01", "to": "2026-11-27"}))
     assert (order_filter.status, order_filter.email, order_filter.order_id) == (OrderStatus.PAID, "ana@example.com", 17)
     assert day_bounds(order_filter.start, order_filter.end) == (
-        dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc), dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc))
+        dt.datetime(2026, 11, 1, tzinfo=dt.UTC), dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
 
 
 @pytest.mark.parametrize("params", [
@@ -174,7 +174,7 @@ def test_bad_order_filters_are_refused(params):
 
 
 def test_a_list_position_round_trips_through_its_link():
-    at = dt.datetime(2026, 11, 30, 9, 15, 2, 123456, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 11, 30, 9, 15, 2, 123456, tzinfo=dt.UTC)
     position = RowPosition("orders", 1234, at)
     assert parse_row_position(position.token(), "orders") == position
     assert parse_order_filter(args(after=position.token())).after == position
@@ -282,12 +282,12 @@ def test_staff_actions_follow_the_order_lifecycle(status, expected):
 
 def _order(status: OrderStatus, shipped_at=None) -> Order:
     return Order(7, user_id=1, status=status, total_amount=Decimal("10.00"), shipped_at=shipped_at,
-                 created_at=dt.datetime(2026, 11, 30, tzinfo=dt.timezone.utc))
+                 created_at=dt.datetime(2026, 11, 30, tzinfo=dt.UTC))
 
 
 def test_a_partly_refunded_order_ships_once():
     assert staff_actions(_order(OrderStatus.PARTIALLY_REFUNDED)) == ("shipped",)
-    shipped = _order(OrderStatus.PARTIALLY_REFUNDED, shipped_at=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
+    shipped = _order(OrderStatus.PARTIALLY_REFUNDED, shipped_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
     assert staff_actions(shipped) == ()
     with pytest.raises(Conflict, match="already been shipped"):
         shipped.check_can_become(OrderStatus.SHIPPED)

@@ -55,7 +55,7 @@ class AuditChain:
                 pending = pending[landed:]
                 entries = entries[:landed]
                 # Jitter, not cryptography.
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311  # nosec B311
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
             if entries:
                 self._advance_head(entries[-1]["seq"], entries[-1]["hash"])
                 written += entries

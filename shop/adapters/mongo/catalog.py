@@ -28,7 +28,7 @@ from shop.domain.catalog import Product
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @translates_errors

@@ -17,7 +17,7 @@ class Reviews:
 
     def save(self, product_id: str, user_id: int, author: str, rating: int, text: str) -> None:
         """One review per customer and product (unique index): a second one replaces the first."""
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         self.collection.update_one(
             {"product_id": ObjectId(product_id), "user_id": user_id},
             {"$set": {"rating": rating, "text": text, "author": author, "updated_at": now},

@@ -126,7 +126,7 @@ class Stock:
         """Give a cancelled order's units back exactly once (a `returns` marker remembers it)."""
         hold = markers.path(markers.HOLDS, markers.order_key(order_id))
         returned = markers.path(markers.RETURNS, markers.order_key(order_id))
-        marker = {"qty": quantity, "at": dt.datetime.now(dt.timezone.utc)}
+        marker = {"qty": quantity, "at": dt.datetime.now(dt.UTC)}
         product = ObjectId(product_id)
         # Still held (cancelled before its hold was settled): release and remember in one update.
         result = self.products.update_one(
@@ -148,7 +148,7 @@ class Stock:
         result = self.products.update_one(
             {"_id": ObjectId(product_id), returned: {"$exists": False}},
             {"$inc": {"stock": quantity},
-             "$set": {returned: {"qty": quantity, "at": dt.datetime.now(dt.timezone.utc)}, "marked": True}})
+             "$set": {returned: {"qty": quantity, "at": dt.datetime.now(dt.UTC)}, "marked": True}})
         return result.modified_count == 1
 
 

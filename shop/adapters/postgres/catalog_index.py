@@ -81,9 +81,9 @@ def _merged_postings(terms: list[str], start: Position | None, descending: bool,
     if exclude_name_key is not None:
         conditions.append("name_key <> %s")
         extra.append(exclude_name_key)
-    branch = (f"(SELECT name_key, product_id FROM catalog_postings WHERE {' AND '.join(conditions)} "  # noqa: S608  # nosec B608 - constant fragments
+    branch = (f"(SELECT name_key, product_id FROM catalog_postings WHERE {' AND '.join(conditions)} "  # noqa: S608  # constant fragments
               f"ORDER BY name_key {direction}, product_id {direction})")
-    sql = (f"SELECT DISTINCT name_key AS key, product_id FROM ({' UNION ALL '.join([branch] * len(terms))}) "  # noqa: S608  # nosec B608 - constant fragments
+    sql = (f"SELECT DISTINCT name_key AS key, product_id FROM ({' UNION ALL '.join([branch] * len(terms))}) "  # noqa: S608  # constant fragments
            f"AS merged ORDER BY key {direction}, product_id {direction} LIMIT %s")
     return sql, [value for term in terms for value in (term, *extra)]
 
@@ -149,7 +149,7 @@ class CatalogReader:
         ∝ the postings of the query's words and values: use when they are known to be few)."""
         where, params, filters, filter_params = self._conditions(query, archived)
         self._planner(bitmap=True)
-        self._cur.execute(f"SELECT count(*) AS n FROM (SELECT 1 FROM catalog_entries "  # noqa: S608  # nosec B608 - constant fragments
+        self._cur.execute(f"SELECT count(*) AS n FROM (SELECT 1 FROM catalog_entries "  # noqa: S608  # constant fragments
                           f"WHERE {' AND '.join(where + filters)} LIMIT %s) AS matches",
                           [*params, *filter_params, cap + 1])
         return int(self._cur.fetchone()["n"])
@@ -177,7 +177,7 @@ class CatalogReader:
                 return walked
         if not filters:
             self._planner(bitmap=False)
-            self._cur.execute(f"SELECT product_id, {column} AS key FROM catalog_entries "  # noqa: S608  # nosec B608 - constant fragments
+            self._cur.execute(f"SELECT product_id, {column} AS key FROM catalog_entries "  # noqa: S608  # constant fragments
                               f"WHERE {' AND '.join(where)} {order} LIMIT %s", [*params, limit])
             return self._positions(query.sort), None
         if not few:
@@ -187,7 +187,7 @@ class CatalogReader:
             needed = ", ".join(c for c in ("words", "facets") if any(c in f for f in filters))
             self._planner(bitmap=False)
             self._cur.execute(
-                f"SELECT product_id, key FROM (SELECT product_id, {column} AS key, {needed} "  # noqa: S608  # nosec B608 - constant fragments
+                f"SELECT product_id, key FROM (SELECT product_id, {column} AS key, {needed} "  # noqa: S608  # constant fragments
                 f"FROM catalog_entries WHERE {' AND '.join(where)} {order} LIMIT %s) AS walked "
                 f"WHERE {' AND '.join(filters)} ORDER BY key {direction}, product_id {direction} LIMIT %s",
                 [*params, WALK_LIMIT, *filter_params, limit])
@@ -196,13 +196,13 @@ class CatalogReader:
                 # How many entries the walk read: those up to the last match (an index-only count).
                 last = found[-1]
                 self._cur.execute(
-                    f"SELECT count(*) AS n FROM catalog_entries WHERE {' AND '.join(where)} "  # noqa: S608  # nosec B608 - constant fragments
+                    f"SELECT count(*) AS n FROM catalog_entries WHERE {' AND '.join(where)} "  # noqa: S608  # constant fragments
                     f"AND ({column}, product_id) {'>=' if descending else '<='} (%s, %s)",
                     [*params, last.key, last.product_id])
                 return found, limit / max(limit, int(self._cur.fetchone()["n"]))
         # Few matches (or a walk that ended early): all matches from the GIN indexes, then sorted.
         self._planner(bitmap=True)
-        self._cur.execute(f"SELECT product_id, {column} AS key FROM catalog_entries "  # noqa: S608  # nosec B608 - constant fragments
+        self._cur.execute(f"SELECT product_id, {column} AS key FROM catalog_entries "  # noqa: S608  # constant fragments
                           f"WHERE {' AND '.join(where + filters)} {order} LIMIT %s",
                           [*params, *filter_params, limit])
         return self._positions(query.sort), None
@@ -272,7 +272,7 @@ class CatalogReader:
         has_all = " AND ".join(["EXISTS (SELECT 1 FROM catalog_postings o WHERE o.term = ANY(%s::text[]) "
                                 "AND o.name_key = b.key AND o.product_id = b.product_id)"] * len(others))
         self._cur.execute(
-            f"WITH batch AS MATERIALIZED ({batch_sql}) "  # noqa: S608  # nosec B608 - constant fragments
+            f"WITH batch AS MATERIALIZED ({batch_sql}) "  # noqa: S608  # constant fragments
             "SELECT key, product_id, matches, is_last, n FROM ("
             "  SELECT key, product_id, count(*) OVER () AS n,"
             f"        row_number() OVER (ORDER BY key {reverse}, product_id {reverse}) = 1 AS is_last,"
@@ -323,7 +323,7 @@ class CatalogReader:
         """Products whose whole name is what was searched (they are listed first)."""
         where, params, filters, filter_params = self._conditions(query, archived=False)
         self._planner(bitmap=False)
-        self._cur.execute(f"SELECT product_id FROM catalog_entries WHERE {' AND '.join(where + filters)} "  # noqa: S608  # nosec B608 - constant fragments
+        self._cur.execute(f"SELECT product_id FROM catalog_entries WHERE {' AND '.join(where + filters)} "  # noqa: S608  # constant fragments
                           "AND name_key = %s ORDER BY name_key, product_id LIMIT %s",
                           [*params, *filter_params, name_key, limit])
         return [row["product_id"] for row in self._cur.fetchall()]
@@ -469,7 +469,7 @@ class CatalogIndex:
                                 "facets, words, stock) FROM STDIN WITH (FORMAT csv)", buffer)
                 written += len(batch)
             cur.execute(f"INSERT INTO catalog_categories (category, products) {_RECOUNT_CATEGORIES}")  # noqa: S608
-            cur.execute(f"INSERT INTO catalog_facet_values (category, attr_key, value, products) {_RECOUNT_VALUES}")  # noqa: S608  # nosec B608 - constant fragments
+            cur.execute(f"INSERT INTO catalog_facet_values (category, attr_key, value, products) {_RECOUNT_VALUES}")  # noqa: S608  # constant fragments
             cur.execute("""INSERT INTO catalog_facet_keys (category, attr_key, distinct_values)
                            SELECT category, attr_key, count(*) FROM catalog_facet_values GROUP BY 1, 2""")
             cur.execute(f"INSERT INTO catalog_terms (term, products) {_RECOUNT_TERMS}")  # noqa: S608
@@ -616,11 +616,11 @@ def _bump(cur, table: str, column: str, key_columns: tuple[str, ...], key: tuple
         casts = ["%s::jsonb" if c == "value" else "%s" for c in key_columns]
         where = " AND ".join(f"{c} = {cast}" for c, cast in zip(key_columns, casts, strict=True))
         sql = _BUMP_SQL[table] = (
-            f"INSERT INTO {table} ({', '.join(key_columns)}, {column}) VALUES ({', '.join(casts)}, 0) "  # noqa: S608  # nosec B608 - constant fragments
+            f"INSERT INTO {table} ({', '.join(key_columns)}, {column}) VALUES ({', '.join(casts)}, 0) "  # noqa: S608  # constant fragments
             f"ON CONFLICT DO NOTHING;"
             f"UPDATE {table} SET {column} = {column} + %s WHERE {where} "
             f"RETURNING {column} - %s AS before, {column} AS after",
-            f"DELETE FROM {table} WHERE {where} AND {column} <= 0",  # noqa: S608  # nosec B608 - constant fragments
+            f"DELETE FROM {table} WHERE {where} AND {column} <= 0",  # noqa: S608  # constant fragments
         )
     upsert, delete = sql
     cur.execute(upsert, [*key, delta, *key, delta])

@@ -31,10 +31,10 @@ def take_discount_use(cur, code: str, order_id: int, user_id: int) -> DiscountCo
             WHERE code = %s AND active AND (starts_at IS NULL OR starts_at <= now())
               AND (ends_at IS NULL OR ends_at > now()) AND (max_uses IS NULL OR uses < max_uses)
               AND (user_id IS NULL OR user_id = %s)
-            RETURNING {_COLUMNS}""", (code, user_id))  # noqa: S608  # nosec B608 - constant column list
+            RETURNING {_COLUMNS}""", (code, user_id))  # noqa: S608  # constant column list
     row = cur.fetchone()
     if row is None:
-        cur.execute(f"SELECT {_COLUMNS} FROM discount_codes WHERE code = %s", (code,))  # noqa: S608  # nosec B608
+        cur.execute(f"SELECT {_COLUMNS} FROM discount_codes WHERE code = %s", (code,))  # noqa: S608
         current = cur.fetchone()
         if current is None:
             raise Conflict(NOT_USABLE, code=code)
@@ -72,13 +72,13 @@ class Discounts:
 
     def get(self, code: str) -> DiscountCode | None:
         with self._db.transaction() as cur:
-            cur.execute(f"SELECT {_COLUMNS} FROM discount_codes WHERE code = %s", (code,))  # noqa: S608  # nosec B608
+            cur.execute(f"SELECT {_COLUMNS} FROM discount_codes WHERE code = %s", (code,))  # noqa: S608
             row = cur.fetchone()
             return _code(row) if row else None
 
     def all(self) -> list[DiscountCode]:
         with self._db.transaction() as cur:
-            cur.execute(f"SELECT {_COLUMNS} FROM discount_codes ORDER BY created_at DESC, code")  # noqa: S608  # nosec B608
+            cur.execute(f"SELECT {_COLUMNS} FROM discount_codes ORDER BY created_at DESC, code")  # noqa: S608
             return [_code(row) for row in cur.fetchall()]
 
     def set_active(self, code: str, active: bool) -> bool:

@@ -32,14 +32,14 @@ class Shipping:
     def addresses_of(self, user_id: int) -> list[tuple[int, Address, bool]]:
         """(id, address, is default) for each of the user's addresses, the default first."""
         with self._db.transaction() as cur:
-            cur.execute(f"SELECT {_ADDRESS} FROM addresses WHERE user_id = %s "  # noqa: S608  # nosec B608 - constant
+            cur.execute(f"SELECT {_ADDRESS} FROM addresses WHERE user_id = %s "  # noqa: S608  # constant
                         "ORDER BY is_default DESC, address_id", (user_id,))
             return [_address(row) for row in cur.fetchall()]
 
     def address_of(self, user_id: int, address_id: int) -> Address | None:
         """The user's own address with that id (someone else's is not found)."""
         with self._db.transaction() as cur:
-            cur.execute(f"SELECT {_ADDRESS} FROM addresses WHERE user_id = %s AND address_id = %s",  # noqa: S608  # nosec B608
+            cur.execute(f"SELECT {_ADDRESS} FROM addresses WHERE user_id = %s AND address_id = %s",  # noqa: S608
                         (user_id, address_id))
             row = cur.fetchone()
             return _address(row)[1] if row else None
@@ -92,13 +92,13 @@ class Shipping:
 
     def methods(self, *, active_only: bool = False) -> list[ShippingMethod]:
         with self._db.transaction() as cur:
-            cur.execute(f"SELECT {_METHOD} FROM shipping_methods "  # noqa: S608  # nosec B608 - constant fragments
+            cur.execute(f"SELECT {_METHOD} FROM shipping_methods "  # noqa: S608  # constant fragments
                         f"{'WHERE active ' if active_only else ''}ORDER BY price, name")
             return [_method(row) for row in cur.fetchall()]
 
     def method(self, method_id: int) -> ShippingMethod | None:
         with self._db.transaction() as cur:
-            cur.execute(f"SELECT {_METHOD} FROM shipping_methods WHERE method_id = %s", (method_id,))  # noqa: S608  # nosec B608
+            cur.execute(f"SELECT {_METHOD} FROM shipping_methods WHERE method_id = %s", (method_id,))  # noqa: S608
             row = cur.fetchone()
             return _method(row) if row else None
 

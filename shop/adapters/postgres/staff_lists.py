@@ -53,7 +53,7 @@ def orders_query(criteria: dict, after: RowPosition | None, before: RowPosition 
     keyset = f"AND (o.created_at, o.order_id) {compare} (%(at)s, %(row_id)s)" if compare else ""
     return (f"""SELECT o.*, u.email, u.full_name FROM orders o JOIN users u USING (user_id)
                 WHERE {_ORDER_FILTERS} {keyset}
-                ORDER BY o.created_at {direction}, o.order_id {direction} LIMIT %(limit)s""",  # noqa: S608  # nosec B608 - fixed fragments
+                ORDER BY o.created_at {direction}, o.order_id {direction} LIMIT %(limit)s""",  # noqa: S608  # fixed fragments
             {**criteria, **position, "limit": limit})
 
 
@@ -64,7 +64,7 @@ def payments_query(criteria: dict, after: RowPosition | None, before: RowPositio
                        p.card_last4, p.decline_reason, p.created_at, u.email, u.full_name
                 FROM payments p JOIN orders o USING (order_id) JOIN users u ON u.user_id = o.user_id
                 WHERE {_PAYMENT_FILTERS} {keyset}
-                ORDER BY p.created_at {direction}, p.payment_id {direction} LIMIT %(limit)s""",  # noqa: S608  # nosec B608 - fixed fragments
+                ORDER BY p.created_at {direction}, p.payment_id {direction} LIMIT %(limit)s""",  # noqa: S608  # fixed fragments
             {**criteria, **position, "limit": limit})
 
 
@@ -78,13 +78,13 @@ def audit_query(criteria: dict, after: RowPosition | None, before: RowPosition |
         compare, direction, position = _beyond(after, before)
     keyset = f"AND (ts, seq) {compare} (%(at)s, %(row_id)s)" if compare else ""
     return (f"""SELECT seq, ts FROM audit_index WHERE {_AUDIT_FILTERS} {keyset}
-                ORDER BY ts {direction}, seq {direction} LIMIT %(limit)s""",  # noqa: S608  # nosec B608 - fixed fragments
+                ORDER BY ts {direction}, seq {direction} LIMIT %(limit)s""",  # noqa: S608  # fixed fragments
             {**criteria, **position, "limit": limit})
 
 
 def _count_audit(cur, criteria: dict) -> int:
     cur.execute(f"""SELECT count(*) AS n FROM (SELECT 1 FROM audit_index WHERE {_AUDIT_FILTERS}
-                    LIMIT %(cap)s) AS matching""",  # noqa: S608  # nosec B608 - a fixed fragment
+                    LIMIT %(cap)s) AS matching""",  # noqa: S608  # a fixed fragment
                 {**criteria, "cap": COUNT_LIMIT + 1})
     return cur.fetchone()["n"]
 
@@ -109,7 +109,7 @@ class StaffLists:
     def count_orders(self, criteria: dict) -> int:
         with self._db.transaction() as cur:
             cur.execute(f"""SELECT count(*) AS n FROM (SELECT 1 FROM orders o WHERE {_ORDER_FILTERS}
-                            LIMIT %(cap)s) AS matching""",  # noqa: S608  # nosec B608 - a fixed fragment
+                            LIMIT %(cap)s) AS matching""",  # noqa: S608  # a fixed fragment
                         {**criteria, "cap": COUNT_LIMIT + 1})
             return cur.fetchone()["n"]
 
@@ -123,7 +123,7 @@ class StaffLists:
     def count_payments(self, criteria: dict) -> int:
         with self._db.transaction() as cur:
             cur.execute(f"""SELECT count(*) AS n FROM (SELECT 1 FROM payments p WHERE {_PAYMENT_FILTERS}
-                            LIMIT %(cap)s) AS matching""",  # noqa: S608  # nosec B608 - a fixed fragment
+                            LIMIT %(cap)s) AS matching""",  # noqa: S608  # a fixed fragment
                         {**criteria, "cap": COUNT_LIMIT + 1})
             return cur.fetchone()["n"]
 
@@ -221,4 +221,4 @@ def _insert_audit_rows(cur, entries: list[dict]) -> None:
 
 def _aware(ts: dt.datetime) -> dt.datetime:
     """MongoDB gives back naive UTC datetimes."""
-    return ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)

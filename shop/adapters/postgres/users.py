@@ -25,7 +25,7 @@ class Users:
             cur.execute(
                 f"""INSERT INTO users (email, full_name, password_hash, role, email_verified)
                    VALUES (%s, %s, %s, %s, %s) ON CONFLICT (email) DO NOTHING
-                   RETURNING {_USER_COLUMNS}""",  # noqa: S608  # nosec B608 - constant
+                   RETURNING {_USER_COLUMNS}""",  # noqa: S608  # constant
                 (email, full_name, password_hash, role.value, email_verified),
             )
             row = cur.fetchone()
@@ -43,13 +43,13 @@ class Users:
                    ON CONFLICT (email) DO UPDATE SET full_name = EXCLUDED.full_name,
                                                      password_hash = EXCLUDED.password_hash
                    WHERE NOT users.email_verified
-                   RETURNING {_USER_COLUMNS}, (xmax = 0) AS created""",  # noqa: S608  # nosec B608 - constant
+                   RETURNING {_USER_COLUMNS}, (xmax = 0) AS created""",  # noqa: S608  # constant
                 (email, full_name, password_hash),
             )
             row = cur.fetchone()
             if row is not None:
                 return _user(row), row["created"]
-            cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE email = %s",  # noqa: S608  # nosec B608 - constant
+            cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE email = %s",  # noqa: S608  # constant
                         (email,))
             return _user(cur.fetchone()), False
 
@@ -61,7 +61,7 @@ class Users:
             cur.execute(f"""UPDATE users SET email_verified = TRUE
                             WHERE user_id = %s AND email = %s AND NOT email_verified
                               AND password_hash = %s AND session_epoch = %s
-                            RETURNING {_USER_COLUMNS}""",  # noqa: S608  # nosec B608 - constant
+                            RETURNING {_USER_COLUMNS}""",  # noqa: S608  # constant
                         (user_id, email, password_hash, session_epoch))
             row = cur.fetchone()
             if row is not None:
@@ -74,7 +74,7 @@ class Users:
         with self._db.transaction() as cur:
             cur.execute(
                 f"""SELECT {_USER_COLUMNS}, password_hash
-                   FROM users WHERE email = %s""",  # noqa: S608  # nosec B608 - constant
+                   FROM users WHERE email = %s""",  # noqa: S608  # constant
                 (email,),
             )
             row = cur.fetchone()
@@ -83,7 +83,7 @@ class Users:
 
     def credentials_by_id(self, user_id: int) -> tuple[User, str] | None:
         with self._db.transaction() as cur:
-            cur.execute(f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE user_id = %s",  # noqa: S608  # nosec B608
+            cur.execute(f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE user_id = %s",  # noqa: S608
                         (user_id,))
             row = cur.fetchone()
         return (_user(row), row["password_hash"]) if row else None
@@ -96,7 +96,7 @@ class Users:
             cur.execute(f"""UPDATE users SET password_hash = %s, email_verified = TRUE,
                                    session_epoch = session_epoch + 1
                             WHERE user_id = %s AND password_hash = %s AND is_active
-                            RETURNING {_USER_COLUMNS}""",  # noqa: S608  # nosec B608 - constant
+                            RETURNING {_USER_COLUMNS}""",  # noqa: S608  # constant
                         (password_hash, user_id, expected_hash))
             row = cur.fetchone()
         return _user(row) if row else None
@@ -105,7 +105,7 @@ class Users:
     def get(self, user_id: int) -> User | None:
         with self._db.transaction() as cur:
             cur.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = %s",  # noqa: S608  # nosec B608 - constant
+                f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = %s",  # noqa: S608  # constant
                 (user_id,),
             )
             row = cur.fetchone()
@@ -124,7 +124,7 @@ class Users:
 
     def update_profile(self, user_id: int, full_name: str, language: str) -> User:
         with self._db.transaction() as cur:
-            cur.execute(f"UPDATE users SET full_name = %s, language = %s WHERE user_id = %s "  # noqa: S608  # nosec B608
+            cur.execute(f"UPDATE users SET full_name = %s, language = %s WHERE user_id = %s "  # noqa: S608
                         f"RETURNING {_USER_COLUMNS}", (full_name, language, user_id))
             return _user(cur.fetchone())
 
@@ -167,10 +167,10 @@ class Users:
                 f"""SELECT {_USER_COLUMNS} FROM users
                     WHERE {filters} AND (%(after)s::int IS NULL OR user_id > %(after)s)
                       AND (%(before)s::int IS NULL OR user_id < %(before)s)
-                    ORDER BY user_id {"DESC" if before_id is not None else "ASC"} LIMIT %(limit)s""",  # noqa: S608  # nosec B608 - fixed fragments
+                    ORDER BY user_id {"DESC" if before_id is not None else "ASC"} LIMIT %(limit)s""",  # noqa: S608  # fixed fragments
                 params)
             users = [_user(row) for row in cur.fetchall()]
-            cur.execute(f"SELECT count(*) AS n FROM (SELECT 1 FROM users WHERE {filters} LIMIT 1001) AS matching",  # noqa: S608  # nosec B608 - a fixed fragment
+            cur.execute(f"SELECT count(*) AS n FROM (SELECT 1 FROM users WHERE {filters} LIMIT 1001) AS matching",  # noqa: S608  # a fixed fragment
                         params)
             return users, cur.fetchone()["n"]
 
@@ -184,7 +184,7 @@ class Users:
                            ORDER BY user_id FOR UPDATE""")
             admins = [row["user_id"] for row in cur.fetchall()]
             cur.execute(f"""SELECT {_USER_COLUMNS} FROM users
-                           WHERE user_id = %s FOR UPDATE""",  # noqa: S608  # nosec B608 - constant
+                           WHERE user_id = %s FOR UPDATE""",  # noqa: S608  # constant
                         (user_id,))
             row = cur.fetchone()
             yield LockedAccount(cur, _user(row) if row else None, admins)
