@@ -12,6 +12,8 @@ missing=()
 [ -x /usr/sbin/haproxy ] || missing+=(haproxy)  # the load-balanced test runs deploy/haproxy/shop.cfg
 [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)  # the integration pass through a pooler
 [ -x /usr/bin/xmllint ] || missing+=(libxml2-utils)  # the deploy files are checked with their own validators
+[ -x /usr/bin/promtool ] || missing+=(prometheus)  # … the alert rules with promtool
+[ -x /usr/bin/systemd-analyze ] || missing+=(systemd)  # … the units' sandboxing with systemd-analyze security
 command -v npm >/dev/null 2>&1 || missing+=(npm)  # mongosh for the hand-applied MongoDB schema test
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -27,4 +29,5 @@ else
 fi
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-[ -x /usr/bin/chromium ] && [ -x /usr/sbin/sshd ] && [ -x /usr/bin/sqlmap ] && [ -x /usr/sbin/haproxy ] && [ -x /usr/bin/xmllint ] || { echo "error: install finished but a program is missing" >&2; exit 1; }
+[ -x /usr/bin/chromium ] && [ -x /usr/sbin/sshd ] && [ -x /usr/bin/sqlmap ] && [ -x /usr/sbin/haproxy ] && [ -x /usr/bin/xmllint ] \
+  && [ -x /usr/bin/promtool ] && [ -x /usr/bin/systemd-analyze ] || { echo "error: install finished but a program is missing" >&2; exit 1; }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from shop.domain.taxes import DEFAULT_RATES, parse_tax_rates
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _ENVIRONMENTS = ("development", "testing", "production")
 _MIN_SECRET_KEY_LENGTH = 32
+_VARIABLE_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 
 
 class ConfigError(RuntimeError):
@@ -75,6 +77,9 @@ class Settings:
     products_per_page: int = 12
     request_stuck_seconds: float = 30.0  # a request running longer is logged with its stack; /healthz says 503
     readiness_timeout_seconds: float = 2.0  # /readyz answers within this (load balancers wait 2–5 s)
+    # A listener of its own for readiness (shop.health_server), answering however busy the request
+    # threads are: what load balancers should check. 0: none (/readyz on PORT only).
+    health_port: int = 0
     catalog_cache_seconds: int = 0  # a catalog page is reused this long (load_settings: 2, 0 in testing)
     low_stock_threshold: int = 5  # the dashboard's default; staff can change it per view
     # Checkout protocol timings (docs/checkout.md)
@@ -219,14 +224,38 @@ def _web_server(raw: str | None) -> str:
     return value
 
 
-def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> Settings:
-    """Settings from the environment; a `.env` in the project root fills in what is unset."""
-    if environ is None:
-        if read_dotenv:
-            from dotenv import load_dotenv
+def load_credentials(environ) -> list[str]:
+    """systemd's `LoadCredential=` (deploy/systemd): every file in $CREDENTIALS_DIRECTORY named like a
+    variable (SECRET_KEY, DATABASE_URL, SMTP_PASSWORD, BACKUP_FTP_PASSWORD…) sets that variable in
+    `environ`, unless it is set already. Secrets then live in files only root and the service can
+    read, never in a unit file, an EnvironmentFile or a command line. Returns the names it set."""
+    directory = environ.get("CREDENTIALS_DIRECTORY")
+    if not directory or not Path(directory).is_dir():
+        return []
+    loaded = []
+    for path in sorted(Path(directory).iterdir()):
+        if _VARIABLE_NAME.fullmatch(path.name) and path.is_file() and not environ.get(path.name):
+            environ[path.name] = path.read_text(encoding="utf-8").rstrip("\r\n")
+            loaded.append(path.name)
+    return loaded
 
-            load_dotenv(PROJECT_ROOT / ".env", override=False)
-        environ = dict(os.environ)
+
+def _process_environment(read_dotenv: bool = True) -> dict:
+    """This process's environment: `.env` in the project root and the service's credentials fill in
+    what is unset. Both go into os.environ, so the libraries that read it (boto3) see them too."""
+    if read_dotenv:
+        from dotenv import load_dotenv
+
+        load_dotenv(PROJECT_ROOT / ".env", override=False)
+    load_credentials(os.environ)
+    return dict(os.environ)
+
+
+def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> Settings:
+    """Settings from the environment; a `.env` in the project root and systemd credentials
+    (load_credentials) fill in what is unset."""
+    if environ is None:
+        environ = _process_environment(read_dotenv)
     env = environ.get("SHOP_ENV", "development").strip().lower()
     if env not in _ENVIRONMENTS:
         raise ConfigError(f"SHOP_ENV must be one of {', '.join(_ENVIRONMENTS)}; got {env!r}")
@@ -277,6 +306,7 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
         catalog_cache_seconds=_env_int(environ, "CATALOG_CACHE_SECONDS", 0 if env == "testing" else 2),
         readiness_timeout_seconds=_env_float(environ, "READINESS_TIMEOUT_SECONDS", 2.0),
         request_stuck_seconds=_env_float(environ, "REQUEST_STUCK_SECONDS", 30.0),
+        health_port=_env_int(environ, "HEALTH_PORT", 0),
         low_stock_threshold=_env_int(environ, "LOW_STOCK_THRESHOLD", 5),
         checkout_lease_seconds=_env_int(environ, "CHECKOUT_LEASE_SECONDS", 30),
         max_unpaid_orders=_env_int(environ, "MAX_UNPAID_ORDERS", 3),
@@ -372,10 +402,7 @@ class BackupSettings:
 def load_backup_settings(environ: dict | None = None) -> BackupSettings:
     """Backup configuration (ops/backup_script.py), from the environment like everything else."""
     if environ is None:
-        from dotenv import load_dotenv
-
-        load_dotenv(PROJECT_ROOT / ".env", override=False)
-        environ = dict(os.environ)
+        environ = _process_environment()
     data_dir = Path(environ.get("SHOP_DATA_DIR") or PROJECT_ROOT / "var")
     return BackupSettings(
         directory=Path(environ.get("BACKUP_DIR") or data_dir / "backups").resolve(),

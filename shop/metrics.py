@@ -28,6 +28,19 @@ MAILS = Counter("shop_mails_total", "Outbox mails by outcome: sent, retried, fai
 RATE_LIMIT_STORE_ERRORS = Counter(
     "shop_rate_limit_store_errors_total", "Rate-limit store calls that failed; meanwhile each process counts "
     "its own limits in memory (Flask-Limiter's fallback).")
+# Every label set known in advance starts at 0, so that a dashboard or an alert sees "none yet"
+# instead of "no data" until the first event (the request histogram's labels are not known ahead).
+CHECKOUT_LABELS = (("placed", ""), ("placed", "failed"), ("replayed", ""), ("replayed", "failed"),
+                   ("failed", "unavailable"), *(("refused", reason) for reason in (
+                       "unpaid_limit", "out_of_stock", "not_found", "invalid", "conflict", "other")))
+RECOVERY_ACTION_NAMES = ("aborted", "expired", "stock_returned", "holds_settled", "holds_released", "catalog_synced")
+MAIL_OUTCOMES = ("sent", "retried", "failed", "uncertain")
+for _labels in CHECKOUT_LABELS:
+    CHECKOUTS.labels(*_labels)
+for _action in RECOVERY_ACTION_NAMES:
+    RECOVERY_ACTIONS.labels(_action)
+for _outcome in MAIL_OUTCOMES:
+    MAILS.labels(_outcome)
 POOL_IN_USE = Gauge("shop_db_pool_connections_in_use", "PostgreSQL connections in use.",
                     multiprocess_mode="livesum")
 POOL_WAITING = Gauge("shop_db_pool_waiting", "Requests waiting for a PostgreSQL connection.",
@@ -35,9 +48,11 @@ POOL_WAITING = Gauge("shop_db_pool_waiting", "Requests waiting for a PostgreSQL 
 
 
 def render(spool_path: Path, outbox_dir: Path, *, multiprocess_dir: str | None,
-           mail_backlog: dict[str, tuple[int, float]] | None = None) -> bytes:
+           mail_backlog: dict[str, tuple[int, float]] | None = None,
+           ready: tuple[bool, dict[str, bool]] | None = None) -> bytes:
     """The exposition text: every worker's samples (from `multiprocess_dir` under gunicorn) plus the
-    backlogs read now (`mail_backlog`: the outbox's unsent rows, status → (rows, oldest age))."""
+    backlogs read now (`mail_backlog`: the outbox's unsent rows, status → (rows, oldest age)) and
+    readiness checked now (`ready`: whether the instance is ready, and whether each database answers)."""
     if multiprocess_dir:
         from prometheus_client import multiprocess
 
@@ -49,7 +64,25 @@ def render(spool_path: Path, outbox_dir: Path, *, multiprocess_dir: str | None,
     # registry would make two concurrent scrapes collide (a duplicate-series error).
     backlogs = CollectorRegistry()
     backlogs.register(_BacklogCollector(spool_path, outbox_dir, mail_backlog))
+    if ready is not None:
+        backlogs.register(_ReadinessCollector(*ready))
     return generate_latest(samples) + generate_latest(backlogs)
+
+
+class _ReadinessCollector:
+    """`shop_ready`: /metrics answers even while a database is down, so `up` alone cannot tell."""
+
+    def __init__(self, ready: bool, databases: dict[str, bool]):
+        self.ready, self.databases = ready, databases
+
+    def collect(self):
+        yield GaugeMetricFamily("shop_ready", "1 while the instance is ready for requests (what /readyz says).",
+                                value=1 if self.ready else 0)
+        up = GaugeMetricFamily("shop_database_up", "1 while the database answers within the readiness timeout.",
+                               labels=["database"])
+        for name, answers in self.databases.items():
+            up.add_metric([name], 1 if answers else 0)
+        yield up
 
 
 class _BacklogCollector:

@@ -78,18 +78,26 @@ def serve(settings: Settings) -> None:
 
             return create_app(settings=settings)
 
-    sender = MailSenderProcess()
-    sender.start()
+    children = [ChildProcess("shop.mail_sender", "mail sender"), *_health_listener(settings)]
+    for child in children:
+        child.start()
+    owner_pid = os.getpid()
     try:
         ShopApplication().run()
     except SystemExit as stop:  # gunicorn exits through sys.exit() once it has stopped its workers
-        if os.getpid() != sender.owner_pid:
+        if os.getpid() != owner_pid:
             _end_worker(stop.code)
         if stop.code not in (0, None):
             raise
     finally:
-        if os.getpid() == sender.owner_pid:  # not in a web worker unwinding after gunicorn's fork
-            sender.stop()
+        if os.getpid() == owner_pid:  # not in a web worker unwinding after gunicorn's fork
+            for child in children:
+                child.stop()
+
+
+def _health_listener(settings: Settings) -> list[ChildProcess]:
+    """The readiness listener on HEALTH_PORT (shop.health_server), when one is configured."""
+    return [ChildProcess("shop.health_server", "readiness listener")] if settings.health_port else []
 
 
 def _end_worker(code) -> None:
@@ -103,19 +111,21 @@ def _end_worker(code) -> None:
     os._exit(code if isinstance(code, int) else 0)
 
 
-class MailSenderProcess:
-    """`python -m shop.mail_sender` beside gunicorn's workers, started again (after a pause) if it
-    dies. A child process, not a fork: it shares nothing with the runner but the environment
-    (where the runner has put the databases' URLs), and gunicorn's own reaping of children cannot
-    confuse it (`Popen.poll` reads a reaped child as ended)."""
+class ChildProcess:
+    """`python -m <module>` beside the web server — the mail sender (`shop.mail_sender`, beside
+    gunicorn's workers) and the readiness listener (`shop.health_server`, when HEALTH_PORT is set) —
+    started again (after a pause) if it dies. A child process, not a fork: it shares nothing with
+    the runner but the environment (where the runner has put the databases' URLs), and gunicorn's
+    own reaping of children cannot confuse it (`Popen.poll` reads a reaped child as ended)."""
 
     RESTART_PAUSE_SECONDS = 5.0
 
-    def __init__(self):
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
         self.owner_pid = os.getpid()
         self._process: subprocess.Popen | None = None
         self._stopping = threading.Event()
-        self._watcher = threading.Thread(target=self._watch, name="mail-sender-watcher", daemon=True)
+        self._watcher = threading.Thread(target=self._watch, name=f"{name}-watcher", daemon=True)
 
     def start(self) -> None:
         self._spawn()
@@ -124,14 +134,14 @@ class MailSenderProcess:
     def _spawn(self) -> None:
         # `-m` finds the package from wherever the runner was started (`python /path/app/app.py`)
         path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-        self._process = subprocess.Popen([sys.executable, "-m", "shop.mail_sender"],
+        self._process = subprocess.Popen([sys.executable, "-m", self.module],
                                          env={**os.environ, "PYTHONPATH": path})
 
     def _watch(self) -> None:
         while not self._stopping.wait(1.0):
             if self._process.poll() is not None:
-                log.error("the mail sender stopped (exit %s); starting it again in %.0f s",
-                          self._process.returncode, self.RESTART_PAUSE_SECONDS)
+                log.error("the %s stopped (exit %s); starting it again in %.0f s",
+                          self.name, self._process.returncode, self.RESTART_PAUSE_SECONDS)
                 if self._stopping.wait(self.RESTART_PAUSE_SECONDS):
                     return
                 self._spawn()
@@ -175,8 +185,15 @@ def _serve_with_waitress(settings: Settings) -> None:
     app = create_app(settings=settings)
     _start_background_threads(settings, app)
     _start_mail_sender_thread(settings, app)  # one process: the sender is a thread beside the server
-    waitress_serve(app, host=settings.host, port=settings.port, threads=4 * max(settings.web_workers, 1),
-                   ident="shop", _quiet=True)
+    children = _health_listener(settings)
+    for child in children:
+        child.start()
+    try:
+        waitress_serve(app, host=settings.host, port=settings.port, threads=4 * max(settings.web_workers, 1),
+                       ident="shop", _quiet=True)
+    finally:
+        for child in children:
+            child.stop()
 
 
 def _start_background_threads(settings: Settings, app) -> None:
@@ -187,7 +204,7 @@ def _start_background_threads(settings: Settings, app) -> None:
     from shop.services.recovery import RecoveryThread
     from shop.web.watchdog import Watchdog
 
-    Watchdog(settings.request_stuck_seconds).start()
+    Watchdog(settings.request_stuck_seconds, settings.data_dir).start()
 
     RecoveryThread(lambda: (bootstrap.postgres(settings, 3), bootstrap.mongo(settings)),  # 3: one holds the lock
                    settings.recovery_interval_seconds, spool_path=settings.audit_spool_path).start()
@@ -219,10 +236,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error de configuración: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, json_lines=settings.is_production)
-    if not port_is_free(settings.host, settings.port):
-        print(f"error: el puerto {settings.port} ya está en uso en {settings.host}; "
-              f"¿ya hay una tienda en marcha? Usa PORT=otro_puerto para elegir otro.", file=sys.stderr)
-        return 1
+    for variable, port in (("PORT", settings.port), ("HEALTH_PORT", settings.health_port)):
+        if port and not port_is_free(settings.host, port):
+            print(f"error: el puerto {port} ya está en uso en {settings.host}; "
+                  f"¿ya hay una tienda en marcha? Usa {variable}=otro_puerto para elegir otro.", file=sys.stderr)
+            return 1
     # Until gunicorn installs its own handlers, SIGTERM must unwind through the `finally` blocks
     # that stop the databases, not kill the process outright.
     signal.signal(signal.SIGTERM, _raise_on_sigterm)

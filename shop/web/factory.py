@@ -112,6 +112,11 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
 
     logging.getLogger().setLevel(settings.log_level)
     babel.init_app(app, locale_selector=select_locale)
+    # First: a request refused by a check registered after these (CSRF, rate limits) still gets its
+    # request id, its access-log line and its latency in the metrics.
+    requestlog.init_app(app)
+    watchdog.init_app(app)
+    monitoring.init_app(app)
     csrf.init_app(app)
     cache.init_app(app)
     # The module's Limiter outlives one app where a process builds several (the tests, the CLI):
@@ -123,9 +128,6 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     login_manager.init_app(app)
     Bootstrap5(app)
 
-    requestlog.init_app(app)
-    watchdog.init_app(app)
-    monitoring.init_app(app)
     access.init_app(app)
     security.init_app(app)
     formatting.init_app(app)

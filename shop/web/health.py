@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
 import pymongo
 from flask import Blueprint, current_app, jsonify
 
+from shop.services import readiness
 from shop.web import watchdog
 from shop.web.access import public
 from shop.web.extensions import get_db, get_store
 
 bp = Blueprint("health", __name__)
-log = logging.getLogger(__name__)
 
 
 @bp.get("/healthz")
@@ -31,25 +29,19 @@ def healthz():
 @public
 def readyz():
     """Both databases answer within READINESS_TIMEOUT_SECONDS, or 503 with the reason (a stopped
-    MongoDB otherwise held this for the driver's 5 s server selection; load balancers give up sooner)."""
+    MongoDB otherwise held this for the driver's 5 s server selection; load balancers give up sooner).
+    Under load this request waits for a free request thread like any other: load balancers ask the
+    listener on HEALTH_PORT instead (shop.health_server), which answers at once."""
     settings = current_app.config["SHOP_SETTINGS"]
-    if (settings.data_dir / "draining").exists():
-        # Being stopped (deploy/systemd/shop.service's ExecStop): the load balancer takes this instance
-        # out while it still answers the requests it has.
-        return jsonify(status="draining", checks={}), 503
-    seconds = settings.readiness_timeout_seconds
+    state = readiness.check(database_pings(settings.readiness_timeout_seconds), settings.data_dir)
+    return jsonify(state.as_json()), 200 if state.ready else 503
+
+
+def database_pings(seconds: float) -> dict:
+    """Both databases' pings, for readiness (also /metrics' `shop_ready`)."""
 
     def ping_mongodb() -> None:
         with pymongo.timeout(seconds):
             get_store().ping()
 
-    checks = {}
-    for name, ping in (("postgres", lambda: get_db().ping()), ("mongodb", ping_mongodb)):
-        try:
-            ping()
-            checks[name] = "ok"
-        except Exception as error:  # any failure means "not ready"; the reason goes to the caller
-            log.warning("readiness check %s failed: %s", name, error)
-            checks[name] = f"unavailable: {type(error).__name__}"
-    ready = all(v == "ok" for v in checks.values())
-    return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503
+    return {"postgres": lambda: get_db().ping(), "mongodb": ping_mongodb}

@@ -9,8 +9,10 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, request
 
 from shop import metrics
 from shop.adapters.errors import DatabaseError
+from shop.services import readiness
 from shop.web.access import public
 from shop.web.extensions import get_db
+from shop.web.health import database_pings
 
 bp = Blueprint("monitoring", __name__)
 
@@ -44,6 +46,9 @@ def scrape():
         mail_backlog = get_db().outbox.backlog()
     except DatabaseError:  # the other numbers are still worth having; these are left out
         mail_backlog = None
+    state = readiness.check(database_pings(settings.readiness_timeout_seconds), settings.data_dir)
+    ready = (state.ready, {name: result == "ok" for name, result in state.checks.items()})
     return Response(metrics.render(settings.audit_spool_path, settings.outbox_dir,
-                                   multiprocess_dir=settings.metrics_multiprocess_dir, mail_backlog=mail_backlog),
+                                   multiprocess_dir=settings.metrics_multiprocess_dir, mail_backlog=mail_backlog,
+                                   ready=ready),
                     mimetype="text/plain; version=0.0.4")

@@ -11,8 +11,11 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask, g, request
+
+from shop.services import readiness
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +69,24 @@ def report_stuck(bound_seconds: float) -> int:
 
 
 class Watchdog(threading.Thread):
-    """Checks this process's requests every few seconds (a daemon thread per worker process)."""
+    """Checks this process's requests every few seconds (a daemon thread per worker process), and
+    while one is stuck leaves a marker in `data_dir` that readiness reads (shop.services.readiness):
+    the listener on HEALTH_PORT, in another process, then says "wedged" too."""
 
-    def __init__(self, bound_seconds: float):
+    def __init__(self, bound_seconds: float, data_dir: Path | None = None):
         super().__init__(name="request-watchdog", daemon=True)
         self.bound_seconds = bound_seconds
+        self.data_dir = data_dir
         self._stopping = threading.Event()
 
     def run(self) -> None:
+        marked = False
         while not self._stopping.wait(min(5.0, self.bound_seconds / 2)):
             try:
-                report_stuck(self.bound_seconds)
+                wedged = report_stuck(self.bound_seconds) > 0
+                if self.data_dir is not None and wedged != marked:
+                    readiness.mark_wedged(self.data_dir, wedged)
+                    marked = wedged
             except Exception:  # the watchdog must outlive anything it watches
                 log.exception("the request watchdog failed; checking again")
 

@@ -30,11 +30,12 @@ HAPROXY = "/usr/sbin/haproxy"
 BUYERS, UNITS = 300, 7
 
 
-def _haproxy(tmp_path: Path, port: int, a: int, b: int) -> tuple[subprocess.Popen, Path]:
-    """The repository's configuration, with this test's ports."""
-    config = (ROOT / "deploy" / "haproxy" / "shop.cfg").read_text()
-    config = config.replace("127.0.0.1:8080", f"127.0.0.1:{port}").replace("127.0.0.1:5001", f"127.0.0.1:{a}") \
-        .replace("127.0.0.1:5002", f"127.0.0.1:{b}")
+def _haproxy(tmp_path: Path, port: int, shops: dict[str, dict[str, int]]) -> tuple[subprocess.Popen, Path]:
+    """The repository's configuration, with this test's ports (each instance's PORT and HEALTH_PORT)."""
+    config = (ROOT / "deploy" / "haproxy" / "shop.cfg").read_text().replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+    for name, shipped in (("a", (5001, 6001)), ("b", (5002, 6002))):
+        config = config.replace(f"127.0.0.1:{shipped[0]} check port {shipped[1]}",
+                                f"127.0.0.1:{shops[name]['port']} check port {shops[name]['health']}")
     path = tmp_path / "haproxy.cfg"
     path.write_text(config)
     log = tmp_path / "haproxy.log"
@@ -76,11 +77,14 @@ def two_instances(servers, tmp_path):
             db.users.insert(email, "Buyer", password_hash, Role.CUSTOMER)
         env = shop_env(servers, pg_url, db_name, WEB_CONCURRENCY="2", SECRET_KEY="k" * 48, TRUSTED_PROXIES="1",
                        RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/13", LOGIN_RATE_LIMIT="100000 per minute",
-                       CHECKOUT_LEASE_SECONDS="2")
-        ports = {"a": free_port(), "b": free_port()}
-        shops = {name: start_shop(tmp_path / f"var-{name}", port=port, extra_env=env) for name, port in ports.items()}
+                       CHECKOUT_LEASE_SECONDS="2", CHECKOUT_RATE_LIMIT="100000 per minute",
+                       MAX_UNPAID_ORDERS="0", MAX_UNPAID_UNITS="0")
+        ports = {name: {"port": free_port(), "health": free_port()} for name in ("a", "b")}
+        shops = {name: start_shop(tmp_path / f"var-{name}", port=port["port"],
+                                  extra_env={**env, "HEALTH_PORT": str(port["health"])})
+                 for name, port in ports.items()}
         lb_port = free_port()
-        lb, lb_log = _haproxy(tmp_path, lb_port, ports["a"], ports["b"])
+        lb, lb_log = _haproxy(tmp_path, lb_port, ports)
         try:
             _wait_listening(lb_port)
             yield {"url": f"http://127.0.0.1:{lb_port}", "shops": shops, "ports": ports, "env": env, "db": db,
@@ -123,7 +127,8 @@ def test_300_buyers_through_the_load_balancer_while_one_instance_is_killed_and_r
     killed = lb["shops"]["a"]
     _kill_tree(killed.process.pid)  # mid-burst, no warning: like a machine that dies
     time.sleep(1)
-    restarted = start_shop(killed.data_dir, port=lb["ports"]["a"], extra_env=lb["env"], wait=False)
+    restarted = start_shop(killed.data_dir, port=lb["ports"]["a"]["port"],
+                           extra_env={**lb["env"], "HEALTH_PORT": str(lb["ports"]["a"]["health"])}, wait=False)
     lb["shops"]["a"] = restarted
     for thread in threads:
         thread.join(300)
@@ -177,3 +182,50 @@ def _served_since(log: Path, mark: int, expected: int) -> list[str]:
         if len(served) >= expected or time.monotonic() > deadline:
             return served
         time.sleep(0.1)
+
+
+def _drain_and_restart(lb: dict, name: str) -> None:
+    """What deploy/systemd/shop.service does on `systemctl restart`: ExecStop creates the draining
+    file and waits 6 s (HAProxy checks every 2 s, down after 2 failures), then SIGTERM (gunicorn
+    finishes what it has); ExecStartPre removes the file and the instance starts again."""
+    shop = lb["shops"][name]
+    (shop.data_dir / "draining").touch()
+    time.sleep(6)
+    assert stop_shop(shop) == 0, shop.log()[-3000:]
+    (shop.data_dir / "draining").unlink()
+    port = lb["ports"][name]
+    lb["shops"][name] = start_shop(shop.data_dir, port=port["port"],
+                                   extra_env={**lb["env"], "HEALTH_PORT": str(port["health"])})
+    time.sleep(5)  # HAProxy puts it back after 2 passing checks
+
+
+def test_five_drains_under_16_buyers_cut_no_request(two_instances):
+    lb = two_instances
+    product_id = _product(lb["db"], lb["store"], "Camiseta", 100_000)
+    buyers = [Buyer(lb["url"], email) for email in lb["emails"][:16]]
+    for buyer in buyers:
+        buyer.log_in()
+    stop = threading.Event()
+    outcomes: Counter = Counter()
+
+    def shop(buyer: Buyer) -> None:
+        while not stop.is_set():
+            try:
+                form = buyer.product_form(product_id)
+                status = buyer.request("/orders/buy", {**form, "quantity": "1"})[0]
+                outcomes[status] += 1
+            except (OSError, http.client.HTTPException, AttributeError) as error:  # no answer, or no form
+                outcomes[type(error).__name__] += 1
+
+    threads = [threading.Thread(target=shop, args=(buyer,)) for buyer in buyers]
+    for thread in threads:
+        thread.start()
+    try:
+        for name in ("b", "a", "b", "a", "b"):
+            _drain_and_restart(lb, name)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(120)
+    # Every purchase answered 303 (bought): anything else is a request the drains cut.
+    assert set(outcomes) == {303} and outcomes[303] > 200, outcomes

@@ -84,3 +84,56 @@ def test_recovery_actions_are_counted(db, store, make_user, make_product):
     before = metrics.RECOVERY_ACTIONS.labels("aborted")._value.get()
     recover(db, store)
     assert metrics.RECOVERY_ACTIONS.labels("aborted")._value.get() == before + 1
+
+
+def test_every_outcome_known_in_advance_is_exported_as_zero_before_it_first_happens(metrics_app):
+    from shop import metrics
+
+    text = scrape(metrics_app.test_client())
+    for outcome, reason in metrics.CHECKOUT_LABELS:
+        assert f'shop_checkouts_total{{outcome="{outcome}",reason="{reason}"}}' in text
+    for action in metrics.RECOVERY_ACTION_NAMES:
+        assert f'shop_recovery_actions_total{{action="{action}"}}' in text
+    for outcome in ("sent", "retried", "failed", "uncertain"):
+        assert f'shop_mails_total{{outcome="{outcome}"}}' in text
+
+
+def test_readiness_is_a_gauge_that_drops_while_a_database_is_down_or_the_instance_drains(metrics_app, settings):
+    from shop.web.extensions import close_stores
+    from shop.web.factory import create_app
+
+    text = scrape(metrics_app.test_client())
+    assert sample(text, "shop_ready") == 1
+    assert sample(text, "shop_database_up", database="postgres") == 1
+    assert sample(text, "shop_database_up", database="mongodb") == 1
+
+    unreachable = dataclasses.replace(settings, metrics_token="s3cret-metrics-token",
+                                      mongodb_url="mongodb://127.0.0.1:9/", readiness_timeout_seconds=0.5)
+    no_mongodb = create_app({"TESTING": True, "RATELIMIT_ENABLED": False}, settings=unreachable)
+    try:
+        text = scrape(no_mongodb.test_client())  # /metrics still answers: `up` alone would say all is well
+        assert sample(text, "shop_ready") == 0
+        assert re.search(r'^shop_database_up\{database="mongodb"\} 0\.0$', text, re.M)
+        assert sample(text, "shop_database_up", database="postgres") == 1
+    finally:
+        close_stores(no_mongodb)
+
+    (settings.data_dir / "draining").touch()
+    try:
+        assert re.search(r"^shop_ready 0\.0$", scrape(metrics_app.test_client()), re.M)
+    finally:
+        (settings.data_dir / "draining").unlink()
+
+
+def test_a_request_refused_by_the_csrf_check_is_logged_timed_and_has_a_request_id(metrics_app, caplog):
+    client = metrics_app.test_client()
+    count = {"endpoint": "auth.login", "method": "POST", "status": "400"}
+    before = sample(scrape(client), "shop_http_request_duration_seconds_count", **count)
+    with caplog.at_level("INFO", logger="shop.access"):
+        response = client.post("/auth/login", data={"email": "c@example.com", "password": "whatever it is"},
+                               headers={"X-Request-ID": "csrf-refused-0001"})
+    assert response.status_code == 400
+    assert response.headers["X-Request-ID"] == "csrf-refused-0001"
+    lines = [r for r in caplog.records if r.name == "shop.access" and r.getMessage().startswith("POST /auth/login 400")]
+    assert len(lines) == 1 and lines[0].request_id == "csrf-refused-0001"
+    assert sample(scrape(client), "shop_http_request_duration_seconds_count", **count) == before + 1

@@ -116,3 +116,17 @@ def test_second_settings_take_fractions_and_refuse_what_is_not_a_number():
         for raw in ("soon", "0", "-1", "nan"):
             with pytest.raises(ConfigError, match=name):
                 load_settings({name: raw})
+
+
+def test_systemd_credentials_fill_in_secrets_the_environment_does_not_set(tmp_path):
+    from shop.config import load_credentials
+
+    (tmp_path / "SECRET_KEY").write_text("k" * 48 + "\n")
+    (tmp_path / "SMTP_PASSWORD").write_text("from the credential")
+    (tmp_path / "not a variable").write_text("ignored")
+    environ = {"CREDENTIALS_DIRECTORY": str(tmp_path), "SMTP_PASSWORD": "set by the operator"}
+    assert load_credentials(environ) == ["SECRET_KEY"]
+    assert environ["SECRET_KEY"] == "k" * 48  # the file's final newline is not part of the secret
+    assert environ["SMTP_PASSWORD"] == "set by the operator"
+    assert "not a variable" not in environ
+    assert load_credentials({}) == [] and load_credentials({"CREDENTIALS_DIRECTORY": str(tmp_path / "gone")}) == []

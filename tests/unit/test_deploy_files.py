@@ -47,3 +47,43 @@ def test_the_haproxy_config_is_valid_and_drains_without_cutting_requests():
     checked = subprocess.run(["haproxy", "-c", "-f", str(DEPLOY / "haproxy" / "shop.cfg")], capture_output=True,
                              text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_every_alert_names_only_series_the_shop_exports_and_says_how_urgent_it_is():
+    import yaml
+
+    exported = set(re.findall(r'"(shop_[a-z_]+)"', (ROOT / "shop" / "metrics.py").read_text()))
+    exported |= {f"{name}_{suffix}" for name in exported for suffix in ("count", "bucket", "sum", "total")}
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "shop-alerts.yml").read_text())["groups"][0]["rules"]
+    names = {rule["alert"] for rule in rules}
+    assert {"ShopNotReady", "ShopServerErrors", "ShopSlowResponses", "ShopMailsNeedAPerson"} <= names
+    for rule in rules:
+        used = set(re.findall(r"\bshop_[a-z_]+", rule["expr"]))
+        assert used and used <= exported, (rule["alert"], used - exported)
+        assert rule["labels"]["severity"] in ("page", "ticket") and rule["annotations"]["summary"]
+        assert rule["expr"].count("(") == rule["expr"].count(")")
+    not_ready = next(rule for rule in rules if rule["alert"] == "ShopNotReady")
+    assert "shop_ready" in not_ready["expr"]
+
+
+def test_every_service_is_sandboxed_to_an_exposure_of_4_or_less_and_gets_its_secrets_as_credentials():
+    assert shutil.which("systemd-analyze"), "scripts/ensure-system-packages.sh installs systemd"
+    for unit in ("shop.service", "shop-backup.service", "shop-restore-drill.service"):
+        path = DEPLOY / "systemd" / unit
+        rated = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(path)],
+                               capture_output=True, text=True)
+        exposure = re.search(r"Overall exposure level for \S+: (\d+\.\d)", rated.stdout + rated.stderr)
+        assert exposure and float(exposure.group(1)) <= 4.0, (unit, rated.stdout[-2000:], rated.stderr[-2000:])
+        text = path.read_text()
+        assert "User=shop" in text and "LoadCredential=DATABASE_URL:" in text
+        assert not re.search(r"^Environment=.*(PASSWORD|SECRET|TOKEN|_URL)", text, re.M)  # secrets are credentials
+
+
+def test_the_alert_rules_pass_promtool_and_fire_when_they_should():
+    assert shutil.which("promtool"), "scripts/ensure-system-packages.sh installs prometheus (for promtool)"
+    checked = subprocess.run(["promtool", "check", "rules", str(DEPLOY / "prometheus" / "shop-alerts.yml")],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = subprocess.run(["promtool", "test", "rules", str(ROOT / "tests" / "unit" / "shop-alerts-test.yml")],
+                            capture_output=True, text=True)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
