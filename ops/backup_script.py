@@ -72,20 +72,21 @@ def cmd_backup(args, config) -> int:
               "keep_monthly": config.keep_monthly}
     deleted = backup.apply_retention(remote.LocalDirectory(config.directory), **policy)
     print(f"backup written: {archive} ({archive.stat().st_size} bytes); retention removed: {deleted or 'nothing'}")
-    name = archive.name.split(".")[0]
-    _, summary = backup.summary_for(config.directory, name)
     failed = []
     for destination in destinations:
-        try:
-            remote.ship(destination, archive, config.directory / f"{name}.manifest.json", summary)
+        try:  # the new set, and any that an earlier run could not copy there
+            copied = remote.copy_missing_sets(destination, config.directory)
             removed = backup.apply_retention(destination, **policy)
-            print(f"copied and verified at {destination.label}; retention removed: {removed or 'nothing'}")
+            earlier = [name for name in copied if not archive.name.startswith(name)]
+            also = f" (and {len(earlier)} earlier set(s) it was missing: {', '.join(earlier)})" if earlier else ""
+            print(f"copied and verified at {destination.label}{also}; retention removed: {removed or 'nothing'}")
         except Exception as error:  # one destination failing must not stop the others
             print(f"backup: copy to {destination.label} FAILED: {error}", file=sys.stderr)
-            failed.append(destination.label)
-    if failed:
-        _ping(config.ping_url, "fail")
-        return 1
+            failed.append(str(error) if isinstance(error, backup.BackupError)
+                          else f"{destination.label}: {type(error).__name__}: {error}")
+    if failed:  # main() prints the final FAILED line with these causes and pings "fail"
+        raise backup.BackupError(f"the set is stored locally, but {len(failed)} destination(s) failed — "
+                                 + "; ".join(failed))
     _ping(config.ping_url, "success")
     return 0
 
@@ -93,7 +94,7 @@ def cmd_backup(args, config) -> int:
 def _all_sets(config) -> list[tuple[str, dict]]:
     found = [(str(config.directory), info) for info in backup.inspect_sets(config.directory)]
     for destination in remote.parse_destinations(config.destinations, config.environ or {}):
-        found += [(destination.label, info) for info in remote.remote_sets(destination)]
+        found += [(destination.label, info) for info in remote.inspect_remote_sets(destination)]
     return found
 
 

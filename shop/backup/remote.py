@@ -2,7 +2,10 @@
 FTP or FTPS (the standard library's ftplib).
 
 A copy counts only once it has been read back and matched the set's size and SHA-256; the archive
-goes first and the manifest last, so a destination lists a set only when all of it is there.
+goes first and the manifest last, so a destination lists a set only when all of it is there. A file
+is uploaded as `<name>.part` and renamed when complete; a `.part` that an interrupted run left
+behind is removed by the next run. Each run also copies the local sets a destination is missing
+(an earlier run's copy that failed), not only the newest.
 Credentials come from the environment (AWS_* for S3, BACKUP_SFTP_* for SFTP, BACKUP_FTP_PASSWORD for
 FTP), never from arguments.
 """
@@ -28,6 +31,7 @@ from shop.backup.archive import BackupError, list_sets
 
 log = logging.getLogger(__name__)
 RETRIES = 3
+PARTIAL_SUFFIX = ".part"  # a file being uploaded; renamed to its name once complete
 
 
 class Destination(Protocol):
@@ -61,7 +65,7 @@ class LocalDirectory:
 
     def put(self, local: Path, name: str) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        partial = self.path / f".{name}.part"
+        partial = self.path / f"{name}{PARTIAL_SUFFIX}"
         shutil.copyfile(local, partial)
         os.replace(partial, self.path / name)
 
@@ -154,7 +158,7 @@ class SftpServer(_RemoteListing):
     def put(self, local: Path, name: str) -> None:
         def upload(sftp):
             self._mkdirs(sftp)
-            partial = str(self.path / f".{name}.part")
+            partial = str(self.path / f"{name}{PARTIAL_SUFFIX}")
             sftp.put(str(local), partial)
             sftp.posix_rename(partial, str(self.path / name))
 
@@ -233,7 +237,7 @@ class FtpServer(_RemoteListing):
                 current /= part
                 with contextlib.suppress(ftplib.error_perm):  # exists already
                     ftp.mkd(str(current))
-            partial = str(self.path / f".{name}.part")
+            partial = str(self.path / f"{name}{PARTIAL_SUFFIX}")
             with open(local, "rb") as handle:
                 ftp.storbinary(f"STOR {partial}", handle)
             ftp.rename(partial, str(self.path / name))
@@ -258,12 +262,21 @@ class FtpServer(_RemoteListing):
         return self._with_ftp(read)
 
     def names(self) -> list[str]:
+        import ssl
+
         def listing(ftp):
             try:
                 return sorted(n.rsplit("/", 1)[-1] for n in ftp.nlst(str(self.path))
                               if n.rsplit("/", 1)[-1].startswith("shop-"))
             except ftplib.error_perm:  # no such directory yet
                 return []
+            except ssl.SSLError as error:
+                # An empty directory over TLS: some servers close the data connection before its
+                # TLS handshake ends (nothing to send), and closing it then fails. No data could
+                # have been sent on a connection whose handshake never ended.
+                if "SHUTDOWN_WHILE_IN_INIT" in str(error):
+                    return []
+                raise
 
         return self._with_ftp(listing)
 
@@ -301,8 +314,54 @@ def parse_destinations(spec: str, environ: dict) -> list[Destination]:
     return destinations
 
 
+def remove_leftovers(destination: Destination) -> list[str]:
+    """Delete the `.part` files an interrupted upload left (backups run one at a time, so none is
+    being written now); returns their names."""
+    leftovers = [name for name in destination.names() if name.endswith(PARTIAL_SUFFIX)]
+    for name in leftovers:
+        destination.delete(name)
+        log.info("%s: removed %s, left by an upload that did not finish", destination.label, name)
+    return leftovers
+
+
+def copy_missing_sets(destination: Destination, directory: Path) -> list[str]:
+    """Copy every complete local set that `destination` does not have, oldest first (the newest
+    set, and any that an earlier run failed to copy); returns their names. Raises BackupError on
+    the first set that cannot be copied and verified."""
+    from shop.backup.archive import summary_for
+
+    def look() -> set[str]:
+        remove_leftovers(destination)
+        return {info["name"] for info in destination.sets()}
+
+    there = _retried(look, destination, "listing what is there")
+    copied = []
+    for info in list_sets(directory):
+        if info["name"] in there:
+            continue
+        archive, summary = summary_for(directory, info["name"])
+        ship(destination, archive, directory / f"{info['name']}.manifest.json", summary)
+        copied.append(info["name"])
+    return copied
+
+
+def _retried(action, destination: Destination, what: str):
+    """`action()`, tried RETRIES times across transport errors; then BackupError naming the cause."""
+    for attempt in range(1, RETRIES + 1):
+        try:
+            return action()
+        except Exception as error:  # any transport error is retried, then reported
+            cause = f"{type(error).__name__}: {error}".strip()
+            log.warning("%s: %s failed (attempt %d): %s", destination.label, what, attempt, error)
+            if attempt < RETRIES:
+                time.sleep(min(2 ** attempt * 0.25, 5))
+    raise BackupError(f"{destination.label}: {what} failed after {RETRIES} attempts ({cause}); "
+                      "the set is not counted there")
+
+
 def ship(destination: Destination, archive: Path, manifest: Path, summary: dict) -> None:
     """Copy one set, archive first; each file is read back and checked, retried, or the copy fails."""
+    last_problem = "no attempt"
     for local, expected_size, expected_sha in (
             (archive, summary["archive_size"], summary["archive_sha256"]),
             (manifest, manifest.stat().st_size, None)):
@@ -314,28 +373,44 @@ def ship(destination: Destination, archive: Path, manifest: Path, summary: dict)
                     expected_sha = hashlib.sha256(local.read_bytes()).hexdigest()
                 if copy == (expected_size, expected_sha):
                     break
-                log.warning("%s: %s copy does not match (attempt %d)", destination.label, local.name, attempt)
+                last_problem = "the copy read back does not match" if copy else "the copy is not there"
+                log.warning("%s: %s: %s (attempt %d)", destination.label, local.name, last_problem, attempt)
             except Exception as error:  # any transport error is retried, then reported
+                last_problem = f"{type(error).__name__}: {error}".strip()
                 log.warning("%s: uploading %s failed (attempt %d): %s", destination.label, local.name, attempt,
                             error)
             time.sleep(min(2 ** attempt * 0.25, 5))
         else:
             raise BackupError(f"{destination.label}: {local.name} could not be copied and verified after "
-                              f"{RETRIES} attempts; the set is not counted there")
+                              f"{RETRIES} attempts ({last_problem}); the set is not counted there")
 
 
 def remote_sets(destination: Destination) -> list[dict]:
     """Complete sets at a destination: those whose manifest and archive are both there."""
+    return [info for info in inspect_remote_sets(destination) if "problem" not in info]
+
+
+def inspect_remote_sets(destination: Destination) -> list[dict]:
+    """Every set a manifest at `destination` announces, oldest first; a damaged one (a manifest that
+    cannot be read, or whose archive is missing) is {"name", "problem"} — as locally (inspect_sets)."""
+    from shop.backup.archive import SET_NAME
+
     names = set(destination.names())
     sets = []
     for manifest_name in sorted(n for n in names if n.endswith(".manifest.json")):
+        name = manifest_name.removesuffix(".manifest.json")
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / manifest_name
             destination.get(manifest_name, local)
             try:
                 info = json.loads(local.read_text())
-            except ValueError:
+            except (ValueError, UnicodeDecodeError) as error:
+                sets.append({"name": name, "problem": f"its manifest cannot be read ({type(error).__name__})"})
                 continue
-        if info.get("archive") in names:
+        if not isinstance(info, dict) or not SET_NAME.match(str(info.get("name", ""))):
+            sets.append({"name": name, "problem": "its manifest does not describe a backup set"})
+        elif info.get("archive") not in names:
+            sets.append({"name": name, "problem": f"its archive {info.get('archive')!r} is missing"})
+        else:
             sets.append(info)
     return sets

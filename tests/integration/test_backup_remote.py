@@ -138,7 +138,7 @@ def test_a_destination_that_fails_is_reported_and_the_others_still_get_their_cop
     env = {**base_env(source, tmp_path / "local"), **s3_vars, "BACKUP_DESTINATIONS": destinations}
     run = run_script([], env)
     assert run.returncode == 1
-    assert "could not be copied and verified after 3 attempts" in run.stderr
+    assert "failed after 3 attempts (" in run.stderr and "The specified bucket does not exist" in run.stderr
     assert len(backup.list_sets(tmp_path / "good")) == 1 and len(backup.list_sets(tmp_path / "local")) == 1
 
 
@@ -277,7 +277,7 @@ def test_an_untrusted_certificate_or_a_wrong_password_fails_and_the_local_set_st
                 {**ftpd["env"], "BACKUP_FTP_PASSWORD": "wrong"}):
         directory = tmp_path / f"local-{len(env)}"
         run = run_script([], {**base_env(source, directory), **env, "BACKUP_DESTINATIONS": url})
-        assert run.returncode == 1 and "could not be copied and verified" in run.stderr
+        assert run.returncode == 1 and "failed after 3 attempts" in run.stderr
         assert len(backup.list_sets(directory)) == 1
     assert not list(ftpd["root"].rglob("shop-*"))
 
@@ -288,3 +288,47 @@ def test_plain_ftp_only_when_asked_and_no_other_options():
     assert not plain.tls and tls.tls
     with pytest.raises(backup.BackupError, match="tls=off"):
         backup_remote.parse_destinations("ftp://u@h/x?passive=no", {})
+
+
+def test_a_set_an_ftp_server_refused_is_copied_by_the_next_run_and_the_failure_names_its_cause(
+        source, ftpd, tmp_path):
+    url = f"ftp://backup@127.0.0.1:{ftpd['port']}/shop"
+    env = {**base_env(source, tmp_path / "local"), **ftpd["env"], "BACKUP_DESTINATIONS": url}
+    refused = run_script([], {**env, "BACKUP_FTP_PASSWORD": "wrong"})
+    assert refused.returncode == 1
+    final = refused.stderr.strip().splitlines()[-1]
+    assert final.startswith("backup: FAILED: ") and url.split("@")[0] in final
+    assert "530" in final  # the server's own answer: authentication failed
+    (first,) = backup.list_sets(tmp_path / "local")
+    time.sleep(1.1)  # set names have one-second resolution
+    caught_up = run_script([], env)
+    assert caught_up.returncode == 0, caught_up.stdout + caught_up.stderr
+    assert f"1 earlier set(s) it was missing: {first['name']}" in caught_up.stdout
+    (destination,) = backup_remote.parse_destinations(url, env)
+    assert [info["name"] for info in backup_remote.remote_sets(destination)] == \
+        [info["name"] for info in backup.list_sets(tmp_path / "local")]
+
+
+def test_an_upload_an_earlier_run_left_half_done_on_an_ftp_server_is_removed_by_the_next_run(source, ftpd, tmp_path):
+    url = f"ftp://backup@127.0.0.1:{ftpd['port']}/shop"
+    env = {**base_env(source, tmp_path / "local"), **ftpd["env"], "BACKUP_DESTINATIONS": url}
+    (ftpd["root"] / "shop").mkdir()
+    leftover = ftpd["root"] / "shop" / "shop-20261201T031500Z.tar.gz.part"
+    leftover.write_bytes(b"half an archive")  # the connection dropped mid-upload, the run was killed
+    run = run_script([], env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert not leftover.exists()
+    assert not [p.name for p in (ftpd["root"] / "shop").iterdir() if p.name.endswith(".part")]
+
+
+def test_a_damaged_manifest_on_an_ftp_server_is_listed_as_bad_not_skipped(source, ftpd, tmp_path):
+    url = f"ftp://backup@127.0.0.1:{ftpd['port']}/shop"
+    env = {**base_env(source, tmp_path / "local"), **ftpd["env"], "BACKUP_DESTINATIONS": url}
+    assert run_script([], env).returncode == 0
+    (manifest,) = (ftpd["root"] / "shop").glob("*.manifest.json")
+    manifest.write_bytes(manifest.read_bytes()[:40])  # cut short
+    listing = run_script(["list"], env)
+    assert listing.returncode == 1
+    bad = [line for line in listing.stdout.splitlines() if "BAD" in line]
+    assert len(bad) == 1 and "its manifest cannot be read" in bad[0] and bad[0].endswith(url)
+    assert "damaged set(s)" in listing.stderr
