@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The integration tests once more, through PgBouncer in transaction pooling in front of the
-# machine's PostgreSQL (issue 13). The backup tests are left out of this pass: pg_dump and the
+# machine's PostgreSQL. The backup tests are left out of this pass: pg_dump and the
 # snapshot it imports need a direct connection (docs/deploy.md); they run in the other two passes.
 set -euo pipefail
 BIN="$1"; PG_URL="$2"
@@ -40,4 +40,4 @@ sleep 1
 echo "== integration tests through PgBouncer (transaction pooling) on port $port =="
 TEST_DATABASE_URL="postgresql://$user@127.0.0.1:$port/postgres" "$BIN/pytest" tests/integration \
   --ignore=tests/integration/test_backup.py --ignore=tests/integration/test_backup_remote.py \
-  --ignore=tests/integration/test_restore_hardening.py
+  --ignore=tests/integration/test_restore_failure_paths.py

@@ -1,14 +1,14 @@
--- Sessions that can be ended (issue 11, item 2): a session is valid only while it carries its user's
+-- Sessions that can be ended: a session is valid only while it carries its user's
 -- current session_epoch. Logout, a password change, a role change and deactivation add one to it,
 -- which ends every session of that user at once (docs/security.md).
 ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
 
--- Registration that does not reveal which addresses have accounts (issue 11, item 6): a self-registered
+-- Registration that does not reveal which addresses have accounts: a self-registered
 -- account logs in only after its e-mail link is followed. Accounts made before, or by staff, count
 -- as verified.
 ALTER TABLE users ADD COLUMN email_verified BOOLEAN NOT NULL DEFAULT TRUE;
 
--- Unpaid-order limits (issue 11, item 3): how many units an order asked for, and the client address
+-- Unpaid-order limits: how many units an order asked for, and the client address
 -- it came from, so the checkout can count what one account and one address hold unpaid.
 ALTER TABLE orders ADD COLUMN units INTEGER NOT NULL DEFAULT 0 CHECK (units >= 0);
 ALTER TABLE orders ADD COLUMN placed_from INET;
@@ -16,7 +16,7 @@ CREATE INDEX orders_unpaid_by_user ON orders (user_id) WHERE status IN ('placing
 CREATE INDEX orders_unpaid_by_address ON orders (placed_from) WHERE status IN ('placing', 'pending');
 
 -- Rate-limit counters (Flask-Limiter, fixed windows), shared by every worker and instance
--- (issue 11, item 4; shop/adapters/postgres/rate_limits.py). UNLOGGED: fast, and a crash that
+-- (shop/adapters/postgres/rate_limits.py). UNLOGGED: fast, and a crash that
 -- empties them only forgives a few attempts. Expired rows are removed by the recovery pass.
 CREATE UNLOGGED TABLE rate_limit_counters (
     key        TEXT        PRIMARY KEY,

@@ -1,4 +1,4 @@
--- Staff lists at volume (issue 10): every staff list is read newest first "after this row", so each
+-- Staff lists at volume: every staff list is read newest first "after this row", so each
 -- filter has an index in that order and a page reads per_page + 1 entries of it, whatever the depth.
 -- (docs/catalog.md, "Staff lists").
 CREATE INDEX orders_by_status ON orders (status, created_at DESC, order_id DESC);
@@ -33,7 +33,7 @@ CREATE TABLE audit_index_state (
 );
 INSERT INTO audit_index_state DEFAULT VALUES;
 
--- The dashboard's low-stock list (issue 10): which products have the least stock, from the catalog
+-- The dashboard's low-stock list: which products have the least stock, from the catalog
 -- index, in order, instead of a read of every product in MongoDB. MongoDB stays the stock of record;
 -- this copy is written when a product is created or rebuilt, and by the recovery pass for every
 -- product whose stock changed (those are `marked` in MongoDB until recorded): docs/catalog.md.

@@ -1,4 +1,4 @@
--- Order e-mails, reliably (issue 12): every mail the shop owes a customer is a row here, written in
+-- Order e-mails, reliably: every mail the shop owes a customer is a row here, written in
 -- the same transaction as the change it announces, so a mail is never sent for a change that rolled
 -- back and never lost for one that committed. A sender delivers them (shop/services/notifications.py,
 -- docs/mail.md).

@@ -1,4 +1,4 @@
--- IVA and invoices (issue 12, docs/money.md). Prices include IVA; each order line keeps the rate it
+-- IVA and invoices (docs/money.md). Prices include IVA; each order line keeps the rate it
 -- was sold at and its share of the order's IVA (shop/domain/taxes.py: per rate, then cents shared
 -- by largest remainder, so the lines always add up). Lines sold before this version have neither.
 ALTER TABLE order_items

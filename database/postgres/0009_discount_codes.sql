@@ -1,4 +1,4 @@
--- Discount codes (issue 12, docs/money.md). A code with N uses is never used N+1 times: `uses` counts
+-- Discount codes (docs/money.md). A code with N uses is never used N+1 times: `uses` counts
 -- the uses held by orders and can never pass `max_uses` (a CHECK, and the conditional increment that
 -- takes a use locks the code's row, so concurrent checkouts take uses one after the other). A use is
 -- taken in the transaction that creates the order (checkout step 1) and belongs to that order; it

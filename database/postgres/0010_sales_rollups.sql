@@ -1,4 +1,4 @@
--- The dashboard at volume (issue 10): sales per day and best sellers are read from daily totals
+-- The dashboard at volume: sales per day and best sellers are read from daily totals
 -- instead of grouping every order of the period. A paid order is added to its day (the day it was
 -- placed, UTC, as the dashboard has always counted) by a trigger in the transaction that marks it
 -- paid, so the totals can never disagree with the orders: a payment that rolls back adds nothing.

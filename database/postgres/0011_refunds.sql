@@ -1,4 +1,4 @@
--- Refunds and returns (issue 12, docs/money.md). An admin refunds a paid or shipped order, whole or
+-- Refunds and returns (docs/money.md). An admin refunds a paid or shipped order, whole or
 -- by line and units, with a reason. Money never exceeds what was paid: the order's row is locked
 -- for the refund (concurrent clicks queue), and CHECKs make an over-refund impossible whatever the
 -- code does (refunded_amount <= total_amount; per line refunded_quantity <= quantity). Units go back

@@ -1,4 +1,4 @@
--- "Mark shipped" records the carrier and the tracking number (issue 12); the customer sees them on
+-- "Mark shipped" records the carrier and the tracking number; the customer sees them on
 -- the order and in the shipped mail. Orders shipped before this version have neither.
 ALTER TABLE orders
     ADD COLUMN carrier         VARCHAR(60),

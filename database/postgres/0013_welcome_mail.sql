@@ -1,4 +1,4 @@
--- A welcome mail when a new account is activated (issue 12), through the same outbox as the order
+-- A welcome mail when a new account is activated, through the same outbox as the order
 -- mails: written in the transaction that activates the account, sent once.
 ALTER TABLE mail_outbox ADD COLUMN user_id INTEGER REFERENCES users (user_id) ON DELETE CASCADE;
 

@@ -1,4 +1,4 @@
--- Addresses and shipping (issue 12, docs/money.md). A customer keeps an address book with one
+-- Addresses and shipping (docs/money.md). A customer keeps an address book with one
 -- default; admins keep shipping methods (price with IVA, free above an amount, countries, on/off).
 -- When any method is active, checkout asks for an address and a method, and the order keeps a
 -- snapshot of both as chosen: editing the address book or the method later never changes a placed

@@ -11,7 +11,10 @@ def N_(message: str) -> str:
 
 
 class DomainError(Exception):
-    """Base class; the message is shown to the person, so it must say what to do."""
+    """Base class; the message is shown to the person, so it must say what to do. `code` is the
+    stable, untranslated name of the kind of error that programs read (the JSON error's `code`)."""
+
+    code = "invalid"
 
     def __init__(self, template: str, **params):
         super().__init__(template % params if params else template)
@@ -22,26 +25,40 @@ class DomainError(Exception):
 class InvalidInput(DomainError):
     """The request is malformed (HTTP 400)."""
 
+    code = "invalid_input"
+
 
 class NotFound(DomainError):
     """The thing asked for does not exist, or is not yours (HTTP 404)."""
+
+    code = "not_found"
 
 
 class Conflict(DomainError):
     """The request clashes with the current state, e.g. a duplicate e-mail (HTTP 409)."""
 
+    code = "conflict"
+
 
 class LimitReached(Conflict):
     """Too many of something at once (unpaid orders, payment attempts); says when or how to go on (HTTP 429)."""
+
+    code = "limit_reached"
 
 
 class InvalidCredentials(DomainError):
     """Login failed; deliberately says nothing about which part was wrong (HTTP 401)."""
 
+    code = "invalid_credentials"
+
 
 class NotActivated(InvalidCredentials):
     """Right password, but the account's activation link was never followed (HTTP 401)."""
 
+    code = "not_activated"
+
 
 class Unavailable(DomainError):
     """A database did not answer; the message says what is known for certain (HTTP 503)."""
+
+    code = "unavailable"

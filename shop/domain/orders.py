@@ -198,6 +198,8 @@ class Placing:
 class OutOfStock(Conflict):
     """Not enough units; says how many are left so the shopper can act."""
 
+    code = "out_of_stock"
+
 
 @dataclass(frozen=True)
 class CartLine:

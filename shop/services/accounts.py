@@ -83,7 +83,7 @@ def authenticate(db: PostgresDatabase, email: str, password: str) -> User:
     """The user with these credentials; any failure is the same generic error."""
     try:
         email = normalize_email(email)
-    except Exception:
+    except InvalidInput:  # not an address: no account has it, and the answer says nothing more
         email = ""
     found = db.users.credentials(email) if email else None
     stored_hash = found[1] if found else _DUMMY_HASH

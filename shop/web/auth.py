@@ -85,7 +85,7 @@ def unauthorized():
     message = (gettext("Your session has ended; log in again.") if ended
                else gettext("You need to log in to do that."))
     if wants_json():
-        return error_response(401, message)
+        return error_response(401, message, "session_ended" if ended else "login_required")
     if ended:
         flash(message, "info")
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

@@ -69,9 +69,18 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def error_response(status: int, message: str):
+# The JSON error's `code` for errors that are not the domain's own (those carry theirs: DomainError.code)
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+               429: "rate_limited", 500: "internal_error", 503: "unavailable"}
+
+
+def error_response(status: int, message: str, code: str | None = None):
+    """The error page, or for programs `{"error": {"status", "code", "message", "request_id"}}`:
+    `code` is stable and untranslated (what a program tests), `message` is for people."""
     if wants_json():
-        body = {"error": {"status": status, "message": message, "request_id": current_request_id()}}
+        code = code or _HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+        body = {"error": {"status": status, "code": code, "message": message, "request_id": current_request_id()}}
         return jsonify(body), status
     try:
         return render_template("error.html", status=status, message=message,
@@ -85,17 +94,17 @@ def error_response(status: int, message: str):
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
-        return error_response(status_for(error), translate_error(error))
+        return error_response(status_for(error), translate_error(error), error.code)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         log.info("CSRF check failed: %s", error.description)
         return error_response(400, gettext(
-            "The form expired or did not come from this shop. Reload the page and send it again."))
+            "The form expired or did not come from this shop. Reload the page and send it again."), "csrf_failed")
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(error: RateLimitExceeded):
-        return error_response(429, _status_message(429))
+        return error_response(429, _status_message(429), "rate_limited")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -108,7 +117,7 @@ def init_app(app: Flask) -> None:
             # Loading the person failed (or was never tried): the page shows no one rather than
             # reach for the database again through another connection that may be dead too.
             g._login_user = AnonymousUserMixin()
-        return error_response(503, _status_message(503))
+        return error_response(503, _status_message(503), "database_unavailable")
 
     # The shop's own errors, and the drivers' for code that talks to a database directly (sessions,
     # rate limits)

@@ -1,4 +1,4 @@
-"""Several instances, one shop (issue 13): HAProxy (deploy/haproxy/shop.cfg, Debian's package) in
+"""Several instances, one shop: HAProxy (deploy/haproxy/shop.cfg, Debian's package) in
 front of two instances sharing Redis for the rate limits, 300 buyers for 7 units, one instance
 SIGKILLed mid-burst and restarted. The stock invariant holds, and the only 5xx answers are requests
 that were in flight on the killed instance (HAProxy's own log says which server each went to)."""

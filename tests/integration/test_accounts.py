@@ -55,7 +55,7 @@ def test_logging_in_before_activation_says_what_to_do(app, client, auth, db):
     assert auth.login("lucia@example.com", "a wrong password!").status_code == 401
 
 
-def test_item6_registering_an_existing_address_answers_exactly_like_a_new_one(app, client, db, make_user):
+def test_registering_an_existing_address_answers_exactly_like_a_new_one(app, client, db, make_user):
     owner = make_user(email="lucia@example.com", name="Lucía Original")
     new = register(client, email="nueva@example.com")
     existing = register(client, email="LUCIA@example.com", full_name="Intrusa", password="another password",
@@ -92,7 +92,7 @@ def test_a_forged_or_expired_activation_link_is_a_clear_400(app, client, db):
     assert not db.users.credentials("lucia@example.com")[0].email_verified
 
 
-def test_item6_registrations_are_rate_limited_per_address(settings, db, store):
+def test_registrations_are_rate_limited_per_address(settings, db, store):
     app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True, "REGISTER_RATE_LIMIT": "2 per hour"},
                      settings=settings)
     try:

@@ -234,7 +234,7 @@ def test_appending_and_the_newest_page_read_only_bounded_ranges_of_the_log(serve
 @pytest.mark.parametrize("forged", [
     {"seq": None}, {"target": "x"}, {"seq": "4"}, {"seq": 2.5}, {"seq": 99}, {"seq": True},
 ], ids=["null-seq", "no-seq", "text-seq", "float-seq", "out-of-range", "bool-seq"])
-def test_item1_verification_fails_closed_on_an_entry_it_cannot_place(audit_log, store, app, forged):
+def test_verification_fails_closed_on_an_entry_it_cannot_place(audit_log, store, app, forged):
     for i in range(3):
         audit_log.record(AuditEvent("order.placed", f"order:{i}"))
     audit_log.flush_spool()
@@ -247,7 +247,7 @@ def test_item1_verification_fails_closed_on_an_entry_it_cannot_place(audit_log, 
     assert result.exit_code == 1
 
 
-def test_item1_an_entry_with_a_field_no_entry_has_breaks_the_chain(audit_log, store):
+def test_an_entry_with_a_field_no_entry_has_breaks_the_chain(audit_log, store):
     for i in range(3):
         audit_log.record(AuditEvent("order.placed", f"order:{i}"))
     audit_log.flush_spool()

@@ -204,6 +204,9 @@ def test_bad_input_gets_json_when_json_is_asked_for(client):
     assert response.status_code == 400
     assert response.json["error"]["message"].startswith("Ese enlace de página")
     assert response.json["error"]["request_id"] == response.headers["X-Request-ID"]
+    assert response.json["error"]["code"] == "invalid_input"
+    missing = client.get("/no-such-page", headers={"Accept": "application/json"})
+    assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
 
 
 def test_the_product_page_shows_every_attribute_including_nested_ones(client, make_product):

@@ -179,11 +179,14 @@ def test_the_json_api_places_an_order_once_per_idempotency_key(client, shopper, 
     short = client.post("/api/orders", json={"items": [{"product_id": str(product["_id"]), "quantity": 9}]},
                         headers={**headers, "Idempotency-Key": str(uuid.uuid4())})
     assert short.status_code == 409 and "Solo quedan 3" in short.json["error"]["message"]
+    assert short.json["error"]["code"] == "out_of_stock"  # what a program tests: stable, never translated
     bad = client.post("/api/orders", json={"items": "all"}, headers=headers)
     assert bad.status_code == 400 and "items" in bad.json["error"]["message"]
+    assert bad.json["error"]["code"] == "invalid_input"
 
 
 def test_the_json_api_refuses_callers_without_a_session_token(client):
     response = client.post("/api/orders", json={"items": []}, headers={"Accept": "application/json"})
     assert response.status_code == 400
     assert "formulario ha caducado" in response.json["error"]["message"]
+    assert response.json["error"]["code"] == "csrf_failed"

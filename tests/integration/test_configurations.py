@@ -1,4 +1,4 @@
-"""Every configuration the README documents starts and serves (issue 11 item 14, issue 13): the app
+"""Every configuration the README documents starts and serves: the app
 is built with each and answers /readyz and the home page; Redis, when configured, really holds the
 shared state."""
 

@@ -1,4 +1,4 @@
-"""/metrics (issue 13, "Seeing what it does"): behind a token, and it shows what happened."""
+"""/metrics ("Seeing what it does"): behind a token, and it shows what happened."""
 
 from __future__ import annotations
 

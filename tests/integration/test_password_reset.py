@@ -1,4 +1,4 @@
-"""A forgotten password (issue 12, password reset): a link by e-mail that works once, for a while,
+"""A forgotten password (password reset): a link by e-mail that works once, for a while,
 asked for by the person (without revealing who has an account) or sent by an admin."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Card testing (issue 11, item 5): declined attempts are limited per order and per account, paying
+"""Card testing: declined attempts are limited per order and per account, paying
 then pauses for a while, and the pause is audited."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _pay(client, order_id, card):
     return client.post(f"/orders/{order_id}/pay", data={"card_number": card, "csrf_token": token})
 
 
-def test_item5_after_five_declines_the_order_cannot_be_paid_for_a_while_and_the_pause_is_audited(
+def test_after_five_declines_the_order_cannot_be_paid_for_a_while_and_the_pause_is_audited(
         app, client, customer, db, store, make_product):
     from shop.web.extensions import get_audit_log
 
@@ -50,7 +50,7 @@ def test_item5_after_five_declines_the_order_cannot_be_paid_for_a_while_and_the_
     assert [(entry["target"], entry["actor_id"]) for entry in locks] == [(f"order:{order_id}", customer.user_id)]
 
 
-def test_item5_the_pause_ends_when_the_declines_leave_the_window(app, client, customer, db, store, make_product):
+def test_the_pause_ends_when_the_declines_leave_the_window(app, client, customer, db, store, make_product):
     order_id = _order(db, store, customer, make_product(stock=5))
     for _ in range(5):
         _pay(client, order_id, DECLINED)
@@ -61,7 +61,7 @@ def test_item5_the_pause_ends_when_the_declines_leave_the_window(app, client, cu
     assert db.orders.get(order_id).status == "paid"
 
 
-def test_item5_declines_on_several_orders_count_against_the_account(db, store, make_user, make_product):
+def test_declines_on_several_orders_count_against_the_account(db, store, make_user, make_product):
     user = make_user()
     product = make_product(stock=10)
     limits = PaymentAttemptLimits(per_order=3, per_account=4, window_minutes=15)
@@ -75,7 +75,7 @@ def test_item5_declines_on_several_orders_count_against_the_account(db, store, m
         order_service.pay_order(db, provider, user, third, GOOD, limits)
 
 
-def test_item5_concurrent_attempts_on_many_orders_never_pass_the_account_limit(db, store, make_user, make_product):
+def test_concurrent_attempts_on_many_orders_never_pass_the_account_limit(db, store, make_user, make_product):
     user = make_user()
     product = make_product(stock=20)
     limits = PaymentAttemptLimits(per_order=0, per_account=3, window_minutes=15)

@@ -1,4 +1,4 @@
-"""Behind PgBouncer in transaction pooling (issue 13): nothing may hold session state between
+"""Behind PgBouncer in transaction pooling: nothing may hold session state between
 transactions. The advisory locks are transaction-level (a scan keeps session-level ones out);
 planner settings are SET LOCAL (shop/adapters/postgres/catalog_index.py)."""
 

@@ -1,4 +1,4 @@
-"""DATABASE_READ_URL (issue 13): staff reports and lists read from the replica; everything a checkout
+"""DATABASE_READ_URL: staff reports and lists read from the replica; everything a checkout
 or a state change reads stays on the primary. A second database stands in for the replica here, with
 different rows, so where each page read from is visible."""
 

@@ -1,4 +1,4 @@
-"""The MongoDB settings docs/deploy.md recommends for a replica set (issue 13), on the one-node
+"""The MongoDB settings docs/deploy.md recommends for a replica set, on the one-node
 replica set SecantusDB presents: the URL with replicaSet, w=majority, retryWrites and a majority read
 concern reaches the set through discovery, and every stock operation of a checkout works under it."""
 

@@ -1,4 +1,4 @@
-"""The seed's manual with your own servers (issue 11, item 22): the schema scripts in database/,
+"""The seed's manual with your own servers: the schema scripts in database/,
 applied by hand with psql and mongosh, give a schema the shop recognises and runs on."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def empty_databases(servers):
     store.close()
 
 
-def test_item22_scripts_applied_by_hand_give_a_schema_the_shop_recognises_and_runs_on(
+def test_scripts_applied_by_hand_give_a_schema_the_shop_recognises_and_runs_on(
         empty_databases, servers, migrated, tmp_path):
     if not MONGOSH.exists():
         pytest.fail(f"{MONGOSH} is missing: run `make test` (it installs mongosh from tools/package-lock.json)")

@@ -1,4 +1,4 @@
-"""Sessions that end (issue 11, item 2): logout, password change, role change and deactivation end
+"""Sessions that end: logout, password change, role change and deactivation end
 every session of the account, and a session has an idle and an absolute lifetime."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def customer(client, auth, make_user):
     return user
 
 
-def test_item2_a_copied_session_cookie_stops_working_at_logout(app, client, auth, customer):
+def test_a_copied_session_cookie_stops_working_at_logout(app, client, auth, customer):
     thief, api_thief = _copy_of(app, client), _copy_of(app, client)
     assert _logged_in(thief)
     auth.logout()
@@ -41,7 +41,7 @@ def test_item2_a_copied_session_cookie_stops_working_at_logout(app, client, auth
     assert api.status_code == 401 and "sesión ha terminado" in api.json["error"]["message"]
 
 
-def test_item2_a_password_change_ends_every_other_session_and_keeps_this_one(app, client, auth, customer):
+def test_a_password_change_ends_every_other_session_and_keeps_this_one(app, client, auth, customer):
     thief = _copy_of(app, client)
     page = client.get("/account/password").get_data(as_text=True)
     response = client.post("/account/password", data={
@@ -54,7 +54,7 @@ def test_item2_a_password_change_ends_every_other_session_and_keeps_this_one(app
     assert auth.login("ana@example.com", "a brand new secret").status_code == 302
 
 
-def test_item2_a_wrong_current_password_changes_nothing(app, client, auth, customer):
+def test_a_wrong_current_password_changes_nothing(app, client, auth, customer):
     page = client.get("/account/password").get_data(as_text=True)
     response = client.post("/account/password", data={
         "csrf_token": csrf_token_from(page), "current": "not my password", "password": "a brand new secret",
@@ -67,7 +67,7 @@ def test_item2_a_wrong_current_password_changes_nothing(app, client, auth, custo
 
 
 @pytest.mark.parametrize("change", [("role", {"role": "auditor"}), ("active", {"active": "0"})])
-def test_item2_a_role_change_or_deactivation_ends_the_users_sessions(app, client, customer, make_user, change):
+def test_a_role_change_or_deactivation_ends_the_users_sessions(app, client, customer, make_user, change):
     make_user(role=Role.ADMIN, email="admin@example.com")
     admin = app.test_client()
     token = csrf_token_from(admin.get("/auth/login").get_data(as_text=True))
@@ -79,7 +79,7 @@ def test_item2_a_role_change_or_deactivation_ends_the_users_sessions(app, client
     assert not _logged_in(client)
 
 
-def test_item2_a_role_change_request_that_changes_nothing_keeps_the_sessions(db, client, customer):
+def test_a_role_change_request_that_changes_nothing_keeps_the_sessions(db, client, customer):
     from shop.services import accounts
 
     with db.users.locked(customer.user_id) as account:
@@ -89,7 +89,7 @@ def test_item2_a_role_change_request_that_changes_nothing_keeps_the_sessions(db,
 
 
 @pytest.mark.parametrize("stamp, limit", [("_seen", "SESSION_IDLE_SECONDS"), ("_started", "SESSION_MAX_SECONDS")])
-def test_item2_a_session_ends_after_its_idle_or_absolute_lifetime(app, client, customer, stamp, limit):
+def test_a_session_ends_after_its_idle_or_absolute_lifetime(app, client, customer, stamp, limit):
     with client.session_transaction() as session:
         session[stamp] -= app.config[limit] + 1  # "_started" alone: used a moment ago, yet too old
     response = client.get("/orders/")
@@ -97,13 +97,13 @@ def test_item2_a_session_ends_after_its_idle_or_absolute_lifetime(app, client, c
     assert "sesión ha terminado" in client.get(response.headers["Location"]).get_data(as_text=True)
 
 
-def test_item2_a_session_just_inside_its_absolute_lifetime_still_works(app, client, customer):
+def test_a_session_just_inside_its_absolute_lifetime_still_works(app, client, customer):
     with client.session_transaction() as session:
         session["_started"] -= app.config["SESSION_MAX_SECONDS"] - 30
     assert _logged_in(client)
 
 
-def test_item2_each_request_keeps_an_idle_session_alive(app, client, customer):
+def test_each_request_keeps_an_idle_session_alive(app, client, customer):
     with client.session_transaction() as session:
         session["_seen"] -= app.config["SESSION_IDLE_SECONDS"] - 5
     assert _logged_in(client)  # this request counts as use: the idle clock starts again
@@ -112,7 +112,7 @@ def test_item2_each_request_keeps_an_idle_session_alive(app, client, customer):
     assert _logged_in(client)
 
 
-def test_item2_a_session_without_the_stamps_is_not_a_login(app, client, customer):
+def test_a_session_without_the_stamps_is_not_a_login(app, client, customer):
     with client.session_transaction() as session:
         for key in ("_epoch", "_started", "_seen"):
             del session[key]

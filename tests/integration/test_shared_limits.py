@@ -1,4 +1,4 @@
-"""Limits that hold across processes (issue 11, item 4): the shop as run, with two worker processes."""
+"""Limits that hold across processes: the shop as run, with two worker processes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tests.conftest import csrf_token_from
 from tests.e2e.conftest import start_shop, stop_shop
 
 
-def test_item4_the_login_limit_holds_across_worker_processes(servers, migrated, store, mongo_db_name, make_user,
+def test_the_login_limit_holds_across_worker_processes(servers, migrated, store, mongo_db_name, make_user,
                                                              tmp_path):
     make_user(email="c@example.com")
     shop = start_shop(tmp_path / "var", extra_env={
@@ -33,7 +33,7 @@ def test_item4_the_login_limit_holds_across_worker_processes(servers, migrated, 
     assert statuses.count(429) == 20, statuses
 
 
-def test_item4_counters_live_in_postgresql_and_recovery_removes_expired_ones(settings, db, store, make_user):
+def test_counters_live_in_postgresql_and_recovery_removes_expired_ones(settings, db, store, make_user):
     from shop.services.recovery import recover
     from shop.web.extensions import close_stores
     from shop.web.factory import create_app

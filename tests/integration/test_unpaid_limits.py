@@ -1,4 +1,4 @@
-"""Stock hoarding (issue 11, item 3): what one account and one address may hold unpaid, and the rate
+"""Stock hoarding: what one account and one address may hold unpaid, and the rate
 limit on placing orders."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def shopper(auth, make_user):
     return user
 
 
-def test_item3_a_fourth_unpaid_order_is_refused_and_takes_no_stock(client, shopper, make_product, store, db):
+def test_a_fourth_unpaid_order_is_refused_and_takes_no_stock(client, shopper, make_product, store, db):
     product = make_product(name="Consola", stock=100)
     for _ in range(3):
         assert client.post("/orders/buy", data={**product_form(client, product), "quantity": "1"}).status_code == 303
@@ -41,7 +41,7 @@ def test_item3_a_fourth_unpaid_order_is_refused_and_takes_no_stock(client, shopp
     assert client.post("/orders/buy", data={**product_form(client, product), "quantity": "1"}).status_code == 303
 
 
-def test_item3_units_held_unpaid_are_limited_too(client, shopper, make_product, store):
+def test_units_held_unpaid_are_limited_too(client, shopper, make_product, store):
     product = make_product(stock=100)
     assert client.post("/orders/buy", data={**product_form(client, product), "quantity": "40"}).status_code == 303
     response = client.post("/orders/buy", data={**product_form(client, product), "quantity": "11"})
@@ -49,7 +49,7 @@ def test_item3_units_held_unpaid_are_limited_too(client, shopper, make_product, 
     assert store.stock.levels()[str(product["_id"])] == 60
 
 
-def test_item3_the_api_answers_429_with_the_reason(client, shopper, make_product):
+def test_the_api_answers_429_with_the_reason(client, shopper, make_product):
     product = make_product(stock=100)
     token = csrf_token_from(client.get("/").get_data(as_text=True))
     statuses = []
@@ -61,7 +61,7 @@ def test_item3_the_api_answers_429_with_the_reason(client, shopper, make_product
     assert "sin pagar" in response.json["error"]["message"]
 
 
-def test_item3_concurrent_checkouts_of_one_account_never_pass_the_limit_together(db, store, make_user, make_product):
+def test_concurrent_checkouts_of_one_account_never_pass_the_limit_together(db, store, make_user, make_product):
     customer = make_user()
     product = make_product(stock=100)
     limits = UnpaidLimits(orders_per_account=3, units_per_account=0, orders_per_address=0, units_per_address=0)
@@ -84,7 +84,7 @@ def test_item3_concurrent_checkouts_of_one_account_never_pass_the_limit_together
     assert store.stock.levels()[str(product["_id"])] == 97
 
 
-def test_item3_one_address_is_limited_across_accounts(db, store, make_user, make_product):
+def test_one_address_is_limited_across_accounts(db, store, make_user, make_product):
     product = make_product(stock=100)
     limits = UnpaidLimits(orders_per_account=0, units_per_account=0, orders_per_address=2, units_per_address=0)
     buyers = [make_user() for _ in range(3)]
@@ -100,7 +100,7 @@ def test_item3_one_address_is_limited_across_accounts(db, store, make_user, make
     buy(buyers[2], "203.0.113.8")  # another address is not affected
 
 
-def test_item3_a_replayed_checkout_is_answered_even_at_the_limit(db, store, make_user, make_product):
+def test_a_replayed_checkout_is_answered_even_at_the_limit(db, store, make_user, make_product):
     customer = make_user()
     product = make_product(stock=100)
     limits = UnpaidLimits(orders_per_account=1, units_per_account=0, orders_per_address=0, units_per_address=0)
@@ -110,7 +110,7 @@ def test_item3_a_replayed_checkout_is_answered_even_at_the_limit(db, store, make
     assert again.order_id == first.order_id and not again.created
 
 
-def test_item3_placing_orders_is_rate_limited_per_account(settings, db, store, make_user, make_product):
+def test_placing_orders_is_rate_limited_per_account(settings, db, store, make_user, make_product):
     from shop.web.extensions import close_stores
     from shop.web.factory import create_app
 

@@ -109,7 +109,7 @@ def test_a_new_product_has_exact_money():
     assert new_product("A", "B", "9.9", 0, {})["price"] == Decimal("9.90")
 
 
-def test_item13_the_largest_possible_order_fits_its_numeric_column_and_none_is_free():
+def test_the_largest_possible_order_fits_its_numeric_column_and_none_is_free():
     from shop.domain.money import MAX_PRICE, MIN_PRICE, NUMERIC_12_2_MAX
     from shop.domain.orders import MAX_LINES, MAX_QUANTITY_PER_LINE
 

@@ -53,18 +53,18 @@ _PRODUCTION = {"SHOP_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL":
                "PUBLIC_URL": "https://tienda.example/"}
 
 
-def test_item6_production_refuses_to_start_without_a_mail_server():
+def test_production_refuses_to_start_without_a_mail_server():
     with pytest.raises(ConfigError, match="SMTP_HOST"):
         load_settings({k: v for k, v in _PRODUCTION.items() if k != "SMTP_HOST"})
 
 
-def test_item4_production_refuses_a_per_process_rate_limit_store_with_several_workers():
+def test_production_refuses_a_per_process_rate_limit_store_with_several_workers():
     with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI=memory://"):
         load_settings({**_PRODUCTION, "RATELIMIT_STORAGE_URI": "memory://", "WEB_CONCURRENCY": "4"})
     assert load_settings({**_PRODUCTION, "RATELIMIT_STORAGE_URI": "memory://", "WEB_CONCURRENCY": "1"})
 
 
-def test_item4_rate_limits_are_counted_in_the_shops_postgresql_unless_another_store_is_set():
+def test_rate_limits_are_counted_in_the_shops_postgresql_unless_another_store_is_set():
     assert load_settings(_PRODUCTION).rate_limit_store == ("shop+postgresql://x", {})
     assert load_settings({**_PRODUCTION, "RATELIMIT_STORAGE_URI": "redis://r:6379/0"}).rate_limit_store == (
         "redis://r:6379/0", {})

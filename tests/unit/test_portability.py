@@ -1,4 +1,4 @@
-"""Windows and macOS (issue 13): nothing POSIX-only on the import path of the shop or the backup
+"""Windows and macOS: nothing POSIX-only on the import path of the shop or the backup
 script. Proven on Linux by importing every module with those standard modules made unavailable."""
 
 import subprocess

@@ -1,4 +1,4 @@
-"""Defects found by outside probes (issue 11), each pinned: the item number is in the test's name."""
+"""Odd input and failing servers: what outside probes found, each pinned by the behaviour it must keep."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def admin(auth, make_user):
     return user
 
 
-def test_item9_a_nul_byte_in_the_login_email_is_a_clear_400(client, make_user):
+def test_a_nul_byte_in_the_login_email_is_a_clear_400(client, make_user):
     make_user(email="ana@example.com")
     token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
     response = client.post("/auth/login", data={"email": "ana@example.com\x00", "password": "x" * 12,
@@ -26,7 +26,7 @@ def test_item9_a_nul_byte_in_the_login_email_is_a_clear_400(client, make_user):
     assert "carácter NUL" in response.get_data(as_text=True)
 
 
-def test_item9_a_nul_byte_in_a_staff_product_form_changes_nothing(client, admin, make_product, store):
+def test_a_nul_byte_in_a_staff_product_form_changes_nothing(client, admin, make_product, store):
     product = make_product(name="Taza")
     page = client.get(f"/admin/products/{product['_id']}").get_data(as_text=True)
     response = client.post(f"/admin/products/{product['_id']}", data={
@@ -37,19 +37,19 @@ def test_item9_a_nul_byte_in_a_staff_product_form_changes_nothing(client, admin,
 
 
 @pytest.mark.parametrize("url", ["/?q=a%00b", "/admin/orders/?email=a%00b", "/admin/audit/?action=a%00"])
-def test_item9_a_nul_byte_in_a_query_parameter_is_a_400_not_a_500(client, admin, url):
+def test_a_nul_byte_in_a_query_parameter_is_a_400_not_a_500(client, admin, url):
     assert client.get(url).status_code == 400
 
 
 @pytest.mark.parametrize("raw", ["9999-12-31", "0001-01-01", "1999-12-31"])
-def test_item11_dates_outside_the_shops_range_are_a_400_not_an_overflow(client, admin, raw):
+def test_dates_outside_the_shops_range_are_a_400_not_an_overflow(client, admin, raw):
     for url in (f"/admin/orders/?to={raw}", f"/admin/orders/payments?from={raw}", f"/admin/audit/?to={raw}"):
         response = client.get(url)
         assert response.status_code == 400, url
         assert "debe ser una fecha" in response.get_data(as_text=True)
 
 
-def test_item12_deeply_nested_json_to_the_order_api_is_a_400(client, auth, make_user):
+def test_deeply_nested_json_to_the_order_api_is_a_400(client, auth, make_user):
     make_user(email="c@example.com")
     auth.login("c@example.com")
     token = csrf_token_from(client.get("/").get_data(as_text=True))
@@ -61,7 +61,7 @@ def test_item12_deeply_nested_json_to_the_order_api_is_a_400(client, auth, make_
     assert response.json["error"]["message"].startswith("Envía JSON")
 
 
-def test_item8_private_pages_are_never_stored_public_ones_may_be(client, auth, make_user):
+def test_private_pages_are_never_stored_public_ones_may_be(client, auth, make_user):
     assert "no-store" not in client.get("/").headers.get("Cache-Control", "")
     assert client.get("/auth/login").headers["Cache-Control"] == "no-store"
     make_user(email="c@example.com")
@@ -70,7 +70,7 @@ def test_item8_private_pages_are_never_stored_public_ones_may_be(client, auth, m
         assert client.get(url).headers["Cache-Control"] == "no-store", url
 
 
-def test_item8_production_sends_hsts_and_development_does_not(settings, db, store, client):
+def test_production_sends_hsts_and_development_does_not(settings, db, store, client):
     from shop.web.extensions import close_stores
     from shop.web.factory import create_app
 
@@ -85,13 +85,13 @@ def test_item8_production_sends_hsts_and_development_does_not(settings, db, stor
 
 @pytest.mark.parametrize("url", ["/admin/?low_stock=²", "/admin/orders/?order=²", "/admin/orders/?after=²",
                                  "/admin/audit/?actor=²", "/admin/audit/?before=３", "/admin/users/?after=١"])
-def test_item10_unicode_digits_are_refused_with_a_400_not_a_500(client, admin, url):
+def test_unicode_digits_are_refused_with_a_400_not_a_500(client, admin, url):
     response = client.get(url)
     assert response.status_code == 400, url
     assert "Traceback" not in response.get_data(as_text=True)
 
 
-def test_item17_readyz_answers_503_within_its_timeout_while_mongodb_is_stopped(settings, db, tmp_path):
+def test_readyz_answers_503_within_its_timeout_while_mongodb_is_stopped(settings, db, tmp_path):
     import time
 
     from shop.embedded import EmbeddedMongo
@@ -116,7 +116,7 @@ def test_item17_readyz_answers_503_within_its_timeout_while_mongodb_is_stopped(s
         server.stop()
 
 
-def test_item15_init_db_demo_on_external_servers_keeps_the_logins_in_a_new_data_dir(settings, db, store, tmp_path):
+def test_init_db_demo_on_external_servers_keeps_the_logins_in_a_new_data_dir(settings, db, store, tmp_path):
     import json
 
     from shop.web.extensions import close_stores
@@ -148,7 +148,7 @@ def _terminate_other_backends(url: str) -> int:
         conn.close()
 
 
-def test_item16_requests_after_postgresql_connections_died_are_served_not_500(client, auth, make_user, migrated):
+def test_requests_after_postgresql_connections_died_are_served_not_500(client, auth, make_user, migrated):
     import time
 
     make_user(email="c@example.com")
@@ -160,7 +160,7 @@ def test_item16_requests_after_postgresql_connections_died_are_served_not_500(cl
         assert client.get(url).status_code == 200, url
 
 
-def test_item16_a_connection_that_dies_in_use_is_a_503_page_never_a_500(client, auth, make_user, migrated):
+def test_a_connection_that_dies_in_use_is_a_503_page_never_a_500(client, auth, make_user, migrated):
     make_user(email="c@example.com")
     auth.login("c@example.com")
     assert client.get("/orders/").status_code == 200
@@ -169,7 +169,7 @@ def test_item16_a_connection_that_dies_in_use_is_a_503_page_never_a_500(client, 
     assert 500 not in statuses and statuses[-1] == 200, statuses
 
 
-def test_item14_the_readmes_redis_rate_limit_store_starts_and_counts_in_redis(settings, db, store, make_user):
+def test_the_readmes_redis_rate_limit_store_starts_and_counts_in_redis(settings, db, store, make_user):
     import redis
 
     from shop.web.extensions import close_stores
@@ -194,7 +194,7 @@ def test_item14_the_readmes_redis_rate_limit_store_starts_and_counts_in_redis(se
         redis.Redis.from_url(url).flushdb()
 
 
-def test_item18_the_test_servers_data_is_outside_pytests_temporary_tree(servers, tmp_path_factory):
+def test_the_test_servers_data_is_outside_pytests_temporary_tree(servers, tmp_path_factory):
     import pathlib
 
     import psycopg2
@@ -209,7 +209,7 @@ def test_item18_the_test_servers_data_is_outside_pytests_temporary_tree(servers,
     assert not data_dir.is_relative_to(tmp_path_factory.getbasetemp())
 
 
-def test_item7_asking_for_someone_elses_order_is_a_404_recorded_at_most_5_times_a_minute(
+def test_asking_for_someone_elses_order_is_a_404_recorded_at_most_5_times_a_minute(
         app, client, auth, db, store, make_user, make_product):
     import uuid
 

@@ -1,4 +1,4 @@
-"""Restore and the backup script's failure paths (issue 11, items 19–21): every check before the
+"""Restore and the backup script's failure paths: every check before the
 target is touched, all or nothing, one clear line, a fail ping, damaged sets listed as bad."""
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _one_line_failure(run) -> str:
     return lines[0]
 
 
-def test_item19_an_edited_row_count_is_refused_before_a_forced_restore_touches_the_target(
+def test_an_edited_row_count_is_refused_before_a_forced_restore_touches_the_target(
         source, db, store, make_user, tmp_path, pings):
     populate(db, store, make_user)
     name, manifest = one_set(source, tmp_path)
@@ -87,7 +87,7 @@ def test_item19_an_edited_row_count_is_refused_before_a_forced_restore_touches_t
     assert seen == ["/ping/fail"]
 
 
-def test_item19_an_edited_collection_checksum_is_refused_the_same_way(source, db, store, make_user, tmp_path):
+def test_an_edited_collection_checksum_is_refused_the_same_way(source, db, store, make_user, tmp_path):
     populate(db, store, make_user)
     name, manifest = one_set(source, tmp_path)
     edit_manifest(manifest, lambda m: m["mongodb"]["collections"]["products"].update(content_sha256="0" * 64))
@@ -97,7 +97,7 @@ def test_item19_an_edited_collection_checksum_is_refused_the_same_way(source, db
     assert shop_state(source, store) == before
 
 
-def test_item20_a_renamed_mongodb_database_restores_nothing_at_all(source, db, store, make_user, tmp_path):
+def test_a_renamed_mongodb_database_restores_nothing_at_all(source, db, store, make_user, tmp_path):
     populate(db, store, make_user)
     name, manifest = one_set(source, tmp_path)
     edit_manifest(manifest, lambda m: m["mongodb"].update(database="another"))
@@ -107,7 +107,7 @@ def test_item20_a_renamed_mongodb_database_restores_nothing_at_all(source, db, s
     assert shop_state(source, store) == before
 
 
-def test_item20_a_failure_after_mongodb_is_staged_leaves_both_databases_as_they_were(
+def test_a_failure_after_mongodb_is_staged_leaves_both_databases_as_they_were(
         source, db, store, make_user, tmp_path):
     populate(db, store, make_user)
     name, _ = one_set(source, tmp_path)
@@ -120,7 +120,7 @@ def test_item20_a_failure_after_mongodb_is_staged_leaves_both_databases_as_they_
     assert f"{source.mongodb_db}_restore_staging" not in store.client.list_database_names()
 
 
-def test_item20_a_forced_restore_that_succeeds_replaces_both_sides(source, db, store, make_user, tmp_path):
+def test_a_forced_restore_that_succeeds_replaces_both_sides(source, db, store, make_user, tmp_path):
     populate(db, store, make_user)
     name, _ = one_set(source, tmp_path)
     expected = shop_state(source, store)
@@ -132,7 +132,7 @@ def test_item20_a_forced_restore_that_succeeds_replaces_both_sides(source, db, s
     assert "left_over" not in store.db.list_collection_names()
 
 
-def test_item21_a_missing_key_file_is_one_line_exit_1_and_a_fail_ping(source, tmp_path, pings):
+def test_a_missing_key_file_is_one_line_exit_1_and_a_fail_ping(source, tmp_path, pings):
     url, seen = pings
     run = run_script(["backup"], source, tmp_path, BACKUP_ENCRYPTION_KEY_FILE=str(tmp_path / "no-such-key"),
                      BACKUP_PING_URL=url)
@@ -140,7 +140,7 @@ def test_item21_a_missing_key_file_is_one_line_exit_1_and_a_fail_ping(source, tm
     assert seen == ["/ping/fail"]
 
 
-def test_item21_an_unreachable_mongodb_is_one_line_and_a_fail_ping(source, tmp_path, pings):
+def test_an_unreachable_mongodb_is_one_line_and_a_fail_ping(source, tmp_path, pings):
     url, seen = pings
     run = run_script(["backup"], source, tmp_path, BACKUP_PING_URL=url,
                      MONGODB_URL="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500")
@@ -149,7 +149,7 @@ def test_item21_an_unreachable_mongodb_is_one_line_and_a_fail_ping(source, tmp_p
     assert seen == ["/ping/fail"]
 
 
-def test_item21_a_manifest_that_is_not_json_is_listed_as_bad_and_refused_in_one_line(
+def test_a_manifest_that_is_not_json_is_listed_as_bad_and_refused_in_one_line(
         source, db, store, make_user, tmp_path, pings):
     populate(db, store, make_user)
     good, _ = one_set(source, tmp_path)
