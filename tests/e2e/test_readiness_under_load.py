@@ -49,7 +49,10 @@ def test_readiness_on_its_own_port_answers_at_once_while_every_request_thread_wa
     with own_databases(servers, "shop_ready") as (pg_url, db_name, db, _store):
         db.users.insert(EMAIL, "Busy Buyer", hash_password(PASSWORD), Role.CUSTOMER)
         health_port = free_port()
-        shop = start_shop(tmp_path / "var", extra_env=shop_env(servers, pg_url, db_name, HEALTH_PORT=str(health_port)))
+        # One worker (4 request threads): 16 blocked requests surely take them all (with two workers,
+        # how the connections spread between them is up to the kernel).
+        env = shop_env(servers, pg_url, db_name, HEALTH_PORT=str(health_port), WEB_CONCURRENCY="1")
+        shop = start_shop(tmp_path / "var", extra_env=env)
         readyz = f"http://127.0.0.1:{health_port}/readyz"
         try:
             assert _wait_for(readyz, 200) == {"status": "ready", "checks": {"postgres": "ok", "mongodb": "ok"}}
@@ -61,7 +64,7 @@ def test_readiness_on_its_own_port_answers_at_once_while_every_request_thread_wa
             crowd = [threading.Thread(target=lambda: answers.append(buyer.request("/orders/")[0])) for _ in range(16)]
             for thread in crowd:
                 thread.start()
-            time.sleep(1.5)  # 2 workers × 4 threads all taken, the other requests queued
+            time.sleep(1.5)  # the worker's 4 threads all taken, the other requests queued
             try:
                 _get(f"{shop.url}/readyz", timeout=2)
                 queued = False
