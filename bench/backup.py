@@ -58,8 +58,8 @@ def fill(db: PostgresDatabase, store: MongoStore, n: int) -> None:
             """INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity)
                SELECT order_id, lpad(to_hex(order_id), 24, '0'), 'Producto', total_amount, 1 FROM orders""")
         cur.execute(
-            """INSERT INTO order_status_history (order_id, from_status, to_status, reason)
-               SELECT order_id, NULL, status, 'bench' FROM orders""")
+            """INSERT INTO order_status_history (order_id, from_status, to_status, reason, reason_code)
+               SELECT order_id, NULL, status, 'bench', 'placed' FROM orders""")
 
 
 def timed(action):

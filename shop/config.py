@@ -7,8 +7,10 @@ import ipaddress
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from shop.domain.taxes import DEFAULT_RATES, parse_tax_rates
@@ -23,85 +25,199 @@ class ConfigError(RuntimeError):
     """The configuration cannot run the shop; the message names the variable to fix."""
 
 
+def _var(variable: str, default: Any, parse: Callable[[str, str], Any] | None = None, *,
+         default_for: Callable[[str], Any] | None = None) -> Any:
+    """A setting, declared once: the environment variable it is read from, its default (the
+    development one; `default_for(SHOP_ENV)` where the environment changes it, applied by
+    load_settings) and how its text is read (`parse(text, variable)`, raising ConfigError; plain
+    text when None). An unset or blank variable takes the default."""
+    metadata = {"variable": variable, "parse": parse or _text, "default_for": default_for}
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _text(raw: str, name: str) -> str:
+    return raw
+
+
+def _int(raw: str, name: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _bool(raw: str, name: str) -> bool:
+    """A yes/no setting; anything but the usual spellings is a start-up error naming the variable
+    (a typo must never quietly turn a protection such as STARTTLS off)."""
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be one of {'/'.join(_TRUE)} or {'/'.join(_FALSE)}, got {raw!r}")
+
+
+def _seconds(raw: str, name: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _networks(raw: str, name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or networks (10.0.0.5, 10.0.0.0/24, ::1), each checked."""
+    networks = []
+    for part in raw.split(","):
+        if part.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"{name}: {part.strip()!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
+def _hosts(raw: str, name: str) -> tuple[str, ...]:
+    return tuple(host.strip().lower() for host in raw.split(",") if host.strip())
+
+
+def _tax_rates(raw: str, name: str) -> dict:
+    try:
+        return parse_tax_rates(raw)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _web_server(raw: str | None, name: str = "WEB_SERVER") -> str:
+    if not raw:
+        return "waitress" if os.name == "nt" else "gunicorn"
+    value = raw.strip().lower()
+    if value not in ("gunicorn", "waitress"):
+        raise ConfigError(f"WEB_SERVER must be gunicorn or waitress; got {raw!r}")
+    if value == "gunicorn" and os.name == "nt":
+        raise ConfigError("gunicorn does not run on Windows: leave WEB_SERVER unset (waitress)")
+    return value
+
+
+def _public_url(raw: str, name: str) -> str | None:
+    return raw.strip().rstrip("/") or None
+
+
+def _path(raw: str, name: str) -> Path:
+    return Path(raw).resolve()
+
+
+def _upper(raw: str, name: str) -> str:
+    return raw.strip().upper()
+
+
 @dataclass(frozen=True)
 class Settings:
-    env: str = "development"
-    secret_key: str | None = None
-    database_url: str | None = None
-    database_read_url: str | None = None  # optional read-only replica: staff reports and lists only
-    mongodb_url: str | None = None
-    mongodb_db: str = "shop"
-    data_dir: Path = PROJECT_ROOT / "var"
-    host: str = "127.0.0.1"
-    port: int = 5000
-    web_workers: int = 2
-    web_server: str = "gunicorn"  # "waitress" where gunicorn does not run (Windows: the default there)
-    log_level: str = "INFO"
-    metrics_token: str | None = None  # /metrics answers only with `Authorization: Bearer <token>`
-    metrics_multiprocess_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR, set by shop.runner for gunicorn
-    ratelimit_storage_uri: str = ""  # empty: REDIS_URL when set, else the shop's PostgreSQL
-    redis_url: str | None = None  # optional: rate limits and the catalog page cache move to Redis
-    login_rate_limit: str = "10 per minute"
-    register_rate_limit: str = "10 per hour"  # registrations per client address
-    activation_link_hours: int = 48
-    discount_code_rate_limit: str = "10 per minute"  # code previews (cart, product page) per account and per address
-    password_reset_rate_limit: str = "10 per hour"  # noqa: S105 - a rate, not a password ("forgot my password" per address)
-    password_reset_link_minutes: int = 60
+    """Every setting of the shop, each declared once: name, variable, default and how it is read.
+    `load_settings` reads them from the environment; the README's table documents the same list
+    (tests/unit/test_config.py compares the two)."""
+
+    env: str = "development"  # SHOP_ENV, read first: some defaults depend on it
+    secret_key: str | None = _var("SECRET_KEY", None)
+    database_url: str | None = _var("DATABASE_URL", None)
+    # optional read-only replica: staff reports and lists only
+    database_read_url: str | None = _var("DATABASE_READ_URL", None)
+    mongodb_url: str | None = _var("MONGODB_URL", None)
+    mongodb_db: str = _var("MONGODB_DB", "shop")
+    data_dir: Path = _var("SHOP_DATA_DIR", PROJECT_ROOT / "var", _path)
+    host: str = _var("HOST", "127.0.0.1")
+    port: int = _var("PORT", 5000, _int)
+    web_workers: int = _var("WEB_CONCURRENCY", 2, _int)
+    # "waitress" where gunicorn does not run (Windows: the default there)
+    web_server: str = _var("WEB_SERVER", "gunicorn", _web_server, default_for=lambda env: _web_server(None))
+    log_level: str = _var("LOG_LEVEL", "INFO", _upper)
+    # /metrics answers only with `Authorization: Bearer <token>`
+    metrics_token: str | None = _var("METRICS_TOKEN", None)
+    # set by shop.runner for gunicorn's workers
+    metrics_multiprocess_dir: str | None = _var("PROMETHEUS_MULTIPROC_DIR", None)
+    ratelimit_storage_uri: str = _var("RATELIMIT_STORAGE_URI", "")  # empty: REDIS_URL when set, else PostgreSQL
+    redis_url: str | None = _var("REDIS_URL", None)  # optional: rate limits and the page cache move to Redis
+    login_rate_limit: str = _var("LOGIN_RATE_LIMIT", "10 per minute")
+    register_rate_limit: str = _var("REGISTER_RATE_LIMIT", "10 per hour")  # registrations per client address
+    activation_link_hours: int = _var("ACTIVATION_LINK_HOURS", 48, _int)
+    # code previews (cart, product page) per account and per address
+    discount_code_rate_limit: str = _var("DISCOUNT_CODE_RATE_LIMIT", "10 per minute")
+    # "forgot my password" per address (a rate, not a password)
+    password_reset_rate_limit: str = _var("PASSWORD_RESET_RATE_LIMIT", "10 per hour")  # noqa: S105
+    password_reset_link_minutes: int = _var("PASSWORD_RESET_LINK_MINUTES", 60, _int)
     # E-mail: SMTP when smtp_host is set; otherwise .eml files in <data_dir>/outbox (not in production)
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = True
-    smtp_tls: bool = False  # implicit TLS (SMTPS) instead of STARTTLS
-    smtp_ca_file: str | None = None
-    mail_from: str = "Tienda <no-reply@localhost>"
+    smtp_host: str | None = _var("SMTP_HOST", None)
+    smtp_port: int = _var("SMTP_PORT", 587, _int)
+    smtp_user: str | None = _var("SMTP_USER", None)
+    smtp_password: str | None = _var("SMTP_PASSWORD", None)
+    smtp_starttls: bool = _var("SMTP_STARTTLS", True, _bool)
+    smtp_tls: bool = _var("SMTP_TLS", False, _bool)  # implicit TLS (SMTPS) instead of STARTTLS
+    smtp_ca_file: str | None = _var("SMTP_CA_FILE", None)
+    mail_from: str = _var("MAIL_FROM", "Tienda <no-reply@localhost>")
     # IVA rates per tax class, in percent (TAX_RATES="general:21,reduced:10,super_reduced:4")
-    tax_rates: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_RATES))
+    tax_rates: dict = _var("TAX_RATES", DEFAULT_RATES, _tax_rates)
     # The seller on invoices (factura simplificada)
-    seller_name: str = "Tienda Híbrida S.L."
-    seller_tax_id: str = "B00000000"
-    seller_address: str = "Calle Mayor 1, 28013 Madrid"
+    seller_name: str = _var("SELLER_NAME", "Tienda Híbrida S.L.")
+    seller_tax_id: str = _var("SELLER_TAX_ID", "B00000000")
+    seller_address: str = _var("SELLER_ADDRESS", "Calle Mayor 1, 28013 Madrid")
     # Every link in every mail starts with this, never with the Host a request came with; default
     # (development only): this machine
-    public_url: str | None = None
-    # Host names requests may carry (TRUSTED_HOSTS); others get a 400. Empty: PUBLIC_URL's host and
-    # this machine's loopback names, or any host in development when PUBLIC_URL is unset too.
-    trusted_hosts: tuple[str, ...] = ()
-    mail_send_interval_seconds: float = 2.0  # how often the sender delivers the mail outbox
-    mail_sender_nice: int = 10  # the sender process's CPU priority below the web workers' (0: the same)
-    mail_sender_idle: bool = True  # where the OS has it (Linux), the sender only gets CPU nobody else wants
-    session_cookie_secure: bool = False
-    session_idle_minutes: int = 60  # a login unused this long ends (docs/security.md)
-    session_max_hours: int = 12  # and any login ends this long after it started, however much it is used
-    products_per_page: int = 12
-    request_stuck_seconds: float = 30.0  # a request running longer is logged with its stack; /healthz says 503
-    readiness_timeout_seconds: float = 2.0  # /readyz answers within this (load balancers wait 2–5 s)
+    public_url: str | None = _var("PUBLIC_URL", None, _public_url)
+    # Host names requests may carry; others get a 400. Empty: PUBLIC_URL's host and this machine's
+    # loopback names, or any host in development when PUBLIC_URL is unset too.
+    trusted_hosts: tuple[str, ...] = _var("TRUSTED_HOSTS", (), _hosts)
+    mail_send_interval_seconds: float = _var("MAIL_SEND_INTERVAL_SECONDS", 2.0, _seconds)
+    # the sender process's CPU priority below the web workers' (0: the same)
+    mail_sender_nice: int = _var("MAIL_SENDER_NICE", 10, _int)
+    # where the OS has it (Linux), the sender only gets CPU nobody else wants
+    mail_sender_idle: bool = _var("MAIL_SENDER_IDLE", True, _bool)
+    session_cookie_secure: bool = _var("SESSION_COOKIE_SECURE", False, _bool,
+                                       default_for=lambda env: env == "production")
+    session_idle_minutes: int = _var("SESSION_IDLE_MINUTES", 60, _int)  # a login unused this long ends
+    # and any login ends this long after it started, however much it is used
+    session_max_hours: int = _var("SESSION_MAX_HOURS", 12, _int)
+    products_per_page: int = _var("PRODUCTS_PER_PAGE", 12, _int)
+    # a request running longer is logged with its stack, and readiness says "wedged"
+    request_stuck_seconds: float = _var("REQUEST_STUCK_SECONDS", 30.0, _seconds)
+    # readiness answers within this (load balancers wait 2–5 s)
+    readiness_timeout_seconds: float = _var("READINESS_TIMEOUT_SECONDS", 2.0, _seconds)
     # A listener of its own for readiness (shop.health_server), answering however busy the request
     # threads are: what load balancers should check. 0: none (/readyz on PORT only).
-    health_port: int = 0
-    catalog_cache_seconds: int = 0  # a catalog page is reused this long (load_settings: 2, 0 in testing)
-    low_stock_threshold: int = 5  # the dashboard's default; staff can change it per view
-    # Checkout protocol timings (docs/checkout.md)
-    checkout_lease_seconds: int = 30
+    health_port: int = _var("HEALTH_PORT", 0, _int)
+    # a catalog page is reused this long (0 in testing, where a page must show the last write)
+    catalog_cache_seconds: int = _var("CATALOG_CACHE_SECONDS", 2, _int,
+                                      default_for=lambda env: 0 if env == "testing" else 2)
+    low_stock_threshold: int = _var("LOW_STOCK_THRESHOLD", 5, _int)  # the dashboard's default
+    checkout_lease_seconds: int = _var("CHECKOUT_LEASE_SECONDS", 30, _int)  # docs/checkout.md
     # What one account / one client address may hold in unpaid orders at once (0: no limit)
-    max_unpaid_orders: int = 3
-    max_unpaid_units: int = 50
-    max_unpaid_orders_per_address: int = 10
-    max_unpaid_units_per_address: int = 200
-    payment_attempts_per_order: int = 5  # declined payments within the window before paying pauses
-    payment_attempts_per_account: int = 10
-    payment_attempt_window_minutes: int = 15
-    checkout_rate_limit: str = "20 per minute"  # Comprar, cart checkout and POST /api/orders together
-    trusted_proxies: int = 0  # load balancers in front that set X-Forwarded-For/-Proto (werkzeug ProxyFix)
-    # The load balancers' own addresses (TRUSTED_PROXY_ADDRESSES, addresses or networks): when set,
-    # X-Forwarded-* is believed only on connections from them; a client reaching an instance
-    # directly is then seen as itself, whatever headers it forges.
-    trusted_proxy_addresses: tuple[str, ...] = ()
-    pending_order_ttl_minutes: int = 30
-    recovery_interval_seconds: int = 30
-    failpoints: str = ""
-    demo_data: bool = True  # fill empty databases with the demo catalog and users
+    max_unpaid_orders: int = _var("MAX_UNPAID_ORDERS", 3, _int)
+    max_unpaid_units: int = _var("MAX_UNPAID_UNITS", 50, _int)
+    max_unpaid_orders_per_address: int = _var("MAX_UNPAID_ORDERS_PER_ADDRESS", 10, _int)
+    max_unpaid_units_per_address: int = _var("MAX_UNPAID_UNITS_PER_ADDRESS", 200, _int)
+    # declined payments within the window before paying pauses
+    payment_attempts_per_order: int = _var("PAYMENT_ATTEMPTS_PER_ORDER", 5, _int)
+    payment_attempts_per_account: int = _var("PAYMENT_ATTEMPTS_PER_ACCOUNT", 10, _int)
+    payment_attempt_window_minutes: int = _var("PAYMENT_ATTEMPT_WINDOW_MINUTES", 15, _int)
+    # Comprar, cart checkout and POST /api/orders together
+    checkout_rate_limit: str = _var("CHECKOUT_RATE_LIMIT", "20 per minute")
+    # load balancers in front that set X-Forwarded-For/-Proto (werkzeug ProxyFix)
+    trusted_proxies: int = _var("TRUSTED_PROXIES", 0, _int)
+    # The load balancers' own addresses or networks: when set, X-Forwarded-* is believed only on
+    # connections from them; a client reaching an instance directly is then seen as itself.
+    trusted_proxy_addresses: tuple[str, ...] = _var("TRUSTED_PROXY_ADDRESSES", (), _networks)
+    pending_order_ttl_minutes: int = _var("PENDING_ORDER_TTL_MINUTES", 30, _int)
+    recovery_interval_seconds: int = _var("RECOVERY_INTERVAL_SECONDS", 30, _int)
+    failpoints: str = _var("SHOP_FAILPOINTS", "")  # tests only; refused in production
+    # fill empty databases with the demo catalog and users
+    demo_data: bool = _var("SHOP_DEMO_DATA", True, _bool, default_for=lambda env: env != "production")
 
     @property
     def audit_spool_path(self) -> Path:
@@ -149,79 +265,9 @@ class Settings:
         return not (self.database_url and self.mongodb_url)
 
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-def _env_bool(environ: dict, name: str, default: bool) -> bool:
-    """A yes/no setting; anything but the usual spellings is a start-up error naming the variable
-    (a typo must never quietly turn a protection such as STARTTLS off)."""
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError(f"{name} must be one of {'/'.join(_TRUE)} or {'/'.join(_FALSE)}, got {raw!r}")
-
-
-def _env_float(environ: dict, name: str, default: float) -> float:
-    raw = environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
-    return value
-
-
-def _networks(environ: dict, name: str) -> tuple[str, ...]:
-    """Comma-separated addresses or networks (10.0.0.5, 10.0.0.0/24, ::1), each checked."""
-    networks = []
-    for part in (environ.get(name) or "").split(","):
-        if part.strip():
-            try:
-                networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
-            except ValueError:
-                raise ConfigError(f"{name}: {part.strip()!r} is not an IP address or network") from None
-    return tuple(networks)
-
-
-def _host_list(raw: str | None) -> tuple[str, ...]:
-    return tuple(host.strip().lower() for host in (raw or "").split(",") if host.strip())
-
-
-def _tax_rates(raw: str | None) -> dict:
-    try:
-        return parse_tax_rates(raw)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-
-
 def _env_int(environ: dict, name: str, default: int) -> int:
     raw = environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-
-
-def _web_server(raw: str | None) -> str:
-    if not raw:
-        return "waitress" if os.name == "nt" else "gunicorn"
-    value = raw.strip().lower()
-    if value not in ("gunicorn", "waitress"):
-        raise ConfigError(f"WEB_SERVER must be gunicorn or waitress; got {raw!r}")
-    if value == "gunicorn" and os.name == "nt":
-        raise ConfigError("gunicorn does not run on Windows: leave WEB_SERVER unset (waitress)")
-    return value
+    return default if raw is None or raw.strip() == "" else _int(raw, name)
 
 
 def load_credentials(environ) -> list[str]:
@@ -259,71 +305,17 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
     env = environ.get("SHOP_ENV", "development").strip().lower()
     if env not in _ENVIRONMENTS:
         raise ConfigError(f"SHOP_ENV must be one of {', '.join(_ENVIRONMENTS)}; got {env!r}")
-    settings = Settings(
-        env=env,
-        secret_key=environ.get("SECRET_KEY") or None,
-        database_url=environ.get("DATABASE_URL") or None,
-        database_read_url=environ.get("DATABASE_READ_URL") or None,
-        mongodb_url=environ.get("MONGODB_URL") or None,
-        mongodb_db=environ.get("MONGODB_DB", "shop"),
-        data_dir=Path(environ.get("SHOP_DATA_DIR") or PROJECT_ROOT / "var").resolve(),
-        host=environ.get("HOST", "127.0.0.1"),
-        port=_env_int(environ, "PORT", 5000),
-        web_workers=_env_int(environ, "WEB_CONCURRENCY", 2),
-        web_server=_web_server(environ.get("WEB_SERVER")),
-        log_level=environ.get("LOG_LEVEL", "INFO").upper(),
-        metrics_token=environ.get("METRICS_TOKEN") or None,
-        metrics_multiprocess_dir=environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
-        ratelimit_storage_uri=environ.get("RATELIMIT_STORAGE_URI", ""),
-        redis_url=environ.get("REDIS_URL") or None,
-        login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
-        register_rate_limit=environ.get("REGISTER_RATE_LIMIT", "10 per hour"),
-        activation_link_hours=_env_int(environ, "ACTIVATION_LINK_HOURS", 48),
-        discount_code_rate_limit=environ.get("DISCOUNT_CODE_RATE_LIMIT", "10 per minute"),
-        password_reset_rate_limit=environ.get("PASSWORD_RESET_RATE_LIMIT", "10 per hour"),
-        password_reset_link_minutes=_env_int(environ, "PASSWORD_RESET_LINK_MINUTES", 60),
-        smtp_host=environ.get("SMTP_HOST") or None,
-        smtp_port=_env_int(environ, "SMTP_PORT", 587),
-        smtp_user=environ.get("SMTP_USER") or None,
-        smtp_password=environ.get("SMTP_PASSWORD") or None,
-        smtp_starttls=_env_bool(environ, "SMTP_STARTTLS", True),
-        smtp_tls=_env_bool(environ, "SMTP_TLS", False),
-        smtp_ca_file=environ.get("SMTP_CA_FILE") or None,
-        mail_from=environ.get("MAIL_FROM", "Tienda <no-reply@localhost>"),
-        public_url=(environ.get("PUBLIC_URL") or "").strip().rstrip("/") or None,
-        trusted_hosts=_host_list(environ.get("TRUSTED_HOSTS")),
-        tax_rates=_tax_rates(environ.get("TAX_RATES")),
-        seller_name=environ.get("SELLER_NAME", "Tienda Híbrida S.L."),
-        seller_tax_id=environ.get("SELLER_TAX_ID", "B00000000"),
-        seller_address=environ.get("SELLER_ADDRESS", "Calle Mayor 1, 28013 Madrid"),
-        mail_send_interval_seconds=_env_float(environ, "MAIL_SEND_INTERVAL_SECONDS", 2.0),
-        mail_sender_nice=_env_int(environ, "MAIL_SENDER_NICE", 10),
-        mail_sender_idle=_env_bool(environ, "MAIL_SENDER_IDLE", True),
-        session_cookie_secure=_env_bool(environ, "SESSION_COOKIE_SECURE", env == "production"),
-        session_idle_minutes=_env_int(environ, "SESSION_IDLE_MINUTES", 60),
-        session_max_hours=_env_int(environ, "SESSION_MAX_HOURS", 12),
-        products_per_page=_env_int(environ, "PRODUCTS_PER_PAGE", 12),
-        catalog_cache_seconds=_env_int(environ, "CATALOG_CACHE_SECONDS", 0 if env == "testing" else 2),
-        readiness_timeout_seconds=_env_float(environ, "READINESS_TIMEOUT_SECONDS", 2.0),
-        request_stuck_seconds=_env_float(environ, "REQUEST_STUCK_SECONDS", 30.0),
-        health_port=_env_int(environ, "HEALTH_PORT", 0),
-        low_stock_threshold=_env_int(environ, "LOW_STOCK_THRESHOLD", 5),
-        checkout_lease_seconds=_env_int(environ, "CHECKOUT_LEASE_SECONDS", 30),
-        max_unpaid_orders=_env_int(environ, "MAX_UNPAID_ORDERS", 3),
-        max_unpaid_units=_env_int(environ, "MAX_UNPAID_UNITS", 50),
-        max_unpaid_orders_per_address=_env_int(environ, "MAX_UNPAID_ORDERS_PER_ADDRESS", 10),
-        max_unpaid_units_per_address=_env_int(environ, "MAX_UNPAID_UNITS_PER_ADDRESS", 200),
-        payment_attempts_per_order=_env_int(environ, "PAYMENT_ATTEMPTS_PER_ORDER", 5),
-        payment_attempts_per_account=_env_int(environ, "PAYMENT_ATTEMPTS_PER_ACCOUNT", 10),
-        payment_attempt_window_minutes=_env_int(environ, "PAYMENT_ATTEMPT_WINDOW_MINUTES", 15),
-        checkout_rate_limit=environ.get("CHECKOUT_RATE_LIMIT", "20 per minute"),
-        trusted_proxies=_env_int(environ, "TRUSTED_PROXIES", 0),
-        trusted_proxy_addresses=_networks(environ, "TRUSTED_PROXY_ADDRESSES"),
-        pending_order_ttl_minutes=_env_int(environ, "PENDING_ORDER_TTL_MINUTES", 30),
-        recovery_interval_seconds=_env_int(environ, "RECOVERY_INTERVAL_SECONDS", 30),
-        failpoints=environ.get("SHOP_FAILPOINTS", ""),
-        demo_data=_env_bool(environ, "SHOP_DEMO_DATA", env != "production"),
-    )
+    values: dict[str, Any] = {"env": env}
+    for field in dataclasses.fields(Settings):
+        variable = field.metadata.get("variable")
+        if variable is None:
+            continue
+        raw = environ.get(variable)
+        if raw is not None and raw.strip() != "":
+            values[field.name] = field.metadata["parse"](raw, variable)
+        elif field.metadata["default_for"] is not None:
+            values[field.name] = field.metadata["default_for"](env)
+    settings = Settings(**values)
     if not 0 <= settings.mail_sender_nice <= 19:
         raise ConfigError(f"MAIL_SENDER_NICE must be 0 to 19 (how much lower than the web workers the mail "
                           f"sender runs), got {settings.mail_sender_nice}")

@@ -16,6 +16,7 @@ from shop.adapters.payments import PaymentProvider
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import Role, User
 from shop.domain.errors import N_, Conflict, NotFound
+from shop.domain.order_effects import Reason
 from shop.domain.orders import Order, OrderStatus, PaymentStatus
 from shop.domain.payments import PaymentAttemptLimits, parse_card_number
 
@@ -49,7 +50,9 @@ def cancel_order(db: PostgresDatabase, store: MongoStore, actor: User | None, or
     with db.orders.locked(order_id) as locked:
         order = _visible_order(locked.order, actor)
         order.check_can_become(OrderStatus.CANCELLED)
-        locked.set_status(OrderStatus.CANCELLED, actor.user_id if actor else None, reason)
+        by_customer = actor is not None and actor.user_id == order.user_id
+        locked.set_status(OrderStatus.CANCELLED, actor.user_id if actor else None, reason,
+                          Reason.CUSTOMER if by_customer else Reason.STAFF)
     failpoints.hit("cancel.after_status")
     return_stock_of_cancelled(db, store, order_id)
 
@@ -90,7 +93,7 @@ def pay_order(db: PostgresDatabase, provider: PaymentProvider, actor: User, orde
             # A code took off everything (and nothing is shipped for a fee): there is nothing to
             # charge and a payment of 0,00 is no payment. The customer confirms; the order is paid,
             # invoiced at 0,00, and its units stay sold.
-            locked.set_status(OrderStatus.PAID, actor.user_id, "nothing to pay")
+            locked.set_status(OrderStatus.PAID, actor.user_id, "nothing to pay", Reason.NOTHING_TO_PAY)
             return PaymentOutcome(order_id, True, None)
         card = parse_card_number(raw_card_number)
         declines = locked.declined_payments(actor.user_id, limits.window_minutes) if limits else (0, 0)
@@ -101,7 +104,7 @@ def pay_order(db: PostgresDatabase, provider: PaymentProvider, actor: User, orde
         locked.record_payment(order.total_amount, outcome, provider.name, result.reference, card[-4:],
                               result.decline_reason)
         if result.succeeded:
-            locked.set_status(OrderStatus.PAID, actor.user_id, "payment succeeded")
+            locked.set_status(OrderStatus.PAID, actor.user_id, "payment succeeded", Reason.PAYMENT)
         failpoints.hit("pay.before_commit")  # the invoice number is taken, not yet committed
     locked = bool(limits) and not result.succeeded and limits.locks_after(*declines)
     return PaymentOutcome(order_id, result.succeeded, result.decline_reason, locked=locked)
@@ -117,7 +120,7 @@ def mark_shipped(db: PostgresDatabase, actor: User, order_id: int, shipment: tup
         order.check_can_become(OrderStatus.SHIPPED)
         locked.record_shipment(*(shipment or (None, None)))
         locked.set_status(OrderStatus.SHIPPED, actor.user_id,
-                      f"shipped: {shipment[0]} {shipment[1]}"[:200] if shipment else "shipped")
+                          f"shipped: {shipment[0]} {shipment[1]}"[:200] if shipment else "shipped", Reason.SHIPPED)
 
 
 def mark_paid(db: PostgresDatabase, actor: User, order_id: int) -> None:
@@ -131,7 +134,7 @@ def mark_paid(db: PostgresDatabase, actor: User, order_id: int) -> None:
         if order.total_amount > 0:
             locked.record_payment(order.total_amount, PaymentStatus.SUCCEEDED, "manual", f"staff:{actor.user_id}",
                                   None, None)
-        locked.set_status(OrderStatus.PAID, actor.user_id, "payment recorded by staff")
+        locked.set_status(OrderStatus.PAID, actor.user_id, "payment recorded by staff", Reason.PAYMENT_RECORDED)
 
 
 def staff_actions(order: Order) -> tuple[str, ...]:
@@ -147,7 +150,7 @@ def expire_order(db: PostgresDatabase, store: MongoStore, order_id: int) -> bool
             return False
         if not locked.expired():
             return False
-        locked.set_status(OrderStatus.CANCELLED, None, "expired: not paid in time")
+        locked.set_status(OrderStatus.CANCELLED, None, "expired: not paid in time", Reason.EXPIRED)
     return_stock_of_cancelled(db, store, order_id)
     return True
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from shop.domain.catalog import Product
+from shop.domain.order_effects import Reason
 from shop.domain.orders import HeldUnpaid, Order, OrderLine, OrderStatus, Placing
 
 
@@ -26,7 +27,8 @@ class OrderLedger(Protocol):
 
     def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
                        lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
-                       changed_by: int | None = None, shipping: dict | None = None) -> bool: ...
+                       changed_by: int | None = None, shipping: dict | None = None,
+                       reason_code: Reason | None = None) -> bool: ...
 
     def get(self, order_id: int) -> Order | None: ...
 

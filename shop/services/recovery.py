@@ -19,6 +19,7 @@ from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain import markers
 from shop.domain.audit import AuditEvent
+from shop.domain.order_effects import Reason
 from shop.domain.orders import OrderStatus
 from shop.services.audit import AuditLog
 from shop.services.catalog import sync_catalog_index
@@ -83,7 +84,8 @@ def _recover(db: PostgresDatabase, store: MongoStore, now: dt.datetime) -> Recov
     # 1. Checkouts that outlived their lease are aborted: the conditional UPDATE means a checkout
     #    that is merely slow either decided already (we change nothing) or will find it failed.
     for order_id in db.orders.with_expired_lease():
-        if db.orders.decide_placing(order_id, OrderStatus.FAILED, reason="abandoned: checkout did not finish"):
+        if db.orders.decide_placing(order_id, OrderStatus.FAILED, reason="abandoned: checkout did not finish",
+                                    reason_code=Reason.ABANDONED):
             report.aborted.append(order_id)
     # 2. Unpaid orders past their time are cancelled.
     for order_id in db.orders.unpaid_expired():

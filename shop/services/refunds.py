@@ -22,6 +22,7 @@ from shop.adapters.postgres import PostgresDatabase
 from shop.domain import markers
 from shop.domain.accounts import Role, User
 from shop.domain.errors import N_, Conflict, NotFound
+from shop.domain.order_effects import Reason
 from shop.domain.orders import OrderStatus, check_transition, parse_idempotency_key
 from shop.domain.refunds import RefundRequest, refund_amounts
 
@@ -80,7 +81,7 @@ def refund_order(db: PostgresDatabase, store: MongoStore, provider: PaymentProvi
         target = (OrderStatus.REFUNDED if totals["refunded_amount"] == totals["total_amount"]
                   else OrderStatus.PARTIALLY_REFUNDED)
         check_transition(status, target)
-        locked.set_status(target, actor.user_id, f"refund {refund['refund_id']}: {request.reason}"[:200])
+        locked.set_status(target, actor.user_id, f"refund {refund['refund_id']}: {request.reason}"[:200], Reason.REFUND)
     failpoints.hit("refund.after_commit")
     if request.goods_returned:
         restock_refund(db, store, refund["refund_id"])

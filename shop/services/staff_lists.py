@@ -5,7 +5,7 @@ shop.adapters.postgres.staff_lists), so it costs the same on page 2 and page 20,
 orders or 1,000,000. The audit log itself stays in MongoDB (the hash chain); which entries a
 filtered page shows comes from its projection in PostgreSQL (`audit_index`), caught up from the
 chain by sequence number, and the entries are then read by seq (point lookups). The unfiltered log
-needs no projection: its sequence numbers are known from the chain's head. docs/catalog.md.
+needs no projection: its sequence numbers are known from the chain's head. docs/staff-lists.md.
 """
 
 from __future__ import annotations

@@ -11,21 +11,21 @@ from flask_babel import force_locale, gettext
 from shop.adapters.mail import Mail
 from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres.mail_outbox import OutboxMail
+from shop.domain.order_effects import MailKind
 from shop.services.notifications import Composer
 
-ORDER_MAIL_KINDS = ("order.placed", "order.paid", "order.shipped", "order.cancelled", "order.expired",
-                    "order.refunded")
+ORDER_MAIL_KINDS = frozenset(kind for kind in MailKind if kind.startswith("order."))
 
 
 def _subject(kind: str, order_id: int) -> str:
     return {
-        "order.placed": gettext("We have your order %(order)d", order=order_id),
-        "order.paid": gettext("Order %(order)d is paid", order=order_id),
-        "order.shipped": gettext("Order %(order)d is on its way", order=order_id),
-        "order.cancelled": gettext("Order %(order)d was cancelled", order=order_id),
-        "order.expired": gettext("Order %(order)d expired without payment", order=order_id),
-        "order.refunded": gettext("We have refunded part or all of order %(order)d", order=order_id),
-    }[kind]
+        MailKind.ORDER_PLACED: gettext("We have your order %(order)d", order=order_id),
+        MailKind.ORDER_PAID: gettext("Order %(order)d is paid", order=order_id),
+        MailKind.ORDER_SHIPPED: gettext("Order %(order)d is on its way", order=order_id),
+        MailKind.ORDER_CANCELLED: gettext("Order %(order)d was cancelled", order=order_id),
+        MailKind.ORDER_EXPIRED: gettext("Order %(order)d expired without payment", order=order_id),
+        MailKind.ORDER_REFUNDED: gettext("We have refunded part or all of order %(order)d", order=order_id),
+    }[MailKind(kind)]
 
 
 def order_mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
@@ -40,7 +40,7 @@ def order_mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
             for row in rows:
                 try:
                     with force_locale(row.language):
-                        yield _welcome(row) if row.kind == "account.welcome" else _order_mail(row, orders)
+                        yield _welcome(row) if row.kind == MailKind.ACCOUNT_WELCOME else _order_mail(row, orders)
                 except Exception as error:  # one bad row must not stop the batch  # noqa: BLE001
                     yield error
 

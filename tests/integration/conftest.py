@@ -62,8 +62,9 @@ def store(servers, mongo_db_name) -> Iterator[MongoStore]:
 
 @pytest.fixture
 def settings(servers, migrated, mongo_db_name, tmp_path) -> Settings:
+    # No page cache (as load_settings gives the testing environment): a page shows the last write.
     return Settings(env="testing", secret_key="t" * 48, database_url=migrated, mongodb_url=servers.mongodb_url,
-                    mongodb_db=mongo_db_name, data_dir=tmp_path, products_per_page=12)
+                    mongodb_db=mongo_db_name, data_dir=tmp_path, products_per_page=12, catalog_cache_seconds=0)
 
 
 @pytest.fixture

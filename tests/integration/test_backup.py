@@ -114,7 +114,8 @@ def _the_shop_works_on(target: backup.Source, tmp_path: Path) -> None:
     from shop.web.factory import create_app
 
     settings = Settings(env="testing", secret_key="r" * 48, database_url=target.postgres_url,
-                        mongodb_url=target.mongodb_url, mongodb_db=target.mongodb_db, data_dir=tmp_path)
+                        mongodb_url=target.mongodb_url, mongodb_db=target.mongodb_db, data_dir=tmp_path,
+                        catalog_cache_seconds=0)
     prepare_databases(settings, demo=False)
     app = create_app({"TESTING": True}, settings=settings)
     try:

@@ -15,6 +15,27 @@ def test_migrations_are_tracked_and_applying_them_again_changes_nothing(db):
     assert db.schema_version() == sorted(p.name[:4] for p in MIGRATIONS_DIR.glob("*.sql"))[-1]
 
 
+# Triggers that only keep a row's bookkeeping right. Business work — mails, invoices, sales figures,
+# discount uses — happens in Python (shop.domain.order_effects), where a reader can see it.
+INTEGRITY_TRIGGERS = {("users", "users_set_updated_at"), ("orders", "orders_set_updated_at"),
+                      ("payments", "payments_set_updated_at")}
+
+
+def test_no_trigger_does_business_work_only_the_integrity_guards_remain(db):
+    with db.transaction() as cur:
+        cur.execute("""SELECT c.relname AS table_name, t.tgname AS trigger_name, p.proname AS function_name
+                       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid
+                       WHERE NOT t.tgisinternal""")
+        triggers = cur.fetchall()
+    assert {(row["table_name"], row["trigger_name"]) for row in triggers} == INTEGRITY_TRIGGERS
+    assert {row["function_name"] for row in triggers} == {"set_updated_at"}
+    with db.transaction() as cur:
+        cur.execute("""SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                       JOIN pg_language l ON l.oid = p.prolang
+                       WHERE l.lanname = 'plpgsql' AND n.nspname = current_schema()""")
+        assert {row["proname"] for row in cur.fetchall()} == {"set_updated_at"}
+
+
 def test_users_emails_are_unique_and_lower_case(db, make_user):
     make_user(email="ana@example.com")
     with pytest.raises(psycopg2.errors.UniqueViolation), db.transaction() as cur:

@@ -47,7 +47,7 @@ class FakeLedger:
         return Placing(self.rows[order_id], True)
 
     def decide_placing(self, order_id, outcome, reason=None, lines=None, pending_ttl_minutes=30,
-                       changed_by=None, shipping=None):
+                       changed_by=None, shipping=None, reason_code=None):
         if self.fail_next_decision:
             self.fail_next_decision = False
             raise DatabaseError("the connection broke before the commit was confirmed")

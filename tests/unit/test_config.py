@@ -1,5 +1,8 @@
 """Configuration comes from the environment; production refuses unsafe defaults."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from shop.config import ConfigError, load_settings
@@ -130,3 +133,62 @@ def test_systemd_credentials_fill_in_secrets_the_environment_does_not_set(tmp_pa
     assert environ["SMTP_PASSWORD"] == "set by the operator"
     assert "not a variable" not in environ
     assert load_credentials({}) == [] and load_credentials({"CREDENTIALS_DIRECTORY": str(tmp_path / "gone")}) == []
+
+
+def _readme_settings() -> dict[str, str]:
+    """variable → its documented default, from the README's configuration table."""
+    from tests.conftest import ROOT
+
+    section = (ROOT / "README.md").read_text().split("## Configuration", 1)[1]
+    table = next(block for block in section.split("\n\n") if block.startswith("| variable"))
+    documented = {}
+    for row in table.splitlines()[2:]:
+        cells = [cell.strip() for cell in row.strip("|").split(" | ")]
+        names = re.findall(r"`([A-Z][A-Z0-9_]+)`", cells[0])
+        defaults = cells[1].split(" / ")
+        for index, name in enumerate(names):
+            documented[name] = defaults[index] if len(defaults) == len(names) else cells[1]
+    return documented
+
+
+def _documented_as(default, text: str) -> bool:
+    from decimal import Decimal
+
+    from shop.config import PROJECT_ROOT
+    from shop.domain.taxes import parse_tax_rates
+
+    quoted = re.match(r"`([^`]*)`", text)
+    word = quoted.group(1) if quoted else text.split()[0]
+    if default in (None, "", ()):
+        return word in ("unset", "–")
+    if isinstance(default, bool):
+        return word in (("on", "1") if default else ("off", "0"))
+    if isinstance(default, Path):
+        return (PROJECT_ROOT / word).resolve() == default.resolve()
+    if isinstance(default, dict):
+        return parse_tax_rates(word) == default
+    if isinstance(default, int | float | Decimal):
+        return float(word) == default
+    return word == default
+
+
+# Documented, but not settings of the shop's process; or settings whose default is worked out at start-up.
+_NOT_SETTINGS = {"CREDENTIALS_DIRECTORY", "TEST_DATABASE_URL", "TEST_MONGODB_URL"}
+_WORKED_OUT = {"SECRET_KEY", "PUBLIC_URL", "TRUSTED_HOSTS", "PROMETHEUS_MULTIPROC_DIR"}
+
+
+def test_every_setting_is_documented_in_the_readme_with_its_default_and_nothing_else_is():
+    import dataclasses
+
+    from shop.config import Settings
+
+    declared = {"SHOP_ENV": Settings().env}
+    for field in dataclasses.fields(Settings):
+        if "variable" in field.metadata:
+            default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+            declared[field.metadata["variable"]] = default
+    documented = _readme_settings()
+    assert set(declared) == set(documented) - _NOT_SETTINGS
+    wrong = {name: (declared[name], text) for name, text in documented.items()
+             if name in declared and name not in _WORKED_OUT and not _documented_as(declared[name], text)}
+    assert not wrong

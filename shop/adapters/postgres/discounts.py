@@ -1,7 +1,8 @@
 """Discount codes in PostgreSQL: the codes, and the uses orders hold (database/postgres/0009_discount_codes.sql).
 
 A use is taken only by `take_discount_use`, inside the transaction that creates the order; it is
-given back only by the trigger on the order's history (failed, cancelled). Nothing else changes
+given back only as an effect of the order's failure or cancellation
+(shop.adapters.postgres.order_effects). Nothing else changes
 `discount_codes.uses`.
 """
 

@@ -1,5 +1,5 @@
-"""The mail outbox in PostgreSQL: rows written with the change they announce (a trigger on the order
-history, database/postgres/0007_mail_outbox.sql), claimed by senders one at a time.
+"""The mail outbox in PostgreSQL: rows written with the change they announce
+(shop.adapters.postgres.order_effects), claimed by senders one at a time.
 
 A row is claimed with `FOR UPDATE SKIP LOCKED` and its new state committed before anything is sent,
 so any number of senders in any number of processes never take the same row; the states say how far

@@ -18,6 +18,8 @@ from shop.adapters.postgres.discounts import take_discount_use
 from shop.adapters.postgres.errors import translates_errors
 from shop.adapters.postgres.locks import ADDRESS_LOCK_CLASS as _ADDRESS_LOCK_CLASS
 from shop.adapters.postgres.locks import BACKUP_FENCE_KEY
+from shop.adapters.postgres.order_effects import record_status
+from shop.domain.order_effects import Effects, Reason, effects_of
 from shop.domain.orders import (
     HeldUnpaid,
     Invoice,
@@ -60,8 +62,8 @@ class Orders:
                        ON CONFLICT (user_id, idempotency_key) DO NOTHING
                        RETURNING *),
                    history AS (
-                       INSERT INTO order_status_history (order_id, from_status, to_status, reason)
-                       SELECT order_id, NULL, 'placing', 'checkout started' FROM new_order)
+                       INSERT INTO order_status_history (order_id, from_status, to_status, reason, reason_code)
+                       SELECT order_id, NULL, 'placing', 'checkout started', 'checkout_started' FROM new_order)
                    SELECT * FROM new_order"""
         values = (user_id, idempotency_key, request_hash, lease_seconds, units, placed_from)
         if admit is None and discount_code is None:
@@ -110,15 +112,21 @@ class Orders:
 
     def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
                        lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
-                       changed_by: int | None = None, shipping: dict | None = None) -> bool:
+                       changed_by: int | None = None, shipping: dict | None = None,
+                       reason_code: Reason | None = None) -> bool:
         """The decision point: move an order out of `placing`, if nobody else has yet.
 
         True means this caller decided the order; False means it had already been decided (by the
-        checkout or by recovery). A commit writes the lines as sold, the total and the history, and
-        removes the ordered products from the customer's cart — all in one atomic statement.
+        checkout or by recovery). A commit writes the lines as sold, the total, the history and its
+        effects (the "placed" mail; a failure releases the discount code's use), and removes the
+        ordered products from the customer's cart — all in one atomic statement. `reason_code`:
+        `placed` for a commit, `checkout_failed` by default for a failure.
         """
         lines = lines or []
         shipping = shipping or {}
+        if reason_code is None:
+            reason_code = Reason.PLACED if outcome is OrderStatus.PENDING else Reason.CHECKOUT_FAILED
+        effects = effects_of(OrderStatus.PLACING, outcome, reason_code)
         total = sum((line.subtotal for line in lines), Decimal("0.00")) + shipping.get("amount", Decimal("0.00"))
         with self._db.statement() as cur:
             cur.execute(
@@ -143,13 +151,27 @@ class Orders:
                                    %(rates)s::numeric[], %(taxes)s::numeric[], %(discounts)s::numeric[])
                               AS l(product_id, product_name, unit_price, quantity, rate, tax, discount)),
                    history AS (
-                       INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)
-                       SELECT order_id, 'placing', %(outcome)s, %(changed_by)s, %(reason)s FROM decided),
+                       INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason,
+                                                         reason_code)
+                       SELECT order_id, 'placing', %(outcome)s, %(changed_by)s, %(reason)s, %(reason_code)s
+                       FROM decided),
+                   mail AS (
+                       INSERT INTO mail_outbox (kind, order_id, to_address, language)
+                       SELECT %(mail)s, d.order_id, u.email, u.language FROM decided d JOIN users u USING (user_id)
+                       WHERE %(mail)s IS NOT NULL),
+                   released AS (
+                       UPDATE discount_uses SET released_at = now() FROM decided d
+                       WHERE %(release)s AND discount_uses.order_id = d.order_id AND released_at IS NULL
+                       RETURNING code),
+                   given_back AS (
+                       UPDATE discount_codes c SET uses = c.uses - 1 FROM released WHERE c.code = released.code),
                    cart AS (
                        DELETE FROM cart_items c USING decided d
                        WHERE %(outcome)s = 'pending' AND c.user_id = d.user_id AND c.product_id = ANY(%(ids)s))
                    SELECT user_id FROM decided""",
                 {"fence": BACKUP_FENCE_KEY, "outcome": outcome.value, "reason": reason, "total": total,
+                 "reason_code": reason_code.value, "mail": effects.mail.value if effects.mail else None,
+                 "release": effects.release_discount_use,
                  "ship_to": json.dumps(shipping["address"]) if shipping else None,
                  "ship_by": shipping.get("method"), "ship_amount": shipping.get("amount", 0),
                  "ship_tax": shipping.get("tax", 0), "ship_rate": shipping.get("rate"),
@@ -303,15 +325,17 @@ class LockedOrder:
         self._cur.execute("SELECT now() AS now")
         return self.order.expires_at < self._cur.fetchone()["now"]
 
-    def set_status(self, target: OrderStatus, changed_by: int | None, reason: str | None) -> None:
-        """The transition, recorded in the history (whose triggers write the invoice and the mail)."""
+    def set_status(self, target: OrderStatus, changed_by: int | None, reason: str | None,
+                   reason_code: Reason) -> Effects:
+        """The transition, recorded in the history with its effects (the invoice, the sales figures,
+        the mail, the discount use: shop.domain.order_effects), all in this transaction."""
         self._cur.execute(
             """UPDATE orders SET status = %s, expires_at = NULL,
                       stock_returned = CASE WHEN %s = 'cancelled' THEN FALSE ELSE stock_returned END
                WHERE order_id = %s""",
             (target.value, target.value, self._order_id),
         )
-        _record_status(self._cur, self._order_id, self.order.status, target, changed_by, reason)
+        return record_status(self._cur, self._order_id, self.order.status, target, changed_by, reason, reason_code)
 
     def declined_payments(self, user_id: int, window_minutes: int) -> tuple[int, int]:
         """Under `locked(account=…)`: declined attempts in the window, for the order and for the account."""
@@ -335,8 +359,8 @@ class LockedOrder:
         return self._cur.fetchone()["payment_id"]
 
     def record_shipment(self, carrier: str | None, tracking_number: str | None) -> None:
-        """How the order travels (before its status becomes shipped, so the shipped mail written by
-        the history trigger can name them)."""
+        """How the order travels (before its status becomes shipped, so the shipped mail written with
+        the change can name them)."""
         self._cur.execute("UPDATE orders SET carrier = %s, tracking_number = %s, shipped_at = now() "
                           "WHERE order_id = %s", (carrier, tracking_number, self._order_id))
 
@@ -355,15 +379,6 @@ class LockedOrder:
                       created_by: int, shipping: Decimal = Decimal("0.00")) -> dict:
         return refund_rows.record_refund(self._cur, self._order_id, payment_id, amounts, reason, goods_returned,
                                          idempotency_key, provider_reference, created_by, shipping=shipping)
-
-
-def _record_status(cur, order_id: int, from_status: OrderStatus | None, to_status: OrderStatus,
-                   changed_by: int | None, reason: str | None) -> None:
-    cur.execute(
-        """INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)
-           VALUES (%s, %s, %s, %s, %s)""",
-        (order_id, from_status.value if from_status else None, to_status.value, changed_by, reason),
-    )
 
 
 # --- rows to the domain's Order (the one place statuses become enums) ------------------------------

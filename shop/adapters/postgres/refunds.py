@@ -28,12 +28,11 @@ def record_refund(cur, order_id: int, payment_id: int | None, amounts: dict[int,
     given back), and the order's and lines' refunded totals (the CHECKs on those totals refuse an
     over-refund even if the caller's arithmetic were wrong)."""
     total = sum((money for _, money in amounts.values()), Decimal("0.00")) + shipping
-    if shipping > 0:
-        # The daily sales figures lose each refund line as it is written (0011); the shipping given
-        # back has no line, so it comes off here, from the day the order was placed like the lines.
-        cur.execute("""UPDATE sales_daily SET revenue = revenue - %s
-                       WHERE day = (SELECT (created_at AT TIME ZONE 'UTC')::date FROM orders WHERE order_id = %s)""",
-                    (shipping, order_id))
+    # The daily sales figures lose what the refund gives back (its lines and any shipping), on the
+    # day the order was placed, where its sale was counted (shop.adapters.postgres.order_effects).
+    cur.execute("""UPDATE sales_daily SET revenue = revenue - %s
+                   WHERE day = (SELECT (created_at AT TIME ZONE 'UTC')::date FROM orders WHERE order_id = %s)""",
+                (total, order_id))
     cur.execute("""INSERT INTO refunds (order_id, payment_id, amount, reason, goods_returned, idempotency_key,
                                         provider_reference, created_by)
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
@@ -52,6 +51,13 @@ def record_refund(cur, order_id: int, payment_id: int | None, amounts: dict[int,
     cur.execute("""UPDATE order_items i SET refunded_quantity = i.refunded_quantity + l.units
                    FROM unnest(%s::int[], %s::int[]) AS l (item, units) WHERE i.order_item_id = l.item""",
                 (ids, [amounts[i][0] for i in ids]))
+    cur.execute("""UPDATE product_sales_daily p SET units = p.units - l.units, revenue = p.revenue - l.money
+                   FROM (SELECT i.product_id, sum(x.units) AS units, sum(x.money) AS money
+                         FROM unnest(%s::int[], %s::int[], %s::numeric[]) AS x (item, units, money)
+                         JOIN order_items i ON i.order_item_id = x.item GROUP BY i.product_id) AS l,
+                        (SELECT (created_at AT TIME ZONE 'UTC')::date AS day FROM orders WHERE order_id = %s) AS o
+                   WHERE p.day = o.day AND p.product_id = l.product_id""",
+                (ids, [amounts[i][0] for i in ids], [amounts[i][1] for i in ids], order_id))
     cur.execute("UPDATE orders SET refunded_amount = refunded_amount + %s, "
                 "shipping_refunded = shipping_refunded OR %s WHERE order_id = %s RETURNING "
                 "refunded_amount, total_amount", (total, shipping > 0, order_id))

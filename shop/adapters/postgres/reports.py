@@ -1,5 +1,6 @@
-"""What the staff dashboard reads (`db.reports`): daily totals kept by triggers as orders are paid
-(database/postgres/0010_sales_rollups.sql), so each answer costs the days asked for, not the orders."""
+"""What the staff dashboard reads (`db.reports`): daily totals kept as orders are paid and
+refunded (shop.adapters.postgres.order_effects, shop.adapters.postgres.refunds), so each answer
+costs the days asked for, not the orders."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from shop.adapters.postgres.errors import translates_errors
 from shop.domain.accounts import Role, User
+from shop.domain.order_effects import MailKind
 
 _USER_COLUMNS = "user_id, email, full_name, role, is_active, session_epoch, email_verified"
 
@@ -66,8 +67,8 @@ class Users:
             row = cur.fetchone()
             if row is not None:
                 cur.execute("""INSERT INTO mail_outbox (kind, user_id, to_address, language)
-                               SELECT 'account.welcome', user_id, email, language FROM users WHERE user_id = %s""",
-                            (user_id,))
+                               SELECT %s, user_id, email, language FROM users WHERE user_id = %s""",
+                            (MailKind.ACCOUNT_WELCOME.value, user_id))
         return _user(row) if row else None
 
     def credentials(self, email: str) -> tuple[User, str] | None:

@@ -1,0 +1,71 @@
+"""An order's status change and its effects, written in the transaction that makes the change.
+
+What each change causes is decided in the domain (shop.domain.order_effects.effects_of); here each
+effect is one statement, run in the order the shop has always used — the invoice, then the sales
+figures, then the mail (which names the invoice), and the discount use released — so that two
+payments of one day take the figures' row locks in the same order and never deadlock.
+"""
+
+from __future__ import annotations
+
+from shop.domain.order_effects import Effects, Reason, effects_of
+from shop.domain.orders import OrderStatus
+
+# The invoice year is Madrid's: an order paid at 00:30 on 1 January in Madrid is in the new year's series.
+_ISSUE_INVOICE = """
+    WITH series AS (
+        INSERT INTO invoice_series AS s (year, last_number)
+        VALUES (extract(year FROM now() AT TIME ZONE 'Europe/Madrid'), 1)
+        ON CONFLICT (year) DO UPDATE SET last_number = s.last_number + 1
+        RETURNING year, last_number)
+    INSERT INTO invoices (order_id, series_year, number) SELECT %(order)s, year, last_number FROM series"""
+
+# The day the order was placed carries its sale (and later its refunds: shop.adapters.postgres.refunds).
+_COUNT_SALE = """
+    INSERT INTO sales_daily AS s (day, orders, revenue)
+    SELECT (created_at AT TIME ZONE 'UTC')::date, 1, total_amount FROM orders WHERE order_id = %(order)s
+    ON CONFLICT (day) DO UPDATE SET orders = s.orders + 1, revenue = s.revenue + EXCLUDED.revenue"""
+_COUNT_PRODUCT_SALES = """
+    INSERT INTO product_sales_daily AS p (day, product_id, units, revenue)
+    SELECT (o.created_at AT TIME ZONE 'UTC')::date, i.product_id, i.quantity,
+           i.unit_price * i.quantity - i.discount_amount
+    FROM order_items i JOIN orders o USING (order_id) WHERE i.order_id = %(order)s ORDER BY i.product_id
+    ON CONFLICT (day, product_id) DO UPDATE SET units = p.units + EXCLUDED.units,
+                                                revenue = p.revenue + EXCLUDED.revenue"""
+
+QUEUE_MAIL = """
+    INSERT INTO mail_outbox (kind, order_id, to_address, language)
+    SELECT %(mail)s, o.order_id, u.email, u.language FROM orders o JOIN users u USING (user_id)
+    WHERE o.order_id = %(order)s"""
+
+RELEASE_DISCOUNT_USE = """
+    WITH released AS (
+        UPDATE discount_uses SET released_at = now()
+        WHERE order_id = %(order)s AND released_at IS NULL RETURNING code)
+    UPDATE discount_codes c SET uses = c.uses - 1 FROM released WHERE c.code = released.code"""
+
+
+def record_status(cur, order_id: int, from_status: OrderStatus | None, to_status: OrderStatus,
+                  changed_by: int | None, reason: str | None, reason_code: Reason) -> Effects:
+    """The history row of a change the caller has just made to `orders`, and its effects."""
+    cur.execute(
+        """INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason, reason_code)
+           VALUES (%s, %s, %s, %s, %s, %s)""",
+        (order_id, from_status.value if from_status else None, to_status.value, changed_by, reason,
+         reason_code.value))
+    effects = effects_of(from_status, to_status, reason_code)
+    apply(cur, order_id, effects)
+    return effects
+
+
+def apply(cur, order_id: int, effects: Effects) -> None:
+    params = {"order": order_id, "mail": effects.mail.value if effects.mail else None}
+    if effects.issue_invoice:
+        cur.execute(_ISSUE_INVOICE, params)
+    if effects.count_sale:
+        cur.execute(_COUNT_SALE, params)
+        cur.execute(_COUNT_PRODUCT_SALES, params)
+    if effects.release_discount_use:
+        cur.execute(RELEASE_DISCOUNT_USE, params)
+    if effects.mail is not None:
+        cur.execute(QUEUE_MAIL, params)
