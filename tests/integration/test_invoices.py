@@ -11,6 +11,7 @@ import pytest
 
 from shop.adapters.payments import SimulatedPaymentProvider
 from shop.domain.accounts import Role
+from shop.domain.order_effects import Reason
 from shop.domain.orders import OrderStatus
 from shop.domain.taxes import DEFAULT_RATES, split_tax
 from shop.services import checkout, orders
@@ -61,7 +62,7 @@ def test_a_payment_that_rolls_back_gives_its_invoice_number_back(db, store, make
     customer = make_user()
     first, second = place(db, store, customer, (product, 1)), place(db, store, customer, (product, 1))
     with pytest.raises(RuntimeError), db.orders.locked(first) as locked:
-        locked.set_status(OrderStatus.PAID, None, "never committed")
+        locked.set_status(OrderStatus.PAID, None, "never committed", Reason.PAYMENT)
         raise RuntimeError("the payment failed after the status change")
     orders.pay_order(db, SimulatedPaymentProvider(), customer, second, CARD)
     assert [(o, n) for o, _, n in invoices(db)] == [(second, 1)]

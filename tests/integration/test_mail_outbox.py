@@ -21,6 +21,7 @@ from aiosmtpd.controller import Controller
 from shop.adapters.mail import Mail, SmtpMailer
 from shop.domain.accounts import Role
 from shop.domain.errors import Conflict
+from shop.domain.order_effects import Reason
 from shop.domain.orders import OrderStatus
 from shop.embedded import free_port
 from shop.services import checkout, notifications, orders
@@ -130,7 +131,7 @@ def test_each_order_change_a_customer_hears_about_writes_one_mail_in_its_transac
     with pytest.raises(Conflict):
         orders.cancel_order(db, store, customer, first)  # shipped: refused, nothing written
     with pytest.raises(RuntimeError), db.orders.locked(second) as locked:  # a change that rolls back
-        locked.set_status(OrderStatus.PAID, None, "never committed")
+        locked.set_status(OrderStatus.PAID, None, "never committed", Reason.PAYMENT)
         raise RuntimeError("rolled back")
     assert [(row["kind"], row["order_id"]) for row in outbox(db)] == [
         ("order.placed", first), ("order.paid", first), ("order.shipped", first),
