@@ -38,6 +38,6 @@ fi
 trap 'kill "$(cat "$work/pgbouncer.pid")" 2>/dev/null || true; rm -rf "$work"' EXIT
 sleep 1
 echo "== integration tests through PgBouncer (transaction pooling) on port $port =="
-TEST_DATABASE_URL="postgresql://$user@127.0.0.1:$port/postgres" "$BIN/pytest" tests/integration \
+TEST_DATABASE_URL="postgresql://$user@127.0.0.1:$port/postgres" TEST_THROUGH_POOLER=1 "$BIN/pytest" tests/integration \
   --ignore=tests/integration/test_backup.py --ignore=tests/integration/test_backup_remote.py \
   --ignore=tests/integration/test_restore_failure_paths.py

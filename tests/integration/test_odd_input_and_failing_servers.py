@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 
@@ -281,6 +282,11 @@ def test_lost_postgresql_connections_are_never_a_500_with_rate_limits_counted_in
                                                              "csrf_token": token}).status_code)
         assert 500 not in statuses, statuses
         assert set(statuses) <= {200, 401, 503}, statuses
+        if os.environ.get("TEST_THROUGH_POOLER"):
+            # PgBouncer opens new server connections for the shop's next transactions: the loss
+            # never reaches the shop, so nothing fails and nothing falls back.
+            assert set(statuses) <= {200, 401}, statuses
+            return
         assert any("rate-limit store in PostgreSQL failed" in r.getMessage() for r in caplog.records)
         assert REGISTRY.get_sample_value("shop_rate_limit_store_errors_total") >= 1
     finally:
