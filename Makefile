@@ -40,6 +40,7 @@ test: $(DEV_STAMP)
 	bash scripts/ensure-system-packages.sh
 	$(MAKE) --no-print-directory $(MONGOSH)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	bash scripts/audit-dependencies.sh $(BIN)
 	$(BIN)/pytest tests
 	$(MAKE) --no-print-directory test-system-pg
@@ -73,6 +74,7 @@ audit-deps: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## make lock: pin every package, with hashes, from requirements/*.in (after editing one of them)
 lock: $(DEV_STAMP)

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from shop.domain.accounts import normalize_email
 from shop.domain.errors import N_, InvalidInput
@@ -140,7 +141,7 @@ def _positions(args: Mapping[str, list[str]], list_name: str) -> tuple[RowPositi
 
 
 def keyset_page(rows: list, *, per_page: int, after: RowPosition | None, before: RowPosition | None,
-                position_of: Callable[[object], RowPosition], total: int, total_is_exact: bool) -> Listing:
+                position_of: Callable[[Any], RowPosition], total: int, total_is_exact: bool) -> Listing:
     """One page of a staff list from the rows read beyond its position (at most per_page + 1: the
     extra row only says there is more). Rows read `before` a position come oldest first."""
     if before is not None:

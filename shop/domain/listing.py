@@ -17,8 +17,12 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from shop.domain.errors import N_, InvalidInput
+
+if TYPE_CHECKING:  # filters.py imports this module
+    from shop.domain.filters import RowPosition
 
 MAX_SEARCH_LENGTH = 100
 MAX_SEARCH_WORDS = 8
@@ -49,7 +53,7 @@ def name_sort_key(name: str) -> str:
     """The key products are listed by: case and accents ignored, but "ñ" after "n" as in Spanish
     ("n~" sorts after every "n" + letter and before "o" in a byte-wise order)."""
     decomposed = unicodedata.normalize("NFKD", name.casefold().strip())
-    key = []
+    key: list[str] = []
     for ch in decomposed:
         if ch == _SPANISH_N_TILDE and key and key[-1] == "n":
             key.append("~")
@@ -135,15 +139,16 @@ def parse_position(token: str, sort: str) -> Position:
     if (not isinstance(value, list) or len(value) != 3 or not all(isinstance(v, str) for v in value)
             or value[0] != sort or not _PRODUCT_ID.match(value[2])):
         raise invalid
-    key: str | Decimal = value[1]
+    text: str = value[1]
+    key: str | Decimal = text
     if sort == "name":
-        if len(key) > 2 * 200:
+        if len(text) > 2 * 200:
             raise invalid
     else:
-        if not _PRICE_KEY.match(key):
+        if not _PRICE_KEY.match(text):
             raise invalid
         try:
-            key = Decimal(key)
+            key = Decimal(text)
         except InvalidOperation:
             raise invalid from None
     return Position(sort, key, value[2])
@@ -237,8 +242,8 @@ class Listing:
     items: list
     total: int
     total_is_exact: bool
-    next_position: Position | None
-    previous_position: Position | None
+    next_position: Position | RowPosition | None  # RowPosition: the staff lists (shop.domain.filters)
+    previous_position: Position | RowPosition | None
     has_previous: bool
     total_is_estimate: bool = False  # read by a walk: the share of matches seen, times the range
 

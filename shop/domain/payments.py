@@ -52,5 +52,5 @@ class PaymentAttemptLimits:
 
     def locks_after(self, order_declines: int, account_declines: int) -> bool:
         """After one more decline: whether that decline is the one that pauses paying (audited once)."""
-        return (self.per_order and order_declines + 1 == self.per_order) or \
-            (self.per_account and account_declines + 1 == self.per_account)
+        return bool(self.per_order and order_declines + 1 == self.per_order) or \
+            bool(self.per_account and account_declines + 1 == self.per_account)

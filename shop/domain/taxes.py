@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from shop.domain.errors import N_, InvalidInput
 
@@ -113,7 +113,9 @@ def invoice_number(series_year: int, number: int) -> str:
 def order_tax_totals(order: Order) -> list[RateTotal]:
     """Per-rate totals of an order's stored lines and shipping (empty for an order sold before IVA
     was recorded)."""
-    lines = [(item.tax_rate, item.subtotal, item.tax_amount) for item in order.items if item.tax_rate is not None]
+    # A line with a rate always has its tax amount (both are written at the checkout's decision).
+    lines = [(item.tax_rate, item.subtotal, cast(Decimal, item.tax_amount))
+             for item in order.items if item.tax_rate is not None]
     if order.shipping_amount and order.shipping_tax_rate is not None:
         lines.append((order.shipping_tax_rate, order.shipping_amount, order.shipping_tax))
     return rate_totals(lines)

@@ -108,7 +108,7 @@ def change_password(db: PostgresDatabase, user: User, current_password: str, new
     ends (a stolen cookie with it); returns the new session epoch for the session that asked."""
     found = db.users.credentials(user.email)
     try:
-        verified = bool(found) and _hasher.verify(found[1], current_password or "")
+        verified = found is not None and _hasher.verify(found[1], current_password or "")
     except (VerificationError, InvalidHashError):
         verified = False
     if not verified:
@@ -129,8 +129,10 @@ def password_reset_claims(db: PostgresDatabase, *, email: str | None = None,
             found = db.users.credentials(normalize_email(email))
         except InvalidInput:
             return None
-    else:
+    elif user_id is not None:
         found = db.users.credentials_by_id(user_id)
+    else:
+        return None
     if not found or not found[0].is_active:
         return None
     user, password_hash = found
@@ -140,7 +142,7 @@ def password_reset_claims(db: PostgresDatabase, *, email: str | None = None,
 def reset_link_is_current(db: PostgresDatabase, claims: dict) -> bool:
     """Whether a reset link's account is active and still has the password the link was made for."""
     found = db.users.credentials_by_id(int(claims["u"]))
-    return bool(found) and found[0].is_active and _fingerprint(found[1]) == claims.get("f")
+    return found is not None and found[0].is_active and _fingerprint(found[1]) == claims.get("f")
 
 
 def reset_password(db: PostgresDatabase, claims: dict, new_password: str) -> User:

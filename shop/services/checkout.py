@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from shop import failpoints
 from shop.adapters.errors import DatabaseError, DatabaseUnavailable, StoreError
@@ -106,12 +107,13 @@ def place_order(db: Ledgers, store: StockStore, user_id: int, raw_lines: list[tu
     key = parse_idempotency_key(idempotency_key)
     fingerprint = request_hash(cart)
     units = cart_units(cart)
-    enabled = limits is not None and (limits.per_account or limits.per_address)
-    admit = (lambda held: limits.admit(held, units)) if enabled else None
+    admit, lock_address = None, False
+    if limits is not None and (limits.per_account or limits.per_address):
+        admit, lock_address = partial(limits.admit, units=units), bool(limits.per_address)
     try:
         placing = db.orders.create_placing(
             user_id, key, fingerprint, lease_seconds, units=units, placed_from=client_address, admit=admit,
-            lock_address=enabled and limits.per_address, discount_code=normalize_code(discount_code))
+            lock_address=lock_address, discount_code=normalize_code(discount_code))
     except DatabaseUnavailable as error:
         log.warning("orders database unavailable at checkout: %s", error)
         raise Unavailable(N_("Orders cannot be taken right now; nothing was ordered. Try again shortly.")) \
@@ -209,7 +211,8 @@ def _settle(store: StockStore, order_id: int, lines: list[OrderLine], settlement
         failpoints.hit("checkout.after_settle")
 
 
-def _abort(db: Ledgers, store: StockStore, order_id: int, attempted: list[CartLine], reason: str) -> None:
+def _abort(db: Ledgers, store: StockStore, order_id: int, attempted: list[CartLine] | list[OrderLine],
+           reason: str) -> None:
     try:
         db.orders.decide_placing(order_id, OrderStatus.FAILED, reason=reason)
     except DatabaseError as error:  # recovery aborts it after the lease
@@ -234,6 +237,6 @@ def _replay(db: Ledgers, order: Order, fingerprint: str) -> CheckoutResult:
     deadline = time.monotonic() + _REPLAY_WAIT_SECONDS
     while order.is_placing and time.monotonic() < deadline:
         time.sleep(0.1)  # the first request is still placing it: wait briefly for its decision
-        order = db.orders.get(order.order_id)
+        order = db.orders.get(order.order_id) or order  # an order is never deleted
     return CheckoutResult(order.order_id, order.status, order.total_amount, created=False,
                           failure_reason=order.failure_reason)

@@ -106,8 +106,8 @@ def pay_order(db: PostgresDatabase, provider: PaymentProvider, actor: User, orde
         if result.succeeded:
             locked.set_status(OrderStatus.PAID, actor.user_id, "payment succeeded", Reason.PAYMENT)
         failpoints.hit("pay.before_commit")  # the invoice number is taken, not yet committed
-    locked = bool(limits) and not result.succeeded and limits.locks_after(*declines)
-    return PaymentOutcome(order_id, result.succeeded, result.decline_reason, locked=locked)
+    paused = limits is not None and not result.succeeded and limits.locks_after(*declines)
+    return PaymentOutcome(order_id, result.succeeded, result.decline_reason, locked=paused)
 
 
 def mark_shipped(db: PostgresDatabase, actor: User, order_id: int, shipment: tuple[str, str] | None = None) -> None:

@@ -161,7 +161,8 @@ def _sweep_returns(db: PostgresDatabase, store: MongoStore, now: dt.datetime, re
     refunds_back = db.refunds.stock_states(refund_ids) if refund_ids else {}
     for product_id, key, marker in keys:
         order_id, refund_id = markers.order_of(key), markers.refund_of(key)
-        back = orders_back.get(order_id) if order_id is not None else refunds_back.get(refund_id)
+        back = (orders_back.get(order_id) if order_id is not None
+                else refunds_back.get(refund_id) if refund_id is not None else None)
         at = marker.get("at") if isinstance(marker, dict) else None
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=dt.UTC)

@@ -46,6 +46,7 @@ def create_shipping_method(db: PostgresDatabase, form) -> int:
 
 def set_shipping_method_active(db: PostgresDatabase, raw_method_id, active: bool) -> ShippingMethod:
     method_id = _id(raw_method_id, N_("That shipping method does not exist."))
-    if not db.shipping.set_method_active(method_id, active):
+    method = db.shipping.method(method_id) if db.shipping.set_method_active(method_id, active) else None
+    if method is None:
         raise NotFound(N_("That shipping method does not exist."))
-    return db.shipping.method(method_id)
+    return method

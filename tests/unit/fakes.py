@@ -11,6 +11,7 @@ import datetime as dt
 import itertools
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from shop.adapters.errors import DatabaseError, StoreError
 from shop.domain.catalog import Product
@@ -92,8 +93,9 @@ class FakeCatalog:
 
 class FakeStock:
     def __init__(self, **stock_by_name: int):
-        self.products = {f"{i:024x}": {"name": name, "stock": stock, "holds": {}, "price": Decimal("10.00")}
-                         for i, (name, stock) in enumerate(stock_by_name.items(), start=1)}
+        self.products: dict[str, dict[str, Any]] = {
+            f"{i:024x}": {"name": name, "stock": stock, "holds": {}, "price": Decimal("10.00")}
+            for i, (name, stock) in enumerate(stock_by_name.items(), start=1)}
         self.fail_reserve: set[str] = set()  # product ids whose reservation raises StoreError
         self.before_reserve = None  # called with (product_id, order_id) before each reservation
 
