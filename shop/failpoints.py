@@ -45,4 +45,5 @@ def hit(name: str) -> None:
         os._exit(EXIT_CODE)
     if action == "raise":
         raise FailpointError(name)
-    action()
+    if callable(action):
+        action()

@@ -75,17 +75,20 @@ _UTF8_QP.body_encoding = QP
 def _message(mail: Mail, sender: str) -> Message:
     """The message (text, or text and HTML as alternatives). Built with the email package's compat32
     classes: a third of the time of EmailMessage's header registry, which a busy sender notices."""
-    text = MIMEText(mail.body, "plain", _UTF8_QP)
+    # typeshed says MIMEText takes a charset's name; the email package takes a Charset too (its docs)
+    text = MIMEText(mail.body, "plain", _UTF8_QP)  # type: ignore[arg-type]
+    message: Message
     if mail.html:
         message = MIMEMultipart("alternative")
         message.attach(text)
-        message.attach(MIMEText(mail.html, "html", _UTF8_QP))
+        message.attach(MIMEText(mail.html, "html", _UTF8_QP))  # type: ignore[arg-type]
     else:
         message = text
     message["From"] = _address_header(sender)
     message["To"] = _address_header(mail.to)
     subject = mail.subject
-    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8", header_name="Subject")
+    message["Subject"] = subject if subject.isascii() else Header(  # type: ignore[assignment]  # compat32 takes a Header
+        subject, "utf-8", header_name="Subject")
     message["Date"] = formatdate(localtime=False)
     domain = _envelope_address(sender).rsplit("@", 1)[-1] or "localhost"
     message["Message-ID"] = f"<{mail.message_id}@{domain}>" if mail.message_id else make_msgid(domain=domain)

@@ -36,7 +36,8 @@ class OrderLedger(Protocol):
 class Ledgers(Protocol):
     """What the checkout saga reaches through `db` (PostgresDatabase; tests/unit/fakes.FakeDatabase)."""
 
-    orders: OrderLedger
+    @property
+    def orders(self) -> OrderLedger: ...
 
 
 class Stock(Protocol):
@@ -60,5 +61,8 @@ class ProductsById(Protocol):
 class StockStore(Protocol):
     """What the checkout saga reaches through `store` (MongoStore; tests/unit/fakes.FakeStore)."""
 
-    stock: Stock
-    catalog: ProductsById
+    @property
+    def stock(self) -> Stock: ...
+
+    @property
+    def catalog(self) -> ProductsById: ...

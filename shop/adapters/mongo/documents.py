@@ -3,22 +3,24 @@ reads, what "on sale" and "no marker left" mean as filters, and the Product a do
 
 from __future__ import annotations
 
+from typing import Any
+
 from shop.domain.catalog import Product
 from shop.domain.money import to_money
 
 PRICING_FIELDS = {"name": 1, "category": 1, "price": 1, "stock": 1, "tax_class": 1}
 # Archived products stay in the collection for the orders that reference them, but are not sold.
-ON_SALE = {"deleted_at": {"$exists": False}}
+ON_SALE: dict[str, Any] = {"deleted_at": {"$exists": False}}
 # Every write of a listed field (name, category, price, attributes, archiving) adds 1 to `revision`
 # and sets `catalog_pending` in the same update; the catalog index (PostgreSQL) is brought up to
 # that revision right after, and `catalog_pending` is cleared only if no newer write came meanwhile.
 # A sparse index finds what a crash left pending without reading the collection (docs/catalog.md).
-CATALOG_WRITE = {"$inc": {"revision": 1}, "$set": {"catalog_pending": True}}
-NO_MARKERS = {"holds": 0, "returns": 0}
+CATALOG_WRITE: dict[str, Any] = {"$inc": {"revision": 1}, "$set": {"catalog_pending": True}}
+NO_MARKERS: dict[str, Any] = {"holds": 0, "returns": 0}
 # "No hold and no return marker": each field missing (null matches missing) or empty. Written with
 # $in, not $or: SecantusDB plans any $or/$and beside an _id as a collection scan (0.4 s at 20,000
 # products, 1 s at 100,000), which turned a recovery pass over 200 marked products into minutes.
-NO_MARKER_LEFT = {"holds": {"$in": [None, {}]}, "returns": {"$in": [None, {}]}}
+NO_MARKER_LEFT: dict[str, Any] = {"holds": {"$in": [None, {}]}, "returns": {"$in": [None, {}]}}
 # A read-then-conditional-update that loses a race reads again; this many times at most.
 OPTIMISTIC_ATTEMPTS = 20
 NOT_LISTED = {"holds": 0, "returns": 0, "description": 0, "catalog_pending": 0, "marked": 0}

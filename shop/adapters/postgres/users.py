@@ -201,12 +201,15 @@ class LockedAccount:
 
     def update(self, role: Role, is_active: bool) -> User:
         """A change of role or activation; it ends the user's sessions."""
+        if self.user is None:
+            raise LookupError("no such account to update")  # the caller checks `user` first
+        user_id = self.user.user_id
         self._cur.execute("""UPDATE users SET role = %(role)s, is_active = %(active)s,
                                     session_epoch = session_epoch
                                         + CASE WHEN role <> %(role)s OR is_active <> %(active)s THEN 1 ELSE 0 END
                              WHERE user_id = %(user_id)s
                              RETURNING user_id, email, full_name, role, is_active, session_epoch, email_verified""",
-                          {"role": role.value, "active": is_active, "user_id": self.user.user_id})
+                          {"role": role.value, "active": is_active, "user_id": user_id})
         self.user = _user(self._cur.fetchone())
         return self.user
 
