@@ -69,6 +69,12 @@ def activate(db: PostgresDatabase, claims: dict) -> User | None:
     return user if user and user.is_active else None
 
 
+def remember_language(db: PostgresDatabase, user_id: int, language: str) -> None:
+    """The language the shop's mails to this person are written in (one the shop speaks: the caller
+    checks it against the supported locales)."""
+    db.users.set_language(user_id, language)
+
+
 def create_user(db: PostgresDatabase, email: str, full_name: str, password: str, role: Role) -> User:
     email = normalize_email(email)
     full_name = validate_full_name(full_name)

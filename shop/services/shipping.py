@@ -40,6 +40,20 @@ def add_address(db: PostgresDatabase, user_id: int, address: Address, make_defau
     return db.shipping.add_address(user_id, address, make_default)
 
 
+_NOT_IN_BOOK = N_("There is no such address in your address book.")  # someone else's reads as missing
+
+
+def make_default_address(db: PostgresDatabase, user_id: int, address_id: int) -> None:
+    if not db.shipping.make_default(user_id, address_id):
+        raise NotFound(_NOT_IN_BOOK)
+
+
+def delete_address(db: PostgresDatabase, user_id: int, address_id: int) -> None:
+    """Out of the address book; orders already placed keep the address they were sent to."""
+    if not db.shipping.delete_address(user_id, address_id):
+        raise NotFound(_NOT_IN_BOOK)
+
+
 def create_shipping_method(db: PostgresDatabase, form) -> int:
     return db.shipping.create_method(**parse_shipping_method_form(form))
 

@@ -10,7 +10,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from shop.domain.accounts import Role
-from shop.domain.errors import N_, Conflict, InvalidInput, NotFound
+from shop.domain.errors import Conflict, InvalidInput
 from shop.domain.shipping import EU_COUNTRIES, Address, ShippingMethod, parse_address
 from shop.services import shipping as shipping_service
 from shop.web.access import roles_required
@@ -68,8 +68,7 @@ def add():
 @bp.post("/<int:address_id>/default")
 @roles_required(Role.CUSTOMER)
 def make_default(address_id: int):
-    if not get_db().shipping.make_default(current_user.user_id, address_id):
-        raise NotFound(N_("There is no such address in your address book."))  # someone else's: as if missing
+    shipping_service.make_default_address(get_db(), current_user.user_id, address_id)
     flash(gettext("That is now your default address."), "success")
     return redirect(url_for("addresses.index"), 303)
 
@@ -77,8 +76,7 @@ def make_default(address_id: int):
 @bp.post("/<int:address_id>/delete")
 @roles_required(Role.CUSTOMER)
 def delete(address_id: int):
-    if not get_db().shipping.delete_address(current_user.user_id, address_id):
-        raise NotFound(N_("There is no such address in your address book."))
+    shipping_service.delete_address(get_db(), current_user.user_id, address_id)
     audit("address.deleted", f"address:{address_id}")
     flash(gettext("Address deleted. Orders already placed keep the address they were sent to."), "success")
     return redirect(url_for("addresses.index"), 303)

@@ -166,7 +166,7 @@ def register():
         else:
             user = registration.user
             if registration.created:  # order e-mails will speak the language the account was made in
-                get_db().users.set_language(user.user_id, select_locale())
+                accounts.remember_language(get_db(), user.user_id, select_locale())
             if registration.activation is not None:
                 _send_activation(user, registration.activation)
                 if registration.created:
@@ -302,5 +302,5 @@ def language(code: str):
         abort(404)
     session["locale"] = code
     if current_user.is_authenticated:  # and the mails the shop sends this customer
-        get_db().users.set_language(current_user.user_id, code)
+        accounts.remember_language(get_db(), current_user.user_id, code)
     return redirect(_safe_next(request.form.get("next")))

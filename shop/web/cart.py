@@ -8,10 +8,9 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from shop.domain.accounts import Role
-from shop.domain.catalog import parse_product_id
 from shop.domain.errors import Conflict, InvalidInput
-from shop.domain.orders import MAX_QUANTITY_PER_LINE, OrderLine, new_idempotency_key, order_total, parse_quantity
-from shop.services import catalog as catalog_service
+from shop.domain.orders import OrderLine, new_idempotency_key, order_total
+from shop.services import carts as cart_service
 from shop.services import discounts as discount_service
 from shop.web.access import roles_required
 from shop.web.addresses import shipping_options
@@ -89,9 +88,8 @@ def show():
 @bp.post("/add")
 @roles_required(Role.CUSTOMER)
 def add():
-    product = catalog_service.product_detail(get_store(), request.form.get("product_id", ""))
-    quantity = parse_quantity(request.form.get("quantity", ""))
-    get_db().carts.add(current_user.user_id, product.product_id, quantity, MAX_QUANTITY_PER_LINE)
+    product = cart_service.add_to_cart(get_db(), get_store(), current_user.user_id,
+                                       request.form.get("product_id", ""), request.form.get("quantity", ""))
     flash(gettext("%(name)s added to your cart.", name=product.name), "success")
     return redirect(url_for("cart.show"), 303)
 
@@ -99,12 +97,8 @@ def add():
 @bp.post("/update")
 @roles_required(Role.CUSTOMER)
 def update():
-    product_id = parse_product_id(request.form.get("product_id", ""))
-    raw = request.form.get("quantity", "")
-    quantity = 0 if raw.strip() == "0" else parse_quantity(raw)
-    if request.form.get("remove"):
-        quantity = 0
-    get_db().carts.set_quantity(current_user.user_id, product_id, quantity)
+    cart_service.change_cart_line(get_db(), current_user.user_id, request.form.get("product_id", ""),
+                                  request.form.get("quantity", ""), remove=bool(request.form.get("remove")))
     return redirect(url_for("cart.show"), 303)
 
 
