@@ -92,19 +92,13 @@ def serve(settings: Settings, probers: dict[str, Prober]) -> ThreadingHTTPServer
 
 
 def _database_probers(settings: Settings) -> dict[str, Prober]:
-    import pymongo
-
-    from shop import bootstrap
+    from shop import bootstrap  # the database drivers: only once settings are read
 
     timeout = settings.readiness_timeout_seconds
     db = bootstrap.postgres(settings, 1)
     store = bootstrap.mongo(settings, timeout_ms=int(timeout * 1000))
-
-    def ping_mongodb() -> None:
-        with pymongo.timeout(timeout):
-            store.ping()
-
-    return {"postgres": Prober("postgres", db.ping, timeout), "mongodb": Prober("mongodb", ping_mongodb, timeout)}
+    return {"postgres": Prober("postgres", db.ping, timeout),
+            "mongodb": Prober("mongodb", lambda: store.ping(timeout), timeout)}
 
 
 def _stop_when_orphaned(server: ThreadingHTTPServer) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pymongo
 from flask import Blueprint, current_app, jsonify
 
 from shop.services import readiness
@@ -39,9 +38,4 @@ def readyz():
 
 def database_pings(seconds: float) -> dict:
     """Both databases' pings, for readiness (also /metrics' `shop_ready`)."""
-
-    def ping_mongodb() -> None:
-        with pymongo.timeout(seconds):
-            get_store().ping()
-
-    return {"postgres": lambda: get_db().ping(), "mongodb": ping_mongodb}
+    return {"postgres": lambda: get_db().ping(), "mongodb": lambda: get_store().ping(seconds)}

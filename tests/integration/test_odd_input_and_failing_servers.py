@@ -210,17 +210,24 @@ def test_the_test_servers_data_is_outside_pytests_temporary_tree(servers, tmp_pa
     assert not data_dir.is_relative_to(tmp_path_factory.getbasetemp())
 
 
-def test_asking_for_someone_elses_order_is_a_404_recorded_at_most_5_times_a_minute(
-        app, client, auth, db, store, make_user, make_product):
+def _someone_elses_order_and_a_prober(db, store, auth, make_user, make_product):
+    """An order placed by one customer, and another customer logged in: (the order's id, the prober)."""
     import uuid
 
     from shop.services import checkout
-    from shop.web.extensions import get_audit_log
 
     owner, prober = make_user(email="owner@example.com"), make_user(email="prober@example.com")
     product = make_product(stock=3)
     order_id = checkout.place_order(db, store, owner.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4())).order_id
     auth.login("prober@example.com")
+    return order_id, prober
+
+
+def test_asking_for_someone_elses_order_is_a_404_recorded_at_most_5_times_a_minute(
+        app, client, auth, db, store, make_user, make_product):
+    from shop.web.extensions import get_audit_log
+
+    order_id, prober = _someone_elses_order_and_a_prober(db, store, auth, make_user, make_product)
     statuses = [client.get(f"/orders/{order_id}").status_code for _ in range(7)]
     assert statuses == [404] * 7
     with app.app_context():
@@ -232,15 +239,9 @@ def test_asking_for_someone_elses_order_is_a_404_recorded_at_most_5_times_a_minu
 
 def test_paying_or_cancelling_someone_elses_order_is_a_404_recorded_with_what_was_tried(
         app, client, auth, db, store, make_user, make_product):
-    import uuid
-
-    from shop.services import checkout
     from shop.web.extensions import get_audit_log
 
-    owner, prober = make_user(email="owner@example.com"), make_user(email="prober@example.com")
-    product = make_product(stock=3)
-    order_id = checkout.place_order(db, store, owner.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4())).order_id
-    auth.login("prober@example.com")
+    order_id, prober = _someone_elses_order_and_a_prober(db, store, auth, make_user, make_product)
     token = csrf_token_from(client.get("/").get_data(as_text=True))
     assert client.post(f"/orders/{order_id}/pay", data={"csrf_token": token}).status_code == 404
     assert client.post(f"/orders/{order_id}/cancel", data={"csrf_token": token}).status_code == 404

@@ -16,6 +16,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import pymongo
 from bson.codec_options import CodecOptions, TypeRegistry
 from bson.decimal128 import Decimal128
 from pymongo import MongoClient
@@ -72,8 +73,14 @@ class MongoStore:
     def close(self) -> None:
         self.client.close()
 
-    def ping(self) -> None:
-        self.db.command("ping")
+    def ping(self, timeout_seconds: float | None = None) -> None:
+        """The server answers (within `timeout_seconds`, when given, instead of the client's timeout:
+        readiness must answer sooner than a stopped server's 5 s of server selection)."""
+        if timeout_seconds is None:
+            self.db.command("ping")
+            return
+        with pymongo.timeout(timeout_seconds):
+            self.db.command("ping")
 
     # --- schema -------------------------------------------------------------------------------
 

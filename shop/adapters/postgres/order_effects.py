@@ -33,12 +33,12 @@ _COUNT_PRODUCT_SALES = """
     ON CONFLICT (day, product_id) DO UPDATE SET units = p.units + EXCLUDED.units,
                                                 revenue = p.revenue + EXCLUDED.revenue"""
 
-QUEUE_MAIL = """
+_QUEUE_MAIL = """
     INSERT INTO mail_outbox (kind, order_id, to_address, language)
     SELECT %(mail)s, o.order_id, u.email, u.language FROM orders o JOIN users u USING (user_id)
     WHERE o.order_id = %(order)s"""
 
-RELEASE_DISCOUNT_USE = """
+_RELEASE_DISCOUNT_USE = """
     WITH released AS (
         UPDATE discount_uses SET released_at = now()
         WHERE order_id = %(order)s AND released_at IS NULL RETURNING code)
@@ -66,6 +66,6 @@ def apply(cur, order_id: int, effects: Effects) -> None:
         cur.execute(_COUNT_SALE, params)
         cur.execute(_COUNT_PRODUCT_SALES, params)
     if effects.release_discount_use:
-        cur.execute(RELEASE_DISCOUNT_USE, params)
+        cur.execute(_RELEASE_DISCOUNT_USE, params)
     if effects.mail is not None:
-        cur.execute(QUEUE_MAIL, params)
+        cur.execute(_QUEUE_MAIL, params)
