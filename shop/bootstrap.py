@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shop.config import Settings
+from shop.config import ConfigError, Settings
 from shop.embedded import EmbeddedMongo, EmbeddedPostgres
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def data_dir_lock(data_dir: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def databases(settings: Settings) -> Iterator[Settings]:
     """Settings with both database URLs: the configured servers, or embedded ones started here."""
-    started = []
+    started: list[EmbeddedPostgres | EmbeddedMongo] = []
     try:
         pg_url = settings.database_url
         if not pg_url:
@@ -86,16 +86,24 @@ def postgres(settings: Settings, connections: int) -> PostgresDatabase:
     pass lock)."""
     from shop.adapters.postgres import PostgresDatabase
 
-    return PostgresDatabase(settings.database_url, max_connections=connections)
+    return PostgresDatabase(_url(settings.database_url, "DATABASE_URL"), max_connections=connections)
 
 
 def mongo(settings: Settings, timeout_ms: int | None = None) -> MongoStore:
     """The configured MongoDB; `timeout_ms` for work that reads the whole catalog (a rebuild)."""
     from shop.adapters.mongo import MongoStore
 
+    url = _url(settings.mongodb_url, "MONGODB_URL")
     if timeout_ms is None:
-        return MongoStore(settings.mongodb_url, settings.mongodb_db)
-    return MongoStore(settings.mongodb_url, settings.mongodb_db, timeout_ms=timeout_ms)
+        return MongoStore(url, settings.mongodb_db)
+    return MongoStore(url, settings.mongodb_db, timeout_ms=timeout_ms)
+
+
+def _url(value: str | None, name: str) -> str:
+    """A database URL `databases()` has filled in (with an embedded server's when it was unset)."""
+    if not value:
+        raise ConfigError(f"{name} is not set, and no embedded server was started for it")
+    return value
 
 
 @contextlib.contextmanager

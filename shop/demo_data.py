@@ -120,7 +120,8 @@ def demo_products() -> list[dict]:
             "idioma": language, "encuadernacion": binding,
         })
     for name, price, stock, brand, kind, wireless, battery, anc in _HEADPHONES:
-        attributes = {"marca": brand, "tipo": kind, "inalambrico": wireless, "cancelacion_ruido": anc}
+        attributes: dict[str, object] = {"marca": brand, "tipo": kind, "inalambrico": wireless,
+                                         "cancelacion_ruido": anc}
         if wireless:
             attributes["bateria_horas"] = battery
         add(name, price, stock, "Auriculares", attributes)
@@ -129,8 +130,8 @@ def demo_products() -> list[dict]:
         if pressure:
             attributes["presion_bar"] = pressure
         add(name, price, stock, "Cafeteras", attributes)
-    for name, price, stock, brand, size, color, use in _SNEAKERS:
-        add(name, price, stock, "Zapatillas", {"marca": brand, "talla_eu": size, "color": color, "uso": use})
+    for name, price, stock, brand, eu_size, color, use in _SNEAKERS:
+        add(name, price, stock, "Zapatillas", {"marca": brand, "talla_eu": eu_size, "color": color, "uso": use})
     for name, price, stock, brand, screen, storage, main_mp, front_mp, colors in _PHONES:
         add(name, price, stock, "Móviles", {
             "marca": brand, "pantalla_pulgadas": screen, "almacenamiento_gb": storage,

@@ -146,7 +146,7 @@ class _ChildServer:
     def _is_ready(self) -> bool:
         raise NotImplementedError
 
-    def _spawn(self, argv: list[str], **kwargs) -> None:
+    def _spawn(self, argv: list[str], **kwargs) -> subprocess.Popen:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         # The server's log can quote statements and their values: readable by this user only.
         log_file = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
@@ -162,6 +162,7 @@ class _ChildServer:
             )
         finally:
             log_file.close()
+        return self.process
 
 
 class EmbeddedPostgres(_ChildServer):
@@ -309,8 +310,8 @@ class EmbeddedMongo(_ChildServer):
                 "--storage-path", str(self.data_dir), "--log-level", "WARNING"]
         if self.enable_test_commands:
             argv.append("--enable-test-commands")
-        self._spawn(argv)
-        self.pid_file.write_text(f"{self.process.pid}\n")
+        process = self._spawn(argv)
+        self.pid_file.write_text(f"{process.pid}\n")
         self._wait_ready(timeout)
         return self.url
 
@@ -324,7 +325,7 @@ class EmbeddedMongo(_ChildServer):
         from pymongo import MongoClient
         from pymongo.errors import PyMongoError
 
-        client = MongoClient(self.url, serverSelectionTimeoutMS=500, connectTimeoutMS=500)
+        client: MongoClient[dict] = MongoClient(self.url, serverSelectionTimeoutMS=500, connectTimeoutMS=500)
         try:
             client.admin.command("ping")
         except PyMongoError:

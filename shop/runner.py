@@ -139,9 +139,10 @@ class ChildProcess:
 
     def _watch(self) -> None:
         while not self._stopping.wait(1.0):
-            if self._process.poll() is not None:
+            process = self._process
+            if process is not None and process.poll() is not None:
                 log.error("the %s stopped (exit %s); starting it again in %.0f s",
-                          self.name, self._process.returncode, self.RESTART_PAUSE_SECONDS)
+                          self.name, process.returncode, self.RESTART_PAUSE_SECONDS)
                 if self._stopping.wait(self.RESTART_PAUSE_SECONDS):
                     return
                 self._spawn()
@@ -250,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             ready = _prepare_metrics_dir(ready)
             if not ready.secret_key:  # made here, before the workers exist, so they all read one key
                 development_secret_key(ready.data_dir)
-            os.environ["DATABASE_URL"] = ready.database_url
-            os.environ["MONGODB_URL"] = ready.mongodb_url
+            os.environ["DATABASE_URL"] = ready.database_url or ""  # both set by databases()
+            os.environ["MONGODB_URL"] = ready.mongodb_url or ""
             write_run_file(settings.data_dir, ready)
             new_logins = prepare_databases(ready, demo=settings.demo_data)
             _print_banner(ready, demo_credentials(settings.data_dir, new_logins) if settings.demo_data else [])

@@ -54,7 +54,7 @@ def _hash_stream(read) -> tuple[int, str]:
 
 
 class _RemoteListing:
-    def sets(self) -> list[dict]:
+    def sets(self: Destination) -> list[dict]:
         return remote_sets(self)
 
 

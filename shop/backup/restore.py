@@ -41,7 +41,7 @@ def scratch_databases(source: Source, prefix: str = "shop_scratch") -> Iterator[
             with admin.cursor() as cur:
                 cur.execute(psycopg2.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                             .format(psycopg2.sql.Identifier(name)))
-            client = MongoClient(source.mongodb_url, serverSelectionTimeoutMS=5000)
+            client: MongoClient[dict] = MongoClient(source.mongodb_url, serverSelectionTimeoutMS=5000)
             try:
                 client.drop_database(name)
             finally:

@@ -32,8 +32,9 @@ def find_pg_tool(name: str, server_version_num: int) -> Path:
     """
     candidates: dict[int, Path] = {}
     dirs = [postgres_bin_dir(), *sorted(Path("/usr/lib/postgresql").glob("*/bin"))]
-    if shutil.which(name):
-        dirs.append(Path(shutil.which(name)).parent)
+    on_path = shutil.which(name)
+    if on_path:
+        dirs.append(Path(on_path).parent)
     for directory in dirs:
         tool = directory / name
         if not tool.exists():

@@ -13,6 +13,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from shop.domain.json import JsonObject
+
 GENESIS_HASH = "0" * 64
 _CONTENT_FIELDS = ("seq", "ts", "actor_id", "actor_role", "ip", "user_agent", "action", "target", "details")
 
@@ -27,7 +29,7 @@ class AuditEvent:
     actor_role: str | None = None
     ip: str | None = None
     user_agent: str | None = None
-    details: dict = field(default_factory=dict)
+    details: JsonObject = field(default_factory=JsonObject)
     ts: dt.datetime = field(default_factory=lambda: now_ms())
 
 
@@ -37,7 +39,7 @@ def now_ms() -> dt.datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def _canonical(value):
+def _canonical(value: object) -> object:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
@@ -51,13 +53,13 @@ def _canonical(value):
     return str(value)  # Decimal, ObjectId, enums: their text
 
 
-def entry_hash(entry: dict, previous_hash: str) -> str:
+def entry_hash(entry: JsonObject, previous_hash: str) -> str:
     content = {name: _canonical(entry.get(name)) for name in _CONTENT_FIELDS}
     payload = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256((payload + previous_hash).encode()).hexdigest()
 
 
-def chain_entry(event: AuditEvent, seq: int, previous_hash: str) -> dict:
+def chain_entry(event: AuditEvent, seq: int, previous_hash: str) -> JsonObject:
     """The stored form of an event as entry number `seq`, linked to the previous entry."""
     entry = {"seq": seq, "ts": event.ts, "actor_id": event.actor_id, "actor_role": event.actor_role,
              "ip": event.ip, "user_agent": (event.user_agent or "")[:300] or None, "action": event.action,
@@ -70,7 +72,7 @@ def chain_entry(event: AuditEvent, seq: int, previous_hash: str) -> dict:
 _ENTRY_FIELDS = frozenset(_CONTENT_FIELDS) | {"prev_hash", "hash"}
 
 
-def first_broken_entry(entries: Iterable[dict]) -> int | None:
+def first_broken_entry(entries: Iterable[JsonObject]) -> int | None:
     """The position (1, 2, …) of the first entry that does not fit the chain, or None if all fit.
 
     Fails closed: an entry it cannot place — no sequence number, a null or non-integer one, a

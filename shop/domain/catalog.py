@@ -7,11 +7,13 @@ input can become an operator (`$gt`), a dotted path or a regular expression.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from shop.domain.errors import N_, InvalidInput
+from shop.domain.json import JsonObject
 from shop.domain.listing import MAX_CATEGORY_LENGTH, MAX_SEARCH_LENGTH  # noqa: F401 - re-exported
 from shop.domain.taxes import parse_tax_class
 
@@ -29,10 +31,10 @@ class Product:
     category: str
     price: Decimal
     stock: int
-    attributes: dict = field(default_factory=dict)
+    attributes: JsonObject = field(default_factory=JsonObject)
     description: str = ""
     deleted: bool = False  # archived by staff: kept for the orders that reference it, not sold
-    updated_at: object = None  # the edit form's revision: a stale form cannot overwrite a newer edit
+    updated_at: dt.datetime | None = None  # the edit form's revision: a stale form cannot overwrite a newer edit
     revision: int = 0  # counts the product's writes: the catalog index never goes back to an older one
     tax_class: str = "general"  # its IVA rate (shop.domain.taxes); books are super_reduced (4 %)
 
@@ -57,16 +59,16 @@ MAX_STOCK = 1_000_000
 MAX_DESCRIPTION_LENGTH = 5000
 
 
-def new_product(name: str, category: str, price, stock: int, attributes: dict, description: str = "",
-                tax_class: str | None = None) -> dict:
+def new_product(name: str, category: str, price: object, stock: int, attributes: JsonObject, description: str = "",
+                tax_class: str | None = None) -> JsonObject:
     """A product document's fields, validated: the database validator is the second line, not the first."""
     if isinstance(stock, bool) or not isinstance(stock, int) or not 0 <= stock <= MAX_STOCK:
         raise InvalidInput(N_("The stock must be a whole number from 0 to %(max)d."), max=MAX_STOCK)
     return {**product_fields(name, category, price, attributes, description, tax_class), "stock": stock}
 
 
-def product_fields(name: str, category: str, price, attributes: dict, description: str = "",
-                   tax_class: str | None = None) -> dict:
+def product_fields(name: str, category: str, price: object, attributes: JsonObject, description: str = "",
+                   tax_class: str | None = None) -> JsonObject:
     """The fields staff may edit (everything but the stock, which only moves by adjustments)."""
     from shop.domain.money import MAX_PRICE, MIN_PRICE, to_money
 
@@ -110,7 +112,7 @@ MAX_STOCK_ADJUSTMENT = MAX_STOCK
 MAX_REASON_LENGTH = 200
 
 
-def parse_attributes(source: str) -> dict:
+def parse_attributes(source: str) -> JsonObject:
     """Attributes written as a JSON object: typed values (text, number, true/false, list) and
     nested objects. Keys are plain identifiers, so a key can never become a MongoDB operator
     (`$set`) or a dotted path. Errors name the offending key."""
@@ -132,7 +134,7 @@ def parse_attributes(source: str) -> dict:
     return _checked_object(value, "", 1, counter)
 
 
-def _checked_object(value: dict, path: str, depth: int, counter: list[int]) -> dict:
+def _checked_object(value: JsonObject, path: str, depth: int, counter: list[int]) -> JsonObject:
     if depth > MAX_ATTRIBUTE_DEPTH:
         raise InvalidInput(N_("Attribute %(key)s: objects can be nested at most %(max)d levels deep."),
                            key=path, max=MAX_ATTRIBUTE_DEPTH)
@@ -149,7 +151,7 @@ def _checked_object(value: dict, path: str, depth: int, counter: list[int]) -> d
     return checked
 
 
-def _checked_value(item, name: str, depth: int, counter: list[int]):
+def _checked_value(item: object, name: str, depth: int, counter: list[int]) -> object:
     import math
 
     if isinstance(item, dict):
@@ -186,14 +188,14 @@ def _checked_value(item, name: str, depth: int, counter: list[int]):
                           "(null is not a value)."), key=name)
 
 
-def attributes_source(attributes: dict) -> str:
+def attributes_source(attributes: JsonObject) -> str:
     """The JSON an admin edits (the inverse of parse_attributes)."""
     import json
 
     return json.dumps(attributes, ensure_ascii=False, indent=2, sort_keys=False) if attributes else "{}"
 
 
-def parse_stock_adjustment(raw_delta, raw_reason) -> tuple[int, str]:
+def parse_stock_adjustment(raw_delta: object, raw_reason: object) -> tuple[int, str]:
     """A signed change of stock (+5 received, -2 damaged) and why: both are required."""
     text = raw_delta.strip() if isinstance(raw_delta, str) else ""
     if not re.fullmatch(r"[+-]?\d{1,7}", text, re.ASCII) or int(text) == 0 or abs(int(text)) > MAX_STOCK_ADJUSTMENT:
@@ -205,7 +207,7 @@ def parse_stock_adjustment(raw_delta, raw_reason) -> tuple[int, str]:
     return int(text), reason
 
 
-def parse_stock(raw) -> int:
+def parse_stock(raw: object) -> int:
     text = raw.strip() if isinstance(raw, str) else ""
     if not re.fullmatch(r"\d{1,7}", text, re.ASCII) or int(text) > MAX_STOCK:
         raise InvalidInput(N_("The stock must be a whole number from 0 to %(max)d."), max=MAX_STOCK)
@@ -228,13 +230,13 @@ _TRUE, _FALSE = ("true", "sí", "si", "yes", "1"), ("false", "no", "0")
 _NUMBER = re.compile(r"^-?\d{1,15}([.,]\d{1,9})?$")
 
 
-def attribute_rows(attributes: dict) -> list[tuple[str, str, str]] | None:
+def attribute_rows(attributes: JsonObject) -> list[tuple[str, str, str]] | None:
     """(dotted name, type, value as typed) per attribute, for the row editor; None when some value
     cannot be written as a row without changing it (a list mixing types, an empty object): such a
     product is edited as JSON instead."""
     rows: list[tuple[str, str, str]] = []
 
-    def walk(prefix: str, value: dict) -> bool:
+    def walk(prefix: str, value: JsonObject) -> bool:
         if not value and prefix:
             return False
         for key, item in value.items():
@@ -264,13 +266,13 @@ def _number_text(value: int | float) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def parse_attribute_rows(names: list[str], types: list[str], values: list[str]) -> dict:
+def parse_attribute_rows(names: list[str], types: list[str], values: list[str]) -> JsonObject:
     """Attributes from the row editor. A row with no name is ignored (that is how a row is removed);
     `size.width_cm` puts width_cm inside the object size. Everything then passes the same checks
     as JSON input (parse_attributes)."""
     if not (len(names) == len(types) == len(values)):
         raise InvalidInput(N_("The form is incomplete; reload the page and try again."))
-    attributes: dict = {}
+    attributes: JsonObject = {}
     for raw_name, kind, raw_value in zip(names, types, values, strict=True):
         name = (raw_name or "").strip()
         if not name:
@@ -290,7 +292,7 @@ def parse_attribute_rows(names: list[str], types: list[str], values: list[str]) 
     return _checked_object(attributes, "", 1, counter)
 
 
-def _typed(name: str, kind: str, text: str):
+def _typed(name: str, kind: str, text: str) -> object:
     if kind == "text":
         return text
     if kind == "boolean":
@@ -304,6 +306,6 @@ def _typed(name: str, kind: str, text: str):
     if kind in ("number", "number_list"):
         if not all(_NUMBER.match(item) for item in items):
             raise InvalidInput(N_("Attribute %(key)s: write numbers such as 16 or 2,5."), key=name[:60])
-        numbers = [float(i.replace(",", ".")) if re.search(r"[.,]", i) else int(i) for i in items]
+        numbers: list[float | int] = [float(i.replace(",", ".")) if re.search(r"[.,]", i) else int(i) for i in items]
         return numbers[0] if kind == "number" else numbers
     return items

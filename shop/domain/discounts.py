@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -104,7 +104,7 @@ class DiscountCode:
         return discounts
 
 
-def parse_discount_form(form) -> DiscountCode:
+def parse_discount_form(form: Mapping[str, str]) -> DiscountCode:
     """A new code from the admin's form (strings), validated."""
     code = normalize_code(form.get("code"))
     if code is None:
@@ -126,7 +126,7 @@ def parse_discount_form(form) -> DiscountCode:
                         _count(form.get("max_uses")), _count(form.get("max_uses_per_customer")), categories)
 
 
-def customer_email_of(form) -> str | None:
+def customer_email_of(form: Mapping[str, str]) -> str | None:
     """The e-mail of the one customer a new code is for (normalized), or None for everyone."""
     from shop.domain.accounts import normalize_email
 
@@ -134,7 +134,7 @@ def customer_email_of(form) -> str | None:
     return normalize_email(raw) if raw else None
 
 
-def _amount(raw, message: str) -> Decimal:
+def _amount(raw: object, message: str) -> Decimal:
     try:
         amount = Decimal(str(raw or "").strip().replace(",", ".", 1))
     except InvalidOperation:
@@ -144,7 +144,7 @@ def _amount(raw, message: str) -> Decimal:
     return amount
 
 
-def _count(raw) -> int | None:
+def _count(raw: object) -> int | None:
     text = str(raw or "").strip()
     if not text:
         return None
@@ -153,7 +153,7 @@ def _count(raw) -> int | None:
     return int(text)
 
 
-def _day(raw) -> dt.datetime | None:
+def _day(raw: object) -> dt.datetime | None:
     text = str(raw or "").strip()
     if not text:
         return None

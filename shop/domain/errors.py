@@ -16,7 +16,7 @@ class DomainError(Exception):
 
     code = "invalid"
 
-    def __init__(self, template: str, **params):
+    def __init__(self, template: str, **params: object):
         super().__init__(template % params if params else template)
         self.template = template
         self.params = params

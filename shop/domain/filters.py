@@ -140,7 +140,7 @@ def _positions(args: Mapping[str, list[str]], list_name: str) -> tuple[RowPositi
             parse_row_position(before, list_name) if before else None)
 
 
-def keyset_page(rows: list, *, per_page: int, after: RowPosition | None, before: RowPosition | None,
+def keyset_page(rows: list[Any], *, per_page: int, after: RowPosition | None, before: RowPosition | None,
                 position_of: Callable[[Any], RowPosition], total: int, total_is_exact: bool) -> Listing:
     """One page of a staff list from the rows read beyond its position (at most per_page + 1: the
     extra row only says there is more). Rows read `before` a position come oldest first."""
@@ -242,7 +242,7 @@ def parse_audit_filter(args: Mapping[str, list[str]]) -> AuditFilter:
                        parse_page_size(args))
 
 
-def csv_cell(value) -> str:
+def csv_cell(value: object) -> str:
     """A cell that a spreadsheet shows as text: a leading =, +, - or @ would run as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_CSV_FORMULA_START) else text

@@ -17,11 +17,13 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shop.domain.errors import N_, InvalidInput
+from shop.domain.json import JsonObject
 
 if TYPE_CHECKING:  # filters.py imports this module
+    from shop.domain.catalog import Product
     from shop.domain.filters import RowPosition
 
 MAX_SEARCH_LENGTH = 100
@@ -72,10 +74,10 @@ def index_words(name: str, category: str) -> list[str]:
     return list(dict.fromkeys(words_of(name) + words_of(category)))
 
 
-def facet_attributes(attributes: dict) -> dict:
+def facet_attributes(attributes: JsonObject) -> JsonObject:
     """The attributes a listing can filter by: top-level text (short enough to be a filter value),
     numbers and yes/no, and lists of those. Nested objects are shown on the product page only."""
-    def filterable(value) -> bool:
+    def filterable(value: object) -> bool:
         if isinstance(value, str):
             return len(value) <= MAX_FILTER_VALUE_LENGTH
         return isinstance(value, (bool, int, float))
@@ -91,9 +93,9 @@ def facet_attributes(attributes: dict) -> dict:
     return facets
 
 
-def attribute_value_candidates(raw: str) -> list:
+def attribute_value_candidates(raw: str) -> list[str | int | float | bool]:
     """The typed values a filter string may mean: attributes keep their types (16 vs "16")."""
-    candidates: list = [raw]
+    candidates: list[str | int | float | bool] = [raw]
     if re.fullmatch(r"-?\d{1,15}", raw, re.ASCII):
         candidates.append(int(raw))
     elif re.fullmatch(r"-?\d{1,15}\.\d{1,6}", raw, re.ASCII):
@@ -103,7 +105,7 @@ def attribute_value_candidates(raw: str) -> list:
     return candidates
 
 
-def filter_value_label(value) -> str:
+def filter_value_label(value: object) -> str:
     """How a facet value is written in a URL (the inverse of attribute_value_candidates)."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -239,7 +241,7 @@ def parse_catalog_query(args: Mapping[str, list[str]], per_page: int = 12) -> Ca
 class Listing:
     """One page of a listing: its products, how many match, and the links to the pages beside it."""
 
-    items: list
+    items: list[Any]  # products, orders, users, audit entries: whatever the list shows
     total: int
     total_is_exact: bool
     next_position: Position | RowPosition | None  # RowPosition: the staff lists (shop.domain.filters)
@@ -251,6 +253,40 @@ class Listing:
     def has_next(self) -> bool:
         return self.next_position is not None
 
+
+
+# --- how a page of the catalog is read (shop.adapters.postgres.catalog_reader follows these) ---------
+
+# Up to this many matches, reading all of them and sorting is cheaper than walking a listing order.
+FEW_MATCHES = 1000
+# Before every product in name order: where a first page filled with exact name matches goes on.
+BEFORE_ALL_NAMES = Position("name", "", "0" * 24)
+
+
+def estimated_total(share: float, in_range: int, per_page: int) -> int:
+    """The total a walked listing shows: the share of walked entries that matched times the products
+    in its range, rounded (to hundreds above 1,000, to tens below), never less than a page and one."""
+    estimate = share * in_range
+    return max(per_page + 1, int(round(estimate, -2 if estimate > 1000 else -1)))
+
+
+@dataclass(frozen=True)
+class ListingIds:
+    """A page of a listing as the catalog index reads it: the products' ids in order (their
+    documents come from MongoDB) and everything else the Listing says."""
+
+    product_ids: list[str]
+    total: int
+    total_is_exact: bool
+    next_position: Position | None
+    previous_position: Position | None
+    has_previous: bool
+    total_is_estimate: bool = False
+
+    def with_items(self, items: list[Any]) -> Listing:
+        return Listing(items=items, total=self.total, total_is_exact=self.total_is_exact,
+                       next_position=self.next_position, previous_position=self.previous_position,
+                       has_previous=self.has_previous, total_is_estimate=self.total_is_estimate)
 
 # --- the catalog index's row for a product ---------------------------------------------------------
 
@@ -264,12 +300,12 @@ class CatalogEntry:
     name_key: str
     price: Decimal
     archived: bool
-    facets: dict
+    facets: JsonObject
     words: tuple[str, ...]
     stock: int | None = None  # as read with the entry; later changes arrive through the recovery pass
 
     @classmethod
-    def of(cls, product) -> CatalogEntry:
+    def of(cls, product: Product) -> CatalogEntry:
         """The entry of a `shop.domain.catalog.Product`."""
         return cls(product_id=product.product_id, revision=product.revision, category=product.category,
                    name_key=name_sort_key(product.name), price=product.price, archived=product.deleted,

@@ -12,13 +12,15 @@ MIN_PRICE = CENT
 NUMERIC_12_2_MAX = Decimal("9999999999.99")
 
 
-def to_money(value) -> Decimal:
+def to_money(value: object) -> Decimal:
     """A two-place Decimal from a Decimal, int or numeric string; floats are refused."""
     if isinstance(value, float):
         raise TypeError("money must not be a float; pass a Decimal or a string")
+    if not isinstance(value, (Decimal, int, str)):
+        raise ValueError(f"not an amount of money: {value!r}")
     try:
         amount = Decimal(value)
-    except (InvalidOperation, TypeError, ValueError):
+    except (InvalidOperation, ValueError):
         raise ValueError(f"not an amount of money: {value!r}") from None
     if not amount.is_finite():
         raise ValueError(f"not an amount of money: {value!r}")

@@ -27,6 +27,8 @@ from shop.domain.accounts import Role, User
 from shop.domain.catalog import Product, parse_product_id
 from shop.domain.discounts import DiscountCode
 from shop.domain.errors import N_, Conflict, InvalidInput, LimitReached
+from shop.domain.json import JsonObject
+from shop.domain.shipping import ShippingMethod
 
 MAX_QUANTITY_PER_LINE = 100
 MAX_LINES = 50
@@ -142,7 +144,7 @@ class Order:
     carrier: str | None = None
     tracking_number: str | None = None
     shipped_at: dt.datetime | None = None
-    shipping_address: dict | None = None
+    shipping_address: JsonObject | None = None
     shipping_method: str | None = None
     shipping_amount: Decimal = Decimal("0.00")
     shipping_tax: Decimal = Decimal("0.00")
@@ -229,7 +231,7 @@ class OrderLine:
         return self.gross - self.discount_amount
 
 
-def parse_quantity(raw) -> int:
+def parse_quantity(raw: object) -> int:
     """A quantity from a form or JSON: a whole number from 1 to the per-line maximum."""
     if isinstance(raw, bool):
         raise InvalidInput(N_("The quantity must be a whole number."))
@@ -334,7 +336,7 @@ def new_idempotency_key() -> str:
     return str(uuid.uuid4())
 
 
-def parse_idempotency_key(raw) -> str:
+def parse_idempotency_key(raw: object) -> str:
     try:
         return str(uuid.UUID(str(raw)))
     except (ValueError, TypeError):
@@ -351,7 +353,8 @@ def failed_or_cancelled_rate(status_counts: dict[str, int]) -> float | None:
     return (decided.get(OrderStatus.FAILED.value, 0) + decided.get(OrderStatus.CANCELLED.value, 0)) / total
 
 
-def priced_lines(lines: list[OrderLine], discount=None, shipping_method=None,
+def priced_lines(lines: list[OrderLine], discount: DiscountCode | None = None,
+                 shipping_method: ShippingMethod | None = None,
                  shipping_rate: Decimal = Decimal("21")) -> tuple[list[OrderLine], Decimal, Decimal]:
     """The lines less what `discount` takes off them; the shipping `shipping_method` charges on what
     is left (free above its amount); and the IVA split over the lines and the shipping together (the

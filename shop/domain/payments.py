@@ -17,7 +17,7 @@ class ChargeResult:
     decline_reason: str | None = None
 
 
-def parse_card_number(raw) -> str:
+def parse_card_number(raw: object) -> str:
     """Digits only (spaces and dashes allowed in input), 12–19 long, passing the Luhn check."""
     digits = re.sub(r"[\s-]", "", raw) if isinstance(raw, str) else ""
     if not _CARD.match(digits) or not luhn_valid(digits):

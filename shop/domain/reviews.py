@@ -15,7 +15,7 @@ class ReviewInput:
     text: str
 
 
-def parse_review(raw_rating, raw_text) -> ReviewInput:
+def parse_review(raw_rating: object, raw_text: object) -> ReviewInput:
     """A rating from 1 to 5 stars and an optional text of at most MAX_REVIEW_LENGTH characters."""
     if not isinstance(raw_rating, str) or raw_rating.strip() not in {"1", "2", "3", "4", "5"}:
         raise InvalidInput(N_("Choose a rating from 1 to 5 stars."))

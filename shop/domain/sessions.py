@@ -10,8 +10,11 @@ The stamps sit in the signed session cookie: a client can present an old cookie,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+
+from shop.domain.json import JsonObject
 
 TOUCH_EVERY_SECONDS = 60  # a session's "last used" is rewritten at most this often (one cookie update)
 
@@ -31,17 +34,17 @@ class SessionStamp:
     seen_at: float
 
     @classmethod
-    def from_session(cls, data) -> SessionStamp | None:
+    def from_session(cls, data: Mapping[str, object]) -> SessionStamp | None:
         """The stamp stored in a session mapping, or None when it is missing or malformed."""
         try:
             epoch, started, seen = data["_epoch"], data["_started"], data["_seen"]
         except (KeyError, TypeError):
             return None
-        if not (isinstance(epoch, int) and all(isinstance(v, (int, float)) for v in (started, seen))):
+        if not (isinstance(epoch, int) and isinstance(started, (int, float)) and isinstance(seen, (int, float))):
             return None
         return cls(epoch, float(started), float(seen))
 
-    def as_session(self) -> dict:
+    def as_session(self) -> JsonObject:
         return {"_epoch": self.epoch, "_started": self.started_at, "_seen": self.seen_at}
 
 

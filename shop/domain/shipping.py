@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 
 from shop.domain.errors import N_, InvalidInput
+from shop.domain.json import JsonObject
 
 EU_COUNTRIES = {
     "ES": "España", "AT": "Austria", "BE": "Bélgica", "BG": "Bulgaria", "CY": "Chipre", "CZ": "Chequia",
@@ -39,7 +40,7 @@ class Address:
     country: str
     phone: str
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> JsonObject:
         """What an order keeps of it (later edits of the address book never change a placed order)."""
         return asdict(self)
 
@@ -102,7 +103,7 @@ class ShippingChoice:
     method: ShippingMethod
 
 
-def parse_shipping_method_form(form: Mapping[str, str]) -> dict:
+def parse_shipping_method_form(form: Mapping[str, str]) -> JsonObject:
     name = _text(form, "name", 60, N_("Name the shipping method (at most 60 characters)."))
     price = _money(form.get("price"), N_("The price must be an amount such as 4.95."))
     raw_free = (form.get("free_above") or "").strip()
@@ -115,7 +116,7 @@ def parse_shipping_method_form(form: Mapping[str, str]) -> dict:
     return {"name": name, "price": price, "free_above": free_above, "countries": countries}
 
 
-def _money(raw, message: str) -> Decimal:
+def _money(raw: object, message: str) -> Decimal:
     try:
         amount = Decimal(str(raw or "").strip().replace(",", ".", 1))
     except InvalidOperation:

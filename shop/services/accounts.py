@@ -18,6 +18,7 @@ from shop.domain.accounts import (
     validate_password,
 )
 from shop.domain.errors import N_, Conflict, InvalidCredentials, InvalidInput, NotActivated, NotFound
+from shop.domain.json import JsonObject
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified when the e-mail is unknown, so a failed login takes as long either way.
@@ -32,7 +33,7 @@ def hash_password(password: str) -> str:
 class Registration:
     user: User
     created: bool  # False: the address already had an account
-    activation: dict | None  # what its activation link carries; None: already activated (left as it was)
+    activation: JsonObject | None  # what its activation link carries; None: already activated (left as it was)
 
 
 def register_customer(db: PostgresDatabase, email: str, full_name: str, password: str) -> Registration:
@@ -52,14 +53,14 @@ def register_customer(db: PostgresDatabase, email: str, full_name: str, password
     return Registration(user, created=created, activation=_activation_claims(user, password_hash))
 
 
-def _activation_claims(user: User, password_hash: str) -> dict:
+def _activation_claims(user: User, password_hash: str) -> JsonObject:
     """An activation link's claims: the account, its address, and fingerprints of the password and
     session epoch it was made with — a later registration, password change or logout everywhere
     makes older links worthless."""
     return {"u": user.user_id, "e": user.email, "f": _fingerprint(password_hash), "s": user.session_epoch}
 
 
-def activate(db: PostgresDatabase, claims: dict) -> User | None:
+def activate(db: PostgresDatabase, claims: JsonObject) -> User | None:
     """Follow an activation link (signature and age already checked by the caller): once, and only
     while the account still has the password and session epoch the link was made for."""
     found = db.users.credentials_by_id(int(claims["u"]))
@@ -124,7 +125,7 @@ def change_password(db: PostgresDatabase, user: User, current_password: str, new
 
 
 def password_reset_claims(db: PostgresDatabase, *, email: str | None = None,
-                          user_id: int | None = None) -> tuple[User, dict] | None:
+                          user_id: int | None = None) -> tuple[User, JsonObject] | None:
     """What a password-reset link carries for an active account (by e-mail or id), or None.
 
     The claims hold a fingerprint of the current password hash: once the password changes (by this
@@ -145,13 +146,13 @@ def password_reset_claims(db: PostgresDatabase, *, email: str | None = None,
     return user, {"u": user.user_id, "f": _fingerprint(password_hash)}
 
 
-def reset_link_is_current(db: PostgresDatabase, claims: dict) -> bool:
+def reset_link_is_current(db: PostgresDatabase, claims: JsonObject) -> bool:
     """Whether a reset link's account is active and still has the password the link was made for."""
     found = db.users.credentials_by_id(int(claims["u"]))
     return found is not None and found[0].is_active and _fingerprint(found[1]) == claims.get("f")
 
 
-def reset_password(db: PostgresDatabase, claims: dict, new_password: str) -> User:
+def reset_password(db: PostgresDatabase, claims: JsonObject, new_password: str) -> User:
     """Set a new password through a reset link's claims (signature and age checked by the caller)."""
     new_password = validate_password(new_password)
     found = db.users.credentials_by_id(int(claims["u"]))

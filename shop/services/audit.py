@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from filelock import FileLock, Timeout
 from shop.adapters.errors import StoreError
 from shop.adapters.mongo import MongoStore
 from shop.domain.audit import AuditEvent, chain_entry, first_broken_entry
+from shop.domain.json import JsonObject
 
 if TYPE_CHECKING:
     from shop.adapters.postgres.staff_lists import StaffLists as AuditIndex
@@ -103,7 +105,7 @@ class AuditLog:
             os.replace(partial, path)
         return moved
 
-    def _index(self, entries: list[dict]) -> None:
+    def _index(self, entries: list[JsonObject]) -> None:
         """Add appended entries to the filter index; if PostgreSQL fails, they stay in the chain and
         the recovery pass indexes them (shop.services.staff_lists.catch_up_audit_index)."""
         if self.index is None or not entries:
@@ -141,7 +143,7 @@ def _event(line: str) -> AuditEvent:
 class AuditFlusher(threading.Thread):
     """Moves spooled events into the chain every `interval` seconds (one per web worker)."""
 
-    def __init__(self, make_audit_log, interval: float = 0.5):
+    def __init__(self, make_audit_log: Callable[[], AuditLog], interval: float = 0.5):
         super().__init__(name="audit-flusher", daemon=True)
         self._make_audit_log = make_audit_log
         self._interval = interval

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from shop.adapters.errors import DatabaseError
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
-from shop.adapters.postgres.catalog_index import FEW_MATCHES
 from shop.domain.catalog import MAX_STOCK, Product, new_product, parse_product_id, product_fields
 from shop.domain.errors import N_, Conflict, NotFound
-from shop.domain.listing import COUNT_LIMIT, CatalogEntry, CatalogQuery, Listing, Position, name_sort_key
+from shop.domain.json import JsonObject
+from shop.domain.listing import CatalogEntry, CatalogQuery, Listing, ListingIds, name_sort_key
 
 log = logging.getLogger(__name__)
 
@@ -21,73 +21,28 @@ log = logging.getLogger(__name__)
 class CatalogPage:
     listing: Listing
     categories: list[tuple[str, int]]
-    facets: dict[str, list]
+    facets: dict[str, list[object]]
 
 
 def catalog_page(db: PostgresDatabase, store: MongoStore, query: CatalogQuery) -> CatalogPage:
     """What the shop's catalog page shows: a listing, the category menu and the category's filters,
     all read from the catalog index in one transaction."""
     with db.catalog.reading() as index:
-        listing = _listing(db, store, index, query, archived=False)
+        ids = index.page(query)
         categories = sorted(index.categories(), key=lambda item: name_sort_key(item[0]))
         facets = index.facets(query.category) if query.category else {}
-    return CatalogPage(listing, categories, facets)
+    return CatalogPage(_with_documents(db, store, ids, archived=False), categories, facets)
 
 
 def browse_catalog(db: PostgresDatabase, store: MongoStore, query: CatalogQuery, *, archived: bool = False) -> Listing:
-    """A page of products on sale (or archived ones, for staff)."""
-    with db.catalog.reading() as index:
-        return _listing(db, store, index, query, archived=archived)
+    """A page of products on sale (or archived ones, for staff): which products and in which order
+    from the catalog index (PostgreSQL, which chooses how to read them), their documents by _id from
+    MongoDB, so prices and stock shown are the catalog's own, as of this request (docs/catalog.md)."""
+    return _with_documents(db, store, db.catalog.page(query, archived=archived), archived=archived)
 
 
-def _listing(db: PostgresDatabase, store: MongoStore, index, query: CatalogQuery, *, archived: bool) -> Listing:
-    """A page of products. The catalog index (PostgreSQL) picks which products and in which order,
-    reading one index in order from the page's position; MongoDB then gives their documents by _id,
-    so prices and stock shown are the catalog's own, as of this request (docs/catalog.md)."""
-    if query.search and not query.words:  # only punctuation or symbols: nothing to look for
-        return Listing([], 0, True, None, None, False)
-    filtered = bool(query.words or query.attributes)
-    bound = index.word_bound(query.words) if query.words and not archived else None
-    if bound == 0:  # a word no product on sale has: nothing to read
-        return Listing([], 0, True, None, None, query.after is not None or query.before is not None)
-    few = bound is not None and bound <= FEW_MATCHES
-    per_page = query.per_page
-    # Products named exactly as searched come first on the first page and nowhere else.
-    skip_key = None if archived else query.exact_name_key
-    exact = index.exact_name_matches(query, skip_key, per_page) if skip_key and query.is_first_page else []
-    if query.before is not None:
-        positions, share = index.positions(query, start=query.before, backwards=True, limit=per_page + 1,
-                                           archived=archived, exclude_name_key=skip_key, few=few)
-        if len(positions) <= per_page:  # reached the beginning: that is the first page, as it is shown
-            return _listing(db, store, index, replace(query, before=None), archived=archived)
-        positions = positions[:per_page][::-1]
-        next_position, has_previous = positions[-1], True
-    else:
-        room = per_page - len(exact)
-        positions, share = index.positions(query, start=query.after, backwards=False, limit=room + 1,
-                                           archived=archived, exclude_name_key=skip_key, few=few)
-        more, positions = len(positions) > room, positions[:room]
-        next_position = (positions[-1] if positions else _BEFORE_ALL_NAMES) if more else None
-        has_previous = query.after is not None
-    products = _documents(db, store, exact + [p.product_id for p in positions], archived)
-    def in_range() -> int:  # products in the listing's range, ignoring the filters (counters)
-        return index.count_archived() if archived else index.count_unfiltered(query.category)
-
-    if not filtered:
-        total, total_is_exact = in_range(), True
-    elif share is not None:  # many matches, read by a walk: estimated from the share that matched
-        estimate = share * in_range()
-        total, total_is_exact = max(per_page + 1, round(estimate, -2 if estimate > 1000 else -1)), False
-    else:  # few matches: counting them costs what reading them did
-        counted = index.count_matches(query, archived=archived)
-        total, total_is_exact = min(counted, COUNT_LIMIT), counted <= COUNT_LIMIT
-    return Listing(items=products, total=int(total), total_is_exact=total_is_exact, next_position=next_position,
-                   previous_position=positions[0] if has_previous and positions else None,
-                   has_previous=has_previous, total_is_estimate=share is not None)
-
-
-# Before every product in name order: where a first page filled with exact name matches goes on.
-_BEFORE_ALL_NAMES = Position("name", "", "0" * 24)
+def _with_documents(db: PostgresDatabase, store: MongoStore, ids: ListingIds, *, archived: bool) -> Listing:
+    return ids.with_items(_documents(db, store, ids.product_ids, archived))
 
 
 def _documents(db: PostgresDatabase, store: MongoStore, ids: list[str], archived: bool) -> list[Product]:
@@ -122,7 +77,7 @@ def load_demo_catalog(db: PostgresDatabase, store: MongoStore) -> int:
     return add_products(db, store, demo_products())
 
 
-def add_products(db: PostgresDatabase, store: MongoStore, products: list[dict]) -> int:
+def add_products(db: PostgresDatabase, store: MongoStore, products: list[JsonObject]) -> int:
     """Validate and insert products; one invalid product rejects the whole list before any insert."""
     product_ids = store.catalog.insert_many([new_product(**p) for p in products])
     update_catalog_index(db, store, product_ids)
@@ -189,14 +144,14 @@ def ensure_catalog_index(db: PostgresDatabase, store: MongoStore) -> int | None:
 
 # --- staff ----------------------------------------------------------------------------------------
 
-def _editable(product: dict) -> dict:
+def _editable(product: JsonObject) -> JsonObject:
     """The fields an edit can change, as the audit log's before/after records them."""
     return {"name": product["name"], "category": product["category"], "price": str(product["price"]),
             "description": product.get("description") or "", "attributes": product.get("attributes") or {},
             "tax_class": product.get("tax_class") or "general"}
 
 
-def create_product(db: PostgresDatabase, store: MongoStore, fields: dict) -> tuple[str, dict]:
+def create_product(db: PostgresDatabase, store: MongoStore, fields: JsonObject) -> tuple[str, JsonObject]:
     """A new product from validated form values; returns its id and what was stored."""
     product = new_product(**fields)
     product_id = store.catalog.insert(product)
@@ -207,18 +162,18 @@ def create_product(db: PostgresDatabase, store: MongoStore, fields: dict) -> tup
 @dataclass(frozen=True)
 class ProductChange:
     product_id: str
-    before: dict
-    after: dict
+    before: JsonObject
+    after: JsonObject
 
     @property
-    def changed(self) -> dict:
+    def changed(self) -> JsonObject:
         """Only the fields that changed: {field: [before, after]}."""
         return {name: [self.before[name], self.after[name]] for name in self.after
                 if self.before.get(name) != self.after[name]}
 
 
-def edit_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str, fields: dict,
-                 revision) -> ProductChange:
+def edit_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str, fields: JsonObject,
+                 revision: dt.datetime | None) -> ProductChange:
     """Save an edit made on the form read at `revision`; a newer edit by someone else is never overwritten."""
     product_id = parse_product_id(raw_product_id)
     updated = product_fields(**fields)
@@ -232,7 +187,7 @@ def edit_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str, f
     return ProductChange(product_id, _editable(before), _editable(updated))
 
 
-def delete_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str) -> tuple[str, dict]:
+def delete_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str) -> tuple[str, JsonObject]:
     """Take a product off sale; remove it for good only if no order ever referenced it.
 
     Order matters (docs/admin.md): first archive (no reservation can succeed after that), then look

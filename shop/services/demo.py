@@ -7,6 +7,7 @@ import secrets
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import Role
+from shop.domain.json import JsonObject
 from shop.services.accounts import create_user
 from shop.services.catalog import load_demo_catalog
 
@@ -17,7 +18,7 @@ DEMO_USERS = (
 )
 
 
-def load_demo_data(db: PostgresDatabase, store: MongoStore) -> tuple[int, list[dict] | None]:
+def load_demo_data(db: PostgresDatabase, store: MongoStore) -> tuple[int, list[JsonObject] | None]:
     """Fill empty databases: returns (products added, demo logins created or None if users existed)."""
     added = load_demo_catalog(db, store)
     if db.users.count():

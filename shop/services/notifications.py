@@ -120,7 +120,7 @@ def cpu_busy() -> float | None:
     try:
         import psutil
 
-        return psutil.cpu_percent(interval=None)
+        return float(psutil.cpu_percent(interval=None))
     except (ImportError, OSError):
         return None
 
@@ -130,7 +130,7 @@ class MailSender(threading.Thread):
     (shop.domain.notifications.mails_this_pass). Any number may run: rows are claimed with SKIP
     LOCKED, so senders never take the same row."""
 
-    def __init__(self, make_db: Callable[[], PostgresDatabase], mailer: Mailer, compose, interval: float):
+    def __init__(self, make_db: Callable[[], PostgresDatabase], mailer: Mailer, compose: Composer, interval: float):
         super().__init__(name="mail-sender", daemon=True)
         self._make_db, self._mailer, self._compose = make_db, mailer, compose
         self._interval = interval

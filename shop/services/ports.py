@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from shop.domain.catalog import Product
+from shop.domain.json import JsonObject
 from shop.domain.order_effects import Reason
 from shop.domain.orders import HeldUnpaid, Order, OrderLine, OrderStatus, Placing
 
@@ -27,7 +28,7 @@ class OrderLedger(Protocol):
 
     def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
                        lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
-                       changed_by: int | None = None, shipping: dict | None = None,
+                       changed_by: int | None = None, shipping: JsonObject | None = None,
                        reason_code: Reason | None = None) -> bool: ...
 
     def get(self, order_id: int) -> Order | None: ...

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shop.domain.json import JsonObject
+
 log = logging.getLogger(__name__)
 
 DRAINING_FILE = "draining"  # deploy/systemd/shop.service's ExecStop creates it in the data directory
@@ -30,8 +32,8 @@ class Readiness:
     def ready(self) -> bool:
         return self.status == "ready"
 
-    def as_json(self) -> dict:
-        answer: dict = {"status": self.status, "checks": self.checks}
+    def as_json(self) -> JsonObject:
+        answer: JsonObject = {"status": self.status, "checks": self.checks}
         if self.wedged_workers:
             answer["wedged_workers"] = self.wedged_workers
         return answer

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from shop import metrics
 from shop.adapters.errors import DatabaseError, StoreError
@@ -125,8 +127,10 @@ def _record_stock_levels(db: PostgresDatabase, store: MongoStore) -> None:
             store.stock.unmark(product_id, stock)
 
 
-def _markers(db: PostgresDatabase, store: MongoStore, field: str):
-    """(product id, order id, marker value, (status, stock_returned)) for every `field` marker."""
+def _markers(db: PostgresDatabase, store: MongoStore, field: str
+             ) -> Iterator[tuple[str, int, Any, tuple[OrderStatus | None, bool]]]:
+    """(product id, order id, marker value, (status, stock_returned)) for every `field` marker (a
+    hold's value is its quantity; a return's is {qty, at})."""
     products = store.stock.with_markers(field)
     order_ids = {oid for _, found in products for key in found if (oid := markers.order_of(key)) is not None}
     states = db.orders.states(list(order_ids))
@@ -174,7 +178,8 @@ def _sweep_returns(db: PostgresDatabase, store: MongoStore, now: dt.datetime, re
 class RecoveryThread(threading.Thread):
     """Runs `recover` every `interval` seconds in a web worker until stopped."""
 
-    def __init__(self, make_stores, interval: float, spool_path: Path | None = None):
+    def __init__(self, make_stores: Callable[[], tuple[PostgresDatabase, MongoStore]], interval: float,
+                 spool_path: Path | None = None):
         super().__init__(name="order-recovery", daemon=True)
         self._make_stores = make_stores
         self._spool_path = spool_path

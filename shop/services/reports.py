@@ -9,6 +9,7 @@ from decimal import Decimal
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.catalog import Product
+from shop.domain.json import JsonObject
 from shop.domain.orders import OrderStatus, failed_or_cancelled_rate
 
 DASHBOARD_DAYS = 30
@@ -19,9 +20,9 @@ LOW_STOCK_COUNTED = 1000  # how far the number of low-stock products is counted 
 @dataclass(frozen=True)
 class Dashboard:
     days: int
-    sales: list[dict]  # {day, orders, revenue} for each of the last `days` days, oldest first
+    sales: list[JsonObject]  # {day, orders, revenue} for each of the last `days` days, oldest first
     status_counts: dict[str, int]
-    top_products: list[dict]
+    top_products: list[JsonObject]
     low_stock: list[Product]
     low_stock_count: int  # up to LOW_STOCK_COUNTED
     low_stock_threshold: int

@@ -7,6 +7,7 @@ from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import Role, User
 from shop.domain.catalog import parse_product_id
 from shop.domain.errors import N_, Conflict, InvalidInput, NotFound
+from shop.domain.json import JsonObject
 from shop.domain.reviews import parse_review
 
 
@@ -14,8 +15,8 @@ def may_review(db: PostgresDatabase, user: User | None, product_id: str) -> bool
     return user is not None and user.role is Role.CUSTOMER and db.orders.has_bought(user.user_id, product_id)
 
 
-def write_review(db: PostgresDatabase, store: MongoStore, user: User, raw_product_id: str, raw_rating,
-                 raw_text) -> None:
+def write_review(db: PostgresDatabase, store: MongoStore, user: User, raw_product_id: str, raw_rating: object,
+                 raw_text: object) -> None:
     """Create or edit the customer's review of a product they paid for."""
     product_id = parse_product_id(raw_product_id)
     if store.catalog.get(product_id) is None:
@@ -26,7 +27,7 @@ def write_review(db: PostgresDatabase, store: MongoStore, user: User, raw_produc
     store.reviews.save(product_id, user.user_id, user.full_name, review.rating, review.text)
 
 
-def hide_review(store: MongoStore, raw_review_id: str) -> dict:
+def hide_review(store: MongoStore, raw_review_id: str) -> JsonObject:
     try:
         review_id = parse_product_id(raw_review_id)  # the same ObjectId form
     except InvalidInput:

@@ -5,20 +5,22 @@ loaded, or one that does not ship to the address's country, is refused with a cl
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.errors import N_, Conflict, InvalidInput, NotFound
 from shop.domain.shipping import EU_COUNTRIES, Address, ShippingChoice, ShippingMethod, parse_shipping_method_form
 
 
-def _id(raw, message: str) -> int:
+def _id(raw: object, message: str) -> int:
     text = str(raw or "").strip()
     if not re.fullmatch(r"\d{1,9}", text, re.ASCII):
         raise InvalidInput(message)
     return int(text)
 
 
-def shipping_choice(db: PostgresDatabase, user_id: int, raw_address_id, raw_method_id) -> ShippingChoice | None:
+def shipping_choice(db: PostgresDatabase, user_id: int, raw_address_id: object,
+                    raw_method_id: object) -> ShippingChoice | None:
     """What this checkout ships with, or None when the shop ships nothing (no active method)."""
     if not db.shipping.any_active():
         return None
@@ -54,11 +56,11 @@ def delete_address(db: PostgresDatabase, user_id: int, address_id: int) -> None:
         raise NotFound(_NOT_IN_BOOK)
 
 
-def create_shipping_method(db: PostgresDatabase, form) -> int:
+def create_shipping_method(db: PostgresDatabase, form: Mapping[str, str]) -> int:
     return db.shipping.create_method(**parse_shipping_method_form(form))
 
 
-def set_shipping_method_active(db: PostgresDatabase, raw_method_id, active: bool) -> ShippingMethod:
+def set_shipping_method_active(db: PostgresDatabase, raw_method_id: object, active: bool) -> ShippingMethod:
     method_id = _id(raw_method_id, N_("That shipping method does not exist."))
     method = db.shipping.method(method_id) if db.shipping.set_method_active(method_id, active) else None
     if method is None:

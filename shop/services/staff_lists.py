@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
-from shop.domain.accounts import parse_role
+from shop.domain.accounts import User, parse_role
 from shop.domain.errors import N_, InvalidInput
 from shop.domain.filters import (
     AuditFilter,
@@ -28,6 +29,7 @@ from shop.domain.filters import (
     day_bounds,
     keyset_page,
 )
+from shop.domain.json import JsonObject
 from shop.domain.listing import COUNT_LIMIT, Listing
 
 log = logging.getLogger(__name__)
@@ -40,14 +42,15 @@ VIEW_CATCH_UP_LIMIT = 2000
 EXPORT_BATCH = 1000
 
 
-def _page(rows: list, counted: int, list_filter, position_of) -> Listing:
+def _page(rows: list[Any], counted: int, list_filter: OrderFilter | PaymentFilter | UserFilter | AuditFilter,
+          position_of: Callable[[Any], RowPosition]) -> Listing:
     return keyset_page(rows, per_page=list_filter.per_page, after=list_filter.after, before=list_filter.before,
                        position_of=position_of, total=min(counted, COUNT_LIMIT), total_is_exact=counted <= COUNT_LIMIT)
 
 
 # --- orders and payments ------------------------------------------------------------------------------
 
-def _order_position(row: dict) -> RowPosition:
+def _order_position(row: JsonObject) -> RowPosition:
     return RowPosition("orders", row["order_id"], row["created_at"])
 
 
@@ -63,7 +66,7 @@ def list_orders(db: PostgresDatabase, order_filter: OrderFilter) -> Listing:
     return _page(rows, db.lists.count_orders(criteria), order_filter, _order_position)
 
 
-def _payment_position(row: dict) -> RowPosition:
+def _payment_position(row: JsonObject) -> RowPosition:
     return RowPosition("payments", row["payment_id"], row["created_at"])
 
 
@@ -80,7 +83,7 @@ def list_payments(db: PostgresDatabase, payment_filter: PaymentFilter) -> Listin
 
 # --- users ---------------------------------------------------------------------------------------------
 
-def _user_position(user) -> RowPosition:
+def _user_position(user: User) -> RowPosition:
     return RowPosition("users", user.user_id)
 
 
@@ -97,21 +100,21 @@ def list_users(db: PostgresDatabase, user_filter: UserFilter) -> Listing:
 
 # --- the audit log ------------------------------------------------------------------------------------
 
-def _audit_position(entry: dict) -> RowPosition:
+def _audit_position(entry: JsonObject) -> RowPosition:
     """A filtered list's position: the entry's time and seq (the list's order)."""
     return RowPosition("audit", entry["seq"], _aware(entry["ts"]))
 
 
-def _seq_position(entry: dict) -> RowPosition:
+def _seq_position(entry: JsonObject) -> RowPosition:
     """The whole log's position: its seq alone."""
     return RowPosition("audit", entry["seq"])
 
 
-def _aware(ts):
+def _aware(ts: dt.datetime) -> dt.datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
 
 
-def audit_criteria(db: PostgresDatabase, audit_filter: AuditFilter) -> dict:
+def audit_criteria(db: PostgresDatabase, audit_filter: AuditFilter) -> JsonObject:
     since, until = day_bounds(audit_filter.start, audit_filter.end)
     actor_id = audit_filter.actor_id
     if audit_filter.actor_email:
@@ -175,14 +178,14 @@ def _unfiltered_audit_page(store: MongoStore, audit_filter: AuditFilter, head: t
                        position_of=_seq_position, total=marked, total_is_exact=True)
 
 
-def audit_history(db: PostgresDatabase, store: MongoStore, target: str, limit: int = 50) -> list[dict]:
+def audit_history(db: PostgresDatabase, store: MongoStore, target: str, limit: int = 50) -> list[JsonObject]:
     """The newest entries about one target (a product's history on its staff page)."""
     _catch_up_before_reading(db, store)
     criteria = {"actor_id": None, "action": None, "target": target, "since": None, "until": None}
     return store.audit.by_seq(db.lists.audit_seqs(criteria, limit=limit))
 
 
-def export_audit_entries(db: PostgresDatabase, store: MongoStore, audit_filter: AuditFilter) -> Iterator[dict]:
+def export_audit_entries(db: PostgresDatabase, store: MongoStore, audit_filter: AuditFilter) -> Iterator[JsonObject]:
     """Every matching entry, oldest first, read in batches (a large log is never held in memory)."""
     if not audit_filter.is_filtered:
         head = store.audit.head_seq()

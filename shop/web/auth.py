@@ -71,7 +71,7 @@ def load_user(user_id: str) -> SessionUser | None:
         for key in ("_user_id", "_fresh", "_id", "_epoch", "_started", "_seen"):
             session.pop(key, None)
         return None
-    if SessionPolicy.needs_touch(stamp, now):
+    if stamp is not None and SessionPolicy.needs_touch(stamp, now):  # a valid session has a stamp
         session["_seen"] = now
     return SessionUser(user)
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from flask import current_app, request, session
 from flask_babel import Babel, get_locale
@@ -56,7 +56,7 @@ def reused(key: str, read: Callable[[], T], keep: Callable[[T], bool] | None = N
             leading = False
     if not leading:
         if flight.reader != me and flight.done.wait(FLIGHT_WAIT_SECONDS) and flight.failed is None:
-            return flight.value
+            return cast(T, flight.value)
         # This thread's own reading asked for its key again, or the reading failed or is stuck:
         # this request does not depend on it.
         return read()

@@ -101,7 +101,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     if test_config:
         app.config.update(test_config)
     if settings.trusted_proxies:  # the client's address as the load balancer saw it (rate limits, audit)
-        app.wsgi_app = security.behind_proxies(app.wsgi_app, settings.trusted_proxies, settings.trusted_proxy_addresses)
+        app.wsgi_app = security.behind_proxies(  # type: ignore[method-assign]  # Flask's way to wrap the app
+            app.wsgi_app, settings.trusted_proxies, settings.trusted_proxy_addresses)
     security.refuse_unknown_hosts(app, settings.allowed_hosts)
     if settings.failpoints:
         from shop import failpoints

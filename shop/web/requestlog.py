@@ -39,12 +39,15 @@ class JsonFormatter(logging.Formatter):
 JsonFormatter.converter = time.gmtime
 
 
+class _ShopHandler(logging.StreamHandler):
+    """The handler `configure_logging` adds (so a second call finds it instead of adding another)."""
+
+
 def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     """Root logging with the request id in every line (idempotent)."""
     root = logging.getLogger()
-    if not any(getattr(h, "_shop_handler", False) for h in root.handlers):
-        handler = logging.StreamHandler()
-        handler._shop_handler = True
+    if not any(isinstance(h, _ShopHandler) for h in root.handlers):
+        handler = _ShopHandler()
         handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(LOG_FORMAT))
         handler.addFilter(RequestIdFilter())
         root.addHandler(handler)

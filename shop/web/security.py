@@ -80,7 +80,7 @@ def refuse_unknown_hosts(app: Flask, allowed_hosts: tuple[str, ...]) -> None:
             return refused(environ, start_response)
         return inner(environ, start_response)
 
-    app.wsgi_app = checked
+    app.wsgi_app = checked  # type: ignore[method-assign]  # Flask's documented way to wrap the WSGI app
 
 
 def behind_proxies(wsgi_app, hops: int, proxy_addresses: tuple[str, ...]):

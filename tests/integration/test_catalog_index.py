@@ -14,10 +14,13 @@ import pytest
 from pymongo import monitoring
 
 from shop.adapters.mongo import MongoStore
-from shop.adapters.postgres.catalog_index import CatalogReader, expected_counts
+from shop.adapters.postgres import catalog_projection, catalog_reader, catalog_search
+from shop.adapters.postgres.catalog_reader import CatalogReader
 from shop.domain.listing import CatalogEntry, parse_catalog_query
 from shop.services import catalog
 from shop.services.recovery import recover
+from tests.catalog_counts import expected_counts, stored_counts
+from tests.catalog_counts import stored_entries as stored_rows
 
 
 def counts_from_mongodb(store) -> dict:
@@ -31,7 +34,7 @@ def entries_from_mongodb(store) -> dict:
 
 def stored_entries(db) -> dict:
     return {row["product_id"]: (row["revision"], row["category"], row["name_key"], row["price"], row["archived"],
-                                row["facets"]) for row in db.catalog.entries()}
+                                row["facets"]) for row in stored_rows(db)}
 
 
 def query(**params):
@@ -68,17 +71,17 @@ def test_the_index_and_its_counters_equal_a_recount_after_random_product_writes(
         elif action == "restock":
             catalog.adjust_stock(store, product_id, 3, "recibido")
     assert stored_entries(db) == entries_from_mongodb(store)
-    assert db.catalog.stored_counts() == counts_from_mongodb(store)
+    assert stored_counts(db) == counts_from_mongodb(store)
     assert store.catalog.pending() == []
 
 
 def test_a_rebuild_gives_the_same_index_as_following_the_writes(db, store, make_product):
     for n in range(15):
         make_product(name=f"Producto {n}", category=["A", "B"][n % 2], attributes={"talla": n % 3})
-    before_entries, before_counts = stored_entries(db), db.catalog.stored_counts()
+    before_entries, before_counts = stored_entries(db), stored_counts(db)
     assert catalog.rebuild_catalog_index(db, store) == 15
     assert stored_entries(db) == before_entries
-    assert db.catalog.stored_counts() == before_counts
+    assert stored_counts(db) == before_counts
 
 
 def test_a_write_whose_projection_was_lost_is_projected_by_the_recovery_pass(db, store, make_product):
@@ -138,7 +141,7 @@ def test_concurrent_projections_of_many_products_keep_the_counters_exact(db, sto
     for thread in threads:
         thread.join(60)
     assert not errors
-    assert db.catalog.stored_counts() == counts_from_mongodb(store)
+    assert stored_counts(db) == counts_from_mongodb(store)
 
 
 def test_a_deleted_product_left_in_the_index_is_dropped_when_a_listing_meets_it(db, store, make_product):
@@ -182,7 +185,7 @@ def test_every_listing_query_reads_an_index_never_the_whole_table(db, store, mak
                                                                             "tapa": ["dura", "blanda"][n % 3 % 2]})
     with db.transaction() as cur:
         cur.execute("ANALYZE catalog_entries")
-    monkeypatch.setattr(catalog, "FEW_MATCHES", few_matches)
+    monkeypatch.setattr(catalog_reader, "FEW_MATCHES", few_matches)
     plans: list = []
     original = CatalogReader.__init__
     monkeypatch.setattr(CatalogReader, "__init__", lambda self, cur: original(self, ExplainingCursor(cur, plans)))
@@ -207,12 +210,10 @@ def test_every_listing_query_reads_an_index_never_the_whole_table(db, store, mak
 
 
 def test_the_recovery_pass_records_stock_by_primary_key_never_reading_every_entry(db, store, make_product):
-    from shop.adapters.postgres.catalog_index import RECORD_STOCK
-
     ids = [str(make_product(name=f"P{n}")["_id"]) for n in range(5)]
     with db.transaction() as cur:
         cur.execute("SET LOCAL enable_seqscan = off")  # the only way left for an id compared as text
-        cur.execute("EXPLAIN (FORMAT JSON) " + RECORD_STOCK, (ids[:2], [1, 2]))
+        cur.execute("EXPLAIN (FORMAT JSON) " + catalog_projection.RECORD_STOCK, (ids[:2], [1, 2]))
         plan = json.dumps(cur.fetchone())
     assert "catalog_entries_pkey" in plan and "Seq Scan" not in plan, plan
     assert db.catalog.record_stock([(ids[0], 7), (ids[1], 0)]) == set(ids[:2])
@@ -275,9 +276,7 @@ def test_mongodb_reads_of_a_catalog_page_and_a_recovery_pass_use_indexes(db, ser
 @pytest.mark.parametrize("first_batch", [1, 100], ids=["postings-in-many-batches", "postings-in-one-batch"])
 def test_a_walk_and_a_gin_lookup_list_the_same_products_page_by_page(db, store, make_product, monkeypatch, params,
                                                                      first_batch):
-    from shop.adapters.postgres import catalog_index
-
-    monkeypatch.setattr(catalog_index, "FIRST_BATCH", first_batch)
+    monkeypatch.setattr(catalog_search, "FIRST_BATCH", first_batch)
     for n in range(40):
         make_product(name=f"Libro {['rojo', 'azul'][n % 2]} {n}", category=["Libros", "Otros"][n % 3 == 0],
                      price=f"{(n * 7) % 23 + 1}.00", attributes={"idioma": ["es", "en"][n % 2],
@@ -285,7 +284,7 @@ def test_a_walk_and_a_gin_lookup_list_the_same_products_page_by_page(db, store, 
 
     def walk_all(few_matches):
         """Every page forwards, then every page backwards from the last (as Previous links go)."""
-        monkeypatch.setattr(catalog, "FEW_MATCHES", few_matches)
+        monkeypatch.setattr(catalog_reader, "FEW_MATCHES", few_matches)
         pages, raw = [], {k: [v] for k, v in params.items()}
         while True:
             listing = catalog.browse_catalog(db, store, parse_catalog_query(raw, per_page=5))

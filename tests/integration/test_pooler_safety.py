@@ -1,6 +1,6 @@
 """Behind PgBouncer in transaction pooling: nothing may hold session state between
 transactions. The advisory locks are transaction-level (a scan keeps session-level ones out);
-planner settings are SET LOCAL (shop/adapters/postgres/catalog_index.py)."""
+planner settings are SET LOCAL (shop/adapters/postgres/catalog_reader.py)."""
 
 from __future__ import annotations
 

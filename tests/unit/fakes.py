@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from shop.adapters.errors import DatabaseError, StoreError
 from shop.domain.catalog import Product
-from shop.domain.orders import HeldUnpaid, Order, OrderItem, OrderStatus, Placing
+from shop.domain.json import JsonObject
+from shop.domain.order_effects import Reason
+from shop.domain.orders import HeldUnpaid, Order, OrderItem, OrderLine, OrderStatus, Placing
 from shop.services.ports import Ledgers, StockStore
 
 
@@ -27,15 +30,17 @@ class FakeDatabase:
 
 
 class FakeLedger:
-    def __init__(self):
+    def __init__(self) -> None:
         self.rows: dict[int, Order] = {}
         self._keys: dict[tuple[int, str], int] = {}  # (user, idempotency key) → order id
         self._ids = itertools.count(1)
         self.decisions: list[tuple[int, str]] = []
         self.fail_next_decision = False
 
-    def create_placing(self, user_id, idempotency_key, request_hash, lease_seconds, *, units=0,
-                       placed_from=None, admit=None, lock_address=True, discount_code=None):
+    def create_placing(self, user_id: int, idempotency_key: str, request_hash: str, lease_seconds: int, *,
+                       units: int = 0, placed_from: str | None = None,
+                       admit: Callable[[HeldUnpaid], None] | None = None, lock_address: bool = True,
+                       discount_code: str | None = None) -> Placing:
         if (user_id, idempotency_key) in self._keys:
             return Placing(self.rows[self._keys[user_id, idempotency_key]], False)
         if admit is not None:
@@ -48,8 +53,10 @@ class FakeLedger:
                                     dt.datetime.now(dt.UTC), request_hash=request_hash, units=units)
         return Placing(self.rows[order_id], True)
 
-    def decide_placing(self, order_id, outcome, reason=None, lines=None, pending_ttl_minutes=30,
-                       changed_by=None, shipping=None, reason_code=None):
+    def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
+                       lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
+                       changed_by: int | None = None, shipping: JsonObject | None = None,
+                       reason_code: Reason | None = None) -> bool:
         if self.fail_next_decision:
             self.fail_next_decision = False
             raise DatabaseError("the connection broke before the commit was confirmed")
@@ -70,7 +77,7 @@ class FakeLedger:
         """What the recovery pass does to an order whose lease ran out."""
         self.decide_placing(order_id, OrderStatus.FAILED, reason="abandoned")
 
-    def get(self, order_id):
+    def get(self, order_id: int) -> Order | None:
         return self.rows.get(order_id)
 
 
@@ -88,7 +95,7 @@ class FakeCatalog:
     def __init__(self, stock: FakeStock):
         self._stock = stock
 
-    def by_ids(self, product_ids, *, include_archived=False):
+    def by_ids(self, product_ids: list[str], *, include_archived: bool = False) -> dict[str, Product]:
         return self._stock.products_by_ids(product_ids)
 
 
@@ -107,7 +114,8 @@ class FakeStock:
         doc = self.products[pid]
         return Product(pid, doc["name"], "Pruebas", doc["price"], doc["stock"])
 
-    def reserve(self, product_id, order_id, quantity, settle=()):
+    def reserve(self, product_id: str, order_id: int, quantity: int,
+                settle: Iterable[int] = ()) -> Product | None:
         if self.before_reserve:
             self.before_reserve(product_id, order_id)
         if product_id in self.fail_reserve:
@@ -127,7 +135,7 @@ class FakeStock:
                 doc["holds"].pop(other, None)
         return before
 
-    def release(self, product_id, order_id, quantity):
+    def release(self, product_id: str, order_id: int, quantity: int) -> bool:
         doc = self.products[product_id]
         if doc["holds"].get(order_id) != quantity:
             return False
@@ -135,16 +143,16 @@ class FakeStock:
         doc["stock"] += quantity
         return True
 
-    def settle(self, product_id, order_id):
+    def settle(self, product_id: str, order_id: int) -> bool:
         return self.products[product_id]["holds"].pop(order_id, None) is not None
 
-    def products_by_ids(self, product_ids):
+    def products_by_ids(self, product_ids: Iterable[str]) -> dict[str, Product]:
         return {pid: self._product(pid) for pid in product_ids if pid in self.products}
 
     def stock(self, name: str) -> int:
-        return self.products[self.id_of(name)]["stock"]
+        return int(self.products[self.id_of(name)]["stock"])
 
-    def holds(self, name: str) -> dict:
+    def holds(self, name: str) -> dict[int, int]:
         return dict(self.products[self.id_of(name)]["holds"])
 
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from shop.adapters.postgres.catalog_index import expected_counts, tsquery
+from shop.adapters.postgres.catalog_search import tsquery
 from shop.domain.catalog import Product
 from shop.domain.errors import InvalidInput
 from shop.domain.listing import (
@@ -18,6 +18,7 @@ from shop.domain.listing import (
     parse_position,
     words_of,
 )
+from tests.catalog_counts import expected_counts
 
 
 def q(**params):

@@ -32,7 +32,7 @@ class AuditChain:
         append) plus a bounded read of the numbers from there, never by sorting the log with a limit:
         SecantusDB reads a whole index range for `sort + limit 1`, so that cost would grow with the log.
         """
-        pending, written = list(items), []
+        pending, written = list(items), list[dict]()
         for attempt in range(attempts):
             if not pending:
                 return written

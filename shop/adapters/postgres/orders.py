@@ -107,7 +107,10 @@ class Orders:
                     return Placing(order_of({**order, "discount_code": discount_code}), True, discount)
         if order is not None:
             return Placing(order_of(order), True)
-        return Placing(self.by_idempotency_key(user_id, idempotency_key), False)
+        earlier = self.by_idempotency_key(user_id, idempotency_key)
+        if earlier is None:  # the insert found this key taken, so its order exists (orders are never deleted)
+            raise LookupError(f"no order of user {user_id} has the idempotency key it conflicts with")
+        return Placing(earlier, False)
 
 
     def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
@@ -318,15 +321,23 @@ class LockedOrder:
         self._cur, self.order = cur, order
 
     @property
+    def _locked(self) -> Order:
+        """The order the changes apply to (the services check `order` for None before changing it)."""
+        if self.order is None:
+            raise LookupError("no such order: there is nothing to change under its lock")
+        return self.order
+
+    @property
     def _order_id(self) -> int:
-        return self.order.order_id
+        return self._locked.order_id
 
     def expired(self) -> bool:
         """Whether its payment deadline has passed, by the database's clock."""
-        if self.order.expires_at is None:
+        expires_at = self._locked.expires_at
+        if expires_at is None:
             return False
         self._cur.execute("SELECT now() AS now")
-        return self.order.expires_at < self._cur.fetchone()["now"]
+        return expires_at < self._cur.fetchone()["now"]
 
     def set_status(self, target: OrderStatus, changed_by: int | None, reason: str | None,
                    reason_code: Reason) -> Effects:
@@ -338,7 +349,7 @@ class LockedOrder:
                WHERE order_id = %s""",
             (target.value, target.value, self._order_id),
         )
-        return record_status(self._cur, self._order_id, self.order.status, target, changed_by, reason, reason_code)
+        return record_status(self._cur, self._order_id, self._locked.status, target, changed_by, reason, reason_code)
 
     def declined_payments(self, user_id: int, window_minutes: int) -> tuple[int, int]:
         """Under `locked(account=…)`: declined attempts in the window, for the order and for the account."""
