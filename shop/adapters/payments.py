@@ -1,5 +1,5 @@
 """Payment providers. Only the simulated one exists; a real one implements the same `charge` and
-`refund` (a refund is idempotent by its key: asking twice refunds once).
+`refund` (shop.services.ports.PaymentGateway) (a refund is idempotent by its key: asking twice refunds once).
 
 Test cards of the simulated provider (documented in docs/checkout.md):
     4242 4242 4242 4242  → paid
@@ -12,29 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
 
-from shop.domain.payments import ChargeResult
+from shop.domain.payments import ChargeResult, RefundResult
 
 DECLINED_CARDS = {
     "4000000000000002": "card declined",
     "4000000000009995": "insufficient funds",
 }
-
-
-@dataclass(frozen=True)
-class RefundResult:
-    reference: str
-
-
-class PaymentProvider(Protocol):
-    name: str
-
-    def charge(self, amount: Decimal, card_number: str, reference: str) -> ChargeResult: ...
-
-    def refund(self, payment_reference: str, amount: Decimal, idempotency_key: str) -> RefundResult: ...
 
 
 class SimulatedPaymentProvider:

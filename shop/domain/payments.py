@@ -17,6 +17,11 @@ class ChargeResult:
     decline_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class RefundResult:
+    reference: str
+
+
 def parse_card_number(raw: object) -> str:
     """Digits only (spaces and dashes allowed in input), 12–19 long, passing the Luhn check."""
     digits = re.sub(r"[\s-]", "", raw) if isinstance(raw, str) else ""

@@ -8,6 +8,7 @@ returned. Refunding every unit of every line returns exactly the order total (do
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,54 @@ from shop.domain.errors import N_, Conflict, InvalidInput
 CENT = Decimal("0.01")
 MAX_REASON_LENGTH = 200
 _QUANTITY = re.compile(r"^\d{1,6}$", re.ASCII)
+
+
+@dataclass(frozen=True)
+class RefundLine:
+    """Units of one order line a refund gave back, and their money."""
+
+    order_item_id: int
+    quantity: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Refund:
+    """Money given back on an order (its lines; no lines: only the shipping), as recorded."""
+
+    refund_id: int
+    order_id: int
+    amount: Decimal
+    reason: str
+    goods_returned: bool
+    stock_returned: bool  # the returned goods are back in stock
+    created_at: dt.datetime
+    payment_id: int | None = None
+    provider_reference: str | None = None
+    created_by: int | None = None
+    created_by_name: str | None = None
+    lines: tuple[RefundLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class RefundedTotals:
+    """A refund just recorded, and its order's refunded total after it."""
+
+    refund_id: int
+    refunded_amount: Decimal
+    total_amount: Decimal
+
+    @property
+    def everything_refunded(self) -> bool:
+        return self.refunded_amount == self.total_amount
+
+
+@dataclass(frozen=True)
+class RestockLine:
+    """Units of one product a refund's returned goods put back in stock."""
+
+    product_id: str
+    quantity: int
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,12 @@ from dataclasses import dataclass
 
 from shop import failpoints
 from shop.adapters.errors import StoreError
-from shop.adapters.mongo import MongoStore
-from shop.adapters.payments import PaymentProvider
-from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import Role, User
 from shop.domain.errors import N_, Conflict, NotFound
 from shop.domain.order_effects import Reason
 from shop.domain.orders import Order, OrderStatus, PaymentStatus
 from shop.domain.payments import PaymentAttemptLimits, parse_card_number
+from shop.services.ports import OrderRecords, PaymentGateway, ReturnsStore
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +36,11 @@ def _visible_order(order: Order | None, actor: User | None) -> Order:
     return order
 
 
-def order_for(db: PostgresDatabase, actor: User, order_id: int) -> Order:
+def order_for(db: OrderRecords, actor: User, order_id: int) -> Order:
     return _visible_order(db.orders.get(order_id), actor)
 
 
-def cancel_order(db: PostgresDatabase, store: MongoStore, actor: User | None, order_id: int,
+def cancel_order(db: OrderRecords, store: ReturnsStore, actor: User | None, order_id: int,
                  reason: str = "cancelled by the customer") -> None:
     """pending → cancelled, then the units go back to stock (finished by recovery if interrupted)."""
     if actor is not None and actor.role is Role.AUDITOR:
@@ -57,7 +55,7 @@ def cancel_order(db: PostgresDatabase, store: MongoStore, actor: User | None, or
     return_stock_of_cancelled(db, store, order_id)
 
 
-def return_stock_of_cancelled(db: PostgresDatabase, store: MongoStore, order_id: int) -> bool:
+def return_stock_of_cancelled(db: OrderRecords, store: ReturnsStore, order_id: int) -> bool:
     """Give a cancelled order's units back; idempotent (each product remembers the return)."""
     try:
         for item in db.orders.items(order_id):
@@ -70,7 +68,7 @@ def return_stock_of_cancelled(db: PostgresDatabase, store: MongoStore, order_id:
     return True
 
 
-def pay_order(db: PostgresDatabase, provider: PaymentProvider, actor: User, order_id: int,
+def pay_order(db: OrderRecords, provider: PaymentGateway, actor: User, order_id: int,
               raw_card_number: str, limits: PaymentAttemptLimits | None = None) -> PaymentOutcome:
     """Charge a pending order once. The row lock and a unique index make a second payment impossible;
     a declined attempt is recorded and leaves the order pending. With `limits`, declined attempts are
@@ -110,7 +108,7 @@ def pay_order(db: PostgresDatabase, provider: PaymentProvider, actor: User, orde
     return PaymentOutcome(order_id, result.succeeded, result.decline_reason, locked=paused)
 
 
-def mark_shipped(db: PostgresDatabase, actor: User, order_id: int, shipment: tuple[str, str] | None = None) -> None:
+def mark_shipped(db: OrderRecords, actor: User, order_id: int, shipment: tuple[str, str] | None = None) -> None:
     """paid → shipped: staff only; `shipment` is the (carrier, tracking number) the customer is told
     (shop.domain.orders.parse_shipment; the staff form always gives one)."""
     if actor.role is not Role.ADMIN:
@@ -123,7 +121,7 @@ def mark_shipped(db: PostgresDatabase, actor: User, order_id: int, shipment: tup
                           f"shipped: {shipment[0]} {shipment[1]}"[:200] if shipment else "shipped", Reason.SHIPPED)
 
 
-def mark_paid(db: PostgresDatabase, actor: User, order_id: int) -> None:
+def mark_paid(db: OrderRecords, actor: User, order_id: int) -> None:
     """pending → paid by staff, for a payment received outside the shop (bank transfer, cash):
     recorded as a manual payment by that admin, under the same lock and unique index as card payments."""
     if actor.role is not Role.ADMIN:
@@ -143,7 +141,7 @@ def staff_actions(order: Order) -> tuple[str, ...]:
     return tuple(name for name, target in moves.items() if order.may_become(target))
 
 
-def expire_order(db: PostgresDatabase, store: MongoStore, order_id: int) -> bool:
+def expire_order(db: OrderRecords, store: ReturnsStore, order_id: int) -> bool:
     """Cancel an unpaid order whose time ran out (re-checked under the lock: it may just have been paid)."""
     with db.orders.locked(order_id) as locked:
         if locked.order is None or locked.order.status is not OrderStatus.PENDING:

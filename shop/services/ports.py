@@ -1,8 +1,9 @@
-"""What the checkout saga needs from its stores, as small Protocols.
+"""What the use cases need from their stores and from the payment provider, as small Protocols.
 
 `shop.services.checkout` is written against these; the real adapters (PostgresDatabase,
 MongoStore) satisfy them, and so do the in-memory fakes of `tests/unit/fakes.py`, which let the
-saga's every branch run in milliseconds. The integration and fault tests stay the proof on real
+saga's every branch, and those of paying, cancelling, expiring and refunding an order, run in
+milliseconds. The integration and fault tests stay the proof on real
 servers. The adapters raise the shop's own errors (shop.adapters.errors, no driver imported):
 `StoreError` / `StoreUnavailable` (MongoDB), `DatabaseError` / `DatabaseUnavailable` (PostgreSQL).
 """
@@ -10,12 +11,16 @@ servers. The adapters raise the shop's own errors (shop.adapters.errors, no driv
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from decimal import Decimal
 from typing import Protocol
 
 from shop.domain.catalog import Product
 from shop.domain.json import JsonObject
-from shop.domain.order_effects import Reason
-from shop.domain.orders import HeldUnpaid, Order, OrderLine, OrderStatus, Placing
+from shop.domain.order_effects import Effects, Reason
+from shop.domain.orders import HeldUnpaid, Order, OrderItem, OrderLine, OrderStatus, Payment, PaymentStatus, Placing
+from shop.domain.payments import ChargeResult, RefundResult
+from shop.domain.refunds import Refund, RefundableLine, RefundedTotals, RestockLine
 
 
 class OrderLedger(Protocol):
@@ -67,3 +72,92 @@ class StockStore(Protocol):
 
     @property
     def catalog(self) -> ProductsById: ...
+
+
+# --- the order lifecycle after checkout: pay, cancel, ship, expire, refund (shop.services.orders, refunds) ---
+
+class LockedOrderChanges(Protocol):
+    """One order under its row lock (`with db.orders.locked(order_id) as locked:`): the changes a
+    service may make to it, committed together when the block ends, rolled back if it raises."""
+
+    @property
+    def order(self) -> Order | None: ...
+
+    def expired(self) -> bool: ...
+
+    def set_status(self, target: OrderStatus, changed_by: int | None, reason: str | None,
+                   reason_code: Reason) -> Effects: ...
+
+    def declined_payments(self, user_id: int, window_minutes: int) -> tuple[int, int]: ...
+
+    def record_payment(self, amount: Decimal, status: PaymentStatus, method: str, reference: str | None,
+                       card_last4: str | None, decline_reason: str | None) -> int: ...
+
+    def record_shipment(self, carrier: str | None, tracking_number: str | None) -> None: ...
+
+    def successful_payment(self) -> Payment | None: ...
+
+    def refund_by_key(self, idempotency_key: str) -> Refund | None: ...
+
+    def refundable_lines(self) -> list[RefundableLine]: ...
+
+    def record_refund(self, payment_id: int | None, amounts: dict[int, tuple[int, Decimal]], reason: str,
+                      goods_returned: bool, idempotency_key: str, provider_reference: str | None,
+                      created_by: int, shipping: Decimal = ...) -> RefundedTotals: ...
+
+
+class OrderBook(Protocol):
+    """The orders after checkout (`db.orders`)."""
+
+    def locked(self, order_id: int, *, account: int | None = None) -> AbstractContextManager[LockedOrderChanges]: ...
+
+    def get(self, order_id: int) -> Order | None: ...
+
+    def items(self, order_id: int) -> list[OrderItem]: ...
+
+    def mark_stock_returned(self, order_id: int) -> None: ...
+
+
+class RefundBook(Protocol):
+    """Refunds whose returned goods go back to stock (`db.refunds`)."""
+
+    def lines_to_restock(self, refund_id: int) -> list[RestockLine]: ...
+
+    def mark_stock_returned(self, refund_id: int) -> None: ...
+
+
+class OrderRecords(Protocol):
+    """What the lifecycle reaches through `db` (PostgresDatabase; tests/unit/fakes.FakeDatabase)."""
+
+    @property
+    def orders(self) -> OrderBook: ...
+
+    @property
+    def refunds(self) -> RefundBook: ...
+
+
+class ReturnedStock(Protocol):
+    """Units going back to stock (`store.stock`), each return made once whatever the repeats."""
+
+    def return_cancelled(self, product_id: str, order_id: int, quantity: int) -> bool: ...
+
+    def return_units(self, product_id: str, marker_key: str, quantity: int) -> bool: ...
+
+
+class ReturnsStore(Protocol):
+    """What the lifecycle reaches through `store` (MongoStore; tests/unit/fakes.FakeStore)."""
+
+    @property
+    def stock(self) -> ReturnedStock: ...
+
+
+class PaymentGateway(Protocol):
+    """A payment provider (shop.adapters.payments): a charge, and a refund that is idempotent by its
+    key (asking twice refunds once)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def charge(self, amount: Decimal, card_number: str, reference: str) -> ChargeResult: ...
+
+    def refund(self, payment_reference: str, amount: Decimal, idempotency_key: str) -> RefundResult: ...

@@ -16,15 +16,13 @@ from decimal import Decimal
 
 from shop import failpoints
 from shop.adapters.errors import StoreError
-from shop.adapters.mongo import MongoStore
-from shop.adapters.payments import PaymentProvider
-from shop.adapters.postgres import PostgresDatabase
 from shop.domain import markers
 from shop.domain.accounts import Role, User
 from shop.domain.errors import N_, Conflict, NotFound
 from shop.domain.order_effects import Reason
 from shop.domain.orders import OrderStatus, check_transition, parse_idempotency_key
 from shop.domain.refunds import RefundRequest, refund_amounts
+from shop.services.ports import OrderRecords, PaymentGateway, ReturnsStore
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +32,12 @@ REFUNDABLE = {OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.PARTIALLY_REFUN
 @dataclass(frozen=True)
 class RefundOutcome:
     refund_id: int
-    amount: object
+    amount: Decimal
     status: OrderStatus
     replayed: bool = False
 
 
-def refund_order(db: PostgresDatabase, store: MongoStore, provider: PaymentProvider, actor: User, order_id: int,
+def refund_order(db: OrderRecords, store: ReturnsStore, provider: PaymentGateway, actor: User, order_id: int,
                  request: RefundRequest, idempotency_key: str, *, full: bool) -> RefundOutcome:
     """Refund units of a paid or shipped order (every unit not refunded yet when `full`)."""
     if actor.role is not Role.ADMIN:
@@ -51,9 +49,9 @@ def refund_order(db: PostgresDatabase, store: MongoStore, provider: PaymentProvi
             raise NotFound(N_("Order not found."))
         existing = locked.refund_by_key(key)
         if existing is not None:  # the same form sent twice: the refund it made, nothing more
-            if existing["order_id"] != order_id:
+            if existing.order_id != order_id:
                 raise Conflict(N_("That refund form belongs to another order; reload the page."))
-            return RefundOutcome(existing["refund_id"], existing["amount"], order.status, True)
+            return RefundOutcome(existing.refund_id, existing.amount, order.status, True)
         status = order.status
         if status is OrderStatus.REFUNDED:
             raise Conflict(N_("Everything in this order has already been refunded."))
@@ -69,30 +67,28 @@ def refund_order(db: PostgresDatabase, store: MongoStore, provider: PaymentProvi
         total = sum((money for _, money in amounts.values()), Decimal("0.00")) + shipping_back
         payment = locked.successful_payment()
         reference = None
-        if payment is not None and payment["method"] == provider.name:
+        if payment is not None and payment.method == provider.name and payment.provider_reference:
             # Under the lock, like the charge: the simulated provider answers at once, and the
             # refund's key makes a repeated call return the same refund (a real provider would be
             # called between two transactions, with this key).
-            reference = provider.refund(payment["provider_reference"], total, key).reference
+            reference = provider.refund(payment.provider_reference, total, key).reference
             failpoints.hit("refund.after_provider")
-        refund = locked.record_refund(payment["payment_id"] if payment else None, amounts, request.reason,
+        refund = locked.record_refund(payment.payment_id if payment else None, amounts, request.reason,
                                       request.goods_returned, key, reference, actor.user_id, shipping=shipping_back)
-        totals = refund["order_totals"]
-        target = (OrderStatus.REFUNDED if totals["refunded_amount"] == totals["total_amount"]
-                  else OrderStatus.PARTIALLY_REFUNDED)
+        target = OrderStatus.REFUNDED if refund.everything_refunded else OrderStatus.PARTIALLY_REFUNDED
         check_transition(status, target)
-        locked.set_status(target, actor.user_id, f"refund {refund['refund_id']}: {request.reason}"[:200], Reason.REFUND)
+        locked.set_status(target, actor.user_id, f"refund {refund.refund_id}: {request.reason}"[:200], Reason.REFUND)
     failpoints.hit("refund.after_commit")
     if request.goods_returned:
-        restock_refund(db, store, refund["refund_id"])
-    return RefundOutcome(refund["refund_id"], total, target)
+        restock_refund(db, store, refund.refund_id)
+    return RefundOutcome(refund.refund_id, total, target)
 
 
-def restock_refund(db: PostgresDatabase, store: MongoStore, refund_id: int) -> bool:
+def restock_refund(db: OrderRecords, store: ReturnsStore, refund_id: int) -> bool:
     """Put a refund's returned units back in stock, once (idempotent: each product remembers it)."""
     try:
         for line in db.refunds.lines_to_restock(refund_id):
-            store.stock.return_units(line["product_id"].strip(), markers.refund_key(refund_id), line["quantity"])
+            store.stock.return_units(line.product_id, markers.refund_key(refund_id), line.quantity)
             failpoints.hit("refund.after_line_restocked")
     except StoreError as error:
         log.warning("refund %s: restock left for recovery: %s", refund_id, error)

@@ -107,7 +107,7 @@ def test_a_refund_killed_before_its_goods_are_back_is_finished_by_recovery_once(
     refund_in_child(servers, migrated, mongo_db_name, o, point, {}, key, full=True)
     [refund] = db.refunds.of_order(o["order_id"])
     assert db.orders.get(o["order_id"]).status == "refunded"  # the money side committed whole
-    assert db.refunds.awaiting_stock() == [refund["refund_id"]]
+    assert db.refunds.awaiting_stock() == [refund.refund_id]
     back = (stock(store, o["mug"]) - mugs, stock(store, o["book"]) - books)
     assert back == ((0, 0) if point == "refund.after_commit" else (3, 0))  # killed after the first line
 

@@ -1,32 +1,38 @@
-"""In-memory stand-ins for the checkout's stores (shop.services.ports), for the saga's unit tests.
+"""In-memory stand-ins for the stores of the use cases (shop.services.ports), for their unit tests.
 
-They keep the same promises as the real adapters where the saga relies on them: the decision is
+They keep the same promises as the real adapters where the use cases rely on them: the decision is
 made once (a second decide returns False), a reservation for an order that already holds units is
-a retry (nothing more taken), release and settle are safe to repeat. Faults are switched on per call.
+a retry (nothing more taken), release and settle are safe to repeat, a return of stock happens once
+per order or refund however often it is asked for, a block under `locked` is kept whole or not at
+all (a raise inside it undoes its changes). Faults are switched on per call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from shop.adapters.errors import DatabaseError, StoreError
+from shop.domain import markers
 from shop.domain.catalog import Product
 from shop.domain.json import JsonObject
-from shop.domain.order_effects import Reason
-from shop.domain.orders import HeldUnpaid, Order, OrderItem, OrderLine, OrderStatus, Placing
-from shop.services.ports import Ledgers, StockStore
+from shop.domain.order_effects import Effects, MailKind, Reason, effects_of
+from shop.domain.orders import HeldUnpaid, Order, OrderItem, OrderLine, OrderStatus, Payment, PaymentStatus, Placing
+from shop.domain.refunds import Refund, RefundableLine, RefundedTotals, RestockLine
+from shop.services.ports import Ledgers, OrderRecords, ReturnsStore, StockStore
 
 
 class FakeDatabase:
-    """What the checkout saga reaches through `db`: its orders."""
+    """What the use cases reach through `db`: the orders, and the refunds."""
 
-    def __init__(self, orders: FakeLedger):
+    def __init__(self, orders: FakeLedger, refunds: FakeRefunds | None = None):
         self.orders = orders
+        self.refunds = refunds or FakeRefunds(orders)
 
 
 class FakeLedger:
@@ -36,6 +42,13 @@ class FakeLedger:
         self._ids = itertools.count(1)
         self.decisions: list[tuple[int, str]] = []
         self.fail_next_decision = False
+        self.history: list[tuple[int, OrderStatus, OrderStatus, Reason, str | None]] = []
+        self.payments: list[tuple[int, Payment]] = []  # (order id, payment)
+        self.refund_records: list[tuple[Refund, str]] = []  # (refund, its idempotency key)
+        self.mails: list[tuple[int, MailKind]] = []
+        self.locks_taken: list[tuple[int, int | None]] = []
+        self.refund_lines: dict[int, list[RestockLine]] = {}
+        self.now = dt.datetime.now(dt.UTC)
 
     def create_placing(self, user_id: int, idempotency_key: str, request_hash: str, lease_seconds: int, *,
                        units: int = 0, placed_from: str | None = None,
@@ -80,6 +93,129 @@ class FakeLedger:
     def get(self, order_id: int) -> Order | None:
         return self.rows.get(order_id)
 
+    def add_order(self, user_id: int, status: OrderStatus, lines: dict[str, int], *,
+                  price: Decimal = Decimal("10.00"), shipping: Decimal = Decimal("0.00"),
+                  expires_at: dt.datetime | None = None) -> Order:
+        """An order as checkout (and what followed) left it: `lines` is product id → units."""
+        order_id = next(self._ids)
+        items = tuple(OrderItem(order_id * 100 + n, pid, f"Producto {n}", price, units)
+                      for n, (pid, units) in enumerate(sorted(lines.items()), start=1))
+        total = sum((item.subtotal for item in items), Decimal("0.00")) + shipping
+        self.rows[order_id] = Order(order_id, user_id, status, total, dt.datetime.now(dt.UTC), items=items,
+                                    shipping_amount=shipping, expires_at=expires_at)
+        return self.rows[order_id]
+
+    def items(self, order_id: int) -> list[OrderItem]:
+        return sorted(self.rows[order_id].items, key=lambda item: item.product_id)
+
+    def mark_stock_returned(self, order_id: int) -> None:
+        if self.rows[order_id].status is OrderStatus.CANCELLED:
+            self.rows[order_id] = replace(self.rows[order_id], stock_returned=True)
+
+    @contextlib.contextmanager
+    def locked(self, order_id: int, *, account: int | None = None) -> Iterator[FakeLockedOrder]:
+        """The order and everything changed under it, put back as it was if the block raises."""
+        saved = (dict(self.rows), list(self.history), list(self.payments), list(self.refund_records),
+                 list(self.mails), dict(self.refund_lines))
+        self.locks_taken.append((order_id, account))
+        try:
+            yield FakeLockedOrder(self, order_id)
+        except BaseException:
+            self.rows, self.history, self.payments, self.refund_records, self.mails, self.refund_lines = saved
+            raise
+
+
+class FakeLockedOrder:
+    """One order of a FakeLedger under its (pretend) row lock: the changes LockedOrder offers."""
+
+    def __init__(self, ledger: FakeLedger, order_id: int):
+        self._ledger, self._order_id = ledger, order_id
+
+    @property
+    def order(self) -> Order | None:
+        order = self._ledger.rows.get(self._order_id)
+        return None if order is None else replace(order, items=())  # locked without its lines, as for real
+
+    def expired(self) -> bool:
+        expires_at = self._ledger.rows[self._order_id].expires_at
+        return expires_at is not None and expires_at < self._ledger.now
+
+    def set_status(self, target: OrderStatus, changed_by: int | None, reason: str | None,
+                   reason_code: Reason) -> Effects:
+        ledger, order = self._ledger, self._ledger.rows[self._order_id]
+        effects = effects_of(order.status, target, reason_code)
+        ledger.rows[self._order_id] = replace(order, status=target, expires_at=None,
+                                              stock_returned=False if target is OrderStatus.CANCELLED
+                                              else order.stock_returned)
+        ledger.history.append((self._order_id, order.status, target, reason_code, reason))
+        if effects.mail is not None:
+            ledger.mails.append((self._order_id, effects.mail))
+        return effects
+
+    def declined_payments(self, user_id: int, window_minutes: int) -> tuple[int, int]:
+        declined = [(oid, p) for oid, p in self._ledger.payments if p.status is PaymentStatus.DECLINED
+                    and self._ledger.rows[oid].user_id == user_id]
+        return sum(1 for oid, _ in declined if oid == self._order_id), len(declined)
+
+    def record_payment(self, amount: Decimal, status: PaymentStatus, method: str, reference: str | None,
+                       card_last4: str | None, decline_reason: str | None) -> int:
+        if status is PaymentStatus.SUCCEEDED and self.successful_payment() is not None:
+            raise DatabaseError("duplicate key value violates unique constraint \"one_successful_payment\"")
+        payment_id = len(self._ledger.payments) + 1
+        self._ledger.payments.append((self._order_id, Payment(payment_id, amount, status, method, self._ledger.now,
+                                                              reference, card_last4, decline_reason)))
+        return payment_id
+
+    def record_shipment(self, carrier: str | None, tracking_number: str | None) -> None:
+        order = self._ledger.rows[self._order_id]
+        self._ledger.rows[self._order_id] = replace(order, carrier=carrier, tracking_number=tracking_number,
+                                                    shipped_at=self._ledger.now)
+
+    def successful_payment(self) -> Payment | None:
+        return next((p for oid, p in self._ledger.payments
+                     if oid == self._order_id and p.status is PaymentStatus.SUCCEEDED), None)
+
+    def refund_by_key(self, idempotency_key: str) -> Refund | None:
+        return next((refund for refund, key in self._ledger.refund_records if key == idempotency_key), None)
+
+    def refundable_lines(self) -> list[RefundableLine]:
+        return [RefundableLine(item.order_item_id, item.quantity, item.refunded_quantity, item.subtotal)
+                for item in self._ledger.rows[self._order_id].items]
+
+    def record_refund(self, payment_id: int | None, amounts: dict[int, tuple[int, Decimal]], reason: str,
+                      goods_returned: bool, idempotency_key: str, provider_reference: str | None,
+                      created_by: int, shipping: Decimal = Decimal("0.00")) -> RefundedTotals:
+        order = self._ledger.rows[self._order_id]
+        total = sum((money for _, money in amounts.values()), Decimal("0.00")) + shipping
+        if order.refunded_amount + total > order.total_amount:  # the CHECK on orders.refunded_amount
+            raise DatabaseError("new row for relation \"orders\" violates check constraint")
+        items = tuple(replace(item, refunded_quantity=item.refunded_quantity + amounts[item.order_item_id][0])
+                      if item.order_item_id in amounts else item for item in order.items)
+        order = replace(order, items=items, refunded_amount=order.refunded_amount + total,
+                        shipping_refunded=order.shipping_refunded or shipping > 0)
+        self._ledger.rows[self._order_id] = order
+        refund = Refund(len(self._ledger.refund_records) + 1, self._order_id, total, reason, goods_returned, False,
+                        self._ledger.now, payment_id, provider_reference, created_by)
+        self._ledger.refund_records.append((refund, idempotency_key))
+        self._ledger.refund_lines[refund.refund_id] = [
+            RestockLine(item.product_id, amounts[item.order_item_id][0]) for item in order.items
+            if item.order_item_id in amounts]
+        return RefundedTotals(refund.refund_id, order.refunded_amount, order.total_amount)
+
+
+class FakeRefunds:
+    """What the refunds' restocking reaches through `db.refunds`."""
+
+    def __init__(self, ledger: FakeLedger):
+        self._ledger = ledger
+        self.stock_returned: set[int] = set()
+
+    def lines_to_restock(self, refund_id: int) -> list[RestockLine]:
+        return sorted(self._ledger.refund_lines.get(refund_id, []), key=lambda line: line.product_id)
+
+    def mark_stock_returned(self, refund_id: int) -> None:
+        self.stock_returned.add(refund_id)
+
 
 class FakeStore:
     """What the checkout saga reaches through `store`: the stock, and the products by id."""
@@ -102,9 +238,10 @@ class FakeCatalog:
 class FakeStock:
     def __init__(self, **stock_by_name: int):
         self.products: dict[str, dict[str, Any]] = {
-            f"{i:024x}": {"name": name, "stock": stock, "holds": {}, "price": Decimal("10.00")}
+            f"{i:024x}": {"name": name, "stock": stock, "holds": {}, "returns": {}, "price": Decimal("10.00")}
             for i, (name, stock) in enumerate(stock_by_name.items(), start=1)}
         self.fail_reserve: set[str] = set()  # product ids whose reservation raises StoreError
+        self.fail_return: set[str] = set()  # product ids whose return of units raises StoreError
         self.before_reserve = None  # called with (product_id, order_id) before each reservation
 
     def id_of(self, name: str) -> str:
@@ -146,6 +283,30 @@ class FakeStock:
     def settle(self, product_id: str, order_id: int) -> bool:
         return self.products[product_id]["holds"].pop(order_id, None) is not None
 
+    def return_cancelled(self, product_id: str, order_id: int, quantity: int) -> bool:
+        """A cancelled order's units back once (its hold released, or its sold units returned)."""
+        if product_id in self.fail_return:
+            raise StoreError("MongoDB stopped answering")
+        doc = self.products[product_id]
+        key = markers.order_key(order_id)
+        if key in doc["returns"]:
+            return False
+        doc["holds"].pop(order_id, None)
+        doc["stock"] += quantity
+        doc["returns"][key] = quantity
+        return True
+
+    def return_units(self, product_id: str, marker_key: str, quantity: int) -> bool:
+        """`quantity` units back once for `marker_key` (a refund's returned goods)."""
+        if product_id in self.fail_return:
+            raise StoreError("MongoDB stopped answering")
+        doc = self.products[product_id]
+        if marker_key in doc["returns"]:
+            return False
+        doc["stock"] += quantity
+        doc["returns"][marker_key] = quantity
+        return True
+
     def products_by_ids(self, product_ids: Iterable[str]) -> dict[str, Product]:
         return {pid: self._product(pid) for pid in product_ids if pid in self.products}
 
@@ -156,8 +317,8 @@ class FakeStock:
         return dict(self.products[self.id_of(name)]["holds"])
 
 
-def _the_fakes_are_what_the_checkout_saga_is_written_against(db: FakeDatabase, store: FakeStore
-                                                             ) -> tuple[Ledgers, StockStore]:
-    """Never called: mypy (`make lint`) proves here that the fakes satisfy the ports, as the call in
-    shop.web.orders proves it for the real adapters."""
-    return db, store
+def _the_fakes_are_what_the_use_cases_are_written_against(db: FakeDatabase, store: FakeStore
+                                                          ) -> tuple[Ledgers, StockStore, OrderRecords, ReturnsStore]:
+    """Never called: mypy (`make lint`) proves here that the fakes satisfy the ports, as the calls in
+    shop.web prove it for the real adapters."""
+    return db, store, db, store

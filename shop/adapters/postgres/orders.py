@@ -32,7 +32,7 @@ from shop.domain.orders import (
     Placing,
     StatusChange,
 )
-from shop.domain.refunds import RefundableLine
+from shop.domain.refunds import Refund, RefundableLine, RefundedTotals
 
 
 @translates_errors
@@ -378,10 +378,10 @@ class LockedOrder:
         self._cur.execute("UPDATE orders SET carrier = %s, tracking_number = %s, shipped_at = now() "
                           "WHERE order_id = %s", (carrier, tracking_number, self._order_id))
 
-    def successful_payment(self) -> dict | None:
+    def successful_payment(self) -> Payment | None:
         return refund_rows.successful_payment(self._cur, self._order_id)
 
-    def refund_by_key(self, idempotency_key: str) -> dict | None:
+    def refund_by_key(self, idempotency_key: str) -> Refund | None:
         """The refund an earlier sending of the same form made (of any order), if any."""
         return refund_rows.refund_by_key(self._cur, idempotency_key)
 
@@ -390,7 +390,7 @@ class LockedOrder:
 
     def record_refund(self, payment_id: int | None, amounts: dict[int, tuple[int, Decimal]], reason: str,
                       goods_returned: bool, idempotency_key: str, provider_reference: str | None,
-                      created_by: int, shipping: Decimal = Decimal("0.00")) -> dict:
+                      created_by: int, shipping: Decimal = Decimal("0.00")) -> RefundedTotals:
         return refund_rows.record_refund(self._cur, self._order_id, payment_id, amounts, reason, goods_returned,
                                          idempotency_key, provider_reference, created_by, shipping=shipping)
 

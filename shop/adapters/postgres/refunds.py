@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from shop.adapters.postgres.errors import translates_errors
-from shop.domain.refunds import RefundableLine
+from shop.domain.orders import Payment, PaymentStatus
+from shop.domain.refunds import Refund, RefundableLine, RefundedTotals, RefundLine, RestockLine
+
+_REFUND_FIELDS = ("refund_id", "order_id", "amount", "reason", "goods_returned", "stock_returned", "created_at",
+                  "payment_id", "provider_reference", "created_by")
+
+
+def _refund(row: dict[str, Any], lines: tuple[RefundLine, ...] = ()) -> Refund:
+    return Refund(**{name: row[name] for name in _REFUND_FIELDS}, created_by_name=row.get("created_by_name"),
+                  lines=lines)
 
 
 def refundable_lines(cur, order_id: int) -> list[RefundableLine]:
@@ -16,14 +26,15 @@ def refundable_lines(cur, order_id: int) -> list[RefundableLine]:
     return [RefundableLine(**row) for row in cur.fetchall()]
 
 
-def refund_by_key(cur, idempotency_key: str) -> dict | None:
+def refund_by_key(cur: Any, idempotency_key: str) -> Refund | None:
     cur.execute("SELECT * FROM refunds WHERE idempotency_key = %s", (idempotency_key,))
-    return cur.fetchone()
+    row = cur.fetchone()
+    return _refund(row) if row else None
 
 
 def record_refund(cur, order_id: int, payment_id: int | None, amounts: dict[int, tuple[int, Decimal]],
                   reason: str, goods_returned: bool, idempotency_key: str, provider_reference: str | None,
-                  created_by: int, shipping: Decimal = Decimal("0.00")) -> dict:
+                  created_by: int, shipping: Decimal = Decimal("0.00")) -> RefundedTotals:
     """Under `db.orders.locked` (LockedOrder.record_refund): the refund, its lines (and `shipping`
     given back), and the order's and lines' refunded totals (the CHECKs on those totals refuse an
     over-refund even if the caller's arithmetic were wrong)."""
@@ -35,19 +46,18 @@ def record_refund(cur, order_id: int, payment_id: int | None, amounts: dict[int,
                 (total, order_id))
     cur.execute("""INSERT INTO refunds (order_id, payment_id, amount, reason, goods_returned, idempotency_key,
                                         provider_reference, created_by)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING refund_id""",
                 (order_id, payment_id, total, reason, goods_returned, idempotency_key, provider_reference, created_by))
-    refund = cur.fetchone()
+    refund_id = cur.fetchone()["refund_id"]
     ids = sorted(amounts)
     if not ids:
         cur.execute("UPDATE orders SET refunded_amount = refunded_amount + %s, shipping_refunded = TRUE "
                     "WHERE order_id = %s RETURNING refunded_amount, total_amount", (total, order_id))
-        refund["order_totals"] = cur.fetchone()
-        return refund
+        return RefundedTotals(refund_id, **cur.fetchone())
     cur.execute("""INSERT INTO refund_lines (refund_id, order_item_id, quantity, amount)
                    SELECT %s, l.item, l.units, l.money
                    FROM unnest(%s::int[], %s::int[], %s::numeric[]) AS l (item, units, money)""",
-                (refund["refund_id"], ids, [amounts[i][0] for i in ids], [amounts[i][1] for i in ids]))
+                (refund_id, ids, [amounts[i][0] for i in ids], [amounts[i][1] for i in ids]))
     cur.execute("""UPDATE order_items i SET refunded_quantity = i.refunded_quantity + l.units
                    FROM unnest(%s::int[], %s::int[]) AS l (item, units) WHERE i.order_item_id = l.item""",
                 (ids, [amounts[i][0] for i in ids]))
@@ -61,13 +71,17 @@ def record_refund(cur, order_id: int, payment_id: int | None, amounts: dict[int,
     cur.execute("UPDATE orders SET refunded_amount = refunded_amount + %s, "
                 "shipping_refunded = shipping_refunded OR %s WHERE order_id = %s RETURNING "
                 "refunded_amount, total_amount", (total, shipping > 0, order_id))
-    refund["order_totals"] = cur.fetchone()
-    return refund
+    return RefundedTotals(refund_id, **cur.fetchone())
 
 
-def successful_payment(cur, order_id: int) -> dict | None:
+def successful_payment(cur: Any, order_id: int) -> Payment | None:
     cur.execute("SELECT * FROM payments WHERE order_id = %s AND status = 'succeeded'", (order_id,))
-    return cur.fetchone()
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return Payment(payment_id=row["payment_id"], amount=row["amount"], status=PaymentStatus(row["status"]),
+                   method=row["method"], created_at=row["created_at"], provider_reference=row["provider_reference"],
+                   card_last4=row["card_last4"], decline_reason=row["decline_reason"])
 
 
 @translates_errors
@@ -75,7 +89,7 @@ class Refunds:
     def __init__(self, db):
         self._db = db
 
-    def of_order(self, order_id: int) -> list[dict]:
+    def of_order(self, order_id: int) -> list[Refund]:
         with self._db.transaction() as cur:
             cur.execute("""SELECT r.*, u.full_name AS created_by_name FROM refunds r
                            LEFT JOIN users u ON u.user_id = r.created_by
@@ -84,16 +98,17 @@ class Refunds:
             cur.execute("""SELECT l.* FROM refund_lines l JOIN refunds r USING (refund_id) WHERE r.order_id = %s""",
                         (order_id,))
             lines = list(cur.fetchall())
-        for refund in refunds:
-            refund["lines"] = [line for line in lines if line["refund_id"] == refund["refund_id"]]
-        return refunds
+        return [_refund(refund, tuple(RefundLine(line["order_item_id"], line["quantity"], line["amount"])
+                                      for line in lines if line["refund_id"] == refund["refund_id"]))
+                for refund in refunds]
 
-    def lines_to_restock(self, refund_id: int) -> list[dict]:
+    def lines_to_restock(self, refund_id: int) -> list[RestockLine]:
         with self._db.transaction() as cur:
             cur.execute("""SELECT i.product_id, l.quantity FROM refund_lines l
                            JOIN order_items i USING (order_item_id) WHERE l.refund_id = %s ORDER BY i.product_id""",
                         (refund_id,))
-            return list(cur.fetchall())
+            # product_id is CHAR(24): trimmed here, so no caller sees the padding
+            return [RestockLine(row["product_id"].strip(), row["quantity"]) for row in cur.fetchall()]
 
     def mark_stock_returned(self, refund_id: int) -> None:
         with self._db.transaction() as cur:
