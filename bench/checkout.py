@@ -154,11 +154,16 @@ def round_trips(pg_url: str, mongo_url: str, db_name: str, user_id: int, product
     store = MongoStore(mongo_url, db_name, event_listeners=[counter])
     settlements = checkout.SettlementQueue()  # as in the web app: holds dropped on the next reservation
     # As in the web app: unpaid limits checked (here all 0, no limit) for the client's address.
-    web = {"settlements": settlements, "limits": UnpaidLimits(0, 0, 0, 0), "client_address": "127.0.0.1"}
-    checkout.place_order(db, store, user_id, [(product_id, 1)], str(uuid.uuid4()), **web)
+    policy = checkout.CheckoutPolicy(limits=UnpaidLimits(0, 0, 0, 0))
+
+    def place() -> None:
+        request = checkout.CheckoutRequest(user_id, [(product_id, 1)], str(uuid.uuid4()), client_address="127.0.0.1")
+        checkout.place_order(db, store, request, policy, settlements=settlements)
+
+    place()
     counter.commands.clear()
     statements, transactions = db.statements, db.transactions
-    checkout.place_order(db, store, user_id, [(product_id, 1)], str(uuid.uuid4()), **web)
+    place()
     commands = list(counter.commands)
     result = {"mongodb_commands": len(commands), "mongodb_command_names": commands,
               "postgres_statements": db.statements - statements,

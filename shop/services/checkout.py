@@ -19,7 +19,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 
@@ -47,6 +47,31 @@ from shop.services.ports import Ledgers, StockStore
 
 log = logging.getLogger(__name__)
 _REPLAY_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """What a shopper asked to buy, as it arrived (place_order validates it): who, the lines as
+    (product id, quantity), the form's idempotency key, and optionally a discount code, how it ships
+    and the client's address (for the per-address unpaid limit)."""
+
+    user_id: int
+    lines: list[tuple[str, object]]
+    idempotency_key: str
+    discount_code: str | None = None
+    shipping: ShippingChoice | None = None
+    client_address: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutPolicy:
+    """How this shop runs a checkout (from its settings): the in-flight lease, how long an unpaid
+    order is kept, what an account or address may hold unpaid, and the IVA rates."""
+
+    lease_seconds: int = 30
+    pending_ttl_minutes: int = 30
+    limits: UnpaidLimits | None = None
+    tax_rates: Mapping[str, Decimal] = field(default_factory=lambda: DEFAULT_RATES)
 
 
 @dataclass(frozen=True)
@@ -89,22 +114,21 @@ class SettlementQueue:
             return True
 
 
-def place_order(db: Ledgers, store: StockStore, user_id: int, raw_lines: list[tuple[str, object]],
-                idempotency_key: str, *, lease_seconds: int = 30, pending_ttl_minutes: int = 30,
-                settlements: SettlementQueue | None = None, limits: UnpaidLimits | None = None,
-                client_address: str | None = None, tax_rates: Mapping[str, Decimal] = DEFAULT_RATES,
-                discount_code: str | None = None, shipping: ShippingChoice | None = None) -> CheckoutResult:
+def place_order(db: Ledgers, store: StockStore, request: CheckoutRequest, policy: CheckoutPolicy = CheckoutPolicy(),
+                *, settlements: SettlementQueue | None = None) -> CheckoutResult:
     """Place one order for all the lines, or none: stock and order both, or neither.
 
-    With `discount_code`, one use of it is taken with the order (step 1) and belongs to it: it comes
-    back when the order fails, is cancelled or expires (docs/money.md). With `shipping`, the order
+    With a discount code, one use of it is taken with the order (step 1) and belongs to it: it comes
+    back when the order fails, is cancelled or expires (docs/money.md). With shipping, the order
     keeps the address and the method as chosen, and pays the method's price (free above its amount).
 
-    With `limits`, an order that would take the account (or `client_address`) over what it may hold
-    unpaid is refused (LimitReached) before anything is written.
+    With the policy's limits, an order that would take the account (or the client's address) over
+    what it may hold unpaid is refused (LimitReached) before anything is written. `settlements`:
+    this process's queue of holds to drop on its next reservation of each product.
     """
-    cart = normalize_cart(raw_lines)
-    key = parse_idempotency_key(idempotency_key)
+    user_id, shipping, limits, tax_rates = request.user_id, request.shipping, policy.limits, policy.tax_rates
+    cart = normalize_cart(request.lines)
+    key = parse_idempotency_key(request.idempotency_key)
     fingerprint = request_hash(cart)
     units = cart_units(cart)
     admit, lock_address = None, False
@@ -112,8 +136,8 @@ def place_order(db: Ledgers, store: StockStore, user_id: int, raw_lines: list[tu
         admit, lock_address = partial(limits.admit, units=units), bool(limits.per_address)
     try:
         placing = db.orders.create_placing(
-            user_id, key, fingerprint, lease_seconds, units=units, placed_from=client_address, admit=admit,
-            lock_address=lock_address, discount_code=normalize_code(discount_code))
+            user_id, key, fingerprint, policy.lease_seconds, units=units, placed_from=request.client_address,
+            admit=admit, lock_address=lock_address, discount_code=normalize_code(request.discount_code))
     except DatabaseUnavailable as error:
         log.warning("orders database unavailable at checkout: %s", error)
         raise Unavailable(N_("Orders cannot be taken right now; nothing was ordered. Try again shortly.")) \
@@ -133,7 +157,7 @@ def place_order(db: Ledgers, store: StockStore, user_id: int, raw_lines: list[tu
 
     try:
         committed = db.orders.decide_placing(order_id, OrderStatus.PENDING, lines=lines,
-                                            pending_ttl_minutes=pending_ttl_minutes, shipping=shipped)
+                                            pending_ttl_minutes=policy.pending_ttl_minutes, shipping=shipped)
     except DatabaseError as error:
         # We cannot know whether the commit reached the server. Recovery settles it either way:
         # a committed order keeps its units, an undecided one is aborted after its lease.

@@ -24,6 +24,7 @@ from shop.services import checkout
 from shop.services import orders as order_service
 from shop.services import refunds as refund_service
 from shop.services import shipping as shipping_service
+from shop.services.checkout import CheckoutPolicy, CheckoutRequest
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
 from shop.web.cart import render_cart
@@ -43,14 +44,9 @@ def place_for_current_user(lines: list[tuple[str, object]], idempotency_key: str
     log and counted in the metrics (shop_checkouts_total)."""
     try:
         shipping = shipping_service.shipping_choice(get_db(), current_user.user_id, address_id, shipping_method_id)
-        result = checkout.place_order(
-            get_db(), get_store(), current_user.user_id, lines, idempotency_key,
-            lease_seconds=current_app.config["CHECKOUT_LEASE_SECONDS"],
-            pending_ttl_minutes=current_app.config["PENDING_ORDER_TTL_MINUTES"],
-            settlements=get_settlements(), limits=current_app.config["UNPAID_LIMITS"],
-            client_address=request.remote_addr, tax_rates=current_app.config["SHOP_SETTINGS"].tax_rates,
-            discount_code=discount_code, shipping=shipping,
-        )
+        wanted = CheckoutRequest(current_user.user_id, lines, idempotency_key, discount_code=discount_code,
+                                 shipping=shipping, client_address=request.remote_addr)
+        result = checkout.place_order(get_db(), get_store(), wanted, _checkout_policy(), settlements=get_settlements())
     except DomainError as error:
         metrics.CHECKOUTS.labels(*_checkout_refusal(error)).inc()
         raise
@@ -62,6 +58,14 @@ def place_for_current_user(lines: list[tuple[str, object]], idempotency_key: str
         audit(f"order.{'placed' if result.status is OrderStatus.PENDING else result.status.value}",
               f"order:{result.order_id}", total=str(result.total), lines=len(lines), **audit_details)
     return result
+
+
+def _checkout_policy() -> CheckoutPolicy:
+    """This shop's checkout settings (as the app was configured)."""
+    config = current_app.config
+    return CheckoutPolicy(lease_seconds=config["CHECKOUT_LEASE_SECONDS"],
+                          pending_ttl_minutes=config["PENDING_ORDER_TTL_MINUTES"], limits=config["UNPAID_LIMITS"],
+                          tax_rates=config["SHOP_SETTINGS"].tax_rates)
 
 
 def _checkout_refusal(error: DomainError) -> tuple[str, str]:

@@ -14,6 +14,7 @@ from shop.adapters.payments import SimulatedPaymentProvider
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.refunds import RefundRequest
 from shop.services import checkout, orders, refunds
+from shop.services.checkout import CheckoutPolicy, CheckoutRequest
 
 
 def main() -> None:
@@ -22,8 +23,10 @@ def main() -> None:
     db = PostgresDatabase(args["postgres_url"], max_connections=2)
     store = MongoStore(args["mongodb_url"], args["mongodb_db"])
     if args["action"] == "place":
-        checkout.place_order(db, store, args["user_id"], [tuple(line) for line in args["lines"]], args["key"],
-                             lease_seconds=args["lease_seconds"], discount_code=args.get("discount_code"))
+        checkout.place_order(db, store,
+                             CheckoutRequest(args["user_id"], [tuple(line) for line in args["lines"]], args["key"],
+                                             discount_code=args.get("discount_code")),
+                             CheckoutPolicy(lease_seconds=args["lease_seconds"]))
     elif args["action"] == "cancel":
         orders.cancel_order(db, store, db.users.get(args["user_id"]), args["order_id"])
     elif args["action"] == "pay":

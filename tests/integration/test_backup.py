@@ -26,6 +26,7 @@ from shop.backup.remote import LocalDirectory
 from shop.domain.accounts import Role
 from shop.services import checkout, orders
 from shop.services.catalog import load_demo_catalog
+from shop.services.checkout import CheckoutRequest
 from shop.services.recovery import recover
 from tests.conftest import ROOT
 from tests.integration.invariant import units_in_live_orders
@@ -54,7 +55,7 @@ def populate(db, store, make_user) -> dict[str, int]:
     initial = store.stock.levels()
     buyer = make_user(role=Role.CUSTOMER)
     ids = sorted(p for p, units in initial.items() if units >= 5)
-    placed = [checkout.place_order(db, store, buyer.user_id, [(ids[i], 1)], str(uuid.uuid4())).order_id
+    placed = [checkout.place_order(db, store, CheckoutRequest(buyer.user_id, [(ids[i], 1)], str(uuid.uuid4()))).order_id
               for i in (1, 2, 3)]
     orders.pay_order(db, SimulatedPaymentProvider(), buyer, placed[0], "4242424242424242")
     orders.cancel_order(db, store, buyer, placed[1])
@@ -295,8 +296,8 @@ def test_order_decisions_wait_while_a_backup_fixes_its_cut(db, store, make_user,
     with fence.cursor() as cur:
         cur.execute("SELECT pg_advisory_lock(%s)", (BACKUP_FENCE_KEY,))
     done = threading.Event()
-    thread = threading.Thread(target=lambda: (checkout.place_order(
-        db, store, buyer.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4())), done.set()))
+    wanted = CheckoutRequest(buyer.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4()))
+    thread = threading.Thread(target=lambda: (checkout.place_order(db, store, wanted), done.set()))
     thread.start()
     assert not done.wait(0.7)  # blocked at the decision while the cut is being taken
     with fence.cursor() as cur:
@@ -316,7 +317,8 @@ def test_a_backup_taken_while_customers_buy_restores_to_a_consistent_shop(source
     def keep_buying(user):
         while not stop.is_set():
             with contextlib.suppress(Exception):
-                checkout.place_order(db, store, user.user_id, [(p, 1) for p in products], str(uuid.uuid4()),
+                checkout.place_order(db, store,
+                                     CheckoutRequest(user.user_id, [(p, 1) for p in products], str(uuid.uuid4())),
                                      settlements=settlements)
 
     settlements = checkout.SettlementQueue()

@@ -18,6 +18,7 @@ from shop.adapters.postgres import catalog_projection, catalog_reader, catalog_s
 from shop.adapters.postgres.catalog_reader import CatalogReader
 from shop.domain.listing import CatalogEntry, parse_catalog_query
 from shop.services import catalog
+from shop.services.checkout import CheckoutRequest
 from shop.services.recovery import recover
 from tests.catalog_counts import expected_counts, stored_counts
 from tests.catalog_counts import stored_entries as stored_rows
@@ -244,7 +245,8 @@ def test_mongodb_reads_of_a_catalog_page_and_a_recovery_pass_use_indexes(db, ser
     try:
         product = make_product(name="Taza", stock=5)
         customer = make_user()
-        checkout.place_order(db, watched, customer.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4()))
+        checkout.place_order(db, watched,
+                             CheckoutRequest(customer.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4())))
         recorder.commands.clear()
         catalog.catalog_page(db, watched, query())
         recover(db, watched)

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from shop.services.catalog import load_demo_catalog
+from shop.services.checkout import CheckoutRequest
 
 PRODUCT_LINK = re.compile(r'class="stretched-link[^"]*" href="[^"]+">\s*([^<]+)</a>')
 
@@ -276,8 +277,9 @@ def test_a_product_page_reuses_what_everyone_sees_until_the_product_or_its_revie
 
     # A review written through the app is on the page at once (and with it the stock read now).
     buyer = make_user(role=Role.CUSTOMER, email="lectora@example.com")
-    order_id = checkout.place_order(db, store, buyer.user_id, [(str(product["_id"]), 1)],
-                                    str(uuid.uuid4())).order_id
+    order_id = checkout.place_order(db, store,
+                                    CheckoutRequest(buyer.user_id, [(str(product["_id"]), 1)],
+                                                    str(uuid.uuid4()))).order_id
     orders.pay_order(db, SimulatedPaymentProvider(), buyer, order_id, "4242424242424242")
     token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
     client.post("/auth/login", data={"email": "lectora@example.com", "password": PASSWORD, "csrf_token": token})

@@ -11,6 +11,7 @@ from shop.domain.accounts import Role
 from shop.domain.errors import Conflict, InvalidInput, NotFound
 from shop.domain.orders import OrderStatus, OutOfStock
 from shop.services import checkout, orders
+from shop.services.checkout import CheckoutPolicy, CheckoutRequest
 from shop.services.recovery import recover
 from tests.integration.invariant import assert_invariant_after_recovery
 
@@ -39,8 +40,9 @@ def pid(product) -> str:
     return str(product["_id"])
 
 
-def place(db, store, user, lines, idem=None, **kwargs):
-    return checkout.place_order(db, store, user.user_id, [(pid(p), q) for p, q in lines], idem or key(), **kwargs)
+def place(db, store, user, lines, idem=None, policy=None):
+    wanted = CheckoutRequest(user.user_id, [(pid(p), q) for p, q in lines], idem or key())
+    return checkout.place_order(db, store, wanted, policy or CheckoutPolicy())
 
 
 def test_placing_an_order_takes_the_stock_and_records_names_and_prices_as_sold(db, store, customer, make_product,
@@ -131,7 +133,7 @@ def test_idempotency_keys_belong_to_one_customer(db, store, make_user, make_prod
 def test_impossible_quantities_are_refused_and_change_nothing(db, store, customer, make_product, stock_of, quantity):
     product = make_product(stock=5)
     with pytest.raises(InvalidInput):
-        checkout.place_order(db, store, customer.user_id, [(pid(product), quantity)], key())
+        checkout.place_order(db, store, CheckoutRequest(customer.user_id, [(pid(product), quantity)], key()))
     assert stock_of(product) == 5
     assert db.orders.of_user(customer.user_id) == []
 
@@ -141,7 +143,7 @@ def test_impossible_quantities_are_refused_and_change_nothing(db, store, custome
     (None, InvalidInput)])
 def test_unknown_or_malformed_products_are_refused(db, store, customer, product_id, error):
     with pytest.raises(error):
-        checkout.place_order(db, store, customer.user_id, [(product_id, 1)], key())
+        checkout.place_order(db, store, CheckoutRequest(customer.user_id, [(product_id, 1)], key()))
     assert db.orders.of_user(customer.user_id) == []
 
 
@@ -149,7 +151,7 @@ def test_unknown_or_malformed_products_are_refused(db, store, customer, product_
 def test_a_missing_or_malformed_idempotency_key_is_refused(db, store, customer, make_product, bad_key):
     product = make_product(stock=5)
     with pytest.raises(InvalidInput):
-        checkout.place_order(db, store, customer.user_id, [(pid(product), 1)], bad_key)
+        checkout.place_order(db, store, CheckoutRequest(customer.user_id, [(pid(product), 1)], bad_key))
 
 
 def test_a_product_repriced_after_it_was_put_in_the_cart_sells_at_the_current_price(db, store, customer,
@@ -157,7 +159,7 @@ def test_a_product_repriced_after_it_was_put_in_the_cart_sells_at_the_current_pr
     product = make_product(price="10.00", stock=5)
     db.carts.add(customer.user_id, pid(product), 2, 100)
     store.products.update_one({"_id": product["_id"]}, {"$set": {"price": Decimal("12.50")}})
-    result = checkout.place_order(db, store, customer.user_id, db.carts.lines(customer.user_id), key())
+    result = checkout.place_order(db, store, CheckoutRequest(customer.user_id, db.carts.lines(customer.user_id), key()))
     assert result.total == Decimal("25.00")
     assert db.carts.lines(customer.user_id) == []  # a committed order empties those cart lines
 
@@ -167,12 +169,13 @@ def test_a_product_deleted_after_it_was_put_in_the_cart_is_a_clear_error(db, sto
     db.carts.add(customer.user_id, pid(product), 1, 100)
     store.products.delete_one({"_id": product["_id"]})
     with pytest.raises(NotFound, match="no longer exists"):
-        checkout.place_order(db, store, customer.user_id, db.carts.lines(customer.user_id), key())
+        checkout.place_order(db, store, CheckoutRequest(customer.user_id, db.carts.lines(customer.user_id), key()))
 
 
 def test_repeated_lines_for_one_product_are_merged(db, store, customer, make_product, stock_of):
     product = make_product(stock=5)
-    result = checkout.place_order(db, store, customer.user_id, [(pid(product), 1), (pid(product), "2")], key())
+    result = checkout.place_order(db, store,
+                                  CheckoutRequest(customer.user_id, [(pid(product), 1), (pid(product), "2")], key()))
     assert [i.quantity for i in db.orders.get(result.order_id).items] == [3]
     assert stock_of(product) == 2
 
@@ -284,7 +287,7 @@ def test_recovery_leaves_a_slow_checkout_alone_while_its_lease_lasts(db, store, 
         seen["report"] = recover(db, store)
 
     failpoints.install("checkout.after_reserve", recovery_runs_meanwhile)
-    result = place(db, store, customer, [(product, 2)], lease_seconds=30)
+    result = place(db, store, customer, [(product, 2)], policy=CheckoutPolicy(lease_seconds=30))
     assert seen["report"].aborted == [] and seen["report"].holds_released == 0
     assert result.status is OrderStatus.PENDING and stock_of(product) == 3
 

@@ -21,6 +21,7 @@ from shop.domain.errors import Unavailable
 from shop.embedded import EmbeddedMongo, EmbeddedPostgres
 from shop.services import accounts, checkout, orders
 from shop.services.catalog import add_products
+from shop.services.checkout import CheckoutPolicy, CheckoutRequest
 from tests.conftest import ROOT
 from tests.integration.invariant import assert_invariant_after_recovery
 
@@ -74,8 +75,9 @@ def test_a_cancellation_killed_halfway_is_finished_by_recovery(servers, migrated
                                                                make_user, make_product, point):
     customer = make_user()
     products = two_products(make_product)
-    result = checkout.place_order(db, store, customer.user_id, [(str(p["_id"]), 2) for p in products],
-                                  str(uuid.uuid4()))
+    result = checkout.place_order(db, store,
+                                  CheckoutRequest(customer.user_id, [(str(p["_id"]), 2) for p in products],
+                                                  str(uuid.uuid4())))
     child = run_child(servers, migrated, mongo_db_name, action="cancel", failpoint=f"{point}=exit",
                       user_id=customer.user_id, order_id=result.order_id)
     assert child.returncode == failpoints.EXIT_CODE, child.stdout + child.stderr
@@ -94,7 +96,8 @@ def test_a_double_submission_racing_itself_yields_one_order(db, store, make_user
 
     def submit():
         try:
-            results.append(checkout.place_order(db, store, customer.user_id, [(str(product["_id"]), 3)], idem))
+            results.append(checkout.place_order(db, store,
+                                                CheckoutRequest(customer.user_id, [(str(product["_id"]), 3)], idem)))
         except Exception as error:  # noqa: BLE001 - collected and asserted below
             errors.append(error)
 
@@ -146,7 +149,9 @@ def test_postgres_stopped_before_the_decision(own_postgres, store):
     customer, ids = _customer_and_products(db, store)
     failpoints.install("checkout.after_reserve", server.stop)
     with pytest.raises(Unavailable, match="could not confirm"):
-        checkout.place_order(db, store, customer.user_id, [(i, 1) for i in ids], str(uuid.uuid4()), lease_seconds=LEASE)
+        checkout.place_order(db, store,
+                             CheckoutRequest(customer.user_id, [(i, 1) for i in ids], str(uuid.uuid4())),
+                             CheckoutPolicy(lease_seconds=LEASE))
     failpoints.clear()
     # The shopper was told "not confirmed; if it went through it shows under Orders, if not nothing is
     # charged". Both databases come back; recovery settles it.
@@ -162,7 +167,7 @@ def test_postgres_down_at_checkout_takes_nothing(own_postgres, store):
     customer, ids = _customer_and_products(db, store)
     server.stop()
     with pytest.raises(Unavailable, match="nothing was ordered"):
-        checkout.place_order(db, store, customer.user_id, [(ids[0], 1)], str(uuid.uuid4()))
+        checkout.place_order(db, store, CheckoutRequest(customer.user_id, [(ids[0], 1)], str(uuid.uuid4())))
     assert store.stock.levels() == {ids[0]: 5, ids[1]: 3}
     server.start()
 
@@ -173,7 +178,7 @@ def test_mongodb_stopped_between_two_reservations(db, own_mongo, make_user):
     _, ids = _customer_and_products_in(db, store)
     failpoints.install("checkout.after_reserve", server.stop)
     with pytest.raises(Unavailable, match="catalog stopped answering"):
-        checkout.place_order(db, store, customer.user_id, [(i, 1) for i in ids], str(uuid.uuid4()))
+        checkout.place_order(db, store, CheckoutRequest(customer.user_id, [(i, 1) for i in ids], str(uuid.uuid4())))
     failpoints.clear()
     (order,) = db.orders.of_user(customer.user_id, include_failed=True)
     assert order.status == "failed"  # decided at once in PostgreSQL; the hold waits for MongoDB
@@ -196,7 +201,7 @@ def test_mongodb_errors_injected_with_failcommand(db, own_mongo, make_user, erro
     store.client.admin.command("configureFailPoint", "failCommand", mode={"skip": 1, "times": 2},
                                data={"failCommands": ["update"], **error})
     with pytest.raises(Unavailable):
-        checkout.place_order(db, store, customer.user_id, [(i, 1) for i in ids], str(uuid.uuid4()))
+        checkout.place_order(db, store, CheckoutRequest(customer.user_id, [(i, 1) for i in ids], str(uuid.uuid4())))
     store.client.admin.command("configureFailPoint", "failCommand", mode="off")
     assert_invariant_after_recovery(db, store, {ids[0]: 5, ids[1]: 3})
     (order,) = db.orders.of_user(customer.user_id, include_failed=True)
@@ -207,7 +212,8 @@ def test_a_cancellation_while_mongodb_is_down_is_finished_when_it_returns(db, ow
     server, store = own_mongo
     customer = make_user()
     _, ids = _customer_and_products_in(db, store)
-    order_id = checkout.place_order(db, store, customer.user_id, [(ids[0], 2)], str(uuid.uuid4())).order_id
+    order_id = checkout.place_order(db, store,
+                                    CheckoutRequest(customer.user_id, [(ids[0], 2)], str(uuid.uuid4()))).order_id
     server.stop()
     orders.cancel_order(db, store, customer, order_id)  # PostgreSQL records it; the stock waits
     assert db.orders.get(order_id).stock_returned is False

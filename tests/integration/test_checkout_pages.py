@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from shop.domain.accounts import Role
+from shop.services.checkout import CheckoutRequest
 from tests.conftest import csrf_token_from
 
 
@@ -134,7 +135,9 @@ def test_another_shoppers_order_number_is_a_404(client, auth, make_user, make_pr
 
     owner = make_user()
     product = make_product(stock=3)
-    order_id = checkout.place_order(db, store, owner.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4())).order_id
+    order_id = checkout.place_order(db, store,
+                                    CheckoutRequest(owner.user_id, [(str(product["_id"]), 1)],
+                                                    str(uuid.uuid4()))).order_id
     make_user(email="curiosa@example.com")
     auth.login("curiosa@example.com")
     token = csrf_token_from(client.get("/").get_data(as_text=True))

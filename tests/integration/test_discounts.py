@@ -19,6 +19,7 @@ from shop.domain.accounts import Role
 from shop.domain.discounts import NOT_USABLE, DiscountCode
 from shop.domain.errors import Conflict, InvalidInput
 from shop.services import checkout, orders
+from shop.services.checkout import CheckoutRequest
 from shop.services.recovery import recover
 from tests.conftest import csrf_token_from
 from tests.integration.conftest import PASSWORD
@@ -34,8 +35,9 @@ def make_code(db, code="VERANO10", kind="percent", value="10", **extra) -> Disco
 
 
 def place(db, store, user, lines, code=None):
-    return checkout.place_order(db, store, user.user_id, [(str(p["_id"]), q) for p, q in lines], str(uuid.uuid4()),
-                                discount_code=code)
+    return checkout.place_order(db, store,
+                                CheckoutRequest(user.user_id, [(str(p["_id"]), q) for p, q in lines],
+                                                str(uuid.uuid4()), discount_code=code))
 
 
 def uses(db, code="VERANO10") -> tuple[int, int]:
@@ -54,8 +56,9 @@ def test_a_code_with_n_uses_is_used_exactly_n_times_by_200_concurrent_checkouts(
     def buy(customer):
         try:
             barrier.wait(30)
-            placed.append(checkout.place_order(wide, store, customer.user_id, [(str(product["_id"]), 1)],
-                                               str(uuid.uuid4()), discount_code="verano10").order_id)
+            placed.append(checkout.place_order(wide, store,
+                                               CheckoutRequest(customer.user_id, [(str(product["_id"]), 1)],
+                                                               str(uuid.uuid4()), discount_code="verano10")).order_id)
         except Conflict as error:
             refused.append(error)
         except Exception as error:  # noqa: BLE001 - reported below

@@ -15,14 +15,16 @@ from shop.domain.order_effects import Reason
 from shop.domain.orders import OrderStatus
 from shop.domain.taxes import DEFAULT_RATES, split_tax
 from shop.services import checkout, orders
+from shop.services.checkout import CheckoutPolicy, CheckoutRequest
 from tests.conftest import csrf_token_from
 
 CARD = "4242424242424242"
 
 
 def place(db, store, user, *lines):
-    return checkout.place_order(db, store, user.user_id, [(str(p["_id"]), q) for p, q in lines],
-                                str(uuid.uuid4())).order_id
+    return checkout.place_order(db, store,
+                                CheckoutRequest(user.user_id, [(str(p["_id"]), q) for p, q in lines],
+                                                str(uuid.uuid4()))).order_id
 
 
 def invoices(db) -> list[tuple[int, int, int]]:
@@ -40,8 +42,9 @@ def test_each_line_keeps_the_rate_it_was_sold_at_and_its_share_of_the_iva(db, st
     shares, _ = split_tax([(Decimal(21), Decimal("30.00")), (Decimal(4), Decimal("19.95"))])
     assert [items["Taza"].tax_amount, items["Libro"].tax_amount] == shares == [Decimal("5.21"), Decimal("0.77")]
     # a rate changed in the configuration applies to new orders only
-    later = checkout.place_order(db, store, make_user().user_id, [(str(mug["_id"]), 1)], str(uuid.uuid4()),
-                                 tax_rates={**DEFAULT_RATES, "general": Decimal("22")}).order_id
+    later = checkout.place_order(db, store,
+                                 CheckoutRequest(make_user().user_id, [(str(mug["_id"]), 1)], str(uuid.uuid4())),
+                                 CheckoutPolicy(tax_rates={**DEFAULT_RATES, "general": Decimal("22")})).order_id
     assert db.orders.get(later).items[0].tax_rate == Decimal("22.00")
     assert db.orders.get(order_id).items[0].tax_rate in (Decimal("21.00"), Decimal("4.00"))
 

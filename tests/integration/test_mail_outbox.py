@@ -25,6 +25,7 @@ from shop.domain.order_effects import Reason
 from shop.domain.orders import OrderStatus
 from shop.embedded import free_port
 from shop.services import checkout, notifications, orders
+from shop.services.checkout import CheckoutRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,8 +108,9 @@ def plain(row) -> Mail:
 
 
 def place(db, store, user, product, quantity=1) -> int:
-    return checkout.place_order(db, store, user.user_id, [(str(product["_id"]), quantity)],
-                                str(uuid.uuid4())).order_id
+    return checkout.place_order(db, store,
+                                CheckoutRequest(user.user_id, [(str(product["_id"]), quantity)],
+                                                str(uuid.uuid4()))).order_id
 
 
 def outbox(db) -> list[dict]:

@@ -16,6 +16,7 @@ from shop.adapters.payments import SimulatedPaymentProvider
 from shop.domain.accounts import Role
 from shop.domain.refunds import RefundRequest
 from shop.services import checkout, orders
+from shop.services.checkout import CheckoutRequest
 from shop.services.recovery import recover
 from shop.services.refunds import refund_order
 from tests.integration.test_checkout_faults import run_child
@@ -25,8 +26,9 @@ provider = SimulatedPaymentProvider()
 
 
 def place(db, store, user, *lines) -> int:
-    return checkout.place_order(db, store, user.user_id, [(str(p["_id"]), q) for p, q in lines],
-                                str(uuid.uuid4())).order_id
+    return checkout.place_order(db, store,
+                                CheckoutRequest(user.user_id, [(str(p["_id"]), q) for p, q in lines],
+                                                str(uuid.uuid4()))).order_id
 
 
 def rows(db, sql: str, *params) -> list[dict]:

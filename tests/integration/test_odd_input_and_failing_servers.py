@@ -8,6 +8,7 @@ import os
 import pytest
 
 from shop.domain.accounts import Role
+from shop.services.checkout import CheckoutRequest
 from tests.conftest import csrf_token_from
 
 
@@ -218,7 +219,9 @@ def _someone_elses_order_and_a_prober(db, store, auth, make_user, make_product):
 
     owner, prober = make_user(email="owner@example.com"), make_user(email="prober@example.com")
     product = make_product(stock=3)
-    order_id = checkout.place_order(db, store, owner.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4())).order_id
+    order_id = checkout.place_order(db, store,
+                                    CheckoutRequest(owner.user_id, [(str(product["_id"]), 1)],
+                                                    str(uuid.uuid4()))).order_id
     auth.login("prober@example.com")
     return order_id, prober
 

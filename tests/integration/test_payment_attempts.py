@@ -13,6 +13,7 @@ from shop.domain.errors import LimitReached
 from shop.domain.payments import PaymentAttemptLimits
 from shop.services import checkout
 from shop.services import orders as order_service
+from shop.services.checkout import CheckoutRequest
 from tests.conftest import csrf_token_from
 
 DECLINED, GOOD = "4000000000000002", "4242424242424242"
@@ -26,7 +27,8 @@ def customer(auth, make_user):
 
 
 def _order(db, store, user, product) -> int:
-    return checkout.place_order(db, store, user.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4())).order_id
+    return checkout.place_order(db, store,
+                                CheckoutRequest(user.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4()))).order_id
 
 
 def _pay(client, order_id, card):

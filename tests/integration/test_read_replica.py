@@ -12,6 +12,7 @@ import pytest
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import Role
 from shop.services import accounts, checkout
+from shop.services.checkout import CheckoutRequest
 from tests.conftest import _admin, _with_database, csrf_token_from
 from tests.integration.conftest import PASSWORD
 
@@ -37,8 +38,9 @@ def test_staff_lists_read_the_replica_and_actions_use_the_primary(settings, db, 
         cur.execute("INSERT INTO orders (user_id, total_amount, status) VALUES (1, 5, 'paid')")
     make_user(role=Role.ADMIN, email="admin@example.com")
     buyer = make_user(email="en-primaria@example.com")
-    order_id = checkout.place_order(db, store, buyer.user_id, [(str(make_product(stock=2)["_id"]), 1)],
-                                    str(uuid.uuid4())).order_id
+    order_id = checkout.place_order(db, store,
+                                    CheckoutRequest(buyer.user_id, [(str(make_product(stock=2)["_id"]), 1)],
+                                                    str(uuid.uuid4()))).order_id
     app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False},
                      settings=dataclasses.replace(settings, database_read_url=replica.url))
     try:

@@ -16,6 +16,7 @@ from shop.domain.errors import Conflict, InvalidInput, NotFound
 from shop.domain.orders import OrderStatus
 from shop.domain.refunds import RefundRequest
 from shop.services import checkout, orders, reports
+from shop.services.checkout import CheckoutRequest
 from shop.services.recovery import recover
 from shop.services.refunds import refund_order, restock_refund
 from tests.conftest import csrf_token_from
@@ -29,8 +30,9 @@ def paid_order(db, store, make_product, make_user):
     mug = make_product(name="Taza", price="10.00", stock=10)
     book = make_product(name="Libro", price="19.95", stock=10, tax_class="super_reduced")
     customer, admin = make_user(), make_user(role=Role.ADMIN)
-    order_id = checkout.place_order(db, store, customer.user_id, [(str(mug["_id"]), 3), (str(book["_id"]), 2)],
-                                    str(uuid.uuid4())).order_id
+    order_id = checkout.place_order(db, store,
+                                    CheckoutRequest(customer.user_id, [(str(mug["_id"]), 3), (str(book["_id"]), 2)],
+                                                    str(uuid.uuid4()))).order_id
     orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, CARD)
     items = {i.product_name: i for i in db.orders.get(order_id).items}
     return {"order_id": order_id, "admin": admin, "customer": customer, "mug": mug, "book": book, "items": items}
@@ -68,8 +70,8 @@ def test_refund_money_follows_the_discount_and_never_loses_a_cent(db, store, mak
     db.discounts.create(DiscountCode("MENOS10", "fixed", Decimal("10.00")))
     product = make_product(price="10.00", stock=10)
     customer, admin = make_user(), make_user(role=Role.ADMIN)
-    order_id = checkout.place_order(db, store, customer.user_id, [(str(product["_id"]), 3)], str(uuid.uuid4()),
-                                    discount_code="MENOS10").order_id  # 30,00 − 10,00 = 20,00 for 3 units
+    wanted = CheckoutRequest(customer.user_id, [(str(product["_id"]), 3)], str(uuid.uuid4()), discount_code="MENOS10")
+    order_id = checkout.place_order(db, store, wanted).order_id  # 30,00 − 10,00 = 20,00 for 3 units
     orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, CARD)
     item = db.orders.get(order_id).items[0]
     o = {"order_id": order_id, "admin": admin, "items": {"x": item}}
@@ -164,8 +166,9 @@ def test_only_admins_refund_and_only_paid_orders(db, store, make_product, make_u
     with pytest.raises(NotFound):
         refund(db, store, paid_order, {"Taza": 1}, actor=paid_order["customer"])
     product = make_product(stock=5)
-    pending = checkout.place_order(db, store, paid_order["customer"].user_id, [(str(product["_id"]), 1)],
-                                   str(uuid.uuid4())).order_id
+    pending = checkout.place_order(db, store,
+                                   CheckoutRequest(paid_order["customer"].user_id, [(str(product["_id"]), 1)],
+                                                   str(uuid.uuid4()))).order_id
     item = db.orders.get(pending).items[0]
     with pytest.raises(Conflict, match="Only paid or shipped"):
         refund(db, store, {"order_id": pending, "admin": paid_order["admin"], "items": {"x": item}}, {"x": 1})

@@ -12,6 +12,7 @@ from pymongo import MongoClient
 from shop.adapters.mongo import MongoStore
 from shop.services import checkout, orders
 from shop.services.catalog import add_products
+from shop.services.checkout import CheckoutRequest
 from tests.integration.invariant import assert_invariant_after_recovery
 
 
@@ -29,7 +30,7 @@ def test_a_checkout_and_a_cancellation_under_majority_writes_and_reads(servers, 
                                   "attributes": {}}])
         product_id = str(store.products.find_one({"name": "Réplica"})["_id"])
         buyer = make_user()
-        placed = checkout.place_order(db, store, buyer.user_id, [(product_id, 3)], str(uuid.uuid4()))
+        placed = checkout.place_order(db, store, CheckoutRequest(buyer.user_id, [(product_id, 3)], str(uuid.uuid4())))
         orders.cancel_order(db, store, buyer, placed.order_id)
         assert store.stock.levels()[product_id] == 4
         assert_invariant_after_recovery(db, store, {product_id: 4})

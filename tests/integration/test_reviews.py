@@ -8,11 +8,14 @@ import pytest
 from shop.adapters.payments import SimulatedPaymentProvider
 from shop.domain.accounts import Role
 from shop.services import checkout, orders
+from shop.services.checkout import CheckoutRequest
 from tests.conftest import csrf_token_from
 
 
 def buy_and_pay(db, store, user, product):
-    order_id = checkout.place_order(db, store, user.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4())).order_id
+    order_id = checkout.place_order(db, store,
+                                    CheckoutRequest(user.user_id, [(str(product["_id"]), 1)],
+                                                    str(uuid.uuid4()))).order_id
     orders.pay_order(db, SimulatedPaymentProvider(), user, order_id, "4242424242424242")
 
 
@@ -58,7 +61,8 @@ def test_the_average_comes_from_every_visible_review(client, db, store, buyer, m
 def test_someone_who_did_not_buy_cannot_review(client, auth, make_user, make_product, store, db):
     product = make_product(stock=3)
     user = make_user(role=Role.CUSTOMER, email="curiosa@example.com")
-    checkout.place_order(db, store, user.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4()))  # not paid
+    checkout.place_order(db, store,
+                         CheckoutRequest(user.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4())))  # not paid
     auth.login("curiosa@example.com")
     html = client.get(f"/products/{product['_id']}").get_data(as_text=True)
     assert 'name="rating"' not in html

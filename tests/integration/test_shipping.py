@@ -16,6 +16,7 @@ from shop.domain.shipping import parse_address
 from shop.domain.taxes import order_tax_totals
 from shop.services import checkout, orders
 from shop.services import shipping as shipping_service
+from shop.services.checkout import CheckoutRequest
 from shop.services.refunds import refund_order
 from tests.conftest import csrf_token_from
 
@@ -33,8 +34,9 @@ def ships(db):
 
 def buy(db, store, user, product, quantity, address_id, method_id):
     choice = shipping_service.shipping_choice(db, user.user_id, str(address_id), str(method_id))
-    return checkout.place_order(db, store, user.user_id, [(str(product["_id"]), quantity)], str(uuid.uuid4()),
-                                shipping=choice)
+    return checkout.place_order(db, store,
+                                CheckoutRequest(user.user_id, [(str(product["_id"]), quantity)], str(uuid.uuid4()),
+                                                shipping=choice))
 
 
 def test_an_order_keeps_the_address_and_the_method_as_chosen(db, store, ships, make_product, make_user):
@@ -64,8 +66,9 @@ def test_shipping_is_free_from_its_amount_after_the_discount(db, store, ships, m
     product = make_product(price="55.00", stock=10)
     assert buy(db, store, customer, product, 1, home, ships["standard"]).total == Decimal("55.00")  # free
     choice = shipping_service.shipping_choice(db, customer.user_id, str(home), str(ships["standard"]))
-    discounted = checkout.place_order(db, store, customer.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4()),
-                                      shipping=choice, discount_code="DIEZ")
+    discounted = checkout.place_order(db, store,
+                                      CheckoutRequest(customer.user_id, [(str(product["_id"]), 1)],
+                                                      str(uuid.uuid4()), shipping=choice, discount_code="DIEZ"))
     assert discounted.total == Decimal("49.50") + Decimal("4.95")  # 49,50 of goods: under 50, shipping paid
 
 

@@ -11,6 +11,7 @@ import pytest
 from shop.domain.accounts import Role
 from shop.domain.errors import Conflict
 from shop.services import catalog, checkout
+from shop.services.checkout import CheckoutRequest
 from tests.integration.invariant import units_in_live_orders
 
 
@@ -34,7 +35,7 @@ def test_stock_adjustments_during_purchases_lose_no_update_and_never_go_below_ze
         start.wait()
         for _ in range(2):
             with contextlib.suppress(Conflict):  # out of stock at that moment: a correct outcome
-                checkout.place_order(db, store, user.user_id, [(product_id, 1)], str(uuid.uuid4()))
+                checkout.place_order(db, store, CheckoutRequest(user.user_id, [(product_id, 1)], str(uuid.uuid4())))
 
     def adjust(delta):
         start.wait()

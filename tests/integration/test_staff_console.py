@@ -13,6 +13,7 @@ import pytest
 
 from shop.domain.accounts import Role
 from shop.services import checkout
+from shop.services.checkout import CheckoutRequest
 from shop.web.extensions import get_audit_log
 from tests.conftest import csrf_token_from
 
@@ -44,7 +45,9 @@ def auditor(auth, make_user):
 
 
 def place(db, store, user, product, quantity=1):
-    return checkout.place_order(db, store, user.user_id, [(str(product["_id"]), quantity)], str(uuid.uuid4())).order_id
+    return checkout.place_order(db, store,
+                                CheckoutRequest(user.user_id, [(str(product["_id"]), quantity)],
+                                                str(uuid.uuid4()))).order_id
 
 
 # --- products -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from shop.domain.filters import AuditFilter, OrderFilter, PaymentFilter, RowPosi
 from shop.domain.orders import OrderStatus
 from shop.services import staff_lists
 from shop.services.audit import AuditLog
+from shop.services.checkout import CheckoutRequest
 
 STATUSES = ["pending", "paid", "shipped", "cancelled", "failed"]
 
@@ -294,8 +295,9 @@ def test_the_low_stock_list_equals_a_recount_after_sales_cancellations_and_resto
         action = rng.random()
         if action < 0.6:
             try:
-                placed = checkout.place_order(db, store, customer.user_id, [(str(product["_id"]), 1)],
-                                              str(uuid.uuid4())).order_id
+                placed = checkout.place_order(db, store,
+                                              CheckoutRequest(customer.user_id, [(str(product["_id"]), 1)],
+                                                              str(uuid.uuid4()))).order_id
             except Conflict:  # out of stock: refused, nothing changed
                 pass
             else:
@@ -348,7 +350,7 @@ def test_the_dashboards_daily_totals_equal_a_recount_of_the_orders(db, store, ma
     customer, admin = make_user(), make_user(role=Role.ADMIN)
     for _ in range(30):
         lines = [(str(p["_id"]), rng.randint(1, 3)) for p in rng.sample(products, rng.randint(1, 3))]
-        order_id = checkout.place_order(db, store, customer.user_id, lines, str(uuid.uuid4())).order_id
+        order_id = checkout.place_order(db, store, CheckoutRequest(customer.user_id, lines, str(uuid.uuid4()))).order_id
         roll = rng.random()
         if roll < 0.4:
             orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, "4242424242424242")

@@ -2,6 +2,8 @@
 
 import pytest
 
+from shop.services.checkout import CheckoutRequest
+
 
 @pytest.fixture
 def product_id(make_product):
@@ -80,7 +82,8 @@ def test_return_markers_are_forgotten_an_hour_after_the_stock_is_back_and_not_be
     customer, admin = make_user(), make_user(role=Role.ADMIN)
 
     def place():
-        return checkout.place_order(db, store, customer.user_id, [(pid, 1)], str(uuid.uuid4())).order_id
+        return checkout.place_order(db, store,
+                                    CheckoutRequest(customer.user_id, [(pid, 1)], str(uuid.uuid4()))).order_id
 
     cancelled = place()
     orders.cancel_order(db, store, customer, cancelled)

@@ -13,6 +13,7 @@ from shop.domain.errors import LimitReached
 from shop.domain.orders import UnpaidLimits
 from shop.services import checkout
 from shop.services import orders as order_service
+from shop.services.checkout import CheckoutPolicy, CheckoutRequest
 from tests.conftest import csrf_token_from
 from tests.integration.test_checkout_pages import product_form
 
@@ -69,8 +70,10 @@ def test_concurrent_checkouts_of_one_account_never_pass_the_limit_together(db, s
 
     def buy():
         try:
-            checkout.place_order(db, store, customer.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4()),
-                                 limits=limits, client_address="192.0.2.1")
+            checkout.place_order(db, store,
+                                 CheckoutRequest(customer.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4()),
+                                                 client_address="192.0.2.1"),
+                                 CheckoutPolicy(limits=limits))
             outcomes.append("placed")
         except LimitReached:
             outcomes.append("refused")
@@ -90,8 +93,10 @@ def test_one_address_is_limited_across_accounts(db, store, make_user, make_produ
     buyers = [make_user() for _ in range(3)]
 
     def buy(user, address):
-        return checkout.place_order(db, store, user.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4()),
-                                    limits=limits, client_address=address)
+        return checkout.place_order(db, store,
+                                    CheckoutRequest(user.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4()),
+                                                    client_address=address),
+                                    CheckoutPolicy(limits=limits))
 
     buy(buyers[0], "203.0.113.7")
     buy(buyers[1], "203.0.113.7")
@@ -105,8 +110,12 @@ def test_a_replayed_checkout_is_answered_even_at_the_limit(db, store, make_user,
     product = make_product(stock=100)
     limits = UnpaidLimits(orders_per_account=1, units_per_account=0, orders_per_address=0, units_per_address=0)
     key = str(uuid.uuid4())
-    first = checkout.place_order(db, store, customer.user_id, [(str(product["_id"]), 1)], key, limits=limits)
-    again = checkout.place_order(db, store, customer.user_id, [(str(product["_id"]), 1)], key, limits=limits)
+    first = checkout.place_order(db, store,
+                                 CheckoutRequest(customer.user_id, [(str(product["_id"]), 1)], key),
+                                 CheckoutPolicy(limits=limits))
+    again = checkout.place_order(db, store,
+                                 CheckoutRequest(customer.user_id, [(str(product["_id"]), 1)], key),
+                                 CheckoutPolicy(limits=limits))
     assert again.order_id == first.order_id and not again.created
 
 

@@ -13,6 +13,7 @@ import pytest
 from shop.domain.errors import Conflict, Unavailable
 from shop.domain.orders import OutOfStock
 from shop.services import checkout
+from shop.services.checkout import CheckoutRequest
 from tests.unit.fakes import FakeDatabase, FakeLedger, FakeStock, FakeStore
 
 
@@ -28,7 +29,8 @@ def stock():
 
 def buy(ledger, stock, *lines, key=None, settlements=None):
     cart = [(stock.id_of(name), n) for name, n in lines]
-    return checkout.place_order(FakeDatabase(ledger), FakeStore(stock), 7, cart, key or str(uuid.uuid4()),
+    return checkout.place_order(FakeDatabase(ledger), FakeStore(stock),
+                                CheckoutRequest(7, cart, key or str(uuid.uuid4())),
                                 settlements=settlements)
 
 
