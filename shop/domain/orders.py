@@ -27,8 +27,7 @@ from shop.domain.accounts import Role, User
 from shop.domain.catalog import Product, parse_product_id
 from shop.domain.discounts import DiscountCode
 from shop.domain.errors import N_, Conflict, InvalidInput, LimitReached
-from shop.domain.json import JsonObject
-from shop.domain.shipping import ShippingMethod
+from shop.domain.shipping import ShippingMethod, ShippingSnapshot
 
 MAX_QUANTITY_PER_LINE = 100
 MAX_LINES = 50
@@ -144,17 +143,18 @@ class Order:
     carrier: str | None = None
     tracking_number: str | None = None
     shipped_at: dt.datetime | None = None
-    shipping_address: JsonObject | None = None
-    shipping_method: str | None = None
-    shipping_amount: Decimal = Decimal("0.00")
-    shipping_tax: Decimal = Decimal("0.00")
-    shipping_tax_rate: Decimal | None = None
+    shipping: ShippingSnapshot | None = None  # None: nothing is shipped for a fee (no method chosen)
     shipping_refunded: bool = False
     stock_returned: bool = False  # a cancelled order's units are back in stock
     items: tuple[OrderItem, ...] = ()
     history: tuple[StatusChange, ...] = ()
     payments: tuple[Payment, ...] = ()
     invoice: Invoice | None = None
+
+    @property
+    def shipping_amount(self) -> Decimal:
+        """What the shipping cost (IVA included): 0,00 when free or when nothing was shipped."""
+        return self.shipping.amount if self.shipping is not None else Decimal("0.00")
 
     @property
     def is_placing(self) -> bool:

@@ -96,6 +96,19 @@ class ShippingMethod:
 
 
 @dataclass(frozen=True)
+class ShippingSnapshot:
+    """How a placed order travels, fixed at checkout: the address as it was then (a later edit of
+    the address book changes no order), the method's name, what it cost (IVA included), that IVA
+    and its rate."""
+
+    address: JsonObject
+    method: str
+    amount: Decimal
+    tax: Decimal
+    rate: Decimal | None
+
+
+@dataclass(frozen=True)
 class ShippingChoice:
     """What checkout was asked to ship with: the address and the method, as they were then."""
 

@@ -116,6 +116,7 @@ def order_tax_totals(order: Order) -> list[RateTotal]:
     # A line with a rate always has its tax amount (both are written at the checkout's decision).
     lines = [(item.tax_rate, item.subtotal, cast(Decimal, item.tax_amount))
              for item in order.items if item.tax_rate is not None]
-    if order.shipping_amount and order.shipping_tax_rate is not None:
-        lines.append((order.shipping_tax_rate, order.shipping_amount, order.shipping_tax))
+    shipping = order.shipping
+    if shipping is not None and shipping.amount and shipping.rate is not None:
+        lines.append((shipping.rate, shipping.amount, shipping.tax))
     return rate_totals(lines)

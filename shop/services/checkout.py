@@ -41,7 +41,7 @@ from shop.domain.orders import (
     priced_lines,
     request_hash,
 )
-from shop.domain.shipping import ShippingChoice
+from shop.domain.shipping import ShippingChoice, ShippingSnapshot
 from shop.domain.taxes import DEFAULT_RATES
 from shop.services.ports import Ledgers, StockStore
 
@@ -151,9 +151,8 @@ def place_order(db: Ledgers, store: StockStore, request: CheckoutRequest, policy
     lines, shipping_amount, shipping_tax = priced_lines(
         lines, _discount_for(db, store, order_id, placing.discount, lines), shipping.method if shipping else None,
         tax_rates["general"])
-    shipped = None if shipping is None else {
-        "address": shipping.address.snapshot(), "method": shipping.method.name, "amount": shipping_amount,
-        "tax": shipping_tax, "rate": tax_rates["general"]}
+    shipped = None if shipping is None else ShippingSnapshot(
+        shipping.address.snapshot(), shipping.method.name, shipping_amount, shipping_tax, tax_rates["general"])
 
     try:
         committed = db.orders.decide_placing(order_id, OrderStatus.PENDING, lines=lines,

@@ -16,11 +16,11 @@ from decimal import Decimal
 from typing import Protocol
 
 from shop.domain.catalog import Product
-from shop.domain.json import JsonObject
 from shop.domain.order_effects import Effects, Reason
 from shop.domain.orders import HeldUnpaid, Order, OrderItem, OrderLine, OrderStatus, Payment, PaymentStatus, Placing
 from shop.domain.payments import ChargeResult, RefundResult
 from shop.domain.refunds import Refund, RefundableLine, RefundedTotals, RestockLine
+from shop.domain.shipping import ShippingSnapshot
 
 
 class OrderLedger(Protocol):
@@ -33,7 +33,7 @@ class OrderLedger(Protocol):
 
     def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
                        lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
-                       changed_by: int | None = None, shipping: JsonObject | None = None,
+                       changed_by: int | None = None, shipping: ShippingSnapshot | None = None,
                        reason_code: Reason | None = None) -> bool: ...
 
     def get(self, order_id: int) -> Order | None: ...

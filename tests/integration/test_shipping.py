@@ -49,10 +49,10 @@ def test_an_order_keeps_the_address_and_the_method_as_chosen(db, store, ships, m
     db.shipping.delete_address(customer.user_id, home)
     db.shipping.set_method_active(ships["standard"], False)
     order = db.orders.get(result.order_id)
-    assert order.shipping_address["street"] == "Calle Mayor 1" and order.shipping_method == "Estándar"
+    assert order.shipping.address["street"] == "Calle Mayor 1" and order.shipping.method == "Estándar"
     assert (order.shipping_amount, order.total_amount) == (Decimal("4.95"), Decimal("24.95"))
     # 21 % on 20,00 + 4,95: base 20,62, IVA 4,33; the shipping's share 0,86
-    assert order.shipping_tax == Decimal("0.86")
+    assert order.shipping.tax == Decimal("0.86")
     assert [(t.rate, t.base, t.tax) for t in order_tax_totals(order)] == [(Decimal("21.00"), Decimal("20.62"),
                                                                             Decimal("4.33"))]
 

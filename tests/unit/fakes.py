@@ -20,10 +20,10 @@ from typing import Any
 from shop.adapters.errors import DatabaseError, StoreError
 from shop.domain import markers
 from shop.domain.catalog import Product
-from shop.domain.json import JsonObject
 from shop.domain.order_effects import Effects, MailKind, Reason, effects_of
 from shop.domain.orders import HeldUnpaid, Order, OrderItem, OrderLine, OrderStatus, Payment, PaymentStatus, Placing
 from shop.domain.refunds import Refund, RefundableLine, RefundedTotals, RestockLine
+from shop.domain.shipping import ShippingSnapshot
 from shop.services.ports import Ledgers, OrderRecords, ReturnsStore, StockStore
 
 
@@ -68,7 +68,7 @@ class FakeLedger:
 
     def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
                        lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
-                       changed_by: int | None = None, shipping: JsonObject | None = None,
+                       changed_by: int | None = None, shipping: ShippingSnapshot | None = None,
                        reason_code: Reason | None = None) -> bool:
         if self.fail_next_decision:
             self.fail_next_decision = False
@@ -80,9 +80,9 @@ class FakeLedger:
                                 line.tax_rate, line.tax_amount, line.discount_amount)
                       for n, line in enumerate(lines or [], start=1))
         self.rows[order_id] = replace(order, status=outcome, failure_reason=reason, items=items,
-                                      shipping_amount=(shipping or {}).get("amount", Decimal("0.00")),
+                                      shipping=shipping,
                                       total_amount=sum((line.subtotal for line in lines or []), Decimal("0.00"))
-                                      + (shipping or {}).get("amount", Decimal("0.00")))
+                                      + (shipping.amount if shipping else Decimal("0.00")))
         self.decisions.append((order_id, outcome.value))
         return True
 
@@ -102,7 +102,8 @@ class FakeLedger:
                       for n, (pid, units) in enumerate(sorted(lines.items()), start=1))
         total = sum((item.subtotal for item in items), Decimal("0.00")) + shipping
         self.rows[order_id] = Order(order_id, user_id, status, total, dt.datetime.now(dt.UTC), items=items,
-                                    shipping_amount=shipping, expires_at=expires_at)
+                                    shipping=ShippingSnapshot({}, "Estándar", shipping, Decimal("0.00"), Decimal("21"))
+                                    if shipping else None, expires_at=expires_at)
         return self.rows[order_id]
 
     def items(self, order_id: int) -> list[OrderItem]:

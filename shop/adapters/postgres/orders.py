@@ -33,6 +33,7 @@ from shop.domain.orders import (
     StatusChange,
 )
 from shop.domain.refunds import Refund, RefundableLine, RefundedTotals
+from shop.domain.shipping import ShippingSnapshot
 
 
 @translates_errors
@@ -115,7 +116,7 @@ class Orders:
 
     def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
                        lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
-                       changed_by: int | None = None, shipping: dict | None = None,
+                       changed_by: int | None = None, shipping: ShippingSnapshot | None = None,
                        reason_code: Reason | None = None) -> bool:
         """The decision point: move an order out of `placing`, if nobody else has yet.
 
@@ -126,11 +127,10 @@ class Orders:
         `placed` for a commit, `checkout_failed` by default for a failure.
         """
         lines = lines or []
-        shipping = shipping or {}
         if reason_code is None:
             reason_code = Reason.PLACED if outcome is OrderStatus.PENDING else Reason.CHECKOUT_FAILED
         effects = effects_of(OrderStatus.PLACING, outcome, reason_code)
-        total = sum((line.subtotal for line in lines), Decimal("0.00")) + shipping.get("amount", Decimal("0.00"))
+        total = sum((line.subtotal for line in lines), Decimal("0.00")) + (shipping.amount if shipping else 0)
         # Only the effects this decision has are in the statement (a smaller statement to plan).
         effect_parts = []
         if effects.mail is not None:
@@ -178,9 +178,9 @@ class Orders:
                    SELECT user_id FROM decided""".replace("{effects}", "\n                   ".join(effect_parts)),
                 {"fence": BACKUP_FENCE_KEY, "outcome": outcome.value, "reason": reason, "total": total,
                  "reason_code": reason_code.value, "mail": effects.mail.value if effects.mail else None,
-                 "ship_to": json.dumps(shipping["address"]) if shipping else None,
-                 "ship_by": shipping.get("method"), "ship_amount": shipping.get("amount", 0),
-                 "ship_tax": shipping.get("tax", 0), "ship_rate": shipping.get("rate"),
+                 "ship_to": json.dumps(shipping.address) if shipping else None,
+                 "ship_by": shipping.method if shipping else None, "ship_amount": shipping.amount if shipping else 0,
+                 "ship_tax": shipping.tax if shipping else 0, "ship_rate": shipping.rate if shipping else None,
                  "ttl": pending_ttl_minutes,
                  "order_id": order_id, "changed_by": changed_by,
                  "ids": [ln.product_id for ln in lines], "names": [ln.product_name for ln in lines],
@@ -397,14 +397,19 @@ class LockedOrder:
 
 # --- rows to the domain's Order (the one place statuses become enums) ------------------------------
 
-_ORDER_FIELDS = frozenset(f.name for f in dataclasses.fields(Order)) - {"items", "history", "payments", "invoice"}
+_ORDER_FIELDS = frozenset(f.name for f in dataclasses.fields(Order)) - {"items", "history", "payments", "invoice",
+                                                                        "shipping"}
 _ITEM_FIELDS = frozenset(f.name for f in dataclasses.fields(OrderItem))
 
 
 def order_of(row: dict, **parts) -> Order:
     """An `orders` row (and, by keyword, its items, history, payments, invoice) as an Order."""
     fields = {name: value for name, value in row.items() if name in _ORDER_FIELDS}
-    return Order(**{**fields, "status": OrderStatus(row["status"])}, **parts)
+    shipping = None
+    if row.get("shipping_method") is not None:
+        shipping = ShippingSnapshot(row["shipping_address"], row["shipping_method"], row["shipping_amount"],
+                                    row["shipping_tax"], row["shipping_tax_rate"])
+    return Order(**{**fields, "status": OrderStatus(row["status"])}, shipping=shipping, **parts)
 
 
 def _item(row: dict) -> OrderItem:
