@@ -3,6 +3,9 @@ the machine is busy."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+
 MAX_ATTEMPTS = 8
 FIRST_RETRY_SECONDS = 30
 LONGEST_RETRY_SECONDS = 3600
@@ -27,3 +30,35 @@ def mails_this_pass(cpu_busy_percent: float | None) -> int:
     if cpu_busy_percent is not None and cpu_busy_percent >= BUSY_CPU_PERCENT:
         return MAILS_PER_BUSY_PASS
     return MAILS_PER_PASS
+
+
+@dataclass(frozen=True)
+class MailLine:
+    """A line of an order as its mails list it."""
+
+    product_name: str
+    unit_price: Decimal
+    quantity: int
+    discount_amount: Decimal
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.unit_price * self.quantity - self.discount_amount
+
+
+@dataclass(frozen=True)
+class OrderForMail:
+    """What an order's mails show: its totals, how it travels and was paid, its lines, the customer's
+    name (read for a whole batch of mails at once)."""
+
+    order_id: int
+    full_name: str
+    total_amount: Decimal
+    refunded_amount: Decimal
+    discount_code: str | None
+    carrier: str | None
+    tracking_number: str | None
+    shipping_method: str | None
+    shipping_amount: Decimal
+    payment_method: str | None
+    items: tuple[MailLine, ...] = ()

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from shop.domain.errors import N_, InvalidInput
 
 MAX_REVIEW_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class Review:
+    """A customer's rating of a product they bought, as stored (one per customer and product)."""
+
+    review_id: str
+    product_id: str
+    user_id: int
+    author: str
+    rating: int
+    text: str
+    created_at: dt.datetime
+    hidden: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import Role, User
 from shop.domain.catalog import parse_product_id
 from shop.domain.errors import N_, Conflict, InvalidInput, NotFound
-from shop.domain.json import JsonObject
-from shop.domain.reviews import parse_review
+from shop.domain.reviews import Review, parse_review
 
 
 def may_review(db: PostgresDatabase, user: User | None, product_id: str) -> bool:
@@ -27,7 +26,7 @@ def write_review(db: PostgresDatabase, store: MongoStore, user: User, raw_produc
     store.reviews.save(product_id, user.user_id, user.full_name, review.rating, review.text)
 
 
-def hide_review(store: MongoStore, raw_review_id: str) -> JsonObject:
+def hide_review(store: MongoStore, raw_review_id: str) -> Review:
     try:
         review_id = parse_product_id(raw_review_id)  # the same ObjectId form
     except InvalidInput:

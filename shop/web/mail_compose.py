@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from flask import Flask, render_template
 from flask_babel import force_locale, gettext
@@ -11,6 +12,7 @@ from flask_babel import force_locale, gettext
 from shop.adapters.mail import Mail
 from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres.mail_outbox import OutboxMail
+from shop.domain.notifications import OrderForMail
 from shop.domain.order_effects import MailKind
 from shop.services.notifications import Composer
 
@@ -44,14 +46,14 @@ def order_mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
                 except Exception as error:  # one bad row must not stop the batch  # noqa: BLE001
                     yield error
 
-    def _order_mail(row: OutboxMail, orders: dict[int, dict]) -> Mail:
+    def _order_mail(row: OutboxMail, orders: dict[int, OrderForMail]) -> Mail:
         if row.kind not in ORDER_MAIL_KINDS or row.order_id is None:
             raise ValueError(f"no template for mail kind {row.kind!r}")
         order = orders.get(row.order_id)
         if order is None:
             raise ValueError(f"order {row.order_id} of mail {row.mail_id} does not exist")
-        context = {"kind": row.kind, "order": order, "customer_name": order["full_name"],
-                   "subject": _subject(row.kind, row.order_id)}
+        context: dict[str, Any] = {"kind": row.kind, "order": order, "customer_name": order.full_name,
+                                   "subject": _subject(row.kind, row.order_id)}
         # What happened, as plain text (it holds what staff typed, such as the carrier): the HTML
         # mail shows it through an escaping {{ }}, never by including a text template into HTML.
         context["news"] = render_template("mail/_order_news.txt", **context).strip()

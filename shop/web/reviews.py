@@ -35,8 +35,8 @@ def write(product_id: str):
 @roles_required(Role.ADMIN)
 def hide(review_id: str):
     review = review_service.hide_review(get_store(), review_id)
-    forget_product(str(review["product_id"]))
-    audit("review.hidden", f"review:{review_id}", product=str(review["product_id"]), author=review["user_id"],
-          rating=review["rating"])
+    forget_product(review.product_id)
+    audit("review.hidden", f"review:{review_id}", product=review.product_id, author=review.user_id,
+          rating=review.rating)
     flash(gettext("The review is hidden."), "info")
-    return redirect(url_for("catalog.product", product_id=str(review["product_id"]), _anchor="reviews"), 303)
+    return redirect(url_for("catalog.product", product_id=review.product_id, _anchor="reviews"), 303)

@@ -8,6 +8,13 @@ import datetime as dt
 from bson import ObjectId
 
 from shop.adapters.mongo.errors import translates_errors
+from shop.domain.reviews import Review
+
+
+def _review(doc: dict) -> Review:
+    return Review(review_id=str(doc["_id"]), product_id=str(doc["product_id"]), user_id=doc["user_id"],
+                  author=doc.get("author", ""), rating=doc["rating"], text=doc.get("text", ""),
+                  created_at=doc["created_at"], hidden=bool(doc.get("hidden")))
 
 
 @translates_errors
@@ -33,19 +40,20 @@ class Reviews:
         ]))
         return (rows[0]["average"], rows[0]["count"]) if rows else (None, 0)
 
-    def of(self, product_id: str, *, include_hidden: bool = False, limit: int = 50) -> list[dict]:
+    def of(self, product_id: str, *, include_hidden: bool = False, limit: int = 50) -> list[Review]:
         query: dict = {"product_id": ObjectId(product_id)}
         if not include_hidden:
             query["hidden"] = {"$ne": True}
         docs = self.collection.find(query).sort([("created_at", -1), ("_id", -1)]).limit(limit)
-        return [{**doc, "review_id": str(doc["_id"])} for doc in docs]
+        return [_review(doc) for doc in docs]
 
-    def by(self, product_id: str, user_id: int) -> dict | None:
-        return self.collection.find_one({"product_id": ObjectId(product_id), "user_id": user_id})
+    def by(self, product_id: str, user_id: int) -> Review | None:
+        doc = self.collection.find_one({"product_id": ObjectId(product_id), "user_id": user_id})
+        return _review(doc) if doc else None
 
-    def hide(self, review_id: str) -> dict | None:
+    def hide(self, review_id: str) -> Review | None:
         """Hide a review; returns it as it was, or None if there is no such review."""
         before = self.collection.find_one({"_id": ObjectId(review_id)})
         if before is not None:
             self.collection.update_one({"_id": ObjectId(review_id)}, {"$set": {"hidden": True}})
-        return before
+        return _review(before) if before else None

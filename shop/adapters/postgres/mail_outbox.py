@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shop.adapters.postgres.errors import translates_errors
+from shop.domain.notifications import MailLine, OrderForMail
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class MailOutbox:
                    RETURNING mail_id, kind, order_id, to_address, language, attempts, user_id""", (limit,))
             return sorted((OutboxMail(**row) for row in cur.fetchall()), key=lambda mail: mail.mail_id)
 
-    def orders_for_mail(self, order_ids: list[int]) -> dict[int, dict]:
+    def orders_for_mail(self, order_ids: list[int]) -> dict[int, OrderForMail]:
         """What order mails show, for several orders at once (a sender's batch): each order's totals,
         lines and customer's name, by order id (one transaction, two statements)."""
         if not order_ids:
@@ -56,12 +57,14 @@ class MailOutbox:
                                      AND p.status = 'succeeded' LIMIT 1) AS payment_method
                            FROM orders o JOIN users u USING (user_id) WHERE o.order_id = ANY(%s)""",
                         (sorted(set(order_ids)),))
-            orders = {row["order_id"]: {**row, "items": []} for row in cur.fetchall()}
+            rows = {row["order_id"]: row for row in cur.fetchall()}
             cur.execute("""SELECT order_id, product_name, unit_price, quantity, discount_amount FROM order_items
-                           WHERE order_id = ANY(%s) ORDER BY order_id, order_item_id""", (list(orders),))
+                           WHERE order_id = ANY(%s) ORDER BY order_id, order_item_id""", (list(rows),))
+            lines: dict[int, list[MailLine]] = {}
             for item in cur.fetchall():
-                orders[item.pop("order_id")]["items"].append(item)
-            return orders
+                lines.setdefault(item.pop("order_id"), []).append(MailLine(**item))
+            return {order_id: OrderForMail(**row, items=tuple(lines.get(order_id, ())))
+                    for order_id, row in rows.items()}
 
     def handing_over(self, mail_id: int) -> bool:
         """The message text is about to be given to the mail server: from here a dead sender leaves
@@ -116,12 +119,6 @@ class MailOutbox:
             cur.execute("UPDATE mail_outbox SET status = %s WHERE mail_id = %s AND status = %s",
                         (to_status, mail_id, from_status))
             return cur.rowcount == 1
-
-    def mails_of_order(self, order_id: int) -> list[dict]:
-        with self._db.transaction() as cur:
-            cur.execute("SELECT mail_id, kind, status, to_address, language, attempts FROM mail_outbox "
-                        "WHERE order_id = %s ORDER BY mail_id", (order_id,))
-            return list(cur.fetchall())
 
     def backlog(self) -> dict[str, tuple[int, float]]:
         """status → (rows, age in seconds of the oldest) for every row not sent yet (for /metrics and
