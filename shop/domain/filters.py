@@ -15,12 +15,13 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from shop.domain.accounts import normalize_email
 from shop.domain.errors import N_, InvalidInput
 from shop.domain.listing import MAX_CURSOR_LENGTH, Listing
-from shop.domain.orders import OrderStatus
+from shop.domain.orders import OrderStatus, PaymentStatus
 
 _ACTION = re.compile(r"^[a-z_]{1,30}(\.[a-z_]{1,30}){0,2}$")
 _TARGET = re.compile(r"^[a-z_]{1,20}:[0-9A-Za-z_.-]{1,64}$")
@@ -262,3 +263,34 @@ def parse_user_filter(args: Mapping[str, list[str]]) -> UserFilter:
     role = _one(args, "role") or None
     email = normalize_email(_one(args, "email")) if _one(args, "email") else None
     return UserFilter(role, email, *_positions(args, "users"), parse_page_size(args))
+
+
+# --- the rows the staff lists show ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OrderRow:
+    """An order in the staff's list of every customer's orders."""
+
+    order_id: int
+    created_at: dt.datetime
+    status: OrderStatus
+    total_amount: Decimal
+    email: str
+    full_name: str
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    """A payment attempt (accepted or declined) in the staff's list of payments."""
+
+    payment_id: int
+    order_id: int
+    created_at: dt.datetime
+    amount: Decimal
+    status: PaymentStatus
+    method: str
+    email: str
+    full_name: str
+    provider_reference: str | None = None
+    card_last4: str | None = None
+    decline_reason: str | None = None

@@ -23,7 +23,9 @@ from shop.domain.errors import N_, InvalidInput
 from shop.domain.filters import (
     AuditFilter,
     OrderFilter,
+    OrderRow,
     PaymentFilter,
+    PaymentRow,
     RowPosition,
     UserFilter,
     day_bounds,
@@ -50,8 +52,8 @@ def _page(rows: list[Any], counted: int, list_filter: OrderFilter | PaymentFilte
 
 # --- orders and payments ------------------------------------------------------------------------------
 
-def _order_position(row: JsonObject) -> RowPosition:
-    return RowPosition("orders", row["order_id"], row["created_at"])
+def _order_position(row: OrderRow) -> RowPosition:
+    return RowPosition("orders", row.order_id, row.created_at)
 
 
 def list_orders(db: PostgresDatabase, order_filter: OrderFilter) -> Listing:
@@ -66,8 +68,8 @@ def list_orders(db: PostgresDatabase, order_filter: OrderFilter) -> Listing:
     return _page(rows, db.lists.count_orders(criteria), order_filter, _order_position)
 
 
-def _payment_position(row: JsonObject) -> RowPosition:
-    return RowPosition("payments", row["payment_id"], row["created_at"])
+def _payment_position(row: PaymentRow) -> RowPosition:
+    return RowPosition("payments", row.payment_id, row.created_at)
 
 
 def list_payments(db: PostgresDatabase, payment_filter: PaymentFilter) -> Listing:

@@ -62,7 +62,7 @@ def test_the_orders_list_never_skips_or_repeats_an_order_while_orders_arrive(db,
 
     seen = walk(staff_lists.list_orders, db, OrderFilter(per_page=7),
                 between_pages=lambda: add_orders(db, customer.user_id, 3, at=dt.datetime.now(dt.UTC)))
-    assert [row["order_id"] for row in seen] == expected  # newer orders appear on page 1, not mid-walk
+    assert [row.order_id for row in seen] == expected  # newer orders appear on page 1, not mid-walk
 
 
 def test_each_orders_filter_pages_through_exactly_its_matches(db, make_user):
@@ -81,7 +81,7 @@ def test_each_orders_filter_pages_through_exactly_its_matches(db, make_user):
                         {"other": other.user_id, "since": dt.datetime.combine(since, dt.time(), dt.UTC),
                          **params})
             expected = [row["order_id"] for row in cur.fetchall()]
-        assert [row["order_id"] for row in walk(staff_lists.list_orders, db, order_filter)] == expected
+        assert [row.order_id for row in walk(staff_lists.list_orders, db, order_filter)] == expected
         assert staff_lists.list_orders(db, order_filter).total == len(expected)
 
 
@@ -103,7 +103,7 @@ def test_the_payments_list_pages_through_every_attempt(db, make_user):
                     "ORDER BY created_at DESC, payment_id DESC")
         declined = [row["payment_id"] for row in cur.fetchall()]
     seen = walk(staff_lists.list_payments, db, PaymentFilter(status="declined", per_page=3))
-    assert [row["payment_id"] for row in seen] == declined
+    assert [row.payment_id for row in seen] == declined
 
 
 def test_totals_are_exact_up_to_a_thousand_then_say_more(db, make_user):

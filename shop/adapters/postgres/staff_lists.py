@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 
 from shop.adapters.postgres.errors import translates_errors
-from shop.domain.filters import RowPosition
+from shop.domain.filters import OrderRow, PaymentRow, RowPosition
 from shop.domain.listing import COUNT_LIMIT
+from shop.domain.orders import OrderStatus, PaymentStatus
 
 _ORDER_FILTERS = """
     (%(status)s::text IS NULL OR o.status = %(status)s)
@@ -51,7 +52,8 @@ def _beyond(after: RowPosition | None, before: RowPosition | None) -> tuple[str,
 def orders_query(criteria: dict, after: RowPosition | None, before: RowPosition | None, limit: int):
     compare, direction, position = _beyond(after, before)
     keyset = f"AND (o.created_at, o.order_id) {compare} (%(at)s, %(row_id)s)" if compare else ""
-    return (f"""SELECT o.*, u.email, u.full_name FROM orders o JOIN users u USING (user_id)
+    return (f"""SELECT o.order_id, o.created_at, o.status, o.total_amount, u.email, u.full_name
+                FROM orders o JOIN users u USING (user_id)
                 WHERE {_ORDER_FILTERS} {keyset}
                 ORDER BY o.created_at {direction}, o.order_id {direction} LIMIT %(limit)s""",  # noqa: S608  # fixed fragments
             {**criteria, **position, "limit": limit})
@@ -99,12 +101,13 @@ class StaffLists:
     # --- orders and payments ----------------------------------------------------------------------
 
     def orders(self, criteria: dict, *, after: RowPosition | None = None, before: RowPosition | None = None,
-               limit: int = 51) -> list[dict]:
+               limit: int = 51) -> list[OrderRow]:
         """Orders matching the criteria (status, email, order_id, since, until) beyond a position,
         with the customer's name and e-mail."""
         with self._db.transaction() as cur:
             cur.execute(*orders_query(criteria, after, before, limit))
-            return list(cur.fetchall())
+            return [OrderRow(row["order_id"], row["created_at"], OrderStatus(row["status"]), row["total_amount"],
+                             row["email"], row["full_name"]) for row in cur.fetchall()]
 
     def count_orders(self, criteria: dict) -> int:
         with self._db.transaction() as cur:
@@ -114,11 +117,11 @@ class StaffLists:
             return cur.fetchone()["n"]
 
     def payments(self, criteria: dict, *, after: RowPosition | None = None, before: RowPosition | None = None,
-                 limit: int = 51) -> list[dict]:
+                 limit: int = 51) -> list[PaymentRow]:
         """Payment attempts (accepted and declined) matching status, since, until beyond a position."""
         with self._db.transaction() as cur:
             cur.execute(*payments_query(criteria, after, before, limit))
-            return list(cur.fetchall())
+            return [PaymentRow(**{**row, "status": PaymentStatus(row["status"])}) for row in cur.fetchall()]
 
     def count_payments(self, criteria: dict) -> int:
         with self._db.transaction() as cur:
