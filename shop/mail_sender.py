@@ -74,13 +74,13 @@ def main() -> int:
     from shop.adapters.mail import mailer_for
     from shop.services.notifications import MailSender
     from shop.web.factory import create_app
-    from shop.web.mail_compose import order_mail_composer
+    from shop.web.mail_compose import mail_composer
     from shop.web.requestlog import configure_logging
 
     configure_logging(settings.log_level, json_lines=settings.is_production)
     app = create_app(settings=settings)
     db = bootstrap.postgres(settings, 1)
-    sender = MailSender(lambda: db, mailer_for(settings), order_mail_composer(app, db),
+    sender = MailSender(lambda: db, mailer_for(settings), mail_composer(app, db),
                         settings.mail_send_interval_seconds)
     log.info("mail sender running (pid %d, %s)", os.getpid(), priority)
     sender.run()  # here, not as a thread: returns once stopped

@@ -217,10 +217,10 @@ def _start_background_threads(settings: Settings, app) -> None:
 def _start_mail_sender_thread(settings: Settings, app) -> None:
     from shop.adapters.mail import mailer_for
     from shop.services.notifications import MailSender
-    from shop.web.mail_compose import order_mail_composer
+    from shop.web.mail_compose import mail_composer
 
     mail_db = bootstrap.postgres(settings, 1)
-    MailSender(lambda: mail_db, mailer_for(settings), order_mail_composer(app, mail_db),
+    MailSender(lambda: mail_db, mailer_for(settings), mail_composer(app, mail_db),
                settings.mail_send_interval_seconds).start()
 
 

@@ -23,6 +23,9 @@ class MailKind(StrEnum):
     ORDER_EXPIRED = "order.expired"
     ORDER_REFUNDED = "order.refunded"
     ACCOUNT_WELCOME = "account.welcome"
+    ACCOUNT_ACTIVATION = "account.activation"  # its link is signed when the mail is written, never stored
+    ACCOUNT_EXISTS = "account.exists"  # someone registered an address that already has an account
+    PASSWORD_RESET = "account.password_reset"  # noqa: S105 - a mail kind; its link is signed when written
 
 
 class Reason(StrEnum):

@@ -19,6 +19,7 @@ from shop.domain.accounts import (
 )
 from shop.domain.errors import N_, Conflict, InvalidCredentials, InvalidInput, NotActivated, NotFound
 from shop.domain.json import JsonObject
+from shop.domain.order_effects import MailKind
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified when the e-mail is unknown, so a failed login takes as long either way.
@@ -58,6 +59,20 @@ def _activation_claims(user: User, password_hash: str) -> JsonObject:
     session epoch it was made with — a later registration, password change or logout everywhere
     makes older links worthless."""
     return {"u": user.user_id, "e": user.email, "f": _fingerprint(password_hash), "s": user.session_epoch}
+
+
+def queue_account_mail(db: PostgresDatabase, kind: MailKind, user: User, language: str | None) -> None:
+    """Send one of an account's mails through the outbox, in `language` (None: the account's own);
+    shop.web.mail_compose writes it, and signs its link then: no link is stored."""
+    db.outbox.queue_account_mail(kind, user.user_id, language)
+
+
+def activation_claims(db: PostgresDatabase, user_id: int) -> JsonObject | None:
+    """What an activation link for the account carries now, or None once it is active (or gone)."""
+    found = db.users.credentials_by_id(user_id)
+    if found is None or found[0].email_verified:
+        return None
+    return _activation_claims(*found)
 
 
 def activate(db: PostgresDatabase, claims: JsonObject) -> User | None:

@@ -32,6 +32,11 @@ ABANDONED_AFTER_SECONDS = 300.0
 BATCH = 20
 
 
+class MailNotNeeded(Exception):  # noqa: N818 - a decision, not a failure
+    """A composer's answer for a row whose mail no longer makes sense (an activation link for an
+    account already active): the row is closed without sending, and not retried."""
+
+
 class Composer(Protocol):
     def __call__(self, rows: Sequence[OutboxMail]) -> Iterable[Mail | Exception]:
         """For each row, in order, its mail or the error that kept it from being written."""
@@ -54,6 +59,7 @@ class DeliveryReport:
     retried: int = 0
     failed: int = 0
     uncertain: int = 0
+    not_needed: int = 0
 
 
 def deliver_outbox(db: PostgresDatabase, mailer: Mailer, compose: Composer, *,
@@ -81,6 +87,11 @@ def deliver_outbox(db: PostgresDatabase, mailer: Mailer, compose: Composer, *,
 def _deliver(db: PostgresDatabase, mailer: MailSession, row: OutboxMail, mail: Mail | Exception,
              report: DeliveryReport) -> None:
     """One claimed row: handed over (after committing `handing_over`), marked sent."""
+    if isinstance(mail, MailNotNeeded):
+        log.info("mail %d (%s) not sent: %s", row.mail_id, row.kind, mail)
+        db.outbox.give_up(row.mail_id, f"not needed: {mail}")
+        report.not_needed += 1
+        return
     if isinstance(mail, Exception):  # a bug in a template must not stop the other mails
         log.error("mail %d (%s) could not be composed", row.mail_id, row.kind, exc_info=mail)
         db.outbox.retry_later(row.mail_id, f"compose: {mail}", retry_delay(row.attempts))

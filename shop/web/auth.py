@@ -10,19 +10,19 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from flask_login import UserMixin, current_user, login_user, logout_user
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature
 
-from shop.adapters.mail import Mail, MailError
 from shop.domain.accounts import User
 from shop.domain.errors import N_, InvalidCredentials, InvalidInput
+from shop.domain.order_effects import MailKind
 from shop.domain.sessions import SessionPolicy, SessionStamp, SessionState
 from shop.services import accounts
 from shop.web.access import public
 from shop.web.auditing import audit
 from shop.web.errors import translate_error
-from shop.web.extensions import get_db, get_mailer, limiter, login_manager, select_locale
+from shop.web.extensions import get_db, limiter, login_manager, select_locale
 from shop.web.forms import LoginForm, LogoutForm, PasswordResetForm, PasswordResetRequestForm, RegisterForm
-from shop.web.links import public_url_for
+from shop.web.links import activation_tokens, reset_tokens
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 log = logging.getLogger(__name__)
@@ -144,10 +144,6 @@ def register_limit() -> str:
     return current_app.config["REGISTER_RATE_LIMIT"]
 
 
-def _activation_tokens() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="account-activation")
-
-
 @bp.route("/register", methods=["GET", "POST"])
 @public
 @limiter.limit(register_limit, methods=["POST"])
@@ -168,11 +164,11 @@ def register():
             if registration.created:  # order e-mails will speak the language the account was made in
                 accounts.remember_language(get_db(), user.user_id, select_locale())
             if registration.activation is not None:
-                _send_activation(user, registration.activation)
+                accounts.queue_account_mail(get_db(), MailKind.ACCOUNT_ACTIVATION, user, select_locale())
                 if registration.created:
                     audit("user.registered", f"user:{user.user_id}", actor=user)
             else:
-                _send_mail(user.email, gettext("You already have an account"), "mail/account_exists.txt", user=user)
+                accounts.queue_account_mail(get_db(), MailKind.ACCOUNT_EXISTS, user, select_locale())
                 audit("user.registration_for_existing_account", f"user:{user.user_id}")
             settings = current_app.config["SHOP_SETTINGS"]
             outbox = None if settings.smtp_host else settings.outbox_dir  # development: say where
@@ -182,30 +178,12 @@ def register():
     return render_template("auth/register.html", form=form), status
 
 
-def _send_activation(user: User, claims: dict) -> None:
-    _send_mail(user.email, gettext("Activate your account"), "mail/activate.txt", user=user,
-               link=public_url_for("auth.activate", token=_activation_tokens().dumps(claims)),
-               hours=current_app.config["ACTIVATION_LINK_HOURS"])
-
-
-def _send_mail(to: str, subject: str, template: str, **context) -> None:
-    """An account mail (text and HTML) in the language of this request; sent at once, not through
-    the outbox: it carries a one-use link, and a link written to a table is one more place a secret lives."""
-    text = render_template(template, **context)
-    paragraphs = [" ".join(block.split()) for block in text.split("\n\n") if block.strip()]
-    html = render_template("mail/_text_as_html.html", subject=subject, paragraphs=paragraphs)
-    try:
-        get_mailer().send(Mail(to, subject, text, html))
-    except MailError as error:  # the person sees the same page; the operator sees why in the log
-        log.error("e-mail %r not sent: %s", subject, error)
-
-
 @bp.get("/activate/<token>")
 @public
 def activate(token: str):
     max_age = current_app.config["ACTIVATION_LINK_HOURS"] * 3600
     try:
-        claims = _activation_tokens().loads(token, max_age=max_age)
+        claims = activation_tokens().loads(token, max_age=max_age)
         user = accounts.activate(get_db(), claims) if isinstance(claims, dict) else None
     except (BadSignature, KeyError, TypeError, ValueError):
         user = None
@@ -219,15 +197,10 @@ def activate(token: str):
     return redirect(url_for("catalog.index"))
 
 
-def _reset_tokens() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
-
-
-def send_password_reset(user: User, claims: dict) -> None:
-    """E-mail `user` a link to set a new password (also used by staff, shop.web.staff_users)."""
-    _send_mail(user.email, gettext("Set a new password"), "mail/password_reset.txt", user=user,
-               link=public_url_for("auth.reset_password", token=_reset_tokens().dumps(claims)),
-               minutes=current_app.config["PASSWORD_RESET_LINK_MINUTES"])
+def send_password_reset(user: User) -> None:
+    """E-mail `user` a link to set a new password, through the outbox (also used by staff,
+    shop.web.staff_users); the link is signed when the mail is written."""
+    accounts.queue_account_mail(get_db(), MailKind.PASSWORD_RESET, user, select_locale())
 
 
 @bp.route("/password-reset", methods=["GET", "POST"])
@@ -239,7 +212,7 @@ def request_password_reset():
     if form.validate_on_submit():
         found = accounts.password_reset_claims(get_db(), email=form.email.data)
         if found is not None:
-            send_password_reset(*found)
+            send_password_reset(found[0])
             audit("password.reset_requested", f"user:{found[0].user_id}", actor=found[0])
         return render_template("auth/reset_sent.html", email=form.email.data.strip()), 200
     return render_template("auth/reset_request.html", form=form), 400 if request.method == "POST" else 200
@@ -251,7 +224,7 @@ def request_password_reset():
 def reset_password(token: str):
     max_age = current_app.config["PASSWORD_RESET_LINK_MINUTES"] * 60
     try:
-        claims = _reset_tokens().loads(token, max_age=max_age)
+        claims = reset_tokens().loads(token, max_age=max_age)
         if not isinstance(claims, dict) or not (str(claims.get("u", "")).isascii() and str(claims["u"]).isdigit()):
             raise BadSignature("malformed claims")
         if not accounts.reset_link_is_current(get_db(), claims):

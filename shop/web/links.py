@@ -7,6 +7,17 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app, url_for
+from itsdangerous import URLSafeTimedSerializer
+
+
+def activation_tokens() -> URLSafeTimedSerializer:
+    """Signs and reads activation links (their claims: shop.services.accounts.activation_claims)."""
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="account-activation")
+
+
+def reset_tokens() -> URLSafeTimedSerializer:
+    """Signs and reads password links (their claims: shop.services.accounts.password_reset_claims)."""
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
 
 
 def public_url_for(endpoint: str, **values) -> str:

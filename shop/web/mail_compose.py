@@ -1,5 +1,7 @@
-"""What the order e-mails say: the outbox row's kind and order, rendered in the customer's language
-(text and HTML). Used by the mail sender outside any request, so it opens its own app context."""
+"""What the shop's e-mails say: an outbox row's kind and its order or account, rendered in the
+customer's language (text and HTML). Used by the mail sender outside any request, so it opens its
+own app context. The links of account mails (activation, new password) are signed here, when the
+mail is written: the outbox row names only the account, so no link is ever stored."""
 
 from __future__ import annotations
 
@@ -14,9 +16,12 @@ from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres.mail_outbox import OutboxMail
 from shop.domain.notifications import OrderForMail
 from shop.domain.order_effects import MailKind
-from shop.services.notifications import Composer
+from shop.services import accounts
+from shop.services.notifications import Composer, MailNotNeeded
+from shop.web.links import activation_tokens, public_url_for, reset_tokens
 
 ORDER_MAIL_KINDS = frozenset(kind for kind in MailKind if kind.startswith("order."))
+ACCOUNT_MAIL_KINDS = frozenset(kind for kind in MailKind if kind.startswith("account."))
 
 
 def _subject(kind: str, order_id: int) -> str:
@@ -30,7 +35,7 @@ def _subject(kind: str, order_id: int) -> str:
     }[MailKind(kind)]
 
 
-def order_mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
+def mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
     """compose(rows) → for each outbox row, its Mail or why it could not be written. A batch's
     orders are read in one transaction and its mails rendered in one app context."""
     base_url = app.config["SHOP_SETTINGS"].base_url
@@ -42,7 +47,7 @@ def order_mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
             for row in rows:
                 try:
                     with force_locale(row.language):
-                        yield _welcome(row) if row.kind == MailKind.ACCOUNT_WELCOME else _order_mail(row, orders)
+                        yield _order_mail(row, orders) if row.kind in ORDER_MAIL_KINDS else _account_mail(row)
                 except Exception as error:  # one bad row must not stop the batch  # noqa: BLE001
                     yield error
 
@@ -60,13 +65,39 @@ def order_mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
         return Mail(row.to_address, context["subject"], render_template("mail/order.txt", **context),
                     render_template("mail/order.html", **context), message_id=f"shop-mail-{row.mail_id}")
 
-    def _welcome(row: OutboxMail) -> Mail:
+    def _account_mail(row: OutboxMail) -> Mail:
+        if row.kind not in ACCOUNT_MAIL_KINDS:
+            raise ValueError(f"no template for mail kind {row.kind!r}")
         user = db.users.get(row.user_id) if row.user_id else None
         if user is None:
-            raise ValueError(f"the account of mail {row.mail_id} does not exist")
-        subject = gettext("Welcome to the shop, %(name)s", name=user.full_name)
-        context = {"subject": subject, "customer_name": user.full_name}
-        return Mail(row.to_address, subject, render_template("mail/welcome.txt", **context),
-                    render_template("mail/welcome.html", **context), message_id=f"shop-mail-{row.mail_id}")
+            raise MailNotNeeded(f"the account of mail {row.mail_id} does not exist any more")
+        message_id = f"shop-mail-{row.mail_id}"
+        if row.kind == MailKind.ACCOUNT_WELCOME:
+            subject = gettext("Welcome to the shop, %(name)s", name=user.full_name)
+            context = {"subject": subject, "customer_name": user.full_name}
+            return Mail(row.to_address, subject, render_template("mail/welcome.txt", **context),
+                        render_template("mail/welcome.html", **context), message_id=message_id)
+        if row.kind == MailKind.ACCOUNT_ACTIVATION:
+            claims = accounts.activation_claims(db, user.user_id)
+            if claims is None:
+                raise MailNotNeeded("the account is already active")
+            return _text_mail(row, gettext("Activate your account"), "mail/activate.txt", user=user,
+                              link=public_url_for("auth.activate", token=activation_tokens().dumps(claims)),
+                              hours=app.config["ACTIVATION_LINK_HOURS"])
+        if row.kind == MailKind.PASSWORD_RESET:
+            found = accounts.password_reset_claims(db, user_id=user.user_id)
+            if found is None:
+                raise MailNotNeeded("the account is not active")
+            return _text_mail(row, gettext("Set a new password"), "mail/password_reset.txt", user=user,
+                              link=public_url_for("auth.reset_password", token=reset_tokens().dumps(found[1])),
+                              minutes=app.config["PASSWORD_RESET_LINK_MINUTES"])
+        return _text_mail(row, gettext("You already have an account"), "mail/account_exists.txt", user=user)
+
+    def _text_mail(row: OutboxMail, subject: str, template: str, **context: Any) -> Mail:
+        """A mail written as text, its HTML made of the same paragraphs."""
+        text = render_template(template, **context)
+        paragraphs = [" ".join(block.split()) for block in text.split("\n\n") if block.strip()]
+        html = render_template("mail/_text_as_html.html", subject=subject, paragraphs=paragraphs)
+        return Mail(row.to_address, subject, text, html, message_id=f"shop-mail-{row.mail_id}")
 
     return compose

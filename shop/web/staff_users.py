@@ -13,6 +13,7 @@ from flask_login import current_user
 from shop.domain.accounts import Role, parse_role
 from shop.domain.errors import N_, Conflict, InvalidInput, NotFound
 from shop.domain.filters import parse_user_filter
+from shop.domain.order_effects import MailKind
 from shop.services import accounts, staff_lists
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
@@ -83,13 +84,12 @@ def set_active(user_id: int):
 @bp.post("/<int:user_id>/password-reset")
 @roles_required(Role.ADMIN)
 def send_password_reset(user_id: int):
-    """E-mail a user a link to set a new password (staff never see or choose it)."""
-    from shop.web.auth import send_password_reset as send
-
+    """E-mail a user a link to set a new password, in the user's language (staff never see or
+    choose it; it is signed when the outbox writes the mail)."""
     found = accounts.password_reset_claims(get_db(), user_id=user_id)
     if found is None:
         return _render(error=gettext("There is no active user with that number.")), 404
-    send(*found)
+    accounts.queue_account_mail(get_db(), MailKind.PASSWORD_RESET, found[0], language=None)
     audit("password.reset_sent_by_staff", f"user:{user_id}")
     flash(gettext("A link to set a new password was sent to %(email)s.", email=found[0].email), "success")
     return redirect(url_for("staff_users.index"), 303)

@@ -131,13 +131,19 @@ def register(page, shop: RunningShop, name: str, email: str, password: str = "un
     page.goto(activation_link(shop.data_dir, email))
 
 
-def activation_link(data_dir: Path, email: str) -> str:
-    """The link in the newest e-mail to `email` in the shop's outbox (no SMTP_HOST: .eml files)."""
+def activation_link(data_dir: Path, email: str, wait_seconds: float = 30.0) -> str:
+    """The link in the newest e-mail to `email` in the shop's outbox (no SMTP_HOST: .eml files),
+    waiting for the shop's mail sender to deliver it (it passes every MAIL_SEND_INTERVAL_SECONDS)."""
     from email import message_from_bytes
     from email.policy import default
 
-    for path in sorted((data_dir / "outbox").glob("*.eml"), reverse=True):
-        message = message_from_bytes(path.read_bytes(), policy=default)
-        if message["To"] == email:
-            return re.search(r"https?://\S+/auth/activate/\S+", message.get_body(("plain",)).get_content()).group(0)
-    raise AssertionError(f"no e-mail to {email} in {data_dir / 'outbox'}")
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        for path in sorted((data_dir / "outbox").glob("*.eml"), reverse=True):
+            message = message_from_bytes(path.read_bytes(), policy=default)
+            if message["To"] == email:
+                text = message.get_body(("plain",)).get_content()
+                return re.search(r"https?://\S+/auth/activate/\S+", text).group(0)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no e-mail to {email} in {data_dir / 'outbox'} after {wait_seconds} s")
+        time.sleep(0.2)

@@ -131,3 +131,15 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+def deliver_mails(app) -> None:
+    """What the shop's mail sender does every few seconds: deliver the outbox's due mails (account
+    mails and order mails) through the app's mailer (.eml files under its data directory)."""
+    from shop.services.notifications import deliver_outbox
+    from shop.web.extensions import get_db, get_mailer
+    from shop.web.mail_compose import mail_composer
+
+    with app.app_context():
+        db = get_db()
+        deliver_outbox(db, get_mailer(), mail_composer(app, db))

@@ -134,3 +134,33 @@ def test_the_embedded_servers_data_and_logs_are_readable_by_their_owner_only(ser
                 assert log.stat().st_mode & 0o077 == 0, log
                 found += 1
     assert found >= 2 - bool(os.environ.get("TEST_DATABASE_URL")) - bool(os.environ.get("TEST_MONGODB_URL"))
+
+
+def test_an_account_mail_waiting_in_the_outbox_holds_no_link_it_is_signed_when_written(app, db):
+    client = app.test_client()
+    token = csrf_token_from(client.get("/auth/register").get_data(as_text=True))
+    client.post("/auth/register", data={"full_name": "Nueva", "email": "nueva@example.com", "password": PASSWORD,
+                                        "confirm": PASSWORD, "csrf_token": token})
+    with db.transaction() as cur:
+        cur.execute("SELECT * FROM mail_outbox WHERE to_address = 'nueva@example.com'")
+        [row] = cur.fetchall()
+    assert row["kind"] == "account.activation" and row["status"] == "pending"
+    assert not any("activate" in str(value) for value in row.values())  # no token, no link
+    [message] = outbox(app)
+    assert app.test_client().get(_link_path(message, "/auth/activate/")).status_code == 302
+
+
+def test_an_activation_mail_for_an_account_already_active_when_it_is_written_is_not_sent(app, db):
+    from shop.domain.order_effects import MailKind
+    from shop.services import accounts
+
+    register(app.test_client(), email="nueva@example.com")
+    assert app.test_client().get(_link_path(outbox(app)[0], "/auth/activate/")).status_code == 302
+    user = db.users.credentials("nueva@example.com")[0]
+    accounts.queue_account_mail(db, MailKind.ACCOUNT_ACTIVATION, user, "es")  # e.g. a second form sent earlier
+    with_links = [m for m in outbox(app) if "/auth/activate/" in m.get_body(("plain",)).get_content()]
+    assert len(with_links) == 1  # the first one only
+    with db.transaction() as cur:
+        cur.execute("SELECT status, last_error FROM mail_outbox WHERE kind = 'account.activation' ORDER BY mail_id")
+        statuses = [(r["status"], r["last_error"]) for r in cur.fetchall()]
+    assert statuses == [("sent", None), ("failed", "not needed: the account is already active")]

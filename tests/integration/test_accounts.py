@@ -8,20 +8,26 @@ from shop.domain.accounts import Role
 from shop.web.extensions import close_stores
 from shop.web.factory import create_app
 from tests.conftest import csrf_token_from
-from tests.integration.conftest import PASSWORD
+from tests.integration.conftest import PASSWORD, deliver_mails
 
 
 def register(client, **fields):
+    """Send the registration form; its mail is then delivered, as the shop's mail sender would
+    before anything else happens."""
     token = csrf_token_from(client.get("/auth/register").get_data(as_text=True))
     data = {"full_name": "Lucía Pérez", "email": "lucia@example.com", "password": PASSWORD,
             "confirm": PASSWORD, "csrf_token": token, **fields}
-    return client.post("/auth/register", data=data)
+    response = client.post("/auth/register", data=data)
+    deliver_mails(client.application)
+    return response
 
 
 def outbox(app) -> list:
+    """Every mail the shop has sent (no SMTP_HOST: .eml files), once the outbox's due mails are delivered."""
     from email import message_from_bytes
     from email.policy import default
 
+    deliver_mails(app)
     directory = app.config["SHOP_SETTINGS"].data_dir / "outbox"
     return [message_from_bytes(p.read_bytes(), policy=default) for p in sorted(directory.glob("*.eml"))]
 

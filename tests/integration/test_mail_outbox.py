@@ -152,7 +152,7 @@ def test_an_unpaid_order_that_expires_gets_its_own_mail(db, store, make_product,
 
 def test_the_sender_delivers_each_mail_once_in_the_customers_language_as_text_and_html(app, db, store, smtp,
                                                                                       make_product, make_user):
-    from shop.web.mail_compose import order_mail_composer
+    from shop.web.mail_compose import mail_composer
 
     recorder, port = smtp
     product = make_product(name="Cafetera Italiana", stock=5, price="24.50")
@@ -160,9 +160,9 @@ def test_the_sender_delivers_each_mail_once_in_the_customers_language_as_text_an
     db.users.set_language(english.user_id, "en")
     first, second = place(db, store, spanish, product, 2), place(db, store, english, product)
 
-    report = notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db))
+    report = notifications.deliver_outbox(db, mailer(port), mail_composer(app, db))
     assert (report.sent, report.retried) == (2, 0)
-    assert notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db)).sent == 0  # once
+    assert notifications.deliver_outbox(db, mailer(port), mail_composer(app, db)).sent == 0  # once
     by_to = {message["To"]: message for message in recorder.messages}
     es, en = by_to[spanish.email], by_to[english.email]
     assert es["Subject"] == f"Hemos recibido tu pedido {first}"
@@ -199,14 +199,14 @@ def test_a_refused_mail_is_tried_again_later_and_a_permanent_refusal_fails(db, s
 
 def test_a_mail_that_cannot_be_written_waits_and_the_rest_of_its_batch_goes(app, db, store, smtp, make_product,
                                                                             make_user):
-    from shop.web.mail_compose import order_mail_composer
+    from shop.web.mail_compose import mail_composer
 
     recorder, port = smtp
     product = make_product(stock=5)
     first, broken, last = (place(db, store, make_user(), product) for _ in range(3))
     with db.transaction() as cur:  # a row no template can write (a kind from a newer version, say)
         cur.execute("UPDATE mail_outbox SET kind = 'order.unknown' WHERE order_id = %s", (broken,))
-    report = notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db))
+    report = notifications.deliver_outbox(db, mailer(port), mail_composer(app, db))
     assert (report.sent, report.retried) == (2, 1)
     assert sorted(m["Subject"] for m in recorder.messages) == sorted(
         f"Hemos recibido tu pedido {order}" for order in (first, last))
@@ -338,21 +338,21 @@ def test_a_customer_who_chooses_english_gets_english_mails(client, auth, db, mak
 
 
 def test_the_shipped_mail_names_the_carrier_and_the_tracking_number(app, db, store, smtp, make_product, make_user):
-    from shop.web.mail_compose import order_mail_composer
+    from shop.web.mail_compose import mail_composer
 
     recorder, port = smtp
     customer, admin = make_user(), make_user(role=Role.ADMIN)
     order_id = place(db, store, customer, make_product(stock=5))
     orders.mark_paid(db, admin, order_id)
     orders.mark_shipped(db, admin, order_id, ("SEUR", "SE123456789"))
-    assert notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db)).sent == 3
+    assert notifications.deliver_outbox(db, mailer(port), mail_composer(app, db)).sent == 3
     shipped = [m for m in recorder.messages if m["Subject"].startswith("El pedido") and "camino" in m["Subject"]]
     assert "Transportista: SEUR. Número de seguimiento: SE123456789." in shipped[0].get_body(("plain",)).get_content()
 
 
 def test_an_activated_account_gets_one_welcome_mail(app, db, smtp):
     from shop.services import accounts
-    from shop.web.mail_compose import order_mail_composer
+    from shop.web.mail_compose import mail_composer
 
     recorder, port = smtp
     registration = accounts.register_customer(db, "nueva@example.com", "Nuria Nueva", "una clave muy larga")
@@ -360,7 +360,7 @@ def test_an_activated_account_gets_one_welcome_mail(app, db, smtp):
     assert accounts.activate(db, registration.activation) is not None
     assert accounts.activate(db, registration.activation) is None  # a link works once
     assert [row["kind"] for row in outbox(db)] == ["account.welcome"]
-    assert notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db)).sent == 1
+    assert notifications.deliver_outbox(db, mailer(port), mail_composer(app, db)).sent == 1
     [welcome] = recorder.messages
     assert welcome["Subject"] == "Te damos la bienvenida a la tienda, Nuria Nueva"
     assert "Tu cuenta está lista" in welcome.get_body(("plain",)).get_content()
@@ -399,7 +399,7 @@ XSS = '<img src=x onerror="alert(1)">'
 
 def test_every_value_typed_into_a_field_that_reaches_an_html_mail_is_escaped(app, db, store, smtp, make_product,
                                                                              make_user):
-    from shop.web.mail_compose import order_mail_composer
+    from shop.web.mail_compose import mail_composer
 
     recorder, port = smtp
     customer = make_user(name=f"Ana {XSS}")
@@ -407,7 +407,7 @@ def test_every_value_typed_into_a_field_that_reaches_an_html_mail_is_escaped(app
     order_id = place(db, store, customer, make_product(name=f"Taza {XSS}", stock=5))
     orders.mark_paid(db, admin, order_id)
     orders.mark_shipped(db, admin, order_id, (f"SEUR {XSS}", f"SE1{XSS}"[:40]))
-    assert notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db)).sent == 3
+    assert notifications.deliver_outbox(db, mailer(port), mail_composer(app, db)).sent == 3
     for message in recorder.messages:
         html = message.get_body(("html",)).get_content()
         assert "<img" not in html and "&lt;img" in html, message["Subject"]
@@ -417,7 +417,7 @@ def test_a_refund_of_an_order_paid_outside_the_shop_does_not_mention_a_card(app,
                                                                             make_user):
     from shop.adapters.payments import SimulatedPaymentProvider
     from shop.services.refunds import RefundRequest, refund_order
-    from shop.web.mail_compose import order_mail_composer
+    from shop.web.mail_compose import mail_composer
 
     recorder, port = smtp
     customer, admin = make_user(), make_user(role=Role.ADMIN)
@@ -425,7 +425,7 @@ def test_a_refund_of_an_order_paid_outside_the_shop_does_not_mention_a_card(app,
     orders.mark_paid(db, admin, order_id)
     refund_order(db, store, SimulatedPaymentProvider(), admin, order_id, RefundRequest({}, "devuelto", False),
                  str(uuid.uuid4()), full=True)
-    notifications.deliver_outbox(db, mailer(port), order_mail_composer(app, db))
+    notifications.deliver_outbox(db, mailer(port), mail_composer(app, db))
     [refunded] = [m for m in recorder.messages if "reembolsado" in m["Subject"]]
     text = refunded.get_body(("plain",)).get_content()
     assert "tarjeta" not in text and "por el mismo medio" in text

@@ -9,7 +9,7 @@ import pytest
 
 from shop.domain.accounts import Role
 from tests.conftest import csrf_token_from
-from tests.integration.conftest import PASSWORD
+from tests.integration.conftest import PASSWORD, deliver_mails
 from tests.integration.test_accounts import outbox
 
 
@@ -96,6 +96,7 @@ def test_account_mails_come_as_text_and_html_with_the_link(client, make_user, se
     make_user(email="ana@example.com")
     token = csrf_token_from(client.get("/auth/password-reset").get_data(as_text=True))
     client.post("/auth/password-reset", data={"csrf_token": token, "email": "ana@example.com"})
+    deliver_mails(client.application)
     [path] = (settings.data_dir / "outbox").glob("*.eml")
     message = message_from_bytes(path.read_bytes(), policy=default)
     html = message.get_body(("html",)).get_content()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from shop.adapters.postgres.errors import translates_errors
 from shop.domain.notifications import MailLine, OrderForMail
+from shop.domain.order_effects import MailKind
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,14 @@ class MailOutbox:
                 lines.setdefault(item.pop("order_id"), []).append(MailLine(**item))
             return {order_id: OrderForMail(**row, items=tuple(lines.get(order_id, ())))
                     for order_id, row in rows.items()}
+
+    def queue_account_mail(self, kind: MailKind, user_id: int, language: str | None) -> None:
+        """One of an account's mails (its activation link, a password link, …) to its current address.
+        The row names the account only: a link is signed when the mail is written."""
+        with self._db.transaction() as cur:
+            cur.execute("""INSERT INTO mail_outbox (kind, user_id, to_address, language)
+                           SELECT %s, user_id, email, coalesce(%s, language) FROM users WHERE user_id = %s""",
+                        (kind.value, language, user_id))
 
     def handing_over(self, mail_id: int) -> bool:
         """The message text is about to be given to the mail server: from here a dead sender leaves
