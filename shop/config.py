@@ -2,121 +2,40 @@
 
 from __future__ import annotations
 
-import dataclasses
-import ipaddress
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-from shop.domain.taxes import DEFAULT_RATES, parse_tax_rates
+from shop.config_fields import (
+    ConfigError,
+    as_bool,
+    as_hosts,
+    as_int,
+    as_networks,
+    as_path,
+    as_public_url,
+    as_seconds,
+    as_tax_rates,
+    as_upper,
+    as_web_server,
+    read_fields,
+    var,
+)
+from shop.domain.orders import UnpaidLimits
+from shop.domain.payments import PaymentAttemptLimits
+from shop.domain.taxes import DEFAULT_RATES
+
+__all__ = ["PROJECT_ROOT", "BackupSettings", "ConfigError", "Settings", "check_production_settings",
+           "development_secret_key", "load_backup_settings", "load_credentials", "load_settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _ENVIRONMENTS = ("development", "testing", "production")
 _MIN_SECRET_KEY_LENGTH = 32
 _VARIABLE_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
-
-
-class ConfigError(RuntimeError):
-    """The configuration cannot run the shop; the message names the variable to fix."""
-
-
-def _var(variable: str, default: Any, parse: Callable[[str, str], Any] | None = None, *,
-         default_for: Callable[[str], Any] | None = None) -> Any:
-    """A setting, declared once: the environment variable it is read from, its default (the
-    development one; `default_for(SHOP_ENV)` where the environment changes it, applied by
-    load_settings) and how its text is read (`parse(text, variable)`, raising ConfigError; plain
-    text when None). An unset or blank variable takes the default."""
-    metadata = {"variable": variable, "parse": parse or _text, "default_for": default_for}
-    if isinstance(default, dict):
-        return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
-
-
-def _text(raw: str, name: str) -> str:
-    return raw
-
-
-def _int(raw: str, name: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-def _bool(raw: str, name: str) -> bool:
-    """A yes/no setting; anything but the usual spellings is a start-up error naming the variable
-    (a typo must never quietly turn a protection such as STARTTLS off)."""
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError(f"{name} must be one of {'/'.join(_TRUE)} or {'/'.join(_FALSE)}, got {raw!r}")
-
-
-def _seconds(raw: str, name: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
-    return value
-
-
-def _networks(raw: str, name: str) -> tuple[str, ...]:
-    """Comma-separated addresses or networks (10.0.0.5, 10.0.0.0/24, ::1), each checked."""
-    networks = []
-    for part in raw.split(","):
-        if part.strip():
-            try:
-                networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
-            except ValueError:
-                raise ConfigError(f"{name}: {part.strip()!r} is not an IP address or network") from None
-    return tuple(networks)
-
-
-def _hosts(raw: str, name: str) -> tuple[str, ...]:
-    return tuple(host.strip().lower() for host in raw.split(",") if host.strip())
-
-
-def _tax_rates(raw: str, name: str) -> dict:
-    try:
-        return parse_tax_rates(raw)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-
-
-def _web_server(raw: str | None, name: str = "WEB_SERVER") -> str:
-    if not raw:
-        return "waitress" if os.name == "nt" else "gunicorn"
-    value = raw.strip().lower()
-    if value not in ("gunicorn", "waitress"):
-        raise ConfigError(f"WEB_SERVER must be gunicorn or waitress; got {raw!r}")
-    if value == "gunicorn" and os.name == "nt":
-        raise ConfigError("gunicorn does not run on Windows: leave WEB_SERVER unset (waitress)")
-    return value
-
-
-def _public_url(raw: str, name: str) -> str | None:
-    return raw.strip().rstrip("/") or None
-
-
-def _path(raw: str, name: str) -> Path:
-    return Path(raw).resolve()
-
-
-def _upper(raw: str, name: str) -> str:
-    return raw.strip().upper()
 
 
 @dataclass(frozen=True)
@@ -126,103 +45,115 @@ class Settings:
     (tests/unit/test_config.py compares the two)."""
 
     env: str = "development"  # SHOP_ENV, read first: some defaults depend on it
-    secret_key: str | None = _var("SECRET_KEY", None)
-    database_url: str | None = _var("DATABASE_URL", None)
+    secret_key: str | None = var("SECRET_KEY", None)
+    database_url: str | None = var("DATABASE_URL", None)
     # optional read-only replica: staff reports and lists only
-    database_read_url: str | None = _var("DATABASE_READ_URL", None)
-    mongodb_url: str | None = _var("MONGODB_URL", None)
-    mongodb_db: str = _var("MONGODB_DB", "shop")
-    data_dir: Path = _var("SHOP_DATA_DIR", PROJECT_ROOT / "var", _path)
-    host: str = _var("HOST", "127.0.0.1")
-    port: int = _var("PORT", 5000, _int)
-    web_workers: int = _var("WEB_CONCURRENCY", 2, _int)
+    database_read_url: str | None = var("DATABASE_READ_URL", None)
+    mongodb_url: str | None = var("MONGODB_URL", None)
+    mongodb_db: str = var("MONGODB_DB", "shop")
+    data_dir: Path = var("SHOP_DATA_DIR", PROJECT_ROOT / "var", as_path)
+    host: str = var("HOST", "127.0.0.1")
+    port: int = var("PORT", 5000, as_int)
+    web_workers: int = var("WEB_CONCURRENCY", 2, as_int)
     # "waitress" where gunicorn does not run (Windows: the default there)
-    web_server: str = _var("WEB_SERVER", "gunicorn", _web_server, default_for=lambda env: _web_server(None))
-    log_level: str = _var("LOG_LEVEL", "INFO", _upper)
+    web_server: str = var("WEB_SERVER", "gunicorn", as_web_server, default_for=lambda env: as_web_server(None))
+    log_level: str = var("LOG_LEVEL", "INFO", as_upper)
     # /metrics answers only with `Authorization: Bearer <token>`
-    metrics_token: str | None = _var("METRICS_TOKEN", None)
+    metrics_token: str | None = var("METRICS_TOKEN", None)
     # set by shop.runner for gunicorn's workers
-    metrics_multiprocess_dir: str | None = _var("PROMETHEUS_MULTIPROC_DIR", None)
-    ratelimit_storage_uri: str = _var("RATELIMIT_STORAGE_URI", "")  # empty: REDIS_URL when set, else PostgreSQL
-    redis_url: str | None = _var("REDIS_URL", None)  # optional: rate limits and the page cache move to Redis
-    login_rate_limit: str = _var("LOGIN_RATE_LIMIT", "10 per minute")
-    register_rate_limit: str = _var("REGISTER_RATE_LIMIT", "10 per hour")  # registrations per client address
-    activation_link_hours: int = _var("ACTIVATION_LINK_HOURS", 48, _int)
+    metrics_multiprocess_dir: str | None = var("PROMETHEUS_MULTIPROC_DIR", None)
+    ratelimit_storage_uri: str = var("RATELIMIT_STORAGE_URI", "")  # empty: REDIS_URL when set, else PostgreSQL
+    redis_url: str | None = var("REDIS_URL", None)  # optional: rate limits and the page cache move to Redis
+    login_rate_limit: str = var("LOGIN_RATE_LIMIT", "10 per minute")
+    register_rate_limit: str = var("REGISTER_RATE_LIMIT", "10 per hour")  # registrations per client address
+    activation_link_hours: int = var("ACTIVATION_LINK_HOURS", 48, as_int)
     # code previews (cart, product page) per account and per address
-    discount_code_rate_limit: str = _var("DISCOUNT_CODE_RATE_LIMIT", "10 per minute")
+    discount_code_rate_limit: str = var("DISCOUNT_CODE_RATE_LIMIT", "10 per minute")
     # "forgot my password" per address (a rate, not a password)
-    password_reset_rate_limit: str = _var("PASSWORD_RESET_RATE_LIMIT", "10 per hour")  # noqa: S105
-    password_reset_link_minutes: int = _var("PASSWORD_RESET_LINK_MINUTES", 60, _int)
+    password_reset_rate_limit: str = var("PASSWORD_RESET_RATE_LIMIT", "10 per hour")  # noqa: S105
+    password_reset_link_minutes: int = var("PASSWORD_RESET_LINK_MINUTES", 60, as_int)
     # E-mail: SMTP when smtp_host is set; otherwise .eml files in <data_dir>/outbox (not in production)
-    smtp_host: str | None = _var("SMTP_HOST", None)
-    smtp_port: int = _var("SMTP_PORT", 587, _int)
-    smtp_user: str | None = _var("SMTP_USER", None)
-    smtp_password: str | None = _var("SMTP_PASSWORD", None)
-    smtp_starttls: bool = _var("SMTP_STARTTLS", True, _bool)
-    smtp_tls: bool = _var("SMTP_TLS", False, _bool)  # implicit TLS (SMTPS) instead of STARTTLS
-    smtp_ca_file: str | None = _var("SMTP_CA_FILE", None)
-    mail_from: str = _var("MAIL_FROM", "Tienda <no-reply@localhost>")
+    smtp_host: str | None = var("SMTP_HOST", None)
+    smtp_port: int = var("SMTP_PORT", 587, as_int)
+    smtp_user: str | None = var("SMTP_USER", None)
+    smtp_password: str | None = var("SMTP_PASSWORD", None)
+    smtp_starttls: bool = var("SMTP_STARTTLS", True, as_bool)
+    smtp_tls: bool = var("SMTP_TLS", False, as_bool)  # implicit TLS (SMTPS) instead of STARTTLS
+    smtp_ca_file: str | None = var("SMTP_CA_FILE", None)
+    mail_from: str = var("MAIL_FROM", "Tienda <no-reply@localhost>")
     # IVA rates per tax class, in percent (TAX_RATES="general:21,reduced:10,super_reduced:4")
-    tax_rates: dict = _var("TAX_RATES", DEFAULT_RATES, _tax_rates)
+    tax_rates: dict = var("TAX_RATES", DEFAULT_RATES, as_tax_rates)
     # The seller on invoices (factura simplificada)
-    seller_name: str = _var("SELLER_NAME", "Tienda Híbrida S.L.")
-    seller_tax_id: str = _var("SELLER_TAX_ID", "B00000000")
-    seller_address: str = _var("SELLER_ADDRESS", "Calle Mayor 1, 28013 Madrid")
+    seller_name: str = var("SELLER_NAME", "Tienda Híbrida S.L.")
+    seller_tax_id: str = var("SELLER_TAX_ID", "B00000000")
+    seller_address: str = var("SELLER_ADDRESS", "Calle Mayor 1, 28013 Madrid")
     # Every link in every mail starts with this, never with the Host a request came with; default
     # (development only): this machine
-    public_url: str | None = _var("PUBLIC_URL", None, _public_url)
+    public_url: str | None = var("PUBLIC_URL", None, as_public_url)
     # Host names requests may carry; others get a 400. Empty: PUBLIC_URL's host and this machine's
     # loopback names, or any host in development when PUBLIC_URL is unset too.
-    trusted_hosts: tuple[str, ...] = _var("TRUSTED_HOSTS", (), _hosts)
-    mail_send_interval_seconds: float = _var("MAIL_SEND_INTERVAL_SECONDS", 2.0, _seconds)
+    trusted_hosts: tuple[str, ...] = var("TRUSTED_HOSTS", (), as_hosts)
+    mail_send_interval_seconds: float = var("MAIL_SEND_INTERVAL_SECONDS", 2.0, as_seconds)
     # the sender process's CPU priority below the web workers' (0: the same)
-    mail_sender_nice: int = _var("MAIL_SENDER_NICE", 10, _int)
+    mail_sender_nice: int = var("MAIL_SENDER_NICE", 10, as_int)
     # where the OS has it (Linux), the sender only gets CPU nobody else wants
-    mail_sender_idle: bool = _var("MAIL_SENDER_IDLE", True, _bool)
-    session_cookie_secure: bool = _var("SESSION_COOKIE_SECURE", False, _bool,
+    mail_sender_idle: bool = var("MAIL_SENDER_IDLE", True, as_bool)
+    session_cookie_secure: bool = var("SESSION_COOKIE_SECURE", False, as_bool,
                                        default_for=lambda env: env == "production")
-    session_idle_minutes: int = _var("SESSION_IDLE_MINUTES", 60, _int)  # a login unused this long ends
+    session_idle_minutes: int = var("SESSION_IDLE_MINUTES", 60, as_int)  # a login unused this long ends
     # and any login ends this long after it started, however much it is used
-    session_max_hours: int = _var("SESSION_MAX_HOURS", 12, _int)
-    products_per_page: int = _var("PRODUCTS_PER_PAGE", 12, _int)
+    session_max_hours: int = var("SESSION_MAX_HOURS", 12, as_int)
+    products_per_page: int = var("PRODUCTS_PER_PAGE", 12, as_int)
+    # connections each process keeps to PostgreSQL (and to its read replica)
+    db_pool_size: int = var("DB_POOL_SIZE", 10, as_int)
     # a request running longer is logged with its stack, and readiness says "wedged"
-    request_stuck_seconds: float = _var("REQUEST_STUCK_SECONDS", 30.0, _seconds)
+    request_stuck_seconds: float = var("REQUEST_STUCK_SECONDS", 30.0, as_seconds)
     # readiness answers within this (load balancers wait 2–5 s)
-    readiness_timeout_seconds: float = _var("READINESS_TIMEOUT_SECONDS", 2.0, _seconds)
+    readiness_timeout_seconds: float = var("READINESS_TIMEOUT_SECONDS", 2.0, as_seconds)
     # A listener of its own for readiness (shop.health_server), answering however busy the request
     # threads are: what load balancers should check. 0: none (/readyz on PORT only).
-    health_port: int = _var("HEALTH_PORT", 0, _int)
+    health_port: int = var("HEALTH_PORT", 0, as_int)
     # a catalog page is reused this long (0 in testing, where a page must show the last write)
-    catalog_cache_seconds: int = _var("CATALOG_CACHE_SECONDS", 2, _int,
+    catalog_cache_seconds: int = var("CATALOG_CACHE_SECONDS", 2, as_int,
                                       default_for=lambda env: 0 if env == "testing" else 2)
-    low_stock_threshold: int = _var("LOW_STOCK_THRESHOLD", 5, _int)  # the dashboard's default
-    checkout_lease_seconds: int = _var("CHECKOUT_LEASE_SECONDS", 30, _int)  # docs/checkout.md
+    low_stock_threshold: int = var("LOW_STOCK_THRESHOLD", 5, as_int)  # the dashboard's default
+    checkout_lease_seconds: int = var("CHECKOUT_LEASE_SECONDS", 30, as_int)  # docs/checkout.md
     # What one account / one client address may hold in unpaid orders at once (0: no limit)
-    max_unpaid_orders: int = _var("MAX_UNPAID_ORDERS", 3, _int)
-    max_unpaid_units: int = _var("MAX_UNPAID_UNITS", 50, _int)
-    max_unpaid_orders_per_address: int = _var("MAX_UNPAID_ORDERS_PER_ADDRESS", 10, _int)
-    max_unpaid_units_per_address: int = _var("MAX_UNPAID_UNITS_PER_ADDRESS", 200, _int)
+    max_unpaid_orders: int = var("MAX_UNPAID_ORDERS", 3, as_int)
+    max_unpaid_units: int = var("MAX_UNPAID_UNITS", 50, as_int)
+    max_unpaid_orders_per_address: int = var("MAX_UNPAID_ORDERS_PER_ADDRESS", 10, as_int)
+    max_unpaid_units_per_address: int = var("MAX_UNPAID_UNITS_PER_ADDRESS", 200, as_int)
     # declined payments within the window before paying pauses
-    payment_attempts_per_order: int = _var("PAYMENT_ATTEMPTS_PER_ORDER", 5, _int)
-    payment_attempts_per_account: int = _var("PAYMENT_ATTEMPTS_PER_ACCOUNT", 10, _int)
-    payment_attempt_window_minutes: int = _var("PAYMENT_ATTEMPT_WINDOW_MINUTES", 15, _int)
+    payment_attempts_per_order: int = var("PAYMENT_ATTEMPTS_PER_ORDER", 5, as_int)
+    payment_attempts_per_account: int = var("PAYMENT_ATTEMPTS_PER_ACCOUNT", 10, as_int)
+    payment_attempt_window_minutes: int = var("PAYMENT_ATTEMPT_WINDOW_MINUTES", 15, as_int)
     # Comprar, cart checkout and POST /api/orders together
-    checkout_rate_limit: str = _var("CHECKOUT_RATE_LIMIT", "20 per minute")
+    checkout_rate_limit: str = var("CHECKOUT_RATE_LIMIT", "20 per minute")
     # load balancers in front that set X-Forwarded-For/-Proto (werkzeug ProxyFix)
-    trusted_proxies: int = _var("TRUSTED_PROXIES", 0, _int)
+    trusted_proxies: int = var("TRUSTED_PROXIES", 0, as_int)
     # The load balancers' own addresses or networks: when set, X-Forwarded-* is believed only on
     # connections from them; a client reaching an instance directly is then seen as itself.
-    trusted_proxy_addresses: tuple[str, ...] = _var("TRUSTED_PROXY_ADDRESSES", (), _networks)
-    pending_order_ttl_minutes: int = _var("PENDING_ORDER_TTL_MINUTES", 30, _int)
-    recovery_interval_seconds: int = _var("RECOVERY_INTERVAL_SECONDS", 30, _int)
-    failpoints: str = _var("SHOP_FAILPOINTS", "")  # tests only; refused in production
+    trusted_proxy_addresses: tuple[str, ...] = var("TRUSTED_PROXY_ADDRESSES", (), as_networks)
+    pending_order_ttl_minutes: int = var("PENDING_ORDER_TTL_MINUTES", 30, as_int)
+    recovery_interval_seconds: int = var("RECOVERY_INTERVAL_SECONDS", 30, as_int)
+    failpoints: str = var("SHOP_FAILPOINTS", "")  # tests only; refused in production
     # fill empty databases with the demo catalog and users
-    demo_data: bool = _var("SHOP_DEMO_DATA", True, _bool, default_for=lambda env: env != "production")
+    demo_data: bool = var("SHOP_DEMO_DATA", True, as_bool, default_for=lambda env: env != "production")
 
     @property
     def audit_spool_path(self) -> Path:
         """Where audit events wait for the hash chain (shop.services.audit), one file per host."""
         return self.data_dir / "audit-spool.jsonl"
+
+    @property
+    def payment_limits(self) -> PaymentAttemptLimits:
+        return PaymentAttemptLimits(self.payment_attempts_per_order, self.payment_attempts_per_account,
+                                    self.payment_attempt_window_minutes)
+
+    @property
+    def unpaid_limits(self) -> UnpaidLimits:
+        return UnpaidLimits(self.max_unpaid_orders, self.max_unpaid_units, self.max_unpaid_orders_per_address,
+                            self.max_unpaid_units_per_address)
 
     @property
     def base_url(self) -> str:
@@ -265,11 +196,6 @@ class Settings:
         return not (self.database_url and self.mongodb_url)
 
 
-def _env_int(environ: dict, name: str, default: int) -> int:
-    raw = environ.get(name)
-    return default if raw is None or raw.strip() == "" else _int(raw, name)
-
-
 def load_credentials(environ) -> list[str]:
     """systemd's `LoadCredential=` (deploy/systemd): every file in $CREDENTIALS_DIRECTORY named like a
     variable (SECRET_KEY, DATABASE_URL, SMTP_PASSWORD, BACKUP_FTP_PASSWORD…) sets that variable in
@@ -305,17 +231,7 @@ def load_settings(environ: dict | None = None, *, read_dotenv: bool = True) -> S
     env = environ.get("SHOP_ENV", "development").strip().lower()
     if env not in _ENVIRONMENTS:
         raise ConfigError(f"SHOP_ENV must be one of {', '.join(_ENVIRONMENTS)}; got {env!r}")
-    values: dict[str, Any] = {"env": env}
-    for field in dataclasses.fields(Settings):
-        variable = field.metadata.get("variable")
-        if variable is None:
-            continue
-        raw = environ.get(variable)
-        if raw is not None and raw.strip() != "":
-            values[field.name] = field.metadata["parse"](raw, variable)
-        elif field.metadata["default_for"] is not None:
-            values[field.name] = field.metadata["default_for"](env)
-    settings = Settings(**values)
+    settings = read_fields(Settings, environ, env, env=env)
     if not 0 <= settings.mail_sender_nice <= 19:
         raise ConfigError(f"MAIL_SENDER_NICE must be 0 to 19 (how much lower than the web workers the mail "
                           f"sender runs), got {settings.mail_sender_nice}")
@@ -379,16 +295,18 @@ def development_secret_key(data_dir: Path) -> str:
 
 @dataclass(frozen=True)
 class BackupSettings:
-    directory: Path
-    keep_last: int = 7
-    keep_daily: int = 7
-    keep_weekly: int = 4
-    keep_monthly: int = 6
-    key_file: str | None = None
-    key: str | None = None  # urlsafe base64 in the environment; never on a command line
-    destinations: str = ""  # comma-separated file:// s3:// sftp:// URLs (shop/backup/remote.py)
-    ping_url: str | None = None  # monitoring: <url>/success or <url>/fail after each run
-    environ: dict | None = None  # for the destinations' credentials (AWS_*, BACKUP_SFTP_*)
+    """The backups' settings (ops/backup_script.py, docs/backup.md), declared like the shop's."""
+
+    directory: Path  # BACKUP_DIR, else <SHOP_DATA_DIR>/backups (worked out by load_backup_settings)
+    keep_last: int = var("BACKUP_KEEP_LAST", 7, as_int)
+    keep_daily: int = var("BACKUP_KEEP_DAILY", 7, as_int)
+    keep_weekly: int = var("BACKUP_KEEP_WEEKLY", 4, as_int)
+    keep_monthly: int = var("BACKUP_KEEP_MONTHLY", 6, as_int)
+    key_file: str | None = var("BACKUP_ENCRYPTION_KEY_FILE", None)
+    key: str | None = var("BACKUP_ENCRYPTION_KEY", None)  # urlsafe base64 in the environment; never on a command line
+    destinations: str = var("BACKUP_DESTINATIONS", "")  # comma-separated file:// s3:// sftp:// ftp:// URLs
+    ping_url: str | None = var("BACKUP_PING_URL", None)  # monitoring: <url>/success or <url>/fail after each run
+    environ: Mapping[str, str] | None = None  # for the destinations' credentials (AWS_*, BACKUP_SFTP_*)
 
 
 def load_backup_settings(environ: dict | None = None) -> BackupSettings:
@@ -396,15 +314,5 @@ def load_backup_settings(environ: dict | None = None) -> BackupSettings:
     if environ is None:
         environ = _process_environment()
     data_dir = Path(environ.get("SHOP_DATA_DIR") or PROJECT_ROOT / "var")
-    return BackupSettings(
-        directory=Path(environ.get("BACKUP_DIR") or data_dir / "backups").resolve(),
-        keep_last=_env_int(environ, "BACKUP_KEEP_LAST", 7),
-        keep_daily=_env_int(environ, "BACKUP_KEEP_DAILY", 7),
-        keep_weekly=_env_int(environ, "BACKUP_KEEP_WEEKLY", 4),
-        keep_monthly=_env_int(environ, "BACKUP_KEEP_MONTHLY", 6),
-        key_file=environ.get("BACKUP_ENCRYPTION_KEY_FILE") or None,
-        key=environ.get("BACKUP_ENCRYPTION_KEY") or None,
-        destinations=environ.get("BACKUP_DESTINATIONS", ""),
-        ping_url=environ.get("BACKUP_PING_URL") or None,
-        environ=environ,
-    )
+    directory = Path(environ.get("BACKUP_DIR") or data_dir / "backups").resolve()
+    return read_fields(BackupSettings, environ, "", directory=directory, environ=environ)

@@ -7,7 +7,7 @@ import logging
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from flask_login import UserMixin, current_user, login_user, logout_user
 from itsdangerous import BadSignature
@@ -20,7 +20,7 @@ from shop.services import accounts
 from shop.web.access import public
 from shop.web.auditing import audit
 from shop.web.errors import translate_error
-from shop.web.extensions import get_db, limiter, login_manager, select_locale
+from shop.web.extensions import get_db, limiter, login_manager, select_locale, shop_settings
 from shop.web.forms import LoginForm, LogoutForm, PasswordResetForm, PasswordResetRequestForm, RegisterForm
 from shop.web.links import activation_tokens, reset_tokens
 
@@ -44,8 +44,8 @@ class SessionUser(UserMixin):
 
 
 def _session_policy() -> SessionPolicy:
-    return SessionPolicy(idle_seconds=current_app.config["SESSION_IDLE_SECONDS"],
-                         absolute_seconds=current_app.config["SESSION_MAX_SECONDS"])
+    return SessionPolicy(idle_seconds=shop_settings().session_idle_minutes * 60,
+                         absolute_seconds=shop_settings().session_max_hours * 3600)
 
 
 def start_session(user: User) -> None:
@@ -113,7 +113,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
+    return shop_settings().login_rate_limit
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -141,7 +141,7 @@ def login():
 
 
 def register_limit() -> str:
-    return current_app.config["REGISTER_RATE_LIMIT"]
+    return shop_settings().register_rate_limit
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -170,7 +170,7 @@ def register():
             else:
                 accounts.queue_account_mail(get_db(), MailKind.ACCOUNT_EXISTS, user, select_locale())
                 audit("user.registration_for_existing_account", f"user:{user.user_id}")
-            settings = current_app.config["SHOP_SETTINGS"]
+            settings = shop_settings()
             outbox = None if settings.smtp_host else settings.outbox_dir  # development: say where
             return render_template("auth/check_email.html", email=user.email, outbox=outbox), 200
     elif request.method == "POST":
@@ -181,7 +181,7 @@ def register():
 @bp.get("/activate/<token>")
 @public
 def activate(token: str):
-    max_age = current_app.config["ACTIVATION_LINK_HOURS"] * 3600
+    max_age = shop_settings().activation_link_hours * 3600
     try:
         claims = activation_tokens().loads(token, max_age=max_age)
         user = accounts.activate(get_db(), claims) if isinstance(claims, dict) else None
@@ -205,7 +205,7 @@ def send_password_reset(user: User) -> None:
 
 @bp.route("/password-reset", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["PASSWORD_RESET_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: shop_settings().password_reset_rate_limit, methods=["POST"])
 def request_password_reset():
     """"Forgot my password": the same answer whether or not the address has an account."""
     form = PasswordResetRequestForm()
@@ -222,7 +222,7 @@ def request_password_reset():
 @public
 @limiter.limit(login_limit, methods=["POST"])
 def reset_password(token: str):
-    max_age = current_app.config["PASSWORD_RESET_LINK_MINUTES"] * 60
+    max_age = shop_settings().password_reset_link_minutes * 60
     try:
         claims = reset_tokens().loads(token, max_age=max_age)
         if not isinstance(claims, dict) or not (str(claims.get("u", "")).isascii() and str(claims["u"]).isdigit()):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -15,7 +15,7 @@ from shop.services import discounts as discount_service
 from shop.web.access import roles_required
 from shop.web.addresses import shipping_options
 from shop.web.errors import translate_error
-from shop.web.extensions import get_db, get_store, limiter
+from shop.web.extensions import get_db, get_store, limiter, shop_settings
 
 bp = Blueprint("cart", __name__, url_prefix="/cart")
 
@@ -25,7 +25,7 @@ def _no_code_typed() -> bool:
 
 
 def _code_limit() -> str:
-    return current_app.config["SHOP_SETTINGS"].discount_code_rate_limit
+    return shop_settings().discount_code_rate_limit
 
 
 def _account_key() -> str:

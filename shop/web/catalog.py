@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
 from shop.domain.accounts import Role
@@ -13,7 +13,7 @@ from shop.domain.orders import new_idempotency_key
 from shop.services import catalog as catalog_service
 from shop.web.access import public
 from shop.web.cart import limit_code_previews
-from shop.web.extensions import cache, get_db, get_store, reused, url_key
+from shop.web.extensions import cache, get_db, get_store, reused, shop_settings, url_key
 
 bp = Blueprint("catalog", __name__)
 
@@ -22,7 +22,7 @@ bp = Blueprint("catalog", __name__)
 @public
 def index():
     query = parse_catalog_query(request.args.to_dict(flat=False),
-                                per_page=current_app.config["PRODUCTS_PER_PAGE"])  # bad input: 4xx, never cached
+                                per_page=shop_settings().products_per_page)  # bad input: 4xx, never cached
 
     def render_results() -> str:
         page = catalog_service.catalog_page(get_db(), get_store(), query)

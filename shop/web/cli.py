@@ -6,17 +6,18 @@ import contextlib
 from collections.abc import Iterator
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 
 from shop import bootstrap
 from shop.config import Settings
 from shop.domain.errors import DomainError
+from shop.web.extensions import shop_settings
 
 
 @contextlib.contextmanager
 def _databases_for_command() -> Iterator[Settings]:
     """The configured servers, or the embedded ones started for the length of this command."""
-    settings = current_app.config["SHOP_SETTINGS"]
+    settings = shop_settings()
     if settings.database_url and settings.mongodb_url:
         yield settings
         return

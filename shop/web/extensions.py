@@ -20,7 +20,7 @@ from shop.adapters.mongo import MongoStore
 from shop.adapters.mongo import rate_limits as _rate_limits  # noqa: F401 - registers the mongodb:// store
 from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres import rate_limits as _pg_rate_limits  # noqa: F401 - registers shop+postgresql://
-from shop.config import ConfigError
+from shop.config import ConfigError, Settings
 
 SUPPORTED_LOCALES = ("es", "en")
 T = TypeVar("T")
@@ -44,7 +44,7 @@ def reused(key: str, read: Callable[[], T], keep: Callable[[T], bool] | None = N
     No lock is held while `read` runs, so a reading may itself call `reused` for any key, its own
     included, without waiting on itself."""
     value = cache.get(key)
-    if value is not None or current_app.config["CATALOG_CACHE_SECONDS"] <= 0:
+    if value is not None or shop_settings().catalog_cache_seconds <= 0:
         return value if value is not None else read()
     me = threading.get_ident()
     with _FLIGHTS_LOCK:  # held only to look up or register a reading, never across one
@@ -108,26 +108,32 @@ def select_locale() -> str:
     return chosen if chosen in SUPPORTED_LOCALES else "es"
 
 
+def shop_settings() -> Settings:
+    """This app's settings: what the views read (app.config keeps only what Flask and its extensions read)."""
+    settings: Settings = current_app.config["SHOP_SETTINGS"]
+    return settings
+
+
 def get_db() -> PostgresDatabase:
     """This process's PostgreSQL pool, created on first use (after a worker fork, never before)."""
     stores = current_app.extensions["shop.stores"]
     if stores.get("postgres") is None:
-        url = current_app.config.get("DATABASE_URL")
+        url = shop_settings().database_url
         if not url:
             raise ConfigError("DATABASE_URL is not set: run `make run` (embedded databases) or set it")
-        stores["postgres"] = PostgresDatabase(url, max_connections=current_app.config["DB_POOL_SIZE"])
+        stores["postgres"] = PostgresDatabase(url, max_connections=shop_settings().db_pool_size)
     return stores["postgres"]
 
 
 def get_report_db() -> PostgresDatabase:
     """Where staff reports and lists read: DATABASE_READ_URL (a streaming replica) when set, else the
     primary. Never for anything a checkout or a state change reads (those use get_db)."""
-    url = current_app.config["SHOP_SETTINGS"].database_read_url
+    url = shop_settings().database_read_url
     if not url:
         return get_db()
     stores = current_app.extensions["shop.stores"]
     if stores.get("postgres_read") is None:
-        stores["postgres_read"] = PostgresDatabase(url, max_connections=current_app.config["DB_POOL_SIZE"])
+        stores["postgres_read"] = PostgresDatabase(url, max_connections=shop_settings().db_pool_size)
     return stores["postgres_read"]
 
 
@@ -135,10 +141,10 @@ def get_store() -> MongoStore:
     """This process's MongoDB client, created on first use."""
     stores = current_app.extensions["shop.stores"]
     if stores.get("mongo") is None:
-        url = current_app.config.get("MONGODB_URL")
+        url = shop_settings().mongodb_url
         if not url:
             raise ConfigError("MONGODB_URL is not set: run `make run` (embedded databases) or set it")
-        stores["mongo"] = MongoStore(url, current_app.config["MONGODB_DB"])
+        stores["mongo"] = MongoStore(url, shop_settings().mongodb_db)
     return stores["mongo"]
 
 
@@ -158,7 +164,7 @@ def get_audit_log():
 
     stores = current_app.extensions["shop.stores"]
     if stores.get("audit") is None:
-        stores["audit"] = AuditLog(get_store(), current_app.config["SHOP_SETTINGS"].audit_spool_path,
+        stores["audit"] = AuditLog(get_store(), shop_settings().audit_spool_path,
                                    index=get_db().lists)
     return stores["audit"]
 
@@ -167,7 +173,7 @@ def get_mailer():
     """SMTP when SMTP_HOST is set; otherwise the outbox directory under the data directory."""
     from shop.adapters.mail import mailer_for
 
-    return mailer_for(current_app.config["SHOP_SETTINGS"])
+    return mailer_for(shop_settings())
 
 
 def get_payment_provider():

@@ -9,8 +9,6 @@ from flask import Flask
 from flask_bootstrap import Bootstrap5
 
 from shop.config import Settings, development_secret_key, load_settings
-from shop.domain.orders import UnpaidLimits
-from shop.domain.payments import PaymentAttemptLimits
 from shop.web import (
     access,
     account,
@@ -48,15 +46,11 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     secret_key = settings.secret_key
     if not secret_key:  # production refuses to start without one (config.check_production_settings)
         secret_key = development_secret_key(settings.data_dir)
+    # app.config holds what Flask and its extensions read; the shop's own code reads SHOP_SETTINGS
+    # (shop.web.extensions.shop_settings).
     app.config.from_mapping(
         SECRET_KEY=secret_key,
         SHOP_SETTINGS=settings,
-        DATABASE_URL=settings.database_url,
-        MONGODB_URL=settings.mongodb_url,
-        MONGODB_DB=settings.mongodb_db,
-        DB_POOL_SIZE=10,
-        PRODUCTS_PER_PAGE=settings.products_per_page,
-        CATALOG_CACHE_SECONDS=settings.catalog_cache_seconds,
         # Only for a few seconds (docs/catalog.md, "What is cached"): in Redis, shared by every
         # instance, when REDIS_URL is set; otherwise in-process and bounded.
         CACHE_TYPE=("NullCache" if settings.catalog_cache_seconds <= 0
@@ -66,21 +60,6 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         CACHE_DEFAULT_TIMEOUT=settings.catalog_cache_seconds,
         CACHE_THRESHOLD=1000,
         CACHE_NO_NULL_WARNING=True,
-        LOW_STOCK_THRESHOLD=settings.low_stock_threshold,
-        CHECKOUT_LEASE_SECONDS=settings.checkout_lease_seconds,
-        PENDING_ORDER_TTL_MINUTES=settings.pending_order_ttl_minutes,
-        LOGIN_RATE_LIMIT=settings.login_rate_limit,
-        REGISTER_RATE_LIMIT=settings.register_rate_limit,
-        ACTIVATION_LINK_HOURS=settings.activation_link_hours,
-        PASSWORD_RESET_RATE_LIMIT=settings.password_reset_rate_limit,
-        PASSWORD_RESET_LINK_MINUTES=settings.password_reset_link_minutes,
-        CHECKOUT_RATE_LIMIT=settings.checkout_rate_limit,
-        PAYMENT_LIMITS=PaymentAttemptLimits(settings.payment_attempts_per_order, settings.payment_attempts_per_account,
-                                            settings.payment_attempt_window_minutes),
-        UNPAID_LIMITS=UnpaidLimits(settings.max_unpaid_orders, settings.max_unpaid_units,
-                                   settings.max_unpaid_orders_per_address, settings.max_unpaid_units_per_address),
-        SESSION_IDLE_SECONDS=settings.session_idle_minutes * 60,
-        SESSION_MAX_SECONDS=settings.session_max_hours * 3600,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_babel import (
     format_currency,
     format_date,
@@ -19,6 +19,7 @@ from flask_babel import (
 from shop.domain.filters import PAGE_SIZES
 from shop.domain.listing import filter_value_label
 from shop.domain.taxes import TAX_CLASSES
+from shop.web.extensions import shop_settings
 
 _UNITS = {"gb": "GB", "mp": "MP", "horas": "h", "bar": "bar", "litros": "l", "pulgadas": "\"",
           "eu": "EU", "c": "°C", "meses": "", "cm": "cm", "mm": "mm", "kg": "kg", "g": "g", "ml": "ml",
@@ -45,7 +46,7 @@ _TAX_CLASS_LABELS = {"general": lazy_gettext("General"), "reduced": lazy_gettext
 
 def tax_class_label(code: str) -> str:
     """"General (21 %)": the class and its configured rate."""
-    rate = current_app.config["SHOP_SETTINGS"].tax_rates.get(code)
+    rate = shop_settings().tax_rates.get(code)
     return f"{_TAX_CLASS_LABELS.get(code, code)} ({percent(rate)})" if rate is not None else code
 
 

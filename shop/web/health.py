@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from shop.services import readiness
 from shop.web import watchdog
 from shop.web.access import public
-from shop.web.extensions import get_db, get_store
+from shop.web.extensions import get_db, get_store, shop_settings
 
 bp = Blueprint("health", __name__)
 
@@ -17,7 +17,7 @@ bp = Blueprint("health", __name__)
 def healthz():
     """The process answers — and none of its requests is stuck past REQUEST_STUCK_SECONDS (then 503,
     so a load balancer stops sending work that would queue behind it; shop.web.watchdog)."""
-    bound = current_app.config["SHOP_SETTINGS"].request_stuck_seconds
+    bound = shop_settings().request_stuck_seconds
     stuck = watchdog.stuck_requests(bound)
     if stuck:
         return jsonify(status="wedged", stuck_requests=len(stuck), bound_seconds=bound), 503
@@ -31,7 +31,7 @@ def readyz():
     MongoDB otherwise held this for the driver's 5 s server selection; load balancers give up sooner).
     Under load this request waits for a free request thread like any other: load balancers ask the
     listener on HEALTH_PORT instead (shop.health_server), which answers at once."""
-    settings = current_app.config["SHOP_SETTINGS"]
+    settings = shop_settings()
     state = readiness.check(database_pings(settings.readiness_timeout_seconds), settings.data_dir)
     return jsonify(state.as_json()), 200 if state.ready else 503
 

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from flask import current_app, url_for
 from itsdangerous import URLSafeTimedSerializer
 
+from shop.web.extensions import shop_settings
+
 
 def activation_tokens() -> URLSafeTimedSerializer:
     """Signs and reads activation links (their claims: shop.services.accounts.activation_claims)."""
@@ -23,5 +25,5 @@ def reset_tokens() -> URLSafeTimedSerializer:
 def public_url_for(endpoint: str, **values) -> str:
     """The absolute address of `endpoint` as customers reach it: PUBLIC_URL's scheme and host, and the
     path the shop routes (which carries PUBLIC_URL's path when the shop is served under one)."""
-    parts = urlsplit(current_app.config["SHOP_SETTINGS"].base_url)
+    parts = urlsplit(shop_settings().base_url)
     return f"{parts.scheme}://{parts.netloc}{url_for(endpoint, **values)}"

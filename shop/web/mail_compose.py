@@ -14,6 +14,7 @@ from flask_babel import force_locale, gettext
 from shop.adapters.mail import Mail
 from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres.mail_outbox import OutboxMail
+from shop.config import Settings
 from shop.domain.notifications import OrderForMail
 from shop.domain.order_effects import MailKind
 from shop.services import accounts
@@ -38,7 +39,8 @@ def _subject(kind: str, order_id: int) -> str:
 def mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
     """compose(rows) → for each outbox row, its Mail or why it could not be written. A batch's
     orders are read in one transaction and its mails rendered in one app context."""
-    base_url = app.config["SHOP_SETTINGS"].base_url
+    settings: Settings = app.config["SHOP_SETTINGS"]
+    base_url = settings.base_url
 
     def compose(rows: Sequence[OutboxMail]) -> Iterator[Mail | Exception]:
         orders = db.outbox.orders_for_mail([row.order_id for row in rows
@@ -83,14 +85,14 @@ def mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
                 raise MailNotNeeded("the account is already active")
             return _text_mail(row, gettext("Activate your account"), "mail/activate.txt", user=user,
                               link=public_url_for("auth.activate", token=activation_tokens().dumps(claims)),
-                              hours=app.config["ACTIVATION_LINK_HOURS"])
+                              hours=settings.activation_link_hours)
         if row.kind == MailKind.PASSWORD_RESET:
             found = accounts.password_reset_claims(db, user_id=user.user_id)
             if found is None:
                 raise MailNotNeeded("the account is not active")
             return _text_mail(row, gettext("Set a new password"), "mail/password_reset.txt", user=user,
                               link=public_url_for("auth.reset_password", token=reset_tokens().dumps(found[1])),
-                              minutes=app.config["PASSWORD_RESET_LINK_MINUTES"])
+                              minutes=settings.password_reset_link_minutes)
         return _text_mail(row, gettext("You already have an account"), "mail/account_exists.txt", user=user)
 
     def _text_mail(row: OutboxMail, subject: str, template: str, **context: Any) -> Mail:

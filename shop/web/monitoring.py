@@ -5,13 +5,13 @@ from __future__ import annotations
 import hmac
 import time
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from flask import Blueprint, Flask, Response, abort, g, request
 
 from shop import metrics
 from shop.adapters.errors import DatabaseError
 from shop.services import readiness
 from shop.web.access import public
-from shop.web.extensions import get_db
+from shop.web.extensions import get_db, shop_settings
 from shop.web.health import database_pings
 
 bp = Blueprint("monitoring", __name__)
@@ -35,7 +35,7 @@ def init_app(app: Flask) -> None:
 @bp.get("/metrics")
 @public  # not public in fact: without METRICS_TOKEN it does not exist, with it the token is required
 def scrape():
-    settings = current_app.config["SHOP_SETTINGS"]
+    settings = shop_settings()
     token = settings.metrics_token
     if not token:
         abort(404)

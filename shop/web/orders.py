@@ -30,7 +30,7 @@ from shop.web.auditing import audit
 from shop.web.cart import render_cart
 from shop.web.catalog import render_product
 from shop.web.errors import status_for, translate_error
-from shop.web.extensions import get_db, get_payment_provider, get_settlements, get_store, limiter
+from shop.web.extensions import get_db, get_payment_provider, get_settlements, get_store, limiter, shop_settings
 from shop.web.formatting import decline_label, money
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
@@ -62,10 +62,10 @@ def place_for_current_user(lines: list[tuple[str, object]], idempotency_key: str
 
 def _checkout_policy() -> CheckoutPolicy:
     """This shop's checkout settings (as the app was configured)."""
-    config = current_app.config
-    return CheckoutPolicy(lease_seconds=config["CHECKOUT_LEASE_SECONDS"],
-                          pending_ttl_minutes=config["PENDING_ORDER_TTL_MINUTES"], limits=config["UNPAID_LIMITS"],
-                          tax_rates=config["SHOP_SETTINGS"].tax_rates)
+    settings = shop_settings()
+    return CheckoutPolicy(lease_seconds=settings.checkout_lease_seconds,
+                          pending_ttl_minutes=settings.pending_order_ttl_minutes, limits=settings.unpaid_limits,
+                          tax_rates=settings.tax_rates)
 
 
 def _checkout_refusal(error: DomainError) -> tuple[str, str]:
@@ -84,7 +84,7 @@ def _per_account() -> str:
 
 
 # One budget, per account, for placing orders (Comprar, the cart, the API) and paying them.
-checkout_limit = limiter.shared_limit(lambda: current_app.config["CHECKOUT_RATE_LIMIT"], scope="checkout",
+checkout_limit = limiter.shared_limit(lambda: shop_settings().checkout_rate_limit, scope="checkout",
                                       key_func=_per_account)
 
 
@@ -96,7 +96,7 @@ def _place(lines: list[tuple[str, object]]):
     if result.status is OrderStatus.PENDING:
         flash(gettext("Order %(order)d placed. Total: %(total)s. Pay it within %(minutes)d minutes to keep it.",
                       order=result.order_id, total=money(result.total),
-                      minutes=current_app.config["PENDING_ORDER_TTL_MINUTES"]), "success")
+                      minutes=shop_settings().pending_order_ttl_minutes), "success")
     elif result.status is OrderStatus.PLACING:
         flash(gettext("Order %(order)d is still being placed; reload this page to see its outcome.",
                       order=result.order_id), "info")
@@ -151,8 +151,8 @@ def _record_probe(order_id: int, attempted: str = "view") -> None:
     # counts even where request rate limiting is switched off.
     counter = current_app.extensions.get("shop.probe_counter")
     if counter is None:
-        storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"],
-                                      **current_app.config["RATELIMIT_STORAGE_OPTIONS"])
+        uri, options = shop_settings().rate_limit_store
+        storage = storage_from_string(uri, **options)
         counter = current_app.extensions["shop.probe_counter"] = FixedWindowRateLimiter(storage)
     if counter.hit(_PROBES_RECORDED, "order-probe", str(current_user.user_id)):
         audit("order.probed", f"order:{order_id}", attempted=attempted)
@@ -190,7 +190,7 @@ def invoice(order_id: int):
         raise
     if order.invoice is None:
         raise NotFound(N_("This order has no invoice yet: it is issued when the order is paid."))
-    settings = current_app.config["SHOP_SETTINGS"]
+    settings = shop_settings()
     return render_template("orders/invoice.html", order=order, tax_totals=order_tax_totals(order),
                            number=invoice_number(order.invoice.series_year, order.invoice.number),
                            seller=settings)
@@ -208,7 +208,7 @@ def detail(order_id: int):
 def pay(order_id: int):
     try:
         outcome = order_service.pay_order(get_db(), get_payment_provider(), current_user.user, order_id,
-                                          request.form.get("card_number", ""), current_app.config["PAYMENT_LIMITS"])
+                                          request.form.get("card_number", ""), shop_settings().payment_limits)
     except NotFound:
         _record_probe(order_id, "pay")
         raise
@@ -221,7 +221,7 @@ def pay(order_id: int):
     else:
         audit("payment.declined", f"order:{order_id}", reason=outcome.decline_reason)
     if outcome.locked:
-        audit("payment.locked", f"order:{order_id}", minutes=current_app.config["PAYMENT_LIMITS"].window_minutes)
+        audit("payment.locked", f"order:{order_id}", minutes=shop_settings().payment_limits.window_minutes)
     if not outcome.succeeded:
         message = gettext("The payment was declined (%(reason)s). The order is still pending; try another card.",
                           reason=decline_label(outcome.decline_reason))

@@ -1,5 +1,6 @@
 """Register, log in, log out on the real database; CSRF, rate limit, generic failures."""
 
+import dataclasses
 import re
 
 import pytest
@@ -92,15 +93,16 @@ def test_a_forged_or_expired_activation_link_is_a_clear_400(app, client, db):
     register(client)
     link = activation_link(outbox(app)[0])
     assert client.get(link[:-3] + "abc").status_code == 400
-    app.config["ACTIVATION_LINK_HOURS"] = -1  # as if the link were older than its lifetime
+    app.config["SHOP_SETTINGS"] = dataclasses.replace(app.config["SHOP_SETTINGS"], activation_link_hours=-1)  # as if
+    # the link were older than its lifetime
     response = client.get(link)
     assert response.status_code == 400 and "ya no es válido" in response.get_data(as_text=True)
     assert not db.users.credentials("lucia@example.com")[0].email_verified
 
 
 def test_registrations_are_rate_limited_per_address(settings, db, store):
-    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True, "REGISTER_RATE_LIMIT": "2 per hour"},
-                     settings=settings)
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True},
+                     settings=dataclasses.replace(settings, register_rate_limit="2 per hour"))
     try:
         client = app.test_client()
         statuses = [register(client, email=f"u{i}@example.com").status_code for i in range(3)]
@@ -193,8 +195,8 @@ def test_login_redirects_only_to_paths_on_this_site(client, make_user):
 
 
 def test_login_attempts_are_rate_limited(settings, db, store, make_user):
-    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "3 per minute"},
-                     settings=settings)
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True},
+                     settings=dataclasses.replace(settings, login_rate_limit="3 per minute"))
     try:
         client = app.test_client()
         make_user(email="ana@example.com")

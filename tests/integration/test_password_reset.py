@@ -3,6 +3,7 @@ asked for by the person (without revealing who has an account) or sent by an adm
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -63,7 +64,7 @@ def test_a_forged_or_expired_link_is_a_clear_400_and_changes_nothing(app, client
     _ask(client, "ana@example.com")
     link = _reset_link(outbox(app)[0])
     assert client.get(link[:-4] + "AAAA").status_code == 400
-    app.config["PASSWORD_RESET_LINK_MINUTES"] = -1
+    app.config["SHOP_SETTINGS"] = dataclasses.replace(app.config["SHOP_SETTINGS"], password_reset_link_minutes=-1)
     assert _set(client, link).status_code == 400
     assert auth.login("ana@example.com", PASSWORD).status_code == 302
 

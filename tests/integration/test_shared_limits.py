@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -39,8 +40,8 @@ def test_counters_live_in_postgresql_and_recovery_removes_expired_ones(settings,
     from shop.web.factory import create_app
 
     make_user(email="c@example.com")
-    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "2 per minute"},
-                     settings=settings)
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True},
+                     settings=dataclasses.replace(settings, login_rate_limit="2 per minute"))
     try:
         client = app.test_client()
         statuses = []

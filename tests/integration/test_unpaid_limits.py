@@ -3,6 +3,7 @@ limit on placing orders."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 
@@ -123,8 +124,9 @@ def test_placing_orders_is_rate_limited_per_account(settings, db, store, make_us
     from shop.web.extensions import close_stores
     from shop.web.factory import create_app
 
-    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True, "CHECKOUT_RATE_LIMIT": "2 per minute",
-                      "UNPAID_LIMITS": UnpaidLimits(0, 0, 0, 0)}, settings=settings)
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True}, settings=dataclasses.replace(
+        settings, checkout_rate_limit="2 per minute", max_unpaid_orders=0, max_unpaid_units=0,
+        max_unpaid_orders_per_address=0, max_unpaid_units_per_address=0))
     try:
         client = app.test_client()
         make_user(email="c@example.com")

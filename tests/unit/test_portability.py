@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from shop.config import ConfigError, _web_server
+from shop.config import ConfigError
+from shop.config_fields import as_web_server
 from tests.conftest import ROOT
 
 _IMPORT_EVERYTHING = """
@@ -44,7 +45,7 @@ def test_every_module_imports_without_fcntl_pwd_grp_resource_termios():
 
 
 def test_the_web_server_is_gunicorn_on_posix_and_waitress_when_asked():
-    assert _web_server(None) == "gunicorn"
-    assert _web_server("Waitress") == "waitress"
+    assert as_web_server(None) == "gunicorn"
+    assert as_web_server("Waitress") == "waitress"
     with pytest.raises(ConfigError, match="WEB_SERVER"):
-        _web_server("uwsgi")
+        as_web_server("uwsgi")
