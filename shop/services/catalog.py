@@ -47,7 +47,10 @@ def _with_documents(db: PostgresDatabase, store: MongoStore, ids: ListingIds, *,
 
 def _documents(db: PostgresDatabase, store: MongoStore, ids: list[str], archived: bool) -> list[Product]:
     """The products' documents in the order given. An id MongoDB no longer has (deleted for good
-    while its index entry could not be removed) is dropped from the index as it is found."""
+    while its index entry could not be removed) is dropped from the index as it is found. No ids
+    (a search that matches nothing): no MongoDB round trip."""
+    if not ids:
+        return []
     found = store.catalog.by_ids(ids, include_archived=archived)
     missing = [pid for pid in ids if pid not in found]
     if missing:

@@ -305,3 +305,17 @@ def test_a_walk_and_a_gin_lookup_list_the_same_products_page_by_page(db, store, 
     names = [name for page in walked for name in page]
     assert walked == looked_up and len(names) == len(set(names)) and names
     assert walked_back == looked_up_back == walked[:-1]
+
+
+def test_a_search_that_matches_nothing_asks_mongodb_nothing(db, servers, mongo_db_name, make_product):
+    make_product(name="Taza de café")
+    recorder = FindRecorder()
+    watched = MongoStore(servers.mongodb_url, mongo_db_name, event_listeners=[recorder])
+    try:
+        page = catalog.catalog_page(db, watched, query(q="zzzzzz"))
+        found = catalog.browse_catalog(db, watched, query(q="taza"))
+    finally:
+        watched.close()
+    assert page.listing.items == [] and page.listing.total == 0
+    assert [p.name for p in found.items] == ["Taza de café"]
+    assert [name for name, _ in recorder.commands] == ["find"]  # the second search's documents only
