@@ -33,6 +33,33 @@ class AuditEvent:
     ts: dt.datetime = field(default_factory=lambda: now_ms())
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """An entry of the chain as the staff pages, the CSV export and the filter index read it. (The
+    chain's verification reads the stored documents themselves: it must see every field there is.)"""
+
+    seq: int
+    ts: dt.datetime
+    action: str
+    hash: str
+    prev_hash: str
+    target: str | None = None
+    actor_id: int | None = None
+    actor_role: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    details: JsonObject = field(default_factory=JsonObject)
+
+    @classmethod
+    def of(cls, doc: JsonObject) -> AuditEntry:
+        """The entry of a stored document (fields it lacks take their defaults)."""
+        ts = doc["ts"]
+        return cls(seq=doc["seq"], ts=ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC), action=doc["action"],
+                   hash=doc["hash"], prev_hash=doc["prev_hash"], target=doc.get("target"),
+                   actor_id=doc.get("actor_id"), actor_role=doc.get("actor_role"), ip=doc.get("ip"),
+                   user_agent=doc.get("user_agent"), details=doc.get("details") or {})
+
+
 def now_ms() -> dt.datetime:
     """MongoDB keeps milliseconds: the hash must be computed over what will be stored."""
     now = dt.datetime.now(dt.UTC)

@@ -23,7 +23,7 @@ from filelock import FileLock, Timeout
 
 from shop.adapters.errors import StoreError
 from shop.adapters.mongo import MongoStore
-from shop.domain.audit import AuditEvent, chain_entry, first_broken_entry
+from shop.domain.audit import AuditEntry, AuditEvent, chain_entry, first_broken_entry
 from shop.domain.json import JsonObject
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class AuditLog:
         if self.index is None or not entries:
             return
         try:
-            self.index.add_audit_entries(entries)
+            self.index.add_audit_entries([AuditEntry.of(entry) for entry in entries])
         except Exception:  # the chain is the record; a missing index row is caught up later
             log.warning("audit entries %d-%d not indexed now; the recovery pass will", entries[0]["seq"],
                         entries[-1]["seq"], exc_info=True)
@@ -129,7 +129,7 @@ class AuditLog:
             through, last_hash = self.index.audit_index_state()
             if through:
                 anchored = self.store.audit.between(through, through, newest_first=False)
-                if not anchored or anchored[0]["hash"] != last_hash:
+                if not anchored or anchored[0].hash != last_hash:
                     broken = through
         return count, broken
 

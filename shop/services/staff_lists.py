@@ -10,7 +10,6 @@ needs no projection: its sequence numbers are known from the chain's head. docs/
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -19,6 +18,7 @@ from typing import Any
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import User, parse_role
+from shop.domain.audit import AuditEntry
 from shop.domain.errors import N_, InvalidInput
 from shop.domain.filters import (
     AuditFilter,
@@ -102,18 +102,14 @@ def list_users(db: PostgresDatabase, user_filter: UserFilter) -> Listing:
 
 # --- the audit log ------------------------------------------------------------------------------------
 
-def _audit_position(entry: JsonObject) -> RowPosition:
+def _audit_position(entry: AuditEntry) -> RowPosition:
     """A filtered list's position: the entry's time and seq (the list's order)."""
-    return RowPosition("audit", entry["seq"], _aware(entry["ts"]))
+    return RowPosition("audit", entry.seq, entry.ts)
 
 
-def _seq_position(entry: JsonObject) -> RowPosition:
+def _seq_position(entry: AuditEntry) -> RowPosition:
     """The whole log's position: its seq alone."""
-    return RowPosition("audit", entry["seq"])
-
-
-def _aware(ts: dt.datetime) -> dt.datetime:
-    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
+    return RowPosition("audit", entry.seq)
 
 
 def audit_criteria(db: PostgresDatabase, audit_filter: AuditFilter) -> JsonObject:
@@ -180,14 +176,15 @@ def _unfiltered_audit_page(store: MongoStore, audit_filter: AuditFilter, head: t
                        position_of=_seq_position, total=marked, total_is_exact=True)
 
 
-def audit_history(db: PostgresDatabase, store: MongoStore, target: str, limit: int = 50) -> list[JsonObject]:
+def audit_history(db: PostgresDatabase, store: MongoStore, target: str, limit: int = 50) -> list[AuditEntry]:
     """The newest entries about one target (a product's history on its staff page)."""
     _catch_up_before_reading(db, store)
     criteria = {"actor_id": None, "action": None, "target": target, "since": None, "until": None}
     return store.audit.by_seq(db.lists.audit_seqs(criteria, limit=limit))
 
 
-def export_audit_entries(db: PostgresDatabase, store: MongoStore, audit_filter: AuditFilter) -> Iterator[JsonObject]:
+def export_audit_entries(db: PostgresDatabase, store: MongoStore, audit_filter: AuditFilter
+                         ) -> Iterator[AuditEntry]:
     """Every matching entry, oldest first, read in batches (a large log is never held in memory)."""
     if not audit_filter.is_filtered:
         head = store.audit.head_seq()
@@ -237,7 +234,7 @@ def catch_up_audit_index(db: PostgresDatabase, store: MongoStore, *, limit: int 
         last = min(head, through + CATCH_UP_BATCH)
         indexed = db.lists.indexed_seqs(through + 1, last)
         missing = [seq for seq in range(through + 1, last + 1) if seq not in indexed]
-        fetched = {entry["seq"]: entry for entry in store.audit.by_seq(missing)} if missing else {}
+        fetched = {entry.seq: entry for entry in store.audit.by_seq(missing)} if missing else {}
         read += len(missing)
         reached = through
         while reached < last and (reached + 1 in indexed or reached + 1 in fetched):
@@ -246,7 +243,7 @@ def catch_up_audit_index(db: PostgresDatabase, store: MongoStore, *, limit: int 
             break  # the next entry is not in the chain yet (a writer between its insert and the head)
         end = fetched.get(reached) or store.audit.by_seq([reached])[0]
         entries = [fetched[seq] for seq in sorted(fetched) if seq <= reached]
-        if not db.lists.extend_audit_index(through, entries, reached, end["hash"]):
+        if not db.lists.extend_audit_index(through, entries, reached, end.hash):
             break  # another process is catching up
         through = reached
     return read
@@ -254,4 +251,4 @@ def catch_up_audit_index(db: PostgresDatabase, store: MongoStore, *, limit: int 
 
 def _hash_at(store: MongoStore, seq: int) -> str | None:
     entries = store.audit.by_seq([seq])
-    return entries[0]["hash"] if entries else None
+    return entries[0].hash if entries else None

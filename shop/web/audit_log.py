@@ -59,7 +59,7 @@ def export():
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
         for entry in entries:
-            writer.writerow([csv_cell(_cell(entry.get(column))) for column in CSV_COLUMNS])
+            writer.writerow([csv_cell(_cell(getattr(entry, column))) for column in CSV_COLUMNS])
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

@@ -171,7 +171,7 @@ def test_a_head_left_behind_by_a_stopped_writer_is_caught_up_without_a_gap(audit
     store.audit_head.update_one({"_id": "chain"}, {"$set": {"seq": 1, "hash": first["hash"]}})
     assert store.audit.head_seq() == written
     newest = first_page(store, AuditFilter(per_page=2))  # unfiltered: MongoDB alone
-    assert newest.total == written and [e["seq"] for e in newest.items] == [written, written - 1]
+    assert newest.total == written and [e.seq for e in newest.items] == [written, written - 1]
     audit_log.record(AuditEvent("test.head", "x:last"))
     audit_log.flush_spool()
     assert audit_log.verify() == (written + 1, None)
@@ -184,7 +184,7 @@ def test_a_head_ahead_of_its_chain_is_rebuilt_from_the_log(audit_log, store):
     # As after restoring a head dumped later than its log: it names an entry that is not there.
     store.audit_head.update_one({"_id": "chain"}, {"$set": {"seq": 7, "hash": "f" * 64}})
     newest = first_page(store, AuditFilter(per_page=5))
-    assert newest.total == 1 and [e["seq"] for e in newest.items] == [1]
+    assert newest.total == 1 and [e.seq for e in newest.items] == [1]
     audit_log.record(AuditEvent("test.head", "y:1"))
     audit_log.flush_spool()
     assert audit_log.verify() == (2, None)
@@ -219,7 +219,7 @@ def test_appending_and_the_newest_page_read_only_bounded_ranges_of_the_log(serve
         log.flush_spool()
         newest = AuditFilter(after=RowPosition("audit", 6), per_page=3)
         page = first_page(watched, newest)  # unfiltered: MongoDB alone
-        assert page.total == 6 and [e["seq"] for e in page.items] == [5, 4, 3]
+        assert page.total == 6 and [e.seq for e in page.items] == [5, 4, 3]
         for command in recorder.commands:
             assert "skip" not in command and set(command.get("sort", {})) <= {"seq"}, command
             assert command.get("find") in ("audit_head", "audit_logs"), command

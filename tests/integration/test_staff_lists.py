@@ -182,7 +182,7 @@ def _filtered(db, store, **criteria) -> list[int]:
     def read(d, f):
         return staff_lists.read_audit_page(d, d, store, f, store.audit.head_mark())[0]
 
-    return [e["seq"] for e in walk(read, db, audit_filter)]
+    return [e.seq for e in walk(read, db, audit_filter)]
 
 
 def test_the_audit_filter_index_answers_what_a_recount_of_the_chain_does(db, store, tmp_path):
@@ -195,7 +195,7 @@ def test_the_audit_filter_index_answers_what_a_recount_of_the_chain_does(db, sto
         assert _filtered(db, store, **criteria) == _recount(store, **criteria), criteria
     assert db.lists.audit_actions() == sorted({e["action"] for e in store.audit_logs.find({})})
     exported = list(staff_lists.export_audit_entries(db, store, AuditFilter(action="order.placed")))
-    assert [e["seq"] for e in exported] == _recount(store, action="order.placed")[::-1]
+    assert [e.seq for e in exported] == _recount(store, action="order.placed")[::-1]
 
 
 def test_a_restored_audit_log_makes_its_filter_index_start_over(db, store, tmp_path):

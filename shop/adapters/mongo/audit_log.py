@@ -7,11 +7,13 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+from collections.abc import Iterator
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shop.adapters.errors import StoreError
 from shop.adapters.mongo.errors import translates_errors
+from shop.domain.audit import AuditEntry
 
 _TAIL_WINDOW = 64  # entries read at once while looking for the chain's end from its head
 
@@ -112,7 +114,7 @@ class AuditChain:
         head = self.head.find_one({"_id": "chain"})
         return (head["seq"], head["hash"]) if head else None
 
-    def newest(self, count: int, head: tuple[int, str] | None) -> tuple[int, list[dict]]:
+    def newest(self, count: int, head: tuple[int, str] | None) -> tuple[int, list[AuditEntry]]:
         """(how many entries the chain has, its last `count` entries newest first) from the head
         document as the caller read it (`head_mark`) in one bounded range of seq: from `count` before
         the head to a window past it (which also finds the entries of a writer that stopped before
@@ -120,32 +122,33 @@ class AuditChain:
         if head is not None:
             seq, last_hash = head
             entries = self.between(max(1, seq - count + 1), seq + _TAIL_WINDOW - 1, newest_first=False)
-            at_head = [entry for entry in entries if entry["seq"] == seq]
-            if at_head and at_head[0]["hash"] == last_hash:
+            at_head = [entry for entry in entries if entry.seq == seq]
+            if at_head and at_head[0].hash == last_hash:
                 last = seq
                 for entry in entries:
-                    if entry["seq"] == last + 1:
+                    if entry.seq == last + 1:
                         last += 1
-                    elif entry["seq"] > last:
+                    elif entry.seq > last:
                         break  # a gap: the chain ends before it
                 if last < seq + _TAIL_WINDOW - 1:  # the end is within the window
-                    return last, [entry for entry in entries if entry["seq"] <= last][-count:][::-1]
+                    return last, [entry for entry in entries if entry.seq <= last][-count:][::-1]
         last = self.head_seq()  # no head yet, a head ahead of its chain, or a long way behind it
         return last, self.between(max(1, last - count + 1), last, newest_first=True)
 
-    def entries(self, batch_size: int = 1000):
+    def entries(self, batch_size: int = 1000) -> Iterator[dict]:
+        """Every stored document, in seq order, as stored (what the chain's verification reads)."""
         return self.logs.find({}, {"_id": 0}).sort("seq", 1).batch_size(batch_size)
 
     def count(self) -> int:
         return self.logs.count_documents({})
 
-    def between(self, first: int, last: int, *, newest_first: bool) -> list[dict]:
+    def between(self, first: int, last: int, *, newest_first: bool) -> list[AuditEntry]:
         """The entries numbered first..last, in one read of the seq index's range."""
-        return list(self.logs.find({"seq": {"$gte": first, "$lte": last}}, {"_id": 0})
-                    .sort("seq", -1 if newest_first else 1))
+        return [AuditEntry.of(doc) for doc in self.logs.find({"seq": {"$gte": first, "$lte": last}}, {"_id": 0})
+                .sort("seq", -1 if newest_first else 1)]
 
-    def by_seq(self, seqs: list[int]) -> list[dict]:
+    def by_seq(self, seqs: list[int]) -> list[AuditEntry]:
         """The entries with these sequence numbers, in the order asked (point lookups on the unique
         seq index; a number not in the log is left out)."""
         found = {doc["seq"]: doc for doc in self.logs.find({"seq": {"$in": list(seqs)}}, {"_id": 0})}
-        return [found[n] for n in seqs if n in found]
+        return [AuditEntry.of(found[n]) for n in seqs if n in found]

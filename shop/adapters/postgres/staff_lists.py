@@ -10,9 +10,8 @@ every combination (the server sees the values, so an unused condition costs noth
 
 from __future__ import annotations
 
-import datetime as dt
-
 from shop.adapters.postgres.errors import translates_errors
+from shop.domain.audit import AuditEntry
 from shop.domain.filters import OrderRow, PaymentRow, RowPosition
 from shop.domain.listing import COUNT_LIMIT
 from shop.domain.orders import OrderStatus, PaymentStatus
@@ -178,13 +177,13 @@ class StaffLists:
             row = cur.fetchone()
             return row["through"], row["last_hash"]
 
-    def add_audit_entries(self, entries: list[dict]) -> None:
+    def add_audit_entries(self, entries: list[AuditEntry]) -> None:
         """Index entries just appended to the chain (by the flusher that appended them), and move
         the contiguous mark over them if they directly follow it."""
         with self._db.transaction() as cur:
             _insert_audit_rows(cur, entries)
             cur.execute("UPDATE audit_index_state SET through = %s, last_hash = %s WHERE through = %s",
-                        (entries[-1]["seq"], entries[-1]["hash"], entries[0]["seq"] - 1))
+                        (entries[-1].seq, entries[-1].hash, entries[0].seq - 1))
 
     def indexed_seqs(self, first: int, last: int) -> set[int]:
         """Which of the sequence numbers first..last are in the index."""
@@ -192,7 +191,7 @@ class StaffLists:
             cur.execute("SELECT seq FROM audit_index WHERE seq BETWEEN %s AND %s", (first, last))
             return {row["seq"] for row in cur.fetchall()}
 
-    def extend_audit_index(self, through: int, entries: list[dict], new_through: int, new_hash: str) -> bool:
+    def extend_audit_index(self, through: int, entries: list[AuditEntry], new_through: int, new_hash: str) -> bool:
         """Add `entries` (read from the chain) and move the contiguous mark from `through` to
         `new_through`. The state row is the guard: if another process moved it meanwhile, nothing
         is written and False is returned."""
@@ -212,16 +211,11 @@ class StaffLists:
             cur.execute("UPDATE audit_index_state SET through = 0, last_hash = NULL")
 
 
-def _insert_audit_rows(cur, entries: list[dict]) -> None:
+def _insert_audit_rows(cur, entries: list[AuditEntry]) -> None:
     if entries:
         cur.execute(
             "INSERT INTO audit_index (seq, ts, actor_id, action, target) "
             "SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::int[], %s::text[], %s::text[]) "
             "ON CONFLICT (seq) DO NOTHING",
-            ([e["seq"] for e in entries], [_aware(e["ts"]) for e in entries], [e.get("actor_id") for e in entries],
-             [e["action"] for e in entries], [e.get("target") for e in entries]))
-
-
-def _aware(ts: dt.datetime) -> dt.datetime:
-    """MongoDB gives back naive UTC datetimes."""
-    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
+            ([e.seq for e in entries], [e.ts for e in entries], [e.actor_id for e in entries],
+             [e.action for e in entries], [e.target for e in entries]))
