@@ -4,7 +4,7 @@
 def create_app(test_config=None, settings=None):
     """The Flask application, for `flask --app shop …`. Imported when called, so that importing the
     domain (`shop.domain.*`) never loads Flask or a database driver."""
-    from shop.web.factory import create_app as factory
+    from shop.web.factory import create_app as factory  # Flask only when `flask --app shop` asks
 
     return factory(test_config, settings=settings)
 

@@ -7,12 +7,15 @@ importing each other.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from filelock import FileLock, Timeout
 
 from shop.config import ConfigError, Settings
 from shop.embedded import EmbeddedMongo, EmbeddedPostgres
@@ -31,8 +34,6 @@ class AlreadyRunning(RuntimeError):
 @contextlib.contextmanager
 def data_dir_lock(data_dir: Path) -> Iterator[None]:
     """Exclusive use of the data directory: two runs must never start servers on the same data."""
-    from filelock import FileLock, Timeout
-
     data_dir.mkdir(parents=True, exist_ok=True)
     pid_path = data_dir / "shop.pid"
     lock = FileLock(data_dir / "shop.lock")
@@ -76,22 +77,20 @@ def databases(settings: Settings) -> Iterator[Settings]:
 
 
 def _with_urls(settings: Settings, pg_url: str, mongo_url: str) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, database_url=pg_url, mongodb_url=mongo_url)
+    return dataclasses.replace(settings, database_url=pg_url, mongodb_url=mongo_url)
 
 
 def postgres(settings: Settings, connections: int) -> PostgresDatabase:
     """A pool of up to `connections` to the configured PostgreSQL (recovery needs 3: one holds the
     pass lock)."""
-    from shop.adapters.postgres import PostgresDatabase
+    from shop.adapters.postgres import PostgresDatabase  # the drivers load after the runner's checks
 
     return PostgresDatabase(_url(settings.database_url, "DATABASE_URL"), max_connections=connections)
 
 
 def mongo(settings: Settings, timeout_ms: int | None = None) -> MongoStore:
     """The configured MongoDB; `timeout_ms` for work that reads the whole catalog (a rebuild)."""
-    from shop.adapters.mongo import MongoStore
+    from shop.adapters.mongo import MongoStore  # the drivers load after the runner's checks
 
     url = _url(settings.mongodb_url, "MONGODB_URL")
     if timeout_ms is None:
@@ -125,6 +124,7 @@ def open_stores(settings: Settings, *, connections: int = 3,
 
 def prepare_databases(settings: Settings, *, demo: bool) -> list[dict] | None:
     """Apply both schemas; with `demo`, fill empty databases. Returns new demo logins, if any."""
+    # The use cases load only once the databases are up (the runner reports start-up as it goes).
     from shop.services.catalog import REBUILD_TIMEOUT_MS, ensure_catalog_index
     from shop.services.demo import load_demo_data
     from shop.services.recovery import recover

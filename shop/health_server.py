@@ -112,7 +112,7 @@ def _stop_when_orphaned(server: ThreadingHTTPServer) -> None:
 
 def main() -> int:
     settings = load_settings()
-    from shop.web.requestlog import configure_logging
+    from shop.web.requestlog import configure_logging  # the web layer's logging, without loading Flask first
 
     configure_logging(settings.log_level, json_lines=settings.is_production)
     probers = _database_probers(settings)

@@ -70,6 +70,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the runner, which stops us
     signal.signal(signal.SIGTERM, lambda signum, frame: stop_sender())
 
+    # Loaded after the priority is lowered and the signals set: the sender starts small and early.
     from shop import bootstrap
     from shop.adapters.mail import mailer_for
     from shop.services.notifications import MailSender

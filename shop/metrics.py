@@ -9,6 +9,8 @@ the default single-process registry is used. No Flask, no database here.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import time
 from pathlib import Path
 
@@ -54,12 +56,12 @@ def render(spool_path: Path, outbox_dir: Path, *, multiprocess_dir: str | None,
     backlogs read now (`mail_backlog`: the outbox's unsent rows, status → (rows, oldest age)) and
     readiness checked now (`ready`: whether the instance is ready, and whether each database answers)."""
     if multiprocess_dir:
-        from prometheus_client import multiprocess
+        from prometheus_client import multiprocess  # needs PROMETHEUS_MULTIPROC_DIR set before import
 
         samples = CollectorRegistry()
         multiprocess.MultiProcessCollector(samples)
     else:
-        from prometheus_client import REGISTRY as samples
+        from prometheus_client import REGISTRY as samples  # noqa: N811 - this process's own samples
     # The backlogs in a registry of their own, made per scrape: registering them on the process-wide
     # registry would make two concurrent scrapes collide (a duplicate-series error).
     backlogs = CollectorRegistry()
@@ -129,9 +131,6 @@ class _BacklogCollector:
 
 
 def _first_ts(path: Path) -> float:
-    import datetime as dt
-    import json
-
     with open(path, encoding="utf-8") as handle:
         for line in handle:
             if line.strip():

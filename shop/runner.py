@@ -8,6 +8,7 @@ SIGTERM stops the web server first, then the databases, each through its own cle
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import os
 import shutil
@@ -33,8 +34,6 @@ log = logging.getLogger("shop.runner")
 
 def _browser_host(host: str) -> str:
     """The host to type in a browser: `localhost` for a loopback or every-interface bind."""
-    import ipaddress
-
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -58,7 +57,7 @@ def serve(settings: Settings) -> None:
     if settings.web_server == "waitress":
         _serve_with_waitress(settings)
         return
-    from gunicorn.app.base import BaseApplication
+    from gunicorn.app.base import BaseApplication  # POSIX only (waitress above on Windows)
 
     class ShopApplication(BaseApplication):
         def load_config(self):
@@ -74,7 +73,7 @@ def serve(settings: Settings) -> None:
             self.cfg.set("child_exit", _forget_worker_metrics)
 
         def load(self):
-            from shop.web.factory import create_app
+            from shop.web.factory import create_app  # in each worker, after the fork
 
             return create_app(settings=settings)
 
@@ -173,12 +172,13 @@ def _prepare_metrics_dir(settings: Settings) -> Settings:
 
 
 def _forget_worker_metrics(server, worker) -> None:
-    from prometheus_client import multiprocess
+    from prometheus_client import multiprocess  # after PROMETHEUS_MULTIPROC_DIR is set
 
     multiprocess.mark_process_dead(worker.pid)
 
 
 def _serve_with_waitress(settings: Settings) -> None:
+    # Loaded only when this server is the one used (WEB_SERVER=waitress, or Windows).
     from waitress import serve as waitress_serve
 
     from shop.web.factory import create_app
@@ -201,6 +201,7 @@ def _start_background_threads(settings: Settings, app) -> None:
     """Each web worker runs the request watchdog (shop.web.watchdog), the periodic recovery (an
     advisory lock lets one pass run at a time) and flushes the audit spool. Mail is delivered by
     MailSenderProcess (gunicorn) or `_start_mail_sender_thread` (waitress)."""
+    # In each worker after the fork: the runner itself never loads the use cases or the web layer.
     from shop.services.audit import AuditFlusher, AuditLog
     from shop.services.recovery import RecoveryThread
     from shop.web.watchdog import Watchdog
@@ -215,6 +216,7 @@ def _start_background_threads(settings: Settings, app) -> None:
 
 
 def _start_mail_sender_thread(settings: Settings, app) -> None:
+    # Only under waitress (one process); under gunicorn the sender is a process (shop.mail_sender).
     from shop.adapters.mail import mailer_for
     from shop.services.notifications import MailSender
     from shop.web.mail_compose import mail_composer
@@ -229,7 +231,7 @@ def _raise_on_sigterm(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from shop.web.requestlog import configure_logging
+    from shop.web.requestlog import configure_logging  # the web layer loads only when the shop is run
 
     try:
         settings = load_settings()

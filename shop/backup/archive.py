@@ -3,6 +3,7 @@ checks that a set is whole — everything that reads or writes a set without tou
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -11,6 +12,9 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 FORMAT_VERSION = 1
 SET_NAME = re.compile(r"^shop-\d{8}T\d{6}Z$")
@@ -42,7 +46,6 @@ def sha256_of(path: Path) -> str:
 
 def load_key(key_file: str | None, key_b64: str | None) -> bytes | None:
     """A 32-byte AES key from a file or an environment variable (urlsafe base64); never an argument."""
-    import base64
 
     try:
         raw = Path(key_file).read_text().strip() if key_file else key_b64
@@ -61,15 +64,12 @@ def load_key(key_file: str | None, key_b64: str | None) -> bytes | None:
 
 
 def encrypt(plain: Path, target: Path, key: bytes) -> None:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     nonce = os.urandom(12)
     target.write_bytes(MAGIC + nonce + AESGCM(key).encrypt(nonce, plain.read_bytes(), MAGIC))
 
 
 def decrypt(encrypted: Path, target: Path, key: bytes | None) -> None:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     if key is None:
         raise BackupError(f"{encrypted.name} is encrypted: set BACKUP_ENCRYPTION_KEY_FILE")

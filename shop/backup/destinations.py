@@ -16,11 +16,12 @@ import hashlib
 import json
 import os
 import shutil
+import ssl
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from shop.backup.archive import list_sets
+from shop.backup.archive import SET_NAME, list_sets
 
 PARTIAL_SUFFIX = ".part"  # a file being uploaded; renamed to its name once complete
 
@@ -82,7 +83,7 @@ class LocalDirectory:
 
 class S3Bucket(_RemoteListing):
     def __init__(self, bucket: str, prefix: str, endpoint_url: str | None):
-        import boto3
+        import boto3  # only for an S3 destination: a slow import
 
         self.bucket, self.prefix = bucket, prefix.strip("/")
         self.client = boto3.client("s3", endpoint_url=endpoint_url)
@@ -123,7 +124,7 @@ class SftpServer(_RemoteListing):
         self.label = f"sftp://{user}@{host}:{port}{path}"
 
     def _connect(self):
-        import paramiko
+        import paramiko  # only for an SFTP destination: a slow import
 
         client = paramiko.SSHClient()
         known_hosts = self.environ.get("BACKUP_SFTP_KNOWN_HOSTS")
@@ -205,7 +206,6 @@ class FtpServer(_RemoteListing):
         self.label = f"ftp://{user}@{host}:{port}{self.path}{'' if tls else ' (plain, no TLS)'}"
 
     def _with_ftp(self, action):
-        import ssl
 
         ftp = (ftplib.FTP_TLS(context=ssl.create_default_context(cafile=self.ca_file))  # noqa: S321
                if self.tls else ftplib.FTP())  # noqa: S321
@@ -253,7 +253,6 @@ class FtpServer(_RemoteListing):
         return self._with_ftp(read)
 
     def names(self) -> list[str]:
-        import ssl
 
         def listing(ftp):
             try:
@@ -287,7 +286,6 @@ def remote_sets(destination: Destination) -> list[dict]:
 def inspect_remote_sets(destination: Destination) -> list[dict]:
     """Every set a manifest at `destination` announces, oldest first; a damaged one (a manifest that
     cannot be read, or whose archive is missing) is {"name", "problem"} — as locally (inspect_sets)."""
-    from shop.backup.archive import SET_NAME
 
     names = set(destination.names())
     sets = []

@@ -19,6 +19,7 @@ import psycopg2
 from bson import json_util
 from bson.json_util import CANONICAL_JSON_OPTIONS
 from bson.raw_bson import RawBSONDocument
+from filelock import FileLock, Timeout
 from pymongo import MongoClient
 
 from shop import failpoints
@@ -30,7 +31,6 @@ from shop.backup.tools import connect, find_pg_tool, pgpass_env, run, table_coun
 @contextlib.contextmanager
 def exclusive(directory: Path) -> Iterator[None]:
     """One backup at a time per backup directory."""
-    from filelock import FileLock, Timeout
 
     directory.mkdir(parents=True, exist_ok=True)
     lock = FileLock(directory / ".backup.lock")

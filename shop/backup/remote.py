@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from shop.backup.archive import BackupError, list_sets
+from shop.backup.archive import BackupError, list_sets, summary_for
 from shop.backup.destinations import (
     PARTIAL_SUFFIX,
     Destination,
@@ -73,8 +73,6 @@ def copy_missing_sets(destination: Destination, directory: Path) -> list[str]:
     """Copy every complete local set that `destination` does not have, oldest first (the newest
     set, and any that an earlier run failed to copy); returns their names. Raises BackupError on
     the first set that cannot be copied and verified."""
-    from shop.backup.archive import summary_for
-
     def look() -> set[str]:
         remove_leftovers(destination)
         return {info["name"] for info in destination.sets()}

@@ -7,18 +7,19 @@ import contextlib
 import hashlib
 import json
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2.sql
 import pymongo.errors
-from bson import json_util
+from bson import decode_file_iter, json_util
 from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient
 
 from shop import failpoints
 from shop.adapters.mongo import MongoStore
-from shop.adapters.postgres import PostgresDatabase
+from shop.adapters.postgres import MIGRATIONS_DIR, PostgresDatabase
 from shop.backup.archive import BackupError, Source, check_checksum, check_files, extract
 from shop.backup.tools import connect, find_pg_tool, pg_value, pgpass_env, run, table_counts
 from shop.services.catalog import REBUILD_TIMEOUT_MS, rebuild_catalog_index
@@ -27,7 +28,6 @@ from shop.services.catalog import REBUILD_TIMEOUT_MS, rebuild_catalog_index
 @contextlib.contextmanager
 def scratch_databases(source: Source, prefix: str = "shop_scratch") -> Iterator[Source]:
     """Empty databases on the same servers as `source` (a restore drill's target), dropped afterwards."""
-    import uuid
 
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = connect(source.postgres_url)
@@ -52,7 +52,6 @@ def scratch_databases(source: Source, prefix: str = "shop_scratch") -> Iterator[
 
 def check_schema_version(summary: dict) -> None:
     """A set made by a newer version of the shop (more migrations) cannot be restored by this one."""
-    from shop.adapters.postgres import MIGRATIONS_DIR
 
     ours = max(p.name[:4] for p in MIGRATIONS_DIR.glob("*.sql"))
     theirs = summary.get("schema_version") or "0000"
@@ -203,7 +202,6 @@ def _refuse_non_empty(target: Source, force: bool) -> None:
 
 
 def _restore_mongo(dump_dir: Path, target: Source) -> None:
-    from bson import decode_file_iter
 
     with _mongo(target) as client:
         db = client[target.mongodb_db]

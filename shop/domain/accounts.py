@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from shop.domain.errors import N_, InvalidInput
+from shop.domain.errors import N_, Conflict, InvalidInput
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
@@ -74,7 +74,6 @@ def check_account_change(actor: User, target: User) -> None:
     """Staff do not change their own role or switch themselves off: another admin does that, so one
     slip cannot lock the shop out. (Keeping at least one active admin is enforced by the database
     adapter under a lock, because two admins can act at the same moment.)"""
-    from shop.domain.errors import Conflict
 
     if actor.user_id == target.user_id:
         raise Conflict(N_("You cannot change your own role or deactivate your own account; ask another admin."))

@@ -8,6 +8,8 @@ input can become an operator (`$gt`), a dotted path or a regular expression.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -15,6 +17,7 @@ from decimal import Decimal
 from shop.domain.errors import N_, InvalidInput
 from shop.domain.json import JsonObject
 from shop.domain.listing import MAX_CATEGORY_LENGTH, MAX_SEARCH_LENGTH  # noqa: F401 - re-exported
+from shop.domain.money import MAX_PRICE, MIN_PRICE, to_money
 from shop.domain.taxes import parse_tax_class
 
 _ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -70,7 +73,6 @@ def new_product(name: str, category: str, price: object, stock: int, attributes:
 def product_fields(name: str, category: str, price: object, attributes: JsonObject, description: str = "",
                    tax_class: str | None = None) -> JsonObject:
     """The fields staff may edit (everything but the stock, which only moves by adjustments)."""
-    from shop.domain.money import MAX_PRICE, MIN_PRICE, to_money
 
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(N_("A product needs a name of at most %(max)d characters."), max=MAX_NAME_LENGTH)
@@ -116,8 +118,6 @@ def parse_attributes(source: str) -> JsonObject:
     """Attributes written as a JSON object: typed values (text, number, true/false, list) and
     nested objects. Keys are plain identifiers, so a key can never become a MongoDB operator
     (`$set`) or a dotted path. Errors name the offending key."""
-    import json
-    import math
 
     if not isinstance(source, str) or len(source) > MAX_ATTRIBUTES_SOURCE:
         raise InvalidInput(N_("The attributes can have at most %(max)d characters."), max=MAX_ATTRIBUTES_SOURCE)
@@ -152,7 +152,6 @@ def _checked_object(value: JsonObject, path: str, depth: int, counter: list[int]
 
 
 def _checked_value(item: object, name: str, depth: int, counter: list[int]) -> object:
-    import math
 
     if isinstance(item, dict):
         return _checked_object(item, name, depth + 1, counter)
@@ -190,7 +189,6 @@ def _checked_value(item: object, name: str, depth: int, counter: list[int]) -> o
 
 def attributes_source(attributes: JsonObject) -> str:
     """The JSON an admin edits (the inverse of parse_attributes)."""
-    import json
 
     return json.dumps(attributes, ensure_ascii=False, indent=2, sort_keys=False) if attributes else "{}"
 

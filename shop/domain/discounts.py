@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
+from shop.domain.accounts import normalize_email
 from shop.domain.errors import N_, Conflict, InvalidInput
 
 CENT = Decimal("0.01")
@@ -128,7 +129,6 @@ def parse_discount_form(form: Mapping[str, str]) -> DiscountCode:
 
 def customer_email_of(form: Mapping[str, str]) -> str | None:
     """The e-mail of the one customer a new code is for (normalized), or None for everyone."""
-    from shop.domain.accounts import normalize_email
 
     raw = (form.get("customer_email") or "").strip()
     return normalize_email(raw) if raw else None

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
@@ -28,6 +28,7 @@ from shop.domain.catalog import Product, parse_product_id
 from shop.domain.discounts import DiscountCode
 from shop.domain.errors import N_, Conflict, InvalidInput, LimitReached
 from shop.domain.shipping import ShippingMethod, ShippingSnapshot
+from shop.domain.taxes import split_tax
 
 MAX_QUANTITY_PER_LINE = 100
 MAX_LINES = 50
@@ -359,9 +360,7 @@ def priced_lines(lines: list[OrderLine], discount: DiscountCode | None = None,
     """The lines less what `discount` takes off them; the shipping `shipping_method` charges on what
     is left (free above its amount); and the IVA split over the lines and the shipping together (the
     shipping at `shipping_rate`, the general one). Returns (lines with their IVA, shipping, its IVA)."""
-    from dataclasses import replace
 
-    from shop.domain.taxes import split_tax
 
     if discount is not None:
         cuts = discount.line_discounts([(line.gross, line.category) for line in lines])

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from shop.adapters.errors import DatabaseError
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
+from shop.demo_data import demo_products
 from shop.domain.catalog import MAX_STOCK, Product, new_product, parse_product_id, product_fields
 from shop.domain.errors import N_, Conflict, NotFound
 from shop.domain.json import JsonObject
@@ -71,7 +72,6 @@ def product_detail(store: MongoStore, raw_product_id: str, *, include_archived: 
 
 def load_demo_catalog(db: PostgresDatabase, store: MongoStore) -> int:
     """Insert the demo catalog into an empty products collection; returns how many were added."""
-    from shop.demo_data import demo_products
 
     # The index is built from MongoDB before this runs (ensure_catalog_index): empty means no products,
     # and asking PostgreSQL costs nothing, while any whole-collection read of SecantusDB is O(N).

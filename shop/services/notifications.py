@@ -129,7 +129,7 @@ def _refused(db: PostgresDatabase, row: OutboxMail, error: MailError, report: De
 def cpu_busy() -> float | None:
     """Percent of the machine's CPU in use since the previous call (None where it cannot be read)."""
     try:
-        import psutil
+        import psutil  # optional where it has no wheel (the except below)
 
         return float(psutil.cpu_percent(interval=None))
     except (ImportError, OSError):

@@ -73,7 +73,7 @@ def mark_wedged(data_dir: Path, wedged: bool, pid: int | None = None) -> None:
 
 def wedged_workers(data_dir: Path) -> int:
     """Workers with a stuck request, ignoring (and removing) markers of processes that have ended."""
-    import psutil
+    import psutil  # optional where it has no wheel: then the CPU is not reported
 
     directory = data_dir / WEDGED_DIR
     if not directory.is_dir():

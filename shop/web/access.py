@@ -15,6 +15,7 @@ from flask import Flask, abort, request
 from flask_login import current_user, login_required
 
 from shop.domain.accounts import Role
+from shop.web.auditing import audit
 
 log = logging.getLogger(__name__)
 # Staff: admins change things; auditors see everything admins see and change nothing.
@@ -48,7 +49,6 @@ def roles_required(*roles: Role):
             if current_user.role not in roles:
                 log.warning("denied: user %s (%s) on %s %s", current_user.user_id, current_user.role.value,
                             request.method, request.path)
-                from shop.web.auditing import audit
 
                 audit("access.denied", request.path, method=request.method, endpoint=request.endpoint)
                 abort(403)

@@ -19,8 +19,8 @@ from shop.domain.sessions import SessionPolicy, SessionStamp, SessionState
 from shop.services import accounts
 from shop.web.access import public
 from shop.web.auditing import audit
-from shop.web.errors import translate_error
-from shop.web.extensions import get_db, limiter, login_manager, select_locale, shop_settings
+from shop.web.errors import error_response, translate_error, wants_json
+from shop.web.extensions import SUPPORTED_LOCALES, get_db, limiter, login_manager, select_locale, shop_settings
 from shop.web.forms import LoginForm, LogoutForm, PasswordResetForm, PasswordResetRequestForm, RegisterForm
 from shop.web.links import activation_tokens, reset_tokens
 
@@ -79,7 +79,6 @@ def load_user(user_id: str) -> SessionUser | None:
 @login_manager.unauthorized_handler
 def unauthorized():
     """Pages send a person to the login form; API callers get a 401 JSON answer."""
-    from shop.web.errors import error_response, wants_json
 
     ended = g.get("session_ended") is not None
     message = (gettext("Your session has ended; log in again.") if ended
@@ -269,7 +268,6 @@ def logout():
 @bp.post("/language/<code>")
 @public
 def language(code: str):
-    from shop.web.extensions import SUPPORTED_LOCALES
 
     if code not in SUPPORTED_LOCALES:
         abort(404)

@@ -5,14 +5,20 @@ from __future__ import annotations
 import hashlib
 
 from flask import Blueprint, render_template, request
+from flask_login import current_user
 from markupsafe import Markup
 
 from shop.domain.accounts import Role
+from shop.domain.errors import Conflict, InvalidInput
 from shop.domain.listing import ATTRIBUTE_FILTER_PREFIX, SORT_OPTIONS, parse_catalog_query
-from shop.domain.orders import new_idempotency_key
+from shop.domain.orders import OrderLine, new_idempotency_key
 from shop.services import catalog as catalog_service
+from shop.services import discounts as discount_service
+from shop.services.reviews import may_review
 from shop.web.access import public
+from shop.web.addresses import shipping_options
 from shop.web.cart import limit_code_previews
+from shop.web.errors import translate_error
 from shop.web.extensions import cache, get_db, get_store, reused, shop_settings, url_key
 
 bp = Blueprint("catalog", __name__)
@@ -78,12 +84,7 @@ def forget_product(product_id: str) -> None:
 def _code_preview(product_id: str, code: str) -> dict:
     """What a discount code takes off one unit of this product, for the customer looking, before
     Comprar (or why it does not apply); nothing is taken until the order."""
-    from flask_login import current_user
 
-    from shop.domain.errors import Conflict, InvalidInput
-    from shop.domain.orders import OrderLine
-    from shop.services import discounts as discount_service
-    from shop.web.errors import translate_error
 
     if not code or not current_user.is_authenticated or current_user.role is not Role.CUSTOMER:
         return {}
@@ -97,10 +98,7 @@ def _code_preview(product_id: str, code: str) -> dict:
 
 def render_product(product_id: str, reuse: bool = False, **extra):
     """The product page with its reviews (also re-rendered, with a reason, when buying or reviewing fails)."""
-    from flask_login import current_user
 
-    from shop.services.reviews import may_review
-    from shop.web.addresses import shipping_options
 
     item, average, count, reviews = _shared_part(product_id, reuse)
     user = current_user.user if current_user.is_authenticated else None

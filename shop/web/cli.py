@@ -10,7 +10,12 @@ from flask import Flask
 
 from shop import bootstrap
 from shop.config import Settings
+from shop.domain.accounts import parse_role
 from shop.domain.errors import DomainError
+from shop.services import accounts
+from shop.services.audit import AuditLog
+from shop.services.catalog import REBUILD_TIMEOUT_MS, rebuild_catalog_index
+from shop.services.recovery import recover
 from shop.web.extensions import shop_settings
 
 
@@ -41,7 +46,6 @@ def init_app(app: Flask) -> None:
     @app.cli.command("recover")
     def recover_orders() -> None:
         """One recovery pass: finish interrupted checkouts, expire unpaid orders, return stock."""
-        from shop.services.recovery import recover
 
         with _databases_for_command() as settings, bootstrap.open_stores(settings) as (db, store):
             report = recover(db, store)
@@ -55,7 +59,6 @@ def init_app(app: Flask) -> None:
     @app.cli.command("catalog-rebuild")
     def catalog_rebuild() -> None:
         """Rebuild the catalog index (PostgreSQL) from the products in MongoDB, and check its counters."""
-        from shop.services.catalog import REBUILD_TIMEOUT_MS, rebuild_catalog_index
 
         with (_databases_for_command() as settings,
               bootstrap.open_stores(settings, connections=2, timeout_ms=REBUILD_TIMEOUT_MS) as (db, store)):
@@ -65,7 +68,6 @@ def init_app(app: Flask) -> None:
     @app.cli.command("audit-verify")
     def audit_verify() -> None:
         """Check the audit log's hash chain; names the first altered, removed or reordered entry."""
-        from shop.services.audit import AuditLog
 
         with _databases_for_command() as settings:
             store, db = bootstrap.mongo(settings), bootstrap.postgres(settings, 1)
@@ -87,8 +89,6 @@ def init_app(app: Flask) -> None:
                            prompt="Contraseña")
     def create_user(email: str, full_name: str, role: str, password: str) -> None:
         """Create a user with any role (how the first admin of a production shop is made)."""
-        from shop.domain.accounts import parse_role
-        from shop.services import accounts
 
         with _databases_for_command() as settings:
             db = bootstrap.postgres(settings, connections=1)

@@ -23,6 +23,8 @@ from shop.domain.errors import (
     NotFound,
     Unavailable,
 )
+from shop.domain.orders import OrderStatus
+from shop.web.formatting import money, status_label
 from shop.web.requestlog import current_request_id
 
 log = logging.getLogger(__name__)
@@ -38,8 +40,6 @@ def status_for(error: DomainError) -> int:
 
 def translate_error(error: DomainError) -> str:
     """The domain's English message id, translated, with its parameters filled in."""
-    from shop.domain.orders import OrderStatus
-    from shop.web.formatting import money, status_label
 
     params = {k: status_label(v.value).lower() if isinstance(v, OrderStatus) else money(v) if isinstance(v, Decimal)
               else v for k, v in error.params.items()}

@@ -16,11 +16,15 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
+from shop.adapters.mail import mailer_for
 from shop.adapters.mongo import MongoStore
 from shop.adapters.mongo import rate_limits as _rate_limits  # noqa: F401 - registers the mongodb:// store
+from shop.adapters.payments import SimulatedPaymentProvider
 from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres import rate_limits as _pg_rate_limits  # noqa: F401 - registers shop+postgresql://
 from shop.config import ConfigError, Settings
+from shop.services.audit import AuditLog
+from shop.services.checkout import SettlementQueue
 
 SUPPORTED_LOCALES = ("es", "en")
 T = TypeVar("T")
@@ -150,7 +154,6 @@ def get_store() -> MongoStore:
 
 def get_settlements():
     """This process's queue of holds to drop on the next reservation (shop.services.checkout)."""
-    from shop.services.checkout import SettlementQueue
 
     stores = current_app.extensions["shop.stores"]
     if stores.get("settlements") is None:
@@ -160,7 +163,6 @@ def get_settlements():
 
 def get_audit_log():
     """This process's audit log writer (MongoDB chain, spool file under the data directory)."""
-    from shop.services.audit import AuditLog
 
     stores = current_app.extensions["shop.stores"]
     if stores.get("audit") is None:
@@ -171,13 +173,11 @@ def get_audit_log():
 
 def get_mailer():
     """SMTP when SMTP_HOST is set; otherwise the outbox directory under the data directory."""
-    from shop.adapters.mail import mailer_for
 
     return mailer_for(shop_settings())
 
 
 def get_payment_provider():
-    from shop.adapters.payments import SimulatedPaymentProvider
 
     return SimulatedPaymentProvider()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 from flask_bootstrap import Bootstrap5
 
+from shop import failpoints
 from shop.config import Settings, development_secret_key, load_settings
 from shop.web import (
     access,
@@ -18,6 +19,7 @@ from shop.web import (
     auth,
     cart,
     catalog,
+    cli,
     dashboard,
     errors,
     formatting,
@@ -84,7 +86,6 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
             app.wsgi_app, settings.trusted_proxies, settings.trusted_proxy_addresses)
     security.refuse_unknown_hosts(app, settings.allowed_hosts)
     if settings.failpoints:
-        from shop import failpoints
 
         failpoints.configure(settings.failpoints)
     app.extensions["shop.stores"] = {}
@@ -130,7 +131,6 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(staff_users.bp)
     app.register_blueprint(audit_log.bp)
 
-    from shop.web import cli
 
     cli.init_app(app)
     return app

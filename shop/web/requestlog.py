@@ -9,7 +9,8 @@ import re
 import time
 import uuid
 
-from flask import Flask, g, has_request_context
+from flask import Flask, g, has_request_context, request
+from flask_login import current_user
 
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
@@ -59,8 +60,6 @@ def current_request_id() -> str:
 
 
 def init_app(app: Flask) -> None:
-    from flask import request
-    from flask_login import current_user
 
     access = logging.getLogger("shop.access")
 

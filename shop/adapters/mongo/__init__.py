@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pymongo
-from bson.codec_options import CodecOptions, TypeRegistry
+from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
 from bson.decimal128 import Decimal128
 from pymongo import MongoClient
 from pymongo.errors import CollectionInvalid
@@ -37,7 +37,6 @@ SCHEMA_FILE = PROJECT_ROOT / "database" / "mongo" / "collections.json"
 
 def _decimal_codec() -> CodecOptions:
     """Read Decimal128 as Decimal and write Decimal as Decimal128: money never becomes a float."""
-    from bson.codec_options import TypeCodec
 
     class DecimalCodec(TypeCodec):
         python_type = Decimal

@@ -13,7 +13,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shop.adapters.errors import StoreError
 from shop.adapters.mongo.errors import translates_errors
-from shop.domain.audit import AuditEntry
+from shop.domain.audit import GENESIS_HASH, AuditEntry
 
 _TAIL_WINDOW = 64  # entries read at once while looking for the chain's end from its head
 
@@ -69,7 +69,6 @@ class AuditChain:
         """(seq, hash) of the last entry (0 and the genesis hash when the log is empty): the head
         document, then forward through the seq index in bounded windows (the head lags when a writer
         stopped between its insert and moving the head)."""
-        from shop.domain.audit import GENESIS_HASH
 
         head = self.head.find_one({"_id": "chain"})
         if head is None:
