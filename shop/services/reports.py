@@ -9,8 +9,7 @@ from decimal import Decimal
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.catalog import Product
-from shop.domain.json import JsonObject
-from shop.domain.orders import OrderStatus, failed_or_cancelled_rate
+from shop.domain.orders import OrderStatus, SalesDay, TopProduct, failed_or_cancelled_rate
 
 DASHBOARD_DAYS = 30
 LOW_STOCK_SHOWN = 50  # the products listed, fewest units first
@@ -20,9 +19,9 @@ LOW_STOCK_COUNTED = 1000  # how far the number of low-stock products is counted 
 @dataclass(frozen=True)
 class Dashboard:
     days: int
-    sales: list[JsonObject]  # {day, orders, revenue} for each of the last `days` days, oldest first
+    sales: list[SalesDay]  # each of the last `days` days, oldest first
     status_counts: dict[str, int]
-    top_products: list[JsonObject]
+    top_products: list[TopProduct]
     low_stock: list[Product]
     low_stock_count: int  # up to LOW_STOCK_COUNTED
     low_stock_threshold: int
@@ -40,11 +39,11 @@ class Dashboard:
 
     @property
     def revenue(self) -> Decimal:
-        return sum((day["revenue"] for day in self.sales), Decimal("0.00"))
+        return sum((day.revenue for day in self.sales), Decimal("0.00"))
 
     @property
     def best_day_revenue(self) -> Decimal:
-        return max((day["revenue"] for day in self.sales), default=Decimal("0"))
+        return max((day.revenue for day in self.sales), default=Decimal("0"))
 
     @property
     def statuses(self) -> list[tuple[str, int]]:

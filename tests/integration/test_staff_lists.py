@@ -367,9 +367,9 @@ def test_the_dashboards_daily_totals_equal_a_recount_of_the_orders(db, store, ma
                        WHERE o.status IN ('paid', 'shipped') GROUP BY 1""")
         units = {row["product_id"]: row["units"] for row in cur.fetchall()}
     today = reports.dashboard(db, store, 5)
-    assert sum(day["orders"] for day in today.sales) == expected["orders"] > 0
+    assert sum(day.orders for day in today.sales) == expected["orders"] > 0
     assert today.revenue == expected["revenue"]
-    assert {p["product_id"]: p["units"] for p in today.top_products} == units
+    assert {p.product_id: p.units for p in today.top_products} == units
 
 
 def test_the_users_list_pages_through_every_account_once(db, make_user):

@@ -5,6 +5,7 @@ costs the days asked for, not the orders."""
 from __future__ import annotations
 
 from shop.adapters.postgres.errors import translates_errors
+from shop.domain.orders import SalesDay, TopProduct
 
 
 @translates_errors
@@ -18,7 +19,7 @@ class Reports:
             return cur.fetchone()["ordered"]
 
 
-    def sales_per_day(self, days: int) -> list[dict]:
+    def sales_per_day(self, days: int) -> list[SalesDay]:
         """Every one of the last `days` days (UTC), with the paid or shipped orders placed that day
         (from the daily totals kept as orders are paid: database/postgres/0010_sales_rollups.sql)."""
         with self._db.transaction() as cur:
@@ -28,7 +29,7 @@ class Reports:
                                         (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d
                    LEFT JOIN sales_daily s ON s.day = d::date
                    ORDER BY d""", {"days": days})
-            return list(cur.fetchall())
+            return [SalesDay(row["day"], int(row["orders"]), row["revenue"]) for row in cur.fetchall()]
 
 
     def order_status_counts(self, days: int) -> dict[str, int]:
@@ -38,7 +39,7 @@ class Reports:
             return {row["status"]: row["n"] for row in cur.fetchall()}
 
 
-    def top_products(self, days: int, limit: int = 10) -> list[dict]:
+    def top_products(self, days: int, limit: int = 10) -> list[TopProduct]:
         """Best sellers by units in paid or shipped orders placed in the last `days` days (from the
         daily totals), with the name each was last sold under."""
         with self._db.transaction() as cur:
@@ -51,5 +52,6 @@ class Reports:
                           (SELECT product_name FROM order_items i WHERE i.product_id = top.product_id
                            ORDER BY order_item_id DESC LIMIT 1) AS name
                    FROM top ORDER BY units DESC, revenue DESC""", (days, limit))
-            return list(cur.fetchall())
+            return [TopProduct(row["product_id"].strip(), row["name"], int(row["units"]), row["revenue"])
+                    for row in cur.fetchall()]
 
