@@ -46,7 +46,6 @@ def sha256_of(path: Path) -> str:
 
 def load_key(key_file: str | None, key_b64: str | None) -> bytes | None:
     """A 32-byte AES key from a file or an environment variable (urlsafe base64); never an argument."""
-
     try:
         raw = Path(key_file).read_text().strip() if key_file else key_b64
     except OSError as error:
@@ -64,13 +63,11 @@ def load_key(key_file: str | None, key_b64: str | None) -> bytes | None:
 
 
 def encrypt(plain: Path, target: Path, key: bytes) -> None:
-
     nonce = os.urandom(12)
     target.write_bytes(MAGIC + nonce + AESGCM(key).encrypt(nonce, plain.read_bytes(), MAGIC))
 
 
 def decrypt(encrypted: Path, target: Path, key: bytes | None) -> None:
-
     if key is None:
         raise BackupError(f"{encrypted.name} is encrypted: set BACKUP_ENCRYPTION_KEY_FILE")
     data = encrypted.read_bytes()

@@ -206,7 +206,6 @@ class FtpServer(_RemoteListing):
         self.label = f"ftp://{user}@{host}:{port}{self.path}{'' if tls else ' (plain, no TLS)'}"
 
     def _with_ftp(self, action):
-
         ftp = (ftplib.FTP_TLS(context=ssl.create_default_context(cafile=self.ca_file))  # noqa: S321
                if self.tls else ftplib.FTP())  # noqa: S321
         ftp.connect(self.host, self.port, timeout=30)
@@ -253,7 +252,6 @@ class FtpServer(_RemoteListing):
         return self._with_ftp(read)
 
     def names(self) -> list[str]:
-
         def listing(ftp):
             try:
                 return sorted(n.rsplit("/", 1)[-1] for n in ftp.nlst(str(self.path))
@@ -286,7 +284,6 @@ def remote_sets(destination: Destination) -> list[dict]:
 def inspect_remote_sets(destination: Destination) -> list[dict]:
     """Every set a manifest at `destination` announces, oldest first; a damaged one (a manifest that
     cannot be read, or whose archive is missing) is {"name", "problem"} — as locally (inspect_sets)."""
-
     names = set(destination.names())
     sets = []
     for manifest_name in sorted(n for n in names if n.endswith(".manifest.json")):

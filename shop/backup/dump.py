@@ -31,7 +31,6 @@ from shop.backup.tools import connect, find_pg_tool, pgpass_env, run, table_coun
 @contextlib.contextmanager
 def exclusive(directory: Path) -> Iterator[None]:
     """One backup at a time per backup directory."""
-
     directory.mkdir(parents=True, exist_ok=True)
     lock = FileLock(directory / ".backup.lock")
     try:

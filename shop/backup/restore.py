@@ -28,7 +28,6 @@ from shop.services.catalog import REBUILD_TIMEOUT_MS, rebuild_catalog_index
 @contextlib.contextmanager
 def scratch_databases(source: Source, prefix: str = "shop_scratch") -> Iterator[Source]:
     """Empty databases on the same servers as `source` (a restore drill's target), dropped afterwards."""
-
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = connect(source.postgres_url)
     admin.autocommit = True
@@ -52,7 +51,6 @@ def scratch_databases(source: Source, prefix: str = "shop_scratch") -> Iterator[
 
 def check_schema_version(summary: dict) -> None:
     """A set made by a newer version of the shop (more migrations) cannot be restored by this one."""
-
     ours = max(p.name[:4] for p in MIGRATIONS_DIR.glob("*.sql"))
     theirs = summary.get("schema_version") or "0000"
     if theirs > ours:
@@ -202,7 +200,6 @@ def _refuse_non_empty(target: Source, force: bool) -> None:
 
 
 def _restore_mongo(dump_dir: Path, target: Source) -> None:
-
     with _mongo(target) as client:
         db = client[target.mongodb_db]
         for metadata_path in sorted(dump_dir.glob("*.metadata.json")):

@@ -74,6 +74,5 @@ def check_account_change(actor: User, target: User) -> None:
     """Staff do not change their own role or switch themselves off: another admin does that, so one
     slip cannot lock the shop out. (Keeping at least one active admin is enforced by the database
     adapter under a lock, because two admins can act at the same moment.)"""
-
     if actor.user_id == target.user_id:
         raise Conflict(N_("You cannot change your own role or deactivate your own account; ask another admin."))

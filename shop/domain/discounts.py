@@ -129,7 +129,6 @@ def parse_discount_form(form: Mapping[str, str]) -> DiscountCode:
 
 def customer_email_of(form: Mapping[str, str]) -> str | None:
     """The e-mail of the one customer a new code is for (normalized), or None for everyone."""
-
     raw = (form.get("customer_email") or "").strip()
     return normalize_email(raw) if raw else None
 

@@ -72,7 +72,6 @@ def product_detail(store: MongoStore, raw_product_id: str, *, include_archived: 
 
 def load_demo_catalog(db: PostgresDatabase, store: MongoStore) -> int:
     """Insert the demo catalog into an empty products collection; returns how many were added."""
-
     # The index is built from MongoDB before this runs (ensure_catalog_index): empty means no products,
     # and asking PostgreSQL costs nothing, while any whole-collection read of SecantusDB is O(N).
     if not db.catalog.is_empty() or store.catalog.any():

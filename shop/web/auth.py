@@ -79,7 +79,6 @@ def load_user(user_id: str) -> SessionUser | None:
 @login_manager.unauthorized_handler
 def unauthorized():
     """Pages send a person to the login form; API callers get a 401 JSON answer."""
-
     ended = g.get("session_ended") is not None
     message = (gettext("Your session has ended; log in again.") if ended
                else gettext("You need to log in to do that."))
@@ -268,7 +267,6 @@ def logout():
 @bp.post("/language/<code>")
 @public
 def language(code: str):
-
     if code not in SUPPORTED_LOCALES:
         abort(404)
     session["locale"] = code

@@ -46,7 +46,6 @@ def init_app(app: Flask) -> None:
     @app.cli.command("recover")
     def recover_orders() -> None:
         """One recovery pass: finish interrupted checkouts, expire unpaid orders, return stock."""
-
         with _databases_for_command() as settings, bootstrap.open_stores(settings) as (db, store):
             report = recover(db, store)
         if not report.ran:
@@ -59,7 +58,6 @@ def init_app(app: Flask) -> None:
     @app.cli.command("catalog-rebuild")
     def catalog_rebuild() -> None:
         """Rebuild the catalog index (PostgreSQL) from the products in MongoDB, and check its counters."""
-
         with (_databases_for_command() as settings,
               bootstrap.open_stores(settings, connections=2, timeout_ms=REBUILD_TIMEOUT_MS) as (db, store)):
             count = rebuild_catalog_index(db, store)
@@ -68,7 +66,6 @@ def init_app(app: Flask) -> None:
     @app.cli.command("audit-verify")
     def audit_verify() -> None:
         """Check the audit log's hash chain; names the first altered, removed or reordered entry."""
-
         with _databases_for_command() as settings:
             store, db = bootstrap.mongo(settings), bootstrap.postgres(settings, 1)
             try:
@@ -89,7 +86,6 @@ def init_app(app: Flask) -> None:
                            prompt="Contraseña")
     def create_user(email: str, full_name: str, role: str, password: str) -> None:
         """Create a user with any role (how the first admin of a production shop is made)."""
-
         with _databases_for_command() as settings:
             db = bootstrap.postgres(settings, connections=1)
             try:

@@ -40,7 +40,6 @@ def status_for(error: DomainError) -> int:
 
 def translate_error(error: DomainError) -> str:
     """The domain's English message id, translated, with its parameters filled in."""
-
     params = {k: status_label(v.value).lower() if isinstance(v, OrderStatus) else money(v) if isinstance(v, Decimal)
               else v for k, v in error.params.items()}
     return gettext(error.template, **params)

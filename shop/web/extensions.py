@@ -154,7 +154,6 @@ def get_store() -> MongoStore:
 
 def get_settlements():
     """This process's queue of holds to drop on the next reservation (shop.services.checkout)."""
-
     stores = current_app.extensions["shop.stores"]
     if stores.get("settlements") is None:
         stores["settlements"] = SettlementQueue()
@@ -163,7 +162,6 @@ def get_settlements():
 
 def get_audit_log():
     """This process's audit log writer (MongoDB chain, spool file under the data directory)."""
-
     stores = current_app.extensions["shop.stores"]
     if stores.get("audit") is None:
         stores["audit"] = AuditLog(get_store(), shop_settings().audit_spool_path,
@@ -173,12 +171,10 @@ def get_audit_log():
 
 def get_mailer():
     """SMTP when SMTP_HOST is set; otherwise the outbox directory under the data directory."""
-
     return mailer_for(shop_settings())
 
 
 def get_payment_provider():
-
     return SimulatedPaymentProvider()
 
 

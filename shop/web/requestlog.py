@@ -60,7 +60,6 @@ def current_request_id() -> str:
 
 
 def init_app(app: Flask) -> None:
-
     access = logging.getLogger("shop.access")
 
     @app.before_request

@@ -69,7 +69,6 @@ class AuditChain:
         """(seq, hash) of the last entry (0 and the genesis hash when the log is empty): the head
         document, then forward through the seq index in bounded windows (the head lags when a writer
         stopped between its insert and moving the head)."""
-
         head = self.head.find_one({"_id": "chain"})
         if head is None:
             if self.logs.find_one({"seq": 1}, {"_id": 1}) is None:
