@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from shop.domain.errors import N_, InvalidInput
+from shop.domain.images import ProductImage
 from shop.domain.json import JsonObject
 from shop.domain.listing import MAX_CATEGORY_LENGTH, MAX_SEARCH_LENGTH  # noqa: F401 - re-exported
 from shop.domain.money import MAX_PRICE, MIN_PRICE, to_money
@@ -40,6 +41,12 @@ class Product:
     updated_at: dt.datetime | None = None  # the edit form's revision: a stale form cannot overwrite a newer edit
     revision: int = 0  # counts the product's writes: the catalog index never goes back to an older one
     tax_class: str = "general"  # its IVA rate (shop.domain.taxes); books are super_reduced (4 %)
+    images: tuple[ProductImage, ...] = ()  # the first is the main one (shop.domain.images)
+    images_rev: int = 0  # counts changes of `images`: two staff edits of them never overwrite each other
+
+    @property
+    def main_image(self) -> ProductImage | None:
+        return self.images[0] if self.images else None
 
     @property
     def in_stock(self) -> bool:
@@ -73,7 +80,6 @@ def new_product(name: str, category: str, price: object, stock: int, attributes:
 def product_fields(name: str, category: str, price: object, attributes: JsonObject, description: str = "",
                    tax_class: str | None = None) -> JsonObject:
     """The fields staff may edit (everything but the stock, which only moves by adjustments)."""
-
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(N_("A product needs a name of at most %(max)d characters."), max=MAX_NAME_LENGTH)
     if not isinstance(category, str) or not category.strip() or len(category) > MAX_CATEGORY_LENGTH:
@@ -118,7 +124,6 @@ def parse_attributes(source: str) -> JsonObject:
     """Attributes written as a JSON object: typed values (text, number, true/false, list) and
     nested objects. Keys are plain identifiers, so a key can never become a MongoDB operator
     (`$set`) or a dotted path. Errors name the offending key."""
-
     if not isinstance(source, str) or len(source) > MAX_ATTRIBUTES_SOURCE:
         raise InvalidInput(N_("The attributes can have at most %(max)d characters."), max=MAX_ATTRIBUTES_SOURCE)
     if not source.strip():
@@ -152,7 +157,6 @@ def _checked_object(value: JsonObject, path: str, depth: int, counter: list[int]
 
 
 def _checked_value(item: object, name: str, depth: int, counter: list[int]) -> object:
-
     if isinstance(item, dict):
         return _checked_object(item, name, depth + 1, counter)
     if isinstance(item, list):
@@ -189,7 +193,6 @@ def _checked_value(item: object, name: str, depth: int, counter: list[int]) -> o
 
 def attributes_source(attributes: JsonObject) -> str:
     """The JSON an admin edits (the inverse of parse_attributes)."""
-
     return json.dumps(attributes, ensure_ascii=False, indent=2, sort_keys=False) if attributes else "{}"
 
 

@@ -9,6 +9,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from shop.domain.accounts import Role
+from shop.domain.catalog import Product
 from shop.domain.errors import Conflict, InvalidInput
 from shop.domain.listing import ATTRIBUTE_FILTER_PREFIX, SORT_OPTIONS, parse_catalog_query
 from shop.domain.orders import OrderLine, new_idempotency_key
@@ -107,4 +108,11 @@ def render_product(product_id: str, reuse: bool = False, **extra):
         reviews=reviews, review_average=average, review_count=count,
         can_review=may_review(get_db(), user, item.product_id),
         my_review=get_store().reviews.by(item.product_id, user.user_id) if user else None,
-        shipping=shipping_options(), **extra)
+        shipping=shipping_options(), shown_image=_shown_image(item, request.args.get("imagen")), **extra)
+
+
+def _shown_image(product: Product, raw: str | None) -> int:
+    """Which image the gallery shows large (`?imagen=2`: the second); the main one when unsaid or unknown."""
+    if raw and raw.isascii() and raw.isdigit() and 1 <= int(raw) <= len(product.images):
+        return int(raw) - 1
+    return 0

@@ -24,6 +24,7 @@ from shop.web import (
     errors,
     formatting,
     health,
+    images,
     links,
     monitoring,
     orders,
@@ -31,6 +32,7 @@ from shop.web import (
     reviews,
     security,
     staff_discounts,
+    staff_images,
     staff_orders,
     staff_products,
     staff_shipping,
@@ -86,7 +88,6 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
             app.wsgi_app, settings.trusted_proxies, settings.trusted_proxy_addresses)
     security.refuse_unknown_hosts(app, settings.allowed_hosts)
     if settings.failpoints:
-
         failpoints.configure(settings.failpoints)
     app.extensions["shop.stores"] = {}
     app.jinja_env.globals["public_url_for"] = links.public_url_for
@@ -124,6 +125,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(monitoring.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(staff_products.bp)
+    app.register_blueprint(staff_images.bp)
+    app.register_blueprint(images.bp)
     app.register_blueprint(staff_orders.bp)
     app.register_blueprint(staff_discounts.bp)
     app.register_blueprint(staff_shipping.bp)

@@ -33,6 +33,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
 HSTS = "max-age=31536000; includeSubDomains"
 # Pages that belong to one person (or to staff) whoever is asking: never stored by a cache.
 _PRIVATE_PREFIXES = ("/admin", "/orders", "/cart", "/auth", "/api", "/account")
+_SHARED_FILES = ("/imagenes/",)  # the same bytes for everyone (content-addressed): cached whoever asks
 
 
 def init_app(app: Flask) -> None:
@@ -55,7 +56,8 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if current_user.is_authenticated or request.path.startswith(_PRIVATE_PREFIXES):
+        if (current_user.is_authenticated or request.path.startswith(_PRIVATE_PREFIXES)) \
+                and not request.path.startswith(_SHARED_FILES):
             response.headers["Cache-Control"] = "no-store"
         if production:
             response.headers.setdefault("Strict-Transport-Security", HSTS)

@@ -32,6 +32,8 @@ EXPECTED = {
     "staff_products.index": STAFF, "staff_products.edit": STAFF, "staff_products.create": A,
     "staff_products.update": A, "staff_products.adjust_stock": A, "staff_products.delete": A,
     "staff_products.restore": A,
+    "images.show": "public", "staff_images.add": A, "staff_images.make_main": A, "staff_images.describe": A,
+    "staff_images.remove": A,
     "staff_orders.index": STAFF, "staff_orders.payments": STAFF, "staff_orders.mark_paid": A,
     "staff_orders.mark_shipped": A, "staff_orders.cancel": A, "staff_orders.refund": A,
     "staff_discounts.index": STAFF, "staff_discounts.create": A, "staff_discounts.set_active": A,

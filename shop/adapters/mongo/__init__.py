@@ -6,7 +6,8 @@ behave alike. Every filter is built from values validated in `shop.domain.catalo
 
 One module per part, reached as attributes: `store.catalog` (catalog.py: products read by id,
 added, edited, archived), `store.stock` (stock.py: every change of a product's stock),
-`store.reviews` (reviews.py), `store.audit` (audit_log.py: the hash-chained audit log). The product
+`store.reviews` (reviews.py), `store.images` (images.py: image files in GridFS),
+`store.audit` (audit_log.py: the hash-chained audit log). The product
 document's shape is in `documents.py`. This module keeps the client, the schema and what is shared.
 """
 
@@ -28,6 +29,7 @@ from shop.adapters.mongo.audit_log import AuditChain
 from shop.adapters.mongo.catalog import Catalog
 from shop.adapters.mongo.errors import DRIVER_UNAVAILABLE as DRIVER_UNAVAILABLE
 from shop.adapters.mongo.errors import translates_errors
+from shop.adapters.mongo.images import Images
 from shop.adapters.mongo.reviews import Reviews
 from shop.adapters.mongo.stock import Stock
 from shop.config import PROJECT_ROOT
@@ -37,7 +39,6 @@ SCHEMA_FILE = PROJECT_ROOT / "database" / "mongo" / "collections.json"
 
 def _decimal_codec() -> CodecOptions:
     """Read Decimal128 as Decimal and write Decimal as Decimal128: money never becomes a float."""
-
     class DecimalCodec(TypeCodec):
         python_type = Decimal
         bson_type = Decimal128
@@ -67,6 +68,7 @@ class MongoStore:
         self.catalog = Catalog(self.products)
         self.stock = Stock(self.products)
         self.reviews = Reviews(self.db["reviews"])
+        self.images = Images(self.db)
         self.audit = AuditChain(self.audit_logs, self.audit_head)
 
     def close(self) -> None:

@@ -21,10 +21,12 @@ from shop.adapters.mongo.documents import (
     NOT_LISTED,
     ON_SALE,
     OPTIMISTIC_ATTEMPTS,
+    image_document,
     product_of,
 )
 from shop.adapters.mongo.errors import translates_errors
 from shop.domain.catalog import Product
+from shop.domain.images import ProductImage
 
 
 def _now() -> dt.datetime:
@@ -124,6 +126,16 @@ class Catalog:
             if result.modified_count == 1:
                 return before
         raise StoreError("the product kept changing while it was being archived; try again")
+
+    def replace_images(self, product_id: str, images_rev: int, images: tuple[ProductImage, ...]) -> bool:
+        """Set a product's images (in order, the main one first) if nobody changed them since they
+        were read at `images_rev`; False when someone did (or there is no such product). Its
+        revision and edit time are left alone: the catalog index does not hold images, and an open
+        edit form stays valid."""
+        result = self.products.update_one(
+            {"_id": ObjectId(product_id), "images_rev": images_rev or None},  # None: never set (0)
+            {"$set": {"images": [image_document(image) for image in images]}, "$inc": {"images_rev": 1}})
+        return result.modified_count == 1
 
     def restore(self, product_id: str) -> bool:
         result = self.products.update_one(

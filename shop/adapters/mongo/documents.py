@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from shop.domain.catalog import Product
+from shop.domain.images import ProductImage
 from shop.domain.money import to_money
 
 PRICING_FIELDS = {"name": 1, "category": 1, "price": 1, "stock": 1, "tax_class": 1}
@@ -39,4 +40,16 @@ def product_of(doc: dict) -> Product:
         updated_at=doc.get("updated_at"),
         revision=int(doc.get("revision", 0)),
         tax_class=doc.get("tax_class") or "general",
+        images=tuple(image_of(image) for image in doc.get("images") or ()),
+        images_rev=int(doc.get("images_rev", 0)),
     )
+
+
+def image_of(doc: dict) -> ProductImage:
+    return ProductImage(image_id=doc["image_id"], alt=doc["alt"], width=int(doc["width"]), height=int(doc["height"]),
+                        widths=tuple(int(w) for w in doc["widths"]))
+
+
+def image_document(image: ProductImage) -> dict:
+    return {"image_id": image.image_id, "alt": image.alt, "width": image.width, "height": image.height,
+            "widths": list(image.widths)}
