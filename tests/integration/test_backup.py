@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -25,6 +26,7 @@ from shop.adapters.postgres import BACKUP_FENCE_KEY, PostgresDatabase
 from shop.backup.remote import LocalDirectory
 from shop.domain.accounts import Role
 from shop.services import checkout, orders
+from shop.services import images as image_service
 from shop.services.catalog import load_demo_catalog
 from shop.services.checkout import CheckoutRequest
 from shop.services.recovery import recover
@@ -82,12 +84,18 @@ def table_checksums(url: str) -> dict[str, str]:
         conn.close()
 
 
-def test_a_backup_restores_identical_data_indexes_and_validators(source, servers, db, store, make_user, tmp_path):
+def test_a_backup_restores_identical_data_indexes_validators_and_images(source, servers, db, store, make_user,
+                                                                         tmp_path):
     populate(db, store, make_user)
+    with_image = sorted(store.stock.levels())[0]
+    image = image_service.add_image(store, with_image, _jpeg(), "Frente del producto")
     archive = backup.create_backup(source, tmp_path)
     (summary,) = backup.list_sets(tmp_path)
     assert summary["postgres"]["row_counts"]["orders"] == 4
     assert summary["mongodb"]["collections"]["products"]["documents"] == 60
+    # GridFS: the original and its four sizes, each one chunk, counted and hashed like every collection
+    assert summary["mongodb"]["collections"]["images.files"]["documents"] == 5
+    assert summary["mongodb"]["collections"]["images.chunks"]["documents"] == 5
     assert summary["schema_version"] and summary["postgres"]["wal_lsn"] and summary["postgres"]["snapshot"]
     assert archive.name == summary["archive"] and not list(tmp_path.glob(".tmp-*"))
     with scratch_target(servers) as target:
@@ -101,12 +109,25 @@ def test_a_backup_restores_identical_data_indexes_and_validators(source, servers
             assert indexes["catalog_pending"].get("sparse") and indexes["marked"].get("sparse")
             assert restored.reviews.collection.index_information()["one_review_per_customer"]["unique"]
             assert restored.stock.levels() == store.stock.levels()
+            assert restored.catalog.get(with_image).images == (image,)
+            assert restored.images.names() == store.images.names()
+            for name in store.images.names():
+                assert restored.images.read(name) == store.images.read(name)
         finally:
             restored.close()
-        _the_shop_works_on(target, tmp_path)  # last: its start-up recovery settles the order in flight
+        _the_shop_works_on(target, tmp_path, image_url=f"/imagenes/{image.image_id}-320.webp")  # last: its
+        # start-up recovery settles the order in flight
 
 
-def _the_shop_works_on(target: backup.Source, tmp_path: Path) -> None:
+def _jpeg() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (800, 600), (120, 160, 40)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def _the_shop_works_on(target: backup.Source, tmp_path: Path, image_url: str | None = None) -> None:
     """The shop starts on the restored databases (its start-up applies both schemas, which refused
     indexes restored without their options) and serves them."""
     from shop.bootstrap import prepare_databases
@@ -123,6 +144,8 @@ def _the_shop_works_on(target: backup.Source, tmp_path: Path) -> None:
         client = app.test_client()
         assert "60 productos" in client.get("/").get_data(as_text=True)
         assert client.get("/readyz").status_code == 200
+        if image_url:
+            assert client.get(image_url).mimetype == "image/webp"
     finally:
         close_stores(app)
 
