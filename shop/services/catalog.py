@@ -14,6 +14,7 @@ from shop.domain.catalog import MAX_STOCK, Product, new_product, parse_product_i
 from shop.domain.errors import N_, Conflict, NotFound
 from shop.domain.json import JsonObject
 from shop.domain.listing import CatalogEntry, CatalogQuery, Listing, ListingIds, name_sort_key
+from shop.services.images import illustrate_demo_products
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +77,20 @@ def load_demo_catalog(db: PostgresDatabase, store: MongoStore) -> int:
     # and asking PostgreSQL costs nothing, while any whole-collection read of SecantusDB is O(N).
     if not db.catalog.is_empty() or store.catalog.any():
         return 0
-    return add_products(db, store, demo_products())
+    product_ids = _insert(db, store, demo_products())
+    illustrate_demo_products(store, list(store.catalog.by_ids(product_ids).values()))
+    return len(product_ids)
 
 
 def add_products(db: PostgresDatabase, store: MongoStore, products: list[JsonObject]) -> int:
     """Validate and insert products; one invalid product rejects the whole list before any insert."""
+    return len(_insert(db, store, products))
+
+
+def _insert(db: PostgresDatabase, store: MongoStore, products: list[JsonObject]) -> list[str]:
     product_ids = store.catalog.insert_many([new_product(**p) for p in products])
     update_catalog_index(db, store, product_ids)
-    return len(product_ids)
+    return product_ids
 
 
 # --- the catalog index: kept up to date with every product write ----------------------------------

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from shop.adapters.images import prepare
+from shop.adapters.images import PreparedImage, prepare
 from shop.adapters.mongo import MongoStore
+from shop.demo_images import demo_image
 from shop.domain.catalog import Product, parse_product_id
 from shop.domain.errors import N_, Conflict, NotFound
-from shop.domain.images import MAX_IMAGES_PER_PRODUCT, ProductImage, parse_alt, parse_image_id
+from shop.domain.images import MAX_ALT_LENGTH, MAX_IMAGES_PER_PRODUCT, ProductImage, parse_alt, parse_image_id
 
 
 def _product(store: MongoStore, raw_product_id: str) -> Product:
@@ -71,3 +72,27 @@ def remove_image(store: MongoStore, raw_product_id: str, raw_image_id: str) -> P
     index = _index_of(product, raw_image_id)
     _replace(store, product, (*product.images[:index], *product.images[index + 1:]))
     return product.images[index]
+
+
+def illustrate_demo_products(store: MongoStore, products: list[Product]) -> int:
+    """Give the demo catalog's products their category's illustration (drawn here, stored once per
+    category: the same picture is the same content-addressed files); returns how many got one."""
+    prepared: dict[str, PreparedImage | None] = {}
+    illustrated = 0
+    for product in products:
+        if product.images:
+            continue
+        if product.category not in prepared:
+            drawn = demo_image(product.category)
+            made = prepare(drawn) if drawn else None
+            if made is not None:
+                store.images.save(made)
+            prepared[product.category] = made
+        image = prepared[product.category]
+        if image is None:
+            continue
+        alt = f"{product.name} ({product.category}, ilustración)"[:MAX_ALT_LENGTH]
+        shown = ProductImage(image.image_id, alt, image.width, image.height, tuple(image.sizes))
+        store.catalog.replace_images(product.product_id, product.images_rev, (shown,))
+        illustrated += 1
+    return illustrated

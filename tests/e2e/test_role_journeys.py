@@ -157,3 +157,44 @@ def test_the_auditor_reads_orders_and_the_audit_log_and_finds_nothing_to_change(
     expect(page.get_by_test_id("product-details")).to_be_visible()
     expect(mutating).to_have_count(0)
     expect(page.get_by_role("textbox")).to_have_count(0)
+
+
+def test_the_admin_adds_an_image_after_a_bad_file_is_refused_and_shoppers_see_it(new_tab, own_shop, tmp_path):
+    from PIL import Image
+
+    photo, disguised = tmp_path / "camiseta-azul.jpg", tmp_path / "foto.jpg"
+    Image.new("RGB", (1200, 900), (30, 120, 200)).save(photo, "JPEG")
+    disguised.write_bytes(b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>')
+    page = new_tab()
+    log_in(page, own_shop.logins["admin"])
+    page.goto("/?q=Camiseta técnica running")
+    page.get_by_role("link", name="Camiseta técnica running").click()
+    expect(page.get_by_test_id("product-main-image")).to_have_attribute("alt", re.compile("ilustración"))  # demo
+    page.get_by_role("link", name="Stock, historial y edición").click()
+
+    images = page.get_by_test_id("images")
+    page.get_by_label("Imagen (JPEG, PNG o WebP, hasta 15 MB)").set_input_files(str(disguised))
+    page.get_by_label("Texto alternativo: lo que muestra la imagen").fill("Camiseta azul, de frente")
+    page.get_by_role("button", name="Añadir imagen").click()
+    expect(page.get_by_text("Ese archivo no es una imagen JPEG, PNG ni WebP.")).to_be_visible()
+    expect(images.get_by_test_id("staff-image")).to_have_count(1)
+
+    page.get_by_label("Imagen (JPEG, PNG o WebP, hasta 15 MB)").set_input_files(str(photo))
+    page.get_by_label("Texto alternativo: lo que muestra la imagen").fill("Camiseta azul, de frente")
+    page.get_by_role("button", name="Añadir imagen").click()
+    expect(page.get_by_text("Imagen añadida.")).to_be_visible()
+    expect(images.get_by_test_id("staff-image")).to_have_count(2)
+    images.get_by_test_id("staff-image").nth(1).get_by_role("button", name="Hacer principal").click()
+    expect(page.get_by_text("Esa imagen es ahora la principal.")).to_be_visible()
+
+    shopper = new_tab()
+    shopper.goto("/?q=Camiseta técnica running")
+    card_image = shopper.get_by_test_id("product-card").first.get_by_role("img", name="Camiseta azul, de frente")
+    expect(card_image).to_be_visible()
+    assert card_image.evaluate("img => img.complete && img.naturalWidth > 0")  # really loaded, not a broken icon
+    shopper.get_by_role("link", name="Camiseta técnica running").click()
+    main = shopper.get_by_test_id("product-main-image")
+    expect(main).to_have_attribute("alt", "Camiseta azul, de frente")
+    assert main.evaluate("img => img.complete && img.naturalWidth > 0")
+    shopper.get_by_test_id("gallery-thumbnail").nth(1).click()  # the gallery works without JavaScript
+    expect(shopper.get_by_test_id("product-main-image")).to_have_attribute("alt", re.compile("ilustración"))
