@@ -99,3 +99,16 @@ def test_sizes_and_names_of_an_image():
     image = ProductImage("a" * 64, "x", 1000, 500, (160, 320, 640, 1000))
     assert image.width_for(300) == 320 and image.width_for(5000) == 1000 and image.height_at(320) == 160
     assert derivative_name("a" * 64, 320) == "a" * 64 + "-320.webp"
+
+
+def test_the_served_files_kept_in_memory_stay_within_their_byte_limit_least_recently_used_first():
+    from shop.web.images import _Kept
+
+    kept = _Kept(limit=10)
+    kept.put("a", b"1234")
+    kept.put("b", b"1234")
+    assert kept.get("a") == b"1234"  # now the most recently used
+    kept.put("c", b"1234")  # 12 bytes: "b" goes
+    assert (kept.get("a"), kept.get("b"), kept.get("c")) == (b"1234", None, b"1234")
+    kept.put("huge", b"x" * 11)  # larger than the whole limit: never kept
+    assert kept.get("huge") is None and kept.get("a") == b"1234"
