@@ -62,3 +62,11 @@ class OrderForMail:
     shipping_amount: Decimal
     payment_method: str | None
     items: tuple[MailLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class RefundForMail:
+    """What a refund's mail says of it: its own amount, and the order's refunded total once it was made."""
+
+    amount: Decimal
+    refunded_so_far: Decimal

@@ -77,7 +77,8 @@ def refund_order(db: OrderRecords, store: ReturnsStore, provider: PaymentGateway
                                       request.goods_returned, key, reference, actor.user_id, shipping=shipping_back)
         target = OrderStatus.REFUNDED if refund.everything_refunded else OrderStatus.PARTIALLY_REFUNDED
         check_transition(status, target)
-        locked.set_status(target, actor.user_id, f"refund {refund.refund_id}: {request.reason}"[:200], Reason.REFUND)
+        locked.set_status(target, actor.user_id, f"refund {refund.refund_id}: {request.reason}"[:200], Reason.REFUND,
+                          refund_id=refund.refund_id)
     failpoints.hit("refund.after_commit")
     if request.goods_returned:
         restock_refund(db, store, refund.refund_id)

@@ -15,7 +15,7 @@ from shop.adapters.mail import Mail
 from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres.mail_outbox import OutboxMail
 from shop.config import Settings
-from shop.domain.notifications import OrderForMail
+from shop.domain.notifications import OrderForMail, RefundForMail
 from shop.domain.order_effects import MailKind
 from shop.services import accounts
 from shop.services.notifications import Composer, MailNotNeeded
@@ -45,22 +45,25 @@ def mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
     def compose(rows: Sequence[OutboxMail]) -> Iterator[Mail | Exception]:
         orders = db.outbox.orders_for_mail([row.order_id for row in rows
                                             if row.kind in ORDER_MAIL_KINDS and row.order_id is not None])
+        refunds = db.outbox.refunds_for_mail([row.refund_id for row in rows if row.refund_id is not None])
         with app.test_request_context(base_url=base_url):
             for row in rows:
                 try:
                     with force_locale(row.language):
-                        yield _order_mail(row, orders) if row.kind in ORDER_MAIL_KINDS else _account_mail(row)
+                        yield (_order_mail(row, orders, refunds) if row.kind in ORDER_MAIL_KINDS
+                               else _account_mail(row))
                 except Exception as error:  # one bad row must not stop the batch  # noqa: BLE001
                     yield error
 
-    def _order_mail(row: OutboxMail, orders: dict[int, OrderForMail]) -> Mail:
+    def _order_mail(row: OutboxMail, orders: dict[int, OrderForMail], refunds: dict[int, RefundForMail]) -> Mail:
         if row.kind not in ORDER_MAIL_KINDS or row.order_id is None:
             raise ValueError(f"no template for mail kind {row.kind!r}")
         order = orders.get(row.order_id)
         if order is None:
             raise ValueError(f"order {row.order_id} of mail {row.mail_id} does not exist")
         context: dict[str, Any] = {"kind": row.kind, "order": order, "customer_name": order.full_name,
-                                   "subject": _subject(row.kind, row.order_id)}
+                                   "subject": _subject(row.kind, row.order_id),
+                                   "refund": refunds.get(row.refund_id) if row.refund_id else None}
         # What happened, as plain text (it holds what staff typed, such as the carrier): the HTML
         # mail shows it through an escaping {{ }}, never by including a text template into HTML.
         context["news"] = render_template("mail/_order_news.txt", **context).strip()

@@ -429,3 +429,27 @@ def test_a_refund_of_an_order_paid_outside_the_shop_does_not_mention_a_card(app,
     [refunded] = [m for m in recorder.messages if "reembolsado" in m["Subject"]]
     text = refunded.get_body(("plain",)).get_content()
     assert "tarjeta" not in text and "por el mismo medio" in text
+
+
+def test_each_refund_mail_says_its_own_amount_and_the_total_so_far_however_late_it_is_written(
+        app, db, store, smtp, make_product, make_user):
+    from shop.adapters.payments import SimulatedPaymentProvider
+    from shop.domain.refunds import RefundRequest
+    from shop.services import refunds
+    from shop.web.mail_compose import mail_composer
+
+    recorder, port = smtp
+    product = make_product(name="Taza", stock=5, price="10.00")
+    customer, admin = make_user(name="Lucía"), make_user(role=Role.ADMIN)
+    order_id = place(db, store, customer, product, 3)
+    orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, "4242424242424242")
+    [item] = db.orders.items(order_id)
+    for _ in range(2):  # two refunds of one unit each, both mails written after the second
+        refunds.refund_order(db, store, SimulatedPaymentProvider(), admin, order_id,
+                             RefundRequest({item.order_item_id: 1}, "roto", False), str(uuid.uuid4()), full=False)
+    notifications.deliver_outbox(db, mailer(port), mail_composer(app, db))
+    texts = [m.get_body(("plain",)).get_content() for m in recorder.messages if "reembolsado" in m["Subject"]]
+    assert len(texts) == 2
+    texts = [text.replace("\xa0", " ") for text in texts]
+    assert "Te hemos reembolsado 10,00 €" in texts[0] and "en total" not in texts[0]
+    assert "Te hemos reembolsado 10,00 €" in texts[1] and "se han reembolsado 20,00 € del pedido en total" in texts[1]

@@ -142,7 +142,7 @@ class FakeLockedOrder:
         return expires_at is not None and expires_at < self._ledger.now
 
     def set_status(self, target: OrderStatus, changed_by: int | None, reason: str | None,
-                   reason_code: Reason) -> Effects:
+                   reason_code: Reason, refund_id: int | None = None) -> Effects:
         ledger, order = self._ledger, self._ledger.rows[self._order_id]
         effects = effects_of(order.status, target, reason_code)
         ledger.rows[self._order_id] = replace(order, status=target, expires_at=None,

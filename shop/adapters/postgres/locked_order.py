@@ -43,7 +43,7 @@ class LockedOrder:
         return expires_at < self._cur.fetchone()["now"]
 
     def set_status(self, target: OrderStatus, changed_by: int | None, reason: str | None,
-                   reason_code: Reason) -> Effects:
+                   reason_code: Reason, refund_id: int | None = None) -> Effects:
         """The transition, recorded in the history with its effects (the invoice, the sales figures,
         the mail, the discount use: shop.domain.order_effects), all in this transaction."""
         self._cur.execute(
@@ -52,7 +52,8 @@ class LockedOrder:
                WHERE order_id = %s""",
             (target.value, target.value, self._order_id),
         )
-        return record_status(self._cur, self._order_id, self._locked.status, target, changed_by, reason, reason_code)
+        return record_status(self._cur, self._order_id, self._locked.status, target, changed_by, reason, reason_code,
+                             refund_id)
 
     def declined_payments(self, user_id: int, window_minutes: int) -> tuple[int, int]:
         """Under `locked(account=…)`: declined attempts in the window, for the order and for the account."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shop.adapters.postgres.errors import translates_errors
-from shop.domain.notifications import MailLine, OrderForMail
+from shop.domain.notifications import MailLine, OrderForMail, RefundForMail
 from shop.domain.order_effects import MailKind
 
 
@@ -24,6 +24,7 @@ class OutboxMail:
     language: str
     attempts: int
     user_id: int | None = None
+    refund_id: int | None = None  # a refund's mail: which refund it is about
 
 
 @translates_errors
@@ -43,7 +44,7 @@ class MailOutbox:
                    WHERE mail_id IN (SELECT mail_id FROM mail_outbox
                                      WHERE status = 'pending' AND next_attempt_at <= now()
                                      ORDER BY next_attempt_at, mail_id LIMIT %s FOR UPDATE SKIP LOCKED)
-                   RETURNING mail_id, kind, order_id, to_address, language, attempts, user_id""", (limit,))
+                   RETURNING mail_id, kind, order_id, to_address, language, attempts, user_id, refund_id""", (limit,))
             return sorted((OutboxMail(**row) for row in cur.fetchall()), key=lambda mail: mail.mail_id)
 
     def orders_for_mail(self, order_ids: list[int]) -> dict[int, OrderForMail]:
@@ -66,6 +67,18 @@ class MailOutbox:
                 lines.setdefault(item.pop("order_id"), []).append(MailLine(**item))
             return {order_id: OrderForMail(**row, items=tuple(lines.get(order_id, ())))
                     for order_id, row in rows.items()}
+
+    def refunds_for_mail(self, refund_ids: list[int]) -> dict[int, RefundForMail]:
+        """What refund mails say, for several refunds at once: each refund's amount and what its order
+        had been refunded in all once it was made."""
+        if not refund_ids:
+            return {}
+        with self._db.transaction() as cur:
+            cur.execute("""SELECT r.refund_id, r.amount,
+                                  (SELECT sum(x.amount) FROM refunds x
+                                   WHERE x.order_id = r.order_id AND x.refund_id <= r.refund_id) AS refunded_so_far
+                           FROM refunds r WHERE r.refund_id = ANY(%s)""", (sorted(set(refund_ids)),))
+            return {row["refund_id"]: RefundForMail(row["amount"], row["refunded_so_far"]) for row in cur.fetchall()}
 
     def queue_account_mail(self, kind: MailKind, user_id: int, language: str | None) -> None:
         """One of an account's mails (its activation link, a password link, …) to its current address.

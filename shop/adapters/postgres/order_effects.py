@@ -34,8 +34,8 @@ _COUNT_PRODUCT_SALES = """
                                                 revenue = p.revenue + EXCLUDED.revenue"""
 
 _QUEUE_MAIL = """
-    INSERT INTO mail_outbox (kind, order_id, to_address, language)
-    SELECT %(mail)s, o.order_id, u.email, u.language FROM orders o JOIN users u USING (user_id)
+    INSERT INTO mail_outbox (kind, order_id, refund_id, to_address, language)
+    SELECT %(mail)s, o.order_id, %(refund)s, u.email, u.language FROM orders o JOIN users u USING (user_id)
     WHERE o.order_id = %(order)s"""
 
 _RELEASE_DISCOUNT_USE = """
@@ -46,20 +46,22 @@ _RELEASE_DISCOUNT_USE = """
 
 
 def record_status(cur, order_id: int, from_status: OrderStatus | None, to_status: OrderStatus,
-                  changed_by: int | None, reason: str | None, reason_code: Reason) -> Effects:
-    """The history row of a change the caller has just made to `orders`, and its effects."""
+                  changed_by: int | None, reason: str | None, reason_code: Reason,
+                  refund_id: int | None = None) -> Effects:
+    """The history row of a change the caller has just made to `orders`, and its effects (a refund's
+    change names the refund, which its mail is about)."""
     cur.execute(
         """INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason, reason_code)
            VALUES (%s, %s, %s, %s, %s, %s)""",
         (order_id, from_status.value if from_status else None, to_status.value, changed_by, reason,
          reason_code.value))
     effects = effects_of(from_status, to_status, reason_code)
-    apply(cur, order_id, effects)
+    apply(cur, order_id, effects, refund_id)
     return effects
 
 
-def apply(cur, order_id: int, effects: Effects) -> None:
-    params = {"order": order_id, "mail": effects.mail.value if effects.mail else None}
+def apply(cur, order_id: int, effects: Effects, refund_id: int | None = None) -> None:
+    params = {"order": order_id, "mail": effects.mail.value if effects.mail else None, "refund": refund_id}
     if effects.issue_invoice:
         cur.execute(_ISSUE_INVOICE, params)
     if effects.count_sale:
