@@ -166,9 +166,10 @@ def main() -> None:
                 path.chmod(0o755 if path.is_dir() else 0o644)
             with nginx_serving(files) as nginx_port:
                 for level in levels:
-                    for what, port, path in (("shop: /healthz (no database)", shop_port, "/healthz"),
-                                             ("shop: a 320 px WebP (GridFS, then kept)", shop_port, f"/imagenes/{thumbnail}"),
-                                             ("nginx: the same file from disk", nginx_port, f"/{thumbnail}")):
+                    targets = (("shop: /healthz (no database)", shop_port, "/healthz"),
+                               ("shop: a 320 px WebP (GridFS, then kept)", shop_port, f"/imagenes/{thumbnail}"),
+                               ("nginx: the same file from disk", nginx_port, f"/{thumbnail}"))
+                    for what, port, path in targets:
                         result = measure(pool, manager, port, path, level, args.seconds)
                         results["served"].setdefault(what, {})[str(level)] = result
                         print(f"  {what:<34} {level} clients: {result}", flush=True)
