@@ -20,6 +20,7 @@ from shop.config_fields import (
     as_public_url,
     as_seconds,
     as_tax_rates,
+    as_time_zone,
     as_upper,
     as_web_server,
     read_fields,
@@ -83,6 +84,8 @@ class Settings:
     mail_from: str = var("MAIL_FROM", "Tienda <no-reply@localhost>")
     # IVA rates per tax class, in percent (TAX_RATES="general:21,reduced:10,super_reduced:4")
     tax_rates: dict = var("TAX_RATES", DEFAULT_RATES, as_tax_rates)
+    # the shop's clock for people: every date and time a page or a mail shows (stored times stay UTC)
+    time_zone: str = var("SHOP_TIME_ZONE", "Europe/Madrid", as_time_zone)
     # The seller on invoices (factura simplificada)
     seller_name: str = var("SELLER_NAME", "Tienda Híbrida S.L.")
     seller_tax_id: str = var("SELLER_TAX_ID", "B00000000")

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shop.domain.taxes import parse_tax_rates
 
@@ -90,6 +91,16 @@ def as_tax_rates(raw: str, name: str) -> dict:
         return parse_tax_rates(raw)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+
+
+def as_time_zone(raw: str, name: str) -> str:
+    """An IANA time zone name (Europe/Madrid, Atlantic/Canary), checked against the zone database."""
+    zone = raw.strip()
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name} must be a time zone such as Europe/Madrid or Atlantic/Canary, got {raw!r}") from None
+    return zone
 
 
 def as_web_server(raw: str | None, name: str = "WEB_SERVER") -> str:

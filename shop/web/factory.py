@@ -73,6 +73,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead: no "expired" forms after lunch
         BABEL_DEFAULT_LOCALE="es",
+        BABEL_DEFAULT_TIMEZONE=settings.time_zone,
         BABEL_TRANSLATION_DIRECTORIES=str(_HERE / "translations"),
         BOOTSTRAP_SERVE_LOCAL=True,  # the shop works with no internet
         RATELIMIT_STORAGE_URI=settings.rate_limit_store[0],

@@ -193,3 +193,19 @@ def test_the_json_api_refuses_callers_without_a_session_token(client):
     assert response.status_code == 400
     assert "formulario ha caducado" in response.json["error"]["message"]
     assert response.json["error"]["code"] == "csrf_failed"
+
+
+def test_the_payment_deadline_is_shown_in_madrid_time_not_utc(client, shopper, make_product, db, store):
+    from shop.services import checkout
+
+    product = make_product(stock=3)
+    order_id = checkout.place_order(db, store, CheckoutRequest(shopper.user_id, [(str(product["_id"]), 1)],
+                                                               str(uuid.uuid4()))).order_id
+    with db.transaction() as cur:  # 03:39 UTC in January is 04:39 in Madrid (CET); in July, 05:39 (CEST)
+        cur.execute("UPDATE orders SET expires_at = %s WHERE order_id = %s", ("2030-01-15 03:39:00+00", order_id))
+    winter = client.get(f"/orders/{order_id}").get_data(as_text=True)
+    with db.transaction() as cur:
+        cur.execute("UPDATE orders SET expires_at = %s WHERE order_id = %s", ("2030-07-15 03:39:00+00", order_id))
+    summer = client.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert "15/1/30, 4:39" in winter and "3:39" not in winter
+    assert "15/7/30, 5:39" in summer

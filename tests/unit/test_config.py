@@ -192,3 +192,10 @@ def test_every_setting_is_documented_in_the_readme_with_its_default_and_nothing_
     wrong = {name: (declared[name], text) for name, text in documented.items()
              if name in declared and name not in _WORKED_OUT and not _documented_as(declared[name], text)}
     assert not wrong
+
+
+def test_the_shops_time_zone_is_madrid_unless_set_and_a_wrong_one_is_refused():
+    assert load_settings({}, read_dotenv=False).time_zone == "Europe/Madrid"
+    assert load_settings({"SHOP_TIME_ZONE": "Atlantic/Canary"}, read_dotenv=False).time_zone == "Atlantic/Canary"
+    with pytest.raises(ConfigError, match="SHOP_TIME_ZONE"):
+        load_settings({"SHOP_TIME_ZONE": "Madrid"}, read_dotenv=False)
