@@ -86,7 +86,9 @@ class Settings:
     tax_rates: dict = var("TAX_RATES", DEFAULT_RATES, as_tax_rates)
     # the shop's clock for people: every date and time a page or a mail shows (stored times stay UTC)
     time_zone: str = var("SHOP_TIME_ZONE", "Europe/Madrid", as_time_zone)
-    # The seller on invoices (factura simplificada)
+    # The shop's name, as the navbar and page titles show it (a name is not translated)
+    shop_name: str = var("SHOP_NAME", "Tienda Híbrida")
+    # The seller on invoices (factura simplificada) and in every page's footer
     seller_name: str = var("SELLER_NAME", "Tienda Híbrida S.L.")
     seller_tax_id: str = var("SELLER_TAX_ID", "B00000000")
     seller_address: str = var("SELLER_ADDRESS", "Calle Mayor 1, 28013 Madrid")

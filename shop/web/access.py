@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 
 from shop.domain.accounts import Role
 from shop.web.auditing import audit
+from shop.web.extensions import shop_settings
 
 log = logging.getLogger(__name__)
 # Staff: admins change things; auditors see everything admins see and change nothing.
@@ -80,4 +81,4 @@ def init_app(app: Flask) -> None:
         The server checks each action again (roles_required); these only decide what is shown."""
         role = current_user.role if current_user.is_authenticated else None
         return {"is_customer": role is Role.CUSTOMER, "is_staff": role in STAFF, "is_auditor": role is Role.AUDITOR,
-                "may_edit": role is Role.ADMIN}
+                "may_edit": role is Role.ADMIN, "shop": shop_settings()}

@@ -49,8 +49,12 @@ def _session_policy() -> SessionPolicy:
 
 
 def start_session(user: User) -> None:
-    """Log `user` in on a fresh session stamped with the account's current epoch (shop.domain.sessions)."""
+    """Log `user` in on a fresh session stamped with the account's current epoch (shop.domain.sessions),
+    in the language the account last chose."""
     session.clear()  # nothing planted before the login survives it
+    language = get_db().users.language_of(user.user_id)
+    if language in SUPPORTED_LOCALES:
+        session["locale"] = language
     login_user(SessionUser(user))
     now = time.time()
     session.update(SessionStamp(user.session_epoch, now, now).as_session())

@@ -29,7 +29,7 @@ def _render(form: dict | None = None, error: str | None = None):
                            role_filter=user_filter.role or "", email_filter=user_filter.email or "",
                            per_page=user_filter.per_page,
                            roles=[r.value for r in Role],
-                           form=form or {"role": Role.AUDITOR.value}, error=error)
+                           form=form or {"role": Role.CUSTOMER.value}, error=error)
 
 
 @bp.get("/")

@@ -178,3 +178,13 @@ def test_forwarded_headers_are_believed_only_from_the_configured_load_balancers(
         assert seen == ["198.51.100.7", "203.0.113.66"]
     finally:
         close_stores(app)
+
+
+def test_logging_in_again_brings_back_the_language_the_account_chose(app, auth, db, make_user):
+    user = make_user(email="oliver@example.com", name="Oliver")
+    db.users.set_language(user.user_id, "en")
+    browser = app.test_client()  # a new browser: nothing in its session says English
+    assert "Productos" in browser.get("/").get_data(as_text=True)
+    token = csrf_token_from(browser.get("/auth/login").get_data(as_text=True))
+    browser.post("/auth/login", data={"csrf_token": token, "email": "oliver@example.com", "password": PASSWORD})
+    assert "Your account" in browser.get("/account/").get_data(as_text=True)
