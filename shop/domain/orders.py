@@ -344,25 +344,6 @@ def parse_idempotency_key(raw: object) -> str:
         raise InvalidInput(N_("The checkout form is invalid; reload the page and try again.")) from None
 
 
-@dataclass(frozen=True)
-class SalesDay:
-    """One day (UTC) of the dashboard's chart: the paid or shipped orders placed that day."""
-
-    day: dt.date
-    orders: int
-    revenue: Decimal
-
-
-@dataclass(frozen=True)
-class TopProduct:
-    """A best seller of the dashboard's period, under the name it was last sold with."""
-
-    product_id: str
-    name: str
-    units: int
-    revenue: Decimal
-
-
 def failed_or_cancelled_rate(status_counts: dict[str, int]) -> float | None:
     """Share of decided orders that failed at checkout or were cancelled (None: no orders yet).
     Orders still being placed are left out: their outcome is not known."""

@@ -9,7 +9,8 @@ from decimal import Decimal
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.catalog import Product
-from shop.domain.orders import OrderStatus, SalesDay, TopProduct, failed_or_cancelled_rate
+from shop.domain.orders import OrderStatus, failed_or_cancelled_rate
+from shop.domain.reports import SalesDay, TopProduct
 
 DASHBOARD_DAYS = 30
 LOW_STOCK_SHOWN = 50  # the products listed, fewest units first

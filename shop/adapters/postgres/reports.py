@@ -5,7 +5,7 @@ costs the days asked for, not the orders."""
 from __future__ import annotations
 
 from shop.adapters.postgres.errors import translates_errors
-from shop.domain.orders import SalesDay, TopProduct
+from shop.domain.reports import SalesDay, TopProduct
 
 
 @translates_errors
