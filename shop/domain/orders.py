@@ -360,8 +360,6 @@ def priced_lines(lines: list[OrderLine], discount: DiscountCode | None = None,
     """The lines less what `discount` takes off them; the shipping `shipping_method` charges on what
     is left (free above its amount); and the IVA split over the lines and the shipping together (the
     shipping at `shipping_rate`, the general one). Returns (lines with their IVA, shipping, its IVA)."""
-
-
     if discount is not None:
         cuts = discount.line_discounts([(line.gross, line.category) for line in lines])
         lines = [replace(line, discount_amount=cut) for line, cut in zip(lines, cuts, strict=True)]

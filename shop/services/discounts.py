@@ -23,6 +23,7 @@ class DiscountPreview:
     code: str
     line_discounts: list[Decimal]
     order_amount: Decimal | None = None  # a fixed code: what comes off the order as a whole (not per unit)
+    discount: DiscountCode | None = None  # the code itself, for what the cart will cost with it
 
     @property
     def total(self) -> Decimal:
@@ -41,7 +42,7 @@ def preview_discount(db: PostgresDatabase, user_id: int, raw_code: str, lines: l
     discount.check(dt.datetime.now(dt.UTC), amounts, customer_uses=db.discounts.customer_uses(code, user_id),
                    customer_id=user_id)
     return DiscountPreview(code, discount.line_discounts(amounts),
-                           order_amount=discount.value if discount.kind == "fixed" else None)
+                           order_amount=discount.value if discount.kind == "fixed" else None, discount=discount)
 
 
 def create_discount_code(db: PostgresDatabase, discount: DiscountCode, customer_email: str | None = None) -> None:

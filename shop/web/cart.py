@@ -8,8 +8,9 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from shop.domain.accounts import Role
+from shop.domain.cart import cart_totals
 from shop.domain.errors import Conflict, InvalidInput
-from shop.domain.orders import OrderLine, new_idempotency_key, order_total
+from shop.domain.orders import OrderLine, new_idempotency_key
 from shop.services import carts as cart_service
 from shop.services import discounts as discount_service
 from shop.web.access import roles_required
@@ -63,7 +64,8 @@ def _cart_page(error: str | None = None, code: str | None = None) -> tuple[str, 
         if product is None:
             missing.append(product_id)
             continue
-        rows.append((product, OrderLine(product_id, product.name, product.price, quantity, category=product.category)))
+        rows.append((product, OrderLine(product_id, product.name, product.price, quantity,
+                                        shop_settings().tax_rates[product.tax_class], category=product.category)))
     preview, code_error = None, None
     if code and rows:
         try:
@@ -71,10 +73,12 @@ def _cart_page(error: str | None = None, code: str | None = None) -> tuple[str, 
                                                         [line for _, line in rows])
         except (InvalidInput, Conflict) as refusal:
             code_error = translate_error(refusal)
-    total = order_total([line for _, line in rows]) - (preview.total if preview else 0)
-    return render_template("cart/show.html", rows=rows, missing=missing, total=total, error=error,
+    shipping = shipping_options()
+    totals = cart_totals([line for _, line in rows], preview.discount if preview else None,
+                         shipping.methods if shipping else [], shop_settings().tax_rates)
+    return render_template("cart/show.html", rows=rows, missing=missing, totals=totals, error=error,
                            idempotency_key=new_idempotency_key(), preview=preview, code=code or "",
-                           code_error=code_error, shipping=shipping_options()), code_error is not None
+                           code_error=code_error, shipping=shipping), code_error is not None
 
 
 @bp.get("/")

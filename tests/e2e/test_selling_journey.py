@@ -130,7 +130,8 @@ def test_a_customer_buys_with_a_code_and_shipping_gets_the_mails_and_an_invoice_
     page.get_by_label("Código de descuento").fill(" bienvenida ")
     page.get_by_role("button", name="Aplicar").click()
     expect(page.get_by_test_id("cart-discount")).to_have_text("−5,39 €")  # 3,49 + 1,90, before ordering
-    expect(page.get_by_test_id("cart-total")).to_have_text("48,51 €")
+    expect(page.get_by_test_id("cart-shipping")).to_contain_text("5,90 €")
+    expect(page.get_by_test_id("cart-total")).to_have_text("54,41 €")  # what the order will be: shipping included
     expect(page.get_by_test_id("address-picker")).to_contain_text("Calle del Pez 12")
     expect(page.get_by_test_id("method-picker")).to_contain_text("Mensajería 24 h")  # the one method offered
     page.get_by_role("button", name="Finalizar compra").click()

@@ -3,6 +3,7 @@ priced and taxed, a method switched off since the page loaded is refused, and th
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal
 
@@ -196,3 +197,26 @@ def test_sales_revenue_is_what_was_paid_less_what_was_refunded_shipping_included
         recounted = cur.fetchone()["kept"]
         cur.execute("SELECT sum(revenue) AS revenue FROM sales_daily")
         assert cur.fetchone()["revenue"] == recounted == Decimal("24.95")
+
+
+def test_the_cart_shows_shipping_iva_and_the_total_each_method_gives_and_the_order_costs_that(
+        client, auth, db, store, ships, make_product, make_user):
+    customer = make_user(email="ana@example.com")
+    db.shipping.add_address(customer.user_id, parse_address(HOME), True)
+    book = make_product(name="Rayuela", price="10.00", stock=5, category="Libros", tax_class="super_reduced")
+    db.carts.add(customer.user_id, str(book["_id"]), 2, 100)
+    auth.login("ana@example.com")
+    page = client.get("/cart/").get_data(as_text=True)
+    shipping_rows = re.findall(r'data-testid="cart-shipping">.*?</tr>', page, re.S)
+    assert len(shipping_rows) == 2 and "4,95" in shipping_rows[0] and "9,90" in shipping_rows[1]
+    totals = re.findall(r'data-testid="cart-total">([^<]+)<', page)
+    assert [t.replace("\xa0", " ") for t in totals] == ["24,95 €", "29,90 €"]  # 20,00 + each method
+    assert "IVA incluido" in page and re.search(r'data-testid="cart-taxes">.*21\s*%.*4\s*%', page, re.S)
+    token = csrf_token_from(page)
+    [(address_id, _, _)] = db.shipping.addresses_of(customer.user_id)
+    response = client.post("/orders/checkout", data={"csrf_token": token, "idempotency_key": str(uuid.uuid4()),
+                                                     "address_id": str(address_id),
+                                                     "shipping_method_id": str(ships["standard"])})
+    assert response.status_code in (302, 303)
+    [order] = db.orders.of_user(customer.user_id)
+    assert order.total_amount == Decimal("24.95")  # what the cart said with Estándar
