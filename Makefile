@@ -85,7 +85,7 @@ lock: $(DEV_STAMP)
 
 ## make translations: extract messages, merge them into the Spanish catalog, compile it
 translations: $(DEV_STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _l -k lazy_gettext --no-location -o shop/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k Nn_:1,2 -k _l -k lazy_gettext --no-location -o shop/translations/messages.pot .
 	$(BIN)/pybabel update -i shop/translations/messages.pot -d shop/translations -l es --no-fuzzy-matching
 	$(BIN)/pybabel compile -d shop/translations
 

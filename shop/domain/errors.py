@@ -1,7 +1,9 @@
 """Domain exceptions. The web layer maps each family to one HTTP status, in one place.
 
 Messages are English message ids marked with `N_` (extracted by Babel, translated at the edge),
-with named `%(param)s` placeholders filled from `params`.
+with named `%(param)s` placeholders filled from `params`. A message whose wording depends on a number
+is a pair marked with `Nn_` (singular, plural) and a `num` parameter: the edge chooses the form the
+language needs (ngettext), so no message says "1 pedidos".
 """
 
 
@@ -10,15 +12,23 @@ def N_(message: str) -> str:
     return message
 
 
+def Nn_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a message with plural forms (chosen at the edge by the error's `num` parameter)."""
+    return singular, plural
+
+
 class DomainError(Exception):
     """Base class; the message is shown to the person, so it must say what to do. `code` is the
     stable, untranslated name of the kind of error that programs read (the JSON error's `code`)."""
 
     code = "invalid"
 
-    def __init__(self, template: str, **params: object):
-        super().__init__(template % params if params else template)
-        self.template = template
+    def __init__(self, template: str | tuple[str, str], **params: object):
+        singular, plural = (template, None) if isinstance(template, str) else template
+        english = plural if plural is not None and params.get("num") != 1 else singular
+        super().__init__(english % params if params else english)
+        self.template = singular
+        self.plural = plural
         self.params = params
 
 

@@ -26,7 +26,7 @@ from enum import StrEnum
 from shop.domain.accounts import Role, User
 from shop.domain.catalog import Product, parse_product_id
 from shop.domain.discounts import DiscountCode
-from shop.domain.errors import N_, Conflict, InvalidInput, LimitReached
+from shop.domain.errors import N_, Conflict, InvalidInput, LimitReached, Nn_
 from shop.domain.shipping import ShippingMethod, ShippingSnapshot
 from shop.domain.taxes import split_tax
 
@@ -302,10 +302,20 @@ class UnpaidLimits:
                    (self.units_per_account, held.account_units + units))
         address = ((self.orders_per_address, held.address_orders + 1),
                    (self.units_per_address, held.address_units + units))
+        if self.units_per_account and units > self.units_per_account:  # this order alone, however paid up
+            raise LimitReached(Nn_("An unpaid order can hold at most %(num)d unit; ask for fewer.",
+                                   "An unpaid order can hold at most %(num)d units; ask for fewer."),
+                               num=self.units_per_account)
+        if self.orders_per_account and held.account_orders + 1 > self.orders_per_account:
+            raise LimitReached(Nn_("You already have %(num)d unpaid order. Pay or cancel it before ordering more.",
+                                   "You already have %(num)d unpaid orders. Pay or cancel one of them before "
+                                   "ordering more."), num=held.account_orders)
         if any(limit and wanted > limit for limit, wanted in account):
-            raise LimitReached(N_("You already have %(orders)d unpaid orders holding %(units)d units. Pay or cancel "
-                                  "one of them before ordering more."),
-                               orders=held.account_orders, units=held.account_units)
+            raise LimitReached(Nn_("Your unpaid orders already hold %(num)d unit; with these you would hold more "
+                                   "than %(max)d. Pay or cancel one first, or ask for fewer.",
+                                   "Your unpaid orders already hold %(num)d units; with these you would hold more "
+                                   "than %(max)d. Pay or cancel one first, or ask for fewer."),
+                               num=held.account_units, max=self.units_per_account)
         if any(limit and wanted > limit for limit, wanted in address):
             raise LimitReached(N_("Too many unpaid orders come from your network right now. Pay or cancel one of "
                                   "yours, or try again later."))

@@ -6,7 +6,7 @@ import logging
 from decimal import Decimal
 
 from flask import Flask, Response, g, jsonify, render_template, request
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
@@ -42,6 +42,9 @@ def translate_error(error: DomainError) -> str:
     """The domain's English message id, translated, with its parameters filled in."""
     params = {k: status_label(v.value).lower() if isinstance(v, OrderStatus) else money(v) if isinstance(v, Decimal)
               else v for k, v in error.params.items()}
+    if error.plural is not None:
+        num = params.pop("num")
+        return ngettext(error.template, error.plural, num, **params)
     return gettext(error.template, **params)
 
 

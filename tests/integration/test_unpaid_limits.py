@@ -48,7 +48,11 @@ def test_units_held_unpaid_are_limited_too(client, shopper, make_product, store)
     assert client.post("/orders/buy", data={**product_form(client, product), "quantity": "40"}).status_code == 303
     response = client.post("/orders/buy", data={**product_form(client, product), "quantity": "11"})
     assert response.status_code == 429
+    assert "Tus pedidos sin pagar ya reservan 40 unidades; con estas reservarías más de 50" in \
+        response.get_data(as_text=True)
     assert store.stock.levels()[str(product["_id"])] == 60
+    too_many = client.post("/orders/buy", data={**product_form(client, product), "quantity": "51"})
+    assert "Un pedido sin pagar puede reservar como mucho 50 unidades; pide menos." in too_many.get_data(as_text=True)
 
 
 def test_the_api_answers_429_with_the_reason(client, shopper, make_product):

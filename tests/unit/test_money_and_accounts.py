@@ -105,3 +105,19 @@ def test_an_order_knows_who_may_see_it_and_where_it_may_go():
     with pytest.raises(Conflict):
         order.check_can_become(OrderStatus.SHIPPED)  # not paid yet
     assert not order.is_placing and f"{order.status}" == "pending"  # renders as its value in templates
+
+
+def test_an_unpaid_limit_names_its_real_cause_with_the_right_plural():
+    from shop.domain.errors import LimitReached
+    from shop.domain.orders import HeldUnpaid, UnpaidLimits
+
+    limits = UnpaidLimits(orders_per_account=3, units_per_account=50, orders_per_address=10, units_per_address=200)
+    with pytest.raises(LimitReached, match="at most 50 units; ask for fewer") as too_many:
+        limits.admit(HeldUnpaid(1, 1), units=51)  # the quantity is the cause, not the order already held
+    assert too_many.value.params == {"num": 50} and too_many.value.plural is not None
+    with pytest.raises(LimitReached, match="^You already have 1 unpaid order. Pay or cancel it"):
+        UnpaidLimits(orders_per_account=1).admit(HeldUnpaid(1, 1), units=1)
+    with pytest.raises(LimitReached, match="^You already have 3 unpaid orders. Pay or cancel one"):
+        limits.admit(HeldUnpaid(3, 3), units=1)
+    with pytest.raises(LimitReached, match="already hold 45 units; with these you would hold more than 50"):
+        limits.admit(HeldUnpaid(1, 45), units=6)

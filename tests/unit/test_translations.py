@@ -10,7 +10,8 @@ from babel.messages.pofile import read_po
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "shop" / "translations" / "es" / "LC_MESSAGES" / "messages.po"
 MO = PO.with_suffix(".mo")
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "N_": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "N_": None,
+            "Nn_": (1, 2)}
 
 
 def _extracted_ids() -> set:
