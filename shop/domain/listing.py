@@ -105,6 +105,28 @@ def attribute_value_candidates(raw: str) -> list[str | int | float | bool]:
     return candidates
 
 
+# Clothing sizes in the order a person reads them (a filter lists S before M before L, not L, M, S).
+_SIZE_ORDER = {size: rank for rank, size in enumerate(
+    ("XXXS", "XXS", "XS", "S", "M", "L", "XL", "XXL", "2XL", "XXXL", "3XL", "4XL", "5XL"))}
+
+
+def sorted_facet_values(values: list[object]) -> list[object]:
+    """A filter's values in the order a person expects: clothing sizes by size (XS, S, M, L, XL)
+    when every value is one, numbers by value, yes/no and text after them, text without regard to
+    case or accents."""
+    if values and all(isinstance(v, str) and v.strip().upper() in _SIZE_ORDER for v in values):
+        return sorted(values, key=lambda v: _SIZE_ORDER[str(v).strip().upper()])
+
+    def key(value: object) -> tuple[int, float, str]:
+        if isinstance(value, bool):
+            return 1, float(value), ""
+        if isinstance(value, (int, float)):
+            return 0, float(value), ""
+        return 2, 0.0, fold(str(value))
+
+    return sorted(values, key=key)
+
+
 def filter_value_label(value: object) -> str:
     """How a facet value is written in a URL (the inverse of attribute_value_candidates)."""
     if isinstance(value, bool):

@@ -119,3 +119,13 @@ def test_counts_cover_products_on_sale_and_scalar_facets_only():
     assert counts["facet_values"] == {("Libros", "idioma", '"es"'): 1, ("Libros", "idioma", '"en"'): 1,
                                       ("Móviles", "ram_gb", "8"): 1}
     assert counts["facet_keys"] == {("Libros", "idioma"): 2, ("Móviles", "ram_gb"): 1}
+
+
+def test_filter_values_come_in_the_order_a_person_reads_them():
+    from shop.domain.listing import sorted_facet_values
+
+    assert sorted_facet_values(["XL", "M", "S", "L", "XS"]) == ["XS", "S", "M", "L", "XL"]
+    assert sorted_facet_values([16, 8, 32.5, 4]) == [4, 8, 16, 32.5]
+    assert sorted_facet_values(["rojo", "Azul", "ámbar", "Negro"]) == ["ámbar", "Azul", "Negro", "rojo"]
+    assert sorted_facet_values(["M", "rojo", "S"]) == ["M", "rojo", "S"]  # not all sizes: as text
+    assert sorted_facet_values([True, 3, "x", False]) == [3, False, True, "x"]

@@ -24,6 +24,7 @@ from shop.domain.listing import (
     Position,
     attribute_value_candidates,
     estimated_total,
+    sorted_facet_values,
 )
 
 # sort name → (column, descending)
@@ -240,4 +241,4 @@ class CatalogReader(PostingsWalk):
         facets: dict[str, list[object]] = {}
         for row in self._cur.fetchall():
             facets.setdefault(row["attr_key"], []).append(row["value"])
-        return {key: sorted(values, key=lambda v: (str(type(v)), v)) for key, values in sorted(facets.items())}
+        return {key: sorted_facet_values(values) for key, values in sorted(facets.items())}
