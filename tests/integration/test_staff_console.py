@@ -263,12 +263,15 @@ def test_the_dashboard_shows_sales_statuses_best_sellers_and_low_stock(client, a
     from shop.services import orders
 
     lamp, chair = make_product(name="Lámpara", stock=10, price="20.00"), make_product(name="Silla", stock=2)
+    assert 'data-testid="sales-empty"' in client.get("/admin/").get_data(as_text=True)  # not an empty chart
     customer = make_user()
     paid = place(db, store, customer, lamp, 3)
     orders.pay_order(db, SimulatedPaymentProvider(), customer, paid, "4242424242424242")
     orders.cancel_order(db, store, customer, place(db, store, customer, chair, 1))
     html = client.get("/admin/?low_stock=2").get_data(as_text=True)
     assert "60,00" in html  # revenue of the paid order
+    figures = html.split('data-testid="sales-table"')[1].split("</table>")[0]
+    assert re.search(r"<td[^>]*>1</td>\s*<td[^>]*>60,00", figures)  # the day's orders and revenue, as text
     assert re.search(r'data-status="paid">1<', html) and re.search(r'data-status="cancelled">1<', html)
     assert "50,0" in html  # one of the two orders was cancelled
     top = html.split('data-testid="top-products"')[1].split("</ol>")[0]
