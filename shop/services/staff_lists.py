@@ -176,6 +176,11 @@ def _unfiltered_audit_page(store: MongoStore, audit_filter: AuditFilter, head: t
                        position_of=_seq_position, total=marked, total_is_exact=True)
 
 
+def actor_names(db: PostgresDatabase, entries: list[AuditEntry]) -> dict[int, str]:
+    """The names of the people who acted in these entries (the log keeps their ids)."""
+    return db.users.names([entry.actor_id for entry in entries if entry.actor_id is not None])
+
+
 def audit_history(db: PostgresDatabase, store: MongoStore, target: str, limit: int = 50) -> list[AuditEntry]:
     """The newest entries about one target (a product's history on its staff page)."""
     _catch_up_before_reading(db, store)

@@ -28,8 +28,8 @@ def index():
 
     def render_page() -> tuple[str, bool]:
         listing, exact = staff_lists.read_audit_page(get_db(), get_report_db(), store, audit_filter, head)
-        return render_template("staff/_audit_page.html", listing=listing, filter=audit_filter,
-                               actions=_actions()), exact
+        return render_template("staff/_audit_page.html", listing=listing, filter=audit_filter, actions=_actions(),
+                               actor_names=staff_lists.actor_names(get_report_db(), listing.items)), exact
 
     # One rendering per URL, language and head of the chain: the head's hash covers every entry before
     # it, so while the head stays there the page cannot change, and a new entry moves the head and

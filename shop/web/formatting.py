@@ -35,6 +35,61 @@ _STATUS_LABELS = {"placing": lazy_gettext("Placing"), "pending": lazy_gettext("P
                   "refunded": lazy_gettext("Refunded")}
 
 
+_ACTION_LABELS = {
+    "access.denied": lazy_gettext("Access denied"),
+    "account.updated": lazy_gettext("Account details changed"),
+    "address.added": lazy_gettext("Address added"),
+    "address.deleted": lazy_gettext("Address deleted"),
+    "audit.exported": lazy_gettext("Audit log exported"),
+    "audit.verified": lazy_gettext("Audit log verified"),
+    "discount.activated": lazy_gettext("Discount code switched on"),
+    "discount.created": lazy_gettext("Discount code created"),
+    "discount.deactivated": lazy_gettext("Discount code switched off"),
+    "login.failed": lazy_gettext("Failed login"),
+    "login.succeeded": lazy_gettext("Login"),
+    "logout": lazy_gettext("Logout"),
+    "order.abandoned": lazy_gettext("Checkout abandoned"),
+    "order.cancelled": lazy_gettext("Order cancelled"),
+    "order.expired": lazy_gettext("Order expired unpaid"),
+    "order.paid": lazy_gettext("Order paid"),
+    "order.placed": lazy_gettext("Order placed"),
+    "order.probed": lazy_gettext("Someone else's order asked for"),
+    "order.refunded": lazy_gettext("Refund"),
+    "order.refused": lazy_gettext("Checkout refused"),
+    "order.shipped": lazy_gettext("Order shipped"),
+    "order.failed": lazy_gettext("Checkout failed"),
+    "password.change_refused": lazy_gettext("Password change refused"),
+    "password.changed": lazy_gettext("Password changed"),
+    "password.reset": lazy_gettext("Password set through a link"),
+    "password.reset_requested": lazy_gettext("Password link asked for"),
+    "password.reset_sent_by_staff": lazy_gettext("Password link sent by staff"),
+    "payment.declined": lazy_gettext("Payment declined"),
+    "payment.locked": lazy_gettext("Paying paused after declines"),
+    "payment.succeeded": lazy_gettext("Payment accepted"),
+    "product.created": lazy_gettext("Product created"),
+    "product.updated": lazy_gettext("Product edited"),
+    "product.archived": lazy_gettext("Product archived"),
+    "product.deleted": lazy_gettext("Product deleted"),
+    "product.restored": lazy_gettext("Product back on sale"),
+    "product.image_added": lazy_gettext("Image added"),
+    "product.image_described": lazy_gettext("Image description changed"),
+    "product.image_made_main": lazy_gettext("Main image changed"),
+    "product.image_removed": lazy_gettext("Image removed"),
+    "review.hidden": lazy_gettext("Review hidden"),
+    "shipping_method.activated": lazy_gettext("Shipping method switched on"),
+    "shipping_method.created": lazy_gettext("Shipping method created"),
+    "shipping_method.deactivated": lazy_gettext("Shipping method switched off"),
+    "stock.adjusted": lazy_gettext("Stock adjusted"),
+    "user.activated": lazy_gettext("Account activated"),
+    "user.created": lazy_gettext("Account created by staff"),
+    "user.deactivated": lazy_gettext("Account deactivated"),
+    "user.reactivated": lazy_gettext("Account reactivated"),
+    "user.registered": lazy_gettext("Registration"),
+    "user.registration_for_existing_account": lazy_gettext("Registration of an existing account"),
+    "user.role_changed": lazy_gettext("Role changed"),
+}
+
+
 _ATTRIBUTE_TYPE_LABELS = {"text": lazy_gettext("Text"), "number": lazy_gettext("Number"),
                           "boolean": lazy_gettext("Yes/no"), "text_list": lazy_gettext("List of texts"),
                           "number_list": lazy_gettext("List of numbers")}
@@ -78,6 +133,12 @@ def role_label(role: str) -> str:
     return str(_ROLE_LABELS.get(role, role))
 
 
+def action_label(action: str) -> str:
+    """An audit log action as staff read it ("order.paid" → "Pedido pagado"); an action with no label
+    yet is shown as its code."""
+    return str(_ACTION_LABELS.get(action, action))
+
+
 def status_label(status: str) -> str:
     return str(_STATUS_LABELS.get(status, status))
 
@@ -117,6 +178,7 @@ def as_json(value) -> str:
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(money)
+    app.add_template_filter(action_label)
     app.add_template_filter(percent)
     app.add_template_filter(thousands)
     app.add_template_filter(as_json)

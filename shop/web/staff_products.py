@@ -116,6 +116,7 @@ def _render_edit(product_id: str, form: dict | None = None, error: str | None = 
         form = {"name": product.name, "category": product.category, "price": str(product.price),
                 "description": product.description, "tax_class": product.tax_class}
     return render_template("staff/product_edit.html", product=product, form=form, history=history,
+                           actor_names=staff_lists.actor_names(get_db(), history),
                            revision=product.updated_at.isoformat() if product.updated_at else "",
                            error=error, stock_error=stock_error,
                            **_attribute_editor(product.attributes))

@@ -386,6 +386,8 @@ def test_the_audit_viewer_filters_and_exports_csv_safely(client, admin, app, sto
     assert "order:5" in client.get("/admin/audit/?actor=7").get_data(as_text=True)
     by_email = client.get("/admin/audit/?actor=admin@example.com").get_data(as_text=True)  # the admin's own login
     assert "login.succeeded" in by_email and "order:5" not in by_email
+    assert "Inicio de sesión" in by_email and re.search(r'data-testid="audit-actor">Ada Admin<', by_email)  # read
+    # as a person reads them: what happened and who did it, by name
     assert 'data-testid="entry-count">0<' in client.get("/admin/audit/?actor=nadie@example.com").get_data(as_text=True)
     exported = client.get("/admin/audit/export.csv?target=user:99")
     assert exported.mimetype == "text/csv"

@@ -112,6 +112,14 @@ class Users:
             row = cur.fetchone()
         return _user(row) if row else None
 
+    def names(self, user_ids: list[int]) -> dict[int, str]:
+        """user id → full name, for the ids that exist (one statement, however many ids)."""
+        if not user_ids:
+            return {}
+        with self._db.transaction() as cur:
+            cur.execute("SELECT user_id, full_name FROM users WHERE user_id = ANY(%s)", (sorted(set(user_ids)),))
+            return {row["user_id"]: row["full_name"] for row in cur.fetchall()}
+
 
     def update_password_hash(self, user_id: int, password_hash: str, *, end_sessions: bool = False) -> int:
         """Store a new hash (a rehash at login keeps the sessions; a password change ends them all).
