@@ -221,3 +221,12 @@ def test_passwords_are_not_stored_or_logged(client, db, caplog):
         cur.execute("SELECT * FROM users")
         assert PASSWORD not in str(cur.fetchall())
     assert PASSWORD not in caplog.text
+
+
+def test_a_field_with_an_error_says_so_to_screen_readers_and_points_at_its_message(client, db):
+    page = register(client, email="not-an-email").get_data(as_text=True)
+    field = re.search(r'<input[^>]*id="email"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in field and 'aria-describedby="email-error"' in field
+    assert re.search(r'id="email-error"[^>]*>\s*<div>Introduce una dirección de correo válida', page)
+    name = re.search(r'<input[^>]*id="full_name"[^>]*>', page).group(0)
+    assert "aria-invalid" not in name  # only the fields that are wrong
