@@ -29,6 +29,7 @@ from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
 from shop.web.cart import render_cart
 from shop.web.catalog import render_product
+from shop.web.confirm import confirmation_page
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db, get_payment_provider, get_settlements, get_store, limiter, shop_settings
 from shop.web.formatting import decline_label, money
@@ -234,6 +235,13 @@ def pay(order_id: int):
 @roles_required(Role.CUSTOMER)
 def cancel(order_id: int):
     try:
+        order = order_service.order_for(get_db(), current_user.user, order_id)  # someone else's: 404, not asked
+        if order.may_become(OrderStatus.CANCELLED):  # (one that cannot be cancelled is refused below, unasked)
+            asked = confirmation_page(gettext("Cancel order %(order)d?", order=order_id),
+                                      gettext("The order is cancelled for good; its units go back on sale."),
+                                      gettext("Yes, cancel the order"), url_for("orders.detail", order_id=order_id))
+            if asked is not None:
+                return asked
         order_service.cancel_order(get_db(), get_store(), current_user.user, order_id)
     except NotFound:
         _record_probe(order_id, "cancel")

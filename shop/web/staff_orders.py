@@ -20,6 +20,7 @@ from shop.services import refunds as refund_service
 from shop.services import staff_lists
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
+from shop.web.confirm import confirmation_page
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db, get_payment_provider, get_report_db, get_store
 from shop.web.formatting import money
@@ -87,6 +88,12 @@ def refund(order_id: int):
     """Refund units of a paid or shipped order (all that are left with `full=1`), with a reason;
     the goods go back to stock only when the admin says they came back."""
     full = request.form.get("full") == "1"
+    if full and (asked := confirmation_page(
+            gettext("Refund everything left of order %(order)d?", order=order_id),
+            gettext("Every unit not refunded yet, and the shipping if it was not refunded, goes back to the "
+                    "customer. This cannot be undone."),
+            gettext("Yes, refund everything"), url_for("orders.detail", order_id=order_id))) is not None:
+        return asked
     try:
         order = get_db().orders.get(order_id)
         if order is None:

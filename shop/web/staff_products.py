@@ -31,6 +31,7 @@ from shop.services import staff_lists
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
 from shop.web.catalog import forget_product
+from shop.web.confirm import confirmation_page
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db, get_store
 
@@ -163,6 +164,12 @@ def adjust_stock(product_id: str):
 @roles_required(Role.ADMIN)
 def delete(product_id: str):
     product_id = parse_product_id(product_id)  # the normalised id, for the log and the redirect
+    asked = confirmation_page(gettext("Delete this product?"),
+                              gettext("A product that was never ordered is deleted for good; one that was ordered "
+                                      "is archived: taken off sale, kept for its orders."),
+                              gettext("Yes, delete it"), url_for("staff_products.edit", product_id=product_id))
+    if asked is not None:
+        return asked
     outcome, before = catalog_service.delete_product(get_db(), get_store(), product_id)
     forget_product(product_id)
     audit(f"product.{outcome}", f"product:{product_id}", before=before)

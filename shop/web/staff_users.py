@@ -17,6 +17,7 @@ from shop.domain.order_effects import MailKind
 from shop.services import accounts, staff_lists
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
+from shop.web.confirm import confirmation_page
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db
 
@@ -78,6 +79,11 @@ def set_active(user_id: int):
     active = request.form.get("active")
     if active not in ("0", "1"):
         raise InvalidInput(N_("Choose to activate or deactivate the account."))
+    if active == "0" and (asked := confirmation_page(
+            gettext("Deactivate account %(user)d?", user=user_id),
+            gettext("The person is logged out everywhere and cannot log in until an admin activates the account "
+                    "again."), gettext("Yes, deactivate"), url_for("staff_users.index"))) is not None:
+        return asked
     return _change(user_id, is_active=active == "1")
 
 

@@ -80,6 +80,8 @@ def test_a_cart_checkout_then_cancel_returns_the_stock(shopper):
     page.get_by_role("link", name="Pedidos").first.click()
     page.get_by_test_id("order-row").first.click()
     page.get_by_role("button", name="Cancelar pedido").click()
+    expect(page.get_by_test_id("confirmation")).to_contain_text("se cancela definitivamente")
+    page.get_by_role("button", name="Sí, cancelar el pedido").click()
     expect(page.get_by_test_id("order-status")).to_have_text("Cancelado")
     open_product(page, "Rayuela")
     expect(page.get_by_test_id("stock")).to_contain_text("7")  # back to the demo's 7 units

@@ -125,7 +125,11 @@ def test_cancel_returns_the_units(client, shopper, make_product, store):
     product = make_product(stock=3)
     location = client.post("/orders/buy", data={**product_form(client, product), "quantity": "2"}).headers["Location"]
     token = csrf_token_from(client.get(location).get_data(as_text=True))
-    assert client.post(f"{location}/cancel", data={"csrf_token": token}).status_code == 303
+    asked = client.post(f"{location}/cancel", data={"csrf_token": token})  # one click asks first …
+    assert asked.status_code == 200 and 'data-testid="confirmation"' in asked.get_data(as_text=True)
+    assert store.stock.levels()[str(product["_id"])] == 1 and "Pendiente de pago" in client.get(location).get_data(
+        as_text=True)
+    assert client.post(f"{location}/cancel", data={"csrf_token": token, "confirm": "yes"}).status_code == 303  # … yes
     assert store.stock.levels()[str(product["_id"])] == 3
     assert "Cancelado" in client.get(location).get_data(as_text=True)
 

@@ -244,3 +244,18 @@ def test_no_reservation_marker_is_left_on_an_order_refunded_before_recovery_sett
         refund(db, store, paid_order, {"Taza": 1})
     recover(db, store)
     assert store.stock.with_markers("holds") == []
+
+
+def test_refunding_everything_left_asks_first_and_changes_nothing_until_confirmed(client, auth, db, paid_order,
+                                                                                  make_user):
+    make_user(role=Role.ADMIN, email="admin@example.com")
+    auth.login("admin@example.com")
+    page_url = f"/orders/{paid_order['order_id']}"
+    html = client.get(page_url).get_data(as_text=True)
+    key = html.split('name="idempotency_key" value="')[1].split('"')[0]
+    form = {"csrf_token": csrf_token_from(html), "idempotency_key": key, "reason": "devolución", "full": "1"}
+    asked = client.post(f"/admin/orders/{paid_order['order_id']}/refund", data=form)
+    assert asked.status_code == 200 and "¿Reembolsar todo lo que queda del pedido" in asked.get_data(as_text=True)
+    assert db.orders.get(paid_order["order_id"]).status == "paid" and db.refunds.of_order(paid_order["order_id"]) == []
+    done = client.post(f"/admin/orders/{paid_order['order_id']}/refund", data={**form, "confirm": "yes"})
+    assert done.status_code == 303 and db.orders.get(paid_order["order_id"]).status == "refunded"

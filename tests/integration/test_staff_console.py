@@ -126,9 +126,11 @@ def test_a_product_never_ordered_is_deleted_and_an_ordered_one_is_archived(clien
     unsold = make_product(name="Nunca vendido")
     sold = make_product(name="Vendido", stock=5)
     place(db, store, make_user(), sold)
-    assert post(client, "/admin/products/", f"/admin/products/{unsold['_id']}/delete").status_code == 303
+    asked = post(client, "/admin/products/", f"/admin/products/{unsold['_id']}/delete")
+    assert asked.status_code == 200 and store.products.find_one({"_id": unsold["_id"]}) is not None  # asks first
+    assert post(client, "/admin/products/", f"/admin/products/{unsold['_id']}/delete", confirm="yes").status_code == 303
     assert store.products.find_one({"_id": unsold["_id"]}) is None
-    assert post(client, "/admin/products/", f"/admin/products/{sold['_id']}/delete").status_code == 303
+    assert post(client, "/admin/products/", f"/admin/products/{sold['_id']}/delete", confirm="yes").status_code == 303
     archived = store.products.find_one({"_id": sold["_id"]})
     assert archived is not None and "deleted_at" in archived
     assert client.get(f"/products/{sold['_id']}").status_code == 404  # not sold any more …
@@ -210,7 +212,10 @@ def test_a_deactivated_user_is_logged_out_and_cannot_log_in(app, admin, client, 
                                        "csrf_token": token})
     assert customer.get("/orders/").status_code == 200
     [user], _ = db.users.find(email="cliente@example.com")
-    assert post(client, "/admin/users/", f"/admin/users/{user.user_id}/active", active="0").status_code == 303
+    assert post(client, "/admin/users/", f"/admin/users/{user.user_id}/active", active="0").status_code == 200  # asks
+    assert customer.get("/orders/").status_code == 200
+    assert post(client, "/admin/users/", f"/admin/users/{user.user_id}/active", active="0",
+                confirm="yes").status_code == 303
     assert customer.get("/orders/").status_code == 302  # the session is gone: back to the login page
     token = csrf_token_from(customer.get("/auth/login").get_data(as_text=True))
     refused = customer.post("/auth/login", data={"email": "cliente@example.com",
