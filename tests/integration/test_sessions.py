@@ -66,7 +66,7 @@ def test_a_wrong_current_password_changes_nothing(app, client, auth, customer):
     assert auth.login("ana@example.com").status_code == 302
 
 
-@pytest.mark.parametrize("change", [("role", {"role": "auditor"}), ("active", {"active": "0"})])
+@pytest.mark.parametrize("change", [("role", {"role": "auditor"}), ("active", {"active": "0", "confirm": "yes"})])
 def test_a_role_change_or_deactivation_ends_the_users_sessions(app, client, customer, make_user, change):
     make_user(role=Role.ADMIN, email="admin@example.com")
     admin = app.test_client()
