@@ -39,6 +39,15 @@ class StoreUnavailable(StoreError):
     """MongoDB did not answer (down, unreachable, timed out): whether a write landed is not known."""
 
 
+class SkuTaken(Exception):
+    """A product write was refused because another product has one of its SKUs: `owners` maps each
+    such SKU to that product's id (empty if it could not be told which)."""
+
+    def __init__(self, owners: dict[str, str]):
+        super().__init__(", ".join(sorted(owners)) or "an SKU is taken")
+        self.owners = owners
+
+
 Translate = Callable[[BaseException], Exception | None]  # the shop's error for a driver's, or None
 
 

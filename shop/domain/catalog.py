@@ -14,12 +14,13 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from shop.domain.errors import N_, InvalidInput
+from shop.domain.errors import N_, InvalidInput, NotFound
 from shop.domain.images import ProductImage
 from shop.domain.json import JsonObject
 from shop.domain.listing import MAX_CATEGORY_LENGTH, MAX_SEARCH_LENGTH  # noqa: F401 - re-exported
 from shop.domain.money import MAX_PRICE, MIN_PRICE, to_money
 from shop.domain.taxes import parse_tax_class
+from shop.domain.variants import ProductOption, Variant, VariantDraft, check_variants, parse_sku, price_range
 
 _ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _PRODUCT_ID = re.compile(r"^[0-9a-f]{24}$")
@@ -43,10 +44,47 @@ class Product:
     tax_class: str = "general"  # its IVA rate (shop.domain.taxes); books are super_reduced (4 %)
     images: tuple[ProductImage, ...] = ()  # the first is the main one (shop.domain.images)
     images_rev: int = 0  # counts changes of `images`: two staff edits of them never overwrite each other
+    sku: str | None = None  # a product without options: its SKU (the default variant's)
+    options: tuple[ProductOption, ...] = ()  # what it comes in (shop.domain.variants); none: one default variant
+    variants: tuple[Variant, ...] = ()  # one per combination sold; `stock` is the sum of theirs
 
     @property
     def main_image(self) -> ProductImage | None:
         return self.images[0] if self.images else None
+
+    @property
+    def has_variants(self) -> bool:
+        return bool(self.variants)
+
+    def variant(self, key: str | None) -> Variant | None:
+        """The variant called `key`; None for the default variant (key None) or an unknown key."""
+        return next((variant for variant in self.variants if variant.key == key), None) if key else None
+
+    def sells(self, key: str | None) -> bool:
+        """Whether `key` names something this product sells: its default variant (None) when it has
+        no options, one of its variants when it has."""
+        return self.variant(key) is not None if self.variants else key is None
+
+    def price_of(self, key: str | None) -> Decimal:
+        variant = self.variant(key)
+        return variant.price if variant is not None and variant.price is not None else self.price
+
+    def stock_of(self, key: str | None) -> int:
+        variant = self.variant(key)
+        return variant.stock if variant is not None else self.stock
+
+    def label_of(self, key: str | None) -> str | None:
+        """"Talla: M", or None for a product without options."""
+        variant = self.variant(key)
+        return variant.label(self.options) if variant is not None else None
+
+    def sku_of(self, key: str | None) -> str | None:
+        variant = self.variant(key)
+        return variant.sku if variant is not None else self.sku
+
+    @property
+    def price_range(self) -> tuple[Decimal, Decimal]:
+        return price_range(self.price, self.variants)
 
     @property
     def in_stock(self) -> bool:
@@ -62,6 +100,15 @@ class Product:
         return scalars[:limit]
 
 
+def check_sells(product: Product, variant: str | None) -> None:
+    """Refuse a line that names no variant of a product sold in options, or one it does not have."""
+    if product.sells(variant):
+        return
+    if variant is None:
+        raise InvalidInput(N_("Choose one of the options of %(name)s first."), name=product.name)
+    raise NotFound(N_("That option of %(name)s is no longer sold."), name=product.name)
+
+
 MAX_NAME_LENGTH = 200
 MAX_STOCK = 1_000_000
 
@@ -70,11 +117,23 @@ MAX_DESCRIPTION_LENGTH = 5000
 
 
 def new_product(name: str, category: str, price: object, stock: int, attributes: JsonObject, description: str = "",
-                tax_class: str | None = None) -> JsonObject:
-    """A product document's fields, validated: the database validator is the second line, not the first."""
+                tax_class: str | None = None, sku: str | None = None, options: tuple[ProductOption, ...] = (),
+                variants: list[VariantDraft] | None = None) -> JsonObject:
+    """A product document's fields, validated: the database validator is the second line, not the first.
+    With options, its variants (each with its first stock) replace `stock` and `sku`: the product's
+    stock is then the sum of theirs."""
     if isinstance(stock, bool) or not isinstance(stock, int) or not 0 <= stock <= MAX_STOCK:
         raise InvalidInput(N_("The stock must be a whole number from 0 to %(max)d."), max=MAX_STOCK)
-    return {**product_fields(name, category, price, attributes, description, tax_class), "stock": stock}
+    fields = {**product_fields(name, category, price, attributes, description, tax_class), "stock": stock}
+    if options or variants:
+        checked = check_variants(options, variants or [])
+        for variant in checked:
+            if not 0 <= variant.stock <= MAX_STOCK:
+                raise InvalidInput(N_("The stock must be a whole number from 0 to %(max)d."), max=MAX_STOCK)
+        return {**fields, "options": options, "variants": checked, "stock": sum(v.stock for v in checked)}
+    if sku:
+        fields["sku"] = parse_sku(sku)
+    return fields
 
 
 def product_fields(name: str, category: str, price: object, attributes: JsonObject, description: str = "",

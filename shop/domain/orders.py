@@ -24,11 +24,12 @@ from decimal import Decimal
 from enum import StrEnum
 
 from shop.domain.accounts import Role, User
-from shop.domain.catalog import Product, parse_product_id
+from shop.domain.catalog import Product
 from shop.domain.discounts import DiscountCode
 from shop.domain.errors import N_, Conflict, InvalidInput, LimitReached, Nn_
 from shop.domain.shipping import ShippingMethod, ShippingSnapshot
 from shop.domain.taxes import split_tax
+from shop.domain.variants import item_ref, parse_item_ref
 
 MAX_QUANTITY_PER_LINE = 100
 MAX_LINES = 50
@@ -90,6 +91,9 @@ class OrderItem:
     tax_amount: Decimal | None = None
     discount_amount: Decimal = Decimal("0.00")
     refunded_quantity: int = 0
+    variant: str | None = None  # the variant's key ("v2"), None for a product without options
+    sku: str | None = None
+    variant_label: str | None = None  # "Talla: M", as sold
 
     @property
     def subtotal(self) -> Decimal:
@@ -208,6 +212,11 @@ class OutOfStock(Conflict):
 class CartLine:
     product_id: str
     quantity: int
+    variant: str | None = None  # the variant's key ("v2"); None: a product without options
+
+    @property
+    def ref(self) -> str:
+        return item_ref(self.product_id, self.variant)
 
 
 @dataclass(frozen=True)
@@ -220,6 +229,9 @@ class OrderLine:
     tax_amount: Decimal | None = None  # this line's share of the order's IVA (shop.domain.taxes.split_tax)
     category: str = ""  # what a discount code's categories are matched against (not stored)
     discount_amount: Decimal = Decimal("0.00")  # taken off this line by a discount code
+    variant: str | None = None  # which variant was sold ("v2"); None: a product without options
+    sku: str | None = None  # its SKU as sold
+    variant_label: str | None = None  # its option values as sold ("Talla: M")
 
     @property
     def gross(self) -> Decimal:
@@ -250,23 +262,25 @@ def parse_quantity(raw: object) -> int:
 
 
 def normalize_cart(lines: list[tuple[str, object]]) -> list[CartLine]:
-    """Validated lines, one per product (quantities of repeated products added), in a fixed order.
+    """Validated lines, one per product or variant (quantities of repeated ones added), in a fixed order.
 
-    The fixed order (by product id) is the order in which stock is reserved, so two checkouts that
-    overlap on products always meet them in the same order.
+    A line names a product ("5f…") or one of its variants ("5f…:v2", shop.domain.variants). The
+    fixed order (by product id, then variant) is the order in which stock is reserved, so two
+    checkouts that overlap on products always meet them in the same order.
     """
     if not lines:
         raise InvalidInput(N_("Your cart is empty."))
     if len(lines) > MAX_LINES:
         raise InvalidInput(N_("An order can have at most %(max)d different products."), max=MAX_LINES)
-    merged: dict[str, int] = {}
-    for raw_id, raw_quantity in lines:
-        product_id = parse_product_id(raw_id)
-        merged[product_id] = merged.get(product_id, 0) + parse_quantity(raw_quantity)
-        if merged[product_id] > MAX_QUANTITY_PER_LINE:
+    merged: dict[tuple[str, str], int] = {}
+    for raw_ref, raw_quantity in lines:
+        product_id, variant = parse_item_ref(raw_ref)
+        key = (product_id, variant or "")
+        merged[key] = merged.get(key, 0) + parse_quantity(raw_quantity)
+        if merged[key] > MAX_QUANTITY_PER_LINE:
             raise InvalidInput(N_("You can buy at most %(max)d units of a product at once."),
                                max=MAX_QUANTITY_PER_LINE)
-    return [CartLine(pid, qty) for pid, qty in sorted(merged.items())]
+    return [CartLine(pid, qty, variant or None) for (pid, variant), qty in sorted(merged.items())]
 
 
 @dataclass(frozen=True)
@@ -325,8 +339,9 @@ def cart_units(cart: list[CartLine]) -> int:
     return sum(line.quantity for line in cart)
 
 
-def out_of_stock(product: Product, available: int) -> OutOfStock:
-    name = product.name
+def out_of_stock(product: Product, available: int, variant: str | None = None) -> OutOfStock:
+    label = product.label_of(variant)
+    name = f"{product.name} ({label})" if label else product.name
     if available <= 0:
         return OutOfStock(N_("%(name)s is out of stock."), name=name)
     return OutOfStock(N_("Only %(available)d units of %(name)s are left."), available=available, name=name)
@@ -338,7 +353,7 @@ def order_total(lines: list[OrderLine]) -> Decimal:
 
 def request_hash(cart: list[CartLine]) -> str:
     """What a checkout asked for: the same idempotency key must always mean the same cart."""
-    canonical = ";".join(f"{line.product_id}:{line.quantity}" for line in cart)
+    canonical = ";".join(f"{line.ref}:{line.quantity}" for line in cart)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

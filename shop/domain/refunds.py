@@ -63,10 +63,11 @@ class RefundedTotals:
 
 @dataclass(frozen=True)
 class RestockLine:
-    """Units of one product a refund's returned goods put back in stock."""
+    """Units of one product (of one of its variants) a refund's returned goods put back in stock."""
 
     product_id: str
     quantity: int
+    variant: str | None = None
 
 
 @dataclass(frozen=True)

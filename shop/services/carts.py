@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
-from shop.domain.catalog import Product, parse_product_id
+from shop.domain.catalog import Product, check_sells
 from shop.domain.orders import MAX_QUANTITY_PER_LINE, parse_quantity
+from shop.domain.variants import parse_item_ref
 from shop.services import catalog as catalog_service
 
 
-def add_to_cart(db: PostgresDatabase, store: MongoStore, user_id: int, raw_product_id: str,
+def add_to_cart(db: PostgresDatabase, store: MongoStore, user_id: int, raw_ref: str,
                 raw_quantity: str) -> Product:
-    """Add units of a product on sale (a line never goes over MAX_QUANTITY_PER_LINE); returns it."""
-    product = catalog_service.product_detail(store, raw_product_id)
-    db.carts.add(user_id, product.product_id, parse_quantity(raw_quantity), MAX_QUANTITY_PER_LINE)
+    """Add units of a product on sale, or of one of its variants ("product id:variant key"); a line
+    never goes over MAX_QUANTITY_PER_LINE. Returns the product."""
+    product_id, variant = parse_item_ref(raw_ref)
+    product = catalog_service.product_detail(store, product_id)
+    check_sells(product, variant)
+    db.carts.add(user_id, product.product_id, parse_quantity(raw_quantity), MAX_QUANTITY_PER_LINE, variant)
     return product
 
 
-def change_cart_line(db: PostgresDatabase, user_id: int, raw_product_id: str, raw_quantity: str,
+def change_cart_line(db: PostgresDatabase, user_id: int, raw_ref: str, raw_quantity: str,
                      remove: bool = False) -> None:
     """Set a line's quantity; 0 (or `remove`) takes it out of the cart."""
-    product_id = parse_product_id(raw_product_id)
+    product_id, variant = parse_item_ref(raw_ref)
     quantity = 0 if remove or raw_quantity.strip() == "0" else parse_quantity(raw_quantity)
-    db.carts.set_quantity(user_id, product_id, quantity)
+    db.carts.set_quantity(user_id, product_id, quantity, variant)

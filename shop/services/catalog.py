@@ -6,14 +6,15 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from shop.adapters.errors import DatabaseError
+from shop.adapters.errors import DatabaseError, SkuTaken
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
 from shop.demo_data import demo_products
-from shop.domain.catalog import MAX_STOCK, Product, new_product, parse_product_id, product_fields
+from shop.domain.catalog import MAX_STOCK, Product, check_sells, new_product, parse_product_id, product_fields
 from shop.domain.errors import N_, Conflict, NotFound
 from shop.domain.json import JsonObject
 from shop.domain.listing import CatalogEntry, CatalogQuery, Listing, ListingIds, name_sort_key
+from shop.domain.variants import ProductOption, Variant, VariantDraft, check_variants, parse_sku, parse_variant_key
 from shop.services.images import illustrate_demo_products
 
 log = logging.getLogger(__name__)
@@ -163,9 +164,14 @@ def _editable(product: JsonObject) -> JsonObject:
 def create_product(db: PostgresDatabase, store: MongoStore, fields: JsonObject) -> tuple[str, JsonObject]:
     """A new product from validated form values; returns its id and what was stored."""
     product = new_product(**fields)
-    product_id = store.catalog.insert(product)
+    try:
+        product_id = store.catalog.insert(product)
+    except SkuTaken as taken:
+        raise Conflict(N_("The SKU %(sku)s already belongs to another product."),
+                       sku=", ".join(sorted(taken.owners)) or "?") from None
     update_catalog_index(db, store, [product_id])
-    return product_id, {**_editable(product), "stock": product["stock"]}
+    stored = {**_editable(product), "stock": product["stock"]}
+    return product_id, {**stored, "sku": product["sku"]} if product.get("sku") else stored
 
 
 @dataclass(frozen=True)
@@ -235,19 +241,71 @@ class StockAdjustment:
     before: int
     after: int
     reason: str
+    variant: str | None = None  # the variant's key, for a product sold in options
+    sku: str | None = None
 
 
-def adjust_stock(store: MongoStore, raw_product_id: str, delta: int, reason: str) -> StockAdjustment:
-    """Add or remove units in one atomic, conditional increment: never below zero, and a sale at
-    the same moment is neither lost nor overwritten (both are $inc on the same document)."""
+def adjust_stock(store: MongoStore, raw_product_id: str, delta: int, reason: str,
+                 variant: str | None = None) -> StockAdjustment:
+    """Add or remove units — of the product, or of one of its variants — in one atomic, conditional
+    increment: never below zero, and a sale at the same moment is neither lost nor overwritten (both
+    are $inc on the same document). A product sold in options has stock only per variant."""
     product_id = parse_product_id(raw_product_id)
-    after = store.stock.adjust(product_id, delta, MAX_STOCK)
+    key = parse_variant_key(variant) if variant else None
+    after = store.stock.adjust(product_id, delta, MAX_STOCK, key)
     if after is None:
         product = store.catalog.get(product_id, include_archived=True)
         if product is None:
             raise NotFound(N_("That product does not exist or is no longer sold."))
+        check_sells(product, key)
         if delta < 0:
             raise Conflict(N_("Only %(stock)d units are in stock; the stock cannot go below zero."),
-                           stock=product.stock)
+                           stock=product.stock_of(key))
         raise Conflict(N_("The stock can be at most %(max)d units."), max=MAX_STOCK)
-    return StockAdjustment(product_id, delta, after - delta, after, reason)
+    sku = None
+    if key is not None:
+        product = store.catalog.get(product_id, include_archived=True)
+        sku = product.sku_of(key) if product is not None else None
+    return StockAdjustment(product_id, delta, after - delta, after, reason, key, sku)
+
+
+def edit_variants(db: PostgresDatabase, store: MongoStore, raw_product_id: str, options: tuple[ProductOption, ...],
+                  drafts: list[VariantDraft], sku: str | None, revision: dt.datetime | None) -> ProductChange:
+    """Give a product its options and variants (the staff grid), as read at `revision`.
+
+    Existing variants keep their stock (it moves only by adjustments and sales); new ones start
+    with the stock typed for them. A product without options gains them only while its stock is 0,
+    and a variant is removed only at stock 0 (its units would otherwise vanish). Every SKU belongs
+    to one product: one taken elsewhere is refused, naming it."""
+    product_id = parse_product_id(raw_product_id)
+    product = store.catalog.get(product_id, include_archived=True)
+    if product is None:
+        raise NotFound(N_("That product does not exist or is no longer sold."))
+    variants = check_variants(options, drafts, product.variants)
+    if variants and not product.variants and product.stock:
+        raise Conflict(N_("This product has %(stock)d units of its own. Adjust its stock to 0, then give it "
+                          "options; each variant then gets its own stock."), stock=product.stock)
+    if not variants and product.variants and product.stock:
+        raise Conflict(N_("Its variants still have %(stock)d units in stock; adjust them to 0 before removing "
+                          "the options."), stock=product.stock)
+    own_sku = parse_sku(sku) if sku and not variants else None
+    try:
+        before = store.catalog.set_variants(product_id, revision, options, variants, own_sku)
+    except SkuTaken as taken:
+        raise Conflict(N_("The SKU %(sku)s already belongs to another product."),
+                       sku=", ".join(sorted(taken.owners)) or "?") from None
+    if before is None:
+        raise Conflict(N_("Someone changed this product while you were editing it. Reload the page and make "
+                          "your change again."))
+    update_catalog_index(db, store, [product_id])
+    return ProductChange(product_id, {"variants": _variants_summary(product.options, product.variants, product.sku)},
+                         {"variants": _variants_summary(options, tuple(variants), own_sku)})
+
+
+def _variants_summary(options: tuple[ProductOption, ...], variants: tuple[Variant, ...],
+                      sku: str | None) -> list[object]:
+    """What the audit log keeps of a product's variants: per variant its SKU, values and own price."""
+    if not variants:
+        return [sku] if sku else []
+    return [{"sku": v.sku, "values": dict(zip((o.name for o in options), v.values, strict=False)),
+             "price": str(v.price) if v.price is not None else None} for v in variants]

@@ -25,6 +25,8 @@ from functools import partial
 
 from shop import failpoints
 from shop.adapters.errors import DatabaseError, DatabaseUnavailable, StoreError
+from shop.domain import markers
+from shop.domain.catalog import check_sells
 from shop.domain.discounts import DiscountCode, normalize_code
 from shop.domain.errors import N_, Conflict, NotFound, Unavailable
 from shop.domain.orders import (
@@ -52,8 +54,8 @@ _REPLAY_WAIT_SECONDS = 5.0
 @dataclass(frozen=True)
 class CheckoutRequest:
     """What a shopper asked to buy, as it arrived (place_order validates it): who, the lines as
-    (product id, quantity), the form's idempotency key, and optionally a discount code, how it ships
-    and the client's address (for the per-address unpaid limit)."""
+    (product id or "product id:variant key", quantity), the form's idempotency key, and optionally a
+    discount code, how it ships and the client's address (for the per-address unpaid limit)."""
 
     user_id: int
     lines: list[tuple[str, object]]
@@ -84,7 +86,7 @@ class CheckoutResult:
 
 
 class SettlementQueue:
-    """Committed orders whose holds this process has not dropped yet, per product.
+    """Hold markers (markers.order_key) of committed orders that this process has not dropped yet, per product.
 
     Dropping a hold is one more MongoDB write per line; instead it rides along with the next
     reservation of the same product from this process. Whatever is still queued when no such
@@ -93,24 +95,24 @@ class SettlementQueue:
     """
 
     def __init__(self, limit: int = 50):
-        self._pending: dict[str, set[int]] = defaultdict(set)
+        self._pending: dict[str, set[str]] = defaultdict(set)
         self._lock = threading.Lock()
         self._limit = limit
 
-    def take(self, product_id: str) -> set[int]:
+    def take(self, product_id: str) -> set[str]:
         with self._lock:
             return self._pending.pop(product_id, set())
 
-    def give_back(self, product_id: str, order_ids: set[int]) -> None:
+    def give_back(self, product_id: str, holds: set[str]) -> None:
         with self._lock:
-            self._pending[product_id] |= order_ids
+            self._pending[product_id] |= holds
 
-    def add(self, product_id: str, order_id: int) -> bool:
+    def add(self, product_id: str, hold: str) -> bool:
         """Queue a settlement; False when the product's queue is full (settle it now instead)."""
         with self._lock:
             if len(self._pending[product_id]) >= self._limit:
                 return False
-            self._pending[product_id].add(order_id)
+            self._pending[product_id].add(hold)
             return True
 
 
@@ -198,7 +200,8 @@ def _reserve_all(db: Ledgers, store: StockStore, order_id: int, cart: list[CartL
             attempted.append(line)  # before the call: a network error may hide an applied update
             piggyback = settlements.take(line.product_id) if settlements else set()
             try:
-                product = store.stock.reserve(line.product_id, order_id, line.quantity, settle=piggyback)
+                product = store.stock.reserve(line.product_id, order_id, line.quantity, settle=piggyback,
+                                              variant=line.variant)
             except StoreError:
                 if settlements:
                     settlements.give_back(line.product_id, piggyback)
@@ -210,9 +213,11 @@ def _reserve_all(db: Ledgers, store: StockStore, order_id: int, cart: list[CartL
                 current = store.catalog.by_ids([line.product_id]).get(line.product_id)
                 if current is None:
                     raise NotFound(N_("A product in your cart no longer exists; remove it and try again."))
-                raise out_of_stock(current, current.stock)
-            lines.append(OrderLine(line.product_id, product.name, product.price, line.quantity,
-                                   tax_rates[product.tax_class], category=product.category))
+                check_sells(current, line.variant)
+                raise out_of_stock(current, current.stock_of(line.variant), line.variant)
+            lines.append(OrderLine(line.product_id, product.name, product.price_of(line.variant), line.quantity,
+                                   tax_rates[product.tax_class], category=product.category, variant=line.variant,
+                                   sku=product.sku_of(line.variant), variant_label=product.label_of(line.variant)))
             failpoints.hit("checkout.after_reserve")
     except StoreError as error:
         log.warning("order %s: stock reservation failed: %s", order_id, error)
@@ -224,10 +229,10 @@ def _reserve_all(db: Ledgers, store: StockStore, order_id: int, cart: list[CartL
 
 def _settle(store: StockStore, order_id: int, lines: list[OrderLine], settlements: SettlementQueue | None) -> None:
     for line in lines:
-        if settlements is not None and settlements.add(line.product_id, order_id):
+        if settlements is not None and settlements.add(line.product_id, markers.order_key(order_id, line.variant)):
             continue
         try:
-            store.stock.settle(line.product_id, order_id)
+            store.stock.settle(line.product_id, order_id, line.variant)
         except StoreError as error:  # the order stands; the recovery sweep drops the marker
             log.warning("order %s: hold on %s left for recovery: %s", order_id, line.product_id, error)
             return
@@ -247,7 +252,7 @@ def _abort(db: Ledgers, store: StockStore, order_id: int, attempted: list[CartLi
 def _release_all(store: StockStore, order_id: int, lines: list[CartLine] | list[OrderLine]) -> None:
     for line in lines:
         try:
-            store.stock.release(line.product_id, order_id, line.quantity)
+            store.stock.release(line.product_id, order_id, line.quantity, line.variant)
         except StoreError as error:  # the recovery sweep releases what is left
             log.warning("order %s: hold on %s left for recovery: %s", order_id, line.product_id, error)
             return

@@ -59,7 +59,7 @@ def return_stock_of_cancelled(db: OrderRecords, store: ReturnsStore, order_id: i
     """Give a cancelled order's units back; idempotent (each product remembers the return)."""
     try:
         for item in db.orders.items(order_id):
-            store.stock.return_cancelled(item.product_id, order_id, item.quantity)
+            store.stock.return_cancelled(item.product_id, order_id, item.quantity, item.variant)
             failpoints.hit("cancel.after_return")
     except StoreError as error:
         log.warning("order %s: stock return left for recovery: %s", order_id, error)

@@ -128,9 +128,9 @@ def _record_stock_levels(db: PostgresDatabase, store: MongoStore) -> None:
 
 
 def _markers(db: PostgresDatabase, store: MongoStore, field: str
-             ) -> Iterator[tuple[str, int, Any, tuple[OrderStatus | None, bool]]]:
-    """(product id, order id, marker value, (status, stock_returned)) for every `field` marker (a
-    hold's value is its quantity; a return's is {qty, at})."""
+             ) -> Iterator[tuple[str, int, str | None, Any, tuple[OrderStatus | None, bool]]]:
+    """(product id, order id, variant key, marker value, (status, stock_returned)) for every `field`
+    marker (a hold's value is its quantity; a return's is {qty, at})."""
     products = store.stock.with_markers(field)
     order_ids = {oid for _, found in products for key in found if (oid := markers.order_of(key)) is not None}
     states = db.orders.states(list(order_ids))
@@ -138,17 +138,17 @@ def _markers(db: PostgresDatabase, store: MongoStore, field: str
         for key, value in found.items():
             order_id = markers.order_of(key)
             if order_id is not None:
-                yield product_id, order_id, value, states.get(order_id, (None, False))
+                yield product_id, order_id, markers.variant_of(key), value, states.get(order_id, (None, False))
 
 
 def _sweep_holds(db: PostgresDatabase, store: MongoStore, report: RecoveryReport) -> None:
-    for product_id, order_id, quantity, (status, _) in _markers(db, store, markers.HOLDS):
+    for product_id, order_id, variant, quantity, (status, _) in _markers(db, store, markers.HOLDS):
         if status in _SETTLED:
-            report.holds_settled += store.stock.settle(product_id, order_id)
+            report.holds_settled += store.stock.settle(product_id, order_id, variant)
         elif status is OrderStatus.FAILED or status is None:
             if status is None:
                 log.warning("hold of unknown order %s on product %s: releasing it", order_id, product_id)
-            report.holds_released += store.stock.release(product_id, order_id, quantity)
+            report.holds_released += store.stock.release(product_id, order_id, quantity, variant)
         # placing: still in flight (step 1 aborts it once its lease is over);
         # cancelled: step 3 returns the units through this very hold.
 

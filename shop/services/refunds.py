@@ -89,7 +89,8 @@ def restock_refund(db: OrderRecords, store: ReturnsStore, refund_id: int) -> boo
     """Put a refund's returned units back in stock, once (idempotent: each product remembers it)."""
     try:
         for line in db.refunds.lines_to_restock(refund_id):
-            store.stock.return_units(line.product_id, markers.refund_key(refund_id), line.quantity)
+            store.stock.return_units(line.product_id, markers.refund_key(refund_id, line.variant), line.quantity,
+                                     line.variant)
             failpoints.hit("refund.after_line_restocked")
     except StoreError as error:
         log.warning("refund %s: restock left for recovery: %s", refund_id, error)

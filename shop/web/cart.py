@@ -11,6 +11,7 @@ from shop.domain.accounts import Role
 from shop.domain.cart import cart_totals
 from shop.domain.errors import Conflict, InvalidInput
 from shop.domain.orders import OrderLine, new_idempotency_key
+from shop.domain.variants import item_ref, parse_item_ref
 from shop.services import carts as cart_service
 from shop.services import discounts as discount_service
 from shop.web.access import roles_required
@@ -56,16 +57,18 @@ def render_cart(error: str | None = None, code: str | None = None) -> str:
 def _cart_page(error: str | None = None, code: str | None = None) -> tuple[str, bool]:
     """The cart; with `code`, what that discount code takes off it, or why it does not apply
     (then True: the page says no to what was asked)."""
-    lines = get_db().carts.lines(current_user.user_id)
-    products = get_store().catalog.by_ids([pid for pid, _ in lines]) if lines else {}
+    lines = [(*parse_item_ref(ref), quantity) for ref, quantity in get_db().carts.lines(current_user.user_id)]
+    products = get_store().catalog.by_ids([pid for pid, _, _ in lines]) if lines else {}
     rows, missing = [], []
-    for product_id, quantity in lines:
+    for product_id, variant, quantity in lines:
         product = products.get(product_id)
-        if product is None:
-            missing.append(product_id)
+        if product is None or not product.sells(variant):
+            missing.append(item_ref(product_id, variant))
             continue
-        rows.append((product, OrderLine(product_id, product.name, product.price, quantity,
-                                        shop_settings().tax_rates[product.tax_class], category=product.category)))
+        rows.append((product, OrderLine(product_id, product.name, product.price_of(variant), quantity,
+                                        shop_settings().tax_rates[product.tax_class], category=product.category,
+                                        variant=variant, sku=product.sku_of(variant),
+                                        variant_label=product.label_of(variant))))
     preview, code_error = None, None
     if code and rows:
         try:

@@ -16,6 +16,7 @@ from flask_babel import (
     lazy_gettext,
 )
 
+from shop.domain.catalog import FEW_LEFT
 from shop.domain.filters import PAGE_SIZES
 from shop.domain.listing import filter_value_label
 from shop.domain.taxes import TAX_CLASSES
@@ -190,4 +191,4 @@ def init_app(app: Flask) -> None:
                                  decline_label=decline_label, tax_class_label=tax_class_label,
                                  tax_classes=TAX_CLASSES, page_sizes=PAGE_SIZES,
                                  format_datetime=format_datetime, format_decimal=format_decimal,
-                                 format_date=format_date, format_percent=format_percent)
+                                 format_date=format_date, format_percent=format_percent, few_left=FEW_LEFT)

@@ -112,8 +112,9 @@ def _place(lines: list[tuple[str, object]]):
 def buy():
     """The seed's "Comprar": one product and a quantity, placed at once if there is stock."""
     product_id = request.form.get("product_id", "")
+    variant = request.form.get("variant", "")  # the option picker's choice, for a product sold in options
     try:
-        return _place([(product_id, request.form.get("quantity", ""))])
+        return _place([(f"{product_id}:{variant}" if variant else product_id, request.form.get("quantity", ""))])
     except (*_REFUSALS, NotFound) as error:
         audit("order.refused", f"product:{product_id[:24]}", reason=error.template % error.params
               if error.params else error.template)

@@ -13,6 +13,7 @@ from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
 from shop.config import Settings
 from shop.domain.accounts import Role
+from shop.domain.variants import ProductOption, VariantDraft
 from shop.services import accounts
 from shop.services.catalog import add_products
 from shop.web.extensions import close_stores
@@ -99,6 +100,22 @@ def make_product(db, store):
     def make(name="Producto de prueba", price="10.00", stock=5, category="Pruebas", attributes=None, **extra):
         add_products(db, store, [{"name": name, "price": Decimal(price), "stock": stock, "category": category,
                               "attributes": attributes if attributes is not None else {}, **extra}])
+        return store.products.find_one({"name": name})
+
+    return make
+
+
+@pytest.fixture
+def make_sized_product(db, store):
+    """A product sold in sizes (option Talla), each its own variant: `sizes` is size → (SKU, stock)
+    or size → (SKU, stock, own price). Returns the document; variant keys are v1, v2, … in order."""
+    def make(name="Camiseta", price="19.90", sizes=None, category="Ropa", **extra):
+        sizes = sizes or {"S": ("CAM-S", 2), "M": ("CAM-M", 1), "L": ("CAM-L", 4)}
+        drafts = [VariantDraft(None, spec[0], (size,), Decimal(spec[2]) if len(spec) > 2 else None, spec[1])
+                  for size, spec in sizes.items()]
+        add_products(db, store, [{"name": name, "price": Decimal(price), "stock": 0, "category": category,
+                                  "attributes": {}, "options": (ProductOption("Talla", tuple(sizes)),),
+                                  "variants": drafts, **extra}])
         return store.products.find_one({"name": name})
 
     return make

@@ -38,6 +38,18 @@ def two_products(make_product):
     return [make_product(name="Uno", stock=5), make_product(name="Dos", stock=3)]
 
 
+@pytest.fixture(params=["two products", "two sizes of one product"])
+def two_lines(request, make_product, make_sized_product):
+    """A cart of two lines of 2 units, and the stock before: two products, or two sizes of one
+    product sold in sizes (both lines then meet on the same document, each with its own stock)."""
+    if request.param == "two products":
+        products = two_products(make_product)
+        return [(str(p["_id"]), 2) for p in products], {str(products[0]["_id"]): 5, str(products[1]["_id"]): 3}
+    shirt = make_sized_product(sizes={"S": ("UNO-S", 5), "M": ("UNO-M", 3)})
+    pid = str(shirt["_id"])
+    return [(f"{pid}:v1", 2), (f"{pid}:v2", 2)], {pid: 8, f"{pid}:v1": 5, f"{pid}:v2": 3}
+
+
 def run_child(servers, db_url, mongo_db_name, **args) -> subprocess.CompletedProcess:
     payload = {"postgres_url": db_url, "mongodb_url": servers.mongodb_url, "mongodb_db": mongo_db_name,
                "lease_seconds": LEASE, **args}
@@ -57,33 +69,31 @@ def expire_leases(db):
     ("checkout.after_settle", "pending"),
 ])
 def test_a_checkout_killed_after_each_step_ends_consistent(servers, migrated, mongo_db_name, db, store, make_user,
-                                                           make_product, point, expected_status):
+                                                           two_lines, point, expected_status):
     customer = make_user()
-    products = two_products(make_product)
-    lines = [(str(p["_id"]), 2) for p in products]
+    lines, before = two_lines
     child = run_child(servers, migrated, mongo_db_name, action="place", failpoint=f"{point}=exit",
                       user_id=customer.user_id, lines=lines, key=str(uuid.uuid4()))
     assert child.returncode == failpoints.EXIT_CODE, child.stdout + child.stderr
     time.sleep(LEASE + 0.2)
-    assert_invariant_after_recovery(db, store, {str(products[0]["_id"]): 5, str(products[1]["_id"]): 3})
+    assert_invariant_after_recovery(db, store, before)
     (order,) = db.orders.of_user(customer.user_id, include_failed=True)
     assert order.status == expected_status
 
 
 @pytest.mark.parametrize("point", ["cancel.after_status", "cancel.after_return"])
 def test_a_cancellation_killed_halfway_is_finished_by_recovery(servers, migrated, mongo_db_name, db, store,
-                                                               make_user, make_product, point):
+                                                               make_user, two_lines, point):
     customer = make_user()
-    products = two_products(make_product)
-    result = checkout.place_order(db, store,
-                                  CheckoutRequest(customer.user_id, [(str(p["_id"]), 2) for p in products],
-                                                  str(uuid.uuid4())))
+    lines, before = two_lines
+    result = checkout.place_order(db, store, CheckoutRequest(customer.user_id, lines, str(uuid.uuid4())))
     child = run_child(servers, migrated, mongo_db_name, action="cancel", failpoint=f"{point}=exit",
                       user_id=customer.user_id, order_id=result.order_id)
     assert child.returncode == failpoints.EXIT_CODE, child.stdout + child.stderr
     assert db.orders.get(result.order_id).status == "cancelled"
-    assert_invariant_after_recovery(db, store, {str(products[0]["_id"]): 5, str(products[1]["_id"]): 3})
-    assert store.stock.levels()[str(products[0]["_id"])] == 5
+    assert_invariant_after_recovery(db, store, before)
+    levels = store.stock.levels()
+    assert {ref: levels[ref] for ref in before} == before  # every unit of every line is back
 
 
 def test_a_double_submission_racing_itself_yields_one_order(db, store, make_user, make_product):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from shop.domain import markers
 from shop.services.checkout import CheckoutRequest
 
 
@@ -53,7 +54,7 @@ def test_a_return_happens_once_whether_or_not_the_hold_was_settled(store, produc
 def test_a_reservation_can_carry_the_settlement_of_earlier_committed_orders(store, product_id):
     store.stock.reserve(product_id, 1, 1)
     store.stock.reserve(product_id, 2, 1)
-    sold = store.stock.reserve(product_id, 3, 1, settle={1, 2})
+    sold = store.stock.reserve(product_id, 3, 1, settle={markers.order_key(1), markers.order_key(2)})
     assert sold.name and sold.stock == 3  # the product as it was just before this reservation
     assert store.stock.with_markers("holds") == [(product_id, {"o3": 1})]
     assert stock(store, product_id) == 2
@@ -61,7 +62,7 @@ def test_a_reservation_can_carry_the_settlement_of_earlier_committed_orders(stor
 
 def test_a_failed_reservation_settles_nothing(store, product_id):
     store.stock.reserve(product_id, 1, 1)
-    assert store.stock.reserve(product_id, 2, 99, settle={1}) is None
+    assert store.stock.reserve(product_id, 2, 99, settle={markers.order_key(1)}) is None
     assert store.stock.with_markers("holds") == [(product_id, {"o1": 1})]
 
 

@@ -24,6 +24,7 @@ from shop.domain.order_effects import Effects, MailKind, Reason, effects_of
 from shop.domain.orders import HeldUnpaid, Order, OrderItem, OrderLine, OrderStatus, Payment, PaymentStatus, Placing
 from shop.domain.refunds import Refund, RefundableLine, RefundedTotals, RestockLine
 from shop.domain.shipping import ShippingSnapshot
+from shop.domain.variants import ProductOption, Variant
 from shop.services.ports import Ledgers, OrderRecords, ReturnsStore, StockStore
 
 
@@ -77,7 +78,8 @@ class FakeLedger:
         if not order.is_placing:
             return False
         items = tuple(OrderItem(n, line.product_id, line.product_name, line.unit_price, line.quantity,
-                                line.tax_rate, line.tax_amount, line.discount_amount)
+                                line.tax_rate, line.tax_amount, line.discount_amount, variant=line.variant,
+                                sku=line.sku, variant_label=line.variant_label)
                       for n, line in enumerate(lines or [], start=1))
         self.rows[order_id] = replace(order, status=outcome, failure_reason=reason, items=items,
                                       shipping=shipping,
@@ -96,10 +98,12 @@ class FakeLedger:
     def add_order(self, user_id: int, status: OrderStatus, lines: dict[str, int], *,
                   price: Decimal = Decimal("10.00"), shipping: Decimal = Decimal("0.00"),
                   expires_at: dt.datetime | None = None) -> Order:
-        """An order as checkout (and what followed) left it: `lines` is product id → units."""
+        """An order as checkout (and what followed) left it: `lines` is item ref ("product id" or
+        "product id:variant key") → units."""
         order_id = next(self._ids)
-        items = tuple(OrderItem(order_id * 100 + n, pid, f"Producto {n}", price, units)
-                      for n, (pid, units) in enumerate(sorted(lines.items()), start=1))
+        items = tuple(OrderItem(order_id * 100 + n, ref.partition(":")[0], f"Producto {n}", price, units,
+                                variant=ref.partition(":")[2] or None)
+                      for n, (ref, units) in enumerate(sorted(lines.items()), start=1))
         total = sum((item.subtotal for item in items), Decimal("0.00")) + shipping
         self.rows[order_id] = Order(order_id, user_id, status, total, dt.datetime.now(dt.UTC), items=items,
                                     shipping=ShippingSnapshot({}, "Estándar", shipping, Decimal("0.00"), Decimal("21"))
@@ -107,7 +111,7 @@ class FakeLedger:
         return self.rows[order_id]
 
     def items(self, order_id: int) -> list[OrderItem]:
-        return sorted(self.rows[order_id].items, key=lambda item: item.product_id)
+        return sorted(self.rows[order_id].items, key=lambda item: (item.product_id, item.variant or ""))
 
     def mark_stock_returned(self, order_id: int) -> None:
         if self.rows[order_id].status is OrderStatus.CANCELLED:
@@ -199,7 +203,7 @@ class FakeLockedOrder:
                         self._ledger.now, payment_id, provider_reference, created_by)
         self._ledger.refund_records.append((refund, idempotency_key))
         self._ledger.refund_lines[refund.refund_id] = [
-            RestockLine(item.product_id, amounts[item.order_item_id][0]) for item in order.items
+            RestockLine(item.product_id, amounts[item.order_item_id][0], item.variant) for item in order.items
             if item.order_item_id in amounts]
         return RefundedTotals(refund.refund_id, order.refunded_amount, order.total_amount)
 
@@ -212,7 +216,8 @@ class FakeRefunds:
         self.stock_returned: set[int] = set()
 
     def lines_to_restock(self, refund_id: int) -> list[RestockLine]:
-        return sorted(self._ledger.refund_lines.get(refund_id, []), key=lambda line: line.product_id)
+        return sorted(self._ledger.refund_lines.get(refund_id, []), key=lambda line: (line.product_id,
+                                                                                       line.variant or ""))
 
     def mark_stock_returned(self, refund_id: int) -> None:
         self.stock_returned.add(refund_id)
@@ -237,23 +242,45 @@ class FakeCatalog:
 
 
 class FakeStock:
+    """Products by name with their stock; `with_variants` gives one of them variants, each with its
+    own stock (the product's stock is then their sum, as in MongoDB). Holds and returns are kept by
+    marker key, as the product documents keep them."""
+
     def __init__(self, **stock_by_name: int):
         self.products: dict[str, dict[str, Any]] = {
-            f"{i:024x}": {"name": name, "stock": stock, "holds": {}, "returns": {}, "price": Decimal("10.00")}
+            f"{i:024x}": {"name": name, "stock": stock, "holds": {}, "returns": {}, "price": Decimal("10.00"),
+                          "variants": {}}
             for i, (name, stock) in enumerate(stock_by_name.items(), start=1)}
         self.fail_reserve: set[str] = set()  # product ids whose reservation raises StoreError
         self.fail_return: set[str] = set()  # product ids whose return of units raises StoreError
         self.before_reserve = None  # called with (product_id, order_id) before each reservation
+
+    def with_variants(self, name: str, **stock_by_size: int) -> dict[str, str]:
+        """Sell `name` in sizes (Talla), variant keys v1, v2, … in order; {size: item ref}."""
+        doc = self.products[self.id_of(name)]
+        doc["variants"] = {f"v{i}": {"size": size, "stock": stock}
+                           for i, (size, stock) in enumerate(stock_by_size.items(), start=1)}
+        doc["stock"] = sum(stock_by_size.values())
+        return {v["size"]: f"{self.id_of(name)}:{key}" for key, v in doc["variants"].items()}
 
     def id_of(self, name: str) -> str:
         return next(pid for pid, p in self.products.items() if p["name"] == name)
 
     def _product(self, pid: str) -> Product:
         doc = self.products[pid]
-        return Product(pid, doc["name"], "Pruebas", doc["price"], doc["stock"])
+        sizes = tuple(v["size"] for v in doc["variants"].values())
+        return Product(pid, doc["name"], "Pruebas", doc["price"], doc["stock"],
+                       options=(ProductOption("Talla", sizes),) if sizes else (),
+                       variants=tuple(Variant(key, f"SKU-{v['size']}", (v["size"],), v["stock"])
+                                      for key, v in doc["variants"].items()))
+
+    def _move(self, doc: dict[str, Any], variant: str | None, delta: int) -> None:
+        doc["stock"] += delta
+        if variant is not None:
+            doc["variants"][variant]["stock"] += delta
 
     def reserve(self, product_id: str, order_id: int, quantity: int,
-                settle: Iterable[int] = ()) -> Product | None:
+                settle: Iterable[str] = (), variant: str | None = None) -> Product | None:
         if self.before_reserve:
             self.before_reserve(product_id, order_id)
         if product_id in self.fail_reserve:
@@ -261,60 +288,72 @@ class FakeStock:
         doc = self.products.get(product_id)
         if doc is None:
             return None
-        if order_id in doc["holds"]:
+        key = markers.order_key(order_id, variant)
+        if key in doc["holds"]:
             return self._product(product_id)  # a retry: already held
-        if doc["stock"] < quantity:
+        if variant is None and doc["variants"] or variant is not None and variant not in doc["variants"]:
+            return None
+        level = doc["stock"] if variant is None else doc["variants"][variant]["stock"]
+        if level < quantity:
             return None
         before = self._product(product_id)
-        doc["stock"] -= quantity
-        doc["holds"][order_id] = quantity
+        self._move(doc, variant, -quantity)
+        doc["holds"][key] = quantity
         for other in settle:
-            if other != order_id:
+            if other != key:
                 doc["holds"].pop(other, None)
         return before
 
-    def release(self, product_id: str, order_id: int, quantity: int) -> bool:
+    def release(self, product_id: str, order_id: int, quantity: int, variant: str | None = None) -> bool:
         doc = self.products[product_id]
-        if doc["holds"].get(order_id) != quantity:
+        key = markers.order_key(order_id, variant)
+        if doc["holds"].get(key) != quantity:
             return False
-        del doc["holds"][order_id]
-        doc["stock"] += quantity
+        del doc["holds"][key]
+        self._move(doc, variant, quantity)
         return True
 
-    def settle(self, product_id: str, order_id: int) -> bool:
-        return self.products[product_id]["holds"].pop(order_id, None) is not None
+    def settle(self, product_id: str, order_id: int, variant: str | None = None) -> bool:
+        return self.products[product_id]["holds"].pop(markers.order_key(order_id, variant), None) is not None
 
-    def return_cancelled(self, product_id: str, order_id: int, quantity: int) -> bool:
+    def return_cancelled(self, product_id: str, order_id: int, quantity: int, variant: str | None = None) -> bool:
         """A cancelled order's units back once (its hold released, or its sold units returned)."""
         if product_id in self.fail_return:
             raise StoreError("MongoDB stopped answering")
         doc = self.products[product_id]
-        key = markers.order_key(order_id)
+        key = markers.order_key(order_id, variant)
         if key in doc["returns"]:
             return False
-        doc["holds"].pop(order_id, None)
-        doc["stock"] += quantity
+        doc["holds"].pop(key, None)
+        self._move(doc, variant, quantity)
         doc["returns"][key] = quantity
         return True
 
-    def return_units(self, product_id: str, marker_key: str, quantity: int) -> bool:
+    def return_units(self, product_id: str, marker_key: str, quantity: int, variant: str | None = None) -> bool:
         """`quantity` units back once for `marker_key` (a refund's returned goods)."""
         if product_id in self.fail_return:
             raise StoreError("MongoDB stopped answering")
         doc = self.products[product_id]
         if marker_key in doc["returns"]:
             return False
-        doc["stock"] += quantity
+        self._move(doc, variant, quantity)
         doc["returns"][marker_key] = quantity
         return True
 
     def products_by_ids(self, product_ids: Iterable[str]) -> dict[str, Product]:
         return {pid: self._product(pid) for pid in product_ids if pid in self.products}
 
-    def stock(self, name: str) -> int:
-        return int(self.products[self.id_of(name)]["stock"])
+    def stock(self, name: str, size: str | None = None) -> int:
+        doc = self.products[self.id_of(name)]
+        if size is None:
+            return int(doc["stock"])
+        return int(next(v["stock"] for v in doc["variants"].values() if v["size"] == size))
 
     def holds(self, name: str) -> dict[int, int]:
+        """{order id: units held} on a product without options."""
+        return {markers.order_of(key) or 0: units for key, units in self.products[self.id_of(name)]["holds"].items()}
+
+    def hold_keys(self, name: str) -> dict[str, int]:
         return dict(self.products[self.id_of(name)]["holds"])
 
 

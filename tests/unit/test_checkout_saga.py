@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from shop.domain import markers
 from shop.domain.errors import Conflict, Unavailable
 from shop.domain.orders import OutOfStock
 from shop.services import checkout
@@ -100,8 +101,28 @@ def test_settlements_ride_on_the_next_reservation_and_come_back_if_it_fails(ledg
     stock.fail_reserve.add(stock.id_of("Taza"))
     with pytest.raises(Unavailable):
         buy(ledger, stock, ("Taza", 1), settlements=queue)
-    assert queue.take(stock.id_of("Taza")) == {first.order_id}  # given back to the queue, not lost
-    queue.give_back(stock.id_of("Taza"), {first.order_id})
+    assert queue.take(stock.id_of("Taza")) == {markers.order_key(first.order_id)}  # given back, not lost
+    queue.give_back(stock.id_of("Taza"), {markers.order_key(first.order_id)})
     stock.fail_reserve.clear()
     second = buy(ledger, stock, ("Taza", 1), settlements=queue)
     assert stock.holds("Taza") == {second.order_id: 1}  # the first order's hold rode along and is gone
+
+
+def test_two_sizes_of_one_product_are_two_lines_each_taking_and_holding_its_own_units(ledger, stock):
+    size = stock.with_variants("Taza", S=2, M=1)
+    result = checkout.place_order(FakeDatabase(ledger), FakeStore(stock),
+                                  CheckoutRequest(7, [(size["M"], 1), (size["S"], 2)], str(uuid.uuid4())))
+    assert result.status.value == "pending"
+    assert (stock.stock("Taza", "S"), stock.stock("Taza", "M"), stock.stock("Taza")) == (0, 0, 0)
+    lines = ledger.rows[result.order_id].items
+    assert [(line.variant, line.variant_label, line.quantity) for line in lines] == [
+        ("v1", "Talla: S", 2), ("v2", "Talla: M", 1)]  # the fixed order: by product, then variant
+    assert stock.hold_keys("Taza") == {}
+
+
+def test_a_sold_out_size_aborts_the_order_and_gives_back_the_other_size(ledger, stock):
+    size = stock.with_variants("Taza", S=2, M=0)
+    with pytest.raises(OutOfStock):
+        checkout.place_order(FakeDatabase(ledger), FakeStore(stock),
+                             CheckoutRequest(7, [(size["S"], 2), (size["M"], 1)], str(uuid.uuid4())))
+    assert (stock.stock("Taza", "S"), stock.stock("Taza", "M")) == (2, 0) and stock.hold_keys("Taza") == {}

@@ -21,3 +21,17 @@ def test_paths_exist_only_for_the_two_marker_fields():
     assert markers.path(markers.RETURNS, "r2") == "returns.r2"
     with pytest.raises(ValueError):
         markers.path("$where", "o1")
+
+
+def test_a_variant_marker_names_its_order_or_refund_and_its_variant():
+    assert markers.order_key(42, "v3") == "o42v3" and markers.refund_key(7, "v12") == "r7v12"
+    assert markers.order_of("o42v3") == 42 and markers.variant_of("o42v3") == "v3"
+    assert markers.refund_of("r7v12") == 7 and markers.variant_of("r7") is None
+    for key in ("o42v", "o42v0", "o42vv1", "o42v1.x", "o42v12345"):
+        assert markers.order_of(key) is None and markers.variant_of(key) is None
+
+
+@pytest.mark.parametrize("variant", ["", "V1", "v0", "v1.stock", "$inc", "v12345"])
+def test_a_marker_is_never_built_from_something_that_is_not_a_variant_key(variant):
+    with pytest.raises(ValueError):
+        markers.order_key(1, variant)

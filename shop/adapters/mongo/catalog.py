@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 
 from bson import ObjectId
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from shop.adapters.errors import StoreError
+from shop.adapters.errors import SkuTaken, StoreError
 from shop.adapters.mongo.documents import (
     CATALOG_WRITE,
     NO_MARKER_LEFT,
@@ -22,11 +23,15 @@ from shop.adapters.mongo.documents import (
     ON_SALE,
     OPTIMISTIC_ATTEMPTS,
     image_document,
+    options_document,
+    product_document,
     product_of,
+    variants_document,
 )
 from shop.adapters.mongo.errors import translates_errors
 from shop.domain.catalog import Product
 from shop.domain.images import ProductImage
+from shop.domain.variants import ProductOption, Variant
 
 
 def _now() -> dt.datetime:
@@ -53,14 +58,91 @@ class Catalog:
     def insert_many(self, products: list[dict]) -> list[str]:
         """Insert validated product fields (see shop.domain.catalog.new_product)."""
         now = _now()
-        docs = [{**p, "created_at": now, "updated_at": now, "revision": 1, "catalog_pending": True} for p in products]
+        docs = [{**product_document(p), "created_at": now, "updated_at": now, "revision": 1, "catalog_pending": True}
+                for p in products]
         # ordered=False: one invalid document must not silently drop the whole batch
-        return [str(i) for i in self.products.insert_many(docs, ordered=False).inserted_ids]
+        try:
+            return [str(i) for i in self.products.insert_many(docs, ordered=False).inserted_ids]
+        except BulkWriteError as error:
+            if any(e.get("code") == 11000 for e in error.details.get("writeErrors", [])):
+                raise SkuTaken(self.products_with_skus([s for d in docs for s in d.get("skus", [])])) from error
+            raise
 
     def insert(self, product: dict) -> str:
         now = _now()
-        return str(self.products.insert_one({**product, "created_at": now, "updated_at": now, "revision": 1,
-                                             "catalog_pending": True}).inserted_id)
+        doc = product_document(product)
+        try:
+            return str(self.products.insert_one({**doc, "created_at": now, "updated_at": now, "revision": 1,
+                                                 "catalog_pending": True}).inserted_id)
+        except DuplicateKeyError as error:
+            raise SkuTaken(self.products_with_skus(doc.get("skus", []))) from error
+
+    def products_with_skus(self, skus: list[str], *, other_than: str | None = None) -> dict[str, str]:
+        """{SKU: id of the product that has it} for those of `skus` some product has (the unique
+        multikey index on `skus` answers: point lookups)."""
+        if not skus:
+            return {}
+        found: dict[str, str] = {}
+        for doc in self.products.find({"skus": {"$in": list(skus)}}, {"skus": 1}):
+            if str(doc["_id"]) != other_than:
+                found.update({sku: str(doc["_id"]) for sku in doc["skus"] if sku in skus})
+        return found
+
+    def set_variants(self, product_id: str, revision: dt.datetime | None, options: tuple[ProductOption, ...],
+                     variants: list[Variant], sku: str | None) -> dict | None:
+        """Give the product these options and variants, if nobody changed it since `revision` was read.
+
+        Existing variants (their keys) keep their stock: only their SKU, values and price are set;
+        new ones come with their first stock, added to the product's total in the same update. A
+        product that had no variants gains them only while its own stock is 0 (its units would
+        belong to no variant), and variants are never removed here (check_variants refuses one
+        with stock). Returns the document as it was before, or None when it changed meanwhile.
+        Raises SkuTaken when another product has one of the SKUs.
+        """
+        before = self.products.find_one({"_id": ObjectId(product_id)}, NO_MARKERS)
+        if before is None or before.get("updated_at") != revision:
+            return None
+        had = before.get("variants") or {}
+        condition: dict = {"_id": ObjectId(product_id), "revision": before.get("revision"),
+                           "updated_at": revision if revision else {"$exists": False}}
+        if not had and variants:
+            condition["stock"] = 0
+        fields: dict = {"updated_at": _now(), **CATALOG_WRITE["$set"]}
+        unset: dict = {}
+        added = 0
+        if variants:
+            stored = variants_document(variants)
+            fields["options"] = options_document(options)
+            fields["skus"] = [variant.sku for variant in variants]
+            unset["sku"] = ""
+            for variant in variants:
+                if variant.key in had:
+                    doc = stored[variant.key]
+                    fields.update({f"variants.{variant.key}.sku": doc["sku"],
+                                   f"variants.{variant.key}.values": doc["values"]})
+                    if variant.price is None:
+                        unset[f"variants.{variant.key}.price"] = ""
+                    else:
+                        fields[f"variants.{variant.key}.price"] = variant.price
+                else:
+                    fields[f"variants.{variant.key}"] = stored[variant.key]
+                    added += variant.stock
+        else:
+            if had:
+                condition["stock"] = 0
+            unset.update({"options": "", "variants": ""})
+            if sku:
+                fields.update({"sku": sku, "skus": [sku]})
+            else:
+                unset.update({"sku": "", "skus": ""})
+        update: dict = {"$set": fields, "$inc": {**CATALOG_WRITE["$inc"], "stock": added}}
+        if unset:
+            update["$unset"] = unset
+        try:
+            result = self.products.update_one(condition, update)
+        except DuplicateKeyError as error:
+            raise SkuTaken(self.products_with_skus(fields.get("skus", []), other_than=product_id)) from error
+        return before if result.modified_count == 1 else None
 
     def count(self) -> int:
         """Every product counted: a read of the whole collection (tests and tools, not requests)."""

@@ -8,8 +8,10 @@ from typing import Any
 from shop.domain.catalog import Product
 from shop.domain.images import ProductImage
 from shop.domain.money import to_money
+from shop.domain.variants import ProductOption, Variant
 
-PRICING_FIELDS = {"name": 1, "category": 1, "price": 1, "stock": 1, "tax_class": 1}
+PRICING_FIELDS = {"name": 1, "category": 1, "price": 1, "stock": 1, "tax_class": 1, "sku": 1, "options": 1,
+                  "variants": 1}
 # Archived products stay in the collection for the orders that reference them, but are not sold.
 ON_SALE: dict[str, Any] = {"deleted_at": {"$exists": False}}
 # Every write of a listed field (name, category, price, attributes, archiving) adds 1 to `revision`
@@ -42,7 +44,39 @@ def product_of(doc: dict) -> Product:
         tax_class=doc.get("tax_class") or "general",
         images=tuple(image_of(image) for image in doc.get("images") or ()),
         images_rev=int(doc.get("images_rev", 0)),
+        sku=doc.get("sku"),
+        options=tuple(ProductOption(option["name"], tuple(option["values"])) for option in doc.get("options") or ()),
+        variants=tuple(Variant(key, variant["sku"], tuple(variant["values"]), int(variant["stock"]),
+                               to_money(variant["price"]) if variant.get("price") is not None else None)
+                       for key, variant in (doc.get("variants") or {}).items()),
     )
+
+
+def product_document(fields: dict) -> dict:
+    """A product's fields as stored: its options and variants in their stored shape, and `skus`
+    (every SKU it has: its own, or its variants'), which a unique index keeps on one product."""
+    doc = {key: value for key, value in fields.items() if key not in ("options", "variants")}
+    options, variants = fields.get("options") or (), fields.get("variants") or []
+    if variants:
+        doc.pop("sku", None)
+        doc.update({"options": options_document(options), "variants": variants_document(variants),
+                    "skus": [variant.sku for variant in variants], "stock": sum(v.stock for v in variants)})
+    elif doc.get("sku"):
+        doc["skus"] = [doc["sku"]]
+    else:
+        doc.pop("sku", None)
+    return doc
+
+
+def options_document(options: tuple[ProductOption, ...]) -> list[dict]:
+    return [{"name": option.name, "values": list(option.values)} for option in options]
+
+
+def variants_document(variants: list[Variant]) -> dict:
+    """`variants` as stored: keyed by the shop's own variant keys, in the order staff listed them."""
+    return {variant.key: {"sku": variant.sku, "values": list(variant.values), "stock": variant.stock,
+                          **({"price": variant.price} if variant.price is not None else {})}
+            for variant in variants}
 
 
 def image_of(doc: dict) -> ProductImage:

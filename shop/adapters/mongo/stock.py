@@ -1,9 +1,11 @@
-"""Stock in MongoDB (`store.stock`): the only code that changes a product's `stock`.
+"""Stock in MongoDB (`store.stock`): the only code that changes a product's `stock` (and its variants').
 
 Every change is one conditional update on one document, so a product without stock is never sold:
 a checkout takes units with `{_id, stock: {$gte: q}}` + `$inc` and leaves a hold marker in the same
 update; releasing, settling and returning are conditional on those markers, so each is safe to
-repeat (shop/domain/markers.py, docs/checkout.md). Staff adjustments never take the stock below
+repeat (shop/domain/markers.py, docs/checkout.md). A variant's units are taken the same way,
+`{_id, variants.v2.stock: {$gte: q}}` + `$inc` of both `variants.v2.stock` and the product's `stock`,
+so the product's stock stays the sum of its variants'. Staff adjustments never take the stock below
 what orders hold. Recovery finds the products with markers through the `marked` flag and its
 sparse index, never by reading the collection.
 """
@@ -26,6 +28,7 @@ from shop.adapters.mongo.documents import (
 from shop.adapters.mongo.errors import translates_errors
 from shop.domain import markers
 from shop.domain.catalog import Product
+from shop.domain.variants import parse_variant_key
 
 CAS_ATTEMPTS = 5  # adjust_stock's exact compare-and-set tries before its single conditional $inc
 
@@ -35,9 +38,10 @@ class Stock:
     def __init__(self, products):
         self.products = products  # the products collection
 
-    def adjust(self, product_id: str, delta: int, max_stock: int) -> int | None:
-        """Add `delta` units (negative: remove); the new stock, or None when the change would go below
-        zero or above `max_stock`. Races with sales are safe: both are atomic increments on the same
+    def adjust(self, product_id: str, delta: int, max_stock: int, variant: str | None = None) -> int | None:
+        """Add `delta` units (negative: remove) to the product, or to its `variant`; the new stock
+        (the variant's), or None when the change would go below zero or above `max_stock` (or there
+        is no such variant). Races with sales are safe: both are atomic increments on the same
         document, so neither can overwrite the other.
 
         First a compare-and-set on the stock read, so the result is exactly before + delta. When
@@ -45,20 +49,24 @@ class Stock:
         conditional $inc — always applied or refused in a single step — and reports the stock read
         right after, which may already include the sales of that moment.
         """
+        field = stock_path(variant)
+        # A product with variants has no stock of its own: only its variants' (the total follows them).
+        own = {"variants": {"$exists": False}} if variant is None else {}
         for _ in range(CAS_ATTEMPTS):
-            doc = self.products.find_one({"_id": ObjectId(product_id)}, {"stock": 1})
-            if doc is None or not 0 <= doc["stock"] + delta <= max_stock:
+            doc = self.products.find_one({"_id": ObjectId(product_id)}, {field: 1})
+            level = stock_in(doc, variant)
+            if level is None or not 0 <= level + delta <= max_stock:
                 return None
-            result = self.products.update_one({"_id": ObjectId(product_id), "stock": doc["stock"]},
-                                              {"$inc": {"stock": delta}, "$set": {"marked": True}})
+            result = self.products.update_one({"_id": ObjectId(product_id), field: level, **own},
+                                              {"$inc": stock_change(variant, delta), "$set": {"marked": True}})
             if result.modified_count == 1:
-                return int(doc["stock"]) + delta
+                return level + delta
         bound = {"$gte": -delta} if delta < 0 else {"$lte": max_stock - delta}
-        result = self.products.update_one({"_id": ObjectId(product_id), "stock": bound},
-                                          {"$inc": {"stock": delta}, "$set": {"marked": True}})
+        result = self.products.update_one({"_id": ObjectId(product_id), field: bound, **own},
+                                          {"$inc": stock_change(variant, delta), "$set": {"marked": True}})
         if result.modified_count != 1:
             return None
-        return int(self.products.find_one({"_id": ObjectId(product_id)}, {"stock": 1})["stock"])
+        return stock_in(self.products.find_one({"_id": ObjectId(product_id)}, {field: 1}), variant)
 
 
     def has_markers(self, product_id: str) -> bool:
@@ -68,16 +76,19 @@ class Stock:
 
 
     def reserve(self, product_id: str, order_id: int, quantity: int,
-                      settle: Iterable[int] = ()) -> Product | None:
-        """Take `quantity` units for the order if that many are left.
+                      settle: Iterable[str] = (), variant: str | None = None) -> Product | None:
+        """Take `quantity` units of the product (of its `variant`) for the order if that many are left.
 
         Returns the product as it was just before (name and price as sold), or None if too few
-        units are left. `settle` lists committed orders whose holds on this product are dropped in
-        the same update (settlement piggybacked on the next reservation, see docs/checkout.md).
+        units are left or it has no such variant. `settle` lists hold keys of committed orders
+        (markers.order_key) dropped from this product in the same update (settlement piggybacked on
+        the next reservation, see docs/checkout.md).
         """
-        key = markers.path(markers.HOLDS, markers.order_key(order_id))
-        update: dict = {"$inc": {"stock": -quantity}, "$set": {key: quantity, "marked": True}}
-        settled = {markers.path(markers.HOLDS, markers.order_key(other)): "" for other in settle if other != order_id}
+        own = markers.order_key(order_id, variant)
+        key = markers.path(markers.HOLDS, own)
+        field = stock_path(variant)
+        update: dict = {"$inc": stock_change(variant, -quantity), "$set": {key: quantity, "marked": True}}
+        settled = {markers.path(markers.HOLDS, other): "" for other in settle if other != own}
         if settled:
             update["$unset"] = settled
         product = ObjectId(product_id)
@@ -90,12 +101,13 @@ class Stock:
                                                             key: 1})
             if doc is None:
                 return None
-            if markers.order_key(order_id) in (doc.get(markers.HOLDS) or {}):
+            if own in (doc.get(markers.HOLDS) or {}):
                 return product_of(doc)  # this order already holds them: a retry, nothing to take
-            if "deleted_at" in doc or doc["stock"] < quantity:
+            level = stock_in(doc, variant)
+            if "deleted_at" in doc or level is None or level < quantity or (variant is None and doc.get("variants")):
                 return None
             result = self.products.update_one(
-                {"_id": product, "revision": doc.get("revision"), "stock": {"$gte": quantity},
+                {"_id": product, "revision": doc.get("revision"), field: {"$gte": quantity},
                  key: {"$exists": False}, **ON_SALE}, update)
             if result.modified_count == 1:
                 return product_of(doc)
@@ -104,50 +116,50 @@ class Stock:
         raise StoreError("the product kept changing during the reservation")
 
 
-    def release(self, product_id: str, order_id: int, quantity: int) -> bool:
+    def release(self, product_id: str, order_id: int, quantity: int, variant: str | None = None) -> bool:
         """Give an aborted order's units back; a no-op if it holds none here."""
-        key = markers.path(markers.HOLDS, markers.order_key(order_id))
+        key = markers.path(markers.HOLDS, markers.order_key(order_id, variant))
         result = self.products.update_one(
             {"_id": ObjectId(product_id), key: quantity},
-            {"$inc": {"stock": quantity}, "$unset": {key: ""}},
+            {"$inc": stock_change(variant, quantity), "$unset": {key: ""}},
         )
         return result.modified_count == 1
 
 
-    def settle(self, product_id: str, order_id: int) -> bool:
+    def settle(self, product_id: str, order_id: int, variant: str | None = None) -> bool:
         """A committed order's units are sold for good: drop the marker, keep the stock as it is."""
-        key = markers.path(markers.HOLDS, markers.order_key(order_id))
+        key = markers.path(markers.HOLDS, markers.order_key(order_id, variant))
         result = self.products.update_one({"_id": ObjectId(product_id), key: {"$exists": True}},
                                           {"$unset": {key: ""}})
         return result.modified_count == 1
 
 
-    def return_cancelled(self, product_id: str, order_id: int, quantity: int) -> bool:
+    def return_cancelled(self, product_id: str, order_id: int, quantity: int, variant: str | None = None) -> bool:
         """Give a cancelled order's units back exactly once (a `returns` marker remembers it)."""
-        hold = markers.path(markers.HOLDS, markers.order_key(order_id))
-        returned = markers.path(markers.RETURNS, markers.order_key(order_id))
+        hold = markers.path(markers.HOLDS, markers.order_key(order_id, variant))
+        returned = markers.path(markers.RETURNS, markers.order_key(order_id, variant))
         marker = {"qty": quantity, "at": dt.datetime.now(dt.UTC)}
         product = ObjectId(product_id)
         # Still held (cancelled before its hold was settled): release and remember in one update.
         result = self.products.update_one(
             {"_id": product, hold: {"$exists": True}, returned: {"$exists": False}},
-            {"$inc": {"stock": quantity}, "$unset": {hold: ""}, "$set": {returned: marker, "marked": True}},
+            {"$inc": stock_change(variant, quantity), "$unset": {hold: ""}, "$set": {returned: marker, "marked": True}},
         )
         if result.modified_count == 0:
             result = self.products.update_one(
                 {"_id": product, hold: {"$exists": False}, returned: {"$exists": False}},
-                {"$inc": {"stock": quantity}, "$set": {returned: marker, "marked": True}},
+                {"$inc": stock_change(variant, quantity), "$set": {returned: marker, "marked": True}},
             )
         return result.modified_count == 1
 
 
-    def return_units(self, product_id: str, marker_key: str, quantity: int) -> bool:
-        """Put `quantity` units back once for `marker_key` (a refund's returned goods: "r<refund id>");
-        a repeat finds the marker and changes nothing."""
+    def return_units(self, product_id: str, marker_key: str, quantity: int, variant: str | None = None) -> bool:
+        """Put `quantity` units back once for `marker_key` (a refund's returned goods: "r<refund id>",
+        with the variant's key after it for a variant); a repeat finds the marker and changes nothing."""
         returned = markers.path(markers.RETURNS, marker_key)
         result = self.products.update_one(
             {"_id": ObjectId(product_id), returned: {"$exists": False}},
-            {"$inc": {"stock": quantity},
+            {"$inc": stock_change(variant, quantity),
              "$set": {returned: {"qty": quantity, "at": dt.datetime.now(dt.UTC)}, "marked": True}})
         return result.modified_count == 1
 
@@ -191,5 +203,33 @@ class Stock:
 
 
     def levels(self) -> dict[str, int]:
-        return {str(doc["_id"]): doc["stock"] for doc in self.products.find({}, {"stock": 1})}
+        """The stock of everything: by product id, and by "product id:variant key" for each variant
+        (a full read: tests and tools)."""
+        found: dict[str, int] = {}
+        for doc in self.products.find({}, {"stock": 1, "variants": 1}):
+            found[str(doc["_id"])] = doc["stock"]
+            for key, variant in (doc.get("variants") or {}).items():
+                found[f"{doc['_id']}:{key}"] = variant["stock"]
+        return found
+
+
+def stock_path(variant: str | None) -> str:
+    """Where the stock that a sale of `variant` takes is kept: the product's `stock`, or its variant's."""
+    return "stock" if variant is None else f"variants.{parse_variant_key(variant)}.stock"
+
+
+def stock_change(variant: str | None, delta: int) -> dict[str, int]:
+    """The $inc of a change of `delta` units: a variant's stock and its product's total move together,
+    in the same update, so the total is always the sum of the variants."""
+    return {"stock": delta} if variant is None else {"stock": delta, stock_path(variant): delta}
+
+
+def stock_in(doc: dict | None, variant: str | None) -> int | None:
+    """The stock a document holds for `variant` (the product's own for None); None if there is none."""
+    if doc is None:
+        return None
+    if variant is None:
+        return int(doc["stock"])
+    found = (doc.get("variants") or {}).get(variant)
+    return int(found["stock"]) if found is not None else None
 

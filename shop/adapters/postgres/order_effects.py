@@ -20,16 +20,18 @@ _ISSUE_INVOICE = """
         RETURNING year, last_number)
     INSERT INTO invoices (order_id, series_year, number) SELECT %(order)s, year, last_number FROM series"""
 
-# The day the order was placed carries its sale (and later its refunds: shop.adapters.postgres.refunds).
+# The day the order was placed carries its sale (and later its refunds: shop.adapters.postgres.refunds);
+# a product's sizes sold in one order count together, as one row of the product's day.
 _COUNT_SALE = """
     INSERT INTO sales_daily AS s (day, orders, revenue)
     SELECT (created_at AT TIME ZONE 'UTC')::date, 1, total_amount FROM orders WHERE order_id = %(order)s
     ON CONFLICT (day) DO UPDATE SET orders = s.orders + 1, revenue = s.revenue + EXCLUDED.revenue"""
 _COUNT_PRODUCT_SALES = """
     INSERT INTO product_sales_daily AS p (day, product_id, units, revenue)
-    SELECT (o.created_at AT TIME ZONE 'UTC')::date, i.product_id, i.quantity,
-           i.unit_price * i.quantity - i.discount_amount
-    FROM order_items i JOIN orders o USING (order_id) WHERE i.order_id = %(order)s ORDER BY i.product_id
+    SELECT (o.created_at AT TIME ZONE 'UTC')::date, i.product_id, sum(i.quantity),
+           sum(i.unit_price * i.quantity - i.discount_amount)
+    FROM order_items i JOIN orders o USING (order_id) WHERE i.order_id = %(order)s
+    GROUP BY 1, i.product_id ORDER BY i.product_id
     ON CONFLICT (day, product_id) DO UPDATE SET units = p.units + EXCLUDED.units,
                                                 revenue = p.revenue + EXCLUDED.revenue"""
 

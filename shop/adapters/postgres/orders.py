@@ -157,13 +157,16 @@ class Orders:
                        RETURNING order_id, user_id),
                    items AS (
                        INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity,
-                                                tax_rate, tax_amount, discount_amount)
+                                                tax_rate, tax_amount, discount_amount, variant_key, sku,
+                                                variant_label)
                        SELECT d.order_id, l.product_id, l.product_name, l.unit_price, l.quantity, l.rate, l.tax,
-                              l.discount
+                              l.discount, l.variant_key, l.sku, l.variant_label
                        FROM decided d,
                             unnest(%(ids)s::text[], %(names)s::text[], %(prices)s::numeric[], %(qtys)s::int[],
-                                   %(rates)s::numeric[], %(taxes)s::numeric[], %(discounts)s::numeric[])
-                              AS l(product_id, product_name, unit_price, quantity, rate, tax, discount)),
+                                   %(rates)s::numeric[], %(taxes)s::numeric[], %(discounts)s::numeric[],
+                                   %(variants)s::text[], %(skus)s::text[], %(labels)s::text[])
+                              AS l(product_id, product_name, unit_price, quantity, rate, tax, discount,
+                                   variant_key, sku, variant_label)),
                    history AS (
                        INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason,
                                                          reason_code)
@@ -171,8 +174,10 @@ class Orders:
                        FROM decided),
                    {effects}
                    cart AS (
-                       DELETE FROM cart_items c USING decided d
-                       WHERE %(outcome)s = 'pending' AND c.user_id = d.user_id AND c.product_id = ANY(%(ids)s))
+                       DELETE FROM cart_items c USING decided d,
+                           unnest(%(ids)s::text[], %(variants)s::text[]) AS bought(product_id, variant_key)
+                       WHERE %(outcome)s = 'pending' AND c.user_id = d.user_id
+                         AND c.product_id = bought.product_id AND c.variant_key = bought.variant_key)
                    SELECT user_id FROM decided""".replace("{effects}", "\n                   ".join(effect_parts)),
                 {"fence": BACKUP_FENCE_KEY, "outcome": outcome.value, "reason": reason, "total": total,
                  "reason_code": reason_code.value, "mail": effects.mail.value if effects.mail else None,
@@ -184,7 +189,9 @@ class Orders:
                  "ids": [ln.product_id for ln in lines], "names": [ln.product_name for ln in lines],
                  "prices": [ln.unit_price for ln in lines], "qtys": [ln.quantity for ln in lines],
                  "rates": [ln.tax_rate for ln in lines], "taxes": [ln.tax_amount for ln in lines],
-                 "discounts": [ln.discount_amount for ln in lines]},
+                 "discounts": [ln.discount_amount for ln in lines],
+                 "variants": [ln.variant or "" for ln in lines], "skus": [ln.sku for ln in lines],
+                 "labels": [ln.variant_label for ln in lines]},
             )
             return cur.fetchone() is not None
 
@@ -208,7 +215,7 @@ class Orders:
 
     def items(self, order_id: int) -> list[OrderItem]:
         with self._db.transaction() as cur:
-            cur.execute("SELECT * FROM order_items WHERE order_id = %s ORDER BY product_id", (order_id,))
+            cur.execute("SELECT * FROM order_items WHERE order_id = %s ORDER BY product_id, variant_key", (order_id,))
             return [_item(row) for row in cur.fetchall()]
 
 
@@ -327,7 +334,8 @@ def order_of(row: dict, **parts) -> Order:
 
 
 def _item(row: dict) -> OrderItem:
-    return OrderItem(**{name: value for name, value in row.items() if name in _ITEM_FIELDS})
+    return OrderItem(**{name: value for name, value in row.items() if name in _ITEM_FIELDS},
+                     variant=row.get("variant_key") or None)
 
 
 def _status_change(row: dict) -> StatusChange:

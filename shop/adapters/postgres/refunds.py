@@ -104,11 +104,13 @@ class Refunds:
 
     def lines_to_restock(self, refund_id: int) -> list[RestockLine]:
         with self._db.transaction() as cur:
-            cur.execute("""SELECT i.product_id, l.quantity FROM refund_lines l
-                           JOIN order_items i USING (order_item_id) WHERE l.refund_id = %s ORDER BY i.product_id""",
+            cur.execute("""SELECT i.product_id, i.variant_key, l.quantity FROM refund_lines l
+                           JOIN order_items i USING (order_item_id) WHERE l.refund_id = %s
+                           ORDER BY i.product_id, i.variant_key""",
                         (refund_id,))
             # product_id is CHAR(24): trimmed here, so no caller sees the padding
-            return [RestockLine(row["product_id"].strip(), row["quantity"]) for row in cur.fetchall()]
+            return [RestockLine(row["product_id"].strip(), row["quantity"], row["variant_key"] or None)
+                    for row in cur.fetchall()]
 
     def mark_stock_returned(self, refund_id: int) -> None:
         with self._db.transaction() as cur:
