@@ -40,10 +40,15 @@ class MailLine:
     unit_price: Decimal
     quantity: int
     discount_amount: Decimal
+    variant_label: str | None = None  # "Talla: M", for a product sold in options
 
     @property
     def subtotal(self) -> Decimal:
         return self.unit_price * self.quantity - self.discount_amount
+
+    @property
+    def description(self) -> str:
+        return f"{self.product_name} ({self.variant_label})" if self.variant_label else self.product_name
 
 
 @dataclass(frozen=True)

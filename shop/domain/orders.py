@@ -99,6 +99,11 @@ class OrderItem:
     def subtotal(self) -> Decimal:
         return self.unit_price * self.quantity - self.discount_amount
 
+    @property
+    def description(self) -> str:
+        """What the line sold, as orders, invoices and mails name it: "Camiseta (Talla: M)"."""
+        return f"{self.product_name} ({self.variant_label})" if self.variant_label else self.product_name
+
 
 @dataclass(frozen=True)
 class StatusChange:

@@ -15,6 +15,7 @@ same atomic update (shop/adapters/mongo/stock.py).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -187,6 +188,49 @@ def check_variants(options: tuple[ProductOption, ...], drafts: list[VariantDraft
             raise InvalidInput(N_("Variant %(sku)s still has %(stock)d units in stock; adjust its stock to 0 "
                                   "before removing it."), sku=gone.sku, stock=gone.stock)
     return variants
+
+
+def parse_variant_rows(options: tuple[ProductOption, ...], keys: list[str], skus: list[str],
+                       values_by_option: list[list[str]], prices: list[str], stocks: list[str]) -> list[VariantDraft]:
+    """The staff grid's rows as drafts: an existing row carries its key; a new row with no SKU and no
+    values is a blank row and is left out. Each row's values come one per option, in order."""
+    rows = len(keys)
+    if any(len(column) != rows for column in (skus, prices, stocks, *values_by_option)) or \
+            len(values_by_option) < len(options):
+        raise InvalidInput(N_("The form is incomplete; reload the page and try again."))
+    drafts: list[VariantDraft] = []
+    for n in range(rows):
+        key = keys[n].strip() or None
+        values = tuple(" ".join(column[n].split()) for column in values_by_option[:len(options)])
+        if key is None and not skus[n].strip() and not any(values):
+            continue
+        stock_text = stocks[n].strip() or "0"
+        if key is None and not (stock_text.isascii() and stock_text.isdigit() and len(stock_text) <= 7):
+            raise InvalidInput(N_("The stock must be a whole number from 0 to %(max)d."), max=1_000_000)
+        drafts.append(VariantDraft(parse_variant_key(key) if key else None, parse_sku(skus[n]), values,
+                                   parse_variant_price(prices[n]), int(stock_text) if key is None else 0))
+    return drafts
+
+
+def every_combination(options: tuple[ProductOption, ...], taken: set[tuple[str, ...]],
+                      base_sku: str) -> list[VariantDraft]:
+    """New rows for each combination of option values no variant has yet, with a suggested SKU
+    (the base, then each value, upper-case ASCII): what "every combination" fills the grid with."""
+    combinations: list[tuple[str, ...]] = [()]
+    for option in options:
+        combinations = [combo + (value,) for combo in combinations for value in option.values]
+    return [VariantDraft(None, "-".join([base_sku, *(_sku_part(value) for value in combo)])[:MAX_SKU_LENGTH],
+                         combo, None) for combo in combinations if combo and combo not in taken]
+
+
+def sku_base(name: str) -> str:
+    """A product name's first letters as an SKU prefix ("Camiseta básica" → "CAMISETA-BASICA")."""
+    return "-".join(part for part in (_sku_part(word) for word in name.split()[:2]) if part)[:24] or "SKU"
+
+
+def _sku_part(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9]+", "", ascii_text).upper()[:12]
 
 
 def price_range(base: Decimal, variants: tuple[Variant, ...]) -> tuple[Decimal, Decimal]:

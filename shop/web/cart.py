@@ -95,8 +95,10 @@ def show():
 @bp.post("/add")
 @roles_required(Role.CUSTOMER)
 def add():
+    product_id, variant = request.form.get("product_id", ""), request.form.get("variant", "")
     product = cart_service.add_to_cart(get_db(), get_store(), current_user.user_id,
-                                       request.form.get("product_id", ""), request.form.get("quantity", ""))
+                                       f"{product_id}:{variant}" if variant else product_id,
+                                       request.form.get("quantity", ""))
     flash(gettext("%(name)s added to your cart.", name=product.name), "success")
     return redirect(url_for("cart.show"), 303)
 

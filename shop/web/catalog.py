@@ -108,7 +108,15 @@ def render_product(product_id: str, reuse: bool = False, **extra):
         reviews=reviews, review_average=average, review_count=count,
         can_review=may_review(get_db(), user, item.product_id),
         my_review=get_store().reviews.by(item.product_id, user.user_id) if user else None,
-        shipping=shipping_options(), shown_image=_shown_image(item, request.args.get("imagen")), **extra)
+        shipping=shipping_options(), shown_image=_shown_image(item, request.args.get("imagen")),
+        chosen_variant=_chosen_variant(item, request.form.get("variant") or request.args.get("variante")), **extra)
+
+
+def _chosen_variant(product: Product, raw: str | None) -> str | None:
+    """Which variant the picker has chosen: the one asked for (`?variante=v2`, or the form sent back
+    with an error) if it is in stock, else the first in stock."""
+    in_stock = [variant.key for variant in product.variants if variant.in_stock]
+    return raw if raw in in_stock else next(iter(in_stock), None)
 
 
 def _shown_image(product: Product, raw: str | None) -> int:

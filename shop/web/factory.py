@@ -37,6 +37,7 @@ from shop.web import (
     staff_products,
     staff_shipping,
     staff_users,
+    staff_variants,
     watchdog,
 )
 from shop.web.extensions import babel, cache, csrf, limiter, login_manager, select_locale
@@ -127,6 +128,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(staff_products.bp)
     app.register_blueprint(staff_images.bp)
+    app.register_blueprint(staff_variants.bp)
     app.register_blueprint(images.bp)
     app.register_blueprint(staff_orders.bp)
     app.register_blueprint(staff_discounts.bp)

@@ -16,9 +16,11 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from shop import metrics
+from shop.adapters.errors import StoreError
 from shop.domain.accounts import Role
 from shop.domain.errors import N_, Conflict, DomainError, InvalidInput, LimitReached, NotFound, Unavailable
-from shop.domain.orders import OrderStatus, OutOfStock, new_idempotency_key
+from shop.domain.images import ProductImage
+from shop.domain.orders import Order, OrderStatus, OutOfStock, new_idempotency_key
 from shop.domain.taxes import invoice_number, order_tax_totals
 from shop.services import checkout
 from shop.services import orders as order_service
@@ -178,7 +180,19 @@ def render_order(order_id: int, error: str | None = None, attempted: str = "view
                            customer_may_pay=role is Role.CUSTOMER and status is OrderStatus.PENDING,
                            staff_actions=staff_actions, tax_totals=order_tax_totals(order),
                            refunds=db.refunds.of_order(order_id), refundable=refundable,
-                           refund_key=new_idempotency_key() if refundable else None)
+                           refund_key=new_idempotency_key() if refundable else None,
+                           line_images=_line_images(order))
+
+
+def _line_images(order: Order) -> dict[str, ProductImage]:
+    """Each line's product picture (its main image now), by product id; none when MongoDB does not
+    answer: the order page is PostgreSQL's and shows without them."""
+    try:
+        products = get_store().catalog.by_ids(sorted({item.product_id for item in order.items}),
+                                              include_archived=True)
+    except StoreError:
+        return {}
+    return {product_id: product.main_image for product_id, product in products.items() if product.main_image}
 
 
 @bp.get("/<int:order_id>/invoice")

@@ -73,7 +73,7 @@ def _attribute_editor(attributes: dict, blank_rows: int = 3) -> dict:
     return {"editor": "rows", "rows": rows + [_BLANK_ROW] * blank_rows, **types}
 
 
-def _revision(raw: str) -> dt.datetime | None:
+def parse_revision(raw: str) -> dt.datetime | None:
     """The product's `updated_at` when the form was read (None: a product written without one)."""
     if not raw:
         return None
@@ -100,7 +100,8 @@ def create():
     if request.method == "GET":
         return render_template("staff/product_new.html", form={"stock": "0"}, **_attribute_editor({}, 8))
     try:
-        fields = {**_form_fields(), "stock": parse_stock(request.form.get("stock", ""))}
+        fields = {**_form_fields(), "stock": parse_stock(request.form.get("stock", "")),
+                  "sku": request.form.get("sku", "").strip() or None}
         product_id, stored = catalog_service.create_product(get_db(), get_store(), fields)
     except _REFUSALS as error:
         return render_template("staff/product_new.html", form=request.form, error=translate_error(error),
@@ -134,7 +135,7 @@ def edit(product_id: str):
 def update(product_id: str):
     try:
         change = catalog_service.edit_product(get_db(), get_store(), product_id, _form_fields(),
-                                              _revision(request.form.get("revision", "")))
+                                              parse_revision(request.form.get("revision", "")))
     except _REFUSALS as error:
         return _render_edit(product_id, form=request.form, error=translate_error(error)), status_for(error)
     forget_product(change.product_id)
@@ -149,12 +150,14 @@ def update(product_id: str):
 def adjust_stock(product_id: str):
     try:
         delta, reason = parse_stock_adjustment(request.form.get("delta"), request.form.get("reason"))
-        adjustment = catalog_service.adjust_stock(get_store(), product_id, delta, reason)
+        adjustment = catalog_service.adjust_stock(get_store(), product_id, delta, reason,
+                                                  request.form.get("variant") or None)
     except _REFUSALS as error:
         return _render_edit(product_id, stock_error=translate_error(error)), status_for(error)
     forget_product(adjustment.product_id)
+    variant = {"variant": adjustment.variant, "sku": adjustment.sku} if adjustment.variant else {}
     audit("stock.adjusted", f"product:{adjustment.product_id}", delta=adjustment.delta, before=adjustment.before,
-          after=adjustment.after, reason=adjustment.reason)
+          after=adjustment.after, reason=adjustment.reason, **variant)
     flash(gettext("Stock changed from %(before)d to %(after)d.", before=adjustment.before, after=adjustment.after),
           "success")
     return redirect(url_for("staff_products.edit", product_id=adjustment.product_id), 303)

@@ -60,7 +60,8 @@ class MailOutbox:
                            FROM orders o JOIN users u USING (user_id) WHERE o.order_id = ANY(%s)""",
                         (sorted(set(order_ids)),))
             rows = {row["order_id"]: row for row in cur.fetchall()}
-            cur.execute("""SELECT order_id, product_name, unit_price, quantity, discount_amount FROM order_items
+            cur.execute("""SELECT order_id, product_name, unit_price, quantity, discount_amount, variant_label
+                           FROM order_items
                            WHERE order_id = ANY(%s) ORDER BY order_id, order_item_id""", (list(rows),))
             lines: dict[int, list[MailLine]] = {}
             for item in cur.fetchall():
