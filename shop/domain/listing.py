@@ -328,15 +328,49 @@ class CatalogEntry:
 
     @classmethod
     def of(cls, product: Product) -> CatalogEntry:
-        """The entry of a `shop.domain.catalog.Product`."""
+        """The entry of a `shop.domain.catalog.Product`: a product sold in options is listed at its
+        lowest price, filtered by the option values it has in stock, and found by its SKUs too."""
+        skus = [variant.sku for variant in product.variants] or ([product.sku] if product.sku else [])
         return cls(product_id=product.product_id, revision=product.revision, category=product.category,
-                   name_key=name_sort_key(product.name), price=product.price, archived=product.deleted,
-                   facets=facet_attributes(product.attributes),
-                   words=tuple(index_words(product.name, product.category)), stock=product.stock)
+                   name_key=name_sort_key(product.name), price=product.price_range[0], archived=product.deleted,
+                   facets={**facet_attributes(product.attributes), **option_facets(product)},
+                   words=tuple(dict.fromkeys(index_words(product.name, product.category) +
+                                             [word for sku in skus for word in words_of(sku)])),
+                   stock=product.stock)
 
     @property
     def counted_facets(self) -> list[tuple[str, object]]:
-        """(attribute, value) pairs counted for the filters: scalars only, lists are filtered by
-        but not offered as a filter."""
-        return sorted(((k, v) for k, v in self.facets.items() if not isinstance(v, list)),
-                      key=lambda kv: (kv[0], json.dumps(kv[1])))
+        """(attribute, value) pairs counted for the filters (see `counted_facets`)."""
+        return counted_facets(self.facets)
+
+
+OPTION_KEYS = "_options"  # in an entry's facets: which keys are option facets (attribute keys start with a letter)
+
+
+def option_key(name: str) -> str:
+    """The filter key of an option ("Talla" → "talla", "Tamaño" → "tamano"): a plain identifier,
+    like an attribute's."""
+    key = re.sub(r"[^a-z0-9]+", "_", fold(name)).strip("_")[:40]
+    return key if key[:1].isalpha() else f"o_{key}"[:40]
+
+
+def option_facets(product: Product) -> JsonObject:
+    """A product sold in options, as the filters see it: per option, the values of its variants in
+    stock (a sold-out size is not offered), and which facet keys are options."""
+    if not product.variants:
+        return {}
+    facets: JsonObject = {}
+    for n, option in enumerate(product.options):
+        in_stock = {variant.values[n] for variant in product.variants if variant.in_stock and n < len(variant.values)}
+        facets[option_key(option.name)] = [value for value in option.values if value in in_stock]
+    facets[OPTION_KEYS] = sorted(key for key in facets)
+    return facets
+
+
+def counted_facets(facets: JsonObject) -> list[tuple[str, object]]:
+    """(attribute, value) pairs counted for the filters: scalar attributes, and each value of an
+    option facet (a list of sizes in stock). Other lists are filtered by but not offered as a filter."""
+    options = set(facets.get(OPTION_KEYS) or ())
+    pairs = [(k, v) for k, v in facets.items() if not isinstance(v, list)]
+    pairs += [(k, v) for k in sorted(options) for v in facets.get(k) or ()]
+    return sorted(pairs, key=lambda kv: (kv[0], json.dumps(kv[1])))

@@ -13,7 +13,7 @@ from shop.demo_data import demo_products
 from shop.domain.catalog import MAX_STOCK, Product, check_sells, new_product, parse_product_id, product_fields
 from shop.domain.errors import N_, Conflict, NotFound
 from shop.domain.json import JsonObject
-from shop.domain.listing import CatalogEntry, CatalogQuery, Listing, ListingIds, name_sort_key
+from shop.domain.listing import CatalogEntry, CatalogQuery, Listing, ListingIds, name_sort_key, option_facets
 from shop.domain.variants import ProductOption, Variant, VariantDraft, check_variants, parse_sku, parse_variant_key
 from shop.services.images import illustrate_demo_products
 
@@ -128,6 +128,20 @@ def sync_catalog_index(db: PostgresDatabase, store: MongoStore, batch: int = 500
 # reading the whole collection (about a minute at a million products): the MongoStore given to a
 # rebuild waits this long for an answer instead of the usual 5 s.
 REBUILD_TIMEOUT_MS = 900_000
+
+
+def refresh_option_filters(db: PostgresDatabase, store: MongoStore) -> int:
+    """Products sold in options whose sizes in stock are not the ones their filters offer (a size sold
+    out or came back since they were projected) are projected again; returns how many. Run by the
+    recovery pass over the products whose stock changed since its last pass."""
+    products = store.stock.marked_with_variants()
+    indexed = db.catalog.facets_of([product.product_id for product in products])
+    stale = [product.product_id for product in products if product.product_id in indexed
+             and any(indexed[product.product_id].get(key) != values
+                     for key, values in option_facets(product).items())]
+    for product_id in stale:
+        store.catalog.touch(product_id)
+    return update_catalog_index(db, store, stale) if stale else 0
 
 
 def rebuild_catalog_index(db: PostgresDatabase, store: MongoStore) -> int:

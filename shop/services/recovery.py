@@ -24,7 +24,7 @@ from shop.domain.audit import AuditEvent
 from shop.domain.order_effects import Reason
 from shop.domain.orders import OrderStatus
 from shop.services.audit import AuditLog
-from shop.services.catalog import sync_catalog_index
+from shop.services.catalog import refresh_option_filters, sync_catalog_index
 from shop.services.orders import expire_order, return_stock_of_cancelled
 from shop.services.refunds import restock_refund
 from shop.services.staff_lists import catch_up_audit_index
@@ -106,6 +106,9 @@ def _recover(db: PostgresDatabase, store: MongoStore, now: dt.datetime) -> Recov
     _sweep_returns(db, store, now, report)
     # 7. Stock changed since the last pass (marked products): recorded for the low-stock list;
     #    a product is unmarked once nothing is in flight and its stock is the one recorded.
+    #    Before that, products sold in options whose sizes in stock changed are projected again, so
+    #    their filters offer the sizes they have now (unmarking would hide them from this check).
+    refresh_option_filters(db, store)
     _record_stock_levels(db, store)
     # 8. Product writes whose catalog listing was not updated (a crash or PostgreSQL down meanwhile).
     report.catalog_synced = sync_catalog_index(db, store)

@@ -13,12 +13,15 @@ from shop.adapters.errors import SkuTaken
 from shop.adapters.payments import SimulatedPaymentProvider
 from shop.domain.accounts import Role
 from shop.domain.errors import InvalidInput, NotFound
+from shop.domain.listing import ATTRIBUTE_FILTER_PREFIX, CatalogEntry, parse_catalog_query
 from shop.domain.orders import OrderStatus, OutOfStock
 from shop.domain.refunds import RefundRequest
 from shop.domain.variants import ProductOption, VariantDraft
 from shop.services import checkout, orders, refunds
-from shop.services.catalog import add_products, adjust_stock
+from shop.services.catalog import add_products, adjust_stock, catalog_page
 from shop.services.checkout import CheckoutRequest
+from shop.services.recovery import recover
+from tests.catalog_counts import expected_counts, stored_counts
 from tests.integration.invariant import assert_invariant_after_recovery
 
 CARD = "4242424242424242"
@@ -152,3 +155,42 @@ def test_an_sku_belongs_to_one_product_only(db, store, make_product, make_sized_
                                   "variants": [VariantDraft(None, "X-1", ("S",), None, 1),
                                                VariantDraft(None, "X-1", ("M",), None, 1)]}])
     assert store.products.count_documents({"name": {"$in": ["Otra camiseta", "Doble"]}}) == 0
+
+
+# --- the catalog index knows variants ----------------------------------------------------------------
+
+def listed(db, store, talla=None, **params) -> list[str]:
+    if talla is not None:
+        params[f"{ATTRIBUTE_FILTER_PREFIX}talla"] = talla
+    page = catalog_page(db, store, parse_catalog_query({k: [v] for k, v in params.items()}))
+    return [product.name for product in page.listing.items]
+
+
+def test_a_listing_filters_by_the_sizes_in_stock_and_finds_a_product_by_its_sku(db, store, make_product,
+                                                                                make_sized_product):
+    make_sized_product(name="Camiseta", sizes={"S": ("CAM-S", 2), "M": ("CAM-M", 0)})
+    make_sized_product(name="Sudadera", price="39.90", sizes={"M": ("SUD-M", 1), "L": ("SUD-L", 1, "44.90")})
+    make_product(name="Gorra", category="Ropa", sku="GOR-01")
+    page = catalog_page(db, store, parse_catalog_query({"category": ["Ropa"]}))
+    assert page.facets["talla"] == ["S", "M", "L"]  # sizes in stock somewhere, in size order
+    assert listed(db, store, category="Ropa", talla="M") == ["Sudadera"]  # the shirt's M is sold out
+    assert listed(db, store, category="Ropa", talla="S") == ["Camiseta"]
+    assert listed(db, store, q="sud-l") == ["Sudadera"] and listed(db, store, q="GOR-01") == ["Gorra"]
+    assert listed(db, store, sort="price_desc", category="Ropa")[0] == "Sudadera"  # listed at its lowest price
+    assert counts_from_the_index_equal_a_recount(db, store)
+
+
+def test_a_size_that_sells_out_leaves_the_filter_at_the_next_recovery_pass_and_comes_back_when_restocked(
+        db, store, make_user, make_sized_product):
+    shirt = make_sized_product(sizes={"S": ("CAM-S", 1), "M": ("CAM-M", 1)})
+    place(db, store, make_user(), [(ref(shirt, "v2"), 1)])
+    recover(db, store)
+    assert listed(db, store, talla="M") == [] and listed(db, store, talla="S") == ["Camiseta"]
+    adjust_stock(store, str(shirt["_id"]), 3, "Recibido", variant="v2")
+    recover(db, store)
+    assert listed(db, store, talla="M") == ["Camiseta"]
+    assert counts_from_the_index_equal_a_recount(db, store)
+
+
+def counts_from_the_index_equal_a_recount(db, store) -> bool:
+    return stored_counts(db) == expected_counts(CatalogEntry.of(p) for p in store.catalog.everything_for_the_index())

@@ -168,6 +168,11 @@ class Catalog:
         """Every product, archived ones included, without what a listing does not need (a rebuild)."""
         return (product_of(doc) for doc in self.products.find({}, NOT_LISTED).batch_size(batch_size))
 
+    def touch(self, product_id: str) -> None:
+        """Have the catalog index project the product again (its revision moves on, nothing else)."""
+        self.products.update_one({"_id": ObjectId(product_id)},
+                                 {"$set": CATALOG_WRITE["$set"], "$inc": CATALOG_WRITE["$inc"]})
+
     def clear_pending_before(self, moment: dt.datetime) -> None:
         """After a rebuild that read every product: what was written before `moment` is in the index.
         Later writes stay pending and are projected by the next sweep (the revision check makes that

@@ -183,6 +183,12 @@ class Stock:
         return [(str(doc["_id"]), int(doc["stock"]), not doc.get("holds") and not doc.get("returns")) for doc in docs]
 
 
+    def marked_with_variants(self) -> list[Product]:
+        """The marked products sold in options (their variants' stock changed since the last pass)."""
+        docs = self.products.find({"marked": True}, {**PRICING_FIELDS, "revision": 1, "deleted_at": 1})
+        return [product_of(doc) for doc in docs if doc.get("variants")]
+
+
     def unmark(self, product_id: str, stock: int) -> bool:
         """Drop `marked` if no hold or return is left and the stock is still the one recorded. The
         filter re-checks all of it in the same atomic update, so a reservation, return or restock

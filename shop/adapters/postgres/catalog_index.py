@@ -66,6 +66,15 @@ class CatalogIndex:
             cur.execute(catalog_projection.RECORD_STOCK, ([pid for pid, _ in levels], [stock for _, stock in levels]))
             return {row["product_id"] for row in cur.fetchall()}
 
+    def facets_of(self, product_ids: list[str]) -> dict[str, dict]:
+        """The filter values the index holds for these products (point lookups on the primary key)."""
+        if not product_ids:
+            return {}
+        with self._db.transaction() as cur:
+            cur.execute("SELECT product_id, facets FROM catalog_entries WHERE product_id = ANY(%s::char(24)[])",
+                        (product_ids,))
+            return {row["product_id"]: row["facets"] or {} for row in cur.fetchall()}
+
     def low_stock(self, threshold: int, limit: int) -> list[str]:
         """Ids of products on sale with at most `threshold` units, fewest first, then by name (one
         index range read in order, stopping at `limit`)."""

@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from shop.domain.listing import CatalogEntry
+from shop.domain.listing import CatalogEntry, counted_facets
 
 _LOCK_NAMESPACE = 7_201_004  # serializes the projections of one product (pg_advisory_xact_lock)
 
@@ -74,9 +74,7 @@ def _contribution(row: Any) -> Contribution | None:
         return None if row.archived else (row.category, row.counted_facets, list(row.words))
     if row["archived"]:
         return None
-    facets = row["facets"] or {}
-    return (row["category"], [(k, v) for k, v in facets.items() if not isinstance(v, list)],
-            (row["words"] or "").split())
+    return row["category"], counted_facets(row["facets"] or {}), (row["words"] or "").split()
 
 
 def _postings(row: Any) -> tuple[str, set[str]] | None:
