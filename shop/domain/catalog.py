@@ -47,6 +47,7 @@ class Product:
     sku: str | None = None  # a product without options: its SKU (the default variant's)
     options: tuple[ProductOption, ...] = ()  # what it comes in (shop.domain.variants); none: one default variant
     variants: tuple[Variant, ...] = ()  # one per combination sold; `stock` is the sum of theirs
+    handle: str | None = None  # the catalog file's name for it, once imported (shop.domain.catalog_file)
 
     @property
     def main_image(self) -> ProductImage | None:

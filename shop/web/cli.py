@@ -1,22 +1,32 @@
-"""Flask CLI commands: `flask --app shop init-db`, `recover`, `catalog-rebuild`, `audit-verify`, `create-user`."""
+"""Flask CLI commands: `flask --app shop init-db`, `recover`, `catalog-rebuild`, `catalog-import`,
+`catalog-export`, `audit-verify`, `create-user`."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import TextIO
 
 import click
 from flask import Flask
+from flask_babel import force_locale
 
 from shop import bootstrap
 from shop.config import Settings
 from shop.domain.accounts import parse_role
+from shop.domain.audit import AuditEvent
+from shop.domain.catalog_file import detect_format
 from shop.domain.errors import DomainError
 from shop.services import accounts
+from shop.services import catalog_import as catalog_import_service
 from shop.services.audit import AuditLog
 from shop.services.catalog import REBUILD_TIMEOUT_MS, rebuild_catalog_index
 from shop.services.recovery import recover
+from shop.web.errors import translate_error
 from shop.web.extensions import shop_settings
+from shop.web.imports import import_summary, row_error_text
 
 
 @contextlib.contextmanager
@@ -28,6 +38,13 @@ def _databases_for_command() -> Iterator[Settings]:
         return
     with bootstrap.data_dir_lock(settings.data_dir), bootstrap.databases(settings) as ready:
         yield ready
+
+
+def _recorder(audit: AuditLog) -> Callable[..., None]:
+    """record(action, target, **details) into the audit log, as the system (a command has no user)."""
+    def record(action: str, target: str | None = None, **details: object) -> None:
+        audit.record(AuditEvent(action, target, details={**details, "by": "command"}))
+    return record
 
 
 def init_app(app: Flask) -> None:
@@ -62,6 +79,48 @@ def init_app(app: Flask) -> None:
               bootstrap.open_stores(settings, connections=2, timeout_ms=REBUILD_TIMEOUT_MS) as (db, store)):
             count = rebuild_catalog_index(db, store)
         click.echo(f"Índice del catálogo reconstruido: {count} productos.")
+
+    @app.cli.command("catalog-import")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--dry-run", is_flag=True, help="Check every row and say what would change; write nothing.")
+    @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
+                  help="csv or jsonl (default: from the file name, else from its first character).")
+    def catalog_import(path: str, dry_run: bool, fmt: str | None) -> None:
+        """Create and update products from a catalog file (docs/catalog.md): idempotent by SKU."""
+        with open(path, "rb") as head:
+            fmt = fmt or detect_format(path, head.read(64))
+        with (_databases_for_command() as settings, bootstrap.open_stores(settings) as (db, store),
+              force_locale("es")):
+            audit = AuditLog(store, settings.audit_spool_path, index=db.lists)
+            record = _recorder(audit)
+            with click.progressbar(length=os.path.getsize(path), label="Leyendo" if dry_run else "Importando",
+                                   file=sys.stderr) as bar:
+                try:
+                    report = catalog_import_service.import_catalog(
+                        db, store, lambda: catalog_import_service.rows_of(path, fmt, bar.update), dry_run=dry_run,
+                        record=record, source=os.path.basename(path))
+                except DomainError as error:
+                    raise click.ClickException(translate_error(error)) from None
+                finally:
+                    audit.flush_spool()
+            click.echo(import_summary(report))
+            for problem in report.errors:
+                click.echo(f"  línea {problem.line}, columna {problem.column or '-'}: {row_error_text(problem)}")
+            if report.error_count > len(report.errors):
+                click.echo(f"  … y {report.error_count - len(report.errors)} filas erróneas más.")
+        if not report.ok:
+            raise click.ClickException("no se ha escrito nada: corrige las filas indicadas y vuelve a importar"
+                                       if dry_run or not report.products["created"] + report.products["updated"]
+                                       else "la importación se detuvo: vuelve a ejecutarla para terminarla")
+
+    @app.cli.command("catalog-export")
+    @click.argument("output", type=click.File("w", encoding="utf-8", lazy=True), default="-")
+    @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
+    def catalog_export(output: TextIO, fmt: str) -> None:
+        """Write every product on sale in the import's format (to OUTPUT, or to standard output)."""
+        with _databases_for_command() as settings, bootstrap.open_stores(settings) as (_, store):
+            count = catalog_import_service.export_catalog(store, fmt, output)
+        click.echo(f"Exportados {count} productos.", err=True)
 
     @app.cli.command("audit-verify")
     def audit_verify() -> None:

@@ -25,6 +25,7 @@ from shop.web import (
     formatting,
     health,
     images,
+    imports,
     links,
     monitoring,
     orders,
@@ -129,6 +130,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(staff_products.bp)
     app.register_blueprint(staff_images.bp)
     app.register_blueprint(staff_variants.bp)
+    app.register_blueprint(imports.bp)
     app.register_blueprint(images.bp)
     app.register_blueprint(staff_orders.bp)
     app.register_blueprint(staff_discounts.bp)

@@ -1,5 +1,5 @@
-"""Runs one checkout, cancellation, payment or refund in a separate process that a failpoint kills
-with os._exit.
+"""Runs one checkout, cancellation, payment, refund or catalog import in a separate process that a
+failpoint kills with os._exit.
 
 Used by test_checkout_faults.py and test_money_faults.py: a real process death in the middle of the protocol, with no
 `finally` and no cleanup, as SIGKILL or a power cut would leave it.
@@ -13,7 +13,7 @@ from shop.adapters.mongo import MongoStore
 from shop.adapters.payments import SimulatedPaymentProvider
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.refunds import RefundRequest
-from shop.services import checkout, orders, refunds
+from shop.services import catalog_import, checkout, orders, refunds
 from shop.services.checkout import CheckoutPolicy, CheckoutRequest
 
 
@@ -29,6 +29,9 @@ def main() -> None:
                              CheckoutPolicy(lease_seconds=args["lease_seconds"]))
     elif args["action"] == "cancel":
         orders.cancel_order(db, store, db.users.get(args["user_id"]), args["order_id"])
+    elif args["action"] == "import":
+        catalog_import.import_catalog(db, store, lambda: catalog_import.rows_of(args["path"], "csv"), dry_run=False,
+                                      batch_size=args["batch_size"])
     elif args["action"] == "pay":
         orders.pay_order(db, SimulatedPaymentProvider(), db.users.get(args["user_id"]), args["order_id"], args["card"])
     else:

@@ -88,8 +88,15 @@ class Catalog:
                 found.update({sku: str(doc["_id"]) for sku in doc["skus"] if sku in skus})
         return found
 
+    def products_with_handles(self, handles: list[str]) -> dict[str, str]:
+        """{handle: id of the product imported under it} for those of `handles` some product has."""
+        if not handles:
+            return {}
+        return {doc["handle"]: str(doc["_id"]) for doc in self.products.find({"handle": {"$in": list(handles)}},
+                                                                              {"handle": 1})}
+
     def set_variants(self, product_id: str, revision: dt.datetime | None, options: tuple[ProductOption, ...],
-                     variants: list[Variant], sku: str | None) -> dict | None:
+                     variants: list[Variant], sku: str | None, fields: dict | None = None) -> dict | None:
         """Give the product these options and variants, if nobody changed it since `revision` was read.
 
         Existing variants (their keys) keep their stock: only their SKU, values and price are set;
@@ -97,7 +104,8 @@ class Catalog:
         product that had no variants gains them only while its own stock is 0 (its units would
         belong to no variant), and variants are never removed here (check_variants refuses one
         with stock). Returns the document as it was before, or None when it changed meanwhile.
-        Raises SkuTaken when another product has one of the SKUs.
+        Raises SkuTaken when another product has one of the SKUs. `fields`: other product fields
+        set in the same update (an import's name, price, …).
         """
         before = self.products.find_one({"_id": ObjectId(product_id)}, NO_MARKERS)
         if before is None or before.get("updated_at") != revision:
@@ -107,7 +115,7 @@ class Catalog:
                            "updated_at": revision if revision else {"$exists": False}}
         if not had and variants:
             condition["stock"] = 0
-        fields: dict = {"updated_at": _now(), **CATALOG_WRITE["$set"]}
+        fields = {**(fields or {}), "updated_at": _now(), **CATALOG_WRITE["$set"]}
         unset: dict = {}
         added = 0
         if variants:
@@ -172,6 +180,10 @@ class Catalog:
         """Have the catalog index project the product again (its revision moves on, nothing else)."""
         self.products.update_one({"_id": ObjectId(product_id)},
                                  {"$set": CATALOG_WRITE["$set"], "$inc": CATALOG_WRITE["$inc"]})
+
+    def every_product(self, batch_size: int = 1000):
+        """Every product, archived ones included, in the order they were created (an export)."""
+        return (product_of(doc) for doc in self.products.find({}, NO_MARKERS).sort("_id", 1).batch_size(batch_size))
 
     def clear_pending_before(self, moment: dt.datetime) -> None:
         """After a rebuild that read every product: what was written before `moment` is in the index.

@@ -69,6 +69,29 @@ class Stock:
         return stock_in(self.products.find_one({"_id": ObjectId(product_id)}, {field: 1}), variant)
 
 
+    def set_to(self, product_id: str, target: int, max_stock: int, variant: str | None = None
+               ) -> tuple[int, int] | None:
+        """Make the stock (the variant's) exactly `target` by adding the difference to what is read,
+        only if it is still what was read (compare-and-set, retried while sales change it). Returns
+        (before, after); None if there is no such product or variant. A sale in between is never
+        undone: the difference is computed again from the stock that includes it."""
+        if not 0 <= target <= max_stock:
+            return None
+        field = stock_path(variant)
+        own = {"variants": {"$exists": False}} if variant is None else {}
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            level = stock_in(self.products.find_one({"_id": ObjectId(product_id)}, {field: 1}), variant)
+            if level is None:
+                return None
+            if level == target:
+                return level, level
+            result = self.products.update_one({"_id": ObjectId(product_id), field: level, **own},
+                                              {"$inc": stock_change(variant, target - level), "$set": {"marked": True}})
+            if result.modified_count == 1:
+                return level, target
+        raise StoreError("the stock kept changing while it was being set; try again")
+
+
     def has_markers(self, product_id: str) -> bool:
         """Whether an order still holds units here or a return is remembered (see docs/checkout.md)."""
         doc = self.products.find_one({"_id": ObjectId(product_id)}, {"holds": 1, "returns": 1})
