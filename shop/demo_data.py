@@ -1,9 +1,20 @@
 """The demo catalog: 60 products in seven categories whose attributes really differ.
 
-A few products have stock 0 ("Agotado") and 1 (the last unit), to show those cases in the UI.
+A few products have stock 0 ("Agotado") and 1 (the last unit), to show those cases in the UI. Each
+has an SKU (its category's prefix and a number); the first T-shirt is sold in sizes, each its own
+variant with its own stock, and its XL costs more.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
+
+from shop.domain.variants import ProductOption, VariantDraft
+
+_SKU_PREFIX = {"Portátiles": "POR", "Camisetas": "CAM", "Libros": "LIB", "Auriculares": "AUR", "Cafeteras": "CAF",
+               "Zapatillas": "ZAP", "Móviles": "MOV"}
+# The T-shirt sold in sizes: (size, stock, own price or None).
+_SIZED_SHIRT = [("S", 30, None), ("M", 40, None), ("L", 35, None), ("XL", 0, "16.95")]
 
 _LAPTOPS = [
     # name, price, stock, brand, cpu, ram, storage, screen
@@ -99,8 +110,9 @@ def demo_products() -> list[dict]:
     products: list[dict] = []
 
     def add(name, price, stock, category, attributes, description=""):
+        sku = f"{_SKU_PREFIX[category]}-{sum(p['category'] == category for p in products) + 1:03d}"
         products.append({"name": name, "price": price, "stock": stock, "category": category,
-                         "attributes": attributes, "description": description,
+                         "attributes": attributes, "description": description, "sku": sku,
                          "tax_class": "super_reduced" if category == "Libros" else "general"})  # books: 4 % IVA
 
     for name, price, stock, brand, cpu, ram, storage, screen in _LAPTOPS:
@@ -114,6 +126,12 @@ def demo_products() -> list[dict]:
             "talla": size, "color": color, "material": material, "corte": fit,
             "cuidados": {"lavado_max_c": 30, "secadora": False},
         })
+    sized = next(p for p in products if p["category"] == "Camisetas")
+    del sized["attributes"]["talla"]
+    base = sized.pop("sku")
+    sized.update(options=(ProductOption("Talla", tuple(size for size, _, _ in _SIZED_SHIRT)),),
+                 variants=[VariantDraft(None, f"{base}-{size}", (size,), Decimal(own) if own else None, stock)
+                           for size, stock, own in _SIZED_SHIRT])
     for name, price, stock, author, isbn, pages, publisher, language, binding in _BOOKS:
         add(name, price, stock, "Libros", {
             "autor": author, "isbn": isbn, "paginas": pages, "editorial": publisher,

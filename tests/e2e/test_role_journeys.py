@@ -1,5 +1,6 @@
 """Each role's journey in the browser: the admin adds a product with new attributes and restocks it,
-the customer reviews what they bought, the auditor reads everything and finds nothing to change."""
+sells a T-shirt in sizes and imports a catalog file; the customer reviews what they bought and buys a
+size; the auditor reads everything and finds nothing to change."""
 
 from __future__ import annotations
 
@@ -198,3 +199,102 @@ def test_the_admin_adds_an_image_after_a_bad_file_is_refused_and_shoppers_see_it
     assert main.evaluate("img => img.complete && img.naturalWidth > 0")
     shopper.get_by_test_id("gallery-thumbnail").nth(1).click()  # the gallery works without JavaScript
     expect(shopper.get_by_test_id("product-main-image")).to_have_attribute("alt", re.compile("ilustración"))
+
+
+def test_a_t_shirt_in_sizes_from_the_admin_grid_to_a_customer_buying_an_m_and_a_refund_restocking_it(
+        new_tab, own_shop, tmp_path):
+    from PIL import Image
+
+    photo = tmp_path / "camiseta-playa.jpg"
+    Image.new("RGB", (900, 900), (240, 180, 40)).save(photo, "JPEG")
+    admin = new_tab()
+    log_in(admin, own_shop.logins["admin"])
+    admin.get_by_role("link", name="Gestión de productos").click()
+    admin.get_by_role("link", name="Nuevo producto").click()
+    admin.get_by_label("Nombre", exact=True).fill("Camiseta Playa")
+    admin.get_by_label("Categoría").fill("Ropa de playa")
+    admin.get_by_label("Precio (EUR)").fill("18,00")
+    admin.get_by_label("Stock inicial").fill("0")
+    admin.get_by_role("button", name="Crear producto").click()
+    expect(admin.get_by_text("Producto creado.")).to_be_visible()
+    edit_url = admin.url
+    admin.get_by_label("Imagen (JPEG, PNG o WebP, hasta 15 MB)").set_input_files(str(photo))
+    admin.get_by_label("Texto alternativo: lo que muestra la imagen").fill("Camiseta amarilla de playa")
+    admin.get_by_role("button", name="Añadir imagen").click()
+    expect(admin.get_by_text("Imagen añadida.")).to_be_visible()
+
+    admin.get_by_test_id("variants-link").click()
+    admin.get_by_label("Nombre de la opción 1").fill("Talla")
+    admin.get_by_label("Valores de la opción 1").fill("S, M, L")
+    admin.get_by_role("button", name="Añadir todas las combinaciones").click()
+    expect(admin.get_by_label("SKU de la fila 2")).to_have_value("CAMISETA-PLAYA-M")
+    for row, stock in ((1, "2"), (2, "1"), (3, "3")):
+        admin.get_by_label(f"Stock inicial de la fila {row}").fill(stock)
+    admin.get_by_label("Precio propio de la fila 3").fill("20,00")
+    admin.get_by_role("button", name="Guardar variantes").click()
+    expect(admin.get_by_text("Variantes guardadas.")).to_be_visible()
+    expect(admin.get_by_test_id("variant-stock")).to_have_text(["2", "1", "3"])
+
+    shopper = new_tab()
+    register(shopper, own_shop, "Sara Tallas", f"sara-{uuid.uuid4().hex[:8]}@example.com")
+    shopper.goto("/?category=Ropa de playa")
+    shopper.get_by_label("Talla").select_option("M")
+    shopper.get_by_role("button", name="Aplicar filtros").click()
+    shopper.get_by_role("link", name="Camiseta Playa").click()
+    expect(shopper.get_by_test_id("price")).to_have_text("desde 18,00 €")
+    shopper.get_by_role("radio", name=re.compile(r"^M\b")).check()
+    shopper.get_by_role("button", name="Comprar").click()
+    shopper.get_by_label("Número de tarjeta").fill("4242 4242 4242 4242")
+    shopper.get_by_role("button", name=re.compile("Pagar")).click()
+    expect(shopper.get_by_test_id("order-status")).to_have_text("Pagado")
+    line = shopper.get_by_test_id("order-line")
+    expect(line).to_contain_text("Camiseta Playa (Talla: M)")
+    expect(line).to_contain_text("SKU CAMISETA-PLAYA-M")
+    image = line.get_by_role("img", name="Camiseta amarilla de playa")
+    expect(image).to_be_visible()
+    assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    order_url = shopper.url
+    shopper.goto("/products/" + edit_url.rstrip("/").split("/")[-1])
+    expect(shopper.get_by_role("radio", name=re.compile(r"^M\b"))).to_be_disabled()  # the M sold out
+    expect(shopper.get_by_test_id("variant-picker")).to_contain_text("Agotado")
+
+    admin.goto(order_url)
+    admin.get_by_label("Unidades de Camiseta Playa (Talla: M) a reembolsar").fill("1")
+    admin.get_by_label("Motivo").fill("Le quedaba pequeña")
+    admin.get_by_label("La mercancía ha vuelto: devolver las unidades al stock").check()
+    admin.get_by_role("button", name="Reembolsar estas unidades").click()
+    expect(admin.get_by_test_id("order-status")).to_have_text("Reembolsado")
+    admin.goto(edit_url)
+    expect(admin.get_by_test_id("variant-stock")).to_have_text(["2", "1", "3"])  # the M is back
+
+
+def test_the_admin_imports_a_catalog_file_once_its_bad_row_is_reported_and_corrected(new_tab, own_shop, tmp_path):
+    header = "handle;name;category;price;option1_name;option1_value;sku;stock\n"
+    rows = ("gorra;Gorra de lona;Complementos;12,50;Color;rojo;GORRA-R;4\n"
+            "gorra;Gorra de lona;Complementos;12,50;Color;azul;GORRA-A;{stock}\n"
+            "panuelo;Pañuelo \"Estrella\";Complementos;7,95;;;PAN-1;9\n")
+    bad, good = tmp_path / "catalogo.csv", tmp_path / "catalogo-corregido.csv"
+    bad.write_text(header + rows.format(stock="-2"), encoding="utf-8-sig")
+    good.write_text(header + rows.format(stock="2"), encoding="utf-8-sig")
+    admin = new_tab()
+    log_in(admin, own_shop.logins["admin"])
+    admin.get_by_role("link", name="Gestión de productos").click()
+    admin.get_by_test_id("import-link").click()
+    admin.get_by_label("Archivo del catálogo (CSV o JSON Lines)").set_input_files(str(bad))
+    admin.get_by_role("button", name="Comprobar el archivo").click()
+    expect(admin.get_by_test_id("import-error")).to_have_count(1)
+    expect(admin.get_by_test_id("import-error")).to_contain_text("3")
+    expect(admin.get_by_test_id("import-error")).to_contain_text("stock")
+    expect(admin.get_by_test_id("import-apply")).to_have_count(0)
+
+    admin.get_by_label("Archivo del catálogo (CSV o JSON Lines)").set_input_files(str(good))
+    admin.get_by_role("button", name="Comprobar el archivo").click()
+    expect(admin.get_by_test_id("import-preview")).to_contain_text("se crearían 2")
+    admin.get_by_test_id("import-apply").click()
+    expect(admin.get_by_test_id("import-result")).to_contain_text("2 creados", timeout=20_000)
+
+    shopper = new_tab()
+    shopper.goto("/?q=GORRA-A")
+    expect(shopper.get_by_role("link", name="Gorra de lona")).to_be_visible()
+    shopper.goto("/?q=Pañuelo")
+    expect(shopper.get_by_role("link", name='Pañuelo "Estrella"')).to_be_visible()
