@@ -105,9 +105,12 @@ def update_catalog_index(db: PostgresDatabase, store: MongoStore, product_ids: l
     """
     changed = 0
     try:
-        for product in store.catalog.by_ids(product_ids, include_archived=True).values():
-            changed += db.catalog.project(CatalogEntry.of(product))
-            store.catalog.projected(product.product_id, product.revision)
+        products = list(store.catalog.by_ids(product_ids, include_archived=True).values())
+        if len(products) == 1:
+            changed = int(db.catalog.project(CatalogEntry.of(products[0])))
+        elif products:
+            changed = db.catalog.project_many([CatalogEntry.of(product) for product in products])
+        store.catalog.projected_many([(product.product_id, product.revision) for product in products])
     except DatabaseError as error:
         log.warning("catalog index not updated now (the recovery pass will): %s", error)
     return changed

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bson import ObjectId
+from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shop.adapters.errors import SkuTaken, StoreError
@@ -36,6 +37,15 @@ from shop.domain.variants import ProductOption, Variant
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+# An $in of many values on an index costs more than its values one by one on SecantusDB (1,000 SKUs:
+# 0.54 s in one query, 0.07 s in twenty of 50), so long lists are asked for in chunks.
+_IN_CHUNK = 50
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    return [values[i:i + _IN_CHUNK] for i in range(0, len(values), _IN_CHUNK)]
 
 
 @translates_errors
@@ -80,20 +90,18 @@ class Catalog:
     def products_with_skus(self, skus: list[str], *, other_than: str | None = None) -> dict[str, str]:
         """{SKU: id of the product that has it} for those of `skus` some product has (the unique
         multikey index on `skus` answers: point lookups)."""
-        if not skus:
-            return {}
+        wanted = set(skus)
         found: dict[str, str] = {}
-        for doc in self.products.find({"skus": {"$in": list(skus)}}, {"skus": 1}):
-            if str(doc["_id"]) != other_than:
-                found.update({sku: str(doc["_id"]) for sku in doc["skus"] if sku in skus})
+        for chunk in _chunks(sorted(wanted)):
+            for doc in self.products.find({"skus": {"$in": chunk}}, {"skus": 1}):
+                if str(doc["_id"]) != other_than:
+                    found.update({sku: str(doc["_id"]) for sku in doc["skus"] if sku in wanted})
         return found
 
     def products_with_handles(self, handles: list[str]) -> dict[str, str]:
         """{handle: id of the product imported under it} for those of `handles` some product has."""
-        if not handles:
-            return {}
-        return {doc["handle"]: str(doc["_id"]) for doc in self.products.find({"handle": {"$in": list(handles)}},
-                                                                              {"handle": 1})}
+        return {doc["handle"]: str(doc["_id"]) for chunk in _chunks(sorted(set(handles)))
+                for doc in self.products.find({"handle": {"$in": chunk}}, {"handle": 1})}
 
     def set_variants(self, product_id: str, revision: dt.datetime | None, options: tuple[ProductOption, ...],
                      variants: list[Variant], sku: str | None, fields: dict | None = None) -> dict | None:
@@ -171,6 +179,15 @@ class Catalog:
         """The index shows `revision`: clear the pending mark, unless a newer write set it again."""
         self.products.update_one({"_id": ObjectId(product_id), "revision": revision, "catalog_pending": True},
                                  {"$unset": {"catalog_pending": ""}})
+
+    def projected_many(self, revisions: list[tuple[str, int]]) -> None:
+        """`projected` for several products, in one round trip."""
+        if len(revisions) == 1:
+            self.projected(*revisions[0])
+        elif revisions:
+            self.products.bulk_write([UpdateOne({"_id": ObjectId(pid), "revision": revision, "catalog_pending": True},
+                                                {"$unset": {"catalog_pending": ""}}) for pid, revision in revisions],
+                                     ordered=False)
 
     def everything_for_the_index(self, batch_size: int = 5000):
         """Every product, archived ones included, without what a listing does not need (a rebuild)."""

@@ -52,6 +52,11 @@ class CatalogIndex:
         with self._db.transaction() as cur:
             return catalog_projection.project(cur, entry)
 
+    def project_many(self, entries: list[CatalogEntry]) -> int:
+        """Project several products in one transaction (catalog_projection.project_many)."""
+        with self._db.transaction() as cur:
+            return catalog_projection.project_many(cur, entries)
+
     def remove(self, product_id: str) -> None:
         """Forget a product deleted for good (and take it out of the counts)."""
         with self._db.transaction() as cur:

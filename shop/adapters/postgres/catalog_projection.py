@@ -31,15 +31,36 @@ def json_key(value: object) -> str:
 def project(cur: Any, entry: CatalogEntry) -> bool:
     """Make the index show `entry`, unless it already shows that revision or a newer one (two
     projections of one product may arrive in any order; the older never wins)."""
-    cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_NAMESPACE, entry.product_id))
-    cur.execute("SELECT revision, category, archived, facets, name_key, "
+    return project_many(cur, [entry]) == 1
+
+
+def project_many(cur: Any, entries: list[CatalogEntry]) -> int:
+    """Make the index show each of `entries` (as `project`), in one transaction; returns how many
+    changed. The products' locks are taken in id order and the counters of all of them are changed
+    together, each counter row once and all in one fixed order: so a batch (an import's) costs one
+    counter update per category, value and word rather than one per product, and two batches, or a
+    batch and a single product, never deadlock."""
+    entries = sorted({entry.product_id: entry for entry in entries}.values(), key=lambda e: e.product_id)
+    if not entries:
+        return 0
+    for entry in entries:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_NAMESPACE, entry.product_id))
+    cur.execute("SELECT product_id, revision, category, archived, facets, name_key, "
                 "array_to_string(tsvector_to_array(words), ' ') AS words "
-                "FROM catalog_entries WHERE product_id = %s", (entry.product_id,))
-    old = cur.fetchone()
-    if old is not None and old["revision"] >= entry.revision:
-        return False
-    _change_counts(cur, removed=_contribution(old), added=_contribution(entry))
-    _move_postings(cur, entry.product_id, removed=_postings(old), added=_postings(entry))
+                "FROM catalog_entries WHERE product_id = ANY(%s::char(24)[])", ([e.product_id for e in entries],))
+    olds = {row["product_id"]: row for row in cur.fetchall()}
+    newer = [e for e in entries if e.product_id not in olds or olds[e.product_id]["revision"] < e.revision]
+    if not newer:
+        return 0
+    _change_counts(cur, removed=[_contribution(olds.get(e.product_id)) for e in newer],
+                   added=[_contribution(e) for e in newer])
+    for entry in newer:
+        _move_postings(cur, entry.product_id, removed=_postings(olds.get(entry.product_id)), added=_postings(entry))
+        _upsert(cur, entry)
+    return len(newer)
+
+
+def _upsert(cur: Any, entry: CatalogEntry) -> None:
     cur.execute(
         # The stock is taken from the entry only for a new one: afterwards it is recorded by
         # the recovery pass, which knows it is current (an edit may carry an older read).
@@ -52,7 +73,6 @@ def project(cur: Any, entry: CatalogEntry) -> bool:
                words = EXCLUDED.words, stock = coalesce(catalog_entries.stock, EXCLUDED.stock)""",
         (entry.product_id, entry.revision, entry.category, entry.name_key, entry.price, entry.archived,
          json.dumps(entry.facets), list(entry.words), entry.stock))
-    return True
 
 
 def remove(cur: Any, product_id: str) -> None:
@@ -61,7 +81,7 @@ def remove(cur: Any, product_id: str) -> None:
     cur.execute("DELETE FROM catalog_entries WHERE product_id = %s RETURNING category, archived, facets, "
                 "name_key, array_to_string(tsvector_to_array(words), ' ') AS words", (product_id,))
     old = cur.fetchone()
-    _change_counts(cur, removed=_contribution(old), added=None)
+    _change_counts(cur, removed=[_contribution(old)], added=[])
     _move_postings(cur, product_id, removed=_postings(old), added=None)
 
 
@@ -102,13 +122,13 @@ def _move_postings(cur: Any, product_id: str, removed: tuple[str, set[str]] | No
                     "SELECT unnest(%s::text[]), %s, %s ON CONFLICT DO NOTHING", (sorted(come), new_key, product_id))
 
 
-def _change_counts(cur: Any, removed: Contribution | None, added: Contribution | None) -> None:
-    """Move the counters from one contribution to another. Rows are locked in one fixed order
+def _change_counts(cur: Any, removed: list[Contribution | None], added: list[Contribution | None]) -> None:
+    """Move the counters from some contributions to others. Rows are locked in one fixed order
     (categories, values, keys, terms, each sorted) so concurrent projections never deadlock."""
     categories: Counter[str] = Counter()
     values: Counter[tuple[str, str, str]] = Counter()
     terms: Counter[str] = Counter()
-    for sign, contribution in ((-1, removed), (1, added)):
+    for sign, contribution in [(-1, c) for c in removed] + [(1, c) for c in added]:
         if contribution is None:
             continue
         category, facets, words = contribution
