@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import logging
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TextIO
@@ -37,9 +38,11 @@ from shop.domain.catalog_file import (
     jsonl_rows,
     options_with_values,
 )
-from shop.domain.errors import N_, InvalidInput
+from shop.domain.errors import N_, Conflict, InvalidInput
+from shop.domain.images import MAX_UPLOAD_BYTES
 from shop.domain.json import JsonObject
 from shop.domain.variants import MAX_OPTIONS, ProductOption, Variant, VariantDraft, check_variants
+from shop.services import images as image_service
 from shop.services.catalog import update_catalog_index
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class ImportReport:
     products: dict[str, int] = field(default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0})
     variants: dict[str, int] = field(default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0})
     stock_changes: int = 0
+    images_added: int = 0
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
 
@@ -81,10 +85,12 @@ Rows = Iterable[tuple[int, dict[str, str]]]
 
 def import_catalog(db: PostgresDatabase, store: MongoStore, open_rows: Callable[[], Rows],
                    *, dry_run: bool, record: Record | None = None, source: str = "",
-                   progress: Progress | None = None, batch_size: int = BATCH) -> ImportReport:
+                   progress: Progress | None = None, batch_size: int = BATCH,
+                   images: ImageFiles | None = None) -> ImportReport:
     """Check the whole file, then (unless `dry_run` or a row is bad) apply it. `open_rows` reads the
-    file from its start each time it is called (the file is read twice, never held in memory)."""
-    report = _check(store, open_rows(), progress if dry_run else None, batch_size)
+    file from its start each time it is called (the file is read twice, never held in memory).
+    `images`: the pictures the `image` column names (a ZIP uploaded with the file)."""
+    report = _check(store, open_rows(), progress if dry_run else None, batch_size, images)
     if dry_run or not report.ok:
         return report
     applied = ImportReport(dry_run=False)
@@ -95,8 +101,10 @@ def import_catalog(db: PostgresDatabase, store: MongoStore, open_rows: Callable[
             applied.errors += problems
             applied.error_count += len(problems)
             break
-        changed = _apply(store, plans, record, source, applied)
-        update_catalog_index(db, store, changed)
+        ids = _apply(store, plans, record, source, applied)
+        update_catalog_index(db, store, list(ids.values()))
+        if images is not None:
+            _add_images(store, plans, ids, images, record, applied)
         _count(applied, plans)
         applied.rows = reader.rows
         if progress:
@@ -106,11 +114,19 @@ def import_catalog(db: PostgresDatabase, store: MongoStore, open_rows: Callable[
     return applied
 
 
-def _check(store: MongoStore, rows: Rows, progress: Progress | None, batch_size: int) -> ImportReport:
+def _check(store: MongoStore, rows: Rows, progress: Progress | None, batch_size: int,
+           images: ImageFiles | None) -> ImportReport:
     report = ImportReport(dry_run=True)
     reader = FileReader(rows)
     for batch in _batches(reader.products(), batch_size):
         plans, problems = _plan_batch(store, batch)
+        for product in batch:
+            for name, _, line in product.images:
+                if images is None:
+                    reader.error(line, "image", N_("This row names an image: upload the images in a ZIP with the "
+                                                   "file."))
+                elif not images.has(name):
+                    reader.error(line, "image", N_("The image %(name)s is not in the ZIP."), name=name[:100])
         for problem in problems:
             reader.error(problem.line, problem.column, problem.message, **problem.params)
         _count(report, plans)
@@ -226,9 +242,9 @@ def current_value(product: Product, name: str) -> object:
 
 
 def _apply(store: MongoStore, plans: list[Plan], record: Record | None, source: str,
-           report: ImportReport) -> list[str]:
-    """Write a batch's plans; returns the ids of the products written."""
-    written: list[str] = []
+           report: ImportReport) -> dict[str, str]:
+    """Write a batch's plans; returns {handle: product id} of the products written."""
+    written: dict[str, str] = {}
     creates = [plan for plan in plans if plan.existing is None]
     if creates:
         documents = [{**plan.product.fields, "stock": 0, "handle": plan.product.handle,
@@ -239,7 +255,7 @@ def _apply(store: MongoStore, plans: list[Plan], record: Record | None, source: 
         # A unique index keeps each SKU on one product: if another import created one of these since
         # the plan, the insert raises SkuTaken and nothing of this product is written twice.
         ids = store.catalog.insert_many(documents)
-        written += ids
+        written.update({plan.product.handle: product_id for plan, product_id in zip(creates, ids, strict=True)})
         if record:
             for plan, product_id in zip(creates, ids, strict=True):
                 record("product.imported", f"product:{product_id}", source=source, handle=plan.product.handle,
@@ -257,10 +273,70 @@ def _apply(store: MongoStore, plans: list[Plan], record: Record | None, source: 
             if record:
                 record("product.updated", f"product:{product.product_id}", source=source,
                        handle=plan.product.handle)
-        written.append(product.product_id)
+        written[plan.product.handle] = product.product_id
         for sku, target in plan.stock.items():
             _set_stock(store, plan, sku, target, record, source, report)
     return written
+
+
+def _add_images(store: MongoStore, plans: list[Plan], ids: dict[str, str], images: ImageFiles,
+                record: Record | None, report: ImportReport) -> None:
+    """Add the pictures a batch's rows name, each once: an image the product has already (the same
+    cleaned picture) is left alone, so a second import adds nothing. A picture that is not a clean
+    JPEG, PNG or WebP is reported on its row; the rest of the import goes on."""
+    for plan in plans:
+        product_id = ids.get(plan.product.handle) or (plan.existing.product_id if plan.existing else None)
+        for name, alt, line in plan.product.images:
+            if product_id is None:
+                continue
+            try:
+                image = image_service.add_image(store, product_id, images.read(name), alt)
+            except Conflict:
+                continue  # it has that image already (or twelve): nothing to add
+            except InvalidInput as error:
+                report.errors.append(RowError(line, "image", error.template, dict(error.params)))
+                report.error_count += 1
+                continue
+            report.images_added += 1
+            if record:
+                record("product.image_added", f"product:{product_id}", image=image.image_id, alt=image.alt)
+
+
+class ImageFiles:
+    """The pictures of an import, in a ZIP uploaded with the file: found by their path in the ZIP or,
+    when that is unique, by their bare file name; read one at a time, never extracted to disk, each
+    at most the size an uploaded image may have (a ZIP bomb stops there)."""
+
+    def __init__(self, path: str):
+        try:
+            self._zip = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError):
+            raise InvalidInput(N_("The images file is not a ZIP archive.")) from None
+        members = [info for info in self._zip.infolist() if not info.is_dir()]
+        self._by_name = {info.filename: info for info in members}
+        bare: dict[str, list[zipfile.ZipInfo]] = {}
+        for info in members:
+            bare.setdefault(info.filename.rsplit("/", 1)[-1], []).append(info)
+        self._by_name.update({name: found[0] for name, found in bare.items() if len(found) == 1
+                              and name not in self._by_name})
+
+    def has(self, name: str) -> bool:
+        return name in self._by_name
+
+    def read(self, name: str) -> bytes:
+        info = self._by_name[name]
+        if info.file_size > MAX_UPLOAD_BYTES:
+            raise InvalidInput(N_("The image is larger than %(mb)d MB; upload a smaller one."),
+                               mb=MAX_UPLOAD_BYTES // (1024 * 1024))
+        with self._zip.open(info) as member:
+            data = member.read(MAX_UPLOAD_BYTES + 1)  # the sizes a ZIP declares can lie
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise InvalidInput(N_("The image is larger than %(mb)d MB; upload a smaller one."),
+                               mb=MAX_UPLOAD_BYTES // (1024 * 1024))
+        return data
+
+    def close(self) -> None:
+        self._zip.close()
 
 
 class ImportConflict(Exception):

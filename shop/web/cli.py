@@ -85,7 +85,9 @@ def init_app(app: Flask) -> None:
     @click.option("--dry-run", is_flag=True, help="Check every row and say what would change; write nothing.")
     @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
                   help="csv or jsonl (default: from the file name, else from its first character).")
-    def catalog_import(path: str, dry_run: bool, fmt: str | None) -> None:
+    @click.option("--images", "images_zip", type=click.Path(exists=True, dir_okay=False), default=None,
+                  help="A ZIP with the images the file's image column names.")
+    def catalog_import(path: str, dry_run: bool, fmt: str | None, images_zip: str | None) -> None:
         """Create and update products from a catalog file (docs/catalog.md): idempotent by SKU."""
         with open(path, "rb") as head:
             fmt = fmt or detect_format(path, head.read(64))
@@ -96,9 +98,10 @@ def init_app(app: Flask) -> None:
             with click.progressbar(length=os.path.getsize(path), label="Leyendo" if dry_run else "Importando",
                                    file=sys.stderr) as bar:
                 try:
+                    images = catalog_import_service.ImageFiles(images_zip) if images_zip else None
                     report = catalog_import_service.import_catalog(
                         db, store, lambda: catalog_import_service.rows_of(path, fmt, bar.update), dry_run=dry_run,
-                        record=record, source=os.path.basename(path))
+                        record=record, source=os.path.basename(path), images=images)
                 except DomainError as error:
                     raise click.ClickException(translate_error(error)) from None
                 finally:

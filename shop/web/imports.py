@@ -59,8 +59,14 @@ def import_summary(report: ImportReport) -> str:
                        "unchanged. Stock changed on %(stock)d.", rows=report.rows, created=p["created"],
                        updated=p["updated"], unchanged=p["unchanged"], v_created=v["created"],
                        v_updated=v["updated"], v_unchanged=v["unchanged"], stock=report.stock_changes)
-    if report.error_count:
+    if report.images_added:
+        text += " " + ngettext("%(num)d image added.", "%(num)d images added.", report.images_added)
+    if report.error_count and report.dry_run:
         text += " " + ngettext("%(num)d bad row: nothing was written.", "%(num)d bad rows: nothing was written.",
+                               report.error_count)
+    elif report.error_count:
+        text += " " + ngettext("%(num)d row could not be applied (below); the rest was imported.",
+                               "%(num)d rows could not be applied (below); the rest was imported.",
                                report.error_count)
     return text
 
@@ -99,12 +105,14 @@ def _write_state(status_path: Path, state: dict) -> None:
 def _report_state(report: ImportReport) -> dict:
     return {"dry_run": report.dry_run, "rows": report.rows, "products": report.products,
             "variants": report.variants, "stock_changes": report.stock_changes, "error_count": report.error_count,
+            "images_added": report.images_added,
             "errors": [[e.line, e.column, e.message, e.params] for e in report.errors]}
 
 
 def _report_of(state: dict) -> ImportReport:
     return ImportReport(dry_run=state["dry_run"], rows=state["rows"], products=state["products"],
                         variants=state["variants"], stock_changes=state.get("stock_changes", 0),
+                        images_added=state.get("images_added", 0),
                         errors=[RowError(line, column, message, params) for line, column, message, params
                                 in state["errors"]], error_count=state["error_count"])
 
@@ -132,8 +140,17 @@ def upload():
         saved.write(head)
         while chunk := sent.stream.read(1 << 20):
             saved.write(chunk)
+    pictures = request.files.get("images")
+    if pictures is not None and pictures.filename:
+        pictures.save(path.with_suffix(".zip"))
     _write_state(path.with_suffix(".json"), {"name": sent.filename[:200], "status": "uploaded"})
     return _check(upload_id)
+
+
+def _images(data: Path) -> import_service.ImageFiles | None:
+    """The ZIP of pictures uploaded with the file, if there was one."""
+    archive = data.with_suffix(".zip")
+    return import_service.ImageFiles(str(archive)) if archive.exists() else None
 
 
 def _check(upload_id: str):
@@ -143,9 +160,10 @@ def _check(upload_id: str):
         abort(404)
     try:
         report = import_service.import_catalog(get_db(), get_store(), lambda: import_service.rows_of(
-            str(data), data.suffix[1:]), dry_run=True)
+            str(data), data.suffix[1:]), dry_run=True, images=_images(data))
     except DomainError as error:
         data.unlink(missing_ok=True)
+        data.with_suffix(".zip").unlink(missing_ok=True)
         status_path.unlink(missing_ok=True)
         return render_template("staff/catalog_import.html", error=translate_error(error)), 400
     _write_state(status_path, {**state, "status": "checked", "check": _report_state(report)})
@@ -204,7 +222,7 @@ def _run(db, store, audit_log, data: Path, status_path: Path, actor: tuple) -> N
     try:
         report = import_service.import_catalog(db, store, lambda: import_service.rows_of(
             str(data), data.suffix[1:], counted), dry_run=False, record=record, source=state.get("name", ""),
-            progress=progress)
+            progress=progress, images=_images(data))
     except (DomainError, SkuTaken, StoreError, import_service.ImportConflict) as error:
         _write_state(status_path, {**state, "status": "failed", "failure": type(error).__name__})
         return
@@ -213,6 +231,7 @@ def _run(db, store, audit_log, data: Path, status_path: Path, actor: tuple) -> N
     _write_state(status_path, {**state, "status": "done", "result": _report_state(report)})
     if report.ok:
         data.unlink(missing_ok=True)  # imported: the status file keeps the report
+        data.with_suffix(".zip").unlink(missing_ok=True)
 
 
 @bp.get("/export.<fmt>")

@@ -207,3 +207,37 @@ def test_an_admin_sees_the_bad_rows_first_then_imports_the_corrected_file_with_p
     download = client.get("/admin/catalog/export.csv")
     assert download.status_code == 200 and download.headers["Content-Type"].startswith("text/csv")
     assert download.get_data(as_text=True).splitlines()[0].startswith("handle,name,category,price")
+
+
+def test_images_named_in_the_file_come_from_a_zip_once_and_a_bad_one_is_reported_on_its_row(db, store, tmp_path):
+    import zipfile
+
+    from PIL import Image
+
+    def jpeg(color) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", (400, 300), color).save(out, "JPEG")
+        return out.getvalue()
+
+    archive = tmp_path / "fotos.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("fotos/roja.jpg", jpeg((200, 30, 30)))
+        zipped.writestr("azul.jpg", jpeg((30, 30, 200)))
+        zipped.writestr("falsa.jpg", b'<svg xmlns="http://www.w3.org/2000/svg"/>')
+    text = ("handle,name,category,price,option1_name,option1_value,sku,stock,image,image_alt\n"
+            "cam,Camiseta,Ropa,10,Color,rojo,CAM-R,1,roja.jpg,Camiseta roja\n"
+            "cam,Camiseta,Ropa,10,Color,azul,CAM-A,1,azul.jpg,Camiseta azul\n"
+            "taza,Taza,Hogar,5,,,TAZA-1,2,falsa.jpg,Una taza\n")
+    path = write(tmp_path, text)
+    without = run(db, store, path, dry_run=True)
+    assert [(e.line, e.column) for e in without.errors] == [(2, "image"), (3, "image"), (4, "image")]
+    images = catalog_import.ImageFiles(str(archive))
+    report = catalog_import.import_catalog(db, store, lambda: catalog_import.rows_of(path, "csv"), dry_run=False,
+                                           images=images)
+    assert report.images_added == 2 and [(e.line, e.column) for e in report.errors] == [(4, "image")]
+    shirt = store.products.find_one({"handle": "cam"})
+    assert [image["alt"] for image in shirt["images"]] == ["Camiseta roja", "Camiseta azul"]
+    assert store.products.find_one({"handle": "taza"}).get("images") in (None, [])
+    again = catalog_import.import_catalog(db, store, lambda: catalog_import.rows_of(path, "csv"), dry_run=False,
+                                          images=images)
+    assert again.images_added == 0 and len(store.products.find_one({"handle": "cam"})["images"]) == 2
