@@ -88,6 +88,15 @@ class Product:
         return price_range(self.price, self.variants)
 
     @property
+    def scarcest_stock(self) -> int:
+        """What the low-stock list goes by: the stock, or for a product sold in options the stock of
+        its scarcest variant (a size that runs out is low stock whatever the others hold)."""
+        return min((variant.stock for variant in self.variants), default=self.stock)
+
+    def low_variants(self, threshold: int) -> list[Variant]:
+        return [variant for variant in self.variants if variant.stock <= threshold]
+
+    @property
     def in_stock(self) -> bool:
         return self.stock > 0
 

@@ -324,7 +324,9 @@ class CatalogEntry:
     archived: bool
     facets: JsonObject
     words: tuple[str, ...]
-    stock: int | None = None  # as read with the entry; later changes arrive through the recovery pass
+    # As read with the entry (a product sold in options: its scarcest variant's, for the low-stock
+    # list); later changes arrive through the recovery pass.
+    stock: int | None = None
 
     @classmethod
     def of(cls, product: Product) -> CatalogEntry:
@@ -336,7 +338,7 @@ class CatalogEntry:
                    facets={**facet_attributes(product.attributes), **option_facets(product)},
                    words=tuple(dict.fromkeys(index_words(product.name, product.category) +
                                              [word for sku in skus for word in words_of(sku)])),
-                   stock=product.stock)
+                   stock=product.scarcest_stock)
 
     @property
     def counted_facets(self) -> list[tuple[str, object]]:

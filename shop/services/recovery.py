@@ -124,10 +124,10 @@ def _recover(db: PostgresDatabase, store: MongoStore, now: dt.datetime) -> Recov
 
 def _record_stock_levels(db: PostgresDatabase, store: MongoStore) -> None:
     levels = store.stock.marked_levels()
-    recorded = db.catalog.record_stock([(product_id, stock) for product_id, stock, _ in levels])
-    for product_id, stock, clear in levels:
-        if clear and product_id in recorded:
-            store.stock.unmark(product_id, stock)
+    recorded = db.catalog.record_stock([(level.product_id, level.listed) for level in levels])
+    for level in levels:
+        if level.clear and level.product_id in recorded:
+            store.stock.unmark(level)
 
 
 def _markers(db: PostgresDatabase, store: MongoStore, field: str

@@ -65,9 +65,10 @@ def dashboard(db: PostgresDatabase, store: MongoStore, low_stock_threshold: int,
 
 
 def low_stock(db: PostgresDatabase, store: MongoStore, threshold: int, limit: int = 50) -> list[Product]:
-    """Products on sale with at most `threshold` units, fewest first. Which ones: the catalog
-    index's copy of the stock (up to one recovery pass behind); how many units: MongoDB, now."""
+    """Products on sale with at most `threshold` units — for a product sold in options, with a variant
+    at or below it — fewest first. Which ones: the catalog index's copy of the stock (up to one
+    recovery pass behind); how many units: MongoDB, now."""
     ids = db.catalog.low_stock(threshold, limit)
     found = store.catalog.by_ids(ids)
-    products = [found[pid] for pid in ids if pid in found and found[pid].stock <= threshold]
-    return sorted(products, key=lambda product: product.stock)
+    products = [found[pid] for pid in ids if pid in found and found[pid].scarcest_stock <= threshold]
+    return sorted(products, key=lambda product: product.scarcest_stock)

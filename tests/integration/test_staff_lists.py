@@ -319,8 +319,8 @@ def test_the_low_stock_list_equals_a_recount_after_sales_cancellations_and_resto
         assert [(p.stock, p.name) for p in listed] == recount(threshold), threshold
     # Every change recorded: only products with a marker still in flight (a cancellation's return
     # marker is kept an hour) stay marked.
-    for _, _, clear in store.stock.marked_levels():
-        assert not clear
+    for level in store.stock.marked_levels():
+        assert not level.clear
 
 
 def test_a_product_restocked_after_its_stock_was_read_stays_marked_for_the_next_pass(db, store, make_product):
@@ -330,12 +330,30 @@ def test_a_product_restocked_after_its_stock_was_read_stays_marked_for_the_next_
     product = make_product(name="Tetera", stock=1)
     product_id = str(product["_id"])
     catalog.adjust_stock(store, product_id, -1, "rotura")
-    [(_, read, clear)] = store.stock.marked_levels()
-    assert (read, clear) == (0, True)
+    [level] = store.stock.marked_levels()
+    assert (level.stock, level.clear) == (0, True)
     catalog.adjust_stock(store, product_id, 9, "compra")  # between the pass's read and its unmark
-    assert not store.stock.unmark(product_id, read)
+    assert not store.stock.unmark(level)
     recover(db, store)
     assert reports.low_stock(db, store, 5) == [] and store.stock.marked_levels() == []
+
+
+def test_a_size_running_low_puts_its_product_on_the_low_stock_list_whatever_the_others_hold(
+        db, store, make_sized_product):
+    from shop.services import catalog, reports
+    from shop.services.recovery import recover
+
+    shirt = make_sized_product(sizes={"S": ("CAM-S", 40), "M": ("CAM-M", 9), "L": ("CAM-L", 30)})
+    assert reports.low_stock(db, store, 5) == []
+    catalog.adjust_stock(store, str(shirt["_id"]), -7, "rotura", variant="v2")
+    [level] = store.stock.marked_levels()
+    assert (level.stock, level.listed) == (72, 2)
+    catalog.adjust_stock(store, str(shirt["_id"]), 1, "hallada", variant="v1")  # another size, same total+1
+    assert not store.stock.unmark(level)
+    recover(db, store)
+    [listed] = reports.low_stock(db, store, 5)
+    assert listed.name == "Camiseta" and [v.sku for v in listed.low_variants(5)] == ["CAM-M"]
+    assert store.stock.marked_levels() == []
 
 
 def test_the_dashboards_daily_totals_equal_a_recount_of_the_orders(db, store, make_product, make_user):

@@ -124,3 +124,12 @@ def test_a_size_goes_to_the_cart_as_its_own_line(client, auth, make_user, db, ma
     missing = post(client, f"/products/{shirt['_id']}", "/cart/add", product_id=str(shirt["_id"]), quantity="1")
     assert missing.status_code == 400 and "Elige primero una de las opciones" in html.unescape(
         missing.get_data(as_text=True))
+
+
+def test_the_dashboard_names_the_size_that_runs_low(client, admin, db, store, make_sized_product):
+    from shop.services.recovery import recover
+
+    make_sized_product(sizes={"S": ("CAM-S", 40), "M": ("CAM-M", 2), "L": ("CAM-L", 30)})
+    recover(db, store)
+    low = client.get("/admin/?low_stock=5").get_data(as_text=True)
+    assert re.findall(r'data-testid="low-variant">([^<]*)<', low) == ["CAM-M (M) 2"]

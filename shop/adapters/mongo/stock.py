@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from bson import ObjectId
 
@@ -199,11 +200,13 @@ class Stock:
         return [(str(doc["_id"]), doc[field]) for doc in docs if doc.get(field)]
 
 
-    def marked_levels(self) -> list[tuple[str, int, bool]]:
-        """(product id, stock, no marker left) for every marked product: those whose stock changed
-        since the recovery pass last recorded it (every stock change sets `marked`)."""
-        docs = self.products.find({"marked": True}, {"holds": 1, "returns": 1, "stock": 1})
-        return [(str(doc["_id"]), int(doc["stock"]), not doc.get("holds") and not doc.get("returns")) for doc in docs]
+    def marked_levels(self) -> list[MarkedLevel]:
+        """The stock of every marked product: those whose stock changed since the recovery pass last
+        recorded it (every stock change sets `marked`)."""
+        docs = self.products.find({"marked": True}, {"holds": 1, "returns": 1, "stock": 1, "variants": 1})
+        return [MarkedLevel(str(doc["_id"]), int(doc["stock"]),
+                            {key: int(v["stock"]) for key, v in (doc.get("variants") or {}).items()},
+                            not doc.get("holds") and not doc.get("returns")) for doc in docs]
 
 
     def marked_with_variants(self) -> list[Product]:
@@ -212,12 +215,13 @@ class Stock:
         return [product_of(doc) for doc in docs if doc.get("variants")]
 
 
-    def unmark(self, product_id: str, stock: int) -> bool:
-        """Drop `marked` if no hold or return is left and the stock is still the one recorded. The
-        filter re-checks all of it in the same atomic update, so a reservation, return or restock
-        meanwhile keeps its product marked for the next pass."""
+    def unmark(self, level: MarkedLevel) -> bool:
+        """Drop `marked` if no hold or return is left and the stock (each variant's too) is still the
+        one recorded. The filter re-checks all of it in the same atomic update, so a reservation,
+        return or restock meanwhile keeps its product marked for the next pass."""
+        variants = {stock_path(key): stock for key, stock in level.variants.items()}
         return self.products.update_one(
-            {"_id": ObjectId(product_id), "marked": True, "stock": stock, **NO_MARKER_LEFT},
+            {"_id": ObjectId(level.product_id), "marked": True, "stock": level.stock, **variants, **NO_MARKER_LEFT},
             {"$unset": {"marked": ""}}).modified_count == 1
 
 
@@ -240,6 +244,20 @@ class Stock:
             for key, variant in (doc.get("variants") or {}).items():
                 found[f"{doc['_id']}:{key}"] = variant["stock"]
         return found
+
+
+@dataclass(frozen=True)
+class MarkedLevel:
+    """A marked product's stock as the recovery pass reads it."""
+    product_id: str
+    stock: int
+    variants: dict[str, int]  # variant key → its stock (none: a product without options)
+    clear: bool  # no hold or return marker left
+
+    @property
+    def listed(self) -> int:
+        """What the low-stock list goes by (Product.scarcest_stock)."""
+        return min(self.variants.values(), default=self.stock)
 
 
 def stock_path(variant: str | None) -> str:
