@@ -5,7 +5,8 @@
 Starts its own embedded PostgreSQL and SecantusDB under `--data-dir` (default var/bench-catalog; kept,
 so a second run reuses the filled databases), fills one MongoDB database and one PostgreSQL database
 per size with products shaped like a real shop's (14 categories, Spanish names with accents, nested
-attributes, a unique ISBN per book), builds the catalog index, starts the real shop (gunicorn) on
+attributes, a unique ISBN per book, an SKU each, and a fifth of them sold in 3 to 6 sizes or colours
+with their own SKUs and stock), builds the catalog index, starts the real shop (gunicorn) on
 them and times each page with 1 and 8 concurrent clients (separate processes). In the same run it
 measures the raw `find_one({_id})` of the same MongoDB server, the baseline no page can beat.
 Writes bench/results/catalog.json and bench/results/catalog.md.
@@ -66,6 +67,9 @@ ADJECTIVES = ["Ultra", "Compacto", "Clásico", "Ergonómico", "Inalámbrico", "P
               "Sólido", "Cómodo", "Único", "Nítido", "Ágil", "Fácil"]
 BRANDS = ["Acmé", "Boreal", "Cénit", "Dúplex", "Estela", "Faro", "Górgola", "Hélice", "Íbera", "Jábega"]
 COLORS = ["negro", "blanco", "rojo", "azul", "verde", "gris", "amarillo", "rosa"]
+VARIANT_SHARE = 0.2  # products sold in options (sizes or colours), each with 3 to 6 variants
+SIZED = {"Camisetas": ["XS", "S", "M", "L", "XL", "XXL"], "Zapatillas": [38, 39, 40, 41, 42, 43, 44, 45],
+         "Bicicletas": ["S", "M", "L", "XL"]}
 
 
 def product_doc(rng: random.Random, serial: int) -> dict:
@@ -81,8 +85,21 @@ def product_doc(rng: random.Random, serial: int) -> dict:
         attributes["isbn"] = f"978-84-{serial:09d}"
         attributes["paginas"] = rng.randint(80, 900)
     price = Decimal(rng.randint(199, 250_000)) / 100
-    return {"_id": ObjectId(), "name": name, "category": category, "price": price, "stock": rng.randint(0, 500),
-            "attributes": attributes, "description": f"{name}: descripción de prueba.", "revision": 1}
+    doc = {"_id": ObjectId(), "name": name, "category": category, "price": price, "stock": rng.randint(0, 500),
+           "attributes": attributes, "description": f"{name}: descripción de prueba.", "revision": 1,
+           "sku": f"B{serial}", "skus": [f"B{serial}"]}
+    if rng.random() < VARIANT_SHARE:  # sold in options: 3 to 6 variants, each with its own SKU and stock
+        sized = category in SIZED
+        option, choices = ("Talla", SIZED[category]) if sized else ("Color", COLORS)
+        values = [str(v) for v in rng.sample(choices, min(len(choices), rng.randint(3, 6)))]
+        variants = {f"v{n}": {"sku": f"B{serial}-{n}", "values": [value], "stock": rng.randint(0, 40)}
+                    for n, value in enumerate(values, start=1)}
+        variants[f"v{len(values)}"]["price"] = price + Decimal("5.00")  # the dearest one: "desde" on the card
+        attributes.pop("talla", None)
+        doc.update(options=[{"name": option, "values": values}], variants=variants,
+                   skus=[v["sku"] for v in variants.values()], stock=sum(v["stock"] for v in variants.values()))
+        del doc["sku"]
+    return doc
 
 
 def fill(store: MongoStore, db: PostgresDatabase, size: int, mongo_url: str) -> None:
@@ -226,8 +243,9 @@ def stock_operations(store: MongoStore, ids: list[ObjectId], n: int = 200) -> di
             "find_and_modify_p50_ms": round(percentile(old, 0.5) * 1000, 1)}
 
 
-def pages(db: PostgresDatabase, base_url: str, sample_id: str) -> dict[str, str]:
-    """The page paths to time; page 2 and a deep page use the links a person would follow."""
+def pages(db: PostgresDatabase, base_url: str, sample_id: str, sized: tuple[str, str]) -> dict[str, str]:
+    """The page paths to time; page 2 and a deep page use the links a person would follow. `sized`:
+    a product sold in sizes (its id, and one of its SKUs)."""
     with db.transaction() as cur:
         cur.execute("SELECT count(*) AS n FROM catalog_entries WHERE category = 'Libros' AND NOT archived")
         books = cur.fetchone()["n"]
@@ -259,6 +277,9 @@ def pages(db: PostgresDatabase, base_url: str, sample_id: str) -> dict[str, str]
         "page 2": second,
         "deep page": f"/?category=Libros&after={deep}",
         "product page": f"/products/{sample_id}",
+        "category + size in stock": "/?category=Camisetas&attr.talla=M",
+        "search: an SKU": f"/?q={q(sized[1])}",
+        "product page with sizes": f"/products/{sized[0]}",
     }
 
 
@@ -277,6 +298,10 @@ def main() -> None:
             with db.transaction() as cur:  # (a MongoDB find without an index reads every product)
                 cur.execute("SELECT product_id FROM catalog_entries WHERE NOT archived LIMIT 500")
                 ids = [ObjectId(row["product_id"]) for row in cur.fetchall()]
+                cur.execute("""SELECT product_id FROM catalog_entries WHERE category = 'Camisetas' AND NOT archived
+                               AND facets @> '{"_options": ["talla"]}' LIMIT 1""")
+                sized_id = cur.fetchone()["product_id"]
+            sized = (sized_id, store.catalog.get(sized_id).variants[1].sku)
             size_result = {"raw_find_one": raw_find_one(store, ids),
                            "stock_operations": stock_operations(store, ids), "pages": {}}
             print(f"  {size:>9,} {size_result['raw_find_one']} {size_result['stock_operations']}", flush=True)
@@ -287,7 +312,7 @@ def main() -> None:
                     "DATABASE_URL": pg_url, "MONGODB_URL": mongo_url, "MONGODB_DB": name,
                     "SHOP_DEMO_DATA": "0", "LOG_LEVEL": "WARNING", "CATALOG_CACHE_SECONDS": str(cache_seconds)})
                 try:
-                    for page, path in pages(db, shop.url, str(ids[0])).items():
+                    for page, path in pages(db, shop.url, str(ids[0]), sized).items():
                         for level in pass_levels:
                             label = str(level) if cache_seconds == 0 else f"{level} cached"
                             result = measure(pool, manager, shop.url, path, level, args.requests)
