@@ -53,6 +53,16 @@ def reload_until_shown(page, locator, text: str, seconds: float = 10) -> None:
     expect(locator).to_contain_text(text)
 
 
+def start_new_product(page, name: str, category: str, price: str, stock: str) -> None:
+    """As an admin: open Nuevo producto and fill in its first fields (the caller adds the rest and saves)."""
+    page.get_by_role("link", name="Gestión de productos").click()
+    page.get_by_role("link", name="Nuevo producto").click()
+    page.get_by_label("Nombre", exact=True).fill(name)
+    page.get_by_label("Categoría").fill(category)
+    page.get_by_label("Precio (EUR)").fill(price)
+    page.get_by_label("Stock inicial").fill(stock)
+
+
 def buy_and_pay(page, shop, product: str) -> str:
     """As a freshly registered customer: Comprar one unit and pay it; returns the order's page URL."""
     register(page, shop, "Rita Reseñas", f"rita-{uuid.uuid4().hex[:8]}@example.com")
@@ -68,12 +78,7 @@ def buy_and_pay(page, shop, product: str) -> str:
 def test_the_admin_creates_a_product_with_new_attributes_and_adjusts_its_stock(new_tab, own_shop):
     page = new_tab()
     log_in(page, own_shop.logins["admin"])
-    page.get_by_role("link", name="Gestión de productos").click()
-    page.get_by_role("link", name="Nuevo producto").click()
-    page.get_by_label("Nombre", exact=True).fill("Tienda de campaña Ultralight 2P")
-    page.get_by_label("Categoría").fill("Montaña")
-    page.get_by_label("Precio (EUR)").fill("249,00")
-    page.get_by_label("Stock inicial").fill("4")
+    start_new_product(page, "Tienda de campaña Ultralight 2P", "Montaña", "249,00", "4")
     new_attributes = [("weight_kg", "number", "1,2"), ("season", "text", "3 estaciones"),
                       ("freestanding", "boolean", "sí"), ("colors", "text_list", "verde; gris"),
                       ("packed.length_cm", "number", "45"), ("packed.diameter_cm", "number", "14")]
@@ -209,12 +214,7 @@ def test_a_t_shirt_in_sizes_from_the_admin_grid_to_a_customer_buying_an_m_and_a_
     Image.new("RGB", (900, 900), (240, 180, 40)).save(photo, "JPEG")
     admin = new_tab()
     log_in(admin, own_shop.logins["admin"])
-    admin.get_by_role("link", name="Gestión de productos").click()
-    admin.get_by_role("link", name="Nuevo producto").click()
-    admin.get_by_label("Nombre", exact=True).fill("Camiseta Playa")
-    admin.get_by_label("Categoría").fill("Ropa de playa")
-    admin.get_by_label("Precio (EUR)").fill("18,00")
-    admin.get_by_label("Stock inicial").fill("0")
+    start_new_product(admin, "Camiseta Playa", "Ropa de playa", "18,00", "0")
     admin.get_by_role("button", name="Crear producto").click()
     expect(admin.get_by_text("Producto creado.")).to_be_visible()
     edit_url = admin.url

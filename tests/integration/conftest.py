@@ -122,6 +122,14 @@ def make_sized_product(db, store):
 
 
 @pytest.fixture
+def admin(auth, make_user):
+    """An admin, logged in through the test client (`client`)."""
+    user = make_user(role=Role.ADMIN, email="admin@example.com", name="Ada Admin")
+    auth.login("admin@example.com")
+    return user
+
+
+@pytest.fixture
 def make_user(db):
     counter = iter(range(1, 10_000))
 

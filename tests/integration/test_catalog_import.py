@@ -14,7 +14,6 @@ from decimal import Decimal
 import pytest
 
 from shop import failpoints
-from shop.domain.accounts import Role
 from shop.domain.listing import parse_catalog_query
 from shop.services import catalog_import
 from shop.services.catalog import catalog_page
@@ -167,13 +166,6 @@ def test_the_command_checks_imports_and_exports(app, db, store, tmp_path):
     exported_ = runner.invoke(args=["catalog-export", "--format", "jsonl", str(out)])
     assert exported_.exit_code == 0 and len(out.read_text().splitlines()) == 2
     assert json.loads(out.read_text().splitlines()[0])["variants"][0]["sku"] == "CAM-S"
-
-
-@pytest.fixture
-def admin(auth, make_user):
-    user = make_user(role=Role.ADMIN, email="admin@example.com", name="Ada Admin")
-    auth.login("admin@example.com")
-    return user
 
 
 def upload(client, text: str, name: str = "catalogo.csv"):

@@ -7,16 +7,8 @@ import os
 
 import pytest
 
-from shop.domain.accounts import Role
 from shop.services.checkout import CheckoutRequest
 from tests.conftest import csrf_token_from
-
-
-@pytest.fixture
-def admin(auth, make_user):
-    user = make_user(role=Role.ADMIN, email="admin@example.com", name="Ada Admin")
-    auth.login("admin@example.com")
-    return user
 
 
 def test_a_nul_byte_in_the_login_email_is_a_clear_400(client, make_user):

@@ -24,13 +24,6 @@ def jpeg(width=1600, height=1200, colour=(200, 80, 40)) -> bytes:
 
 
 @pytest.fixture
-def admin(auth, make_user):
-    user = make_user(role=Role.ADMIN, email="admin@example.com", name="Ada Admin")
-    auth.login("admin@example.com")
-    return user
-
-
-@pytest.fixture
 def product(make_product):
     return str(make_product(name="Camiseta básica", category="Camisetas")["_id"])
 

@@ -31,13 +31,6 @@ def post(client, page_url, url, **data):
 
 
 @pytest.fixture
-def admin(auth, make_user):
-    user = make_user(role=Role.ADMIN, email="admin@example.com", name="Ada Admin")
-    auth.login("admin@example.com")
-    return user
-
-
-@pytest.fixture
 def auditor(auth, make_user):
     user = make_user(role=Role.AUDITOR, email="auditor@example.com", name="Aurelio Auditor")
     auth.login("auditor@example.com")

@@ -7,9 +7,6 @@ import html
 import re
 from decimal import Decimal
 
-import pytest
-
-from shop.domain.accounts import Role
 from shop.web.extensions import get_audit_log
 from tests.conftest import csrf_token_from
 
@@ -20,13 +17,6 @@ def post(client, page_url, url, **data):
     revision = re.search(r'name="revision" value="([^"]*)"', page)
     return client.post(url, data={"csrf_token": csrf_token_from(page),
                                   **({"revision": html.unescape(revision.group(1))} if revision else {}), **data})
-
-
-@pytest.fixture
-def admin(auth, make_user):
-    user = make_user(role=Role.ADMIN, email="admin@example.com", name="Ada Admin")
-    auth.login("admin@example.com")
-    return user
 
 
 def grid(options, rows):
