@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from shop.domain.catalog import MAX_STOCK, parse_attributes, product_fields
 from shop.domain.errors import N_, InvalidInput
+from shop.domain.filters import CSV_FORMULA_START
 from shop.domain.json import JsonObject
 from shop.domain.variants import (
     MAX_OPTIONS,
@@ -37,7 +38,6 @@ PRODUCT_COLUMNS = ("name", "category", "price", "tax_class", "description", "att
                    "option1_name", "option2_name", "option3_name")
 MAX_ERRORS = 1000  # a report lists this many bad rows at most (and says how many more)
 _HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$", re.ASCII)
-_FORMULA_START = ("=", "+", "-", "@")
 _STOCK = re.compile(r"^[0-9]{1,7}$", re.ASCII)
 _TEXT_COLUMNS = ("handle", "name", "category", "description", "attributes", "option1_name", "option1_value",
                  "option2_name", "option2_value", "option3_name", "option3_value", "image", "image_alt")
@@ -146,16 +146,11 @@ def _jsonl_text(value: object) -> str:
 
 
 def _unescaped(value: str) -> str:
-    """A cell as written: an export writes a leading ' before text that starts with = + - @ (so a
-    spreadsheet does not run it as a formula); reading takes it off again."""
-    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA_START:
+    """A cell as written: an export writes a leading ' before text a spreadsheet would run as a
+    formula (shop.domain.filters.csv_cell); reading takes it off again."""
+    if len(value) > 1 and value[0] == "'" and value[1:].startswith(CSV_FORMULA_START):
         return value[1:]
     return value
-
-
-def escaped(value: str) -> str:
-    """A text cell safe to open in a spreadsheet: "=1+1" is written "'=1+1" (see _unescaped)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 class FileReader:

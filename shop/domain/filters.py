@@ -25,7 +25,7 @@ from shop.domain.orders import OrderStatus, PaymentStatus
 
 _ACTION = re.compile(r"^[a-z_]{1,30}(\.[a-z_]{1,30}){0,2}$")
 _TARGET = re.compile(r"^[a-z_]{1,20}:[0-9A-Za-z_.-]{1,64}$")
-_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet runs as a formula
 
 
 def _one(args: Mapping[str, list[str]], name: str) -> str:
@@ -246,7 +246,7 @@ def parse_audit_filter(args: Mapping[str, list[str]]) -> AuditFilter:
 def csv_cell(value: object) -> str:
     """A cell that a spreadsheet shows as text: a leading =, +, - or @ would run as a formula."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_CSV_FORMULA_START) else text
+    return "'" + text if text.startswith(CSV_FORMULA_START) else text
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,11 @@ from shop.domain.catalog_file import (
     RowError,
     csv_rows,
     decimal_text,
-    escaped,
     jsonl_rows,
     options_with_values,
 )
 from shop.domain.errors import N_, Conflict, InvalidInput
+from shop.domain.filters import csv_cell
 from shop.domain.images import MAX_UPLOAD_BYTES
 from shop.domain.json import JsonObject
 from shop.domain.variants import MAX_OPTIONS, ProductOption, Variant, VariantDraft, check_variants
@@ -389,7 +389,7 @@ def export_chunks(store: MongoStore, fmt: str, chunk_rows: int = 500) -> Iterato
         count += 1
         if fmt == "csv":
             for row in product_rows(product):
-                writer.writerow([row[c] if c in ("price", "variant_price", "stock", "sku") else escaped(row[c])
+                writer.writerow([row[c] if c in ("price", "variant_price", "stock", "sku") else csv_cell(row[c])
                                  for c in COLUMNS])
         else:
             buffer.write(json.dumps(product_line(product), ensure_ascii=False) + "\n")

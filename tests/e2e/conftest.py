@@ -87,12 +87,12 @@ def stop_shop(shop: RunningShop, sig: int = signal.SIGTERM, timeout: float = 60)
     return shop.process.returncode
 
 
-@pytest.fixture(scope="session", params=["gunicorn", "waitress"])
-def shop(request, tmp_path_factory) -> Iterator[RunningShop]:
-    """The shop every journey runs against: once served by gunicorn (Linux, macOS), once by waitress
-    (the server used on Windows), so the portable path carries the journeys too."""
-    running = start_shop(tmp_path_factory.mktemp(f"e2e-{request.param}") / "var",
-                         extra_env={"WEB_SERVER": request.param})
+@pytest.fixture(scope="session")
+def shop(tmp_path_factory) -> Iterator[RunningShop]:
+    """The shop the shared journeys run against, served by gunicorn (Linux, macOS). The portable
+    server (waitress, the one used on Windows) has a whole purchase of its own in
+    test_running_the_shop.py, rather than every journey a second time."""
+    running = start_shop(tmp_path_factory.mktemp("e2e-gunicorn") / "var", extra_env={"WEB_SERVER": "gunicorn"})
     yield running
     stop_shop(running)
 

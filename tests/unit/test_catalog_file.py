@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from shop.domain.catalog_file import FileReader, csv_rows, detect_format, escaped, jsonl_rows, options_with_values
+from shop.domain.catalog_file import FileReader, csv_rows, detect_format, jsonl_rows, options_with_values
 from shop.domain.errors import InvalidInput
+from shop.domain.filters import csv_cell
 
 HEADER = "handle,name,category,price,option1_name,option1_value,sku,variant_price,stock\n"
 
@@ -98,7 +99,7 @@ def test_json_lines_carry_one_product_per_line_with_its_variants():
 
 
 def test_text_that_a_spreadsheet_would_run_is_written_quoted_and_read_back_as_it_was():
-    assert [escaped(t) for t in ("=SUM(A1)", "+34 600", "-x", "@home", "Normal")] == [
+    assert [csv_cell(t) for t in ("=SUM(A1)", "+34 600", "-x", "@home", "Normal")] == [
         "'=SUM(A1)", "'+34 600", "'-x", "'@home", "Normal"]
     products, errors = read("handle,name,category,price,sku,stock\nx,'=HYPERLINK(1),Ropa,5,X-1,1\n")
     assert errors == [] and products[0].fields["name"] == "=HYPERLINK(1)"
