@@ -93,6 +93,10 @@ class Product:
         its scarcest variant (a size that runs out is low stock whatever the others hold)."""
         return min((variant.stock for variant in self.variants), default=self.stock)
 
+    def image_of(self, key: str | None) -> ProductImage | None:
+        """The picture of a variant (the first image tied to it), else the product's main one."""
+        return next((image for image in self.images if key and image.variant == key), self.main_image)
+
     def low_variants(self, threshold: int) -> list[Variant]:
         return [variant for variant in self.variants if variant.stock <= threshold]
 

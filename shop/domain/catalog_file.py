@@ -61,7 +61,8 @@ class FileProduct:
     options: tuple[ProductOption, ...]
     variants: list[VariantDraft]  # with the stock the file sets (key None: matched by SKU later)
     lines: dict[str, int] = field(default_factory=dict)  # SKU → its row's line
-    images: list[tuple[str, str, int]] = field(default_factory=list)  # (file name, alt text, line)
+    # (file name, alt text, line, the SKU of its row)
+    images: list[tuple[str, str, int, str]] = field(default_factory=list)
 
     @property
     def skus(self) -> list[str]:
@@ -212,19 +213,19 @@ class FileReader:
         options = self._options(line, first)
         drafts: list[VariantDraft] = []
         lines: dict[str, int] = {}
-        images: list[tuple[str, str, int]] = []
+        images: list[tuple[str, str, int, str]] = []
         for row_line, row in group:
             draft = self._variant(row_line, row, len(options))
             if draft is not None:
                 drafts.append(draft)
                 lines[draft.sku] = row_line
             image = (row.get("image") or "").strip()
-            if image and image not in {name for name, _, _ in images}:
+            if image and image not in {name for name, _, _, _ in images}:
                 alt = " ".join((row.get("image_alt") or "").split())
                 if not alt:
                     self.error(row_line, "image_alt", N_("An image needs its alt text: what it shows, for "
                                                          "people who cannot see it."))
-                images.append((image, alt, row_line))
+                images.append((image, alt, row_line, draft.sku if draft is not None else ""))
         if not options and len(group) > 1:
             self.error(group[1][0], "option1_name", N_("A product without options has one row; give %(handle)s "
                                                        "options to sell it in variants."), handle=handle[:100])

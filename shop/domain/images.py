@@ -27,6 +27,7 @@ class ProductImage:
     width: int  # of the original, after its orientation was applied
     height: int
     widths: tuple[int, ...]  # the WebP sizes made for it
+    variant: str | None = None  # the variant it shows (the red one), for a product sold in options
 
     def height_at(self, width: int) -> int:
         return max(1, round(self.height * width / self.width))

@@ -11,7 +11,7 @@ from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
 from shop.demo_data import demo_products
 from shop.domain.catalog import MAX_STOCK, Product, check_sells, new_product, parse_product_id, product_fields
-from shop.domain.errors import N_, Conflict, NotFound
+from shop.domain.errors import N_, Conflict, InvalidInput, NotFound
 from shop.domain.json import JsonObject
 from shop.domain.listing import CatalogEntry, CatalogQuery, Listing, ListingIds, name_sort_key, option_facets
 from shop.domain.variants import ProductOption, Variant, VariantDraft, check_variants, parse_sku, parse_variant_key
@@ -29,12 +29,30 @@ class CatalogPage:
 
 def catalog_page(db: PostgresDatabase, store: MongoStore, query: CatalogQuery) -> CatalogPage:
     """What the shop's catalog page shows: a listing, the category menu and the category's filters,
-    all read from the catalog index in one transaction."""
+    all read from the catalog index in one transaction. A search that is exactly some product's SKU
+    shows that product (one lookup on the unique `skus` index, not a search by its words)."""
+    sku_match = _sku_match(store, query)
     with db.catalog.reading() as index:
-        ids = index.page(query)
+        ids = ListingIds([sku_match], 1, True, None, None, False) if sku_match else index.page(query)
         categories = sorted(index.categories(), key=lambda item: name_sort_key(item[0]))
         facets = index.facets(query.category) if query.category else {}
     return CatalogPage(_with_documents(db, store, ids, archived=False), categories, facets)
+
+
+def _sku_match(store: MongoStore, query: CatalogQuery) -> str | None:
+    """The product whose SKU the first page of a search is, if any (its category, if one is chosen).
+    Only a search with a digit in it can be an SKU here: a word alone costs no lookup."""
+    if not query.search or not query.is_first_page or query.attributes or not any(c.isdigit() for c in query.search):
+        return None
+    try:
+        sku = parse_sku(query.search)
+    except InvalidInput:
+        return None
+    owner = store.catalog.products_with_skus([sku]).get(sku)
+    if owner is None or query.category is not None and (product := store.catalog.get(owner)) is not None \
+            and product.category != query.category:
+        return None
+    return owner
 
 
 def browse_catalog(db: PostgresDatabase, store: MongoStore, query: CatalogQuery, *, archived: bool = False) -> Listing:

@@ -121,7 +121,7 @@ def _check(store: MongoStore, rows: Rows, progress: Progress | None, batch_size:
     for batch in _batches(reader.products(), batch_size):
         plans, problems = _plan_batch(store, batch)
         for product in batch:
-            for name, _, line in product.images:
+            for name, _, line, _ in product.images:
                 if images is None:
                     reader.error(line, "image", N_("This row names an image: upload the images in a ZIP with the "
                                                    "file."))
@@ -282,15 +282,18 @@ def _apply(store: MongoStore, plans: list[Plan], record: Record | None, source: 
 def _add_images(store: MongoStore, plans: list[Plan], ids: dict[str, str], images: ImageFiles,
                 record: Record | None, report: ImportReport) -> None:
     """Add the pictures a batch's rows name, each once: an image the product has already (the same
-    cleaned picture) is left alone, so a second import adds nothing. A picture that is not a clean
-    JPEG, PNG or WebP is reported on its row; the rest of the import goes on."""
+    cleaned picture) is left alone, so a second import adds nothing. A row of a variant ties its
+    picture to that variant. A picture that is not a clean JPEG, PNG or WebP is reported on its row;
+    the rest of the import goes on."""
     for plan in plans:
         product_id = ids.get(plan.product.handle) or (plan.existing.product_id if plan.existing else None)
-        for name, alt, line in plan.product.images:
+        stored = store.catalog.get(product_id, include_archived=True) if product_id and plan.variants else None
+        keys = {variant.sku: variant.key for variant in stored.variants} if stored else {}
+        for name, alt, line, sku in plan.product.images:
             if product_id is None:
                 continue
             try:
-                image = image_service.add_image(store, product_id, images.read(name), alt)
+                image = image_service.add_image(store, product_id, images.read(name), alt, keys.get(sku))
             except Conflict:
                 continue  # it has that image already (or twelve): nothing to add
             except InvalidInput as error:

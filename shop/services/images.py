@@ -9,9 +9,10 @@ import dataclasses
 from shop.adapters.images import PreparedImage, prepare
 from shop.adapters.mongo import MongoStore
 from shop.demo_images import demo_image
-from shop.domain.catalog import Product, parse_product_id
+from shop.domain.catalog import Product, check_sells, parse_product_id
 from shop.domain.errors import N_, Conflict, NotFound
 from shop.domain.images import MAX_ALT_LENGTH, MAX_IMAGES_PER_PRODUCT, ProductImage, parse_alt, parse_image_id
+from shop.domain.variants import parse_variant_key
 
 
 def _product(store: MongoStore, raw_product_id: str) -> Product:
@@ -26,8 +27,10 @@ def _replace(store: MongoStore, product: Product, images: tuple[ProductImage, ..
         raise Conflict(N_("Someone changed this product's images meanwhile; reload the page and try again."))
 
 
-def add_image(store: MongoStore, raw_product_id: str, data: bytes, raw_alt: object) -> ProductImage:
-    """A new image, last in the product's list (the first one added is the main one)."""
+def add_image(store: MongoStore, raw_product_id: str, data: bytes, raw_alt: object,
+              variant: str | None = None) -> ProductImage:
+    """A new image, last in the product's list (the first one added is the main one); `variant`: the
+    variant of a product sold in options it shows."""
     product = _product(store, raw_product_id)
     alt = parse_alt(raw_alt)
     if len(product.images) >= MAX_IMAGES_PER_PRODUCT:
@@ -36,7 +39,7 @@ def add_image(store: MongoStore, raw_product_id: str, data: bytes, raw_alt: obje
     if any(image.image_id == prepared.image_id for image in product.images):
         raise Conflict(N_("This product already has that image."))
     store.images.save(prepared)
-    image = ProductImage(prepared.image_id, alt, prepared.width, prepared.height, tuple(prepared.sizes))
+    image = ProductImage(prepared.image_id, alt, prepared.width, prepared.height, tuple(prepared.sizes), variant)
     _replace(store, product, (*product.images, image))
     return image
 
@@ -57,10 +60,15 @@ def make_main(store: MongoStore, raw_product_id: str, raw_image_id: str) -> Prod
     return images[index]
 
 
-def describe_image(store: MongoStore, raw_product_id: str, raw_image_id: str, raw_alt: object) -> ProductImage:
+def describe_image(store: MongoStore, raw_product_id: str, raw_image_id: str, raw_alt: object,
+                   raw_variant: object = None) -> ProductImage:
+    """Set an image's alt text and, for a product sold in options, the variant it shows (none: all)."""
     product = _product(store, raw_product_id)
     index = _index_of(product, raw_image_id)
-    described = dataclasses.replace(product.images[index], alt=parse_alt(raw_alt))
+    variant = raw_variant.strip() if isinstance(raw_variant, str) and raw_variant.strip() else None
+    if variant is not None:
+        check_sells(product, parse_variant_key(variant))
+    described = dataclasses.replace(product.images[index], alt=parse_alt(raw_alt), variant=variant)
     _replace(store, product, (*product.images[:index], described, *product.images[index + 1:]))
     return described
 

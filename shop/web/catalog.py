@@ -108,7 +108,8 @@ def render_product(product_id: str, reuse: bool = False, **extra):
         reviews=reviews, review_average=average, review_count=count,
         can_review=may_review(get_db(), user, item.product_id),
         my_review=get_store().reviews.by(item.product_id, user.user_id) if user else None,
-        shipping=shipping_options(), shown_image=_shown_image(item, request.args.get("imagen")),
+        shipping=shipping_options(),
+        shown_image=_shown_image(item, request.args.get("imagen"), request.args.get("variante")),
         chosen_variant=_chosen_variant(item, request.form.get("variant") or request.args.get("variante")), **extra)
 
 
@@ -119,8 +120,9 @@ def _chosen_variant(product: Product, raw: str | None) -> str | None:
     return raw if raw in in_stock else next(iter(in_stock), None)
 
 
-def _shown_image(product: Product, raw: str | None) -> int:
-    """Which image the gallery shows large (`?imagen=2`: the second); the main one when unsaid or unknown."""
+def _shown_image(product: Product, raw: str | None, variant: str | None = None) -> int:
+    """Which image the gallery shows large (`?imagen=2`: the second); else the picture of the
+    variant asked for (`?variante=v2`), else the main one."""
     if raw and raw.isascii() and raw.isdigit() and 1 <= int(raw) <= len(product.images):
         return int(raw) - 1
-    return 0
+    return next((n for n, image in enumerate(product.images) if variant and image.variant == variant), 0)

@@ -184,15 +184,17 @@ def render_order(order_id: int, error: str | None = None, attempted: str = "view
                            line_images=_line_images(order))
 
 
-def _line_images(order: Order) -> dict[str, ProductImage]:
-    """Each line's product picture (its main image now), by product id; none when MongoDB does not
-    answer: the order page is PostgreSQL's and shows without them."""
+def _line_images(order: Order) -> dict[int, ProductImage]:
+    """Each line's picture (its variant's, else its product's main image, as they are now), by order
+    item; none when MongoDB does not answer: the order page is PostgreSQL's and shows without them."""
     try:
         products = get_store().catalog.by_ids(sorted({item.product_id for item in order.items}),
                                               include_archived=True)
     except StoreError:
         return {}
-    return {product_id: product.main_image for product_id, product in products.items() if product.main_image}
+    pictures = {item.order_item_id: products[item.product_id].image_of(item.variant) for item in order.items
+                if item.product_id in products}
+    return {item_id: image for item_id, image in pictures.items() if image is not None}
 
 
 @bp.get("/<int:order_id>/invoice")

@@ -63,11 +63,13 @@ def make_main(product_id: str, image_id: str) -> Response:
 @roles_required(Role.ADMIN)
 def describe(product_id: str, image_id: str) -> Response:
     try:
-        image = image_service.describe_image(get_store(), product_id, image_id, request.form.get("alt"))
+        image = image_service.describe_image(get_store(), product_id, image_id, request.form.get("alt"),
+                                             request.form.get("variant"))
     except _REFUSALS as error:
         return _back(product_id, translate_error(error), "danger")
     forget_product(product_id)
-    audit("product.image_described", f"product:{product_id}", image=image.image_id, alt=image.alt)
+    audit("product.image_described", f"product:{product_id}", image=image.image_id, alt=image.alt,
+          **({"variant": image.variant} if image.variant else {}))
     return _back(product_id, gettext("Description saved."), "success")
 
 

@@ -228,7 +228,8 @@ def test_images_named_in_the_file_come_from_a_zip_once_and_a_bad_one_is_reported
                                            images=images)
     assert report.images_added == 2 and [(e.line, e.column) for e in report.errors] == [(4, "image")]
     shirt = store.products.find_one({"handle": "cam"})
-    assert [image["alt"] for image in shirt["images"]] == ["Camiseta roja", "Camiseta azul"]
+    assert [(image["alt"], image["variant"]) for image in shirt["images"]] == [("Camiseta roja", "v1"),
+                                                                               ("Camiseta azul", "v2")]
     assert store.products.find_one({"handle": "taza"}).get("images") in (None, [])
     again = catalog_import.import_catalog(db, store, lambda: catalog_import.rows_of(path, "csv"), dry_run=False,
                                           images=images)

@@ -123,3 +123,41 @@ def test_the_dashboard_names_the_size_that_runs_low(client, admin, db, store, ma
     recover(db, store)
     low = client.get("/admin/?low_stock=5").get_data(as_text=True)
     assert re.findall(r'data-testid="low-variant">([^<]*)<', low) == ["CAM-M (M) 2"]
+
+
+def test_an_image_tied_to_a_colour_shows_beside_it_in_the_picker_and_in_the_order_of_that_colour(
+        client, admin, auth, make_user, db, store, make_sized_product):
+    import io as _io
+
+    from PIL import Image
+
+    from shop.services import images as image_service
+
+    shirt = make_sized_product(sizes={"rojo": ("CAM-R", 3), "azul": ("CAM-A", 3)})
+    pid = str(shirt["_id"])
+    pictures = []
+    for color in ((200, 30, 30), (30, 30, 200)):
+        out = _io.BytesIO()
+        Image.new("RGB", (400, 300), color).save(out, "JPEG")
+        pictures.append(image_service.add_image(store, pid, out.getvalue(), f"Camiseta {color}"))
+    described = post(client, f"/admin/products/{pid}", f"/admin/products/{pid}/images/{pictures[1].image_id}/alt",
+                     alt="Camiseta azul, de frente", variant="v2")
+    assert described.status_code == 303
+    assert store.products.find_one({"_id": shirt["_id"]})["images"][1]["variant"] == "v2"
+    refused = post(client, f"/admin/products/{pid}", f"/admin/products/{pid}/images/{pictures[1].image_id}/alt",
+                   alt="Camiseta azul", variant="v9")
+    assert refused.status_code == 303 and store.products.find_one({"_id": shirt["_id"]})["images"][1]["variant"] == "v2"
+
+    shopper = make_user(email="ana@example.com")
+    auth.login("ana@example.com")
+    page = client.get(f"/products/{pid}").get_data(as_text=True)
+    assert page.count('data-testid="variant-image"') == 1 and 'alt="Camiseta azul, de frente"' in page
+    chosen = client.get(f"/products/{pid}?variante=v2").get_data(as_text=True)
+    main = re.search(r'<img[^>]*data-testid="product-main-image"[^>]*>', chosen).group(0)
+    assert 'alt="Camiseta azul, de frente"' in main
+    post(client, f"/products/{pid}", "/orders/buy", product_id=pid, variant="v2", quantity="1",
+         idempotency_key="8f7e6d5c-4b3a-4291-8877-665544332299")
+    (order,) = db.orders.of_user(shopper.user_id)
+    line = re.search(r'<img[^>]*data-testid="order-line-image"[^>]*>',
+                     client.get(f"/orders/{order.order_id}").get_data(as_text=True)).group(0)
+    assert 'alt="Camiseta azul, de frente"' in line

@@ -176,6 +176,8 @@ def test_a_listing_filters_by_the_sizes_in_stock_and_finds_a_product_by_its_sku(
     assert listed(db, store, category="Ropa", talla="M") == ["Sudadera"]  # the shirt's M is sold out
     assert listed(db, store, category="Ropa", talla="S") == ["Camiseta"]
     assert listed(db, store, q="sud-l") == ["Sudadera"] and listed(db, store, q="GOR-01") == ["Gorra"]
+    assert listed(db, store, q="gor-01", category="Ropa") == ["Gorra"]  # an SKU: one lookup, not a word search
+    assert listed(db, store, q="gor-01", category="Hogar") == []
     assert listed(db, store, sort="price_desc", category="Ropa")[0] == "Sudadera"  # listed at its lowest price
     assert counts_from_the_index_equal_a_recount(db, store)
 

@@ -82,9 +82,9 @@ def variants_document(variants: list[Variant]) -> dict:
 
 def image_of(doc: dict) -> ProductImage:
     return ProductImage(image_id=doc["image_id"], alt=doc["alt"], width=int(doc["width"]), height=int(doc["height"]),
-                        widths=tuple(int(w) for w in doc["widths"]))
+                        widths=tuple(int(w) for w in doc["widths"]), variant=doc.get("variant"))
 
 
 def image_document(image: ProductImage) -> dict:
     return {"image_id": image.image_id, "alt": image.alt, "width": image.width, "height": image.height,
-            "widths": list(image.widths)}
+            "widths": list(image.widths), **({"variant": image.variant} if image.variant else {})}
