@@ -37,6 +37,7 @@ bp = Blueprint("imports", __name__, url_prefix="/admin/catalog")
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 STALE_AFTER = dt.timedelta(seconds=30)  # a running import writes its progress more often than this
+KEPT_FOR = dt.timedelta(days=2)  # an upload never imported, and an import's report, are kept this long
 
 
 def row_error_text(problem: RowError) -> str:
@@ -75,6 +76,17 @@ def _folder() -> Path:
     folder = shop_settings().data_dir / "imports"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return folder
+
+
+def _forget_old_uploads(folder: Path, now: dt.datetime) -> None:
+    """Uploads checked but never imported, and the reports of old imports, go after KEPT_FOR (a
+    catalog file can hold a whole catalog: the data directory must not fill up with them)."""
+    for path in folder.iterdir():
+        try:
+            if now - dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC) > KEPT_FOR:
+                path.unlink()
+        except OSError:  # another worker removed it first
+            continue
 
 
 def _paths(upload_id: str) -> tuple[Path | None, Path]:
@@ -132,6 +144,7 @@ def upload():
     sent = request.files.get("catalog")
     if sent is None or not sent.filename:
         return render_template("staff/catalog_import.html", error=gettext("Choose a CSV or JSON Lines file.")), 400
+    _forget_old_uploads(_folder(), dt.datetime.now(dt.UTC))
     upload_id = uuid.uuid4().hex
     head = sent.stream.read(64)
     fmt = detect_format(sent.filename, head)

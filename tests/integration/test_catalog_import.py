@@ -234,3 +234,17 @@ def test_images_named_in_the_file_come_from_a_zip_once_and_a_bad_one_is_reported
     again = catalog_import.import_catalog(db, store, lambda: catalog_import.rows_of(path, "csv"), dry_run=False,
                                           images=images)
     assert again.images_added == 0 and len(store.products.find_one({"handle": "cam"})["images"]) == 2
+
+
+def test_uploads_never_imported_are_removed_after_two_days_when_the_next_one_arrives(client, admin, app):
+    import os
+
+    folder = app.config["SHOP_SETTINGS"].data_dir / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    old, recent = folder / ("a" * 32 + ".csv"), folder / ("b" * 32 + ".csv")
+    for path in (old, recent):
+        path.write_text(HEADER)
+    three_days_ago = time.time() - 3 * 24 * 3600
+    os.utime(old, (three_days_ago, three_days_ago))
+    upload(client, CATALOG)
+    assert not old.exists() and recent.exists()
