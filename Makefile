@@ -79,10 +79,12 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## make lock: pin every package, with hashes, from requirements/*.in (after editing one of them)
+## make lock: pin every package, with hashes, from requirements/*.in (after editing one of them).
+## Extras stay in the pins (no --strip-extras): pip's hash mode needs `cachecontrol[filecache]==…` pinned
+## as pip-audit asks for it, or it fetches the newest CacheControl from PyPI and refuses it unpinned.
 lock: $(DEV_STAMP)
 	cd requirements && for set in production embedded dev; do \
-		../$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		../$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe \
 			--no-emit-index-url --no-emit-find-links $$set.in -o $$set.txt || exit 1; \
 	done
 
