@@ -13,7 +13,7 @@ def _pins(lock: Path) -> dict[str, list[str]]:
     pins: dict[str, list[str]] = {}
     name = None
     for line in lock.read_text().splitlines():
-        if match := re.match(r"^([A-Za-z0-9_.-]+)==\S+", line):
+        if match := re.match(r"^([A-Za-z0-9_.-]+)(?:\[[A-Za-z0-9_,.-]+\])?==\S+", line):  # name[extras]==version
             name = match.group(1).lower().replace("_", "-")
             pins[name] = []
         elif name and (found := re.search(r"--hash=sha256:([0-9a-f]{64})", line)):
@@ -41,7 +41,7 @@ def test_a_package_in_two_lock_files_has_the_same_version_in_both():
     versions: dict[str, str] = {}
     for lock in ("production.txt", "embedded.txt", "dev.txt"):
         for line in (LOCKS / lock).read_text().splitlines():
-            if match := re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line):
+            if match := re.match(r"^([A-Za-z0-9_.-]+)(?:\[[A-Za-z0-9_,.-]+\])?==(\S+)", line):
                 name = match.group(1).lower()
                 assert versions.setdefault(name, match.group(2)) == match.group(2), (lock, name)
 
