@@ -134,6 +134,8 @@ class Settings:
     payment_attempt_window_minutes: int = var("PAYMENT_ATTEMPT_WINDOW_MINUTES", 15, as_int)
     # Comprar, cart checkout and POST /api/orders together
     checkout_rate_limit: str = var("CHECKOUT_RATE_LIMIT", "20 per minute")
+    # every /api/v1 request, per token or key (per address when anonymous), on top of the above
+    api_rate_limit: str = var("API_RATE_LIMIT", "300 per minute")
     # load balancers in front that set X-Forwarded-For/-Proto (werkzeug ProxyFix)
     trusted_proxies: int = var("TRUSTED_PROXIES", 0, as_int)
     # The load balancers' own addresses or networks: when set, X-Forwarded-* is believed only on

@@ -27,3 +27,14 @@ def change_cart_line(db: PostgresDatabase, user_id: int, raw_ref: str, raw_quant
     product_id, variant = parse_item_ref(raw_ref)
     quantity = 0 if remove or raw_quantity.strip() == "0" else parse_quantity(raw_quantity)
     db.carts.set_quantity(user_id, product_id, quantity, variant)
+
+
+def put_cart_line(db: PostgresDatabase, store: MongoStore, user_id: int, raw_ref: str, quantity: int) -> None:
+    """The cart holds exactly `quantity` units of an item on sale (0 takes it out, whatever it is)."""
+    product_id, variant = parse_item_ref(raw_ref)
+    if quantity <= 0:
+        db.carts.set_quantity(user_id, product_id, 0, variant)
+        return
+    product = catalog_service.product_detail(store, product_id)
+    check_sells(product, variant)
+    db.carts.put(user_id, product.product_id, parse_quantity(quantity), variant)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from http import HTTPStatus
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, make_response, render_template, request
 from flask_babel import gettext, ngettext
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from shop.adapters import mongo, postgres
 from shop.adapters.errors import DatabaseUnavailable, StoreUnavailable
@@ -77,9 +78,31 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                429: "rate_limited", 500: "internal_error", 503: "unavailable"}
 
 
-def error_response(status: int, message: str, code: str | None = None):
-    """The error page, or for programs `{"error": {"status", "code", "message", "request_id"}}`:
-    `code` is stable and untranslated (what a program tests), `message` is for people."""
+API_V1_PREFIX = "/api/v1/"
+
+
+def problem_response(status: int, detail: str, code: str | None = None, **members: object) -> Response:
+    """An RFC 9457 problem (`application/problem+json`), what every /api/v1 error answers: `type` is
+    about:blank (so `title` is the HTTP status phrase), `code` is stable and untranslated (what a
+    program tests), `detail` is translated for people. A 500 says nothing but its request id."""
+    code = code or _HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+    body: dict[str, object] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
+                               "code": code, "request_id": current_request_id()}
+    if status < 500 or status == 503:
+        body["detail"] = detail
+        body.update(members)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def error_response(status: int, message: str, code: str | None = None, **members: object):
+    """The error page, or for programs `{"error": {"status", "code", "message", "request_id"}}`
+    (an RFC 9457 problem under /api/v1): `code` is stable and untranslated (what a program tests),
+    `message` is for people."""
+    if request.path.startswith(API_V1_PREFIX):
+        return problem_response(status, message, code, **members)
     if wants_json():
         code = code or _HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
         body = {"error": {"status": status, "code": code, "message": message, "request_id": current_request_id()}}
@@ -96,7 +119,9 @@ def error_response(status: int, message: str, code: str | None = None):
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
-        return error_response(status_for(error), translate_error(error), error.code)
+        # Members a problem adds for programs (the fields a request got wrong), when the error has them
+        return error_response(status_for(error), translate_error(error), error.code,
+                              **getattr(error, "problem_members", {}))
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
@@ -110,7 +135,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return error_response(error.code or 500, _status_message(error.code or 500))
+        response = error_response(error.code or 500, _status_message(error.code or 500))
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:  # RFC 9110: a 405 names what is allowed
+            response = make_response(response)
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
 
     def database_unavailable(error: Exception):
         # A database that does not answer is the operator's problem, not a bug: 503, try again.

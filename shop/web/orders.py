@@ -201,6 +201,11 @@ def _line_images(order: Order) -> dict[int, ProductImage]:
 @roles_required(Role.CUSTOMER, *STAFF)
 def invoice(order_id: int):
     """The printable simplified invoice of a paid order (the customer's own, or any for staff)."""
+    return render_invoice(order_id)
+
+
+def render_invoice(order_id: int) -> str:
+    """The invoice page of an order the person looking may see (404 otherwise, or before it is paid)."""
     try:
         order = order_service.order_for(get_db(), current_user.user, order_id)
     except NotFound:

@@ -29,6 +29,7 @@ from shop import metrics
 from shop.adapters.errors import DatabaseError as DatabaseError  # the shop's own errors, re-exported
 from shop.adapters.errors import DatabaseUnavailable as DatabaseUnavailable
 from shop.adapters.errors import UniqueViolation as UniqueViolation
+from shop.adapters.postgres.api_credentials import ApiCredentials
 from shop.adapters.postgres.carts import Carts
 from shop.adapters.postgres.catalog_index import CatalogIndex
 from shop.adapters.postgres.discounts import Discounts
@@ -101,6 +102,7 @@ class PostgresDatabase:
         self.discounts = Discounts(self)
         self.refunds = Refunds(self)
         self.shipping = Shipping(self)
+        self.api = ApiCredentials(self)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg2.extensions.connection]:

@@ -33,6 +33,13 @@ class Carts:
             )
 
 
+    def put(self, user_id: int, product_id: str, quantity: int, variant: str | None = None) -> None:
+        """The line holds exactly `quantity` units from now on (added if it was not in the cart)."""
+        with self._db.transaction() as cur:
+            cur.execute("""INSERT INTO cart_items (user_id, product_id, variant_key, quantity) VALUES (%s, %s, %s, %s)
+                           ON CONFLICT (user_id, product_id, variant_key) DO UPDATE SET quantity = EXCLUDED.quantity""",
+                        (user_id, product_id, variant or "", quantity))
+
     def set_quantity(self, user_id: int, product_id: str, quantity: int, variant: str | None = None) -> None:
         with self._db.transaction() as cur:
             if quantity <= 0:

@@ -1,0 +1,132 @@
+"""The OpenAPI 3.1 document of /api/v1, written from the code by spectree, and its page.
+
+spectree (rather than apiflask, flask-smorest or flask-openapi3) because it decorates the plain
+Flask views and blueprint the shop already has — no application class to replace — validates
+requests with pydantic models, and writes OpenAPI 3.1 from those models (docs/api.md says more).
+
+A request that does not fit its model never reaches the view: it is answered 400 with an RFC 9457
+problem listing each field's error. Answers are checked against their models too: a view that
+drifted from its document answers 500 (logged with what did not fit) rather than break a client.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+from flask import render_template, url_for
+from flask_babel import gettext
+from pydantic import ValidationError
+from spectree import SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.models import InType, SecureType
+
+from shop.domain.errors import N_, InvalidInput
+from shop.web.access import public
+from shop.web.api_v1 import bp
+from shop.web.api_v1.schemas import Problem
+from shop.web.extensions import shop_settings
+
+API_VERSION = "1.0.0"
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_ERROR_DESCRIPTIONS = {
+    "400": "Bad input: `errors` lists each field's problem",
+    "401": "No credentials, or they are not valid (WWW-Authenticate says which)",
+    "403": "The caller's role, or the key's scopes, do not allow this",
+    "404": "Not found (or not yours)",
+    "409": "Conflicts with the current state (out of stock, the same Idempotency-Key with another body, …)",
+    "429": "Too many requests: wait Retry-After seconds",
+    "503": "A database is not answering: try again",
+}
+
+
+class RequestDoesNotFit(InvalidInput):
+    """A request refused by its model, before the view ran."""
+    code = "invalid_request"
+
+    def __init__(self, errors: list[dict[str, Any]]):
+        super().__init__(N_("Some fields are missing or not valid; see errors."))
+        self.problem_members = {"errors": errors}
+
+
+def _refuse_invalid_request(req, resp, req_validation_error, instance, *_args) -> None:
+    """spectree's hook after validating a request: a mismatch becomes the shop's own 400 problem."""
+    if isinstance(req_validation_error, ValidationError):
+        raise RequestDoesNotFit([
+            {"field": ".".join(str(part) for part in error["loc"]) or "body", "message": error["msg"]}
+            for error in req_validation_error.errors(include_context=False, include_url=False)])
+
+
+class AnswerDoesNotFit(RuntimeError):
+    """A view's answer that does not match its documented model: a bug, logged, answered 500."""
+
+
+def _refuse_invalid_answer(req, resp, resp_validation_error, instance, *_args) -> None:
+    if resp_validation_error is not None:
+        raise AnswerDoesNotFit(f"{req.method} {req.path}: {resp_validation_error}")
+
+
+spec = SpecTree(
+    "flask", mode="strict", title="Tienda Híbrida API", version=API_VERSION, annotations=True,
+    path="api/v1/docs", validation_error_status=400, before=_refuse_invalid_request, after=_refuse_invalid_answer,
+    description="Store and staff endpoints of the shop. Money is a decimal string in euros with IVA "
+                "included; errors are RFC 9457 problems with a stable `code`. See docs/api.md.",
+    security_schemes=[
+        SecurityScheme(name="bearer", data=SecuritySchemeData(
+            type=SecureType.HTTP, scheme="bearer",
+            description="A customer's access token (POST /api/v1/auth/token), or a staff API key (shk_…)")),
+        SecurityScheme(name="session", data=SecuritySchemeData(
+            type=SecureType.API_KEY, name="session", field_in=InType.COOKIE,
+            description="The shop's browser session; changes need the X-CSRFToken header")),
+    ],
+    security={"bearer": []},
+)
+_document: dict[str, Any] | None = None
+_document_lock = threading.Lock()
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document (built once per process, from the app's routes)."""
+    global _document
+    with _document_lock:  # held only around building a dict: nothing here re-enters it
+        if _document is None:
+            _document = _with_problems(spec.spec)
+    return _document
+
+
+def _with_problems(generated: dict[str, Any]) -> dict[str, Any]:
+    """spectree's document, with every error answer described as what it is: an RFC 9457 problem in
+    `application/problem+json` (spectree knows only application/json)."""
+    doc = copy.deepcopy(generated)
+    doc["components"]["schemas"]["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    doc["components"]["schemas"].update(doc["components"]["schemas"]["Problem"].pop("$defs", {}))
+    doc["components"]["schemas"].pop("ValidationError", None)
+    doc["components"]["schemas"] = {name: schema for name, schema in doc["components"]["schemas"].items()
+                                    if not name.startswith("ValidationError")}
+    for path_item in doc["paths"].values():
+        for operation in path_item.values():
+            responses = operation["responses"]
+            for status, description in _ERROR_DESCRIPTIONS.items():
+                responses[status] = {"description": description,
+                                     "content": {"application/problem+json": {"schema": _PROBLEM_REF}}}
+            responses["default"] = {"description": "Any other error (a 500 carries only its request id)",
+                                    "content": {"application/problem+json": {"schema": _PROBLEM_REF}}}
+            if operation.get("security") == []:  # public: no credentials needed (but accepted)
+                operation["security"] = [{}, {"bearer": []}]
+    doc["servers"] = [{"url": "/"}]
+    return doc
+
+
+@bp.get("/openapi.json")
+@public
+def openapi_document():
+    """The OpenAPI 3.1 document of this API."""
+    return document()
+
+
+@bp.get("/docs")
+@public
+def docs_page():
+    """The API's reference, rendered here from the OpenAPI document (no script, nothing from a CDN)."""
+    return render_template("api/docs.html", doc=document(), spec_url=url_for("api_v1.openapi_document"),
+                           title=gettext("API reference"), shop=shop_settings())

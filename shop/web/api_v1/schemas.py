@@ -1,0 +1,313 @@
+"""What /api/v1 reads and answers, as pydantic models: spectree validates requests (and, in
+development and tests, answers) against them and writes the OpenAPI 3.1 document from them.
+
+Money is a decimal string ("19.90", euros, IVA included), never a float. Ids are strings for
+products (MongoDB ObjectIds) and integers for everything PostgreSQL numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_IDEMPOTENCY_KEY = 255
+Money = Annotated[str, Field(pattern=r"^-?[0-9]+\.[0-9]{2}$", examples=["19.90"])]
+ProductRef = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{24}(:v[1-9][0-9]{0,3})?$",
+                                  description="A product id, or `product id:variant key` for one of its variants",
+                                  examples=["65f0c0ffee0000000000abcd", "65f0c0ffee0000000000abcd:v2"])]
+ProductId = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{24}$", examples=["65f0c0ffee0000000000abcd"])]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors ------------------------------------------------------------------------------------------
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem. `code` is stable (test it); `detail` is translated for people; a 500
+    carries only its request id."""
+    type: str = "about:blank"
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+    request_id: str
+    errors: list[FieldError] | None = None
+
+
+# --- auth --------------------------------------------------------------------------------------------
+
+class TokenRequest(Strict):
+    """Either an e-mail and password, or a refresh token (`grant_type: refresh_token`)."""
+    grant_type: Literal["password", "refresh_token"] = "password"
+    email: Annotated[str, StringConstraints(max_length=254)] | None = None
+    password: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    refresh_token: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int = Field(description="Seconds the access token is valid for")
+    refresh_token: str = Field(description="Used once, for a new pair; shown only here")
+
+
+class LogoutRequest(Strict):
+    everywhere: bool = Field(True, description="End every session and token of the account (the only kind "
+                                                "of logout an access token can ask for: it is not stored)")
+
+
+# --- catalog -----------------------------------------------------------------------------------------
+
+class CatalogParams(BaseModel):
+    """The catalog's filters, as the home page takes them (`attr.<name>=<value>` filters by an
+    attribute; they are passed through and checked by the same rules)."""
+    model_config = ConfigDict(extra="allow")
+    q: Annotated[str, StringConstraints(max_length=200)] | None = Field(None, description="Words, any order")
+    category: Annotated[str, StringConstraints(max_length=100)] | None = None
+    sort: Literal["name", "price_asc", "price_desc"] = "name"
+    after: Annotated[str, StringConstraints(max_length=600)] | None = Field(
+        None, description="`next_cursor` of the page before")
+    before: Annotated[str, StringConstraints(max_length=600)] | None = Field(
+        None, description="`previous_cursor` of the page after")
+    limit: int = Field(24, ge=1, le=100)
+
+
+class Image(BaseModel):
+    url: str = Field(description="The largest size; `sizes` lists the others (WebP)")
+    alt: str
+    width: int
+    height: int
+    sizes: dict[str, str]
+    variant: str | None = None
+
+
+class VariantOut(BaseModel):
+    key: str
+    sku: str
+    values: dict[str, str]
+    price: Money
+    stock: int
+    ref: ProductRef = Field(description="What to put in a cart line or an order line")
+
+
+class OptionOut(BaseModel):
+    name: str
+    values: list[str]
+
+
+class ProductSummary(BaseModel):
+    id: ProductId
+    name: str
+    category: str
+    price: Money = Field(description="Euros, IVA included; the lowest of its variants' for a product sold in options")
+    stock: int
+    tax_class: str
+    sku: str | None
+    image: Image | None
+    url: str = Field(description="Its page in the shop")
+
+
+class ProductDetail(ProductSummary):
+    description: str
+    attributes: dict[str, str | int | float | bool | None]
+    options: list[OptionOut]
+    variants: list[VariantOut]
+    images: list[Image]
+
+
+class ProductPage(BaseModel):
+    items: list[ProductSummary]
+    total: int = Field(description="Matches in all (an estimate when `total_is_exact` is false)")
+    total_is_exact: bool
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+class Category(BaseModel):
+    name: str
+    products: int
+
+
+class CategoryList(BaseModel):
+    items: list[Category]
+
+
+# --- cart and checkout -------------------------------------------------------------------------------
+
+class CartLineIn(Strict):
+    quantity: int = Field(ge=0, le=10_000, description="0 removes the line")
+
+
+class CartLineOut(BaseModel):
+    ref: ProductRef
+    product_id: ProductId
+    name: str
+    variant: str | None
+    quantity: int
+    unit_price: Money
+    subtotal: Money
+    available: bool = Field(description="Whether the product (or its variant) is still on sale")
+
+
+class Cart(BaseModel):
+    lines: list[CartLineOut]
+    subtotal: Money
+
+
+class OrderLineIn(Strict):
+    product_id: ProductRef
+    quantity: int = Field(ge=1, le=10_000)
+
+
+class CheckoutIn(Strict):
+    """Lines to buy, or none to check out the whole cart (every line or none)."""
+    items: list[OrderLineIn] | None = Field(None, max_length=100)
+    discount_code: Annotated[str, StringConstraints(max_length=64)] | None = None
+    address_id: int | None = Field(None, ge=1, le=2_147_483_647)
+    shipping_method_id: int | None = Field(None, ge=1, le=2_147_483_647)
+
+
+class IdempotencyHeaders(BaseModel):
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=MAX_IDEMPOTENCY_KEY,
+                                                      pattern=r"^[\x21-\x7e]+$")] = Field(
+        alias="Idempotency-Key",
+        description="Any printable ASCII text without spaces, 1 to 255 characters, chosen by the client "
+                    "(a UUID is a good choice). The same key with the same body returns the first "
+                    "answer; with another body it is refused (409).")
+
+
+# --- orders ------------------------------------------------------------------------------------------
+
+class OrderItemOut(BaseModel):
+    product_id: ProductId
+    name: str
+    sku: str | None
+    variant: str | None
+    quantity: int
+    unit_price: Money
+    subtotal: Money
+
+
+class TaxLine(BaseModel):
+    rate: str
+    base: Money
+    tax: Money
+
+
+OrderStatusName = Literal["placing", "pending", "paid", "shipped", "cancelled", "failed", "partially_refunded",
+                          "refunded"]
+
+
+class OrderOut(BaseModel):
+    id: int
+    status: OrderStatusName
+    total: Money
+    refunded: Money
+    discount: Money
+    shipping: Money
+    created_at: datetime
+    pay_before: datetime | None = Field(description="A pending order is cancelled after this")
+    items: list[OrderItemOut]
+    taxes: list[TaxLine]
+    tracking: str | None
+    invoice: str | None = Field(description="The invoice number, once paid")
+    replayed: bool | None = Field(None, description="Checkout only: this is the answer to an earlier request "
+                                                     "with the same Idempotency-Key")
+
+
+class OrderList(BaseModel):
+    items: list[OrderOut]
+
+
+# --- addresses ---------------------------------------------------------------------------------------
+
+class AddressIn(Strict):
+    full_name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    street: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    city: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    province: Annotated[str, StringConstraints(max_length=100)] = ""
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "ES"
+    phone: Annotated[str, StringConstraints(max_length=30)] = ""
+    default: bool = False
+
+
+class AddressOut(BaseModel):
+    id: int
+    full_name: str
+    street: str
+    postal_code: str
+    city: str
+    province: str
+    country: str
+    phone: str
+    default: bool
+
+
+class AddressList(BaseModel):
+    items: list[AddressOut]
+
+
+class Created(BaseModel):
+    id: int
+
+
+# --- staff -------------------------------------------------------------------------------------------
+
+class StockAdjustmentIn(Strict):
+    delta: int = Field(ge=-100_000, le=100_000, description="Units to add (negative: to remove)")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    variant: Annotated[str, StringConstraints(pattern=r"^v[1-9][0-9]{0,3}$")] | None = Field(
+        None, description="Required for a product sold in options")
+
+
+class StockLevel(BaseModel):
+    product_id: ProductId
+    variant: str | None
+    stock: int
+
+
+class StaffOrderParams(BaseModel):
+    status: OrderStatusName | None = None
+    limit: int = Field(50, ge=1, le=200)
+    before_id: int | None = Field(None, ge=1, le=2_147_483_647, description="`next_before_id` of the page before")
+
+
+class StaffOrder(OrderOut):
+    user_id: int
+    customer_email: str
+
+
+class StaffOrderPage(BaseModel):
+    items: list[StaffOrder]
+    next_before_id: int | None
+
+
+class ShipmentIn(Strict):
+    carrier: Annotated[str, StringConstraints(max_length=60)] = ""
+    tracking: Annotated[str, StringConstraints(max_length=100)] = ""
+
+
+class AuditParams(BaseModel):
+    limit: int = Field(50, ge=1, le=200)
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    actor: str | None
+    action: str
+    target: str | None
+    details: dict[str, object]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
