@@ -66,6 +66,10 @@ def serve(settings: Settings) -> None:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", 4)
             self.cfg.set("timeout", 60)
+            # The catalog's longest URL (a 200-character search in any script, a category, two
+            # page cursors, percent-encoded) fits; gunicorn's default 4094 would answer it with its
+            # own HTML 400. 8190 is gunicorn's maximum and nginx's default header buffer.
+            self.cfg.set("limit_request_line", 8190)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("loglevel", "warning")
             self.cfg.set("proc_name", "shop")

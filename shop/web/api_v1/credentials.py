@@ -20,7 +20,7 @@ from flask import abort, g, request
 from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from shop.domain.accounts import Role, User
+from shop.domain.accounts import User
 from shop.domain.api_access import ACCESS_TOKEN_SECONDS, Scope
 from shop.domain.errors import N_, InvalidCredentials
 from shop.services import accounts

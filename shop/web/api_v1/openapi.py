@@ -15,16 +15,17 @@ import copy
 import threading
 from typing import Any
 
-from flask import render_template, url_for
+from flask import current_app, render_template, request, url_for
 from flask_babel import gettext
 from pydantic import ValidationError
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
 from spectree.models import InType, SecureType
+from werkzeug.exceptions import UnsupportedMediaType
 
 from shop.domain.errors import N_, InvalidInput
 from shop.web.access import public
 from shop.web.api_v1 import bp
-from shop.web.api_v1.schemas import Problem
+from shop.web.api_v1.schemas import PRODUCT_ID_PATTERN, PRODUCT_REF_PATTERN, Problem
 from shop.web.extensions import shop_settings
 
 API_VERSION = "1.0.0"
@@ -34,10 +35,16 @@ _ERROR_DESCRIPTIONS = {
     "401": "No credentials, or they are not valid (WWW-Authenticate says which)",
     "403": "The caller's role, or the key's scopes, do not allow this",
     "404": "Not found (or not yours)",
+    "406": "Only JSON (or, for an invoice, HTML) can be answered",
     "409": "Conflicts with the current state (out of stock, the same Idempotency-Key with another body, …)",
+    "415": "The body must be JSON (Content-Type: application/json)",
     "429": "Too many requests: wait Retry-After seconds",
     "503": "A database is not answering: try again",
 }
+
+
+# Path parameters whose rules werkzeug's converters cannot state (spectree documents those by converter)
+_PATH_PATTERNS = {"product_id": PRODUCT_ID_PATTERN, "ref": PRODUCT_REF_PATTERN}
 
 
 class RequestDoesNotFit(InvalidInput):
@@ -50,7 +57,10 @@ class RequestDoesNotFit(InvalidInput):
 
 
 def _refuse_invalid_request(req, resp, req_validation_error, instance, *_args) -> None:
-    """spectree's hook after validating a request: a mismatch becomes the shop's own 400 problem."""
+    """spectree's hook after validating a request: a mismatch becomes the shop's own 400 problem, and
+    a body that is not JSON where JSON is expected a 415 (spectree would pass the view nothing)."""
+    if req.method in ("POST", "PUT", "PATCH") and req.mimetype != "application/json" and _expects_json():
+        raise UnsupportedMediaType()
     if isinstance(req_validation_error, ValidationError):
         raise RequestDoesNotFit([
             {"field": ".".join(str(part) for part in error["loc"]) or "body", "message": error["msg"]}
@@ -59,6 +69,12 @@ def _refuse_invalid_request(req, resp, req_validation_error, instance, *_args) -
 
 class AnswerDoesNotFit(RuntimeError):
     """A view's answer that does not match its documented model: a bug, logged, answered 500."""
+
+
+def _expects_json() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    metadata = spec.get_function_metadata(view) if view is not None else None
+    return metadata is not None and metadata.json is not None
 
 
 def _refuse_invalid_answer(req, resp, resp_validation_error, instance, *_args) -> None:
@@ -105,6 +121,9 @@ def _with_problems(generated: dict[str, Any]) -> dict[str, Any]:
                                     if not name.startswith("ValidationError")}
     for path_item in doc["paths"].values():
         for operation in path_item.values():
+            for parameter in operation["parameters"]:
+                if parameter["in"] == "path" and parameter["name"] in _PATH_PATTERNS:
+                    parameter["schema"] = {"type": "string", "pattern": _PATH_PATTERNS[parameter["name"]]}
             responses = operation["responses"]
             for status, description in _ERROR_DESCRIPTIONS.items():
                 responses[status] = {"description": description,

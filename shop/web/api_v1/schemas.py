@@ -10,18 +10,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+
+from shop.domain.listing import MAX_CATEGORY_LENGTH, MAX_SEARCH_LENGTH
+from shop.domain.orders import MAX_QUANTITY_PER_LINE
 
 MAX_IDEMPOTENCY_KEY = 255
 Money = Annotated[str, Field(pattern=r"^-?[0-9]+\.[0-9]{2}$", examples=["19.90"])]
-ProductRef = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{24}(:v[1-9][0-9]{0,3})?$",
+PRODUCT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
+PRODUCT_REF_PATTERN = r"^[0-9a-fA-F]{24}(:v[1-9][0-9]{0,3})?$"
+ProductRef = Annotated[str, Field(pattern=PRODUCT_REF_PATTERN,
                                   description="A product id, or `product id:variant key` for one of its variants",
                                   examples=["65f0c0ffee0000000000abcd", "65f0c0ffee0000000000abcd:v2"])]
-ProductId = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{24}$", examples=["65f0c0ffee0000000000abcd"])]
+ProductId = Annotated[str, Field(pattern=PRODUCT_ID_PATTERN, examples=["65f0c0ffee0000000000abcd"])]
+
+
+_NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
+Cursor = Annotated[str, StringConstraints(min_length=1, max_length=600, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A JSON body: unknown fields refused, and no coercion (`false` is not the quantity 0)."""
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # --- errors ------------------------------------------------------------------------------------------
@@ -55,7 +65,7 @@ class TokenRequest(Strict):
 
 class TokenPair(BaseModel):
     access_token: str
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme's name, not a secret
     expires_in: int = Field(description="Seconds the access token is valid for")
     refresh_token: str = Field(description="Used once, for a new pair; shown only here")
 
@@ -71,13 +81,12 @@ class CatalogParams(BaseModel):
     """The catalog's filters, as the home page takes them (`attr.<name>=<value>` filters by an
     attribute; they are passed through and checked by the same rules)."""
     model_config = ConfigDict(extra="allow")
-    q: Annotated[str, StringConstraints(max_length=200)] | None = Field(None, description="Words, any order")
-    category: Annotated[str, StringConstraints(max_length=100)] | None = None
+    q: Annotated[str, StringConstraints(max_length=MAX_SEARCH_LENGTH, pattern=_NO_CONTROL)] | None = Field(
+        None, description="Words, any order (accents and case ignored, the last word as a prefix)")
+    category: Annotated[str, StringConstraints(max_length=MAX_CATEGORY_LENGTH, pattern=_NO_CONTROL)] | None = None
     sort: Literal["name", "price_asc", "price_desc"] = "name"
-    after: Annotated[str, StringConstraints(max_length=600)] | None = Field(
-        None, description="`next_cursor` of the page before")
-    before: Annotated[str, StringConstraints(max_length=600)] | None = Field(
-        None, description="`previous_cursor` of the page after")
+    after: Cursor | None = Field(None, description="`next_cursor` of the page before")
+    before: Cursor | None = Field(None, description="`previous_cursor` of the page after")
     limit: int = Field(24, ge=1, le=100)
 
 
@@ -118,7 +127,7 @@ class ProductSummary(BaseModel):
 
 class ProductDetail(ProductSummary):
     description: str
-    attributes: dict[str, str | int | float | bool | None]
+    attributes: dict[str, JsonValue] = Field(description="Free-form, as staff entered them (values may nest)")
     options: list[OptionOut]
     variants: list[VariantOut]
     images: list[Image]
@@ -144,7 +153,7 @@ class CategoryList(BaseModel):
 # --- cart and checkout -------------------------------------------------------------------------------
 
 class CartLineIn(Strict):
-    quantity: int = Field(ge=0, le=10_000, description="0 removes the line")
+    quantity: int = Field(ge=0, le=MAX_QUANTITY_PER_LINE, description="0 removes the line")
 
 
 class CartLineOut(BaseModel):
@@ -165,12 +174,12 @@ class Cart(BaseModel):
 
 class OrderLineIn(Strict):
     product_id: ProductRef
-    quantity: int = Field(ge=1, le=10_000)
+    quantity: int = Field(ge=1, le=MAX_QUANTITY_PER_LINE)
 
 
 class CheckoutIn(Strict):
     """Lines to buy, or none to check out the whole cart (every line or none)."""
-    items: list[OrderLineIn] | None = Field(None, max_length=100)
+    items: list[OrderLineIn] | None = Field(None, min_length=1, max_length=100)
     discount_code: Annotated[str, StringConstraints(max_length=64)] | None = None
     address_id: int | None = Field(None, ge=1, le=2_147_483_647)
     shipping_method_id: int | None = Field(None, ge=1, le=2_147_483_647)
@@ -231,11 +240,14 @@ class OrderList(BaseModel):
 # --- addresses ---------------------------------------------------------------------------------------
 
 class AddressIn(Strict):
+    """An address in Spain or another EU country. Beyond this shape, a Spanish address needs a
+    province, a five-digit postal code and a nine-digit phone; another country's, the phone with its
+    country code (a 400 problem says which)."""
     full_name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     street: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     postal_code: Annotated[str, StringConstraints(min_length=1, max_length=16)]
-    city: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    province: Annotated[str, StringConstraints(max_length=100)] = ""
+    city: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    province: Annotated[str, StringConstraints(max_length=80)] = ""
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "ES"
     phone: Annotated[str, StringConstraints(max_length=30)] = ""
     default: bool = False

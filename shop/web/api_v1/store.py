@@ -11,9 +11,9 @@ from flask_login import current_user
 from spectree import Response
 
 from shop.domain.accounts import Role
-from shop.domain.catalog import Product
 from shop.domain.api_access import ACCESS_TOKEN_SECONDS
-from shop.domain.errors import N_, InvalidCredentials, InvalidInput
+from shop.domain.catalog import Product
+from shop.domain.errors import N_, Conflict, InvalidCredentials
 from shop.domain.images import ProductImage
 from shop.domain.listing import parse_catalog_query
 from shop.domain.orders import Order, OrderStatus
@@ -247,13 +247,11 @@ def checkout(json: CheckoutIn, headers: IdempotencyHeaders):
     """Places an order: the lines given, or the whole cart when `items` is left out. Answers 201 with
     the new order; the same Idempotency-Key again answers 200 with that same order (`replayed`)."""
     if json.items is not None:
-        if not json.items:
-            raise InvalidInput(N_("Send at least one line, or leave items out to check out the cart."))
         lines: list[tuple[str, object]] = [(item.product_id, item.quantity) for item in json.items]
     else:
         lines = list(get_db().carts.lines(current_user.user_id))
         if not lines:
-            raise InvalidInput(N_("Your cart is empty."))
+            raise Conflict(N_("Your cart is empty."))
     result = place_for_current_user(lines, idempotency_uuid(headers.idempotency_key),
                                     discount_code=json.discount_code, address_id=json.address_id,
                                     shipping_method_id=json.shipping_method_id, via="api")
@@ -269,7 +267,7 @@ def orders():
     return OrderList(items=[order_out(order) for order in get_db().orders.of_user(current_user.user_id)])
 
 
-@bp.get("/orders/<int:order_id>")
+@bp.get("/orders/<int(max=2147483647):order_id>")
 @roles_required(Role.CUSTOMER)
 @spec.validate(resp=Response(HTTP_200=OrderOut), tags=[_ORDERS])
 def order(order_id: int):
@@ -277,7 +275,7 @@ def order(order_id: int):
     return order_out(order_service.order_for(get_db(), current_user.user, order_id))
 
 
-@bp.post("/orders/<int:order_id>/cancel")
+@bp.post("/orders/<int(max=2147483647):order_id>/cancel")
 @roles_required(Role.CUSTOMER)
 @spec.validate(resp=Response(HTTP_200=OrderOut), tags=[_ORDERS])
 def cancel(order_id: int):
@@ -287,7 +285,7 @@ def cancel(order_id: int):
     return order_out(order_service.order_for(get_db(), current_user.user, order_id))
 
 
-@bp.get("/orders/<int:order_id>/invoice")
+@bp.get("/orders/<int(max=2147483647):order_id>/invoice")
 @roles_required(Role.CUSTOMER)
 @spec.validate(resp=Response("HTTP_200"), tags=[_ORDERS])
 def invoice(order_id: int):
@@ -322,7 +320,7 @@ def add_address(json: AddressIn):
     return Created(id=address_id), 201
 
 
-@bp.delete("/addresses/<int:address_id>")
+@bp.delete("/addresses/<int(max=2147483647):address_id>")
 @roles_required(Role.CUSTOMER)
 @spec.validate(resp=Response("HTTP_204"), tags=[_ADDRESSES])
 def delete_address(address_id: int):
