@@ -15,6 +15,7 @@ from shop.web import (
     account,
     addresses,
     api,
+    api_keys,
     api_v1,
     audit_log,
     auth,
@@ -125,6 +126,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(cart.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api_v1.bp)
+    app.register_blueprint(api_keys.bp)
     app.register_blueprint(reviews.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(monitoring.bp)

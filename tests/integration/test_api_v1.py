@@ -131,3 +131,87 @@ def test_products_are_listed_in_keyset_pages(client, make_product):
 def test_an_unknown_product_is_a_404_problem(client):
     answer = client.get("/api/v1/products/65f0c0ffee0000000000abcd")
     assert answer.status_code == 404 and answer.get_json()["code"]
+
+
+def _create_key(client, scopes, name="ERP", days="30"):
+    token = csrf_token_from(client.get("/account/api-keys/").get_data(as_text=True))
+    return client.post("/account/api-keys/", data={"name": name, "scopes": scopes, "days": days, "csrf_token": token})
+
+
+def _key_text(answer) -> str:
+    import re
+    return re.search(r"shk_[0-9]+_[A-Za-z0-9_-]{43}", answer.get_data(as_text=True)).group(0)
+
+
+def test_an_admin_key_is_shown_once_and_limited_to_its_scopes(client, admin, make_product, store, db):
+    product = make_product(stock=4)
+    created = _create_key(client, ["orders:read"])
+    assert created.status_code == 201
+    key = _key_text(created)
+    assert key not in client.get("/account/api-keys/").get_data(as_text=True)  # shown once
+    assert key not in str(db.api.keys_of(admin.user_id))  # only a digest is kept
+    bearer = client.application.test_client()
+    assert bearer.get("/api/v1/admin/orders", headers=_bearer(key)).status_code == 200
+    refused = bearer.post(f"/api/v1/admin/products/{product['_id']}/stock", headers=_bearer(key),
+                          json={"delta": 3, "reason": "recuento"})
+    assert refused.status_code == 403
+    assert store.products.find_one({"_id": product["_id"]})["stock"] == 4
+
+
+def test_a_stock_adjustment_with_a_key_is_atomic_and_audited(client, admin, make_product, store, app):
+    product = make_product(stock=4)
+    key = _key_text(_create_key(client, ["catalog:write", "audit:read"]))
+    bearer = client.application.test_client()
+    answer = bearer.post(f"/api/v1/admin/products/{product['_id']}/stock", headers=_bearer(key),
+                         json={"delta": -5, "reason": "rotura"})
+    assert answer.status_code == 409  # never below zero
+    answer = bearer.post(f"/api/v1/admin/products/{product['_id']}/stock", headers=_bearer(key),
+                         json={"delta": -3, "reason": "rotura"})
+    assert answer.get_json()["stock"] == 1
+    with app.app_context():
+        from shop.web.extensions import get_audit_log
+        get_audit_log().flush_spool()
+    log = bearer.get("/api/v1/admin/audit-log", headers=_bearer(key)).get_json()["items"]
+    actions = [entry["action"] for entry in log]
+    assert "stock.adjusted" in actions and "api_key.used" in actions and "api_key.created" in actions
+
+
+def test_an_auditors_key_can_only_read(client, auth, make_user):
+    make_user(role=Role.AUDITOR, email="eva@example.com")
+    auth.login("eva@example.com")
+    refused = _create_key(client, ["orders:read", "orders:write"])
+    assert refused.status_code == 400
+    key = _key_text(_create_key(client, ["orders:read"]))
+    bearer = client.application.test_client()
+    assert bearer.get("/api/v1/admin/orders", headers=_bearer(key)).status_code == 200
+    assert bearer.post("/api/v1/admin/orders/1/ship", headers=_bearer(key), json={}).status_code == 403
+
+
+def test_a_revoked_key_is_refused(client, admin):
+    key = _key_text(_create_key(client, ["orders:read"]))
+    key_id = int(key.split("_")[1])
+    token = csrf_token_from(client.get("/account/api-keys/").get_data(as_text=True))
+    client.post(f"/account/api-keys/{key_id}/revoke", data={"csrf_token": token})
+    answer = client.application.test_client().get("/api/v1/admin/orders", headers=_bearer(key))
+    assert answer.status_code == 401 and answer.get_json()["code"] == "invalid_token"
+
+
+def test_each_token_has_its_own_rate_limit_answered_with_retry_after(settings, db, store, make_user):
+    import dataclasses
+
+    from shop.web.extensions import close_stores
+    from shop.web.factory import create_app
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": True},
+                     settings=dataclasses.replace(settings, api_rate_limit="3 per minute"))
+    make_user(email="rita@example.com")
+    make_user(email="rosa@example.com")
+    client = app.test_client()
+    try:
+        access = _token(client, "rita@example.com")["access_token"]
+        other = _token(client, "rosa@example.com")["access_token"]
+        answers = [client.get("/api/v1/cart", headers=_bearer(access)) for _ in range(4)]
+        assert client.get("/api/v1/cart", headers=_bearer(other)).status_code == 200  # a budget of its own
+    finally:
+        close_stores(app)
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[-1].headers.get("Retry-After") and answers[-1].get_json()["code"] == "rate_limited"

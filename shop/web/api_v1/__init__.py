@@ -14,4 +14,4 @@ from flask import Blueprint
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
 # The views register themselves on `bp` (after it exists).
-from shop.web.api_v1 import credentials, openapi, store  # noqa: E402,F401
+from shop.web.api_v1 import credentials, openapi, staff, store  # noqa: E402,F401

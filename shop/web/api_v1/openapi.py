@@ -47,6 +47,27 @@ _ERROR_DESCRIPTIONS = {
 _PATH_PATTERNS = {"product_id": PRODUCT_ID_PATTERN, "ref": PRODUCT_REF_PATTERN}
 
 
+# OpenAPI links: what an answer lets a client (and schemathesis' stateful phase) call next
+_FIRST_PRODUCT = "$response.body#/items/0/id"
+_NEW_ORDER = "$response.body#/id"
+_LINKS = {
+    ("/api/v1/products", "get", "200"): {
+        "ProductDetail": {"operationId": "get__api_v1_products_{product_id}", "parameters": {"product_id": _FIRST_PRODUCT}},
+        "PutInCart": {"operationId": "put__api_v1_cart_items_{ref}", "parameters": {"ref": _FIRST_PRODUCT}},
+        "BuyFirst": {"operationId": "post__api_v1_checkout",
+                     "requestBody": {"items": [{"product_id": _FIRST_PRODUCT, "quantity": 1}]}},
+    },
+    ("/api/v1/checkout", "post", "201"): {
+        "Order": {"operationId": "get__api_v1_orders_{order_id}", "parameters": {"order_id": _NEW_ORDER}},
+        "Cancel": {"operationId": "post__api_v1_orders_{order_id}_cancel", "parameters": {"order_id": _NEW_ORDER}},
+        "Invoice": {"operationId": "get__api_v1_orders_{order_id}_invoice", "parameters": {"order_id": _NEW_ORDER}},
+    },
+    ("/api/v1/addresses", "post", "201"): {
+        "Delete": {"operationId": "delete__api_v1_addresses_{address_id}", "parameters": {"address_id": _NEW_ORDER}},
+    },
+}
+
+
 class RequestDoesNotFit(InvalidInput):
     """A request refused by its model, before the view ran."""
     code = "invalid_request"
@@ -132,6 +153,8 @@ def _with_problems(generated: dict[str, Any]) -> dict[str, Any]:
                                     "content": {"application/problem+json": {"schema": _PROBLEM_REF}}}
             if operation.get("security") == []:  # public: no credentials needed (but accepted)
                 operation["security"] = [{}, {"bearer": []}]
+    for (path, method, status), links in _LINKS.items():
+        doc["paths"][path][method]["responses"][status]["links"] = links
     doc["servers"] = [{"url": "/"}]
     return doc
 

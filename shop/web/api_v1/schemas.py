@@ -288,20 +288,24 @@ class StockLevel(BaseModel):
     stock: int
 
 
-class StaffOrderParams(BaseModel):
-    status: OrderStatusName | None = None
-    limit: int = Field(50, ge=1, le=200)
-    before_id: int | None = Field(None, ge=1, le=2_147_483_647, description="`next_before_id` of the page before")
+class StaffListParams(BaseModel):
+    """The staff lists' filters, as their pages take them (passed through and checked by the same rules)."""
+    model_config = ConfigDict(extra="allow")
+    after: Cursor | None = Field(None, description="`next_cursor` of the page before")
 
 
-class StaffOrder(OrderOut):
-    user_id: int
+class StaffOrder(BaseModel):
+    id: int
+    status: OrderStatusName
+    total: Money
+    created_at: datetime
     customer_email: str
+    customer_name: str
 
 
 class StaffOrderPage(BaseModel):
     items: list[StaffOrder]
-    next_before_id: int | None
+    next_cursor: str | None
 
 
 class ShipmentIn(Strict):
@@ -309,17 +313,17 @@ class ShipmentIn(Strict):
     tracking: Annotated[str, StringConstraints(max_length=100)] = ""
 
 
-class AuditParams(BaseModel):
-    limit: int = Field(50, ge=1, le=200)
-
-
-class AuditEntry(BaseModel):
+class AuditEntryOut(BaseModel):
+    seq: int
     at: datetime
-    actor: str | None
     action: str
     target: str | None
-    details: dict[str, object]
+    actor_id: int | None
+    actor_role: str | None
+    details: dict[str, JsonValue]
+    hash: str = Field(description="SHA-256 chaining this entry to the one before (docs/audit.md)")
 
 
 class AuditPage(BaseModel):
-    items: list[AuditEntry]
+    items: list[AuditEntryOut]
+    next_cursor: str | None
