@@ -1,12 +1,14 @@
-"""A small JSON API for programs: place an order with an Idempotency-Key header.
+"""The first JSON endpoint for programs, deprecated: place an order with an Idempotency-Key header.
 
 Authenticated by the session cookie like the pages, and protected by the same CSRF token (sent as
-the X-CSRFToken header). Errors use the one JSON envelope of shop.web.errors.
+the X-CSRFToken header). Errors use the older JSON envelope of shop.web.errors. It keeps working for
+the programs that use it; its answers say it is deprecated and name its successor,
+`POST /api/v1/checkout` (docs/api.md).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from shop.domain.accounts import Role
 from shop.domain.errors import N_, InvalidInput
@@ -14,6 +16,14 @@ from shop.web.access import roles_required
 from shop.web.orders import checkout_limit, place_for_current_user
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.after_request
+def say_it_is_deprecated(response: Response) -> Response:
+    """RFC 9745's Deprecation header and RFC 8288's successor link, on every answer (errors too)."""
+    response.headers["Deprecation"] = "true"
+    response.headers["Link"] = '</api/v1/checkout>; rel="successor-version"'
+    return response
 
 
 @bp.post("/orders")

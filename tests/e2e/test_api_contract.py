@@ -26,6 +26,7 @@ ST = Path(sys.executable).with_name("st")
 def api_shop(tmp_path_factory):
     running = start_shop(tmp_path_factory.mktemp("api-contract") / "var", extra_env={
         "WEB_SERVER": "gunicorn", "API_RATE_LIMIT": "1000000 per minute", "CHECKOUT_RATE_LIMIT": "1000000 per minute",
+        "LOGIN_RATE_LIMIT": "1000000 per minute",
         "MAX_UNPAID_ORDERS": "0", "MAX_UNPAID_UNITS": "0", "MAX_UNPAID_ORDERS_PER_ADDRESS": "0",
         "MAX_UNPAID_UNITS_PER_ADDRESS": "0"})
     yield running
@@ -54,3 +55,13 @@ def test_every_api_operation_answers_within_its_schema_and_never_with_a_server_e
     print(summary)  # the closing note quotes it
     assert run.returncode == 0, run.stdout[-6000:]
     assert "Server error" not in run.stdout
+
+
+def test_the_example_client_buys_and_cancels_through_the_api(api_shop):
+    customer = api_shop.logins["customer"]
+    run = subprocess.run([sys.executable, "examples/api_buy.py", api_shop.url, customer["email"],
+                          customer["password"]], capture_output=True, text=True, timeout=120, check=False,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert run.returncode == 0, run.stderr
+    assert "logged in" in run.stdout and "replayed once: same order" in run.stdout
+    assert run.stdout.strip().splitlines()[-1].endswith("cancelled")

@@ -68,7 +68,8 @@ def test_a_browser_session_still_needs_the_csrf_token_to_change_anything(client,
     assert accepted.status_code == 200
 
 
-def test_checkout_accepts_any_idempotency_key_and_a_replay_returns_the_first_answer(client, tokens, make_product, store):
+def test_checkout_accepts_any_idempotency_key_and_a_replay_returns_the_first_answer(client, tokens, make_product,
+                                                                                  store):
     product = make_product(stock=5)
     body = {"items": [{"product_id": str(product["_id"]), "quantity": 2}]}
     headers = {**_bearer(tokens["access_token"]), "Idempotency-Key": "pedido-erp-0001"}

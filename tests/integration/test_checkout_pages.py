@@ -183,6 +183,7 @@ def test_the_json_api_places_an_order_once_per_idempotency_key(client, shopper, 
     assert first.status_code == 201 and first.json["total"] == "6.20" and not first.json["replayed"]
     assert again.status_code == 200 and again.json["order_id"] == first.json["order_id"] and again.json["replayed"]
     assert store.stock.levels()[str(product["_id"])] == 3
+    assert first.headers["Deprecation"] == "true" and "/api/v1/checkout" in first.headers["Link"]
     short = client.post("/api/orders", json={"items": [{"product_id": str(product["_id"]), "quantity": 9}]},
                         headers={**headers, "Idempotency-Key": str(uuid.uuid4())})
     assert short.status_code == 409 and "Solo quedan 3" in short.json["error"]["message"]

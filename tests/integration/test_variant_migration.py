@@ -59,7 +59,7 @@ def test_orders_carts_and_products_from_before_variants_survive_the_upgrade_and_
         cur.execute("INSERT INTO cart_items (user_id, product_id, quantity) VALUES (%s, %s, 3)",
                     (customer.user_id, product_id))
 
-    assert db.migrate() == ["0021_variants.sql"]
+    assert db.migrate()[0] == "0021_variants.sql"  # and any later migration after it
 
     (item,) = db.orders.get(old_order).items
     assert (item.product_name, item.unit_price, item.quantity, item.variant, item.sku) == (

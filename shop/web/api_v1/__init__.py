@@ -9,9 +9,7 @@ rate limited per token or key, in the shop's shared limit store.
 
 from __future__ import annotations
 
-from flask import Blueprint
+from shop.web.api_v1 import credentials, openapi, staff, store  # noqa: F401 - each registers its views on bp
+from shop.web.api_v1.blueprint import bp
 
-bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
-
-# The views register themselves on `bp` (after it exists).
-from shop.web.api_v1 import credentials, openapi, staff, store  # noqa: E402,F401
+__all__ = ["bp"]

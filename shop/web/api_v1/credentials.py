@@ -26,7 +26,7 @@ from shop.domain.errors import N_, InvalidCredentials
 from shop.services import accounts
 from shop.services import api_access as api_access_service
 from shop.services.api_access import KeyHolder
-from shop.web.api_v1 import bp
+from shop.web.api_v1.blueprint import bp
 from shop.web.auditing import audit
 from shop.web.extensions import csrf, get_db, limiter, shop_settings
 

@@ -24,7 +24,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from shop.domain.errors import N_, InvalidInput
 from shop.web.access import public
-from shop.web.api_v1 import bp
+from shop.web.api_v1.blueprint import bp
 from shop.web.api_v1.schemas import PRODUCT_ID_PATTERN, PRODUCT_REF_PATTERN, Problem
 from shop.web.extensions import shop_settings
 
@@ -52,7 +52,8 @@ _FIRST_PRODUCT = "$response.body#/items/0/id"
 _NEW_ORDER = "$response.body#/id"
 _LINKS = {
     ("/api/v1/products", "get", "200"): {
-        "ProductDetail": {"operationId": "get__api_v1_products_{product_id}", "parameters": {"product_id": _FIRST_PRODUCT}},
+        "ProductDetail": {"operationId": "get__api_v1_products_{product_id}",
+                          "parameters": {"product_id": _FIRST_PRODUCT}},
         "PutInCart": {"operationId": "put__api_v1_cart_items_{ref}", "parameters": {"ref": _FIRST_PRODUCT}},
         "BuyFirst": {"operationId": "post__api_v1_checkout",
                      "requestBody": {"items": [{"product_id": _FIRST_PRODUCT, "quantity": 1}]}},

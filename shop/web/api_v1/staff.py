@@ -9,15 +9,15 @@ from flask_login import current_user
 from spectree import Response
 
 from shop.domain.accounts import Role
-from shop.domain.catalog import parse_stock_adjustment
 from shop.domain.api_access import Scope
+from shop.domain.catalog import parse_stock_adjustment
 from shop.domain.filters import parse_audit_filter, parse_order_filter
 from shop.domain.orders import parse_shipment
 from shop.services import catalog as catalog_service
 from shop.services import orders as order_service
 from shop.services import staff_lists
 from shop.web.access import STAFF, roles_required
-from shop.web.api_v1 import bp
+from shop.web.api_v1.blueprint import bp
 from shop.web.api_v1.credentials import scope_required
 from shop.web.api_v1.openapi import spec
 from shop.web.api_v1.schemas import (

@@ -27,7 +27,7 @@ from shop.services import catalog as catalog_service
 from shop.services import orders as order_service
 from shop.services import shipping as shipping_service
 from shop.web.access import public, roles_required
-from shop.web.api_v1 import bp
+from shop.web.api_v1.blueprint import bp
 from shop.web.api_v1.credentials import issue_access_token
 from shop.web.api_v1.openapi import spec
 from shop.web.api_v1.schemas import (
