@@ -5,6 +5,10 @@ sequences along the document's links. None may answer a 5xx or anything its sche
 Left out, on purpose: `positive_data_acceptance` (the shop's rules refuse some requests a schema
 cannot describe — a cursor that was never issued, a province missing for Spain, more units than are
 in stock — with a 4xx problem), and `POST /auth/logout`, which would end the token the run uses.
+
+One worker: with two, schemathesis' threads parse Python source at the same time (hypothesis
+describing its strategies), which CPython 3.11 can fail with "AST constructor recursion depth
+mismatch" — an error of the tool, not of the shop.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ def test_every_api_operation_answers_within_its_schema_and_never_with_a_server_e
     run = subprocess.run(
         [str(ST), "run", f"{api_shop.url}/api/v1/openapi.json", "--checks", "all",
          "--exclude-checks", "positive_data_acceptance", "--exclude-path", "/api/v1/auth/logout",
-         "--max-examples", "40", "--workers", "2", "--seed", "20261207", "--no-color",
+         "--max-examples", "40", "--workers", "1", "--seed", "20261207", "--no-color",
          "-H", f"Authorization: Bearer {_token(api_shop)}"],
         capture_output=True, text=True, timeout=600, check=False)
     report.write_text(run.stdout + run.stderr)
