@@ -17,6 +17,7 @@ from shop.config_fields import (
     as_int,
     as_networks,
     as_path,
+    as_payment_provider,
     as_public_url,
     as_seconds,
     as_tax_rates,
@@ -78,6 +79,13 @@ class Settings:
     smtp_port: int = var("SMTP_PORT", 587, as_int)
     smtp_user: str | None = var("SMTP_USER", None)
     smtp_password: str | None = var("SMTP_PASSWORD", None)
+    # Where customers pay (docs/payments.md): the simulated provider, or Redsys with the bank's data
+    payment_provider: str = var("PAYMENT_PROVIDER", "simulated", as_payment_provider)
+    redsys_merchant_code: str | None = var("REDSYS_MERCHANT_CODE", None)
+    redsys_terminal: str = var("REDSYS_TERMINAL", "1")
+    redsys_secret_key: str | None = var("REDSYS_SECRET_KEY", None)
+    redsys_url: str = var("REDSYS_URL", "https://sis-t.redsys.es:25443/sis/realizarPago")
+    redsys_rest_url: str = var("REDSYS_REST_URL", "https://sis-t.redsys.es:25443/sis/rest/trataPeticionREST")
     smtp_starttls: bool = var("SMTP_STARTTLS", True, as_bool)
     smtp_tls: bool = var("SMTP_TLS", False, as_bool)  # implicit TLS (SMTPS) instead of STARTTLS
     smtp_ca_file: str | None = var("SMTP_CA_FILE", None)
@@ -265,6 +273,12 @@ def check_production_settings(settings: Settings) -> None:
     if not settings.public_url:
         raise ConfigError("PUBLIC_URL must be set in production (e.g. https://shop.example.com): every link in "
                           "every e-mail starts with it, never with the Host header a request came with")
+    if settings.payment_provider == "simulated":
+        raise ConfigError("PAYMENT_PROVIDER must name a real provider in production (redsys): the simulated one "
+                          "lets anyone mark an order paid (docs/payments.md)")
+    if settings.payment_provider == "redsys" and not (settings.redsys_merchant_code and settings.redsys_secret_key):
+        raise ConfigError("PAYMENT_PROVIDER=redsys needs REDSYS_MERCHANT_CODE and REDSYS_SECRET_KEY (the bank's "
+                          "back office gives both; docs/payments.md)")
     if settings.ratelimit_storage_uri.startswith("memory://") and settings.web_workers > 1:
         raise ConfigError(
             "RATELIMIT_STORAGE_URI=memory:// keeps a separate count in each of the "

@@ -103,6 +103,13 @@ def as_time_zone(raw: str, name: str) -> str:
     return zone
 
 
+def as_payment_provider(raw: str | None, name: str = "PAYMENT_PROVIDER") -> str:
+    value = (raw or "simulated").strip().lower()
+    if value not in ("simulated", "redsys"):
+        raise ConfigError(f"{name} must be simulated or redsys; got {raw!r}")
+    return value
+
+
 def as_web_server(raw: str | None, name: str = "WEB_SERVER") -> str:
     if not raw:
         return "waitress" if os.name == "nt" else "gunicorn"

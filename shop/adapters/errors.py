@@ -39,6 +39,11 @@ class StoreUnavailable(StoreError):
     """MongoDB did not answer (down, unreachable, timed out): whether a write landed is not known."""
 
 
+class ProviderUnavailable(Exception):
+    """The payment provider did not answer, or refused a server-to-server call (a refund): nothing can
+    be assumed done; the caller keeps the state that lets it ask again."""
+
+
 class SkuTaken(Exception):
     """A product write was refused because another product has one of its SKUs: `owners` maps each
     such SKU to that product's id (empty if it could not be told which)."""

@@ -183,7 +183,7 @@ def parse_order_filter(args: Mapping[str, list[str]]) -> OrderFilter:
     return OrderFilter(status, email, order_id, start, end, *_positions(args, "orders"), parse_page_size(args))
 
 
-PAYMENT_STATUSES = ("succeeded", "declined")
+PAYMENT_STATUSES = ("succeeded", "declined", "pending", "orphaned", "refunded")
 
 
 @dataclass(frozen=True)

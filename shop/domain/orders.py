@@ -77,6 +77,7 @@ class PaymentStatus(StrEnum):
     SUCCEEDED = "succeeded"
     DECLINED = "declined"
     REFUNDED = "refunded"
+    ORPHANED = "orphaned"  # paid at the provider for an order that could not take it: to be refunded
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,10 @@ class Payment:
     method: str
     created_at: dt.datetime
     provider_reference: str | None = None
-    card_last4: str | None = None
+    card_last4: str | None = None  # payments taken before the provider's page (none since)
     decline_reason: str | None = None
+    provider_order: str | None = None  # the attempt's number at the provider
+    order_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The order lifecycle after checkout: pay, cancel (stock back exactly once), ship, expire.
+"""The order lifecycle after checkout: pay (on the provider's page, settled by its notice), cancel
+(stock back exactly once), ship, expire.
 
 Every transition happens under SELECT … FOR UPDATE on the order row, so a payment, a cancellation
 and the expiry sweep that meet on one order are applied one after the other, never interleaved.
@@ -6,27 +7,29 @@ and the expiry sweep that meet on one order are applied one after the other, nev
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 
 from shop import failpoints
-from shop.adapters.errors import StoreError
+from shop.adapters.errors import ProviderUnavailable, StoreError
 from shop.domain.accounts import Role, User
 from shop.domain.errors import N_, Conflict, NotFound
 from shop.domain.order_effects import Reason
 from shop.domain.orders import Order, OrderStatus, PaymentStatus
-from shop.domain.payments import PaymentAttemptLimits, parse_card_number
+from shop.domain.payments import (
+    PaymentAttemptLimits,
+    PaymentNotice,
+    PaymentRequest,
+    ProviderRedirect,
+    Settlement,
+    provider_order_number,
+    settle,
+)
 from shop.services.ports import OrderRecords, PaymentGateway, ReturnsStore
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PaymentOutcome:
-    order_id: int
-    succeeded: bool
-    decline_reason: str | None
-    locked: bool = False  # this decline paused paying (PaymentAttemptLimits): worth an audit entry
 
 
 def _visible_order(order: Order | None, actor: User | None) -> Order:
@@ -68,15 +71,20 @@ def return_stock_of_cancelled(db: OrderRecords, store: ReturnsStore, order_id: i
     return True
 
 
-def pay_order(db: OrderRecords, provider: PaymentGateway, actor: User, order_id: int,
-              raw_card_number: str, limits: PaymentAttemptLimits | None = None) -> PaymentOutcome:
-    """Charge a pending order once. The row lock and a unique index make a second payment impossible;
-    a declined attempt is recorded and leaves the order pending. With `limits`, declined attempts are
-    counted per order and per account (under the account's row lock) and paying pauses at the limit.
+@dataclass(frozen=True)
+class PaymentStart:
+    """Where the customer goes to pay (`redirect`), or None when there was nothing to charge and the
+    order is paid already (a discount code took off everything)."""
+    order_id: int
+    redirect: ProviderRedirect | None
 
-    The simulated provider answers instantly, so it is called under the lock. A real provider would
-    be called between two transactions with the payment row's id as its idempotency key.
-    """
+
+def begin_payment(db: OrderRecords, provider: PaymentGateway, actor: User, order_id: int, urls: PaymentUrls,
+                  limits: PaymentAttemptLimits | None = None) -> PaymentStart:
+    """Send the customer to the provider's page for a pending order: a new attempt is written
+    `pending` under the order's lock, then the provider is asked for the page outside it (a real
+    provider is a network call). Declined attempts are counted per order and per account (under the
+    account's row lock) and paying pauses at the limit (card testing)."""
     with db.orders.locked(order_id, account=actor.user_id if limits else None) as locked:
         order = _visible_order(locked.order, actor)
         if actor.role is not Role.CUSTOMER or not order.belongs_to(actor.user_id):
@@ -92,20 +100,83 @@ def pay_order(db: OrderRecords, provider: PaymentGateway, actor: User, order_id:
             # charge and a payment of 0,00 is no payment. The customer confirms; the order is paid,
             # invoiced at 0,00, and its units stay sold.
             locked.set_status(OrderStatus.PAID, actor.user_id, "nothing to pay", Reason.NOTHING_TO_PAY)
-            return PaymentOutcome(order_id, True, None)
-        card = parse_card_number(raw_card_number)
-        declines = locked.declined_payments(actor.user_id, limits.window_minutes) if limits else (0, 0)
+            return PaymentStart(order_id, None)
         if limits:
-            limits.check(*declines)
-        result = provider.charge(order.total_amount, card, reference=f"order-{order_id}")
-        outcome = PaymentStatus.SUCCEEDED if result.succeeded else PaymentStatus.DECLINED
-        locked.record_payment(order.total_amount, outcome, provider.name, result.reference, card[-4:],
-                              result.decline_reason)
-        if result.succeeded:
-            locked.set_status(OrderStatus.PAID, actor.user_id, "payment succeeded", Reason.PAYMENT)
-        failpoints.hit("pay.before_commit")  # the invoice number is taken, not yet committed
-    paused = limits is not None and not result.succeeded and limits.locks_after(*declines)
-    return PaymentOutcome(order_id, result.succeeded, result.decline_reason, locked=paused)
+            limits.check(*locked.declined_payments(actor.user_id, limits.window_minutes))
+        provider_order = locked.start_payment(order.total_amount, provider.name, provider_order_number)
+    redirect = provider.start(PaymentRequest(provider_order, order_id, order.total_amount,
+                                             urls.description, urls.return_url, urls.notify_url))
+    return PaymentStart(order_id, redirect)
+
+
+@dataclass(frozen=True)
+class PaymentUrls:
+    description: str  # what the provider's page says is being paid
+    return_url: str
+    notify_url: str
+
+
+@dataclass(frozen=True)
+class NoticeOutcome:
+    order_id: int
+    payment_id: int
+    settlement: Settlement
+    amount: Decimal
+    refund_reference: str | None = None  # orphaned money given back at once
+    pauses_paying: bool = False  # this decline is the one that pauses paying
+
+
+def settle_notice(db: OrderRecords, provider: PaymentGateway, notice: PaymentNotice,
+                  limits: PaymentAttemptLimits | None = None) -> NoticeOutcome:
+    """Apply a provider's genuine notice to its attempt, once: a notice that arrives twice, late or
+    out of order changes nothing the second time, never marks an order paid twice, and money that
+    arrives for an order that can no longer take it (expired, cancelled, paid by another attempt) is
+    refunded at once — or, if the provider cannot be reached, by `refund_orphaned_payments` later."""
+    attempt = db.orders.payment_attempt(provider.name, notice.provider_order)
+    if attempt is None or attempt.order_id is None:
+        raise NotFound(N_("That payment notification does not name a payment of this shop."))
+    order_id = attempt.order_id
+    with db.orders.locked(order_id) as locked:
+        order = locked.order
+        current = locked.payment(attempt.payment_id)
+        if order is None or current is None:
+            raise NotFound(N_("That payment notification does not name a payment of this shop."))
+        payable = (order.status is OrderStatus.PENDING and not locked.expired()
+                   and locked.successful_payment() is None)
+        settlement = settle(current.status is PaymentStatus.PENDING, current.amount, notice, payable)
+        pauses = False
+        if settlement is Settlement.PAID:
+            locked.decide_payment(current.payment_id, PaymentStatus.SUCCEEDED, notice.reference)
+            locked.set_status(OrderStatus.PAID, order.user_id, "payment succeeded", Reason.PAYMENT)
+            failpoints.hit("pay.before_commit")  # the invoice number is taken, not yet committed
+        elif settlement is Settlement.DECLINED:
+            if limits:
+                pauses = limits.locks_after(*locked.declined_payments(order.user_id, limits.window_minutes))
+            locked.decide_payment(current.payment_id, PaymentStatus.DECLINED, None, notice.decline_reason)
+        elif settlement is Settlement.ORPHANED:
+            locked.decide_payment(current.payment_id, PaymentStatus.ORPHANED, notice.reference)
+    outcome = NoticeOutcome(order_id, current.payment_id, settlement, notice.amount, pauses_paying=pauses)
+    if settlement is Settlement.ORPHANED:
+        refunded = refund_orphaned_payment(db, provider, order_id, current.payment_id)
+        outcome = dataclasses.replace(outcome, refund_reference=refunded)
+    return outcome
+
+
+def refund_orphaned_payment(db: OrderRecords, provider: PaymentGateway, order_id: int, payment_id: int) -> str | None:
+    """Give back money the shop cannot keep (an orphaned attempt): the provider's refund, keyed by the
+    attempt so asking twice refunds once, then the attempt is marked refunded. None if the provider
+    could not be reached: the attempt stays orphaned for the next try (recovery, reconciliation)."""
+    with db.orders.locked(order_id) as locked:
+        payment = locked.payment(payment_id)
+        if payment is None or payment.status is not PaymentStatus.ORPHANED or not payment.provider_reference:
+            return None
+        try:
+            result = provider.refund(payment.provider_reference, payment.amount, f"orphaned-payment-{payment_id}")
+        except ProviderUnavailable as error:
+            log.warning("payment %s of order %s: refund left for later: %s", payment_id, order_id, error)
+            return None
+        locked.decide_payment(payment_id, PaymentStatus.REFUNDED, None, "refunded: the order could not take it")
+    return result.reference
 
 
 def mark_shipped(db: OrderRecords, actor: User, order_id: int, shipment: tuple[str, str] | None = None) -> None:

@@ -10,7 +10,7 @@ servers. The adapters raise the shop's own errors (shop.adapters.errors, no driv
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Protocol
@@ -18,7 +18,7 @@ from typing import Protocol
 from shop.domain.catalog import Product
 from shop.domain.order_effects import Effects, Reason
 from shop.domain.orders import HeldUnpaid, Order, OrderItem, OrderLine, OrderStatus, Payment, PaymentStatus, Placing
-from shop.domain.payments import ChargeResult, RefundResult
+from shop.domain.payments import PaymentNotice, PaymentRequest, ProviderRedirect, RefundResult
 from shop.domain.refunds import Refund, RefundableLine, RefundedTotals, RestockLine
 from shop.domain.shipping import ShippingSnapshot
 
@@ -93,6 +93,13 @@ class LockedOrderChanges(Protocol):
     def record_payment(self, amount: Decimal, status: PaymentStatus, method: str, reference: str | None,
                        card_last4: str | None, decline_reason: str | None) -> int: ...
 
+    def start_payment(self, amount: Decimal, method: str, number: Callable[[int], str]) -> str: ...
+
+    def payment(self, payment_id: int) -> Payment | None: ...
+
+    def decide_payment(self, payment_id: int, status: PaymentStatus, reference: str | None,
+                       decline_reason: str | None = None) -> None: ...
+
     def record_shipment(self, carrier: str | None, tracking_number: str | None) -> None: ...
 
     def successful_payment(self) -> Payment | None: ...
@@ -116,6 +123,8 @@ class OrderBook(Protocol):
     def items(self, order_id: int) -> list[OrderItem]: ...
 
     def mark_stock_returned(self, order_id: int) -> None: ...
+
+    def payment_attempt(self, method: str, provider_order: str) -> Payment | None: ...
 
 
 class RefundBook(Protocol):
@@ -152,12 +161,15 @@ class ReturnsStore(Protocol):
 
 
 class PaymentGateway(Protocol):
-    """A payment provider (shop.adapters.payments): a charge, and a refund that is idempotent by its
-    key (asking twice refunds once)."""
+    """A payment provider (shop.adapters.payments, shop.adapters.redsys): where to send the customer
+    to pay, how to read its signed notification of the outcome, and a refund (idempotent by its key
+    where the provider has one: asking twice refunds once). The shop never handles a card."""
 
     @property
     def name(self) -> str: ...
 
-    def charge(self, amount: Decimal, card_number: str, reference: str) -> ChargeResult: ...
+    def start(self, request: PaymentRequest) -> ProviderRedirect: ...
+
+    def read_notice(self, body: bytes, form: Mapping[str, str], headers: Mapping[str, str]) -> PaymentNotice: ...
 
     def refund(self, payment_reference: str, amount: Decimal, idempotency_key: str) -> RefundResult: ...

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar, cast
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_caching import Cache
 from flask_limiter import Limiter
@@ -22,6 +22,7 @@ from shop.adapters.mongo import rate_limits as _rate_limits  # noqa: F401 - regi
 from shop.adapters.payments import SimulatedPaymentProvider
 from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres import rate_limits as _pg_rate_limits  # noqa: F401 - registers shop+postgresql://
+from shop.adapters.redsys import RedsysProvider, RedsysSettings
 from shop.config import ConfigError, Settings
 from shop.services.audit import AuditLog
 from shop.services.checkout import SettlementQueue
@@ -174,8 +175,16 @@ def get_mailer():
     return mailer_for(shop_settings())
 
 
-def get_payment_provider():
-    return SimulatedPaymentProvider()
+def get_payment_provider() -> SimulatedPaymentProvider | RedsysProvider:
+    """The provider customers pay through (PAYMENT_PROVIDER): cheap to make, made per request."""
+    settings = shop_settings()
+    if settings.payment_provider == "redsys":
+        return RedsysProvider(RedsysSettings(settings.redsys_merchant_code or "", settings.redsys_terminal,
+                                             settings.redsys_secret_key or "", settings.redsys_url,
+                                             settings.redsys_rest_url))
+    # Its page is part of this shop (shop.web.simulated_provider): its links are the shop's own paths.
+    root = request.script_root if has_request_context() else ""
+    return SimulatedPaymentProvider(current_app.config["SECRET_KEY"], page_url=root + "/pasarela-simulada")
 
 
 def close_stores(app) -> None:

@@ -31,9 +31,11 @@ from shop.web import (
     links,
     monitoring,
     orders,
+    payments,
     requestlog,
     reviews,
     security,
+    simulated_provider,
     staff_discounts,
     staff_images,
     staff_orders,
@@ -127,6 +129,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(api.bp)
     app.register_blueprint(api_v1.bp)
     app.register_blueprint(api_keys.bp)
+    app.register_blueprint(payments.bp)
+    app.register_blueprint(simulated_provider.bp)
     app.register_blueprint(reviews.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(monitoring.bp)

@@ -119,7 +119,15 @@ _DECLINE_LABELS = {"card declined": lazy_gettext("card declined"),
                    "insufficient funds": lazy_gettext("insufficient funds")}
 
 
-_PAYMENT_LABELS = {"succeeded": lazy_gettext("accepted"), "declined": lazy_gettext("declined")}
+_PAYMENT_LABELS = {"succeeded": lazy_gettext("accepted"), "declined": lazy_gettext("declined"),
+                   "pending": lazy_gettext("started, not confirmed"), "orphaned": lazy_gettext("to be refunded"),
+                   "refunded": lazy_gettext("refunded")}
+_PROVIDER_LABELS = {"simulated": lazy_gettext("simulated payment page"), "redsys": "Redsys",
+                    "manual": lazy_gettext("recorded by staff")}
+
+
+def provider_label(method: str) -> str:
+    return str(_PROVIDER_LABELS.get(method, method))
 
 
 def payment_label(status: str) -> str:
@@ -188,7 +196,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(filter_value_label)
     app.jinja_env.globals.update(get_locale=get_locale, role_label=role_label, status_label=status_label,
                                  attribute_type_label=attribute_type_label, payment_label=payment_label,
-                                 decline_label=decline_label, tax_class_label=tax_class_label,
+                                 decline_label=decline_label, provider_label=provider_label,
+                                 tax_class_label=tax_class_label,
                                  tax_classes=TAX_CLASSES, page_sizes=PAGE_SIZES,
                                  format_datetime=format_datetime, format_decimal=format_decimal,
                                  format_date=format_date, format_percent=format_percent, few_left=FEW_LEFT)

@@ -20,7 +20,8 @@ from shop.adapters.errors import StoreError
 from shop.domain.accounts import Role
 from shop.domain.errors import N_, Conflict, DomainError, InvalidInput, LimitReached, NotFound, Unavailable
 from shop.domain.images import ProductImage
-from shop.domain.orders import Order, OrderStatus, OutOfStock, new_idempotency_key
+from shop.domain.orders import Order, OrderStatus, OutOfStock, PaymentStatus, new_idempotency_key
+from shop.domain.payments import ProviderRedirect
 from shop.domain.taxes import invoice_number, order_tax_totals
 from shop.services import checkout
 from shop.services import orders as order_service
@@ -35,6 +36,7 @@ from shop.web.confirm import confirmation_page
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db, get_payment_provider, get_settlements, get_store, limiter, shop_settings
 from shop.web.formatting import decline_label, money
+from shop.web.links import public_url_for
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 log = logging.getLogger(__name__)
@@ -229,9 +231,11 @@ def detail(order_id: int):
 @roles_required(Role.CUSTOMER)
 @checkout_limit
 def pay(order_id: int):
+    """Send the customer to the provider's page to pay a pending order (docs/payments.md). The shop
+    never asks for a card: the provider does, on its own page, and tells the shop the outcome."""
     try:
-        outcome = order_service.pay_order(get_db(), get_payment_provider(), current_user.user, order_id,
-                                          request.form.get("card_number", ""), shop_settings().payment_limits)
+        start = order_service.begin_payment(get_db(), get_payment_provider(), current_user.user, order_id,
+                                            payment_urls(order_id), shop_settings().payment_limits)
     except NotFound:
         _record_probe(order_id, "pay")
         raise
@@ -239,17 +243,48 @@ def pay(order_id: int):
         if isinstance(error, LimitReached):
             log.info("payment of order %s refused while paused", order_id)
         return render_order(order_id, translate_error(error), attempted="pay"), status_for(error)
-    if outcome.succeeded:
-        audit("payment.succeeded", f"order:{order_id}")
-    else:
-        audit("payment.declined", f"order:{order_id}", reason=outcome.decline_reason)
-    if outcome.locked:
-        audit("payment.locked", f"order:{order_id}", minutes=shop_settings().payment_limits.window_minutes)
-    if not outcome.succeeded:
-        message = gettext("The payment was declined (%(reason)s). The order is still pending; try another card.",
-                          reason=decline_label(outcome.decline_reason))
-        return render_order(order_id, message), 402
-    flash(gettext("Payment received: order %(order)d is paid.", order=order_id), "success")
+    if start.redirect is None:  # nothing to charge: paid at once
+        audit("payment.succeeded", f"order:{order_id}", amount="0.00")
+        flash(gettext("Payment received: order %(order)d is paid.", order=order_id), "success")
+        return redirect(url_for("orders.detail", order_id=order_id), 303)
+    audit("payment.started", f"order:{order_id}", provider=get_payment_provider().name)
+    return redirect_to_provider(start.redirect)
+
+
+def payment_urls(order_id: int) -> order_service.PaymentUrls:
+    """The addresses the provider is given: where the customer comes back, where it posts the
+    outcome. From PUBLIC_URL for a real provider (never from the Host header), the shop's own paths
+    for the simulated one (its page is part of this shop)."""
+    provider = get_payment_provider().name
+    link = url_for if provider == "simulated" else public_url_for
+    return order_service.PaymentUrls(
+        description=gettext("Order %(order)d", order=order_id),
+        return_url=link("orders.payment_return", order_id=order_id),
+        notify_url=link("payments.notify", provider=provider))
+
+
+def redirect_to_provider(target: ProviderRedirect):
+    """A link is followed at once; a form (Redsys) is posted by the customer's browser from a page
+    with one button (and no script: it works wherever the shop does)."""
+    if target.method == "GET":
+        return redirect(target.url, 303)
+    return render_template("orders/to_provider.html", target=target)
+
+
+@bp.get("/<int:order_id>/payment")
+@roles_required(Role.CUSTOMER)
+def payment_return(order_id: int):
+    """Where the provider sends the customer back: the order says what the provider's notification
+    decided (a notification may still be on its way: then the page says so)."""
+    order = order_service.order_for(get_db(), current_user.user, order_id)
+    latest = order.payments[-1] if order.payments else None
+    if order.status in (OrderStatus.PAID, OrderStatus.SHIPPED):
+        flash(gettext("Payment received: order %(order)d is paid.", order=order_id), "success")
+    elif latest is not None and latest.status is PaymentStatus.DECLINED:
+        flash(gettext("The payment was declined (%(reason)s). The order is still pending; try another card.",
+                      reason=decline_label(latest.decline_reason)), "danger")
+    elif latest is not None and latest.status is PaymentStatus.PENDING:
+        flash(gettext("We are waiting for the bank to confirm your payment; reload this page in a moment."), "info")
     return redirect(url_for("orders.detail", order_id=order_id), 303)
 
 

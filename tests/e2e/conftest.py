@@ -117,6 +117,19 @@ def page(browser, shop):
     context.close()
 
 
+def pay_on_provider_page(page, outcome: str = "paid") -> None:
+    """From an order's page: Pagar, then the outcome chosen on the (simulated) provider's page, which
+    sends the browser back to the order."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name=re.compile("^Pagar")).click()
+    provider = page.get_by_test_id("simulated-provider")
+    expect(provider).to_be_visible()
+    names = {"paid": re.compile("^Pagar"), "declined": "Simular una tarjeta rechazada"}
+    provider.get_by_role("button", name=names[outcome]).click()
+    expect(page.get_by_test_id("order-status")).to_be_visible()
+
+
 def register(page, shop: RunningShop, name: str, email: str, password: str = "una clave muy larga") -> None:
     """Fill and send the registration form, then follow the activation link in the e-mail, as a person would."""
     from playwright.sync_api import expect

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import register, start_shop, stop_shop
+from tests.e2e.conftest import pay_on_provider_page, register, start_shop, stop_shop
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +69,7 @@ def buy_and_pay(page, shop, product: str) -> str:
     page.goto("/?q=" + product)
     page.get_by_role("link", name=product).click()
     page.get_by_role("button", name="Comprar").click()
-    page.get_by_label("Número de tarjeta").fill("4242 4242 4242 4242")
-    page.get_by_role("button", name=re.compile("Pagar")).click()
+    pay_on_provider_page(page)
     expect(page.get_by_test_id("order-status")).to_have_text("Pagado")
     return page.url
 
@@ -244,8 +243,7 @@ def test_a_t_shirt_in_sizes_from_the_admin_grid_to_a_customer_buying_an_m_and_a_
     expect(shopper.get_by_test_id("price")).to_have_text("desde 18,00 €")
     shopper.get_by_role("radio", name=re.compile(r"^M\b")).check()
     shopper.get_by_role("button", name="Comprar").click()
-    shopper.get_by_label("Número de tarjeta").fill("4242 4242 4242 4242")
-    shopper.get_by_role("button", name=re.compile("Pagar")).click()
+    pay_on_provider_page(shopper)
     expect(shopper.get_by_test_id("order-status")).to_have_text("Pagado")
     line = shopper.get_by_test_id("order-line")
     expect(line).to_contain_text("Camiseta Playa (Talla: M)")

@@ -10,11 +10,11 @@ import sys
 
 from shop import failpoints
 from shop.adapters.mongo import MongoStore
-from shop.adapters.payments import SimulatedPaymentProvider
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.refunds import RefundRequest
 from shop.services import catalog_import, checkout, orders, refunds
 from shop.services.checkout import CheckoutPolicy, CheckoutRequest
+from tests.payments import pay, simulated_provider
 
 
 def main() -> None:
@@ -32,11 +32,11 @@ def main() -> None:
     elif args["action"] == "import":
         catalog_import.import_catalog(db, store, lambda: catalog_import.rows_of(args["path"], "csv"), dry_run=False,
                                       batch_size=args["batch_size"])
-    elif args["action"] == "pay":
-        orders.pay_order(db, SimulatedPaymentProvider(), db.users.get(args["user_id"]), args["order_id"], args["card"])
+    elif args["action"] == "pay":  # the provider's page, then its notification (killed while settling it)
+        pay(db, db.users.get(args["user_id"]), args["order_id"])
     else:
         request = RefundRequest({int(item): n for item, n in args["units"].items()}, args["reason"], args["goods"])
-        refunds.refund_order(db, store, SimulatedPaymentProvider(), db.users.get(args["user_id"]), args["order_id"],
+        refunds.refund_order(db, store, simulated_provider(), db.users.get(args["user_id"]), args["order_id"],
                              request, args["key"], full=args["full"])
     print("finished without reaching the failpoint")
 

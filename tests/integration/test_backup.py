@@ -21,7 +21,6 @@ import pytest
 
 from shop import backup, failpoints
 from shop.adapters.mongo import MongoStore
-from shop.adapters.payments import SimulatedPaymentProvider
 from shop.adapters.postgres import BACKUP_FENCE_KEY, PostgresDatabase
 from shop.backup.remote import LocalDirectory
 from shop.domain.accounts import Role
@@ -32,6 +31,7 @@ from shop.services.checkout import CheckoutRequest
 from shop.services.recovery import recover
 from tests.conftest import ROOT
 from tests.integration.invariant import units_in_live_orders
+from tests.payments import pay
 
 KEY = "6zFc2Y1m0Qy6o8B7y3cQvQq7n0o5oVQn3a1bYk4n7zE="
 
@@ -59,7 +59,7 @@ def populate(db, store, make_user) -> dict[str, int]:
     ids = sorted(p for p, units in initial.items() if units >= 5)
     placed = [checkout.place_order(db, store, CheckoutRequest(buyer.user_id, [(ids[i], 1)], str(uuid.uuid4()))).order_id
               for i in (1, 2, 3)]
-    orders.pay_order(db, SimulatedPaymentProvider(), buyer, placed[0], "4242424242424242")
+    pay(db, buyer, placed[0])
     orders.cancel_order(db, store, buyer, placed[1])
     in_flight = db.orders.create_placing(buyer.user_id, str(uuid.uuid4()), "0" * 64, lease_seconds=1).order
     store.stock.reserve(ids[4], in_flight.order_id, 1)

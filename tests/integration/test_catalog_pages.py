@@ -7,6 +7,7 @@ import pytest
 
 from shop.services.catalog import load_demo_catalog
 from shop.services.checkout import CheckoutRequest
+from tests.payments import pay
 
 PRODUCT_LINK = re.compile(r'class="stretched-link[^"]*" href="[^"]+">\s*([^<]+)</a>')
 
@@ -256,9 +257,8 @@ def test_a_product_page_reuses_what_everyone_sees_until_the_product_or_its_revie
         cached_app, db, store, make_product, make_user):
     import uuid
 
-    from shop.adapters.payments import SimulatedPaymentProvider
     from shop.domain.accounts import Role
-    from shop.services import checkout, orders
+    from shop.services import checkout
     from tests.conftest import csrf_token_from
     from tests.integration.conftest import PASSWORD
 
@@ -280,7 +280,7 @@ def test_a_product_page_reuses_what_everyone_sees_until_the_product_or_its_revie
     order_id = checkout.place_order(db, store,
                                     CheckoutRequest(buyer.user_id, [(str(product["_id"]), 1)],
                                                     str(uuid.uuid4()))).order_id
-    orders.pay_order(db, SimulatedPaymentProvider(), buyer, order_id, "4242424242424242")
+    pay(db, buyer, order_id)
     token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
     client.post("/auth/login", data={"email": "lectora@example.com", "password": PASSWORD, "csrf_token": token})
     token = csrf_token_from(client.get(url).get_data(as_text=True))

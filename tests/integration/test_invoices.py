@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from shop.adapters.payments import SimulatedPaymentProvider
 from shop.domain.accounts import Role
 from shop.domain.order_effects import Reason
 from shop.domain.orders import OrderStatus
@@ -17,6 +16,7 @@ from shop.domain.taxes import DEFAULT_RATES, split_tax
 from shop.services import checkout, orders
 from shop.services.checkout import CheckoutPolicy, CheckoutRequest
 from tests.conftest import csrf_token_from
+from tests.payments import pay
 
 CARD = "4242424242424242"
 
@@ -53,7 +53,7 @@ def test_a_paid_order_gets_the_next_invoice_number_and_an_unpaid_one_none(db, st
     product = make_product(stock=10)
     customer, admin = make_user(), make_user(role=Role.ADMIN)
     first, second, unpaid = (place(db, store, customer, (product, 1)) for _ in range(3))
-    orders.pay_order(db, SimulatedPaymentProvider(), customer, first, CARD)
+    pay(db, customer, first)
     orders.mark_paid(db, admin, second)  # a bank transfer recorded by staff: invoiced the same way
     orders.mark_shipped(db, admin, first)
     assert [(o, n) for o, _, n in invoices(db)] == [(first, 1), (second, 2)]
@@ -67,7 +67,7 @@ def test_a_payment_that_rolls_back_gives_its_invoice_number_back(db, store, make
     with pytest.raises(RuntimeError), db.orders.locked(first) as locked:
         locked.set_status(OrderStatus.PAID, None, "never committed", Reason.PAYMENT)
         raise RuntimeError("the payment failed after the status change")
-    orders.pay_order(db, SimulatedPaymentProvider(), customer, second, CARD)
+    pay(db, customer, second)
     assert [(o, n) for o, _, n in invoices(db)] == [(second, 1)]
 
 
@@ -80,7 +80,7 @@ def test_concurrent_payments_take_consecutive_invoice_numbers_without_gaps(db, s
     def pay(customer, order_id):
         try:
             barrier.wait(10)
-            orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, CARD)
+            pay(db, customer, order_id)
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
@@ -107,7 +107,7 @@ def test_the_invoice_page_shows_seller_lines_and_iva_per_rate_to_its_customer_on
     detail = client.get(f"/orders/{order_id}").get_data(as_text=True)
     assert "IVA incluido al 21 % sobre una base de 24,79" in detail and "5,21" in detail
     assert "IVA incluido al 4 % sobre una base de 19,18" in detail
-    orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, CARD)
+    pay(db, customer, order_id)
     page = client.get(f"/orders/{order_id}/invoice").get_data(as_text=True)
     assert "Factura simplificada" in page and "FS-20" in page and "-000001" in page
     assert "Tienda Híbrida S.L." in page and "B00000000" in page

@@ -26,6 +26,7 @@ from shop.domain.orders import OrderStatus
 from shop.embedded import free_port
 from shop.services import checkout, notifications, orders
 from shop.services.checkout import CheckoutRequest
+from tests.payments import pay, simulated_provider
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,12 +122,11 @@ def outbox(db) -> list[dict]:
 
 def test_each_order_change_a_customer_hears_about_writes_one_mail_in_its_transaction(db, store, make_product,
                                                                                     make_user):
-    from shop.adapters.payments import SimulatedPaymentProvider
 
     product = make_product(stock=10)
     customer, admin = make_user(), make_user(role=Role.ADMIN)
     first = place(db, store, customer, product)
-    orders.pay_order(db, SimulatedPaymentProvider(), customer, first, "4242424242424242")
+    pay(db, customer, first)
     orders.mark_shipped(db, admin, first)
     second = place(db, store, customer, product)
     orders.cancel_order(db, store, customer, second)
@@ -415,7 +415,6 @@ def test_every_value_typed_into_a_field_that_reaches_an_html_mail_is_escaped(app
 
 def test_a_refund_of_an_order_paid_outside_the_shop_does_not_mention_a_card(app, db, store, smtp, make_product,
                                                                             make_user):
-    from shop.adapters.payments import SimulatedPaymentProvider
     from shop.services.refunds import RefundRequest, refund_order
     from shop.web.mail_compose import mail_composer
 
@@ -423,7 +422,7 @@ def test_a_refund_of_an_order_paid_outside_the_shop_does_not_mention_a_card(app,
     customer, admin = make_user(), make_user(role=Role.ADMIN)
     order_id = place(db, store, customer, make_product(stock=5))
     orders.mark_paid(db, admin, order_id)
-    refund_order(db, store, SimulatedPaymentProvider(), admin, order_id, RefundRequest({}, "devuelto", False),
+    refund_order(db, store, simulated_provider(), admin, order_id, RefundRequest({}, "devuelto", False),
                  str(uuid.uuid4()), full=True)
     notifications.deliver_outbox(db, mailer(port), mail_composer(app, db))
     [refunded] = [m for m in recorder.messages if "reembolsado" in m["Subject"]]
@@ -433,7 +432,6 @@ def test_a_refund_of_an_order_paid_outside_the_shop_does_not_mention_a_card(app,
 
 def test_each_refund_mail_says_its_own_amount_and_the_total_so_far_however_late_it_is_written(
         app, db, store, smtp, make_product, make_user):
-    from shop.adapters.payments import SimulatedPaymentProvider
     from shop.domain.refunds import RefundRequest
     from shop.services import refunds
     from shop.web.mail_compose import mail_composer
@@ -442,10 +440,10 @@ def test_each_refund_mail_says_its_own_amount_and_the_total_so_far_however_late_
     product = make_product(name="Taza", stock=5, price="10.00")
     customer, admin = make_user(name="Lucía"), make_user(role=Role.ADMIN)
     order_id = place(db, store, customer, product, 3)
-    orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, "4242424242424242")
+    pay(db, customer, order_id)
     [item] = db.orders.items(order_id)
     for _ in range(2):  # two refunds of one unit each, both mails written after the second
-        refunds.refund_order(db, store, SimulatedPaymentProvider(), admin, order_id,
+        refunds.refund_order(db, store, simulated_provider(), admin, order_id,
                              RefundRequest({item.order_item_id: 1}, "roto", False), str(uuid.uuid4()), full=False)
     notifications.deliver_outbox(db, mailer(port), mail_composer(app, db))
     texts = [m.get_body(("plain",)).get_content() for m in recorder.messages if "reembolsado" in m["Subject"]]

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from shop import failpoints
-from shop.adapters.payments import SimulatedPaymentProvider
+from shop.adapters.payments import SimulatedCheckout
 from shop.domain.accounts import Role
 from shop.domain.refunds import RefundRequest
 from shop.services import checkout, orders
@@ -20,9 +20,9 @@ from shop.services.checkout import CheckoutRequest
 from shop.services.recovery import recover
 from shop.services.refunds import refund_order
 from tests.integration.test_checkout_faults import run_child
+from tests.payments import pay, simulated_provider
 
-CARD = "4242424242424242"
-provider = SimulatedPaymentProvider()
+provider = simulated_provider()
 
 
 def place(db, store, user, *lines) -> int:
@@ -41,19 +41,23 @@ def stock(store, product) -> int:
     return store.products.find_one({"_id": product["_id"]})["stock"]
 
 
-def test_a_payment_killed_before_its_commit_leaves_no_payment_and_no_gap_in_the_invoices(
+def test_a_payment_killed_while_settling_leaves_no_paid_order_and_no_gap_and_the_retry_pays_once(
         servers, migrated, mongo_db_name, db, store, make_user, make_product):
     product, customer = make_product(stock=10), make_user()
     first, second = place(db, store, customer, (product, 1)), place(db, store, customer, (product, 1))
     child = run_child(servers, migrated, mongo_db_name, action="pay", failpoint="pay.before_commit=exit",
-                      user_id=customer.user_id, order_id=first, card=CARD)
+                      user_id=customer.user_id, order_id=first)
     assert child.returncode == failpoints.EXIT_CODE, child.stdout + child.stderr
     assert db.orders.get(first).status == "pending"
-    assert rows(db, "SELECT * FROM payments WHERE order_id = %s", first) == []
+    (attempt,) = rows(db, "SELECT * FROM payments WHERE order_id = %s", first)
+    assert attempt["status"] == "pending"  # started before the customer left; its notice died with the child
     assert rows(db, "SELECT * FROM invoices") == []  # the number it held went back with its transaction
 
-    orders.pay_order(db, provider, customer, second, CARD)
-    orders.pay_order(db, provider, customer, first, CARD)  # the customer tries again: paid once
+    pay(db, customer, second)
+    provider = simulated_provider()  # the provider sends its notification again, as providers do
+    again = SimulatedCheckout(attempt["provider_order"], first, attempt["amount"], "", "", "")
+    outcome = orders.settle_notice(db, provider, provider.read_notice(b"", provider.notification(again, "paid"), {}))
+    assert outcome.settlement == "paid"
     issued = rows(db, "SELECT order_id, number FROM invoices ORDER BY number")
     assert [(r["order_id"], r["number"]) for r in issued] == [(second, 1), (first, 2)]
     assert len(rows(db, "SELECT * FROM payments WHERE order_id = %s AND status = 'succeeded'", first)) == 1
@@ -66,7 +70,7 @@ def paid_order(db, store, make_product, make_user):
     book = make_product(name="Libro", price="19.95", stock=10, tax_class="super_reduced")
     customer = make_user()
     order_id = place(db, store, customer, (mug, 3), (book, 2))
-    orders.pay_order(db, provider, customer, order_id, CARD)
+    pay(db, customer, order_id)
     items = {i.product_name: i.order_item_id for i in db.orders.get(order_id).items}
     return {"order_id": order_id, "admin": make_user(role=Role.ADMIN), "mug": mug, "book": book, "items": items}
 

@@ -1,5 +1,6 @@
-"""Card testing: declined attempts are limited per order and per account, paying
-then pauses for a while, and the pause is audited."""
+"""Card testing: declined attempts (the provider's notifications) are limited per order and per
+account, paying then pauses for a while — the customer is not even sent to the provider —, and the
+pause is audited."""
 
 from __future__ import annotations
 
@@ -8,15 +9,11 @@ import uuid
 
 import pytest
 
-from shop.adapters.payments import SimulatedPaymentProvider
 from shop.domain.errors import LimitReached
 from shop.domain.payments import PaymentAttemptLimits
 from shop.services import checkout
-from shop.services import orders as order_service
 from shop.services.checkout import CheckoutRequest
-from tests.conftest import csrf_token_from
-
-DECLINED, GOOD = "4000000000000002", "4242424242424242"
+from tests.payments import pay, pay_on_pages
 
 
 @pytest.fixture
@@ -31,18 +28,15 @@ def _order(db, store, user, product) -> int:
                                 CheckoutRequest(user.user_id, [(str(product["_id"]), 1)], str(uuid.uuid4()))).order_id
 
 
-def _pay(client, order_id, card):
-    token = csrf_token_from(client.get(f"/orders/{order_id}").get_data(as_text=True))
-    return client.post(f"/orders/{order_id}/pay", data={"card_number": card, "csrf_token": token})
-
-
 def test_after_five_declines_the_order_cannot_be_paid_for_a_while_and_the_pause_is_audited(
         app, client, customer, db, store, make_product):
     from shop.web.extensions import get_audit_log
 
     order_id = _order(db, store, customer, make_product(stock=5))
-    assert [_pay(client, order_id, DECLINED).status_code for _ in range(5)] == [402] * 5
-    response = _pay(client, order_id, GOOD)  # even a good card: paying is paused
+    for _ in range(5):
+        declined = pay_on_pages(client, order_id, "declined")
+        assert declined.status_code == 200 and "rechazado" in declined.get_data(as_text=True)
+    response = pay_on_pages(client, order_id, "paid")  # not even sent to the provider: paying is paused
     assert response.status_code == 429
     assert "Demasiados pagos rechazados" in response.get_data(as_text=True)
     assert db.orders.get(order_id).status == "pending"
@@ -55,11 +49,11 @@ def test_after_five_declines_the_order_cannot_be_paid_for_a_while_and_the_pause_
 def test_the_pause_ends_when_the_declines_leave_the_window(app, client, customer, db, store, make_product):
     order_id = _order(db, store, customer, make_product(stock=5))
     for _ in range(5):
-        _pay(client, order_id, DECLINED)
+        pay_on_pages(client, order_id, "declined")
     with db.transaction() as cur:  # the attempts were made 16 minutes ago
         cur.execute("UPDATE payments SET created_at = created_at - interval '16 minutes' WHERE order_id = %s",
                     (order_id,))
-    assert _pay(client, order_id, GOOD).status_code == 303
+    assert pay_on_pages(client, order_id, "paid").status_code == 200
     assert db.orders.get(order_id).status == "paid"
 
 
@@ -67,27 +61,25 @@ def test_declines_on_several_orders_count_against_the_account(db, store, make_us
     user = make_user()
     product = make_product(stock=10)
     limits = PaymentAttemptLimits(per_order=3, per_account=4, window_minutes=15)
-    provider = SimulatedPaymentProvider()
     first, second, third = (_order(db, store, user, product) for _ in range(3))
     for _ in range(3):
-        order_service.pay_order(db, provider, user, first, DECLINED, limits)
-    outcome = order_service.pay_order(db, provider, user, second, DECLINED, limits)
-    assert outcome.locked  # the account's fourth decline pauses paying
+        pay(db, user, first, "declined", limits)
+    outcome = pay(db, user, second, "declined", limits)
+    assert outcome.pauses_paying  # the account's fourth decline pauses paying
     with pytest.raises(LimitReached):
-        order_service.pay_order(db, provider, user, third, GOOD, limits)
+        pay(db, user, third, limits=limits)
 
 
 def test_concurrent_attempts_on_many_orders_never_pass_the_account_limit(db, store, make_user, make_product):
     user = make_user()
     product = make_product(stock=20)
     limits = PaymentAttemptLimits(per_order=0, per_account=3, window_minutes=15)
-    provider = SimulatedPaymentProvider()
     orders = [_order(db, store, user, product) for _ in range(10)]
     refused = []
 
     def attempt(order_id):
         try:
-            order_service.pay_order(db, provider, user, order_id, DECLINED, limits)
+            pay(db, user, order_id, "declined", limits)
         except LimitReached:
             refused.append(order_id)
 

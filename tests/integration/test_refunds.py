@@ -10,7 +10,6 @@ from decimal import Decimal
 import psycopg2.errors
 import pytest
 
-from shop.adapters.payments import SimulatedPaymentProvider
 from shop.domain.accounts import Role
 from shop.domain.errors import Conflict, InvalidInput, NotFound
 from shop.domain.orders import OrderStatus
@@ -20,6 +19,7 @@ from shop.services.checkout import CheckoutRequest
 from shop.services.recovery import recover
 from shop.services.refunds import refund_order, restock_refund
 from tests.conftest import csrf_token_from
+from tests.payments import pay, simulated_provider
 
 CARD = "4242424242424242"
 
@@ -33,7 +33,7 @@ def paid_order(db, store, make_product, make_user):
     order_id = checkout.place_order(db, store,
                                     CheckoutRequest(customer.user_id, [(str(mug["_id"]), 3), (str(book["_id"]), 2)],
                                                     str(uuid.uuid4()))).order_id
-    orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, CARD)
+    pay(db, customer, order_id)
     items = {i.product_name: i for i in db.orders.get(order_id).items}
     return {"order_id": order_id, "admin": admin, "customer": customer, "mug": mug, "book": book, "items": items}
 
@@ -41,7 +41,7 @@ def paid_order(db, store, make_product, make_user):
 def refund(db, store, o, units=None, *, full=False, goods=False, key=None, actor=None):
     request = RefundRequest({o["items"][name].order_item_id: n for name, n in (units or {}).items()},
                             "roto en el envío", goods)
-    return refund_order(db, store, SimulatedPaymentProvider(), actor or o["admin"], o["order_id"], request,
+    return refund_order(db, store, simulated_provider(), actor or o["admin"], o["order_id"], request,
                         key or str(uuid.uuid4()), full=full)
 
 
@@ -72,7 +72,7 @@ def test_refund_money_follows_the_discount_and_never_loses_a_cent(db, store, mak
     customer, admin = make_user(), make_user(role=Role.ADMIN)
     wanted = CheckoutRequest(customer.user_id, [(str(product["_id"]), 3)], str(uuid.uuid4()), discount_code="MENOS10")
     order_id = checkout.place_order(db, store, wanted).order_id  # 30,00 − 10,00 = 20,00 for 3 units
-    orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, CARD)
+    pay(db, customer, order_id)
     item = db.orders.get(order_id).items[0]
     o = {"order_id": order_id, "admin": admin, "items": {"x": item}}
     amounts = [refund(db, store, o, {"x": 1}).amount for _ in range(3)]

@@ -5,18 +5,18 @@ import uuid
 
 import pytest
 
-from shop.adapters.payments import SimulatedPaymentProvider
 from shop.domain.accounts import Role
-from shop.services import checkout, orders
+from shop.services import checkout
 from shop.services.checkout import CheckoutRequest
 from tests.conftest import csrf_token_from
+from tests.payments import pay
 
 
 def buy_and_pay(db, store, user, product):
     order_id = checkout.place_order(db, store,
                                     CheckoutRequest(user.user_id, [(str(product["_id"]), 1)],
                                                     str(uuid.uuid4()))).order_id
-    orders.pay_order(db, SimulatedPaymentProvider(), user, order_id, "4242424242424242")
+    pay(db, user, order_id)
 
 
 def post_review(client, product, rating, text=""):

@@ -9,17 +9,17 @@ from decimal import Decimal
 
 import pytest
 
-from shop.adapters.payments import SimulatedPaymentProvider
 from shop.domain.accounts import Role
 from shop.domain.errors import Conflict, InvalidInput, NotFound
 from shop.domain.refunds import RefundRequest
 from shop.domain.shipping import parse_address
 from shop.domain.taxes import order_tax_totals
-from shop.services import checkout, orders
+from shop.services import checkout
 from shop.services import shipping as shipping_service
 from shop.services.checkout import CheckoutRequest
 from shop.services.refunds import refund_order
 from tests.conftest import csrf_token_from
+from tests.payments import pay, simulated_provider
 
 HOME = {"full_name": "Ana Pérez", "street": "Calle Mayor 1", "postal_code": "28013", "city": "Madrid",
         "province": "Madrid", "country": "ES", "phone": "612345678"}
@@ -102,12 +102,12 @@ def test_a_full_refund_returns_the_shipping_too(db, store, ships, make_product, 
     home = db.shipping.add_address(customer.user_id, parse_address(HOME), True)
     product = make_product(price="10.00", stock=10)
     order_id = buy(db, store, customer, product, 2, home, ships["express"]).order_id
-    orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, "4242424242424242")
+    pay(db, customer, order_id)
     item_id = db.orders.get(order_id).items[0].order_item_id
-    by_line = refund_order(db, store, SimulatedPaymentProvider(), admin, order_id,
+    by_line = refund_order(db, store, simulated_provider(), admin, order_id,
                            RefundRequest({item_id: 2}, "no llegó", False), str(uuid.uuid4()), full=False)
     assert by_line.amount == Decimal("20.00") and by_line.status.value == "partially_refunded"  # not the shipping
-    rest = refund_order(db, store, SimulatedPaymentProvider(), admin, order_id, RefundRequest({}, "envío", False),
+    rest = refund_order(db, store, simulated_provider(), admin, order_id, RefundRequest({}, "envío", False),
                         str(uuid.uuid4()), full=True)
     order = db.orders.get(order_id)
     assert rest.amount == Decimal("9.90") and order.status == "refunded"
@@ -182,15 +182,15 @@ def test_sales_revenue_is_what_was_paid_less_what_was_refunded_shipping_included
     product = make_product(price="10.00", stock=20)
     for refund_in_parts in (False, True, False, True):
         order_id = buy(db, store, customer, product, 1, home, ships["standard"]).order_id
-        orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, "4242424242424242")
+        pay(db, customer, order_id)
         if refund_in_parts:
             item_id = db.orders.get(order_id).items[0].order_item_id
-            refund_order(db, store, SimulatedPaymentProvider(), admin, order_id,
+            refund_order(db, store, simulated_provider(), admin, order_id,
                          RefundRequest({item_id: 1}, "roto", False), str(uuid.uuid4()), full=False)
-        refund_order(db, store, SimulatedPaymentProvider(), admin, order_id, RefundRequest({}, "todo", False),
+        refund_order(db, store, simulated_provider(), admin, order_id, RefundRequest({}, "todo", False),
                      str(uuid.uuid4()), full=True)
     kept = buy(db, store, customer, product, 2, home, ships["standard"]).order_id
-    orders.pay_order(db, SimulatedPaymentProvider(), customer, kept, "4242424242424242")
+    pay(db, customer, kept)
     with db.transaction() as cur:
         cur.execute("""SELECT sum(total_amount - refunded_amount) AS kept FROM orders
                        WHERE status IN ('paid', 'shipped', 'partially_refunded', 'refunded')""")

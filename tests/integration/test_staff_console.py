@@ -16,6 +16,7 @@ from shop.services import checkout
 from shop.services.checkout import CheckoutRequest
 from shop.web.extensions import get_audit_log
 from tests.conftest import csrf_token_from
+from tests.payments import pay
 
 
 def flushed_entries(app, store, **criteria):
@@ -257,14 +258,13 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(db, make_user):
 
 def test_the_dashboard_shows_sales_statuses_best_sellers_and_low_stock(client, admin, db, store, make_product,
                                                                        make_user):
-    from shop.adapters.payments import SimulatedPaymentProvider
     from shop.services import orders
 
     lamp, chair = make_product(name="Lámpara", stock=10, price="20.00"), make_product(name="Silla", stock=2)
     assert 'data-testid="sales-empty"' in client.get("/admin/").get_data(as_text=True)  # not an empty chart
     customer = make_user()
     paid = place(db, store, customer, lamp, 3)
-    orders.pay_order(db, SimulatedPaymentProvider(), customer, paid, "4242424242424242")
+    pay(db, customer, paid)
     orders.cancel_order(db, store, customer, place(db, store, customer, chair, 1))
     html = client.get("/admin/?low_stock=2").get_data(as_text=True)
     assert "60,00" in html  # revenue of the paid order
@@ -509,13 +509,11 @@ def test_the_row_editor_saves_typed_rows_and_keeps_them_when_refused(client, adm
 
 
 def test_staff_see_every_payment_attempt_accepted_or_declined(client, auditor, db, store, make_product, make_user):
-    from shop.adapters.payments import SimulatedPaymentProvider
-    from shop.services import orders
 
     customer = make_user(email="paga@example.com")
     order_id = place(db, store, customer, make_product(stock=3))
-    orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, "4000000000000002")
-    orders.pay_order(db, SimulatedPaymentProvider(), customer, order_id, "4242424242424242")
+    pay(db, customer, order_id, "declined")
+    pay(db, customer, order_id)
     html = client.get("/admin/orders/payments").get_data(as_text=True)
     assert re.findall(r'data-status="(\w+)"', html) == ["succeeded", "declined"]
     assert "paga@example.com" in html and "tarjeta rechazada" in html

@@ -4,6 +4,7 @@ import pytest
 
 from shop.domain import markers
 from shop.services.checkout import CheckoutRequest
+from tests.payments import pay, simulated_provider
 
 
 @pytest.fixture
@@ -71,7 +72,6 @@ def test_return_markers_are_forgotten_an_hour_after_the_stock_is_back_and_not_be
     import datetime as dt
     import uuid
 
-    from shop.adapters.payments import SimulatedPaymentProvider
     from shop.domain.accounts import Role
     from shop.domain.refunds import RefundRequest
     from shop.services import checkout, orders
@@ -89,9 +89,9 @@ def test_return_markers_are_forgotten_an_hour_after_the_stock_is_back_and_not_be
     cancelled = place()
     orders.cancel_order(db, store, customer, cancelled)
     paid = place()
-    orders.pay_order(db, SimulatedPaymentProvider(), customer, paid, "4242424242424242")
+    pay(db, customer, paid)
     item = db.orders.get(paid).items[0].order_item_id
-    refund = refund_order(db, store, SimulatedPaymentProvider(), admin, paid, RefundRequest({item: 1}, "roto", True),
+    refund = refund_order(db, store, simulated_provider(), admin, paid, RefundRequest({item: 1}, "roto", True),
                           str(uuid.uuid4()), full=False)
     markers = dict(store.stock.with_markers("returns"))[pid]
     assert set(markers) == {f"o{cancelled}", f"r{refund.refund_id}"}

@@ -13,10 +13,10 @@ from shop.domain.accounts import Role
 from shop.domain.errors import LimitReached
 from shop.domain.orders import UnpaidLimits
 from shop.services import checkout
-from shop.services import orders as order_service
 from shop.services.checkout import CheckoutPolicy, CheckoutRequest
 from tests.conftest import csrf_token_from
 from tests.integration.test_checkout_pages import product_form
+from tests.payments import pay
 
 
 @pytest.fixture
@@ -37,9 +37,8 @@ def test_a_fourth_unpaid_order_is_refused_and_takes_no_stock(client, shopper, ma
     assert len(db.orders.of_user(shopper.user_id)) == 3
     # Paying one frees its place.
     order_id = db.orders.of_user(shopper.user_id)[0].order_id
-    from shop.adapters.payments import SimulatedPaymentProvider
 
-    order_service.pay_order(db, SimulatedPaymentProvider(), shopper, order_id, "4242424242424242")
+    pay(db, shopper, order_id)
     assert client.post("/orders/buy", data={**product_form(client, product), "quantity": "1"}).status_code == 303
 
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 
 from shop.adapters.errors import SkuTaken
-from shop.adapters.payments import SimulatedPaymentProvider
 from shop.domain.accounts import Role
 from shop.domain.errors import InvalidInput, NotFound
 from shop.domain.listing import ATTRIBUTE_FILTER_PREFIX, CatalogEntry, parse_catalog_query
@@ -23,6 +22,7 @@ from shop.services.checkout import CheckoutRequest
 from shop.services.recovery import recover
 from tests.catalog_counts import expected_counts, stored_counts
 from tests.integration.invariant import assert_invariant_after_recovery
+from tests.payments import pay, simulated_provider
 
 CARD = "4242424242424242"
 
@@ -122,9 +122,9 @@ def test_a_refund_with_the_goods_back_restocks_the_size_that_was_sold(db, store,
     shirt = make_sized_product()
     customer, admin = make_user(), make_user(role=Role.ADMIN)
     result = place(db, store, customer, [(ref(shirt, "v2"), 1), (ref(shirt, "v3"), 2)])
-    orders.pay_order(db, SimulatedPaymentProvider(), customer, result.order_id, CARD)
+    pay(db, customer, result.order_id)
     medium = next(i for i in db.orders.get(result.order_id).items if i.variant == "v2")
-    outcome = refunds.refund_order(db, store, SimulatedPaymentProvider(), admin, result.order_id,
+    outcome = refunds.refund_order(db, store, simulated_provider(), admin, result.order_id,
                                    RefundRequest({medium.order_item_id: 1}, "Talla equivocada", True),
                                    str(uuid.uuid4()), full=False)
     assert sizes(store, shirt) == {"S": 2, "M": 1, "L": 2}

@@ -113,6 +113,9 @@ class FakeLedger:
     def items(self, order_id: int) -> list[OrderItem]:
         return sorted(self.rows[order_id].items, key=lambda item: (item.product_id, item.variant or ""))
 
+    def payment_attempt(self, method: str, provider_order: str) -> Payment | None:
+        return next((p for _, p in self.payments if p.method == method and p.provider_order == provider_order), None)
+
     def mark_stock_returned(self, order_id: int) -> None:
         if self.rows[order_id].status is OrderStatus.CANCELLED:
             self.rows[order_id] = replace(self.rows[order_id], stock_returned=True)
@@ -168,8 +171,31 @@ class FakeLockedOrder:
             raise DatabaseError("duplicate key value violates unique constraint \"one_successful_payment\"")
         payment_id = len(self._ledger.payments) + 1
         self._ledger.payments.append((self._order_id, Payment(payment_id, amount, status, method, self._ledger.now,
-                                                              reference, card_last4, decline_reason)))
+                                                              reference, card_last4, decline_reason,
+                                                              order_id=self._order_id)))
         return payment_id
+
+    def start_payment(self, amount: Decimal, method: str, number: Callable[[int], str]) -> str:
+        payment_id = len(self._ledger.payments) + 1
+        self._ledger.payments.append((self._order_id, Payment(
+            payment_id, amount, PaymentStatus.PENDING, method, self._ledger.now, provider_order=number(payment_id),
+            order_id=self._order_id)))
+        return number(payment_id)
+
+    def payment(self, payment_id: int) -> Payment | None:
+        return next((p for oid, p in self._ledger.payments if oid == self._order_id and p.payment_id == payment_id),
+                    None)
+
+    def decide_payment(self, payment_id: int, status: PaymentStatus, reference: str | None,
+                       decline_reason: str | None = None) -> None:
+        for index, (oid, payment) in enumerate(self._ledger.payments):
+            if oid == self._order_id and payment.payment_id == payment_id and payment.status in (
+                    PaymentStatus.PENDING, PaymentStatus.ORPHANED):
+                if status is PaymentStatus.SUCCEEDED and self.successful_payment() is not None:
+                    raise DatabaseError("duplicate key value violates unique constraint \"one_successful_payment\"")
+                reference = reference or payment.provider_reference
+                self._ledger.payments[index] = (oid, replace(payment, status=status, decline_reason=decline_reason,
+                                                             provider_reference=reference))
 
     def record_shipment(self, carrier: str | None, tracking_number: str | None) -> None:
         order = self._ledger.rows[self._order_id]

@@ -28,10 +28,14 @@ def test_production_refuses_to_start_without_database_urls():
         load_settings({"SHOP_ENV": "production", "SECRET_KEY": "k" * 40})
 
 
+_PRODUCTION = {"SHOP_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL": "postgresql://x",
+               "MONGODB_URL": "mongodb://db.example:27017", "SMTP_HOST": "smtp.example",
+               "PUBLIC_URL": "https://tienda.example/", "PAYMENT_PROVIDER": "redsys",
+               "REDSYS_MERCHANT_CODE": "999008881", "REDSYS_SECRET_KEY": "sq7HjrUOBfKmC576ILgskD5srU870gJ7"}
+
+
 def test_production_cookies_are_secure_by_default():
-    settings = load_settings({"SHOP_ENV": "production", "SECRET_KEY": "k" * 40, "SMTP_HOST": "smtp.example",
-                              "DATABASE_URL": "postgresql://x", "MONGODB_URL": "mongodb://x",
-                              "PUBLIC_URL": "https://tienda.example"})
+    settings = load_settings({**_PRODUCTION, "PUBLIC_URL": "https://tienda.example"})
     assert settings.session_cookie_secure
 
 
@@ -51,9 +55,13 @@ def test_the_banner_names_a_host_a_browser_can_open():
     assert _browser_host("192.0.2.10") == "192.0.2.10"
 
 
-_PRODUCTION = {"SHOP_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL": "postgresql://x",
-               "MONGODB_URL": "mongodb://db.example:27017", "SMTP_HOST": "smtp.example",
-               "PUBLIC_URL": "https://tienda.example/"}
+def test_production_refuses_the_simulated_payment_provider_and_an_incomplete_redsys():
+    with pytest.raises(ConfigError, match="PAYMENT_PROVIDER"):
+        load_settings({**_PRODUCTION, "PAYMENT_PROVIDER": "simulated"})
+    with pytest.raises(ConfigError, match="REDSYS_SECRET_KEY"):
+        load_settings({k: v for k, v in _PRODUCTION.items() if k != "REDSYS_SECRET_KEY"})
+    with pytest.raises(ConfigError, match="PAYMENT_PROVIDER"):
+        load_settings({**_PRODUCTION, "PAYMENT_PROVIDER": "paypal"})
 
 
 def test_production_refuses_to_start_without_a_mail_server():

@@ -7,6 +7,7 @@ tests/integration/test_orders.py, test_refunds.py, test_payment_attempts.py and 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -15,15 +16,15 @@ import pytest
 
 from shop.adapters.payments import SimulatedPaymentProvider
 from shop.domain.accounts import Role, User
-from shop.domain.errors import Conflict, InvalidInput, LimitReached, NotFound
+from shop.domain.errors import Conflict, LimitReached, NotFound
 from shop.domain.order_effects import MailKind, Reason
 from shop.domain.orders import OrderStatus, PaymentStatus
-from shop.domain.payments import PaymentAttemptLimits
+from shop.domain.payments import ForgedNotice, PaymentAttemptLimits, Settlement
 from shop.domain.refunds import RefundRequest
 from shop.services import orders, refunds
+from tests.payments import URLS, pay, simulated_provider
 from tests.unit.fakes import FakeDatabase, FakeLedger, FakeStock, FakeStore
 
-GOOD_CARD, DECLINED_CARD = "4242424242424242", "4000000000000002"
 CUSTOMER = User(7, "ana@example.com", "Ana", Role.CUSTOMER, True)
 OTHER_CUSTOMER = User(8, "luis@example.com", "Luis", Role.CUSTOMER, True)
 ADMIN = User(1, "admin@example.com", "Admin", Role.ADMIN, True)
@@ -64,42 +65,94 @@ def reason_codes(ledger, order_id):
 
 # --- paying -----------------------------------------------------------------------------------------
 
-def test_a_good_card_pays_the_order_once_and_records_the_payment(db, ledger, stock):
+def test_a_paid_notice_pays_the_order_once_and_records_the_payment(db, ledger, stock):
     order_id = place(ledger, stock, Taza=2)
-    outcome = orders.pay_order(db, SimulatedPaymentProvider(), CUSTOMER, order_id, "4242 4242 4242 4242")
-    assert outcome.succeeded and ledger.rows[order_id].status is OrderStatus.PAID
+    outcome = pay(db, CUSTOMER, order_id)
+    assert outcome.settlement is Settlement.PAID and ledger.rows[order_id].status is OrderStatus.PAID
     [(_, payment)] = ledger.payments
-    assert (payment.amount, payment.status, payment.card_last4) == (Decimal("20.00"), PaymentStatus.SUCCEEDED, "4242")
+    assert (payment.amount, payment.status, payment.card_last4, payment.method) == (
+        Decimal("20.00"), PaymentStatus.SUCCEEDED, None, "simulated")
+    assert payment.provider_reference.startswith("sim_")
     assert reason_codes(ledger, order_id) == [Reason.PAYMENT]
     assert ledger.mails == [(order_id, MailKind.ORDER_PAID)]
     with pytest.raises(Conflict, match="already paid"):
-        orders.pay_order(db, SimulatedPaymentProvider(), CUSTOMER, order_id, GOOD_CARD)
+        pay(db, CUSTOMER, order_id)
     assert len(ledger.payments) == 1
 
 
 def test_a_declined_card_is_recorded_and_leaves_the_order_pending(db, ledger, stock):
     order_id = place(ledger, stock, Taza=1)
-    outcome = orders.pay_order(db, SimulatedPaymentProvider(), CUSTOMER, order_id, DECLINED_CARD)
-    assert (outcome.succeeded, outcome.decline_reason) == (False, "card declined")
+    outcome = pay(db, CUSTOMER, order_id, "declined")
+    assert outcome.settlement is Settlement.DECLINED
+    assert ledger.payments[0][1].decline_reason == "card declined"
     assert ledger.rows[order_id].status is OrderStatus.PENDING
     assert [p.status for _, p in ledger.payments] == [PaymentStatus.DECLINED] and ledger.mails == []
 
 
-def test_an_invalid_card_number_reaches_no_provider_and_records_nothing(db, ledger, stock):
+def _started(db, order_id):
+    """A payment started on the simulated provider's page: (provider, its checkout)."""
+    provider = simulated_provider()
+    start = orders.begin_payment(db, provider, CUSTOMER, order_id, URLS)
+    return provider, provider.checkout(start.redirect.url.rsplit("/", 1)[1])
+
+
+def test_the_same_notice_twice_pays_once(db, ledger, stock):
     order_id = place(ledger, stock, Taza=1)
-    with pytest.raises(InvalidInput):
-        orders.pay_order(db, SimulatedPaymentProvider(), CUSTOMER, order_id, "4242 4242 4242 4241")
-    assert ledger.payments == [] and ledger.rows[order_id].status is OrderStatus.PENDING
+    provider, checkout = _started(db, order_id)
+    notice = provider.read_notice(b"", provider.notification(checkout, "paid"), {})
+    assert orders.settle_notice(db, provider, notice).settlement is Settlement.PAID
+    assert orders.settle_notice(db, provider, notice).settlement is Settlement.DUPLICATE
+    assert reason_codes(ledger, order_id) == [Reason.PAYMENT] and len(ledger.payments) == 1
+
+
+def test_a_declined_notice_after_the_paid_one_changes_nothing(db, ledger, stock):
+    order_id = place(ledger, stock, Taza=1)
+    provider, checkout = _started(db, order_id)
+    paid = provider.read_notice(b"", provider.notification(checkout, "paid"), {})
+    late_decline = provider.read_notice(b"", provider.notification(checkout, "declined"), {})
+    orders.settle_notice(db, provider, paid)
+    assert orders.settle_notice(db, provider, late_decline).settlement is Settlement.DUPLICATE
+    assert ledger.rows[order_id].status is OrderStatus.PAID and ledger.payments[0][1].status is PaymentStatus.SUCCEEDED
+
+
+def test_money_for_an_order_that_expired_meanwhile_is_refunded_not_kept(db, ledger, stock):
+    order_id = place(ledger, stock, Taza=1)
+    provider, checkout = _started(db, order_id)
+    ledger.rows[order_id] = dataclasses.replace(ledger.rows[order_id],
+                                                expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+    outcome = orders.settle_notice(db, provider, provider.read_notice(b"", provider.notification(checkout, "paid"), {}))
+    assert outcome.settlement is Settlement.ORPHANED and outcome.refund_reference.startswith("sim_re_")
+    assert ledger.rows[order_id].status is OrderStatus.PENDING  # never paid: the expiry sweep cancels it
+    assert ledger.payments[0][1].status is PaymentStatus.REFUNDED
+
+
+def test_a_second_attempt_paid_after_the_first_is_refunded(db, ledger, stock):
+    order_id = place(ledger, stock, Taza=1)
+    provider, first = _started(db, order_id)
+    _, second = _started(db, order_id)  # two tabs: both sent to the provider
+    for checkout in (first, second):
+        orders.settle_notice(db, provider, provider.read_notice(b"", provider.notification(checkout, "paid"), {}))
+    assert [p.status for _, p in ledger.payments] == [PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED]
+    assert reason_codes(ledger, order_id) == [Reason.PAYMENT]
+
+
+def test_a_notice_not_signed_by_the_provider_is_refused(db, ledger, stock):
+    order_id = place(ledger, stock, Taza=1)
+    provider, checkout = _started(db, order_id)
+    forged = SimulatedPaymentProvider("not the shop's secret").notification(checkout, "paid")
+    with pytest.raises(ForgedNotice):
+        provider.read_notice(b"", forged, {})
+    assert ledger.rows[order_id].status is OrderStatus.PENDING
 
 
 def test_paying_stops_at_the_declines_limit_and_the_decline_that_reaches_it_says_so(db, ledger, stock):
     order_id = place(ledger, stock, Taza=1)
     limits = PaymentAttemptLimits(per_order=2, per_account=10, window_minutes=15)
-    first = orders.pay_order(db, SimulatedPaymentProvider(), CUSTOMER, order_id, DECLINED_CARD, limits)
-    second = orders.pay_order(db, SimulatedPaymentProvider(), CUSTOMER, order_id, DECLINED_CARD, limits)
-    assert (first.locked, second.locked) == (False, True)
+    first = pay(db, CUSTOMER, order_id, "declined", limits)
+    second = pay(db, CUSTOMER, order_id, "declined", limits)
+    assert (first.pauses_paying, second.pauses_paying) == (False, True)
     with pytest.raises(LimitReached):
-        orders.pay_order(db, SimulatedPaymentProvider(), CUSTOMER, order_id, GOOD_CARD, limits)
+        pay(db, CUSTOMER, order_id, limits=limits)
     assert len(ledger.payments) == 2 and ledger.rows[order_id].status is OrderStatus.PENDING
     assert ledger.locks_taken[-1] == (order_id, CUSTOMER.user_id)  # counted under the account's lock
 
@@ -107,14 +160,14 @@ def test_paying_stops_at_the_declines_limit_and_the_decline_that_reaches_it_says
 def test_an_order_with_nothing_to_pay_is_paid_without_a_card_or_a_payment(db, ledger, stock):
     order_id = ledger.add_order(CUSTOMER.user_id, OrderStatus.PENDING, {stock.id_of("Taza"): 1},
                                 price=Decimal("0.00")).order_id
-    assert orders.pay_order(db, SimulatedPaymentProvider(), CUSTOMER, order_id, "").succeeded
+    assert pay(db, CUSTOMER, order_id) is None  # nothing to charge: never sent to the provider
     assert ledger.payments == [] and reason_codes(ledger, order_id) == [Reason.NOTHING_TO_PAY]
 
 
 def test_an_expired_order_cannot_be_paid(db, ledger, stock):
     order_id = place(ledger, stock, Taza=1, expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
     with pytest.raises(Conflict, match="expired"):
-        orders.pay_order(db, SimulatedPaymentProvider(), CUSTOMER, order_id, GOOD_CARD)
+        pay(db, CUSTOMER, order_id)
     assert ledger.payments == []
 
 
@@ -122,7 +175,7 @@ def test_an_expired_order_cannot_be_paid(db, ledger, stock):
 def test_only_the_customer_who_placed_an_order_can_pay_it(db, ledger, stock, payer):
     order_id = place(ledger, stock, Taza=1)
     with pytest.raises(NotFound):
-        orders.pay_order(db, SimulatedPaymentProvider(), payer, order_id, GOOD_CARD)
+        pay(db, payer, order_id)
     assert ledger.payments == [] and ledger.rows[order_id].status is OrderStatus.PENDING
 
 
@@ -209,13 +262,13 @@ def test_shipping_records_the_carrier_before_the_status_so_the_mail_can_name_it(
 
 def paid_with_card(db, ledger, stock, **units):
     order_id = place(ledger, stock, shipping="4.95", **units)
-    assert orders.pay_order(db, SimulatedPaymentProvider(), CUSTOMER, order_id, GOOD_CARD).succeeded
+    assert pay(db, CUSTOMER, order_id).settlement is Settlement.PAID
     return order_id
 
 
 def refund(db, store, order_id, *, full, units=None, goods_returned=False, key=None):
     request = RefundRequest(units or {}, "devuelto por el cliente", goods_returned)
-    return refunds.refund_order(db, store, SimulatedPaymentProvider(), ADMIN, order_id, request,
+    return refunds.refund_order(db, store, simulated_provider(), ADMIN, order_id, request,
                                 key or str(uuid.uuid4()), full=full)
 
 
@@ -284,7 +337,7 @@ def test_only_an_admin_refunds(db, store, ledger, stock):
     order_id = paid_with_card(db, ledger, stock, Taza=1)
     for actor in (CUSTOMER, AUDITOR):
         with pytest.raises(NotFound):
-            refunds.refund_order(db, store, SimulatedPaymentProvider(), actor, order_id,
+            refunds.refund_order(db, store, simulated_provider(), actor, order_id,
                                  RefundRequest({}, "x", False), str(uuid.uuid4()), full=True)
     assert ledger.refund_records == []
 

@@ -3,12 +3,14 @@ the changes a service may make to it, in the lock's transaction. No cursor leave
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from shop.adapters.postgres import refunds as refund_rows
 from shop.adapters.postgres.errors import translates_errors
 from shop.adapters.postgres.order_effects import record_status
+from shop.adapters.postgres.payment_rows import payment_of
 from shop.domain.order_effects import Effects, Reason
 from shop.domain.orders import Order, OrderStatus, Payment, PaymentStatus
 from shop.domain.refunds import Refund, RefundableLine, RefundedTotals
@@ -75,6 +77,29 @@ class LockedOrder:
             (self._order_id, amount, PaymentStatus(status).value, method, reference, card_last4, decline_reason),
         )
         return self._cur.fetchone()["payment_id"]
+
+    def start_payment(self, amount: Decimal, method: str, number: Callable[[int], str]) -> str:
+        """A new attempt, `pending` until the provider's notification decides it: its number there."""
+        self._cur.execute("""INSERT INTO payments (order_id, amount, status, method) VALUES (%s, %s, 'pending', %s)
+                             RETURNING payment_id""", (self._order_id, amount, method))
+        payment_id = self._cur.fetchone()["payment_id"]
+        provider_order = number(payment_id)
+        self._cur.execute("UPDATE payments SET provider_order = %s WHERE payment_id = %s", (provider_order, payment_id))
+        return provider_order
+
+    def payment(self, payment_id: int) -> Payment | None:
+        self._cur.execute("SELECT * FROM payments WHERE payment_id = %s AND order_id = %s",
+                          (payment_id, self._order_id))
+        row = self._cur.fetchone()
+        return payment_of(row) if row else None
+
+    def decide_payment(self, payment_id: int, status: PaymentStatus, reference: str | None,
+                       decline_reason: str | None = None) -> None:
+        """An attempt's outcome (only a pending attempt is decided, and an orphaned one refunded)."""
+        self._cur.execute("""UPDATE payments SET status = %s, provider_reference = COALESCE(%s, provider_reference),
+                                    decline_reason = %s
+                             WHERE payment_id = %s AND order_id = %s AND status IN ('pending', 'orphaned')""",
+                          (PaymentStatus(status).value, reference, decline_reason, payment_id, self._order_id))
 
     def record_shipment(self, carrier: str | None, tracking_number: str | None) -> None:
         """How the order travels (before its status becomes shipped, so the shipped mail written with

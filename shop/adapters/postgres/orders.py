@@ -18,6 +18,7 @@ from shop.adapters.postgres.errors import translates_errors
 from shop.adapters.postgres.locked_order import LockedOrder
 from shop.adapters.postgres.locks import ADDRESS_LOCK_CLASS as _ADDRESS_LOCK_CLASS
 from shop.adapters.postgres.locks import BACKUP_FENCE_KEY
+from shop.adapters.postgres.payment_rows import payment_of
 from shop.domain.order_effects import Reason, effects_of
 from shop.domain.orders import (
     HeldUnpaid,
@@ -299,6 +300,22 @@ class Orders:
             return {r["order_id"]: (OrderStatus(r["status"]), r["stock_returned"]) for r in cur.fetchall()}
 
 
+    def payment_attempt(self, method: str, provider_order: str) -> Payment | None:
+        """The attempt a provider's notification names (its number at that provider)."""
+        with self._db.transaction() as cur:
+            cur.execute("SELECT * FROM payments WHERE method = %s AND provider_order = %s", (method, provider_order))
+            row = cur.fetchone()
+            return payment_of(row) if row else None
+
+    def payments_waiting(self, status: PaymentStatus, older_than_minutes: int = 0, limit: int = 500) -> list[Payment]:
+        """Attempts still `pending` (no notification yet) or `orphaned` (money to give back), oldest first."""
+        with self._db.transaction() as cur:
+            cur.execute("""SELECT * FROM payments WHERE status = %s
+                             AND created_at <= now() - make_interval(mins => %s)
+                           ORDER BY created_at, payment_id LIMIT %s""",
+                        (PaymentStatus(status).value, older_than_minutes, limit))
+            return [payment_of(row) for row in cur.fetchall()]
+
     @contextlib.contextmanager
     def locked(self, order_id: int, *, account: int | None = None) -> Iterator[LockedOrder]:
         """The order row under SELECT … FOR UPDATE: concurrent pay/cancel/ship/expire/refund queue here.
@@ -345,6 +362,4 @@ def _status_change(row: dict) -> StatusChange:
 
 
 def _payment(row: dict) -> Payment:
-    return Payment(payment_id=row["payment_id"], amount=row["amount"], status=PaymentStatus(row["status"]),
-                   method=row["method"], created_at=row["created_at"], provider_reference=row["provider_reference"],
-                   card_last4=row["card_last4"], decline_reason=row["decline_reason"])
+    return payment_of(row)

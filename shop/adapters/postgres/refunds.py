@@ -6,7 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from shop.adapters.postgres.errors import translates_errors
-from shop.domain.orders import Payment, PaymentStatus
+from shop.adapters.postgres.payment_rows import payment_of
+from shop.domain.orders import Payment
 from shop.domain.refunds import Refund, RefundableLine, RefundedTotals, RefundLine, RestockLine
 
 _REFUND_FIELDS = ("refund_id", "order_id", "amount", "reason", "goods_returned", "stock_returned", "created_at",
@@ -79,9 +80,7 @@ def successful_payment(cur: Any, order_id: int) -> Payment | None:
     row = cur.fetchone()
     if row is None:
         return None
-    return Payment(payment_id=row["payment_id"], amount=row["amount"], status=PaymentStatus(row["status"]),
-                   method=row["method"], created_at=row["created_at"], provider_reference=row["provider_reference"],
-                   card_last4=row["card_last4"], decline_reason=row["decline_reason"])
+    return payment_of(row)
 
 
 @translates_errors
