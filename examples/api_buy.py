@@ -3,15 +3,20 @@
     python examples/api_buy.py http://localhost:5000 cliente@tienda.local 'the password'
 
 Logs in for a token pair, searches the catalog, puts the first product in stock into the cart,
-buys one unit of it with an Idempotency-Key (sent twice, to show the replay), reads the order back,
-and cancels it so the units go back to stock. Uses only the standard library.
+buys one unit of it with an Idempotency-Key (sent twice, to show the replay), pays it on the payment
+provider's page (the simulated provider of a development shop: the program plays the customer's
+browser there), waits for the order to be paid, and downloads its invoice. With --cancel it cancels
+the order instead of paying it. Uses only the standard library.
 Prints one line per step; exits non-zero with the problem's `code` and `detail` if a step is refused.
 """
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
+import re
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -47,7 +52,26 @@ class Shop:
             "access_token"]
 
 
-def buy(base_url: str, email: str, password: str, search: str = "") -> int:
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the provider's page sends the browser back to the shop: a program stops here
+
+
+def pay_on_simulated_page(page_url: str) -> None:
+    """What a person does on the simulated provider's page: press "Pagar" (it asks for no card)."""
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+                                          _NoRedirects())
+    with browser.open(page_url, timeout=30) as page:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode()).group(1)
+    form = urllib.parse.urlencode({"csrf_token": token, "outcome": "paid"}).encode()
+    try:
+        browser.open(urllib.request.Request(page_url, data=form, method="POST"), timeout=30)  # noqa: S310 - http(s)
+    except urllib.error.HTTPError as answer:
+        if answer.code != 303:
+            raise
+
+
+def buy(base_url: str, email: str, password: str, search: str = "", cancel: bool = False) -> int:
     shop = Shop(base_url)
     shop.log_in(email, password)
     print("logged in")
@@ -63,16 +87,34 @@ def buy(base_url: str, email: str, password: str, search: str = "") -> int:
     again = shop.call("POST", "/api/v1/checkout", wanted, headers={"Idempotency-Key": key})
     assert again["id"] == order["id"] and again["replayed"], "a replay must return the same order"
     print(f"order {order['id']} {order['status']}, total {order['total']} € (replayed once: same order)")
-    order = shop.call("GET", f"/api/v1/orders/{order['id']}")
-    cancelled = shop.call("POST", f"/api/v1/orders/{order['id']}/cancel")
-    print(f"order {cancelled['id']} {cancelled['status']}")
+    if cancel:
+        cancelled = shop.call("POST", f"/api/v1/orders/{order['id']}/cancel")
+        print(f"order {cancelled['id']} {cancelled['status']}")
+        return order["id"]
+    start = shop.call("POST", f"/api/v1/orders/{order['id']}/payment")
+    if start["redirect"] is not None:
+        if "/pasarela-simulada/" not in start["redirect"]["url"]:
+            sys.exit("this shop pays through a real provider: open the redirect in a browser")
+        pay_on_simulated_page(urllib.parse.urljoin(shop.base_url + "/", start["redirect"]["url"]))
+    for _ in range(50):  # the provider's notification decides; read the order until it has
+        order = shop.call("GET", f"/api/v1/orders/{order['id']}")
+        if order["status"] == "paid":
+            break
+        time.sleep(0.2)
+    print(f"order {order['id']} {order['status']}, invoice {order['invoice']}")
+    request = urllib.request.Request(f"{shop.base_url}/api/v1/orders/{order['id']}/invoice",  # noqa: S310 - http(s)
+                                     headers={"Authorization": f"Bearer {shop.access_token}", "Accept": "text/html"})
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+        invoice = answer.read().decode()
+    print(f"invoice downloaded ({len(invoice)} characters, {order['invoice']} in it: {order['invoice'] in invoice})")
     return order["id"]
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 4:
+    arguments = [arg for arg in sys.argv[1:] if arg != "--cancel"]
+    if len(arguments) < 3:
         sys.exit(__doc__)
     try:
-        buy(*sys.argv[1:4])
+        buy(*arguments[:3], cancel="--cancel" in sys.argv)
     except ApiError as refused:
         sys.exit(f"refused: {refused}")

@@ -14,10 +14,11 @@ from decimal import Decimal
 
 from shop import failpoints
 from shop.adapters.errors import ProviderUnavailable, StoreError
+from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import Role, User
 from shop.domain.errors import N_, Conflict, NotFound
 from shop.domain.order_effects import Reason
-from shop.domain.orders import Order, OrderStatus, PaymentStatus
+from shop.domain.orders import Order, OrderStatus, Payment, PaymentStatus
 from shop.domain.payments import (
     PaymentAttemptLimits,
     PaymentNotice,
@@ -223,3 +224,28 @@ def expire_order(db: OrderRecords, store: ReturnsStore, order_id: int) -> bool:
     return_stock_of_cancelled(db, store, order_id)
     return True
 
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """What the shop's books say that a person should look at, by kind (docs/payments.md)."""
+    orphaned: list[Payment]  # money received for an order that could not take it, not yet given back
+    unconfirmed: list[Payment]  # attempts the provider never reported on (check its back office)
+    refunded_now: list[int]  # orphaned payments refunded by this pass
+    orders_without_payment: list[int]  # paid orders with no succeeded payment behind them
+
+
+def reconcile_payments(db: PostgresDatabase, provider: PaymentGateway, *, refund: bool = False,
+                       unconfirmed_after_minutes: int = 60) -> Reconciliation:
+    """Payments without a paid order (money to give back, or attempts never confirmed) and paid
+    orders without a payment. With `refund`, each orphaned payment of this provider is refunded now
+    (idempotent: a provider asked twice refunds once)."""
+    refunded = []
+    if refund:
+        for payment in db.orders.payments_waiting(PaymentStatus.ORPHANED):
+            if payment.method == provider.name and payment.order_id is not None and \
+                    refund_orphaned_payment(db, provider, payment.order_id, payment.payment_id):
+                refunded.append(payment.payment_id)
+    return Reconciliation(db.orders.payments_waiting(PaymentStatus.ORPHANED),
+                          db.orders.payments_waiting(PaymentStatus.PENDING, unconfirmed_after_minutes),
+                          refunded, db.orders.paid_orders_without_payment())

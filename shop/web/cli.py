@@ -21,11 +21,12 @@ from shop.domain.catalog_file import detect_format
 from shop.domain.errors import DomainError
 from shop.services import accounts
 from shop.services import catalog_import as catalog_import_service
+from shop.services import orders as order_service
 from shop.services.audit import AuditLog
 from shop.services.catalog import REBUILD_TIMEOUT_MS, rebuild_catalog_index
 from shop.services.recovery import recover
 from shop.web.errors import translate_error
-from shop.web.extensions import shop_settings
+from shop.web.extensions import get_payment_provider, shop_settings
 from shop.web.imports import import_summary, row_error_text
 
 
@@ -124,6 +125,32 @@ def init_app(app: Flask) -> None:
         with _databases_for_command() as settings, bootstrap.open_stores(settings) as (_, store):
             count = catalog_import_service.export_catalog(store, fmt, output)
         click.echo(f"Exportados {count} productos.", err=True)
+
+    @app.cli.command("payments-reconcile")
+    @click.option("--refund", is_flag=True, help="Refund now every payment received for an order that could not "
+                                                 "take it (expired, cancelled, paid twice).")
+    @click.option("--unconfirmed-after", default=60, show_default=True,
+                  help="Minutes after which an attempt with no notification from the provider is listed.")
+    def payments_reconcile(refund: bool, unconfirmed_after: int) -> None:
+        """List payments without a paid order and paid orders without a payment (docs/payments.md)."""
+        with _databases_for_command() as settings, bootstrap.open_stores(settings) as (db, _):
+            report = order_service.reconcile_payments(db, get_payment_provider(), refund=refund,
+                                                      unconfirmed_after_minutes=unconfirmed_after)
+        for payment_id in report.refunded_now:
+            click.echo(f"reembolsado ahora: pago {payment_id}")
+        for payment in report.orphaned:
+            click.echo(f"cobro sin pedido que lo acepte (por reembolsar): pago {payment.payment_id}, pedido "
+                       f"{payment.order_id}, {payment.amount} €, {payment.method} {payment.provider_reference}")
+        for payment in report.unconfirmed:
+            click.echo(f"intento sin notificación de la pasarela: pago {payment.payment_id}, pedido "
+                       f"{payment.order_id}, {payment.amount} €, {payment.method} n.º {payment.provider_order} "
+                       "(consúltalo en su panel)")
+        for order_id in report.orders_without_payment:
+            click.echo(f"pedido pagado sin cobro registrado: pedido {order_id}")
+        problems = len(report.orphaned) + len(report.orders_without_payment)
+        click.echo(f"Conciliación: {problems} descuadres, {len(report.unconfirmed)} intentos sin confirmar.")
+        if problems:
+            raise SystemExit(1)
 
     @app.cli.command("audit-verify")
     def audit_verify() -> None:

@@ -14,6 +14,7 @@ mismatch" — an error of the tool, not of the shop.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -61,11 +62,22 @@ def test_every_api_operation_answers_within_its_schema_and_never_with_a_server_e
     assert "Server error" not in run.stdout
 
 
-def test_the_example_client_buys_and_cancels_through_the_api(api_shop):
-    customer = api_shop.logins["customer"]
-    run = subprocess.run([sys.executable, "examples/api_buy.py", api_shop.url, customer["email"],
-                          customer["password"]], capture_output=True, text=True, timeout=120, check=False,
-                         cwd=Path(__file__).resolve().parents[2])
+def _example(shop, *extra):
+    customer = shop.logins["customer"]
+    return subprocess.run([sys.executable, "examples/api_buy.py", shop.url, customer["email"], customer["password"],
+                           *extra], capture_output=True, text=True, timeout=120, check=False,
+                          cwd=Path(__file__).resolve().parents[2])
+
+
+def test_the_example_client_buys_pays_on_the_providers_page_and_downloads_the_invoice(api_shop):
+    run = _example(api_shop)
     assert run.returncode == 0, run.stderr
     assert "logged in" in run.stdout and "replayed once: same order" in run.stdout
+    assert re.search(r"order \d+ paid, invoice FS-\d{4}-\d{6}", run.stdout), run.stdout
+    assert run.stdout.strip().splitlines()[-1].endswith("in it: True)")
+
+
+def test_the_example_client_can_cancel_instead(api_shop):
+    run = _example(api_shop, "--cancel")
+    assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1].endswith("cancelled")

@@ -50,6 +50,8 @@ EXPECTED = {
     "api_v1.products": "public", "api_v1.product": "public", "api_v1.categories": "public",
     "api_v1.logout": C, "api_v1.cart": C, "api_v1.put_cart_item": C, "api_v1.delete_cart_item": C,
     "api_v1.checkout": C, "api_v1.orders": C, "api_v1.order": C, "api_v1.cancel": C, "api_v1.invoice": C,
+    "api_v1.start_payment": C, "orders.payment_return": C, "payments.notify": "public",
+    "simulated_provider.page": "public", "simulated_provider.decide": "public",
     "api_v1.addresses": C, "api_v1.add_address": C, "api_v1.delete_address": C,
     "api_v1.staff_orders": STAFF, "api_v1.ship": A, "api_v1.adjust_stock": A, "api_v1.audit_log": STAFF,
     "api_keys.index": STAFF, "api_keys.create": STAFF, "api_keys.revoke": STAFF,

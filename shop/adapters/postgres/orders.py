@@ -316,6 +316,18 @@ class Orders:
                         (PaymentStatus(status).value, older_than_minutes, limit))
             return [payment_of(row) for row in cur.fetchall()]
 
+    def paid_orders_without_payment(self, limit: int = 500) -> list[int]:
+        """Orders paid (or later) with something to charge, but no succeeded payment row: an order the
+        shop delivers without money it can point to (manual payments are rows too)."""
+        with self._db.transaction() as cur:
+            cur.execute("""SELECT o.order_id FROM orders o
+                           WHERE o.status IN ('paid', 'shipped', 'partially_refunded', 'refunded')
+                             AND o.total_amount > 0
+                             AND NOT EXISTS (SELECT FROM payments p WHERE p.order_id = o.order_id
+                                                                      AND p.status = 'succeeded')
+                           ORDER BY o.order_id LIMIT %s""", (limit,))
+            return [row["order_id"] for row in cur.fetchall()]
+
     @contextlib.contextmanager
     def locked(self, order_id: int, *, account: int | None = None) -> Iterator[LockedOrder]:
         """The order row under SELECT … FOR UPDATE: concurrent pay/cancel/ship/expire/refund queue here.

@@ -62,6 +62,7 @@ _LINKS = {
         "Order": {"operationId": "get__api_v1_orders_{order_id}", "parameters": {"order_id": _NEW_ORDER}},
         "Cancel": {"operationId": "post__api_v1_orders_{order_id}_cancel", "parameters": {"order_id": _NEW_ORDER}},
         "Invoice": {"operationId": "get__api_v1_orders_{order_id}_invoice", "parameters": {"order_id": _NEW_ORDER}},
+        "Pay": {"operationId": "post__api_v1_orders_{order_id}_payment", "parameters": {"order_id": _NEW_ORDER}},
     },
     ("/api/v1/addresses", "post", "201"): {
         "Delete": {"operationId": "delete__api_v1_addresses_{address_id}", "parameters": {"address_id": _NEW_ORDER}},

@@ -233,6 +233,18 @@ class OrderOut(BaseModel):
                                                      "with the same Idempotency-Key")
 
 
+class RedirectOut(BaseModel):
+    """Where the customer pays: open `url` (GET), or post `fields` to it as a form (POST, Redsys)."""
+    url: str
+    method: Literal["GET", "POST"]
+    fields: dict[str, str]
+
+
+class PaymentStartOut(BaseModel):
+    order: OrderOut
+    redirect: RedirectOut | None = Field(description="None when there was nothing to charge: the order is paid")
+
+
 class OrderList(BaseModel):
     items: list[OrderOut]
 

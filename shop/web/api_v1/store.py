@@ -49,17 +49,19 @@ from shop.web.api_v1.schemas import (
     OrderItemOut,
     OrderList,
     OrderOut,
+    PaymentStartOut,
     ProductDetail,
     ProductPage,
     ProductSummary,
+    RedirectOut,
     TaxLine,
     TokenPair,
     TokenRequest,
     VariantOut,
 )
 from shop.web.auditing import audit
-from shop.web.extensions import get_db, get_store, limiter, shop_settings
-from shop.web.orders import checkout_limit, place_for_current_user, render_invoice
+from shop.web.extensions import get_db, get_payment_provider, get_store, limiter, shop_settings
+from shop.web.orders import checkout_limit, payment_urls, place_for_current_user, render_invoice
 
 # Keys a client chose that are not UUIDs are mapped to one, stably (the orders table keeps a UUID
 # per account and key): the same text always names the same order of the same account.
@@ -283,6 +285,23 @@ def cancel(order_id: int):
     order_service.cancel_order(get_db(), get_store(), current_user.user, order_id)
     audit("order.cancelled", f"order:{order_id}", via="api")
     return order_out(order_service.order_for(get_db(), current_user.user, order_id))
+
+
+@bp.post("/orders/<int(max=2147483647):order_id>/payment")
+@roles_required(Role.CUSTOMER)
+@checkout_limit
+@spec.validate(resp=Response(HTTP_200=PaymentStartOut), tags=[_ORDERS])
+def start_payment(order_id: int):
+    """Starts paying a pending order: the customer opens `redirect` (the payment provider's page: the
+    shop never takes a card). The provider tells the shop the outcome; read the order to see it."""
+    start = order_service.begin_payment(get_db(), get_payment_provider(), current_user.user, order_id,
+                                        payment_urls(order_id), shop_settings().payment_limits)
+    audit("payment.started" if start.redirect else "payment.succeeded", f"order:{order_id}", via="api")
+    target = start.redirect
+    return PaymentStartOut(
+        order=order_out(order_service.order_for(get_db(), current_user.user, order_id)),
+        redirect=RedirectOut(url=target.url, method="POST" if target.method == "POST" else "GET",
+                             fields=dict(target.fields)) if target else None)
 
 
 @bp.get("/orders/<int(max=2147483647):order_id>/invoice")
