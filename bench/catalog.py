@@ -280,6 +280,12 @@ def pages(db: PostgresDatabase, base_url: str, sample_id: str, sized: tuple[str,
         "category + size in stock": "/?category=Camisetas&attr.talla=M",
         "search: an SKU": f"/?q={q(sized[1])}",
         "product page with sizes": f"/products/{sized[0]}",
+        # The REST API's product list and product (JSON, the same index and documents as the pages)
+        "API: products": "/api/v1/products?limit=12",
+        "API: category + 1 filter": f"/api/v1/products?category={q('Libros')}&attr.idioma={q('francés')}&limit=12",
+        "API: search two words": f"/api/v1/products?q={q('ligero rápido')}&limit=12",
+        "API: deep page": f"/api/v1/products?category=Libros&after={deep}&limit=12",
+        "API: product with sizes": f"/api/v1/products/{sized[0]}",
     }
 
 
@@ -310,7 +316,9 @@ def main() -> None:
             for cache_seconds, pass_levels in ((0, levels), (2, [max(levels)])):
                 shop = start_shop(args.data_dir / f"shop-{size}", extra_env={
                     "DATABASE_URL": pg_url, "MONGODB_URL": mongo_url, "MONGODB_DB": name,
-                    "SHOP_DEMO_DATA": "0", "LOG_LEVEL": "WARNING", "CATALOG_CACHE_SECONDS": str(cache_seconds)})
+                    "SHOP_DEMO_DATA": "0", "LOG_LEVEL": "WARNING", "CATALOG_CACHE_SECONDS": str(cache_seconds),
+                    # the API counts every call in the shared limit store (as configured), but must not refuse
+                    "API_RATE_LIMIT": "100000000 per minute"})
                 try:
                     for page, path in pages(db, shop.url, str(ids[0]), sized).items():
                         for level in pass_levels:

@@ -77,14 +77,14 @@ def test_concurrent_payments_take_consecutive_invoice_numbers_without_gaps(db, s
     placed = [(c, place(db, store, c, (product, 1))) for c in customers]
     barrier, errors = threading.Barrier(len(placed)), []
 
-    def pay(customer, order_id):
+    def pay_at_once(customer, order_id):
         try:
             barrier.wait(10)
             pay(db, customer, order_id)
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=pay, args=pair) for pair in placed]
+    threads = [threading.Thread(target=pay_at_once, args=pair) for pair in placed]
     for thread in threads:
         thread.start()
     for thread in threads:
