@@ -85,6 +85,9 @@ class Settings:
     redsys_terminal: str = var("REDSYS_TERMINAL", "1")
     redsys_secret_key: str | None = var("REDSYS_SECRET_KEY", None)
     redsys_url: str = var("REDSYS_URL", "https://sis-t.redsys.es:25443/sis/realizarPago")
+    # hosts webhook endpoints may be on although they are not public internet addresses (tests, an
+    # internal receiver): the shop refuses every other loopback, private or link-local address
+    webhook_allowed_hosts: tuple[str, ...] = var("WEBHOOK_ALLOWED_HOSTS", (), as_hosts)
     redsys_rest_url: str = var("REDSYS_REST_URL", "https://sis-t.redsys.es:25443/sis/rest/trataPeticionREST")
     smtp_starttls: bool = var("SMTP_STARTTLS", True, as_bool)
     smtp_tls: bool = var("SMTP_TLS", False, as_bool)  # implicit TLS (SMTPS) instead of STARTTLS

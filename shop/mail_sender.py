@@ -73,6 +73,7 @@ def main() -> int:
     # Loaded after the priority is lowered and the signals set: the sender starts small and early.
     from shop import bootstrap
     from shop.adapters.mail import mailer_for
+    from shop.runner import start_webhook_sender
     from shop.services.notifications import MailSender
     from shop.web.factory import create_app
     from shop.web.mail_compose import mail_composer
@@ -83,6 +84,8 @@ def main() -> int:
     db = bootstrap.postgres(settings, 1)
     sender = MailSender(lambda: db, mailer_for(settings), mail_composer(app, db),
                         settings.mail_send_interval_seconds)
+    # Webhook deliveries come from the same kind of outbox, so the same process sends them (docs/webhooks.md).
+    start_webhook_sender(settings, app)
     log.info("mail sender running (pid %d, %s)", os.getpid(), priority)
     sender.run()  # here, not as a thread: returns once stopped
     stopping.set()

@@ -228,6 +228,18 @@ def _start_mail_sender_thread(settings: Settings, app) -> None:
     mail_db = bootstrap.postgres(settings, 1)
     MailSender(lambda: mail_db, mailer_for(settings), mail_composer(app, mail_db),
                settings.mail_send_interval_seconds).start()
+    start_webhook_sender(settings, app)
+
+
+def start_webhook_sender(settings: Settings, app) -> None:
+    """The webhook deliveries' loop, a daemon thread beside the mail sender (docs/webhooks.md)."""
+    from shop.adapters.webhook_sender import WebhookSender
+    from shop.services.webhooks import SecretBox, WebhookLoop
+
+    hooks_db = bootstrap.postgres(settings, 1)
+    loop = WebhookLoop(lambda: hooks_db, WebhookSender(settings.webhook_allowed_hosts),
+                       SecretBox(app.config["SECRET_KEY"]))
+    threading.Thread(target=loop.run, name="webhook-sender", daemon=True).start()
 
 
 def _raise_on_sigterm(signum, frame):

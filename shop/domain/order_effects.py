@@ -52,6 +52,7 @@ class Effects:
     issue_invoice: bool = False  # number it in the year's gapless series
     count_sale: bool = False  # the order's total and lines join the daily sales figures
     release_discount_use: bool = False  # the code's use goes back: the order will never be paid
+    event: str | None = None  # the webhook event it is (shop.domain.webhooks), for the endpoints that want it
 
 
 _STATUS_MAIL = {
@@ -59,6 +60,13 @@ _STATUS_MAIL = {
     OrderStatus.SHIPPED: MailKind.ORDER_SHIPPED,
     OrderStatus.PARTIALLY_REFUNDED: MailKind.ORDER_REFUNDED,
     OrderStatus.REFUNDED: MailKind.ORDER_REFUNDED,
+}
+
+
+_STATUS_EVENT = {
+    OrderStatus.SHIPPED: "order.shipped",
+    OrderStatus.PARTIALLY_REFUNDED: "order.refunded",
+    OrderStatus.REFUNDED: "order.refunded",
 }
 
 
@@ -73,14 +81,16 @@ def effects_of(from_status: OrderStatus | None, to_status: OrderStatus, reason: 
     - → failed: the discount use released, no mail (the shopper saw the refusal);
     - → partially_refunded / refunded: the "refunded" mail (a fully refunded order keeps its
       discount use: it was paid; the refund's lines leave the sales figures as they are recorded).
+    Each change but a failed checkout is also a webhook event (order.placed, order.paid, …).
     """
     if to_status is OrderStatus.PENDING:
-        return Effects(mail=MailKind.ORDER_PLACED if from_status is OrderStatus.PLACING else None)
+        placed = from_status is OrderStatus.PLACING
+        return Effects(mail=MailKind.ORDER_PLACED if placed else None, event="order.placed" if placed else None)
     if to_status is OrderStatus.PAID:
-        return Effects(mail=MailKind.ORDER_PAID, issue_invoice=True, count_sale=True)
+        return Effects(mail=MailKind.ORDER_PAID, issue_invoice=True, count_sale=True, event="order.paid")
     if to_status is OrderStatus.CANCELLED:
         kind = MailKind.ORDER_EXPIRED if reason is Reason.EXPIRED else MailKind.ORDER_CANCELLED
-        return Effects(mail=kind, release_discount_use=True)
+        return Effects(mail=kind, release_discount_use=True, event="order.cancelled")
     if to_status is OrderStatus.FAILED:
         return Effects(release_discount_use=True)
-    return Effects(mail=_STATUS_MAIL.get(to_status))
+    return Effects(mail=_STATUS_MAIL.get(to_status), event=_STATUS_EVENT.get(to_status))

@@ -44,6 +44,7 @@ from shop.web import (
     staff_users,
     staff_variants,
     watchdog,
+    webhooks,
 )
 from shop.web.extensions import babel, cache, csrf, limiter, login_manager, select_locale
 
@@ -131,6 +132,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(api_keys.bp)
     app.register_blueprint(payments.bp)
     app.register_blueprint(simulated_provider.bp)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(reviews.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(monitoring.bp)

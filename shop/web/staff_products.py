@@ -130,6 +130,12 @@ def edit(product_id: str):
     return _render_edit(product_id)
 
 
+def tell_subscribers_product_changed(product_id: str, fields: list[str]) -> None:
+    """The `product.updated` webhook event, written right after the change (docs/webhooks.md: a
+    MongoDB change shares no transaction with PostgreSQL, so a crash in between loses this event)."""
+    get_db().webhooks.record_event("product.updated", {"product_id": product_id, "changed": fields})
+
+
 @bp.post("/<product_id>")
 @roles_required(Role.ADMIN)
 def update(product_id: str):
@@ -141,6 +147,7 @@ def update(product_id: str):
     forget_product(change.product_id)
     if change.changed:
         audit("product.updated", f"product:{change.product_id}", changes=change.changed)
+        tell_subscribers_product_changed(change.product_id, sorted(change.changed))
     flash(gettext("Changes saved."), "success")
     return redirect(url_for("staff_products.edit", product_id=change.product_id), 303)
 

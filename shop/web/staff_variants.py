@@ -24,7 +24,7 @@ from shop.web.auditing import audit
 from shop.web.catalog import forget_product
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db, get_store
-from shop.web.staff_products import parse_revision
+from shop.web.staff_products import parse_revision, tell_subscribers_product_changed
 
 bp = Blueprint("staff_variants", __name__, url_prefix="/admin/products/<product_id>/variants")
 BLANK_ROWS = 3
@@ -105,6 +105,7 @@ def save(product_id: str):
     forget_product(change.product_id)
     if change.changed:
         audit("product.variants_changed", f"product:{change.product_id}", changes=change.changed)
+        tell_subscribers_product_changed(change.product_id, ["variants"])
     flash(gettext("Variants saved."), "success")
     return redirect(url_for("staff_variants.show", product_id=change.product_id), 303)
 

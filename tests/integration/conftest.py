@@ -24,7 +24,8 @@ PASSWORD = "correct horse battery"
 _TABLES = ("payments, order_items, orders, users, rate_limit_counters, catalog_entries, catalog_categories, "
            "catalog_facet_values, catalog_facet_keys, catalog_terms, catalog_postings, audit_index, "
            "invoice_series, invoices, mail_outbox, discount_uses, discount_codes, sales_daily, "
-           "product_sales_daily, refund_lines, refunds, addresses, shipping_methods")
+           "product_sales_daily, refund_lines, refunds, addresses, shipping_methods, api_keys, api_refresh_tokens, "
+           "webhook_deliveries, webhook_events, webhook_endpoints")
 
 
 @pytest.fixture(scope="session")

@@ -55,6 +55,7 @@ EXPECTED = {
     "api_v1.addresses": C, "api_v1.add_address": C, "api_v1.delete_address": C,
     "api_v1.staff_orders": STAFF, "api_v1.ship": A, "api_v1.adjust_stock": A, "api_v1.audit_log": STAFF,
     "api_keys.index": STAFF, "api_keys.create": STAFF, "api_keys.revoke": STAFF,
+    "webhooks.index": STAFF, "webhooks.create": A, "webhooks.set_active": A, "webhooks.redeliver": A,
 }
 _SAMPLE_ARGS = {"int": "999999", "default": "0123456789abcdef01234567", "path": "shop.css"}
 

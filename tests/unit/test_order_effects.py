@@ -18,14 +18,14 @@ CHANGES = {
     (S.PENDING, S.CANCELLED): {Reason.CUSTOMER, Reason.STAFF, Reason.EXPIRED},
     **{(a, b): {Reason.REFUND} for a, b in _ALLOWED if b in (S.PARTIALLY_REFUNDED, S.REFUNDED)},
 }
-PAID = Effects(mail=MailKind.ORDER_PAID, issue_invoice=True, count_sale=True)
+PAID = Effects(mail=MailKind.ORDER_PAID, issue_invoice=True, count_sale=True, event="order.paid")
 EXPECTED = {
     (None, S.PLACING): Effects(),
-    (S.PLACING, S.PENDING): Effects(mail=MailKind.ORDER_PLACED),
-    (S.PLACING, S.FAILED): Effects(release_discount_use=True),
+    (S.PLACING, S.PENDING): Effects(mail=MailKind.ORDER_PLACED, event="order.placed"),
+    (S.PLACING, S.FAILED): Effects(release_discount_use=True),  # no event: no order was ever placed
     (S.PENDING, S.PAID): PAID,
-    (S.PAID, S.SHIPPED): Effects(mail=MailKind.ORDER_SHIPPED),
-    (S.PARTIALLY_REFUNDED, S.SHIPPED): Effects(mail=MailKind.ORDER_SHIPPED),
+    (S.PAID, S.SHIPPED): Effects(mail=MailKind.ORDER_SHIPPED, event="order.shipped"),
+    (S.PARTIALLY_REFUNDED, S.SHIPPED): Effects(mail=MailKind.ORDER_SHIPPED, event="order.shipped"),
 }
 
 
@@ -41,9 +41,9 @@ def test_each_change_causes_exactly_its_effects(change, reason):
         assert effects == EXPECTED[change]
     elif change[1] is S.CANCELLED:
         mail = MailKind.ORDER_EXPIRED if reason is Reason.EXPIRED else MailKind.ORDER_CANCELLED
-        assert effects == Effects(mail=mail, release_discount_use=True)
+        assert effects == Effects(mail=mail, release_discount_use=True, event="order.cancelled")
     else:  # a refund, whole or in part
-        assert effects == Effects(mail=MailKind.ORDER_REFUNDED)
+        assert effects == Effects(mail=MailKind.ORDER_REFUNDED, event="order.refunded")
 
 
 def test_only_a_payment_issues_an_invoice_and_counts_a_sale_and_always_both():

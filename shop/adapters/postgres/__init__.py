@@ -43,6 +43,7 @@ from shop.adapters.postgres.reports import Reports
 from shop.adapters.postgres.shipping import Shipping
 from shop.adapters.postgres.staff_lists import StaffLists
 from shop.adapters.postgres.users import Users
+from shop.adapters.postgres.webhooks import Webhooks
 from shop.config import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class PostgresDatabase:
         self.refunds = Refunds(self)
         self.shipping = Shipping(self)
         self.api = ApiCredentials(self)
+        self.webhooks = Webhooks(self)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg2.extensions.connection]:

@@ -8,6 +8,7 @@ payments of one day take the figures' row locks in the same order and never dead
 
 from __future__ import annotations
 
+from shop.adapters.postgres.webhooks import ORDER_EVENT
 from shop.domain.order_effects import Effects, Reason, effects_of
 from shop.domain.orders import OrderStatus
 
@@ -63,7 +64,8 @@ def record_status(cur, order_id: int, from_status: OrderStatus | None, to_status
 
 
 def apply(cur, order_id: int, effects: Effects, refund_id: int | None = None) -> None:
-    params = {"order": order_id, "mail": effects.mail.value if effects.mail else None, "refund": refund_id}
+    params = {"order": order_id, "mail": effects.mail.value if effects.mail else None, "refund": refund_id,
+              "event": effects.event}
     if effects.issue_invoice:
         cur.execute(_ISSUE_INVOICE, params)
     if effects.count_sale:
@@ -73,3 +75,5 @@ def apply(cur, order_id: int, effects: Effects, refund_id: int | None = None) ->
         cur.execute(_RELEASE_DISCOUNT_USE, params)
     if effects.mail is not None:
         cur.execute(_QUEUE_MAIL, params)
+    if effects.event is not None:  # after the status is written: the event carries it
+        cur.execute(ORDER_EVENT, params)

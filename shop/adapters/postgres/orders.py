@@ -137,6 +137,29 @@ class Orders:
                        INSERT INTO mail_outbox (kind, order_id, to_address, language)
                        SELECT %(mail)s, d.order_id, u.email, u.language
                        FROM decided d JOIN users u USING (user_id)),""")
+        if effects.event is not None:
+            # The statement's other writes are not visible to it: the event is built from its inputs.
+            effect_parts.append("""event AS (
+                       INSERT INTO webhook_events (type, payload)
+                       SELECT %(event)s, jsonb_build_object(
+                           'order_id', d.order_id, 'status', %(outcome)s, 'customer_id', d.user_id,
+                           'total', %(total)s::numeric::text, 'refunded', '0.00', 'currency', 'EUR',
+                           'refund_id', NULL, 'carrier', NULL, 'tracking_number', NULL,
+                           'items', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                         'product_id', l.product_id, 'sku', l.sku, 'name', l.product_name,
+                                         'variant', l.variant_label, 'quantity', l.quantity,
+                                         'unit_price', l.unit_price::text) ORDER BY l.n), '[]'::jsonb)
+                                     FROM unnest(%(ids)s::text[], %(names)s::text[], %(prices)s::numeric[],
+                                                 %(qtys)s::int[], %(skus)s::text[], %(labels)s::text[])
+                                          WITH ORDINALITY AS l(product_id, product_name, unit_price, quantity, sku,
+                                                               variant_label, n)))
+                       FROM decided d
+                       WHERE EXISTS (SELECT FROM webhook_endpoints w WHERE w.active AND %(event)s = ANY (w.events))
+                       RETURNING event_id, type),
+                   event_deliveries AS (
+                       INSERT INTO webhook_deliveries (event_id, endpoint_id)
+                       SELECT e.event_id, w.endpoint_id FROM event e
+                       JOIN webhook_endpoints w ON w.active AND e.type = ANY (w.events)),""")
         if effects.release_discount_use:
             effect_parts.append("""released AS (
                        UPDATE discount_uses SET released_at = now() FROM decided d
@@ -182,6 +205,7 @@ class Orders:
                    SELECT user_id FROM decided""".replace("{effects}", "\n                   ".join(effect_parts)),
                 {"fence": BACKUP_FENCE_KEY, "outcome": outcome.value, "reason": reason, "total": total,
                  "reason_code": reason_code.value, "mail": effects.mail.value if effects.mail else None,
+                 "event": effects.event,
                  "ship_to": json.dumps(shipping.address) if shipping else None,
                  "ship_by": shipping.method if shipping else None, "ship_amount": shipping.amount if shipping else 0,
                  "ship_tax": shipping.tax if shipping else 0, "ship_rate": shipping.rate if shipping else None,
