@@ -53,7 +53,8 @@ EXPECTED = {
     "api_v1.start_payment": C, "orders.payment_return": C, "payments.notify": "public",
     "simulated_provider.page": "public", "simulated_provider.decide": "public",
     "api_v1.addresses": C, "api_v1.add_address": C, "api_v1.delete_address": C,
-    "api_v1.staff_orders": STAFF, "api_v1.ship": A, "api_v1.adjust_stock": A, "api_v1.audit_log": STAFF,
+    "api_v1.staff_orders": STAFF, "api_v1.ship": A, "api_v1.adjust_stock": A, "api_v1.refund": A,
+    "api_v1.audit_log": STAFF,
     "api_keys.index": STAFF, "api_keys.create": STAFF, "api_keys.revoke": STAFF,
     "webhooks.index": STAFF, "webhooks.create": A, "webhooks.set_active": A, "webhooks.redeliver": A,
 }

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import pytest
 
 from shop.domain.accounts import Role
+from shop.services import checkout as checkout_service
+from shop.services.checkout import CheckoutRequest
 from tests.conftest import csrf_token_from
 from tests.integration.conftest import PASSWORD
 
@@ -216,3 +219,26 @@ def test_each_token_has_its_own_rate_limit_answered_with_retry_after(settings, d
         close_stores(app)
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert answers[-1].headers.get("Retry-After") and answers[-1].get_json()["code"] == "rate_limited"
+
+
+def test_an_admin_key_with_refunds_write_refunds_once_per_idempotency_key(client, admin, db, store, make_product,
+                                                                           make_user):
+    from tests.payments import pay
+
+    customer = make_user(email="rosa@example.com")
+    product = make_product(stock=5, price="10.00")
+    order_id = checkout_service.place_order(db, store, CheckoutRequest(customer.user_id, [(str(product["_id"]), 2)],
+                                                                       str(uuid.uuid4()))).order_id
+    pay(db, customer, order_id)
+    key = _key_text(_create_key(client, ["refunds:write"]))
+    bearer = client.application.test_client()
+    item_id = db.orders.get(order_id).items[0].order_item_id
+    body = {"units": {str(item_id): 1}, "reason": "llegó roto", "goods_returned": False}
+    headers = {**_bearer(key), "Idempotency-Key": "devolucion-77"}
+    first = bearer.post(f"/api/v1/admin/orders/{order_id}/refunds", json=body, headers=headers)
+    assert first.status_code == 201, first.get_json()
+    again = bearer.post(f"/api/v1/admin/orders/{order_id}/refunds", json=body, headers=headers)
+    assert again.status_code == 200 and again.get_json()["replayed"] and again.get_json()["refund_id"] == \
+        first.get_json()["refund_id"]
+    assert db.orders.get(order_id).refunded_amount == Decimal("10.00")
+    assert first.get_json()["order"]["status"] == "partially_refunded"

@@ -325,6 +325,25 @@ class ShipmentIn(Strict):
     tracking: Annotated[str, StringConstraints(max_length=100)] = ""
 
 
+LineId = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,9}$")]
+
+
+class RefundIn(Strict):
+    """Units per order line (`order_item_id` → units), or `full` for everything not refunded yet
+    (the shipping included); the goods go back to stock only with `goods_returned`."""
+    full: bool = False
+    units: dict[LineId, Annotated[int, Field(ge=0, le=10_000)]] = Field(default_factory=dict, max_length=200)
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    goods_returned: bool = False
+
+
+class RefundOut(BaseModel):
+    refund_id: int
+    amount: Money
+    replayed: bool
+    order: OrderOut
+
+
 class AuditEntryOut(BaseModel):
     seq: int
     at: datetime

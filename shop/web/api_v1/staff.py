@@ -13,8 +13,10 @@ from shop.domain.api_access import Scope
 from shop.domain.catalog import parse_stock_adjustment
 from shop.domain.filters import parse_audit_filter, parse_order_filter
 from shop.domain.orders import parse_shipment
+from shop.domain.refunds import parse_refund_form
 from shop.services import catalog as catalog_service
 from shop.services import orders as order_service
+from shop.services import refunds as refund_service
 from shop.services import staff_lists
 from shop.web.access import STAFF, roles_required
 from shop.web.api_v1.blueprint import bp
@@ -23,7 +25,10 @@ from shop.web.api_v1.openapi import spec
 from shop.web.api_v1.schemas import (
     AuditEntryOut,
     AuditPage,
+    IdempotencyHeaders,
     OrderOut,
+    RefundIn,
+    RefundOut,
     ShipmentIn,
     StaffListParams,
     StaffOrder,
@@ -31,10 +36,10 @@ from shop.web.api_v1.schemas import (
     StockAdjustmentIn,
     StockLevel,
 )
-from shop.web.api_v1.store import order_out
+from shop.web.api_v1.store import idempotency_uuid, order_out
 from shop.web.auditing import audit
 from shop.web.catalog import forget_product
-from shop.web.extensions import get_db, get_report_db, get_store
+from shop.web.extensions import get_db, get_payment_provider, get_report_db, get_store
 
 _STAFF = "staff"
 
@@ -68,6 +73,29 @@ def ship(order_id: int, json: ShipmentIn):
     order_service.mark_shipped(get_db(), current_user.user, order_id, shipment)
     audit("order.shipped", f"order:{order_id}", by="staff", via="api")
     return order_out(order_service.order_for(get_db(), current_user.user, order_id))
+
+
+@bp.post("/admin/orders/<int(max=2147483647):order_id>/refunds")
+@roles_required(Role.ADMIN)
+@scope_required(Scope.REFUNDS_WRITE)
+@spec.validate(json=RefundIn, headers=IdempotencyHeaders, resp=Response(HTTP_201=RefundOut, HTTP_200=RefundOut),
+               tags=[_STAFF])
+def refund(order_id: int, json: RefundIn, headers: IdempotencyHeaders):
+    """Refunds units of a paid or shipped order through its payment provider (or all that is left,
+    with `full`). The same Idempotency-Key answers the first refund again (200) and refunds nothing
+    more. Scope `refunds:write`."""
+    order = order_service.order_for(get_db(), current_user.user, order_id)
+    form = {"reason": json.reason, "goods_returned": "1" if json.goods_returned else "",
+            **{f"units_{item_id}": str(units) for item_id, units in json.units.items()}}
+    wanted = parse_refund_form(form, [item.order_item_id for item in order.items], full=json.full)
+    outcome = refund_service.refund_order(get_db(), get_store(), get_payment_provider(), current_user.user, order_id,
+                                          wanted, idempotency_uuid(headers.idempotency_key), full=json.full)
+    if not outcome.replayed:
+        audit("order.refunded", f"order:{order_id}", refund=outcome.refund_id, amount=str(outcome.amount),
+              reason=wanted.reason, goods_returned=wanted.goods_returned, by="staff", via="api")
+    answer = RefundOut(refund_id=outcome.refund_id, amount=f"{outcome.amount:.2f}", replayed=outcome.replayed,
+                       order=order_out(order_service.order_for(get_db(), current_user.user, order_id)))
+    return answer, 200 if outcome.replayed else 201
 
 
 @bp.post("/admin/products/<product_id>/stock")
