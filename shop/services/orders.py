@@ -103,7 +103,7 @@ def begin_payment(db: OrderRecords, provider: PaymentGateway, actor: User, order
             locked.set_status(OrderStatus.PAID, actor.user_id, "nothing to pay", Reason.NOTHING_TO_PAY)
             return PaymentStart(order_id, None)
         if limits:
-            limits.check(*locked.declined_payments(actor.user_id, limits.window_minutes))
+            limits.check(*locked.attempts_counted_as_declines(actor.user_id, limits.window_minutes))
         provider_order = locked.start_payment(order.total_amount, provider.name, provider_order_number)
     redirect = provider.start(PaymentRequest(provider_order, order_id, order.total_amount,
                                              urls.description, urls.return_url, urls.notify_url))
@@ -151,8 +151,9 @@ def settle_notice(db: OrderRecords, provider: PaymentGateway, notice: PaymentNot
             locked.set_status(OrderStatus.PAID, order.user_id, "payment succeeded", Reason.PAYMENT)
             failpoints.hit("pay.before_commit")  # the invoice number is taken, not yet committed
         elif settlement is Settlement.DECLINED:
-            if limits:
-                pauses = limits.locks_after(*locked.declined_payments(order.user_id, limits.window_minutes))
+            if limits:  # the counts include this attempt (still pending): the declines before it are one fewer
+                for_order, for_account = locked.attempts_counted_as_declines(order.user_id, limits.window_minutes)
+                pauses = limits.locks_after(for_order - 1, for_account - 1)
             locked.decide_payment(current.payment_id, PaymentStatus.DECLINED, None, notice.decline_reason)
         elif settlement is Settlement.ORPHANED:
             locked.decide_payment(current.payment_id, PaymentStatus.ORPHANED, notice.reference)

@@ -63,6 +63,11 @@ def start_new_product(page, name: str, category: str, price: str, stock: str) ->
     page.get_by_label("Stock inicial").fill(stock)
 
 
+# An image that really loaded, not a broken icon: decode() waits for the bytes (a page under load may
+# still be fetching them) and fails for a file that is not an image.
+LOADED = "img => img.decode().then(() => img.naturalWidth > 0, () => false)"
+
+
 def buy_and_pay(page, shop, product: str) -> str:
     """As a freshly registered customer: Comprar one unit and pay it; returns the order's page URL."""
     register(page, shop, "Rita Reseñas", f"rita-{uuid.uuid4().hex[:8]}@example.com")
@@ -196,11 +201,11 @@ def test_the_admin_adds_an_image_after_a_bad_file_is_refused_and_shoppers_see_it
     shopper.goto("/?q=Camiseta técnica running")
     card_image = shopper.get_by_test_id("product-card").first.get_by_role("img", name="Camiseta azul, de frente")
     expect(card_image).to_be_visible()
-    assert card_image.evaluate("img => img.complete && img.naturalWidth > 0")  # really loaded, not a broken icon
+    assert card_image.evaluate(LOADED)  # really loaded, not a broken icon
     shopper.get_by_role("link", name="Camiseta técnica running").click()
     main = shopper.get_by_test_id("product-main-image")
     expect(main).to_have_attribute("alt", "Camiseta azul, de frente")
-    assert main.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert main.evaluate(LOADED)
     shopper.get_by_test_id("gallery-thumbnail").nth(1).click()  # the gallery works without JavaScript
     expect(shopper.get_by_test_id("product-main-image")).to_have_attribute("alt", re.compile("ilustración"))
 
@@ -250,7 +255,7 @@ def test_a_t_shirt_in_sizes_from_the_admin_grid_to_a_customer_buying_an_m_and_a_
     expect(line).to_contain_text("SKU CAMISETA-PLAYA-M")
     image = line.get_by_role("img", name="Camiseta amarilla de playa")
     expect(image).to_be_visible()
-    assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert image.evaluate(LOADED)
     order_url = shopper.url
     shopper.goto("/products/" + edit_url.rstrip("/").split("/")[-1])
     expect(shopper.get_by_role("radio", name=re.compile(r"^M\b"))).to_be_disabled()  # the M sold out

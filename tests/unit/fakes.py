@@ -160,10 +160,11 @@ class FakeLockedOrder:
             ledger.mails.append((self._order_id, effects.mail))
         return effects
 
-    def declined_payments(self, user_id: int, window_minutes: int) -> tuple[int, int]:
-        declined = [(oid, p) for oid, p in self._ledger.payments if p.status is PaymentStatus.DECLINED
-                    and self._ledger.rows[oid].user_id == user_id]
-        return sum(1 for oid, _ in declined if oid == self._order_id), len(declined)
+    def attempts_counted_as_declines(self, user_id: int, window_minutes: int) -> tuple[int, int]:
+        counted = [(oid, p) for oid, p in self._ledger.payments
+                   if p.status in (PaymentStatus.DECLINED, PaymentStatus.PENDING)
+                   and self._ledger.rows[oid].user_id == user_id]
+        return sum(1 for oid, _ in counted if oid == self._order_id), len(counted)
 
     def record_payment(self, amount: Decimal, status: PaymentStatus, method: str, reference: str | None,
                        card_last4: str | None, decline_reason: str | None) -> int:

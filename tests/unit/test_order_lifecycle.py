@@ -351,3 +351,13 @@ def test_returned_goods_that_cannot_go_back_now_are_left_for_recovery_and_go_bac
     assert refunds.restock_refund(db, store, outcome.refund_id)
     assert refunds.restock_refund(db, store, outcome.refund_id)  # again, as a second recovery pass would
     assert stock.stock("Taza") == 5
+
+
+def test_attempts_not_decided_yet_count_against_the_declines_limit(db, ledger, stock):
+    """Two tabs started before either notice arrives cannot overrun a limit of one."""
+    order_id = place(ledger, stock, Taza=1)
+    limits = PaymentAttemptLimits(per_order=1, per_account=10, window_minutes=15)
+    orders.begin_payment(db, simulated_provider(), CUSTOMER, order_id, URLS, limits)
+    with pytest.raises(LimitReached):
+        orders.begin_payment(db, simulated_provider(), CUSTOMER, order_id, URLS, limits)
+    assert len(ledger.payments) == 1

@@ -57,12 +57,14 @@ class LockedOrder:
         return record_status(self._cur, self._order_id, self._locked.status, target, changed_by, reason, reason_code,
                              refund_id)
 
-    def declined_payments(self, user_id: int, window_minutes: int) -> tuple[int, int]:
-        """Under `locked(account=…)`: declined attempts in the window, for the order and for the account."""
+    def attempts_counted_as_declines(self, user_id: int, window_minutes: int) -> tuple[int, int]:
+        """Under `locked(account=…)`: attempts in the window that count against the declines limit, for
+        the order and for the account — declined ones, and those the provider has not decided yet (so
+        attempts started in parallel cannot overrun the limit before their notices arrive)."""
         self._cur.execute(
             """SELECT count(*) FILTER (WHERE p.order_id = %(order)s) AS for_order, count(*) AS for_account
                FROM payments p JOIN orders o USING (order_id)
-               WHERE o.user_id = %(user)s AND p.status = 'declined'
+               WHERE o.user_id = %(user)s AND p.status IN ('declined', 'pending')
                  AND p.created_at > now() - make_interval(mins => %(window)s)""",
             {"order": self._order_id, "user": user_id, "window": window_minutes})
         row = self._cur.fetchone()
