@@ -119,9 +119,8 @@ def _image(image: ProductImage) -> Image:
 
 
 def _summary_fields(product: Product) -> dict:
-    prices = [product.price_of(v.key) for v in product.variants] or [product.price]
     return {"id": product.product_id, "name": product.name, "category": product.category,
-            "price": _money(min(prices)), "stock": product.stock, "tax_class": product.tax_class,
+            "price": _money(product.price_range[0]), "stock": product.stock, "tax_class": product.tax_class,
             "sku": product.sku, "image": _image(product.main_image) if product.main_image else None,
             "url": url_for("catalog.product", product_id=product.product_id)}
 
