@@ -48,6 +48,7 @@ class Product:
     options: tuple[ProductOption, ...] = ()  # what it comes in (shop.domain.variants); none: one default variant
     variants: tuple[Variant, ...] = ()  # one per combination sold; `stock` is the sum of theirs
     handle: str | None = None  # the catalog file's name for it, once imported (shop.domain.catalog_file)
+    last_variant_number: int = 0  # the highest variant key ever given (v7: 7): a removed one is never reused
 
     @property
     def main_image(self) -> ProductImage | None:

@@ -146,17 +146,19 @@ class VariantDraft:
 
 
 def check_variants(options: tuple[ProductOption, ...], drafts: list[VariantDraft],
-                   existing: tuple[Variant, ...] = ()) -> list[Variant]:
+                   existing: tuple[Variant, ...] = (), last_number: int = 0) -> list[Variant]:
     """The variants a product will have: each combination of option values once, every SKU once,
     every value one of its option's, existing keys kept (and their stock), new keys after the
-    highest ever given. A variant that existed but is not among the drafts is refused while it has
-    stock: its units would vanish (adjust them to 0 first)."""
+    highest ever given (`last_number`, or an existing one: order lines keep a removed variant's key,
+    so it is never given again). A variant that existed but is not among the drafts is refused while
+    it has stock: its units would vanish (adjust them to 0 first)."""
     if len(drafts) > MAX_VARIANTS:
         raise InvalidInput(N_("A product can have at most %(max)d variants."), max=MAX_VARIANTS)
     if options and not drafts:
         raise InvalidInput(N_("A product with options needs at least one variant."))
     by_key = {variant.key: variant for variant in existing}
-    next_number = max((int(key[1:]) for key in by_key), default=0) + 1
+    next_number = max((int(key[1:]) for key in by_key), default=last_number) + 1
+    next_number = max(next_number, last_number + 1)
     seen_values: set[tuple[str, ...]] = set()
     seen_skus: set[str] = set()
     variants: list[Variant] = []

@@ -316,7 +316,7 @@ def edit_variants(db: PostgresDatabase, store: MongoStore, raw_product_id: str, 
     product = store.catalog.get(product_id, include_archived=True)
     if product is None:
         raise NotFound(N_("That product does not exist or is no longer sold."))
-    variants = check_variants(options, drafts, product.variants)
+    variants = check_variants(options, drafts, product.variants, product.last_variant_number)
     if variants and not product.variants and product.stock:
         raise Conflict(N_("This product has %(stock)d units of its own. Adjust its stock to 0, then give it "
                           "options; each variant then gets its own stock."), stock=product.stock)

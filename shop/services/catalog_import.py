@@ -217,7 +217,7 @@ def _plan(product: FileProduct, current: Product | None) -> Plan:
     kept = [VariantDraft(v.key, v.sku, v.values, v.price, v.stock) for v in current.variants if v.sku not in stock]
     drafts = [replace(d, key=by_sku[d.sku].key) if d.sku in by_sku else d for d in product.variants]
     try:
-        variants = check_variants(merged, [*kept, *drafts], current.variants)
+        variants = check_variants(merged, [*kept, *drafts], current.variants, current.last_variant_number)
     except InvalidInput as error:
         raise _Refused(RowError(product.line, "option1_value", error.template, dict(error.params))) from None
     outcomes: dict[str, str] = {}

@@ -14,7 +14,7 @@ from decimal import Decimal
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.accounts import normalize_email
 from shop.domain.discounts import NOT_USABLE, DiscountCode, normalize_code
-from shop.domain.errors import N_, Conflict, InvalidInput
+from shop.domain.errors import N_, Conflict, InvalidInput, NotFound
 from shop.domain.orders import OrderLine
 
 
@@ -59,5 +59,5 @@ def create_discount_code(db: PostgresDatabase, discount: DiscountCode, customer_
 def set_discount_code_active(db: PostgresDatabase, raw_code: str, active: bool) -> str:
     code = normalize_code(raw_code)
     if code is None or not db.discounts.set_active(code, active):
-        raise Conflict(N_("That discount code does not exist."))
+        raise NotFound(N_("That discount code does not exist."))
     return code

@@ -102,6 +102,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
 
     logging.getLogger().setLevel(settings.log_level)
     babel.init_app(app, locale_selector=select_locale)
+    security.apply_body_limits(app)  # before anything reads a body
     # First: a request refused by a check registered after these (CSRF, rate limits) still gets its
     # request id, its access-log line and its latency in the metrics.
     requestlog.init_app(app)

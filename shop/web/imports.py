@@ -31,7 +31,8 @@ from shop.services import catalog_import as import_service
 from shop.services.catalog_import import ImportReport
 from shop.web.access import STAFF, roles_required
 from shop.web.errors import translate_error
-from shop.web.extensions import csrf, get_audit_log, get_db, get_store, shop_settings
+from shop.web.extensions import get_audit_log, get_db, get_store, shop_settings
+from shop.web.security import allows_body
 
 bp = Blueprint("imports", __name__, url_prefix="/admin/catalog")
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
@@ -136,11 +137,9 @@ def form():
 
 
 @bp.post("/import")
-@csrf.exempt  # checked below, once the larger body a catalog file needs is allowed
+@allows_body(MAX_UPLOAD_BYTES + 64 * 1024)
 @roles_required(Role.ADMIN)
 def upload():
-    request.max_content_length = MAX_UPLOAD_BYTES + 64 * 1024
-    csrf.protect()
     sent = request.files.get("catalog")
     if sent is None or not sent.filename:
         return render_template("staff/catalog_import.html", error=gettext("Choose a CSV or JSON Lines file.")), 400

@@ -1,13 +1,16 @@
-"""Security at the edge of every request: text with a NUL character is refused before any view
-sees it; every response gets a strict Content-Security-Policy (no inline script or style), no MIME
+"""Security at the edge of every request: a body larger than its endpoint allows is refused
+before anything reads it (1 MB unless the view says otherwise); text with a NUL character is refused
+before any view sees it; every response gets a strict Content-Security-Policy (no inline script or style), no MIME
 sniffing, no framing, a referrer that stays on this site; private pages are never stored by a
 browser or a proxy; production adds HSTS."""
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
+from typing import TypeVar
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_login import current_user
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -31,6 +34,27 @@ CONTENT_SECURITY_POLICY = "; ".join([
 
 
 HSTS = "max-age=31536000; includeSubDomains"
+View = TypeVar("View", bound=Callable)
+
+
+def allows_body(size: int) -> Callable[[View], View]:
+    """Marks a view that takes a body of up to `size` bytes (an image, a catalog file) instead of the
+    shop's MAX_CONTENT_LENGTH. Applied when the request is routed, before any check reads the body."""
+    def mark(view: View) -> View:
+        view.body_limit = size  # type: ignore[attr-defined]  # read by apply_body_limits
+        return view
+    return mark
+
+
+def apply_body_limits(app: Flask) -> None:
+    """Registers the check that gives each request its view's body limit: register it before every
+    other before_request function, since the first one that reads a form fixes the limit."""
+    @app.before_request
+    def use_the_views_body_limit() -> None:
+        view = current_app.view_functions.get(request.endpoint or "")
+        limit = getattr(view, "body_limit", None)
+        if limit is not None:
+            request.max_content_length = limit
 # Pages that belong to one person (or to staff) whoever is asking: never stored by a cache.
 _PRIVATE_PREFIXES = ("/admin", "/orders", "/cart", "/auth", "/api", "/account")
 _SHARED_FILES = ("/imagenes/",)  # the same bytes for everyone (content-addressed): cached whoever asks

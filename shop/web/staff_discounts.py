@@ -7,7 +7,7 @@ from flask_babel import gettext
 
 from shop.domain.accounts import Role
 from shop.domain.discounts import customer_email_of, parse_discount_form
-from shop.domain.errors import Conflict, InvalidInput
+from shop.domain.errors import Conflict, InvalidInput, NotFound
 from shop.services import discounts as discount_service
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
@@ -49,7 +49,7 @@ def set_active(code: str):
     active = request.form.get("active") == "1"
     try:
         code = discount_service.set_discount_code_active(get_db(), code, active)
-    except (InvalidInput, Conflict) as error:
+    except (InvalidInput, NotFound) as error:
         return _render(error=translate_error(error)), status_for(error)
     audit("discount.activated" if active else "discount.deactivated", f"discount:{code}")
     flash(gettext("Code %(code)s activated.", code=code) if active else

@@ -15,7 +15,8 @@ from shop.web.access import roles_required
 from shop.web.auditing import audit
 from shop.web.catalog import forget_product
 from shop.web.errors import translate_error
-from shop.web.extensions import csrf, get_store
+from shop.web.extensions import get_store
+from shop.web.security import allows_body
 
 bp = Blueprint("staff_images", __name__, url_prefix="/admin/products/<product_id>/images")
 _REFUSALS = (InvalidInput, Conflict, NotFound)
@@ -28,11 +29,9 @@ def _back(product_id: str, message: str, category: str) -> Response:
 
 
 @bp.post("")
-@csrf.exempt  # checked below, once the larger body an image needs is allowed
+@allows_body(MAX_UPLOAD_BYTES + _FORM_OVERHEAD)
 @roles_required(Role.ADMIN)
 def add(product_id: str) -> Response:
-    request.max_content_length = MAX_UPLOAD_BYTES + _FORM_OVERHEAD
-    csrf.protect()
     upload = request.files.get("image")
     try:
         if upload is None or not upload.filename:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -157,6 +158,17 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+def create_api_key(client, scopes, name="ERP", days="30"):
+    """The answer to creating a personal API key on the logged-in person's keys page."""
+    token = csrf_token_from(client.get("/account/api-keys/").get_data(as_text=True))
+    return client.post("/account/api-keys/", data={"name": name, "scopes": scopes, "days": days, "csrf_token": token})
+
+
+def api_key_in(answer) -> str:
+    """The key text an answer to `create_api_key` shows (once)."""
+    return re.search(r"shk_[0-9]+_[A-Za-z0-9_-]{43}", answer.get_data(as_text=True)).group(0)
 
 
 def deliver_mails(app) -> None:

@@ -11,7 +11,7 @@ from shop.domain.accounts import Role
 from shop.services import checkout as checkout_service
 from shop.services.checkout import CheckoutRequest
 from tests.conftest import csrf_token_from
-from tests.integration.conftest import PASSWORD
+from tests.integration.conftest import PASSWORD, api_key_in, create_api_key
 
 
 def _token(client, email, password=PASSWORD):
@@ -137,21 +137,11 @@ def test_an_unknown_product_is_a_404_problem(client):
     assert answer.status_code == 404 and answer.get_json()["code"]
 
 
-def _create_key(client, scopes, name="ERP", days="30"):
-    token = csrf_token_from(client.get("/account/api-keys/").get_data(as_text=True))
-    return client.post("/account/api-keys/", data={"name": name, "scopes": scopes, "days": days, "csrf_token": token})
-
-
-def _key_text(answer) -> str:
-    import re
-    return re.search(r"shk_[0-9]+_[A-Za-z0-9_-]{43}", answer.get_data(as_text=True)).group(0)
-
-
 def test_an_admin_key_is_shown_once_and_limited_to_its_scopes(client, admin, make_product, store, db):
     product = make_product(stock=4)
-    created = _create_key(client, ["orders:read"])
+    created = create_api_key(client, ["orders:read"])
     assert created.status_code == 201
-    key = _key_text(created)
+    key = api_key_in(created)
     assert key not in client.get("/account/api-keys/").get_data(as_text=True)  # shown once
     assert key not in str(db.api.keys_of(admin.user_id))  # only a digest is kept
     bearer = client.application.test_client()
@@ -164,7 +154,7 @@ def test_an_admin_key_is_shown_once_and_limited_to_its_scopes(client, admin, mak
 
 def test_a_stock_adjustment_with_a_key_is_atomic_and_audited(client, admin, make_product, store, app):
     product = make_product(stock=4)
-    key = _key_text(_create_key(client, ["catalog:write", "audit:read"]))
+    key = api_key_in(create_api_key(client, ["catalog:write", "audit:read"]))
     bearer = client.application.test_client()
     answer = bearer.post(f"/api/v1/admin/products/{product['_id']}/stock", headers=_bearer(key),
                          json={"delta": -5, "reason": "rotura"})
@@ -183,16 +173,16 @@ def test_a_stock_adjustment_with_a_key_is_atomic_and_audited(client, admin, make
 def test_an_auditors_key_can_only_read(client, auth, make_user):
     make_user(role=Role.AUDITOR, email="eva@example.com")
     auth.login("eva@example.com")
-    refused = _create_key(client, ["orders:read", "orders:write"])
+    refused = create_api_key(client, ["orders:read", "orders:write"])
     assert refused.status_code == 400
-    key = _key_text(_create_key(client, ["orders:read"]))
+    key = api_key_in(create_api_key(client, ["orders:read"]))
     bearer = client.application.test_client()
     assert bearer.get("/api/v1/admin/orders", headers=_bearer(key)).status_code == 200
     assert bearer.post("/api/v1/admin/orders/1/ship", headers=_bearer(key), json={}).status_code == 403
 
 
 def test_a_revoked_key_is_refused(client, admin):
-    key = _key_text(_create_key(client, ["orders:read"]))
+    key = api_key_in(create_api_key(client, ["orders:read"]))
     key_id = int(key.split("_")[1])
     token = csrf_token_from(client.get("/account/api-keys/").get_data(as_text=True))
     client.post(f"/account/api-keys/{key_id}/revoke", data={"csrf_token": token})
@@ -230,7 +220,7 @@ def test_an_admin_key_with_refunds_write_refunds_once_per_idempotency_key(client
     order_id = checkout_service.place_order(db, store, CheckoutRequest(customer.user_id, [(str(product["_id"]), 2)],
                                                                        str(uuid.uuid4()))).order_id
     pay(db, customer, order_id)
-    key = _key_text(_create_key(client, ["refunds:write"]))
+    key = api_key_in(create_api_key(client, ["refunds:write"]))
     bearer = client.application.test_client()
     item_id = db.orders.get(order_id).items[0].order_item_id
     body = {"units": {str(item_id): 1}, "reason": "llegó roto", "goods_returned": False}

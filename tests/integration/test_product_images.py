@@ -5,6 +5,7 @@ cached for good."""
 from __future__ import annotations
 
 import io
+import os
 import re
 
 import pytest
@@ -54,6 +55,18 @@ def test_an_admin_adds_an_image_and_shoppers_see_it_in_the_catalog_and_on_the_pr
         get_audit_log().flush_spool()
     [entry] = list(store.audit_logs.find({"action": "product.image_added"}))
     assert entry["target"] == f"product:{product}" and entry["details"]["image"] == image.image_id
+
+
+def test_a_photo_of_several_megabytes_is_accepted_though_other_forms_stop_at_one(client, admin, product, store):
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (1400, 1400), os.urandom(1400 * 1400 * 3)).save(buffer, "JPEG", quality=95)
+    assert len(buffer.getvalue()) > 2 * 1024 * 1024
+    response = upload(client, product, buffer.getvalue())
+    assert response.status_code == 303
+    assert len(store.catalog.get(product).images) == 1
+    token = csrf_token_from(client.get(f"/admin/products/{product}").get_data(as_text=True))
+    too_big = client.post(f"/admin/products/{product}", data={"csrf_token": token, "name": "x" * (1024 * 1024 + 1)})
+    assert too_big.status_code == 413
 
 
 def test_each_size_is_served_with_a_year_of_caching_and_a_revalidation_costs_nothing(client, admin, product, store):

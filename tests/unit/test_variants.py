@@ -70,6 +70,13 @@ def test_the_grid_keeps_existing_keys_and_their_stock_and_numbers_new_ones_after
     assert variants == [Variant("v1", "CAM-S2", ("S",), 4), Variant("v4", "CAM-L", ("L",), 5, Decimal("24.90"))]
 
 
+def test_a_removed_variants_key_is_never_given_again():
+    existing = (Variant("v1", "CAM-S", ("S",), 4),)  # v2 and v3 were removed: order lines may still name them
+    variants = check_variants(SIZES, [VariantDraft("v1", "CAM-S", ("S",), None),
+                                      VariantDraft(None, "CAM-L", ("L",), None, 1)], existing, last_number=3)
+    assert [variant.key for variant in variants] == ["v1", "v4"]
+
+
 @pytest.mark.parametrize("drafts, message", [
     ([VariantDraft(None, "A", ("S",), None), VariantDraft(None, "B", ("S",), None)], "same option values"),
     ([VariantDraft(None, "A", ("S",), None), VariantDraft(None, "A", ("M",), None)], "appears twice"),

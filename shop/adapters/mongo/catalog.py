@@ -110,8 +110,10 @@ class Catalog:
         Existing variants (their keys) keep their stock: only their SKU, values and price are set;
         new ones come with their first stock, added to the product's total in the same update. A
         product that had no variants gains them only while its own stock is 0 (its units would
-        belong to no variant), and variants are never removed here (check_variants refuses one
-        with stock). Returns the document as it was before, or None when it changed meanwhile.
+        belong to no variant). A variant left out is removed, only if it still has no units when
+        the update lands (a sale or an adjustment meanwhile makes this return None), and its key
+        is remembered as given (`last_variant`). Returns the document as it was before, or None
+        when it changed meanwhile.
         Raises SkuTaken when another product has one of the SKUs. `fields`: other product fields
         set in the same update (an import's name, price, …).
         """
@@ -126,6 +128,11 @@ class Catalog:
         fields = {**(fields or {}), "updated_at": _now(), **CATALOG_WRITE["$set"]}
         unset: dict = {}
         added = 0
+        kept = {variant.key for variant in variants}
+        for gone in (set(had) - kept) if variants else ():  # without variants, all go (at stock 0, below)
+            condition[f"variants.{gone}.stock"] = 0
+            unset[f"variants.{gone}"] = ""
+        numbers = [int(key[1:]) for key in (*had, *kept)]
         if variants:
             stored = variants_document(variants)
             fields["options"] = options_document(options)
@@ -152,6 +159,8 @@ class Catalog:
             else:
                 unset.update({"sku": "", "skus": ""})
         update: dict = {"$set": fields, "$inc": {**CATALOG_WRITE["$inc"], "stock": added}}
+        if numbers:
+            update["$max"] = {"last_variant": max(numbers)}
         if unset:
             update["$unset"] = unset
         try:

@@ -46,6 +46,7 @@ def product_of(doc: dict) -> Product:
         images_rev=int(doc.get("images_rev", 0)),
         sku=doc.get("sku"),
         handle=doc.get("handle"),
+        last_variant_number=int(doc.get("last_variant", 0)),
         options=tuple(ProductOption(option["name"], tuple(option["values"])) for option in doc.get("options") or ()),
         variants=tuple(Variant(key, variant["sku"], tuple(variant["values"]), int(variant["stock"]),
                                to_money(variant["price"]) if variant.get("price") is not None else None)

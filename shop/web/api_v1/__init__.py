@@ -9,7 +9,7 @@ rate limited per token or key, in the shop's shared limit store.
 
 from __future__ import annotations
 
-from shop.web.api_v1 import credentials, openapi, staff, store  # noqa: F401 - each registers its views on bp
+from shop.web.api_v1 import credentials, openapi, staff, staff_catalog, store  # noqa: F401 - each registers its views on bp
 from shop.web.api_v1.blueprint import bp
 
 __all__ = ["bp"]

@@ -44,12 +44,14 @@ _ERROR_DESCRIPTIONS = {
 
 
 # Path parameters whose rules werkzeug's converters cannot state (spectree documents those by converter)
-_PATH_PATTERNS = {"product_id": PRODUCT_ID_PATTERN, "ref": PRODUCT_REF_PATTERN}
+_PATH_PATTERNS = {"product_id": PRODUCT_ID_PATTERN, "ref": PRODUCT_REF_PATTERN, "image_id": r"^[0-9a-f]{64}$",
+                  "code": r"^[A-Za-z0-9][A-Za-z0-9-]{2,31}$"}
 
 
 # OpenAPI links: what an answer lets a client (and schemathesis' stateful phase) call next
 _FIRST_PRODUCT = "$response.body#/items/0/id"
 _NEW_ORDER = "$response.body#/id"
+_NEW_PRODUCT = {"product_id": "$response.body#/id"}
 _LINKS = {
     ("/api/v1/products", "get", "200"): {
         "ProductDetail": {"operationId": "get__api_v1_products_{product_id}",
@@ -63,6 +65,28 @@ _LINKS = {
         "Cancel": {"operationId": "post__api_v1_orders_{order_id}_cancel", "parameters": {"order_id": _NEW_ORDER}},
         "Invoice": {"operationId": "get__api_v1_orders_{order_id}_invoice", "parameters": {"order_id": _NEW_ORDER}},
         "Pay": {"operationId": "post__api_v1_orders_{order_id}_payment", "parameters": {"order_id": _NEW_ORDER}},
+    },
+    ("/api/v1/admin/products", "post", "201"): {
+        "Read": {"operationId": "get__api_v1_admin_products_{product_id}", "parameters": _NEW_PRODUCT},
+        "Edit": {"operationId": "patch__api_v1_admin_products_{product_id}", "parameters": _NEW_PRODUCT},
+        "Variants": {"operationId": "put__api_v1_admin_products_{product_id}_variants", "parameters": _NEW_PRODUCT},
+        "AddImage": {"operationId": "post__api_v1_admin_products_{product_id}_images", "parameters": _NEW_PRODUCT},
+        "Restock": {"operationId": "post__api_v1_admin_products_{product_id}_stock", "parameters": _NEW_PRODUCT},
+        "Remove": {"operationId": "delete__api_v1_admin_products_{product_id}", "parameters": _NEW_PRODUCT},
+    },
+    ("/api/v1/admin/products/{product_id}/images", "post", "201"): {
+        "Describe": {"operationId": "patch__api_v1_admin_products_{product_id}_images_{image_id}",
+                     "parameters": {"product_id": "$request.path.product_id", "image_id": "$response.body#/id"}},
+        "RemoveImage": {"operationId": "delete__api_v1_admin_products_{product_id}_images_{image_id}",
+                        "parameters": {"product_id": "$request.path.product_id", "image_id": "$response.body#/id"}},
+    },
+    ("/api/v1/admin/discount-codes", "post", "201"): {
+        "Switch": {"operationId": "patch__api_v1_admin_discount-codes_{code}",
+                   "parameters": {"code": "$response.body#/code"}},
+    },
+    ("/api/v1/admin/shipping-methods", "post", "201"): {
+        "Switch": {"operationId": "patch__api_v1_admin_shipping-methods_{method_id}",
+                   "parameters": {"method_id": "$response.body#/id"}},
     },
     ("/api/v1/addresses", "post", "201"): {
         "Delete": {"operationId": "delete__api_v1_addresses_{address_id}", "parameters": {"address_id": _NEW_ORDER}},

@@ -7,7 +7,7 @@ products (MongoDB ObjectIds) and integers for everything PostgreSQL numbers.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
@@ -91,6 +91,7 @@ class CatalogParams(BaseModel):
 
 
 class Image(BaseModel):
+    id: str
     url: str = Field(description="The largest size; `sizes` lists the others (WebP)")
     alt: str
     width: int
@@ -358,3 +359,156 @@ class AuditEntryOut(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditEntryOut]
     next_cursor: str | None
+
+
+# --- staff: the catalog and the terms of sale ----------------------------------------------------------
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+CategoryName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CATEGORY_LENGTH)]
+Description = Annotated[str, StringConstraints(max_length=5000)]
+TaxClass = Literal["general", "reduced", "super_reduced"]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Stock = Annotated[int, Field(ge=0, le=1_000_000)]
+Revision = Annotated[datetime, Field(strict=False, description="`revision` of the product as read: an edit "
+                                                               "made by someone else since is never overwritten (409)")]
+VariantKey = Annotated[str, StringConstraints(pattern=r"^v[1-9][0-9]{0,3}$")]
+
+
+class StaffCatalogParams(CatalogParams):
+    archived: bool = Field(False, description="List the archived products instead of those on sale")
+
+
+class StaffProduct(ProductDetail):
+    archived: bool = Field(description="Taken off sale; kept for the orders that reference it")
+    revision: datetime | None = Field(description="Send it back with an edit (see PATCH)")
+
+
+class StaffProductPage(BaseModel):
+    items: list[StaffProduct]
+    total: int
+    total_is_exact: bool
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+class ProductIn(Strict):
+    """A new product. Sold in options? Create it, then PUT its variants."""
+    name: Name
+    category: CategoryName
+    price: Money = Field(description="Euros, IVA included")
+    description: Description = ""
+    attributes: dict[str, JsonValue] = Field(default_factory=dict, description="Keys are plain identifiers; "
+                                             "values text, numbers, true/false, lists or objects")
+    tax_class: TaxClass = "general"
+    stock: Stock = 0
+    sku: Sku | None = None
+
+
+class ProductPatch(Strict):
+    """The fields to change; the others keep their value. Stock moves only by adjustments."""
+    name: Name | None = None
+    category: CategoryName | None = None
+    price: Money | None = None
+    description: Description | None = None
+    attributes: dict[str, JsonValue] | None = None
+    tax_class: TaxClass | None = None
+    revision: Revision | None = None
+
+
+class RemovedOut(BaseModel):
+    outcome: Literal["deleted", "archived"] = Field(description="`deleted` when no order ever referenced it; "
+                                                                 "otherwise `archived`: off sale, kept for its orders")
+
+
+class OptionIn(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    values: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(min_length=1, max_length=30)
+
+
+class VariantIn(Strict):
+    key: VariantKey | None = Field(None, description="An existing variant's key (it keeps its stock); "
+                                                     "none for a new one")
+    sku: Sku
+    values: dict[str, Annotated[str, StringConstraints(max_length=40)]] = Field(
+        description="One value per option, by the option's name")
+    price: Money | None = Field(None, description="Its own price; none: the product's")
+    stock: Stock = Field(0, description="First stock of a new variant (an existing one keeps its own)")
+
+
+class VariantsIn(Strict):
+    """What the product is sold as: its options and one variant per combination sold (none of each:
+    a product with a single SKU of its own, `sku`)."""
+    options: list[OptionIn] = Field(default_factory=list, max_length=3)
+    variants: list[VariantIn] = Field(default_factory=list, max_length=100)
+    sku: Sku | None = None
+    revision: Revision | None = None
+
+
+class ImageIn(Strict):
+    data: Annotated[str, StringConstraints(min_length=4, max_length=20_971_520)] = Field(
+        description="The image file (JPEG, PNG or WebP, at most 15 MB), Base64-encoded")
+    alt: Annotated[str, StringConstraints(max_length=200)] = Field("", description="What it shows, for screen readers")
+
+
+class ImagePatch(Strict):
+    alt: Annotated[str, StringConstraints(max_length=200)] | None = None
+    variant: VariantKey | Literal[""] | None = Field(None, description="The variant it shows (\"\": none)")
+    main: bool = Field(False, description="Make it the product's main image")
+
+
+class DiscountCodeIn(Strict):
+    code: Annotated[str, StringConstraints(min_length=3, max_length=32)]
+    kind: Literal["percent", "fixed"]
+    value: Money = Field(description="A percentage (at most 100.00) or euros")
+    min_order: Money = "0.00"
+    starts: Annotated[date, Field(strict=False)] | None = None
+    ends: Annotated[date, Field(strict=False)] | None = Field(None, description="The first day it no longer works")
+    max_uses: int | None = Field(None, ge=1, le=9_999_999)
+    max_uses_per_customer: int | None = Field(None, ge=1, le=9_999_999)
+    categories: list[CategoryName] = Field(default_factory=list, max_length=20)
+    customer_email: Annotated[str, StringConstraints(max_length=254)] | None = Field(
+        None, description="Only this customer may use it")
+
+
+class DiscountCodeOut(BaseModel):
+    code: str
+    kind: Literal["percent", "fixed"]
+    value: Money
+    min_order: Money
+    starts_at: datetime | None
+    ends_at: datetime | None
+    max_uses: int | None
+    max_uses_per_customer: int | None
+    categories: list[str]
+    active: bool
+    uses: int
+    customer_id: int | None
+
+
+class DiscountCodeList(BaseModel):
+    items: list[DiscountCodeOut]
+
+
+class ActiveIn(Strict):
+    active: bool
+
+
+class ShippingMethodIn(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    price: Money = Field(description="Euros, IVA included")
+    free_above: Money | None = Field(None, description="Free for goods worth this or more")
+    countries: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] = Field(["ES"], min_length=1,
+                                                                                     max_length=27)
+
+
+class ShippingMethodOut(BaseModel):
+    id: int
+    name: str
+    price: Money
+    free_above: Money | None
+    countries: list[str]
+    active: bool
+
+
+class ShippingMethodList(BaseModel):
+    items: list[ShippingMethodOut]

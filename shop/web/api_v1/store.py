@@ -111,17 +111,17 @@ def logout(json: LogoutRequest):
 
 # --- catalog -----------------------------------------------------------------------------------------
 
-def _image(image: ProductImage) -> Image:
+def image_out(image: ProductImage) -> Image:
     def url(width: int) -> str:
         return url_for("images.show", name=f"{image.image_id}-{width}.webp")
-    return Image(url=url(image.largest), alt=image.alt, width=image.width, height=image.height,
+    return Image(id=image.image_id, url=url(image.largest), alt=image.alt, width=image.width, height=image.height,
                  sizes={str(width): url(width) for width in image.widths}, variant=image.variant)
 
 
 def _summary_fields(product: Product) -> dict:
     return {"id": product.product_id, "name": product.name, "category": product.category,
             "price": _money(product.price_range[0]), "stock": product.stock, "tax_class": product.tax_class,
-            "sku": product.sku, "image": _image(product.main_image) if product.main_image else None,
+            "sku": product.sku, "image": image_out(product.main_image) if product.main_image else None,
             "url": url_for("catalog.product", product_id=product.product_id)}
 
 
@@ -147,15 +147,19 @@ def products(query: CatalogParams):
 @spec.validate(resp=Response(HTTP_200=ProductDetail), tags=[_CATALOG], security={})
 def product(product_id: str):
     """A product with its attributes, options, variants (each with its SKU, price and stock) and images."""
-    item = catalog_service.product_detail(get_store(), product_id)
-    return ProductDetail(
-        **_summary_fields(item), description=item.description, attributes=dict(item.attributes),
-        options=[OptionOut(name=option.name, values=list(option.values)) for option in item.options],
-        variants=[VariantOut(key=v.key, sku=v.sku, values=dict(zip((o.name for o in item.options), v.values,
-                                                                   strict=False)),
-                             price=_money(item.price_of(v.key)), stock=v.stock, ref=item_ref(item.product_id, v.key))
-                  for v in item.variants],
-        images=[_image(image) for image in item.images])
+    return ProductDetail(**detail_fields(catalog_service.product_detail(get_store(), product_id)))
+
+
+def detail_fields(item: Product) -> dict:
+    """A product as its detail shows it (the staff's adds whether it is archived, and its revision)."""
+    return {**_summary_fields(item), "description": item.description, "attributes": dict(item.attributes),
+            "options": [OptionOut(name=option.name, values=list(option.values)) for option in item.options],
+            "variants": [VariantOut(key=v.key, sku=v.sku, values=dict(zip((o.name for o in item.options), v.values,
+                                                                            strict=False)),
+                                    price=_money(item.price_of(v.key)), stock=v.stock,
+                                    ref=item_ref(item.product_id, v.key))
+                         for v in item.variants],
+            "images": [image_out(image) for image in item.images]}
 
 
 @bp.get("/categories")
