@@ -32,6 +32,19 @@ LONGEST_WAIT_SECONDS = 3 * 3600
 MAX_URL_LENGTH = 500
 
 
+def falls_to_low_stock(before: int, after: int, threshold: int) -> bool:
+    """Whether going from `before` to `after` units is the change that makes the stock low (at most
+    `threshold`, as the dashboard counts it): `stock.low` is sent once as the stock falls, not again
+    for every sale below the threshold, and again only after a restock above it."""
+    return before > threshold >= after
+
+
+def stock_low_payload(product_id: str, name: str, sku: str | None, variant: str | None, stock: int,
+                      threshold: int) -> dict[str, object]:
+    return {"product_id": product_id, "name": name, "sku": sku, "variant": variant, "stock": stock,
+            "threshold": threshold}
+
+
 def parse_events(raw: object) -> tuple[str, ...]:
     if not isinstance(raw, (list, tuple)) or not raw or not all(isinstance(item, str) for item in raw):
         raise InvalidInput(N_("Choose at least one event for the endpoint."))

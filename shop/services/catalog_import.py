@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 from shop import failpoints
+from shop.adapters.errors import DatabaseError
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain.catalog import MAX_STOCK, Product
@@ -94,6 +95,31 @@ def import_catalog(db: PostgresDatabase, store: MongoStore, open_rows: Callable[
     if dry_run or not report.ok:
         return report
     applied = ImportReport(dry_run=False)
+    try:
+        _apply_file(db, store, open_rows, record, source, progress, batch_size, images, applied)
+    except Exception as error:
+        _tell_subscribers(db, source, applied, failure=type(error).__name__)
+        raise
+    _tell_subscribers(db, source, applied)
+    return applied
+
+
+def _tell_subscribers(db: PostgresDatabase, source: str, report: ImportReport, failure: str | None = None) -> None:
+    """The `import.finished` webhook event: what the import did, and whether it stopped early
+    (`stopped`: the catalog changed since the check; `failed`: an error, named)."""
+    status = "failed" if failure else "stopped" if report.error_count else "done"
+    try:
+        db.webhooks.record_event("import.finished", {
+            "file": source, "status": status, "failure": failure, "rows": report.rows,
+            "products": report.products, "variants": report.variants, "stock_changes": report.stock_changes,
+            "images_added": report.images_added, "error_count": report.error_count})
+    except DatabaseError as error:  # the import's own outcome stands; only its announcement is lost
+        log.warning("import.finished event of %s not recorded: %s", source, error)
+
+
+def _apply_file(db: PostgresDatabase, store: MongoStore, open_rows: Callable[[], Rows], record: Record | None,
+                source: str, progress: Progress | None, batch_size: int, images: ImageFiles | None,
+                applied: ImportReport) -> None:
     reader = FileReader(open_rows())
     for batch in _batches(reader.products(), batch_size):
         plans, problems = _plan_batch(store, batch)
@@ -111,7 +137,6 @@ def import_catalog(db: PostgresDatabase, store: MongoStore, open_rows: Callable[
             progress(reader.rows)
         failpoints.hit("import.after_batch")
     applied.rows = reader.rows
-    return applied
 
 
 def _check(store: MongoStore, rows: Rows, progress: Progress | None, batch_size: int,

@@ -45,6 +45,7 @@ from shop.domain.orders import (
 )
 from shop.domain.shipping import ShippingChoice, ShippingSnapshot
 from shop.domain.taxes import DEFAULT_RATES
+from shop.domain.webhooks import falls_to_low_stock, stock_low_payload
 from shop.services.ports import Ledgers, StockStore
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class CheckoutPolicy:
     pending_ttl_minutes: int = 30
     limits: UnpaidLimits | None = None
     tax_rates: Mapping[str, Decimal] = field(default_factory=lambda: DEFAULT_RATES)
+    low_stock_threshold: int | None = None  # a sale that takes a product to it sends `stock.low` with the order
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def place_order(db: Ledgers, store: StockStore, request: CheckoutRequest, policy
     order_id = placing.order.order_id
     failpoints.hit("checkout.after_order_created")
 
-    lines = _reserve_all(db, store, order_id, cart, settlements, tax_rates)
+    lines, fell_low = _reserve_all(db, store, order_id, cart, settlements, tax_rates, policy.low_stock_threshold)
     lines, shipping_amount, shipping_tax = priced_lines(
         lines, _discount_for(db, store, order_id, placing.discount, lines), shipping.method if shipping else None,
         tax_rates["general"])
@@ -158,7 +160,8 @@ def place_order(db: Ledgers, store: StockStore, request: CheckoutRequest, policy
 
     try:
         committed = db.orders.decide_placing(order_id, OrderStatus.PENDING, lines=lines,
-                                            pending_ttl_minutes=policy.pending_ttl_minutes, shipping=shipped)
+                                            pending_ttl_minutes=policy.pending_ttl_minutes, shipping=shipped,
+                                            stock_low=fell_low)
     except DatabaseError as error:
         # We cannot know whether the commit reached the server. Recovery settles it either way:
         # a committed order keeps its units, an undecided one is aborted after its lease.
@@ -191,9 +194,13 @@ def _discount_for(db: Ledgers, store: StockStore, order_id: int, discount: Disco
 
 
 def _reserve_all(db: Ledgers, store: StockStore, order_id: int, cart: list[CartLine],
-                 settlements: SettlementQueue | None, tax_rates: Mapping[str, Decimal]) -> list[OrderLine]:
-    """Step 2, in the cart's fixed order; on any failure the order is aborted and the units released."""
+                 settlements: SettlementQueue | None, tax_rates: Mapping[str, Decimal],
+                 low_stock_threshold: int | None = None) -> tuple[list[OrderLine], list[dict[str, object]]]:
+    """Step 2, in the cart's fixed order; on any failure the order is aborted and the units released.
+    Also returns the `stock.low` payloads of the lines whose sale takes their stock to the threshold
+    (sent only if the order commits: they are written with its decision)."""
     lines: list[OrderLine] = []
+    fell_low: list[dict[str, object]] = []
     attempted: list[CartLine] = []
     try:
         for line in cart:
@@ -218,13 +225,18 @@ def _reserve_all(db: Ledgers, store: StockStore, order_id: int, cart: list[CartL
             lines.append(OrderLine(line.product_id, product.name, product.price_of(line.variant), line.quantity,
                                    tax_rates[product.tax_class], category=product.category, variant=line.variant,
                                    sku=product.sku_of(line.variant), variant_label=product.label_of(line.variant)))
+            before = product.stock_of(line.variant)
+            if low_stock_threshold is not None and falls_to_low_stock(before, before - line.quantity,
+                                                                      low_stock_threshold):
+                fell_low.append(stock_low_payload(line.product_id, product.name, product.sku_of(line.variant),
+                                                  line.variant, before - line.quantity, low_stock_threshold))
             failpoints.hit("checkout.after_reserve")
     except StoreError as error:
         log.warning("order %s: stock reservation failed: %s", order_id, error)
         _abort(db, store, order_id, attempted, "catalog unavailable")
         raise Unavailable(N_("The catalog stopped answering; your order was not placed and nothing was charged.")) \
             from None
-    return lines
+    return lines, fell_low
 
 
 def _settle(store: StockStore, order_id: int, lines: list[OrderLine], settlements: SettlementQueue | None) -> None:

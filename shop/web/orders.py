@@ -70,7 +70,7 @@ def _checkout_policy() -> CheckoutPolicy:
     settings = shop_settings()
     return CheckoutPolicy(lease_seconds=settings.checkout_lease_seconds,
                           pending_ttl_minutes=settings.pending_order_ttl_minutes, limits=settings.unpaid_limits,
-                          tax_rates=settings.tax_rates)
+                          tax_rates=settings.tax_rates, low_stock_threshold=settings.low_stock_threshold)
 
 
 def _checkout_refusal(error: DomainError) -> tuple[str, str]:

@@ -26,6 +26,7 @@ from shop.domain.catalog import (
 from shop.domain.errors import N_, Conflict, InvalidInput
 from shop.domain.filters import parse_page_size
 from shop.domain.listing import parse_catalog_query
+from shop.domain.webhooks import falls_to_low_stock, stock_low_payload
 from shop.services import catalog as catalog_service
 from shop.services import staff_lists
 from shop.web.access import STAFF, roles_required
@@ -33,7 +34,7 @@ from shop.web.auditing import audit
 from shop.web.catalog import forget_product
 from shop.web.confirm import confirmation_page
 from shop.web.errors import status_for, translate_error
-from shop.web.extensions import get_db, get_store
+from shop.web.extensions import get_db, get_store, shop_settings
 
 bp = Blueprint("staff_products", __name__, url_prefix="/admin/products")
 _REFUSALS = (InvalidInput, Conflict)
@@ -136,6 +137,18 @@ def tell_subscribers_product_changed(product_id: str, fields: list[str]) -> None
     get_db().webhooks.record_event("product.updated", {"product_id": product_id, "changed": fields})
 
 
+def tell_subscribers_if_stock_fell_low(adjustment: catalog_service.StockAdjustment) -> None:
+    """The `stock.low` webhook event, when staff took the stock down to the threshold (a sale sends
+    it with its order instead): written right after the change, like `product.updated`."""
+    threshold = shop_settings().low_stock_threshold
+    if not falls_to_low_stock(adjustment.before, adjustment.after, threshold):
+        return
+    product = get_store().catalog.get(adjustment.product_id, include_archived=True)
+    get_db().webhooks.record_event("stock.low", stock_low_payload(
+        adjustment.product_id, product.name if product else "", adjustment.sku, adjustment.variant,
+        adjustment.after, threshold))
+
+
 @bp.post("/<product_id>")
 @roles_required(Role.ADMIN)
 def update(product_id: str):
@@ -165,6 +178,7 @@ def adjust_stock(product_id: str):
     variant = {"variant": adjustment.variant, "sku": adjustment.sku} if adjustment.variant else {}
     audit("stock.adjusted", f"product:{adjustment.product_id}", delta=adjustment.delta, before=adjustment.before,
           after=adjustment.after, reason=adjustment.reason, **variant)
+    tell_subscribers_if_stock_fell_low(adjustment)
     flash(gettext("Stock changed from %(before)d to %(after)d.", before=adjustment.before, after=adjustment.after),
           "success")
     return redirect(url_for("staff_products.edit", product_id=adjustment.product_id), 303)

@@ -17,7 +17,7 @@ from shop.adapters.webhook_sender import WebhookSender
 from shop.domain.accounts import Role
 from shop.domain.errors import InvalidInput
 from shop.domain.order_effects import Reason
-from shop.domain.orders import OrderStatus
+from shop.domain.orders import OrderStatus, OutOfStock
 from shop.domain.webhooks import verify
 from shop.services import checkout, orders
 from shop.services import webhooks as webhook_service
@@ -241,3 +241,54 @@ def test_staff_editing_a_product_tells_its_subscribers(client, admin, db, make_p
 
 
 WEBHOOK_BOX = webhook_service.SecretBox("t" * 48)
+
+
+def test_a_sale_that_takes_the_stock_to_the_threshold_sends_stock_low_once_with_its_order(
+        db, store, make_user, make_product, receiver, subscribe):
+    subscribe(receiver.url, events=("stock.low",))
+    product = make_product(name="Taza esmaltada", stock=7)
+    customer = make_user()
+    policy = checkout.CheckoutPolicy(low_stock_threshold=5)
+
+    def buy(units):
+        return checkout.place_order(db, store, CheckoutRequest(customer.user_id, [(str(product["_id"]), units)],
+                                                               str(uuid.uuid4())), policy)
+    buy(1)  # 7 → 6: not low yet
+    assert _rows(db, "SELECT * FROM webhook_events") == []
+    buy(2)  # 6 → 4: falls to the threshold
+    buy(1)  # 4 → 3: already low, nothing new
+    [event] = _rows(db, "SELECT type, payload FROM webhook_events")
+    assert event["type"] == "stock.low"
+    assert event["payload"] == {"product_id": str(product["_id"]), "name": "Taza esmaltada", "sku": None,
+                                "variant": None, "stock": 4, "threshold": 5}
+    with pytest.raises(OutOfStock):
+        buy(9)  # refused: the order does not commit, so neither does any event
+    assert len(_rows(db, "SELECT * FROM webhook_events")) == 1
+
+
+def test_an_import_announces_that_it_finished_with_what_it_did(db, store, receiver, subscribe, tmp_path):
+    from tests.integration.test_catalog_import import CATALOG, run, write
+
+    subscribe(receiver.url, events=("import.finished",))
+    run(db, store, write(tmp_path, CATALOG), dry_run=True)  # a check changes nothing and announces nothing
+    assert _rows(db, "SELECT * FROM webhook_events") == []
+    report = run(db, store, write(tmp_path, CATALOG))
+    [event] = _rows(db, "SELECT type, payload FROM webhook_events")
+    assert event["type"] == "import.finished"
+    assert event["payload"]["status"] == "done" and event["payload"]["file"] == "catalogo.csv"
+    assert event["payload"]["products"] == report.products and event["payload"]["rows"] == report.rows
+
+
+def test_staff_taking_the_stock_down_to_the_threshold_sends_stock_low(client, admin, make_product, receiver,
+                                                                      subscribe, db):
+    from tests.conftest import csrf_token_from
+
+    subscribe(receiver.url, events=("stock.low",))
+    product = make_product(name="Cafetera", stock=9)
+    page = f"/admin/products/{product['_id']}"
+    token = csrf_token_from(client.get(page).get_data(as_text=True))
+    client.post(f"{page}/stock", data={"delta": "-3", "reason": "recuento", "csrf_token": token})  # 9 → 6
+    assert _rows(db, "SELECT * FROM webhook_events") == []
+    client.post(f"{page}/stock", data={"delta": "-2", "reason": "rotura", "csrf_token": token})  # 6 → 4 (threshold 5)
+    [event] = _rows(db, "SELECT payload FROM webhook_events WHERE type = 'stock.low'")
+    assert event["payload"]["stock"] == 4 and event["payload"]["name"] == "Cafetera"

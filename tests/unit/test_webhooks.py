@@ -10,6 +10,7 @@ from shop.adapters.webhook_sender import DeliveryFailed, WebhookSender
 from shop.domain.errors import InvalidInput
 from shop.domain.webhooks import (
     address_allowed,
+    falls_to_low_stock,
     gives_up,
     parse_endpoint_url,
     parse_events,
@@ -82,3 +83,14 @@ def test_production_endpoints_use_https_and_events_are_from_the_list():
     for bad in ([], ["order.deleted"], "order.paid", [1]):
         with pytest.raises(InvalidInput):
             parse_events(bad)
+
+
+@pytest.mark.parametrize("before, after, sent", [
+    (7, 6, False),  # still above the threshold
+    (6, 5, True),  # falls to it: low from now on
+    (9, 0, True),  # falls past it in one sale
+    (5, 4, False),  # already low: said once already
+    (3, 8, False),  # a restock is not a fall
+])
+def test_stock_low_is_sent_once_when_the_stock_falls_to_the_threshold(before, after, sent):
+    assert falls_to_low_stock(before, after, threshold=5) is sent

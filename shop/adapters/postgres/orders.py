@@ -116,14 +116,15 @@ class Orders:
     def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
                        lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
                        changed_by: int | None = None, shipping: ShippingSnapshot | None = None,
-                       reason_code: Reason | None = None) -> bool:
+                       reason_code: Reason | None = None, stock_low: list[dict[str, object]] | None = None) -> bool:
         """The decision point: move an order out of `placing`, if nobody else has yet.
 
         True means this caller decided the order; False means it had already been decided (by the
         checkout or by recovery). A commit writes the lines as sold, the total, the history and its
         effects (the "placed" mail; a failure releases the discount code's use), and removes the
         ordered products from the customer's cart — all in one atomic statement. `reason_code`:
-        `placed` for a commit, `checkout_failed` by default for a failure.
+        `placed` for a commit, `checkout_failed` by default for a failure. `stock_low`: the payloads
+        of the `stock.low` events this sale causes, written with a commit only.
         """
         lines = lines or []
         if reason_code is None:
@@ -159,6 +160,16 @@ class Orders:
                    event_deliveries AS (
                        INSERT INTO webhook_deliveries (event_id, endpoint_id)
                        SELECT e.event_id, w.endpoint_id FROM event e
+                       JOIN webhook_endpoints w ON w.active AND e.type = ANY (w.events)),""")
+        if stock_low and outcome is OrderStatus.PENDING:
+            effect_parts.append("""low AS (
+                       INSERT INTO webhook_events (type, payload)
+                       SELECT 'stock.low', low.payload FROM decided d, unnest(%(stock_low)s::jsonb[]) AS low(payload)
+                       WHERE EXISTS (SELECT FROM webhook_endpoints w WHERE w.active AND 'stock.low' = ANY (w.events))
+                       RETURNING event_id, type),
+                   low_deliveries AS (
+                       INSERT INTO webhook_deliveries (event_id, endpoint_id)
+                       SELECT e.event_id, w.endpoint_id FROM low e
                        JOIN webhook_endpoints w ON w.active AND e.type = ANY (w.events)),""")
         if effects.release_discount_use:
             effect_parts.append("""released AS (
@@ -205,7 +216,7 @@ class Orders:
                    SELECT user_id FROM decided""".replace("{effects}", "\n                   ".join(effect_parts)),
                 {"fence": BACKUP_FENCE_KEY, "outcome": outcome.value, "reason": reason, "total": total,
                  "reason_code": reason_code.value, "mail": effects.mail.value if effects.mail else None,
-                 "event": effects.event,
+                 "event": effects.event, "stock_low": [json.dumps(payload) for payload in stock_low or ()],
                  "ship_to": json.dumps(shipping.address) if shipping else None,
                  "ship_by": shipping.method if shipping else None, "ship_amount": shipping.amount if shipping else 0,
                  "ship_tax": shipping.tax if shipping else 0, "ship_rate": shipping.rate if shipping else None,

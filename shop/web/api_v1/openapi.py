@@ -66,6 +66,18 @@ _LINKS = {
         "Invoice": {"operationId": "get__api_v1_orders_{order_id}_invoice", "parameters": {"order_id": _NEW_ORDER}},
         "Pay": {"operationId": "post__api_v1_orders_{order_id}_payment", "parameters": {"order_id": _NEW_ORDER}},
     },
+    ("/api/v1/admin/orders", "get", "200"): {
+        "Ship": {"operationId": "post__api_v1_admin_orders_{order_id}_ship",
+                 "parameters": {"order_id": "$response.body#/items/0/id"}},
+        "Refund": {"operationId": "post__api_v1_admin_orders_{order_id}_refunds",
+                   "parameters": {"order_id": "$response.body#/items/0/id"}},
+    },
+    ("/api/v1/admin/products", "get", "200"): {
+        "Read": {"operationId": "get__api_v1_admin_products_{product_id}",
+                 "parameters": {"product_id": _FIRST_PRODUCT}},
+        "Restore": {"operationId": "post__api_v1_admin_products_{product_id}_restore",
+                    "parameters": {"product_id": _FIRST_PRODUCT}},
+    },
     ("/api/v1/admin/products", "post", "201"): {
         "Read": {"operationId": "get__api_v1_admin_products_{product_id}", "parameters": _NEW_PRODUCT},
         "Edit": {"operationId": "patch__api_v1_admin_products_{product_id}", "parameters": _NEW_PRODUCT},
@@ -106,8 +118,11 @@ class RequestDoesNotFit(InvalidInput):
 def _refuse_invalid_request(req, resp, req_validation_error, instance, *_args) -> None:
     """spectree's hook after validating a request: a mismatch becomes the shop's own 400 problem, and
     a body that is not JSON where JSON is expected a 415 (spectree would pass the view nothing)."""
-    if req.method in ("POST", "PUT", "PATCH") and req.mimetype != "application/json" and _expects_json():
-        raise UnsupportedMediaType()
+    if req.method in ("POST", "PUT", "PATCH") and _expects_json():
+        if req.mimetype != "application/json":
+            raise UnsupportedMediaType()
+        if not isinstance(req.get_json(silent=True), dict):  # spectree reads null, [] or bad JSON as {}
+            raise RequestDoesNotFit([{"field": "body", "message": "A JSON object is expected"}])
     if isinstance(req_validation_error, ValidationError):
         raise RequestDoesNotFit([
             {"field": ".".join(str(part) for part in error["loc"]) or "body", "message": error["msg"]}

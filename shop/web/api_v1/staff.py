@@ -40,6 +40,7 @@ from shop.web.api_v1.store import idempotency_uuid, order_out
 from shop.web.auditing import audit
 from shop.web.catalog import forget_product
 from shop.web.extensions import get_db, get_payment_provider, get_report_db, get_store
+from shop.web.staff_products import tell_subscribers_if_stock_fell_low
 
 _STAFF = "staff"
 
@@ -110,6 +111,7 @@ def adjust_stock(product_id: str, json: StockAdjustmentIn):
     variant = {"variant": done.variant, "sku": done.sku} if done.variant else {}
     audit("stock.adjusted", f"product:{done.product_id}", delta=done.delta, before=done.before, after=done.after,
           reason=done.reason, via="api", **variant)
+    tell_subscribers_if_stock_fell_low(done)
     forget_product(done.product_id)
     return StockLevel(product_id=done.product_id, variant=done.variant, stock=done.after)
 
