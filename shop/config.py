@@ -79,12 +79,15 @@ class Settings:
     smtp_port: int = var("SMTP_PORT", 587, as_int)
     smtp_user: str | None = var("SMTP_USER", None)
     smtp_password: str | None = var("SMTP_PASSWORD", None)
-    # Where customers pay (docs/payments.md): the simulated provider, or Redsys with the bank's data
+    # Where customers pay (docs/payments.md): the simulated provider, Redsys with the bank's data, or Stripe
     payment_provider: str = var("PAYMENT_PROVIDER", "simulated", as_payment_provider)
     redsys_merchant_code: str | None = var("REDSYS_MERCHANT_CODE", None)
     redsys_terminal: str = var("REDSYS_TERMINAL", "1")
     redsys_secret_key: str | None = var("REDSYS_SECRET_KEY", None)
     redsys_url: str = var("REDSYS_URL", "https://sis-t.redsys.es:25443/sis/realizarPago")
+    stripe_secret_key: str | None = var("STRIPE_SECRET_KEY", None)  # sk_…
+    stripe_webhook_secret: str | None = var("STRIPE_WEBHOOK_SECRET", None)  # whsec_…, the endpoint's signing secret
+    stripe_api_base: str = var("STRIPE_API_BASE", "https://api.stripe.com")
     # hosts webhook endpoints may be on although they are not public internet addresses (tests, an
     # internal receiver): the shop refuses every other loopback, private or link-local address
     webhook_allowed_hosts: tuple[str, ...] = var("WEBHOOK_ALLOWED_HOSTS", (), as_hosts)
@@ -277,11 +280,14 @@ def check_production_settings(settings: Settings) -> None:
         raise ConfigError("PUBLIC_URL must be set in production (e.g. https://shop.example.com): every link in "
                           "every e-mail starts with it, never with the Host header a request came with")
     if settings.payment_provider == "simulated":
-        raise ConfigError("PAYMENT_PROVIDER must name a real provider in production (redsys): the simulated one "
-                          "lets anyone mark an order paid (docs/payments.md)")
+        raise ConfigError("PAYMENT_PROVIDER must name a real provider in production (redsys, stripe): the simulated "
+                          "one lets anyone mark an order paid (docs/payments.md)")
     if settings.payment_provider == "redsys" and not (settings.redsys_merchant_code and settings.redsys_secret_key):
         raise ConfigError("PAYMENT_PROVIDER=redsys needs REDSYS_MERCHANT_CODE and REDSYS_SECRET_KEY (the bank's "
                           "back office gives both; docs/payments.md)")
+    if settings.payment_provider == "stripe" and not (settings.stripe_secret_key and settings.stripe_webhook_secret):
+        raise ConfigError("PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET (the Dashboard's "
+                          "API key and the webhook endpoint's signing secret; docs/payments.md)")
     if settings.ratelimit_storage_uri.startswith("memory://") and settings.web_workers > 1:
         raise ConfigError(
             "RATELIMIT_STORAGE_URI=memory:// keeps a separate count in each of the "

@@ -105,8 +105,8 @@ def as_time_zone(raw: str, name: str) -> str:
 
 def as_payment_provider(raw: str | None, name: str = "PAYMENT_PROVIDER") -> str:
     value = (raw or "simulated").strip().lower()
-    if value not in ("simulated", "redsys"):
-        raise ConfigError(f"{name} must be simulated or redsys; got {raw!r}")
+    if value not in ("simulated", "redsys", "stripe"):
+        raise ConfigError(f"{name} must be simulated, redsys or stripe; got {raw!r}")
     return value
 
 

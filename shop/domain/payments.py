@@ -63,6 +63,11 @@ class ForgedNotice(InvalidInput):
     code = "forged_notification"
 
 
+class IgnoredNotice(Exception):  # noqa: N818 - a notice, like ForgedNotice
+    """A genuine notification about something the shop does not act on (another kind of event, or an
+    outcome that follows later): acknowledged, and nothing changes."""
+
+
 class Settlement(StrEnum):
     PAID = "paid"
     DECLINED = "declined"

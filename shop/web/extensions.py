@@ -23,6 +23,7 @@ from shop.adapters.payments import SimulatedPaymentProvider
 from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres import rate_limits as _pg_rate_limits  # noqa: F401 - registers shop+postgresql://
 from shop.adapters.redsys import RedsysProvider, RedsysSettings
+from shop.adapters.stripe import StripeProvider, StripeSettings
 from shop.config import ConfigError, Settings
 from shop.services.audit import AuditLog
 from shop.services.checkout import SettlementQueue
@@ -175,9 +176,12 @@ def get_mailer():
     return mailer_for(shop_settings())
 
 
-def get_payment_provider() -> SimulatedPaymentProvider | RedsysProvider:
+def get_payment_provider() -> SimulatedPaymentProvider | RedsysProvider | StripeProvider:
     """The provider customers pay through (PAYMENT_PROVIDER): cheap to make, made per request."""
     settings = shop_settings()
+    if settings.payment_provider == "stripe":
+        return StripeProvider(StripeSettings(settings.stripe_secret_key or "", settings.stripe_webhook_secret or "",
+                                             settings.stripe_api_base))
     if settings.payment_provider == "redsys":
         return RedsysProvider(RedsysSettings(settings.redsys_merchant_code or "", settings.redsys_terminal,
                                              settings.redsys_secret_key or "", settings.redsys_url,

@@ -8,12 +8,13 @@ may send it as often as it likes.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 from flask import Blueprint, Response, abort, request
 
 from shop.domain.errors import NotFound
-from shop.domain.payments import ForgedNotice, Settlement
+from shop.domain.payments import ForgedNotice, IgnoredNotice, Settlement
 from shop.services import orders as order_service
 from shop.services.ports import PaymentGateway
 from shop.web.access import public
@@ -30,7 +31,8 @@ def notify(provider: str):
     gateway = get_payment_provider()
     if provider != gateway.name:
         abort(404)
-    receive_notice(gateway, request.get_data(), request.form.to_dict(), dict(request.headers))
+    with contextlib.suppress(IgnoredNotice):  # genuine, nothing to do: acknowledged, so the provider stops
+        receive_notice(gateway, request.get_data(), request.form.to_dict(), dict(request.headers))
     return Response("OK\n", content_type="text/plain")
 
 
