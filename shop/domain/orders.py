@@ -137,6 +137,11 @@ class Invoice:
     number: int
     issued_at: dt.datetime
 
+    @property
+    def printed_number(self) -> str:
+        """How the number is printed: the simplified-invoice series of the year, then the number."""
+        return f"FS-{self.series_year}-{self.number:06d}"
+
 
 @dataclass(frozen=True)
 class Order:

@@ -122,7 +122,7 @@ _DECLINE_LABELS = {"card declined": lazy_gettext("card declined"),
 _PAYMENT_LABELS = {"succeeded": lazy_gettext("accepted"), "declined": lazy_gettext("declined"),
                    "pending": lazy_gettext("started, not confirmed"), "orphaned": lazy_gettext("to be refunded"),
                    "refunded": lazy_gettext("refunded")}
-_PROVIDER_LABELS = {"simulated": lazy_gettext("simulated payment page"), "redsys": "Redsys",
+_PROVIDER_LABELS = {"simulated": lazy_gettext("simulated payment page"), "redsys": "Redsys", "stripe": "Stripe",
                     "manual": lazy_gettext("recorded by staff")}
 
 

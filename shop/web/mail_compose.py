@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, render_template
 from flask_babel import force_locale, gettext
 
-from shop.adapters.mail import Mail
+from shop.adapters.mail import Attachment, Mail
 from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres.mail_outbox import OutboxMail
 from shop.config import Settings
@@ -19,6 +19,7 @@ from shop.domain.notifications import OrderForMail, RefundForMail
 from shop.domain.order_effects import MailKind
 from shop.services import accounts
 from shop.services.notifications import Composer, MailNotNeeded
+from shop.web.invoices import invoice_file_name, invoice_pdf
 from shop.web.links import activation_tokens, public_url_for, reset_tokens
 
 ORDER_MAIL_KINDS = frozenset(kind for kind in MailKind if kind.startswith("order."))
@@ -68,7 +69,17 @@ def mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
         # mail shows it through an escaping {{ }}, never by including a text template into HTML.
         context["news"] = render_template("mail/_order_news.txt", **context).strip()
         return Mail(row.to_address, context["subject"], render_template("mail/order.txt", **context),
-                    render_template("mail/order.html", **context), message_id=f"shop-mail-{row.mail_id}")
+                    render_template("mail/order.html", **context), message_id=f"shop-mail-{row.mail_id}",
+                    attachments=_invoice_of(row))
+
+    def _invoice_of(row: OutboxMail) -> tuple[Attachment, ...]:
+        """The "paid" mail carries the invoice as a PDF (the same bytes as its download)."""
+        if row.kind != MailKind.ORDER_PAID or row.order_id is None:
+            return ()
+        order = db.orders.get(row.order_id)
+        if order is None or order.invoice is None:
+            return ()
+        return (Attachment(invoice_file_name(order), "application/pdf", invoice_pdf(order, settings)),)
 
     def _account_mail(row: OutboxMail) -> Mail:
         if row.kind not in ACCOUNT_MAIL_KINDS:

@@ -22,7 +22,7 @@ from shop.domain.errors import N_, Conflict, DomainError, InvalidInput, LimitRea
 from shop.domain.images import ProductImage
 from shop.domain.orders import Order, OrderStatus, OutOfStock, PaymentStatus, new_idempotency_key
 from shop.domain.payments import ProviderRedirect
-from shop.domain.taxes import invoice_number, order_tax_totals
+from shop.domain.taxes import order_tax_totals
 from shop.services import checkout
 from shop.services import orders as order_service
 from shop.services import refunds as refund_service
@@ -36,6 +36,7 @@ from shop.web.confirm import confirmation_page
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db, get_payment_provider, get_settlements, get_store, limiter, shop_settings
 from shop.web.formatting import decline_label, money
+from shop.web.invoices import pdf_response
 from shop.web.links import public_url_for
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
@@ -206,8 +207,15 @@ def invoice(order_id: int):
     return render_invoice(order_id)
 
 
-def render_invoice(order_id: int) -> str:
-    """The invoice page of an order the person looking may see (404 otherwise, or before it is paid)."""
+@bp.get("/<int:order_id>/invoice.pdf")
+@roles_required(Role.CUSTOMER, *STAFF)
+def invoice_pdf(order_id: int):
+    """The invoice as a PDF (the same bytes every time), for the customer, staff and auditors."""
+    return pdf_response(invoiced_order(order_id), shop_settings())
+
+
+def invoiced_order(order_id: int) -> Order:
+    """An invoiced order the person looking may see (404 otherwise, or before it is paid)."""
     try:
         order = order_service.order_for(get_db(), current_user.user, order_id)
     except NotFound:
@@ -215,10 +223,15 @@ def render_invoice(order_id: int) -> str:
         raise
     if order.invoice is None:
         raise NotFound(N_("This order has no invoice yet: it is issued when the order is paid."))
-    settings = shop_settings()
+    return order
+
+
+def render_invoice(order_id: int) -> str:
+    """The invoice page of an order the person looking may see (404 otherwise, or before it is paid)."""
+    order = invoiced_order(order_id)
+    assert order.invoice is not None  # noqa: S101 - invoiced_order refuses the others
     return render_template("orders/invoice.html", order=order, tax_totals=order_tax_totals(order),
-                           number=invoice_number(order.invoice.series_year, order.invoice.number),
-                           seller=settings)
+                           number=order.invoice.printed_number, seller=shop_settings())
 
 
 @bp.get("/<int:order_id>")

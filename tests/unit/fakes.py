@@ -70,7 +70,7 @@ class FakeLedger:
     def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
                        lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
                        changed_by: int | None = None, shipping: ShippingSnapshot | None = None,
-                       reason_code: Reason | None = None, stock_low: list[dict] | None = None) -> bool:
+                       reason_code: Reason | None = None, stock_low: list[dict[str, object]] | None = None) -> bool:
         if self.fail_next_decision:
             self.fail_next_decision = False
             raise DatabaseError("the connection broke before the commit was confirmed")

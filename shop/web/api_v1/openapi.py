@@ -35,7 +35,7 @@ _ERROR_DESCRIPTIONS = {
     "401": "No credentials, or they are not valid (WWW-Authenticate says which)",
     "403": "The caller's role, or the key's scopes, do not allow this",
     "404": "Not found (or not yours)",
-    "406": "Only JSON (or, for an invoice, HTML) can be answered",
+    "406": "Only JSON (or, for an invoice, HTML or PDF) can be answered",
     "409": "Conflicts with the current state (out of stock, the same Idempotency-Key with another body, …)",
     "415": "The body must be JSON (Content-Type: application/json)",
     "429": "Too many requests: wait Retry-After seconds",

@@ -61,7 +61,8 @@ from shop.web.api_v1.schemas import (
 )
 from shop.web.auditing import audit
 from shop.web.extensions import get_db, get_payment_provider, get_store, limiter, shop_settings
-from shop.web.orders import checkout_limit, payment_urls, place_for_current_user, render_invoice
+from shop.web.invoices import pdf_response
+from shop.web.orders import checkout_limit, invoiced_order, payment_urls, place_for_current_user, render_invoice
 
 # Keys a client chose that are not UUIDs are mapped to one, stably (the orders table keeps a UUID
 # per account and key): the same text always names the same order of the same account.
@@ -311,7 +312,11 @@ def start_payment(order_id: int):
 @roles_required(Role.CUSTOMER)
 @spec.validate(resp=Response("HTTP_200"), tags=[_ORDERS])
 def invoice(order_id: int):
-    """The order's simplified invoice as a printable HTML page (`text/html`), once it is paid."""
+    """The order's simplified invoice once it is paid: a PDF with `Accept: application/pdf` (the same
+    bytes every time), otherwise the printable HTML page (`text/html`)."""
+    wanted = request.accept_mimetypes.best_match(["text/html", "application/pdf"], default="text/html")
+    if wanted == "application/pdf":
+        return pdf_response(invoiced_order(order_id), shop_settings())
     return render_invoice(order_id)
 
 

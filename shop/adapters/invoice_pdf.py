@@ -1,0 +1,107 @@
+"""Invoices as PDF, drawn with ReportLab from an InvoiceSheet (every text already written in the
+reader's language by shop.web.invoices).
+
+The same sheet always gives the same bytes: ReportLab's invariant mode leaves out the creation
+time and the random document id, the fonts are the Bitstream Vera TTFs shipped inside ReportLab's
+own package (embedded as subsets, so no system font is read), and nothing else varies. Why
+ReportLab and not WeasyPrint: WeasyPrint renders the HTML page but needs Pango and the system's
+fonts, which a shop's server may not have and which change the output when they change.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from dataclasses import dataclass
+
+import reportlab
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus.flowables import Flowable
+
+FONT, BOLD = "ShopSans", "ShopSans-Bold"
+_FONTS = os.path.join(os.path.dirname(reportlab.__file__), "fonts")
+_registered = threading.Lock()
+
+
+@dataclass(frozen=True)
+class InvoiceSheet:
+    """What an invoice PDF shows, as text: the shop's web layer fills it in the reader's language."""
+    title: str  # "Factura simplificada"
+    facts: tuple[tuple[str, str], ...]  # (label, value): number, date, order
+    seller: tuple[str, ...]  # name, tax id, address
+    columns: tuple[str, ...]  # the lines' table header
+    lines: tuple[tuple[str, ...], ...]  # one row per line (shipping included), as many cells as columns
+    tax_columns: tuple[str, ...]
+    tax_lines: tuple[tuple[str, ...], ...]
+    total: tuple[str, str]  # (label, amount)
+    notes: tuple[str, ...] = ()  # below the totals
+    buyer: tuple[str, ...] = ()  # a full invoice's customer: name, tax id, address
+
+
+def _fonts() -> None:
+    with _registered:  # registration is global to the process; held only around it
+        if FONT not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(TTFont(FONT, os.path.join(_FONTS, "Vera.ttf")))
+            pdfmetrics.registerFont(TTFont(BOLD, os.path.join(_FONTS, "VeraBd.ttf")))
+
+
+def render_invoice_pdf(sheet: InvoiceSheet, *, document_title: str, author: str) -> bytes:
+    """The invoice as an A4 PDF: the same `sheet` always gives the same bytes."""
+    _fonts()
+    body = ParagraphStyle("body", fontName=FONT, fontSize=9, leading=12)
+    strong = ParagraphStyle("strong", parent=body, fontName=BOLD)
+    title = ParagraphStyle("title", parent=body, fontName=BOLD, fontSize=16, leading=20, spaceAfter=4)
+    story: list[Flowable] = [Paragraph(_text(sheet.title), title)]
+    facts = [Paragraph(f"<b>{_text(label)}:</b> {_text(value)}", body) for label, value in sheet.facts]
+    seller = [Paragraph(_text(text), strong if n == 0 else body) for n, text in enumerate(sheet.seller)]
+    header = Table([[facts, seller]], colWidths=[95 * mm, 85 * mm])
+    header.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT),
+                                ("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (1, 0), (1, 0), "RIGHT"),
+                                ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    story += [header, Spacer(1, 6 * mm)]
+    if sheet.buyer:
+        story += [Paragraph(_text(text), strong if n == 0 else body) for n, text in enumerate(sheet.buyer)]
+        story.append(Spacer(1, 6 * mm))
+    story.append(_table(sheet.columns, sheet.lines, body, strong, [80 * mm, 25 * mm, 20 * mm, 20 * mm, 35 * mm]))
+    story.append(Spacer(1, 6 * mm))
+    taxes = _table(sheet.tax_columns, (*sheet.tax_lines, (sheet.total[0], "", "", sheet.total[1])), body, strong,
+                   [45 * mm, 30 * mm, 30 * mm, 30 * mm], bold_last=True)
+    taxes.hAlign = "RIGHT"
+    story.append(taxes)
+    for note in sheet.notes:
+        story += [Spacer(1, 4 * mm), Paragraph(_text(note), body)]
+    out = io.BytesIO()
+    document = SimpleDocTemplate(out, pagesize=A4, invariant=1, title=document_title, author=author,
+                                 subject=document_title, creator=author, producer="ReportLab", initialFontName=FONT,
+                                 leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=15 * mm)
+    document.build(story)
+    return out.getvalue()
+
+
+def _table(columns: tuple[str, ...], rows, body: ParagraphStyle, strong: ParagraphStyle, widths: list[float],
+           *, bold_last: bool = False) -> Table:
+    strong_right = ParagraphStyle("strong-right", parent=strong, alignment=TA_RIGHT)
+    body_right = ParagraphStyle("body-right", parent=body, alignment=TA_RIGHT)
+    data = [[Paragraph(_text(cell), strong if n == 0 else strong_right) for n, cell in enumerate(columns)]]
+    data += [[Paragraph(_text(cell), body if n == 0 else body_right) for n, cell in enumerate(row)] for row in rows]
+    table = Table(data, colWidths=widths[:len(columns)], repeatRows=1)
+    style = [("FONTNAME", (0, 0), (-1, -1), FONT),  # Table's own default is Helvetica, a system font
+             ("LINEBELOW", (0, 0), (-1, 0), 0.7, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+             ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.grey)]
+    if bold_last:
+        style.append(("LINEABOVE", (0, -1), (-1, -1), 0.7, colors.black))
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _text(value: str) -> str:
+    """Plain text for a Paragraph, which reads a little markup: what people typed stays text."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
