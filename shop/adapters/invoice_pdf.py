@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import reportlab
@@ -61,7 +62,9 @@ def render_invoice_pdf(sheet: InvoiceSheet, *, document_title: str, author: str)
     title = ParagraphStyle("title", parent=body, fontName=BOLD, fontSize=16, leading=20, spaceAfter=4)
     story: list[Flowable] = [Paragraph(_text(sheet.title), title)]
     facts = [Paragraph(f"<b>{_text(label)}:</b> {_text(value)}", body) for label, value in sheet.facts]
-    seller = [Paragraph(_text(text), strong if n == 0 else body) for n, text in enumerate(sheet.seller)]
+    right, strong_right = (ParagraphStyle("right", parent=body, alignment=TA_RIGHT),
+                           ParagraphStyle("strong-right", parent=strong, alignment=TA_RIGHT))
+    seller = [Paragraph(_text(text), strong_right if n == 0 else right) for n, text in enumerate(sheet.seller)]
     header = Table([[facts, seller]], colWidths=[95 * mm, 85 * mm])
     header.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT),
                                 ("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (1, 0), (1, 0), "RIGHT"),
@@ -70,7 +73,7 @@ def render_invoice_pdf(sheet: InvoiceSheet, *, document_title: str, author: str)
     if sheet.buyer:
         story += [Paragraph(_text(text), strong if n == 0 else body) for n, text in enumerate(sheet.buyer)]
         story.append(Spacer(1, 6 * mm))
-    story.append(_table(sheet.columns, sheet.lines, body, strong, [80 * mm, 25 * mm, 20 * mm, 20 * mm, 35 * mm]))
+    story.append(_table(sheet.columns, sheet.lines, body, strong, [72 * mm, 28 * mm, 22 * mm, 20 * mm, 38 * mm]))
     story.append(Spacer(1, 6 * mm))
     taxes = _table(sheet.tax_columns, (*sheet.tax_lines, (sheet.total[0], "", "", sheet.total[1])), body, strong,
                    [45 * mm, 30 * mm, 30 * mm, 30 * mm], bold_last=True)
@@ -86,12 +89,14 @@ def render_invoice_pdf(sheet: InvoiceSheet, *, document_title: str, author: str)
     return out.getvalue()
 
 
-def _table(columns: tuple[str, ...], rows, body: ParagraphStyle, strong: ParagraphStyle, widths: list[float],
-           *, bold_last: bool = False) -> Table:
+def _table(columns: tuple[str, ...], rows: Sequence[Sequence[str]], body: ParagraphStyle, strong: ParagraphStyle,
+           widths: list[float], *, bold_last: bool = False) -> Table:
     strong_right = ParagraphStyle("strong-right", parent=strong, alignment=TA_RIGHT)
     body_right = ParagraphStyle("body-right", parent=body, alignment=TA_RIGHT)
     data = [[Paragraph(_text(cell), strong if n == 0 else strong_right) for n, cell in enumerate(columns)]]
     data += [[Paragraph(_text(cell), body if n == 0 else body_right) for n, cell in enumerate(row)] for row in rows]
+    if bold_last:  # the total
+        data[-1] = [Paragraph(_text(cell), strong if n == 0 else strong_right) for n, cell in enumerate(rows[-1])]
     table = Table(data, colWidths=widths[:len(columns)], repeatRows=1)
     style = [("FONTNAME", (0, 0), (-1, -1), FONT),  # Table's own default is Helvetica, a system font
              ("LINEBELOW", (0, 0), (-1, 0), 0.7, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP"),
