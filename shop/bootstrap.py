@@ -22,7 +22,10 @@ from shop.embedded import EmbeddedMongo, EmbeddedPostgres
 
 if TYPE_CHECKING:
     from shop.adapters.mongo import MongoStore
+    from shop.adapters.payments import SimulatedPaymentProvider
     from shop.adapters.postgres import PostgresDatabase
+    from shop.adapters.redsys import RedsysProvider
+    from shop.adapters.stripe import StripeProvider
 
 log = logging.getLogger("shop.runner")
 
@@ -86,6 +89,24 @@ def postgres(settings: Settings, connections: int) -> PostgresDatabase:
     from shop.adapters.postgres import PostgresDatabase  # the drivers load after the runner's checks
 
     return PostgresDatabase(_url(settings.database_url, "DATABASE_URL"), max_connections=connections)
+
+
+def payment_provider(settings: Settings, secret_key: str, simulated_page_url: str = "/pasarela-simulada"
+                     ) -> SimulatedPaymentProvider | RedsysProvider | StripeProvider:
+    """The provider customers pay through (PAYMENT_PROVIDER): cheap to make. The simulated one signs
+    with the app's `secret_key`, and its page is part of the shop (`simulated_page_url`)."""
+    from shop.adapters.payments import SimulatedPaymentProvider
+    from shop.adapters.redsys import RedsysProvider, RedsysSettings
+    from shop.adapters.stripe import StripeProvider, StripeSettings
+
+    if settings.payment_provider == "stripe":
+        return StripeProvider(StripeSettings(settings.stripe_secret_key or "", settings.stripe_webhook_secret or "",
+                                             settings.stripe_api_base))
+    if settings.payment_provider == "redsys":
+        return RedsysProvider(RedsysSettings(settings.redsys_merchant_code or "", settings.redsys_terminal,
+                                             settings.redsys_secret_key or "", settings.redsys_url,
+                                             settings.redsys_rest_url))
+    return SimulatedPaymentProvider(secret_key, page_url=simulated_page_url)
 
 
 def mongo(settings: Settings, timeout_ms: int | None = None) -> MongoStore:

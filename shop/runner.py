@@ -213,7 +213,8 @@ def _start_background_threads(settings: Settings, app) -> None:
     Watchdog(settings.request_stuck_seconds, settings.data_dir).start()
 
     RecoveryThread(lambda: (bootstrap.postgres(settings, 3), bootstrap.mongo(settings)),  # 3: one holds the lock
-                   settings.recovery_interval_seconds, spool_path=settings.audit_spool_path).start()
+                   settings.recovery_interval_seconds, spool_path=settings.audit_spool_path,
+                   make_gateway=lambda: bootstrap.payment_provider(settings, app.config["SECRET_KEY"])).start()
     AuditFlusher(lambda: AuditLog(bootstrap.mongo(settings), settings.audit_spool_path,
                                   index=bootstrap.postgres(settings, 1).lists)).start()
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shop import metrics
-from shop.adapters.errors import DatabaseError, StoreError
+from shop.adapters.errors import DatabaseError, ProviderUnavailable, StoreError
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
 from shop.domain import markers
@@ -25,7 +26,8 @@ from shop.domain.order_effects import Reason
 from shop.domain.orders import OrderStatus
 from shop.services.audit import AuditLog
 from shop.services.catalog import refresh_option_filters, sync_catalog_index
-from shop.services.orders import expire_order, return_stock_of_cancelled
+from shop.services.orders import expire_order, reconcile_payments, return_stock_of_cancelled
+from shop.services.ports import PaymentGateway
 from shop.services.refunds import restock_refund
 from shop.services.staff_lists import catch_up_audit_index
 
@@ -178,24 +180,48 @@ def _sweep_returns(db: PostgresDatabase, store: MongoStore, now: dt.datetime, re
             report.returns_forgotten += 1
 
 
+def refund_orphans(db: PostgresDatabase, gateway: PaymentGateway, audit: AuditLog | None = None) -> list[int]:
+    """Money received for orders that could not take it, whose refund failed when it arrived (the
+    provider did not answer, say): asked again now, once per payment (the order's lock and the
+    provider's idempotency make a repeat harmless). Returns the payments refunded."""
+    refunded = reconcile_payments(db, gateway, refund=True).refunded_now
+    if audit is not None and refunded:
+        for payment_id in refunded:
+            audit.record(AuditEvent("payment.refunded_automatically", f"payment:{payment_id}",
+                                    details={"by": "recovery", "provider": gateway.name}))
+        audit.flush_spool()
+    return refunded
+
+
 class RecoveryThread(threading.Thread):
-    """Runs `recover` every `interval` seconds in a web worker until stopped."""
+    """Runs `recover` every `interval` seconds in a web worker until stopped, and with a payment
+    gateway, `refund_orphans` every `refund_interval` seconds (a provider that refuses is not asked
+    on every pass)."""
 
     def __init__(self, make_stores: Callable[[], tuple[PostgresDatabase, MongoStore]], interval: float,
-                 spool_path: Path | None = None):
+                 spool_path: Path | None = None, make_gateway: Callable[[], PaymentGateway] | None = None,
+                 refund_interval: float = 600.0):
         super().__init__(name="order-recovery", daemon=True)
         self._make_stores = make_stores
         self._spool_path = spool_path
         self._interval = interval
+        self._make_gateway = make_gateway
+        self._refund_interval = refund_interval
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         db, store = self._make_stores()
         audit = AuditLog(store, self._spool_path, index=db.lists) if self._spool_path else None
+        last_refunds = 0.0
         try:
             while not self._stop_event.wait(self._interval):
                 try:
-                    recover(db, store, audit=audit)
+                    if recover(db, store, audit=audit).ran and self._make_gateway is not None and \
+                            time.monotonic() - last_refunds >= self._refund_interval:
+                        last_refunds = time.monotonic()
+                        refund_orphans(db, self._make_gateway(), audit)
+                except ProviderUnavailable as error:
+                    log.warning("refund of orphaned payments failed, will retry: %s", error)
                 except (DatabaseError, StoreError) as error:
                     log.warning("recovery pass failed, will retry: %s", error)
                 except Exception:  # a bug must not kill the thread silently

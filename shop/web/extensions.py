@@ -16,14 +16,15 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
+from shop import bootstrap
 from shop.adapters.mail import mailer_for
 from shop.adapters.mongo import MongoStore
 from shop.adapters.mongo import rate_limits as _rate_limits  # noqa: F401 - registers the mongodb:// store
 from shop.adapters.payments import SimulatedPaymentProvider
 from shop.adapters.postgres import PostgresDatabase
 from shop.adapters.postgres import rate_limits as _pg_rate_limits  # noqa: F401 - registers shop+postgresql://
-from shop.adapters.redsys import RedsysProvider, RedsysSettings
-from shop.adapters.stripe import StripeProvider, StripeSettings
+from shop.adapters.redsys import RedsysProvider
+from shop.adapters.stripe import StripeProvider
 from shop.config import ConfigError, Settings
 from shop.services.audit import AuditLog
 from shop.services.checkout import SettlementQueue
@@ -178,17 +179,11 @@ def get_mailer():
 
 def get_payment_provider() -> SimulatedPaymentProvider | RedsysProvider | StripeProvider:
     """The provider customers pay through (PAYMENT_PROVIDER): cheap to make, made per request."""
-    settings = shop_settings()
-    if settings.payment_provider == "stripe":
-        return StripeProvider(StripeSettings(settings.stripe_secret_key or "", settings.stripe_webhook_secret or "",
-                                             settings.stripe_api_base))
-    if settings.payment_provider == "redsys":
-        return RedsysProvider(RedsysSettings(settings.redsys_merchant_code or "", settings.redsys_terminal,
-                                             settings.redsys_secret_key or "", settings.redsys_url,
-                                             settings.redsys_rest_url))
-    # Its page is part of this shop (shop.web.simulated_provider): its links are the shop's own paths.
+    # The simulated provider's page is part of this shop (shop.web.simulated_provider): its links
+    # are the shop's own paths.
     root = request.script_root if has_request_context() else ""
-    return SimulatedPaymentProvider(current_app.config["SECRET_KEY"], page_url=root + "/pasarela-simulada")
+    return bootstrap.payment_provider(shop_settings(), current_app.config["SECRET_KEY"],
+                                      simulated_page_url=root + "/pasarela-simulada")
 
 
 def close_stores(app) -> None:

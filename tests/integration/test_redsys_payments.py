@@ -195,3 +195,30 @@ def test_reconciliation_refunds_money_whose_refund_failed_and_lists_paid_orders_
         cur.execute("UPDATE orders SET status = 'paid', expires_at = NULL WHERE order_id = %s", (order_id,))
     with shop.test_request_context():
         assert reconcile_payments(db, get_payment_provider()).orders_without_payment == [order_id]
+
+
+def test_recovery_asks_again_for_a_refund_that_failed_when_the_money_arrived(
+        shop, customer, db, store, make_product, redsys, settings):
+    from shop.services.audit import AuditLog
+    from shop.services.recovery import refund_orphans
+    from shop.web.extensions import get_payment_provider
+
+    user, client = customer
+    order_id = _order(db, store, user, make_product)
+    order = redsys.receive(_go_to_redsys(client, order_id))
+    with db.transaction() as cur:
+        cur.execute("UPDATE orders SET expires_at = now() - interval '1 second' WHERE order_id = %s", (order_id,))
+    redsys.refunds.append((order, Decimal("25.00")))  # Redsys refuses the refund when the money arrives
+    _notify(shop, redsys.notification(order))
+    (payment,) = db.orders.get(order_id).payments
+    assert payment.status == "orphaned"
+    redsys.refunds.clear()  # … and accepts it by the time recovery asks again
+    audit = AuditLog(store, settings.audit_spool_path, index=db.lists)
+    with shop.test_request_context():
+        provider = get_payment_provider()
+        assert refund_orphans(db, provider, audit) == [payment.payment_id]
+        assert refund_orphans(db, provider, audit) == []  # once
+    assert redsys.refunds == [(order, Decimal("25.00"))]
+    assert db.orders.get(order_id).payments[0].status == "refunded"
+    [entry] = list(store.audit_logs.find({"action": "payment.refunded_automatically", "details.by": "recovery"}))
+    assert entry["target"] == f"payment:{payment.payment_id}"
