@@ -232,3 +232,18 @@ def test_an_admin_key_with_refunds_write_refunds_once_per_idempotency_key(client
         first.get_json()["refund_id"]
     assert db.orders.get(order_id).refunded_amount == Decimal("10.00")
     assert first.get_json()["order"]["status"] == "partially_refunded"
+
+
+def test_the_product_list_is_one_answer_for_everyone_reused_for_a_few_seconds(cached_app, make_product, make_user):
+    app = cached_app(60)
+    make_user(email="ana@example.com")
+    anonymous, customer = app.test_client(), app.test_client()
+    access = _token(customer, "ana@example.com")["access_token"]
+    make_product(name="Primero")
+    assert [p["name"] for p in anonymous.get("/api/v1/products").get_json()["items"]] == ["Primero"]
+    make_product(name="Segundo")
+    seen = customer.get("/api/v1/products", headers=_bearer(access)).get_json()["items"]
+    assert [p["name"] for p in seen] == ["Primero"]  # the same URL: the answer as read, whoever asks
+    assert [p["name"] for p in anonymous.get("/api/v1/products?sort=name").get_json()["items"]] == \
+        ["Primero", "Segundo"]  # another URL: read now
+    assert anonymous.get("/api/v1/products?after=0").status_code == 400  # refused input is never kept

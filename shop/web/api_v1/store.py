@@ -60,7 +60,7 @@ from shop.web.api_v1.schemas import (
     VariantOut,
 )
 from shop.web.auditing import audit
-from shop.web.extensions import get_db, get_payment_provider, get_store, limiter, shop_settings
+from shop.web.extensions import get_db, get_payment_provider, get_store, limiter, reused, shop_settings, url_key
 from shop.web.invoices import pdf_response
 from shop.web.orders import checkout_limit, invoiced_order, payment_urls, place_for_current_user, render_invoice
 
@@ -133,14 +133,20 @@ def products(query: CatalogParams):
     """Products on sale: search (`q`), category, attribute filters (`attr.<name>`), sort, and keyset
     pages (`after=next_cursor`, `before=previous_cursor`), as the home page."""
     args = {name: values for name, values in request.args.to_dict(flat=False).items() if name != "limit"}
-    wanted = parse_catalog_query(args, per_page=query.limit)
-    listing = catalog_service.browse_catalog(get_db(), get_store(), wanted)
-    return ProductPage(
-        items=[ProductSummary(**_summary_fields(product)) for product in listing.items],
-        total=listing.total, total_is_exact=listing.total_is_exact,
-        next_cursor=listing.next_position.token() if listing.next_position else None,
-        previous_cursor=listing.previous_position.token() if listing.previous_position and listing.has_previous
-        else None)
+    wanted = parse_catalog_query(args, per_page=query.limit)  # bad input: a 4xx, never cached
+
+    def read() -> ProductPage:
+        listing = catalog_service.browse_catalog(get_db(), get_store(), wanted)
+        return ProductPage(
+            items=[ProductSummary(**_summary_fields(product)) for product in listing.items],
+            total=listing.total, total_is_exact=listing.total_is_exact,
+            next_cursor=listing.next_position.token() if listing.next_position else None,
+            previous_cursor=listing.previous_position.token() if listing.previous_position and listing.has_previous
+            else None)
+
+    # The same answer for every caller (it holds nothing about who asks), reused like a catalog page
+    # for CATALOG_CACHE_SECONDS: stock and prices may be that old; checkout decides on MongoDB.
+    return reused(url_key("api-products"), read)
 
 
 @bp.get("/products/<product_id>")
