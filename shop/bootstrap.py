@@ -88,7 +88,8 @@ def postgres(settings: Settings, connections: int) -> PostgresDatabase:
     pass lock)."""
     from shop.adapters.postgres import PostgresDatabase  # the drivers load after the runner's checks
 
-    return PostgresDatabase(_url(settings.database_url, "DATABASE_URL"), max_connections=connections)
+    return PostgresDatabase(_url(settings.database_url, "DATABASE_URL"), max_connections=connections,
+                            time_zone=settings.time_zone)
 
 
 def payment_provider(settings: Settings, secret_key: str, simulated_page_url: str = "/pasarela-simulada"

@@ -128,7 +128,8 @@ def get_db() -> PostgresDatabase:
         url = shop_settings().database_url
         if not url:
             raise ConfigError("DATABASE_URL is not set: run `make run` (embedded databases) or set it")
-        stores["postgres"] = PostgresDatabase(url, max_connections=shop_settings().db_pool_size)
+        stores["postgres"] = PostgresDatabase(url, max_connections=shop_settings().db_pool_size,
+                                                time_zone=shop_settings().time_zone)
     return stores["postgres"]
 
 
@@ -140,7 +141,8 @@ def get_report_db() -> PostgresDatabase:
         return get_db()
     stores = current_app.extensions["shop.stores"]
     if stores.get("postgres_read") is None:
-        stores["postgres_read"] = PostgresDatabase(url, max_connections=shop_settings().db_pool_size)
+        stores["postgres_read"] = PostgresDatabase(url, max_connections=shop_settings().db_pool_size,
+                                                time_zone=shop_settings().time_zone)
     return stores["postgres_read"]
 
 

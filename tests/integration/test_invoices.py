@@ -132,3 +132,60 @@ def test_staff_set_a_products_tax_class(client, auth, store, make_product, make_
     assert client.post(page, data=form).status_code == 303
     assert store.products.find_one({"_id": product["_id"]})["tax_class"] == "super_reduced"
     assert client.post(page, data={**form, "tax_class": "luxury"}).status_code == 400
+
+
+@pytest.mark.parametrize("paid_at_utc, series, madrid_day", [
+    ("2026-12-31T22:59:00+00:00", 2026, "2026-12-31"),  # 23:59 in Madrid
+    ("2026-12-31T23:30:00+00:00", 2027, "2027-01-01"),  # 00:30 on New Year's Day in Madrid
+])
+def test_an_invoice_takes_the_year_and_date_of_madrid_not_of_utc(db, store, make_product, make_user, paid_at_utc,
+                                                                 series, madrid_day):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    customer = make_user()
+    order_id = place(db, store, customer, (make_product(stock=2), 1))
+    db.clock = lambda: dt.datetime.fromisoformat(paid_at_utc)
+    try:
+        pay(db, customer, order_id)
+    finally:
+        db.clock = None
+    invoice = db.orders.get(order_id).invoice
+    assert (invoice.series_year, invoice.number) == (series, 1)
+    assert invoice.issued_at.astimezone(ZoneInfo("Europe/Madrid")).date().isoformat() == madrid_day
+
+
+def test_the_shops_time_zone_decides_the_series_year(db, store, make_product, make_user):
+    import datetime as dt
+
+    customer = make_user()
+    order_id = place(db, store, customer, (make_product(stock=2), 1))
+    db.clock, db.time_zone = (lambda: dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)), "Atlantic/Canary"
+    try:
+        pay(db, customer, order_id)  # 23:30 in the Canaries: still the old year there
+    finally:
+        db.clock, db.time_zone = None, "Europe/Madrid"
+    assert db.orders.get(order_id).invoice.series_year == 2026
+
+
+@pytest.mark.parametrize("paid_at_utc, shown", [
+    ("2026-10-24T22:30:00+00:00", "25 de octubre de 2026"),  # summer time (UTC+2) still, that night
+    ("2026-10-25T22:30:00+00:00", "25 de octubre de 2026"),  # winter time (UTC+1) from 03:00 that day
+    ("2026-03-28T23:30:00+00:00", "29 de marzo de 2026"),  # winter time until 02:00 on the 29th
+])
+def test_the_invoice_page_and_pdf_date_it_in_madrid_across_the_clock_changes(client, auth, db, store, make_product,
+                                                                             make_user, paid_at_utc, shown):
+    import datetime as dt
+
+    from tests.integration.test_invoice_pdf import _text
+
+    customer = make_user(email="ana@example.com")
+    order_id = place(db, store, customer, (make_product(stock=2), 1))
+    db.clock = lambda: dt.datetime.fromisoformat(paid_at_utc)
+    try:
+        pay(db, customer, order_id)
+    finally:
+        db.clock = None
+    auth.login("ana@example.com")
+    assert shown in client.get(f"/orders/{order_id}/invoice").get_data(as_text=True)
+    assert shown in _text(client.get(f"/orders/{order_id}/invoice.pdf").data)

@@ -12,11 +12,12 @@ beside it, one per aggregate, reached as attributes so call sites read like the 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg2
@@ -79,8 +80,10 @@ class PostgresDatabase:
     transactions = 0
 
     def __init__(self, url: str, *, min_connections: int = 1, max_connections: int = 10,
-                 acquire_timeout: float = 10.0):
+                 acquire_timeout: float = 10.0, time_zone: str = "Europe/Madrid"):
         self.url = url
+        self.time_zone = time_zone  # the shop's (SHOP_TIME_ZONE): an invoice's series year is its year there
+        self.clock: Callable[[], dt.datetime] | None = None  # None: the database's own (tests set one)
         self._pool = psycopg2.pool.ThreadedConnectionPool(
             min_connections, max_connections, url, connect_timeout=5,
             application_name="shop",

@@ -12,14 +12,18 @@ from shop.adapters.postgres.webhooks import ORDER_EVENT
 from shop.domain.order_effects import Effects, Reason, effects_of
 from shop.domain.orders import OrderStatus
 
-# The invoice year is Madrid's: an order paid at 00:30 on 1 January in Madrid is in the new year's series.
+# The invoice's date and series year are the shop's time zone's (SHOP_TIME_ZONE): an order paid at
+# 00:30 on 1 January in Madrid (23:30 UTC) is in the new year's series. `at`: the database's clock
+# (the transaction's time), unless the adapter was given one (tests of a year's last minute).
 _ISSUE_INVOICE = """
-    WITH series AS (
+    WITH issued AS (SELECT coalesce(%(at)s::timestamptz, now()) AS at),
+    series AS (
         INSERT INTO invoice_series AS s (year, last_number)
-        VALUES (extract(year FROM now() AT TIME ZONE 'Europe/Madrid'), 1)
+        SELECT extract(year FROM issued.at AT TIME ZONE %(time_zone)s), 1 FROM issued
         ON CONFLICT (year) DO UPDATE SET last_number = s.last_number + 1
         RETURNING year, last_number)
-    INSERT INTO invoices (order_id, series_year, number) SELECT %(order)s, year, last_number FROM series"""
+    INSERT INTO invoices (order_id, series_year, number, issued_at)
+    SELECT %(order)s, year, last_number, issued.at FROM series, issued"""
 
 # The day the order was placed carries its sale (and later its refunds: shop.adapters.postgres.refunds);
 # a product's sizes sold in one order count together, as one row of the product's day.
@@ -65,7 +69,8 @@ def record_status(cur, order_id: int, from_status: OrderStatus | None, to_status
 
 def apply(cur, order_id: int, effects: Effects, refund_id: int | None = None) -> None:
     params = {"order": order_id, "mail": effects.mail.value if effects.mail else None, "refund": refund_id,
-              "event": effects.event}
+              "event": effects.event, "time_zone": cur.owner.time_zone,
+              "at": cur.owner.clock() if cur.owner.clock is not None else None}
     if effects.issue_invoice:
         cur.execute(_ISSUE_INVOICE, params)
     if effects.count_sale:
