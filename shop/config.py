@@ -20,6 +20,7 @@ from shop.config_fields import (
     as_payment_provider,
     as_public_url,
     as_seconds,
+    as_shipping_tax_rule,
     as_tax_rates,
     as_time_zone,
     as_upper,
@@ -98,6 +99,8 @@ class Settings:
     mail_from: str = var("MAIL_FROM", "Tienda <no-reply@localhost>")
     # IVA rates per tax class, in percent (TAX_RATES="general:21,reduced:10,super_reduced:4")
     tax_rates: dict = var("TAX_RATES", DEFAULT_RATES, as_tax_rates)
+    # Shipping's IVA: follow_goods (the goods' rate, apportioned by base when mixed) or general
+    shipping_tax_rule: str = var("SHIPPING_TAX_RULE", "follow_goods", as_shipping_tax_rule)
     # the shop's clock for people: every date and time a page or a mail shows (stored times stay UTC)
     time_zone: str = var("SHOP_TIME_ZONE", "Europe/Madrid", as_time_zone)
     # The shop's name, as the navbar and page titles show it (a name is not translated)

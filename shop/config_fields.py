@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shop.domain.taxes import parse_tax_rates
+from shop.domain.taxes import SHIPPING_TAX_RULES, parse_tax_rates
 
 T = TypeVar("T")
 
@@ -84,6 +84,13 @@ def as_networks(raw: str, name: str) -> tuple[str, ...]:
 
 def as_hosts(raw: str, name: str) -> tuple[str, ...]:
     return tuple(host.strip().lower() for host in raw.split(",") if host.strip())
+
+
+def as_shipping_tax_rule(raw: str, name: str) -> str:
+    value = (raw or "follow_goods").strip().lower()
+    if value not in SHIPPING_TAX_RULES:
+        raise ConfigError(f"{name} must be one of {', '.join(SHIPPING_TAX_RULES)}; got {raw!r}")
+    return value
 
 
 def as_tax_rates(raw: str, name: str) -> dict:

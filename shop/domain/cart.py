@@ -26,17 +26,17 @@ class CartTotal:
 
 
 def cart_totals(lines: Sequence[OrderLine], discount: DiscountCode | None, methods: Sequence[ShippingMethod],
-                tax_rates: Mapping[str, Decimal]) -> list[CartTotal]:
+                tax_rates: Mapping[str, Decimal], shipping_rule: str = "follow_goods") -> list[CartTotal]:
     """One total per shipping method the customer can choose (one without shipping when the shop
     charges none), in the methods' order."""
     totals = []
     choices: Sequence[ShippingMethod | None] = methods or [None]
     for method in choices:
-        priced, shipping, shipping_tax = priced_lines(list(lines), discount, method, tax_rates["general"])
+        priced, shipping, shipping_parts = priced_lines(list(lines), discount, method, tax_rates["general"],
+                                                        shipping_rule)
         goods = sum((line.gross for line in priced), Decimal("0.00"))
         cut = sum((line.discount_amount for line in priced), Decimal("0.00"))
         taxed = [(line.tax_rate, line.subtotal, line.tax_amount or Decimal("0.00")) for line in priced]
-        if shipping:
-            taxed.append((tax_rates["general"], shipping, shipping_tax))
+        taxed += shipping_parts
         totals.append(CartTotal(method, goods, cut, shipping, rate_totals(taxed), goods - cut + shipping))
     return totals

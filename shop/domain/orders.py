@@ -28,7 +28,7 @@ from shop.domain.catalog import Product
 from shop.domain.discounts import DiscountCode
 from shop.domain.errors import N_, Conflict, InvalidInput, LimitReached, Nn_
 from shop.domain.shipping import ShippingMethod, ShippingSnapshot
-from shop.domain.taxes import split_tax
+from shop.domain.taxes import shipping_by_rate, split_tax
 from shop.domain.variants import item_ref, parse_item_ref
 
 MAX_QUANTITY_PER_LINE = 100
@@ -393,20 +393,24 @@ def failed_or_cancelled_rate(status_counts: dict[str, int]) -> float | None:
 
 
 def priced_lines(lines: list[OrderLine], discount: DiscountCode | None = None,
-                 shipping_method: ShippingMethod | None = None,
-                 shipping_rate: Decimal = Decimal("21")) -> tuple[list[OrderLine], Decimal, Decimal]:
+                 shipping_method: ShippingMethod | None = None, general_rate: Decimal = Decimal("21"),
+                 shipping_rule: str = "follow_goods"
+                 ) -> tuple[list[OrderLine], Decimal, list[tuple[Decimal, Decimal, Decimal]]]:
     """The lines less what `discount` takes off them; the shipping `shipping_method` charges on what
-    is left (free above its amount); and the IVA split over the lines and the shipping together (the
-    shipping at `shipping_rate`, the general one). Returns (lines with their IVA, shipping, its IVA)."""
+    is left (free above its amount), split across IVA rates by `shipping_rule` (shop.domain.taxes);
+    and the IVA split over the lines and the shipping together. Returns (lines with their IVA, the
+    shipping, its parts as (rate, gross, IVA))."""
     if discount is not None:
         cuts = discount.line_discounts([(line.gross, line.category) for line in lines])
         lines = [replace(line, discount_amount=cut) for line, cut in zip(lines, cuts, strict=True)]
     goods = sum((line.subtotal for line in lines), Decimal("0.00"))
     shipping = shipping_method.price_for(goods) if shipping_method is not None else Decimal("0.00")
-    amounts = [(line.tax_rate, line.subtotal) for line in lines] + ([(shipping_rate, shipping)] if shipping else [])
-    shares, _ = split_tax(amounts)
+    goods_by_rate = [(line.tax_rate, line.subtotal) for line in lines]
+    shipped = shipping_by_rate(shipping, goods_by_rate, general_rate, shipping_rule)
+    shares, _ = split_tax(goods_by_rate + shipped)
     taxed = [replace(line, tax_amount=share) for line, share in zip(lines, shares, strict=False)]
-    return taxed, shipping, shares[-1] if shipping else Decimal("0.00")
+    parts = [(rate, gross, tax) for (rate, gross), tax in zip(shipped, shares[len(lines):], strict=True)]
+    return taxed, shipping, parts
 
 
 _TRACKING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]{2,58}[A-Za-z0-9]$", re.ASCII)

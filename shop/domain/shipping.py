@@ -105,7 +105,16 @@ class ShippingSnapshot:
     method: str
     amount: Decimal
     tax: Decimal
-    rate: Decimal | None
+    rate: Decimal | None  # None when it was taxed at several rates (see parts)
+    parts: tuple[tuple[Decimal, Decimal, Decimal], ...] = ()  # (rate, gross, IVA) when it was apportioned
+
+    @property
+    def taxed_parts(self) -> tuple[tuple[Decimal, Decimal, Decimal], ...]:
+        """The shipping as (rate, gross, IVA), one per rate it was taxed at (none when it was free, or
+        sold before IVA was recorded)."""
+        if self.parts:
+            return self.parts
+        return ((self.rate, self.amount, self.tax),) if self.amount and self.rate is not None else ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,11 @@ at and that line's share of the tax. The rule (docs/money.md, with worked exampl
    line gets the cents of its exact share rounded down, and the cents left over go one each to the
    lines with the largest remainders (the earlier line first on a tie). So Σ line IVA = the rate's
    IVA, Σ rates = the order's IVA, and Σ line gross = the order total, always.
+
+Shipping (SHIPPING_TAX_RULE): by default it is ancillary to the goods and follows their IVA
+(`follow_goods`): all at their rate when they share one, apportioned by the goods' taxable bases
+when rates are mixed (cents by largest remainder, so the parts add up to the shipping). `general`
+taxes it at the general rate whatever it carries. docs/money.md has the worked examples.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ TAX_CLASSES = ("general", "reduced", "super_reduced")
 DEFAULT_TAX_CLASS = "general"
 DEFAULT_RATES: Mapping[str, Decimal] = {"general": Decimal("21"), "reduced": Decimal("10"),
                                         "super_reduced": Decimal("4")}
+SHIPPING_TAX_RULES = ("follow_goods", "general")
 
 
 def parse_tax_rates(raw: str | None) -> dict[str, Decimal]:
@@ -95,6 +101,27 @@ def split_tax(lines: Sequence[tuple[Decimal, Decimal]]) -> tuple[list[Decimal], 
     return shares, totals
 
 
+def shipping_by_rate(shipping: Decimal, goods: Sequence[tuple[Decimal, Decimal]], general: Decimal,
+                     rule: str = "follow_goods") -> list[tuple[Decimal, Decimal]]:
+    """How a shipping charge (IVA included) splits across IVA rates, as (rate, gross) parts, highest
+    rate first. `goods` are the order's lines as (rate, gross after discounts)."""
+    if rule not in SHIPPING_TAX_RULES:
+        raise ValueError(f"unknown shipping tax rule {rule!r}")
+    if not shipping:
+        return []
+    _, totals = split_tax(goods)
+    bases = [(total.rate, total.base) for total in totals if total.base > 0]
+    if rule == "general" or not bases:
+        return [(general, shipping)]
+    whole = sum((base for _, base in bases), Decimal("0.00"))
+    exact = [shipping * base / whole for _, base in bases]
+    parts = [share.quantize(CENT, rounding=ROUND_DOWN) for share in exact]
+    left = int((shipping - sum(parts)) / CENT)
+    for i in sorted(range(len(parts)), key=lambda i: (-(exact[i] - parts[i]), i))[:left]:
+        parts[i] += CENT
+    return [(rate, part) for (rate, _), part in zip(bases, parts, strict=True) if part]
+
+
 def rate_totals(lines: Sequence[tuple[Decimal, Decimal, Decimal]]) -> list[RateTotal]:
     """Per-rate totals of stored lines given as (rate, gross, line IVA): what an invoice prints."""
     by_rate: dict[Decimal, list[Decimal]] = {}
@@ -116,7 +143,6 @@ def order_tax_totals(order: Order) -> list[RateTotal]:
     # A line with a rate always has its tax amount (both are written at the checkout's decision).
     lines = [(item.tax_rate, item.subtotal, cast(Decimal, item.tax_amount))
              for item in order.items if item.tax_rate is not None]
-    shipping = order.shipping
-    if shipping is not None and shipping.amount and shipping.rate is not None:
-        lines.append((shipping.rate, shipping.amount, shipping.tax))
+    if order.shipping is not None:
+        lines += list(order.shipping.taxed_parts)
     return rate_totals(lines)

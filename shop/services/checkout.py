@@ -76,6 +76,7 @@ class CheckoutPolicy:
     limits: UnpaidLimits | None = None
     tax_rates: Mapping[str, Decimal] = field(default_factory=lambda: DEFAULT_RATES)
     low_stock_threshold: int | None = None  # a sale that takes a product to it sends `stock.low` with the order
+    shipping_tax_rule: str = "follow_goods"  # SHIPPING_TAX_RULE (shop.domain.taxes)
 
 
 @dataclass(frozen=True)
@@ -152,11 +153,14 @@ def place_order(db: Ledgers, store: StockStore, request: CheckoutRequest, policy
     failpoints.hit("checkout.after_order_created")
 
     lines, fell_low = _reserve_all(db, store, order_id, cart, settlements, tax_rates, policy.low_stock_threshold)
-    lines, shipping_amount, shipping_tax = priced_lines(
+    lines, shipping_amount, shipping_parts = priced_lines(
         lines, _discount_for(db, store, order_id, placing.discount, lines), shipping.method if shipping else None,
-        tax_rates["general"])
+        tax_rates["general"], policy.shipping_tax_rule)
     shipped = None if shipping is None else ShippingSnapshot(
-        shipping.address.snapshot(), shipping.method.name, shipping_amount, shipping_tax, tax_rates["general"])
+        shipping.address.snapshot(), shipping.method.name, shipping_amount,
+        sum((tax for _, _, tax in shipping_parts), Decimal("0.00")),
+        shipping_parts[0][0] if len(shipping_parts) == 1 else (tax_rates["general"] if not shipping_parts else None),
+        tuple(shipping_parts))
 
     try:
         committed = db.orders.decide_placing(order_id, OrderStatus.PENDING, lines=lines,

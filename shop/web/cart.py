@@ -78,7 +78,8 @@ def _cart_page(error: str | None = None, code: str | None = None) -> tuple[str, 
             code_error = translate_error(refusal)
     shipping = shipping_options()
     totals = cart_totals([line for _, line in rows], preview.discount if preview else None,
-                         shipping.methods if shipping else [], shop_settings().tax_rates)
+                         shipping.methods if shipping else [], shop_settings().tax_rates,
+                         shop_settings().shipping_tax_rule)
     return render_template("cart/show.html", rows=rows, missing=missing, totals=totals, error=error,
                            idempotency_key=new_idempotency_key(), preview=preview, code=code or "",
                            code_error=code_error, shipping=shipping), code_error is not None

@@ -30,10 +30,9 @@ def invoice_sheet(order: Order, settings: Settings) -> InvoiceSheet:
               money(item.subtotal) + (f" ({gettext('discount %(amount)s', amount=money(item.discount_amount))})"
                                       if item.discount_amount else ""))
              for item in order.items]
-    shipping = order.shipping
-    if shipping is not None and shipping.amount:
-        lines.append((gettext("Shipping: %(method)s", method=shipping.method), "", "",
-                      percent(shipping.rate) if shipping.rate is not None else "–", money(shipping.amount)))
+    if order.shipping is not None:  # one line per IVA rate it was taxed at (it follows the goods)
+        label = gettext("Shipping: %(method)s", method=order.shipping.method)
+        lines += [(label, "", "", percent(rate), money(amount)) for rate, amount, _tax in order.shipping.taxed_parts]
     return InvoiceSheet(
         title=gettext("Simplified invoice"),
         facts=((gettext("Number"), number), (gettext("Date"), format_date(order.invoice.issued_at, "long")),

@@ -71,7 +71,8 @@ def _checkout_policy() -> CheckoutPolicy:
     settings = shop_settings()
     return CheckoutPolicy(lease_seconds=settings.checkout_lease_seconds,
                           pending_ttl_minutes=settings.pending_order_ttl_minutes, limits=settings.unpaid_limits,
-                          tax_rates=settings.tax_rates, low_stock_threshold=settings.low_stock_threshold)
+                          tax_rates=settings.tax_rates, low_stock_threshold=settings.low_stock_threshold,
+                          shipping_tax_rule=settings.shipping_tax_rule)
 
 
 def _checkout_refusal(error: DomainError) -> tuple[str, str]:

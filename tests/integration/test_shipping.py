@@ -211,7 +211,8 @@ def test_the_cart_shows_shipping_iva_and_the_total_each_method_gives_and_the_ord
     assert len(shipping_rows) == 2 and "4,95" in shipping_rows[0] and "9,90" in shipping_rows[1]
     totals = re.findall(r'data-testid="cart-total">([^<]+)<', page)
     assert [t.replace("\xa0", " ") for t in totals] == ["24,95 €", "29,90 €"]  # 20,00 + each method
-    assert "IVA incluido" in page and re.search(r'data-testid="cart-taxes">.*21\s*%.*4\s*%', page, re.S)
+    taxes = re.search(r'data-testid="cart-taxes">(.*?)</table>', page, re.S).group(1)
+    assert "IVA incluido" in page and "4 %" in taxes and "21 %" not in taxes  # a parcel of books: shipping at 4 %
     token = csrf_token_from(page)
     [(address_id, _, _)] = db.shipping.addresses_of(customer.user_id)
     response = client.post("/orders/checkout", data={"csrf_token": token, "idempotency_key": str(uuid.uuid4()),
@@ -220,3 +221,27 @@ def test_the_cart_shows_shipping_iva_and_the_total_each_method_gives_and_the_ord
     assert response.status_code in (302, 303)
     [order] = db.orders.of_user(customer.user_id)
     assert order.total_amount == Decimal("24.95")  # what the cart said with Estándar
+
+
+def test_an_order_of_books_and_a_mug_keeps_its_shipping_split_by_rate_and_its_invoice_shows_both(
+        client, auth, db, store, ships, make_product, make_user):
+    from tests.payments import pay
+
+    customer = make_user(email="ana@example.com")
+    address_id = db.shipping.add_address(customer.user_id, parse_address(HOME), True)
+    book = make_product(name="Rayuela", price="10.00", stock=5, category="Libros", tax_class="super_reduced")
+    mug = make_product(name="Taza", price="12.50", stock=5, category="Menaje")
+    choice = shipping_service.shipping_choice(db, customer.user_id, str(address_id), str(ships["standard"]))
+    order_id = checkout.place_order(db, store, CheckoutRequest(
+        customer.user_id, [(str(book["_id"]), 2), (str(mug["_id"]), 1)], str(uuid.uuid4()), shipping=choice)).order_id
+    order = db.orders.get(order_id)  # read back from PostgreSQL
+    assert order.shipping.taxed_parts == ((Decimal("21"), Decimal("1.73"), Decimal("0.30")),
+                                          (Decimal("4"), Decimal("3.22"), Decimal("0.12")))
+    assert order.total_amount == Decimal("37.45") and order.shipping.tax == Decimal("0.42")
+    pay(db, customer, order_id)
+    auth.login("ana@example.com")
+    page = client.get(f"/orders/{order_id}/invoice").get_data(as_text=True)
+    rows = re.findall(r'data-testid="invoice-shipping">(.*?)</tr>', page, re.S)
+    assert len(rows) == 2 and "21" in rows[0] and "1,73" in rows[0] and "4" in rows[1] and "3,22" in rows[1]
+    rates = page.split('data-testid="invoice-taxes"')[1]
+    assert "11,76" in rates and "2,47" in rates and "22,33" in rates and "0,89" in rates  # docs/money.md

@@ -42,13 +42,25 @@ def test_shipping_is_free_above_its_amount_of_goods():
     assert method.ships_to("ES") and not method.ships_to("PT")
 
 
-def test_shipping_is_taxed_at_the_general_rate_with_the_lines():
+def test_shipping_follows_the_goods_rates_and_each_part_shares_its_rates_iva():
     book = OrderLine("a" * 24, "Libro", D("19.95"), 1, D("4"))
     mug = OrderLine("b" * 24, "Taza", D("10.00"), 1, D("21"))
     method = ShippingMethod(1, "Estándar", D("4.95"), None, ("ES",))
-    lines, shipping, shipping_tax = priced_lines([book, mug], None, method, D("21"))
+    lines, shipping, parts = priced_lines([book, mug], None, method, D("21"))
+    # bases 19,18 (4 %) and 8,26 (21 %) share the 4,95 as 3,46 and 1,49; then 21 %: 10,00 + 1,49 =
+    # 11,49 → IVA 1,99 = 1,73 (mug) + 0,26 (shipping); 4 %: 19,95 + 3,46 = 23,41 → 0,90 = 0,77 + 0,13
+    assert shipping == D("4.95")
+    assert parts == [(D("21"), D("1.49"), D("0.26")), (D("4"), D("3.46"), D("0.13"))]
+    assert [line.tax_amount for line in lines] == [D("0.77"), D("1.73")]
+
+
+def test_with_the_general_rule_shipping_is_taxed_at_the_general_rate_with_the_lines():
+    book = OrderLine("a" * 24, "Libro", D("19.95"), 1, D("4"))
+    mug = OrderLine("b" * 24, "Taza", D("10.00"), 1, D("21"))
+    method = ShippingMethod(1, "Estándar", D("4.95"), None, ("ES",))
+    lines, shipping, parts = priced_lines([book, mug], None, method, D("21"), "general")
     # 21 %: 10,00 + 4,95 = 14,95 → base 12,36, IVA 2,59, shared 1,73 (mug) + 0,86 (shipping)
-    assert (shipping, shipping_tax) == (D("4.95"), D("0.86"))
+    assert (shipping, parts) == (D("4.95"), [(D("21"), D("4.95"), D("0.86"))])
     assert [line.tax_amount for line in lines] == [D("0.77"), D("1.73")]
 
 

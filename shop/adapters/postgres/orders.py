@@ -186,6 +186,7 @@ class Orders:
                            total_amount = %(total)s, shipping_address = %(ship_to)s::jsonb,
                            shipping_method = %(ship_by)s, shipping_amount = %(ship_amount)s,
                            shipping_tax = %(ship_tax)s, shipping_tax_rate = %(ship_rate)s,
+                           shipping_taxes = %(ship_parts)s::jsonb,
                            expires_at = CASE WHEN %(outcome)s = 'pending'
                                              THEN now() + make_interval(mins => %(ttl)s) END
                        WHERE order_id = %(order_id)s AND status = 'placing' AND EXISTS (SELECT FROM fence)
@@ -220,6 +221,8 @@ class Orders:
                  "ship_to": json.dumps(shipping.address) if shipping else None,
                  "ship_by": shipping.method if shipping else None, "ship_amount": shipping.amount if shipping else 0,
                  "ship_tax": shipping.tax if shipping else 0, "ship_rate": shipping.rate if shipping else None,
+                 "ship_parts": json.dumps([[str(rate), str(gross), str(tax)] for rate, gross, tax in shipping.parts])
+                 if shipping and len(shipping.parts) > 1 else None,
                  "ttl": pending_ttl_minutes,
                  "order_id": order_id, "changed_by": changed_by,
                  "ids": [ln.product_id for ln in lines], "names": [ln.product_name for ln in lines],
@@ -392,8 +395,10 @@ def order_of(row: dict, **parts) -> Order:
     fields = {name: value for name, value in row.items() if name in _ORDER_FIELDS}
     shipping = None
     if row.get("shipping_method") is not None:
+        shipped = tuple((Decimal(rate), Decimal(gross), Decimal(tax))
+                      for rate, gross, tax in row.get("shipping_taxes") or ())
         shipping = ShippingSnapshot(row["shipping_address"], row["shipping_method"], row["shipping_amount"],
-                                    row["shipping_tax"], row["shipping_tax_rate"])
+                                    row["shipping_tax"], row["shipping_tax_rate"], shipped)
     return Order(**{**fields, "status": OrderStatus(row["status"])}, shipping=shipping, **parts)
 
 
