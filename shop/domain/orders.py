@@ -143,10 +143,35 @@ class Invoice:
         return f"FS-{self.series_year}-{self.number:06d}"
 
 
+# Facturas rectificativas of simplified invoices: the AEAT's code R5 (RD 1619/2012 art. 15).
+CREDIT_NOTE_REASON = "R5"
+
+
+@dataclass(frozen=True)
+class CreditNote:
+    """A factura rectificativa: issued with a refund of an invoiced order, in its own yearly series,
+    correcting `invoice` by negative amounts per IVA rate (`taxes`: rate, base, IVA) that add up to
+    `amount` (negative: what was given back)."""
+    series_year: int
+    number: int
+    issued_at: dt.datetime
+    refund_id: int
+    invoice: Invoice
+    reason_code: str
+    reason: str
+    amount: Decimal
+    taxes: tuple[tuple[Decimal, Decimal, Decimal], ...]
+
+    @property
+    def printed_number(self) -> str:
+        return f"R-{self.series_year}-{self.number:06d}"
+
+
 @dataclass(frozen=True)
 class Order:
-    """A placed order (or one being placed) as PostgreSQL holds it; `items`, `history`, `payments`
-    and `invoice` are filled where the reader asked for them (db.orders.get reads them all)."""
+    """A placed order (or one being placed) as PostgreSQL holds it; `items`, `history`, `payments`,
+    `invoice` and `credit_notes` are filled where the reader asked for them (db.orders.get reads them
+    all)."""
     order_id: int
     user_id: int
     status: OrderStatus
@@ -168,6 +193,7 @@ class Order:
     history: tuple[StatusChange, ...] = ()
     payments: tuple[Payment, ...] = ()
     invoice: Invoice | None = None
+    credit_notes: tuple[CreditNote, ...] = ()
 
     @property
     def shipping_amount(self) -> Decimal:

@@ -132,6 +132,14 @@ def rate_totals(lines: Sequence[tuple[Decimal, Decimal, Decimal]]) -> list[RateT
     return [RateTotal(rate, gross - tax, tax) for rate, (gross, tax) in sorted(by_rate.items(), reverse=True)]
 
 
+def credit_note_taxes(refunded: Sequence[tuple[Decimal, Decimal]]) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """A credit note's amounts per rate, as (rate, base, IVA), negative, from what a refund gives back
+    as (rate, gross) lines (a refunded line's money, each shipping part): the per-rate rule above,
+    so base + IVA of each rate is exactly what was given back at that rate."""
+    _, totals = split_tax(refunded)
+    return [(total.rate, -total.base, -total.tax) for total in totals if total.gross]
+
+
 def invoice_number(series_year: int, number: int) -> str:
     """How an invoice number is printed: the simplified-invoice series of the year, then the number."""
     return f"FS-{series_year}-{number:06d}"

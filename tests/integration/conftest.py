@@ -24,9 +24,9 @@ from tests.conftest import csrf_token_from
 PASSWORD = "correct horse battery"
 _TABLES = ("payments, order_items, orders, users, rate_limit_counters, catalog_entries, catalog_categories, "
            "catalog_facet_values, catalog_facet_keys, catalog_terms, catalog_postings, audit_index, "
-           "invoice_series, invoices, mail_outbox, discount_uses, discount_codes, sales_daily, "
-           "product_sales_daily, refund_lines, refunds, addresses, shipping_methods, api_keys, api_refresh_tokens, "
-           "webhook_deliveries, webhook_events, webhook_endpoints")
+           "invoice_series, invoices, credit_note_series, credit_notes, mail_outbox, discount_uses, discount_codes, "
+           "sales_daily, product_sales_daily, refund_lines, refunds, addresses, shipping_methods, api_keys, "
+           "api_refresh_tokens, webhook_deliveries, webhook_events, webhook_endpoints")
 
 
 @pytest.fixture(scope="session")
@@ -181,3 +181,33 @@ def deliver_mails(app) -> None:
     with app.app_context():
         db = get_db()
         deliver_outbox(db, get_mailer(), mail_composer(app, db))
+
+
+@pytest.fixture
+def paid_order(db, store, make_product, make_user):
+    """A paid order of 3 mugs (10,00) and 2 books (19,95), and its customer and an admin."""
+    from shop.services import checkout
+    from shop.services.checkout import CheckoutRequest
+    from tests.payments import pay
+
+    mug = make_product(name="Taza", price="10.00", stock=10)
+    book = make_product(name="Libro", price="19.95", stock=10, tax_class="super_reduced")
+    customer, admin = make_user(), make_user(role=Role.ADMIN)
+    order_id = checkout.place_order(db, store,
+                                    CheckoutRequest(customer.user_id, [(str(mug["_id"]), 3), (str(book["_id"]), 2)],
+                                                    str(uuid.uuid4()))).order_id
+    pay(db, customer, order_id)
+    items = {i.product_name: i for i in db.orders.get(order_id).items}
+    return {"order_id": order_id, "admin": admin, "customer": customer, "mug": mug, "book": book, "items": items}
+
+
+def refund(db, store, o, units=None, *, full=False, goods=False, key=None, actor=None):
+    """Refund units of `paid_order`'s lines by product name (or everything left, with `full`)."""
+    from shop.domain.refunds import RefundRequest
+    from shop.services.refunds import refund_order
+    from tests.payments import simulated_provider
+
+    request = RefundRequest({o["items"][name].order_item_id: n for name, n in (units or {}).items()},
+                            "roto en el envío", goods)
+    return refund_order(db, store, simulated_provider(), actor or o["admin"], o["order_id"], request,
+                        key or str(uuid.uuid4()), full=full)

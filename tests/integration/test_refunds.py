@@ -13,36 +13,15 @@ import pytest
 from shop.domain.accounts import Role
 from shop.domain.errors import Conflict, InvalidInput, NotFound
 from shop.domain.orders import OrderStatus
-from shop.domain.refunds import RefundRequest
 from shop.services import checkout, orders, reports
 from shop.services.checkout import CheckoutRequest
 from shop.services.recovery import recover
-from shop.services.refunds import refund_order, restock_refund
+from shop.services.refunds import restock_refund
 from tests.conftest import csrf_token_from
-from tests.payments import pay, simulated_provider
+from tests.integration.conftest import refund
+from tests.payments import pay
 
 CARD = "4242424242424242"
-
-
-@pytest.fixture
-def paid_order(db, store, make_product, make_user):
-    """A paid order of 3 mugs (10,00) and 2 books (19,95), and its customer and an admin."""
-    mug = make_product(name="Taza", price="10.00", stock=10)
-    book = make_product(name="Libro", price="19.95", stock=10, tax_class="super_reduced")
-    customer, admin = make_user(), make_user(role=Role.ADMIN)
-    order_id = checkout.place_order(db, store,
-                                    CheckoutRequest(customer.user_id, [(str(mug["_id"]), 3), (str(book["_id"]), 2)],
-                                                    str(uuid.uuid4()))).order_id
-    pay(db, customer, order_id)
-    items = {i.product_name: i for i in db.orders.get(order_id).items}
-    return {"order_id": order_id, "admin": admin, "customer": customer, "mug": mug, "book": book, "items": items}
-
-
-def refund(db, store, o, units=None, *, full=False, goods=False, key=None, actor=None):
-    request = RefundRequest({o["items"][name].order_item_id: n for name, n in (units or {}).items()},
-                            "roto en el envío", goods)
-    return refund_order(db, store, simulated_provider(), actor or o["admin"], o["order_id"], request,
-                        key or str(uuid.uuid4()), full=full)
 
 
 def stock(store, product) -> int:

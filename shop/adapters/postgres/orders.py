@@ -21,6 +21,7 @@ from shop.adapters.postgres.locks import BACKUP_FENCE_KEY
 from shop.adapters.postgres.payment_rows import payment_of
 from shop.domain.order_effects import Reason, effects_of
 from shop.domain.orders import (
+    CreditNote,
     HeldUnpaid,
     Invoice,
     Order,
@@ -275,9 +276,18 @@ class Orders:
             cur.execute("SELECT * FROM payments WHERE order_id = %s ORDER BY payment_id", (order_id,))
             payments = tuple(_payment(payment) for payment in cur.fetchall())
             cur.execute("SELECT series_year, number, issued_at FROM invoices WHERE order_id = %s", (order_id,))
-            invoice = cur.fetchone()
-            return order_of(row, items=items, history=history, payments=payments,
-                            invoice=Invoice(**invoice) if invoice else None)
+            found = cur.fetchone()
+            invoice = Invoice(**found) if found else None
+            credit_notes: tuple[CreditNote, ...] = ()
+            if invoice is not None:
+                cur.execute("""SELECT series_year, number, issued_at, refund_id, reason_code, reason, amount, taxes
+                               FROM credit_notes WHERE order_id = %s ORDER BY series_year, number""", (order_id,))
+                credit_notes = tuple(
+                    CreditNote(**{**note, "invoice": invoice, "taxes": tuple(
+                        (Decimal(rate), Decimal(base), Decimal(tax)) for rate, base, tax in note["taxes"])})
+                    for note in cur.fetchall())
+            return order_of(row, items=items, history=history, payments=payments, invoice=invoice,
+                            credit_notes=credit_notes)
 
 
     def of_user(self, user_id: int, limit: int = 100, include_failed: bool = False) -> list[Order]:
@@ -386,6 +396,7 @@ class Orders:
 # --- rows to the domain's Order (the one place statuses become enums) ------------------------------
 
 _ORDER_FIELDS = frozenset(f.name for f in dataclasses.fields(Order)) - {"items", "history", "payments", "invoice",
+                                                                        "credit_notes",
                                                                         "shipping"}
 _ITEM_FIELDS = frozenset(f.name for f in dataclasses.fields(OrderItem))
 

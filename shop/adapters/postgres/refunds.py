@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
 from shop.adapters.postgres.errors import translates_errors
 from shop.adapters.postgres.payment_rows import payment_of
-from shop.domain.orders import Payment
+from shop.domain.orders import CREDIT_NOTE_REASON, Payment
 from shop.domain.refunds import Refund, RefundableLine, RefundedTotals, RefundLine, RestockLine
+from shop.domain.taxes import credit_note_taxes
 
 _REFUND_FIELDS = ("refund_id", "order_id", "amount", "reason", "goods_returned", "stock_returned", "created_at",
                   "payment_id", "provider_reference", "created_by")
@@ -54,7 +56,9 @@ def record_refund(cur, order_id: int, payment_id: int | None, amounts: dict[int,
     if not ids:
         cur.execute("UPDATE orders SET refunded_amount = refunded_amount + %s, shipping_refunded = TRUE "
                     "WHERE order_id = %s RETURNING refunded_amount, total_amount", (total, order_id))
-        return RefundedTotals(refund_id, **cur.fetchone())
+        totals = RefundedTotals(refund_id, **cur.fetchone())
+        _issue_credit_note(cur, order_id, refund_id, reason, total, shipping)
+        return totals
     cur.execute("""INSERT INTO refund_lines (refund_id, order_item_id, quantity, amount)
                    SELECT %s, l.item, l.units, l.money
                    FROM unnest(%s::int[], %s::int[], %s::numeric[]) AS l (item, units, money)""",
@@ -72,7 +76,50 @@ def record_refund(cur, order_id: int, payment_id: int | None, amounts: dict[int,
     cur.execute("UPDATE orders SET refunded_amount = refunded_amount + %s, "
                 "shipping_refunded = shipping_refunded OR %s WHERE order_id = %s RETURNING "
                 "refunded_amount, total_amount", (total, shipping > 0, order_id))
-    return RefundedTotals(refund_id, **cur.fetchone())
+    totals = RefundedTotals(refund_id, **cur.fetchone())
+    _issue_credit_note(cur, order_id, refund_id, reason, total, shipping)
+    return totals
+
+
+# The credit note's number comes from its own yearly series, taken under the series row's lock like
+# an invoice's (shop.adapters.postgres.order_effects): gapless, since a refund that rolls back gives
+# its number back. Nothing is issued for an order without an invoice.
+_ISSUE_CREDIT_NOTE = """
+    WITH issued AS (SELECT coalesce(%(at)s::timestamptz, now()) AS at),
+    invoice AS (SELECT invoice_id FROM invoices WHERE order_id = %(order)s),
+    series AS (
+        INSERT INTO credit_note_series AS s (year, last_number)
+        SELECT extract(year FROM issued.at AT TIME ZONE %(time_zone)s), 1 FROM issued, invoice
+        ON CONFLICT (year) DO UPDATE SET last_number = s.last_number + 1
+        RETURNING year, last_number)
+    INSERT INTO credit_notes (refund_id, order_id, invoice_id, series_year, number, issued_at, reason_code, reason,
+                              amount, taxes)
+    SELECT %(refund)s, %(order)s, invoice.invoice_id, year, last_number, issued.at, %(code)s, %(reason)s,
+           %(amount)s, %(taxes)s::jsonb
+    FROM series, issued, invoice"""
+
+
+def _issue_credit_note(cur: Any, order_id: int, refund_id: int, reason: str, total: Decimal,
+                       shipping: Decimal) -> None:
+    """The refund's factura rectificativa: what it gives back per IVA rate (its lines at their rates,
+    the shipping at the rates it was charged at), negative."""
+    cur.execute("""SELECT i.tax_rate, l.amount FROM refund_lines l JOIN order_items i USING (order_item_id)
+                   WHERE l.refund_id = %s AND i.tax_rate IS NOT NULL""", (refund_id,))
+    given_back = [(row["tax_rate"], row["amount"]) for row in cur.fetchall()]
+    if shipping:
+        cur.execute("SELECT shipping_taxes, shipping_tax_rate FROM orders WHERE order_id = %s", (order_id,))
+        row = cur.fetchone()
+        if row["shipping_taxes"]:
+            given_back += [(Decimal(rate), Decimal(gross)) for rate, gross, _ in row["shipping_taxes"]]
+        elif row["shipping_tax_rate"] is not None:
+            given_back.append((row["shipping_tax_rate"], shipping))
+    taxes = credit_note_taxes(given_back)
+    if sum((-base - tax for _, base, tax in taxes), Decimal("0.00")) != total:
+        return  # lines sold before IVA was recorded: such an order has no invoice to correct either
+    cur.execute(_ISSUE_CREDIT_NOTE, {
+        "order": order_id, "refund": refund_id, "reason": reason, "amount": -total, "code": CREDIT_NOTE_REASON,
+        "taxes": json.dumps([[str(rate), str(base), str(tax)] for rate, base, tax in taxes]),
+        "time_zone": cur.owner.time_zone, "at": cur.owner.clock() if cur.owner.clock is not None else None})
 
 
 def successful_payment(cur: Any, order_id: int) -> Payment | None:
