@@ -1,16 +1,20 @@
-"""An invoice as PDF: the same facts as the printable page (orders/invoice.html), written in the
-reader's language and the shop's time zone, drawn by shop.adapters.invoice_pdf. Served to the
+"""Invoices and credit notes as PDF: the same facts as their printable pages (orders/invoice.html,
+orders/credit_note.html), written in the reader's language and the shop's time zone, drawn by
+shop.adapters.invoice_pdf. Served to the
 customer, to staff and to auditors (who read it; nothing here writes), and attached to the "paid"
 mail. The same invoice always gives the same bytes."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from flask import Response
 from flask_babel import format_date, gettext
 
 from shop.adapters.invoice_pdf import InvoiceSheet, render_invoice_pdf
 from shop.config import Settings
-from shop.domain.orders import Order
+from shop.domain.orders import CreditNote, Order
+from shop.domain.refunds import Refund
 from shop.domain.taxes import order_tax_totals
 from shop.web.formatting import money, percent
 
@@ -46,6 +50,45 @@ def invoice_sheet(order: Order, settings: Settings) -> InvoiceSheet:
         total=(gettext("Total (IVA included)"), money(order.total_amount)))
 
 
+def credit_note_lines(order: Order, note: CreditNote, refund: Refund | None) -> list[tuple[str, int | str, Decimal]]:
+    """What a credit note gives back, line by line: each refunded line's units and money (negative),
+    and the shipping when it was returned (what the refund's total has beyond its lines)."""
+    items = {item.order_item_id: item for item in order.items}
+    lines: list[tuple[str, int | str, Decimal]] = [
+        (items[line.order_item_id].description if line.order_item_id in items else "", line.quantity, -line.amount)
+        for line in (refund.lines if refund else ())]
+    rest = -note.amount - sum((line.amount for line in refund.lines), Decimal("0.00")) if refund else Decimal("0.00")
+    if rest and order.shipping is not None:
+        lines.append((gettext("Shipping: %(method)s", method=order.shipping.method), "", -rest))
+    return lines
+
+
+def credit_note_sheet(order: Order, note: CreditNote, refund: Refund | None, settings: Settings) -> InvoiceSheet:
+    return InvoiceSheet(
+        title=gettext("Credit note"),
+        facts=((gettext("Number"), note.printed_number), (gettext("Date"), format_date(note.issued_at, "long")),
+               (gettext("Corrects invoice"), f"{note.invoice.printed_number} "
+                                             f"({format_date(note.invoice.issued_at, 'long')})"),
+               (gettext("Reason"), f"{note.reason_code} · {note.reason}"), (gettext("Order"), f"#{order.order_id}")),
+        seller=(settings.seller_name, f"{gettext('Tax id (NIF)')}: {settings.seller_tax_id}", settings.seller_address),
+        columns=(gettext("Product"), gettext("Quantity"), gettext("Amount")),
+        lines=tuple((description, str(units), money(amount)) for description, units, amount in
+                    credit_note_lines(order, note, refund)),
+        tax_columns=(gettext("IVA"), gettext("Base"), gettext("Tax"), gettext("Total")),
+        tax_lines=tuple((percent(rate), money(base), money(tax), money(base + tax)) for rate, base, tax in note.taxes),
+        total=(gettext("Total (IVA included)"), money(note.amount)))
+
+
+def credit_note_pdf(order: Order, note: CreditNote, refund: Refund | None, settings: Settings) -> bytes:
+    return render_invoice_pdf(credit_note_sheet(order, note, refund, settings),
+                              document_title=f"{gettext('Credit note')} {note.printed_number}",
+                              author=settings.seller_name)
+
+
+def credit_note_file_name(note: CreditNote) -> str:
+    return f"rectificativa-{note.printed_number}.pdf"
+
+
 def invoice_pdf(order: Order, settings: Settings) -> bytes:
     number = order.invoice.printed_number if order.invoice else ""
     return render_invoice_pdf(invoice_sheet(order, settings),
@@ -54,6 +97,9 @@ def invoice_pdf(order: Order, settings: Settings) -> bytes:
 
 def pdf_response(order: Order, settings: Settings) -> Response:
     """The PDF for a browser or a program: shown in place, saved under the invoice's number."""
-    return Response(invoice_pdf(order, settings), mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{invoice_file_name(order)}"',
-        "Cache-Control": "private, no-store"})
+    return pdf_file(invoice_pdf(order, settings), invoice_file_name(order))
+
+
+def pdf_file(data: bytes, name: str) -> Response:
+    return Response(data, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "private, no-store"})

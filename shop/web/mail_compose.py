@@ -19,7 +19,7 @@ from shop.domain.notifications import OrderForMail, RefundForMail
 from shop.domain.order_effects import MailKind
 from shop.services import accounts
 from shop.services.notifications import Composer, MailNotNeeded
-from shop.web.invoices import invoice_file_name, invoice_pdf
+from shop.web.invoices import credit_note_file_name, credit_note_pdf, invoice_file_name, invoice_pdf
 from shop.web.links import activation_tokens, public_url_for, reset_tokens
 
 ORDER_MAIL_KINDS = frozenset(kind for kind in MailKind if kind.startswith("order."))
@@ -73,13 +73,21 @@ def mail_composer(app: Flask, db: PostgresDatabase) -> Composer:
                     attachments=_invoice_of(row))
 
     def _invoice_of(row: OutboxMail) -> tuple[Attachment, ...]:
-        """The "paid" mail carries the invoice as a PDF (the same bytes as its download)."""
-        if row.kind != MailKind.ORDER_PAID or row.order_id is None:
+        """The "paid" mail carries the invoice as a PDF, a "refunded" mail its refund's credit note
+        (the same bytes as their downloads)."""
+        if row.kind not in (MailKind.ORDER_PAID, MailKind.ORDER_REFUNDED) or row.order_id is None:
             return ()
         order = db.orders.get(row.order_id)
         if order is None or order.invoice is None:
             return ()
-        return (Attachment(invoice_file_name(order), "application/pdf", invoice_pdf(order, settings)),)
+        if row.kind == MailKind.ORDER_PAID:
+            return (Attachment(invoice_file_name(order), "application/pdf", invoice_pdf(order, settings)),)
+        note = next((note for note in order.credit_notes if note.refund_id == row.refund_id), None)
+        if note is None:
+            return ()
+        refund = next((r for r in db.refunds.of_order(order.order_id) if r.refund_id == row.refund_id), None)
+        return (Attachment(credit_note_file_name(note), "application/pdf",
+                           credit_note_pdf(order, note, refund, settings)),)
 
     def _account_mail(row: OutboxMail) -> Mail:
         if row.kind not in ACCOUNT_MAIL_KINDS:

@@ -20,14 +20,16 @@ from shop.adapters.errors import StoreError
 from shop.domain.accounts import Role
 from shop.domain.errors import N_, Conflict, DomainError, InvalidInput, LimitReached, NotFound, Unavailable
 from shop.domain.images import ProductImage
-from shop.domain.orders import Order, OrderStatus, OutOfStock, PaymentStatus, new_idempotency_key
+from shop.domain.orders import CreditNote, Order, OrderStatus, OutOfStock, PaymentStatus, new_idempotency_key
 from shop.domain.payments import ProviderRedirect
+from shop.domain.refunds import Refund
 from shop.domain.taxes import order_tax_totals
 from shop.services import checkout
 from shop.services import orders as order_service
 from shop.services import refunds as refund_service
 from shop.services import shipping as shipping_service
 from shop.services.checkout import CheckoutPolicy, CheckoutRequest
+from shop.web import invoices
 from shop.web.access import STAFF, roles_required
 from shop.web.auditing import audit
 from shop.web.cart import render_cart
@@ -36,7 +38,7 @@ from shop.web.confirm import confirmation_page
 from shop.web.errors import status_for, translate_error
 from shop.web.extensions import get_db, get_payment_provider, get_settlements, get_store, limiter, shop_settings
 from shop.web.formatting import decline_label, money
-from shop.web.invoices import pdf_response
+from shop.web.invoices import credit_note_lines, pdf_file, pdf_response
 from shop.web.links import public_url_for
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
@@ -213,6 +215,32 @@ def invoice(order_id: int):
 def invoice_pdf(order_id: int):
     """The invoice as a PDF (the same bytes every time), for the customer, staff and auditors."""
     return pdf_response(invoiced_order(order_id), shop_settings())
+
+
+def _credit_note(order_id: int, refund_id: int) -> tuple[Order, CreditNote, Refund | None]:
+    order = invoiced_order(order_id)
+    note = next((note for note in order.credit_notes if note.refund_id == refund_id), None)
+    if note is None:
+        raise NotFound(N_("That credit note does not exist."))
+    refund = next((refund for refund in get_db().refunds.of_order(order_id) if refund.refund_id == refund_id), None)
+    return order, note, refund
+
+
+@bp.get("/<int:order_id>/credit-notes/<int:refund_id>")
+@roles_required(Role.CUSTOMER, *STAFF)
+def credit_note(order_id: int, refund_id: int):
+    """A refund's factura rectificativa, printable, for the customer, staff and auditors."""
+    order, note, refund = _credit_note(order_id, refund_id)
+    return render_template("orders/credit_note.html", order=order, note=note,
+                           lines=credit_note_lines(order, note, refund), seller=shop_settings())
+
+
+@bp.get("/<int:order_id>/credit-notes/<int:refund_id>.pdf")
+@roles_required(Role.CUSTOMER, *STAFF)
+def credit_note_pdf(order_id: int, refund_id: int):
+    order, note, refund = _credit_note(order_id, refund_id)
+    return pdf_file(invoices.credit_note_pdf(order, note, refund, shop_settings()),
+                    invoices.credit_note_file_name(note))
 
 
 def invoiced_order(order_id: int) -> Order:

@@ -107,3 +107,44 @@ def test_a_refund_that_rolls_back_gives_its_credit_note_number_back(db, store, p
     assert _notes(db) == [] and db.orders.get(paid_order["order_id"]).refunded_amount == D("0.00")
     refund(db, store, paid_order, {"Taza": 1})
     assert [number for _, number in _notes(db)] == [1]
+
+
+def test_the_customer_reads_the_credit_note_and_gets_it_as_a_pdf_in_the_refund_mail(app, client, auth, db, store,
+                                                                                    paid_order, make_user):
+    from tests.integration.test_accounts import outbox
+    from tests.integration.test_invoice_pdf import _text
+
+    o = paid_order
+    done = refund(db, store, o, {"Libro": 1})  # 19,95 back, at 4 %
+    [note] = db.orders.get(o["order_id"]).credit_notes
+    invoice = db.orders.get(o["order_id"]).invoice
+    customer_email = o["customer"].email
+    auth.login(customer_email)
+    detail = client.get(f"/orders/{o['order_id']}").get_data(as_text=True)
+    assert 'data-testid="credit-note-link"' in detail and note.printed_number in detail
+    page = client.get(f"/orders/{o['order_id']}/credit-notes/{done.refund_id}").get_data(as_text=True)
+    assert "Factura rectificativa" in page and note.printed_number in page and invoice.printed_number in page
+    assert "R5" in page and "roto en el envío" in page and "-19,95" in page.replace("\u2212", "-")
+    pdf = client.get(f"/orders/{o['order_id']}/credit-notes/{done.refund_id}.pdf")
+    assert pdf.mimetype == "application/pdf" and pdf.headers["Content-Disposition"].endswith(
+        f'filename="rectificativa-{note.printed_number}.pdf"')
+    text = _text(pdf.data)
+    assert note.printed_number in text and invoice.printed_number in text and "-19,18" in text.replace("\u2212", "-")
+    [mail] = [m for m in outbox(app) if "reembols" in m["Subject"].lower()]
+    [attachment] = list(mail.iter_attachments())
+    assert attachment.get_filename() == f"rectificativa-{note.printed_number}.pdf"
+    assert attachment.get_content() == pdf.data  # the same bytes as the download
+    assert client.get(f"/orders/{o['order_id']}/credit-notes/{done.refund_id + 1}").status_code == 404
+
+
+def test_another_customer_cannot_read_a_credit_note_and_an_auditor_can(client, auth, db, store, paid_order,
+                                                                       make_user):
+    done = refund(db, store, paid_order, {"Taza": 1})
+    url = f"/orders/{paid_order['order_id']}/credit-notes/{done.refund_id}.pdf"
+    make_user(email="otra@example.com")
+    make_user(role=Role.AUDITOR, email="eva@example.com")
+    auth.login("otra@example.com")
+    assert client.get(url).status_code == 404
+    auth.logout()
+    auth.login("eva@example.com")
+    assert client.get(url).status_code == 200

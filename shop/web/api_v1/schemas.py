@@ -217,6 +217,13 @@ OrderStatusName = Literal["placing", "pending", "paid", "shipped", "cancelled", 
                           "refunded"]
 
 
+class CreditNoteOut(BaseModel):
+    number: str = Field(description="In the credit notes' own series, R-<year>-<number>")
+    refund_id: int
+    amount: Money = Field(description="Negative: what the refund gave back")
+    issued_at: datetime
+
+
 class OrderOut(BaseModel):
     id: int
     status: OrderStatusName
@@ -230,6 +237,8 @@ class OrderOut(BaseModel):
     taxes: list[TaxLine]
     tracking: str | None
     invoice: str | None = Field(description="The invoice number, once paid")
+    credit_notes: list[CreditNoteOut] = Field(default_factory=list,
+                                              description="One per refund: the facturas rectificativas")
     replayed: bool | None = Field(None, description="Checkout only: this is the answer to an earlier request "
                                                      "with the same Idempotency-Key")
 

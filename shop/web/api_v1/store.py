@@ -18,7 +18,7 @@ from shop.domain.images import ProductImage
 from shop.domain.listing import parse_catalog_query
 from shop.domain.orders import Order, OrderStatus
 from shop.domain.shipping import parse_address
-from shop.domain.taxes import invoice_number, order_tax_totals
+from shop.domain.taxes import order_tax_totals
 from shop.domain.variants import item_ref, parse_item_ref
 from shop.services import accounts
 from shop.services import api_access as api_access_service
@@ -42,6 +42,7 @@ from shop.web.api_v1.schemas import (
     CategoryList,
     CheckoutIn,
     Created,
+    CreditNoteOut,
     IdempotencyHeaders,
     Image,
     LogoutRequest,
@@ -238,7 +239,9 @@ def order_out(order: Order, replayed: bool | None = None) -> OrderOut:
         taxes=[TaxLine(rate=f"{line.rate:g}", base=_money(line.base), tax=_money(line.tax))
                for line in order_tax_totals(order)],
         tracking=order.tracking_number,
-        invoice=invoice_number(order.invoice.series_year, order.invoice.number) if order.invoice else None,
+        invoice=order.invoice.printed_number if order.invoice else None,
+        credit_notes=[CreditNoteOut(number=note.printed_number, refund_id=note.refund_id, amount=_money(note.amount),
+                                    issued_at=note.issued_at) for note in order.credit_notes],
         replayed=replayed)
 
 
