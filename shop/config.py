@@ -7,11 +7,13 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from shop.config_fields import (
     ConfigError,
+    as_amount,
     as_bool,
     as_hosts,
     as_int,
@@ -28,6 +30,7 @@ from shop.config_fields import (
     read_fields,
     var,
 )
+from shop.domain.invoicing import DEFAULT_SIMPLIFIED_LIMIT
 from shop.domain.orders import UnpaidLimits
 from shop.domain.payments import PaymentAttemptLimits
 from shop.domain.taxes import DEFAULT_RATES
@@ -99,6 +102,8 @@ class Settings:
     mail_from: str = var("MAIL_FROM", "Tienda <no-reply@localhost>")
     # IVA rates per tax class, in percent (TAX_RATES="general:21,reduced:10,super_reduced:4")
     tax_rates: dict = var("TAX_RATES", DEFAULT_RATES, as_tax_rates)
+    # Above this (IVA included) an order gets a full invoice, and checkout asks whom it is made out to
+    simplified_invoice_limit: Decimal = var("SIMPLIFIED_INVOICE_LIMIT", DEFAULT_SIMPLIFIED_LIMIT, as_amount)
     # Shipping's IVA: follow_goods (the goods' rate, apportioned by base when mixed) or general
     shipping_tax_rule: str = var("SHIPPING_TAX_RULE", "follow_goods", as_shipping_tax_rule)
     # the shop's clock for people: every date and time a page or a mail shows (stored times stay UTC)

@@ -9,6 +9,7 @@ import dataclasses
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -90,6 +91,17 @@ def as_shipping_tax_rule(raw: str, name: str) -> str:
     value = (raw or "follow_goods").strip().lower()
     if value not in SHIPPING_TAX_RULES:
         raise ConfigError(f"{name} must be one of {', '.join(SHIPPING_TAX_RULES)}; got {raw!r}")
+    return value
+
+
+def as_amount(raw: str, name: str) -> Decimal:
+    """An amount in euros ("400", "3000.00"), at least one cent."""
+    try:
+        value = Decimal(raw.strip().replace(",", "."))
+    except (InvalidOperation, AttributeError):
+        raise ConfigError(f"{name} must be an amount in euros such as 400.00; got {raw!r}") from None
+    if not value.is_finite() or value < Decimal("0.01") or value != value.quantize(Decimal("0.01")):
+        raise ConfigError(f"{name} must be an amount in euros such as 400.00; got {raw!r}")
     return value
 
 

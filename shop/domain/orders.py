@@ -27,6 +27,7 @@ from shop.domain.accounts import Role, User
 from shop.domain.catalog import Product
 from shop.domain.discounts import DiscountCode
 from shop.domain.errors import N_, Conflict, InvalidInput, LimitReached, Nn_
+from shop.domain.invoicing import InvoiceParty
 from shop.domain.shipping import ShippingMethod, ShippingSnapshot
 from shop.domain.taxes import shipping_by_rate, split_tax
 from shop.domain.variants import item_ref, parse_item_ref
@@ -136,11 +137,17 @@ class Invoice:
     series_year: int
     number: int
     issued_at: dt.datetime
+    series: str = "FS"  # FS: simplified; F: full, made out to `party` (shop.domain.invoicing)
+    party: InvoiceParty | None = None
 
     @property
     def printed_number(self) -> str:
-        """How the number is printed: the simplified-invoice series of the year, then the number."""
-        return f"FS-{self.series_year}-{self.number:06d}"
+        """How the number is printed: the series, its year, then the number."""
+        return f"{self.series}-{self.series_year}-{self.number:06d}"
+
+    @property
+    def is_full(self) -> bool:
+        return self.series == "F"
 
 
 # Facturas rectificativas of simplified invoices: the AEAT's code R5 (RD 1619/2012 art. 15).

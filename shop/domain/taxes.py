@@ -140,11 +140,6 @@ def credit_note_taxes(refunded: Sequence[tuple[Decimal, Decimal]]) -> list[tuple
     return [(total.rate, -total.base, -total.tax) for total in totals if total.gross]
 
 
-def invoice_number(series_year: int, number: int) -> str:
-    """How an invoice number is printed: the simplified-invoice series of the year, then the number."""
-    return f"FS-{series_year}-{number:06d}"
-
-
 def order_tax_totals(order: Order) -> list[RateTotal]:
     """Per-rate totals of an order's stored lines and shipping (empty for an order sold before IVA
     was recorded)."""

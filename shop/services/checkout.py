@@ -28,7 +28,8 @@ from shop.adapters.errors import DatabaseError, DatabaseUnavailable, StoreError
 from shop.domain import markers
 from shop.domain.catalog import check_sells
 from shop.domain.discounts import DiscountCode, normalize_code
-from shop.domain.errors import N_, Conflict, NotFound, Unavailable
+from shop.domain.errors import N_, Conflict, InvalidInput, NotFound, Unavailable
+from shop.domain.invoicing import InvoiceParty, needs_full_invoice
 from shop.domain.orders import (
     CartLine,
     Order,
@@ -64,6 +65,7 @@ class CheckoutRequest:
     discount_code: str | None = None
     shipping: ShippingChoice | None = None
     client_address: str | None = None
+    invoice_party: InvoiceParty | None = None  # whom a full invoice is made out to (asked, or over the limit)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class CheckoutPolicy:
     tax_rates: Mapping[str, Decimal] = field(default_factory=lambda: DEFAULT_RATES)
     low_stock_threshold: int | None = None  # a sale that takes a product to it sends `stock.low` with the order
     shipping_tax_rule: str = "follow_goods"  # SHIPPING_TAX_RULE (shop.domain.taxes)
+    simplified_invoice_limit: Decimal | None = None  # SIMPLIFIED_INVOICE_LIMIT: above it, a full invoice's data
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,12 @@ def place_order(db: Ledgers, store: StockStore, request: CheckoutRequest, policy
     lines, shipping_amount, shipping_parts = priced_lines(
         lines, _discount_for(db, store, order_id, placing.discount, lines), shipping.method if shipping else None,
         tax_rates["general"], policy.shipping_tax_rule)
+    total = order_total(lines) + shipping_amount
+    limit = policy.simplified_invoice_limit
+    if limit is not None and request.invoice_party is None and needs_full_invoice(total, limit):
+        _abort(db, store, order_id, lines, "a full invoice's data is needed")
+        raise InvalidInput(N_("An order over %(limit)s needs a full invoice: give the name, NIF, NIE or CIF and "
+                              "fiscal address it is made out to."), limit=f"{limit:.2f} €".replace(".", ","))
     shipped = None if shipping is None else ShippingSnapshot(
         shipping.address.snapshot(), shipping.method.name, shipping_amount,
         sum((tax for _, _, tax in shipping_parts), Decimal("0.00")),
@@ -165,7 +174,7 @@ def place_order(db: Ledgers, store: StockStore, request: CheckoutRequest, policy
     try:
         committed = db.orders.decide_placing(order_id, OrderStatus.PENDING, lines=lines,
                                             pending_ttl_minutes=policy.pending_ttl_minutes, shipping=shipped,
-                                            stock_low=fell_low)
+                                            stock_low=fell_low, invoice_party=request.invoice_party)
     except DatabaseError as error:
         # We cannot know whether the commit reached the server. Recovery settles it either way:
         # a committed order keeps its units, an undecided one is aborted after its lease.
@@ -180,7 +189,7 @@ def place_order(db: Ledgers, store: StockStore, request: CheckoutRequest, policy
     failpoints.hit("checkout.after_commit")
 
     _settle(store, order_id, lines, settlements)
-    return CheckoutResult(order_id, OrderStatus.PENDING, order_total(lines) + shipping_amount, created=True)
+    return CheckoutResult(order_id, OrderStatus.PENDING, total, created=True)
 
 
 def _discount_for(db: Ledgers, store: StockStore, order_id: int, discount: DiscountCode | None,

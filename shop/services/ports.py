@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from shop.domain.catalog import Product
+from shop.domain.invoicing import InvoiceParty
 from shop.domain.order_effects import Effects, Reason
 from shop.domain.orders import HeldUnpaid, Order, OrderItem, OrderLine, OrderStatus, Payment, PaymentStatus, Placing
 from shop.domain.payments import PaymentNotice, PaymentRequest, ProviderRedirect, RefundResult
@@ -34,7 +35,8 @@ class OrderLedger(Protocol):
     def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
                        lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
                        changed_by: int | None = None, shipping: ShippingSnapshot | None = None,
-                       reason_code: Reason | None = None, stock_low: list[dict[str, object]] | None = None) -> bool: ...
+                       reason_code: Reason | None = None, stock_low: list[dict[str, object]] | None = None,
+                       invoice_party: InvoiceParty | None = None) -> bool: ...
 
     def get(self, order_id: int) -> Order | None: ...
 

@@ -80,7 +80,10 @@ def _cart_page(error: str | None = None, code: str | None = None) -> tuple[str, 
     totals = cart_totals([line for _, line in rows], preview.discount if preview else None,
                          shipping.methods if shipping else [], shop_settings().tax_rates,
                          shop_settings().shipping_tax_rule)
+    limit = shop_settings().simplified_invoice_limit
     return render_template("cart/show.html", rows=rows, missing=missing, totals=totals, error=error,
+                           invoice_limit=limit, invoice_required=any(total.total > limit for total in totals),
+                           invoice_form=request.form if request.method == "POST" else {},
                            idempotency_key=new_idempotency_key(), preview=preview, code=code or "",
                            code_error=code_error, shipping=shipping), code_error is not None
 

@@ -37,8 +37,11 @@ def invoice_sheet(order: Order, settings: Settings) -> InvoiceSheet:
     if order.shipping is not None:  # one line per IVA rate it was taxed at (it follows the goods)
         label = gettext("Shipping: %(method)s", method=order.shipping.method)
         lines += [(label, "", "", percent(rate), money(amount)) for rate, amount, _tax in order.shipping.taxed_parts]
+    party = order.invoice.party
     return InvoiceSheet(
-        title=gettext("Simplified invoice"),
+        title=_invoice_title(order),
+        buyer=(gettext("Made out to"), party.name, f"{gettext('Tax id (NIF)')}: {party.tax_id}", party.address)
+        if party else (),
         facts=((gettext("Number"), number), (gettext("Date"), format_date(order.invoice.issued_at, "long")),
                (gettext("Order"), f"#{order.order_id}")),
         seller=(settings.seller_name, f"{gettext('Tax id (NIF)')}: {settings.seller_tax_id}", settings.seller_address),
@@ -92,7 +95,11 @@ def credit_note_file_name(note: CreditNote) -> str:
 def invoice_pdf(order: Order, settings: Settings) -> bytes:
     number = order.invoice.printed_number if order.invoice else ""
     return render_invoice_pdf(invoice_sheet(order, settings),
-                              document_title=f"{gettext('Simplified invoice')} {number}", author=settings.seller_name)
+                              document_title=f"{_invoice_title(order)} {number}", author=settings.seller_name)
+
+
+def _invoice_title(order: Order) -> str:
+    return gettext("Invoice") if order.invoice and order.invoice.is_full else gettext("Simplified invoice")
 
 
 def pdf_response(order: Order, settings: Settings) -> Response:

@@ -20,6 +20,7 @@ from shop.adapters.errors import StoreError
 from shop.domain.accounts import Role
 from shop.domain.errors import N_, Conflict, DomainError, InvalidInput, LimitReached, NotFound, Unavailable
 from shop.domain.images import ProductImage
+from shop.domain.invoicing import InvoiceParty, parse_invoice_party
 from shop.domain.orders import CreditNote, Order, OrderStatus, OutOfStock, PaymentStatus, new_idempotency_key
 from shop.domain.payments import ProviderRedirect
 from shop.domain.refunds import Refund
@@ -47,13 +48,14 @@ _REFUSALS = (InvalidInput, Conflict, Unavailable)
 
 
 def place_for_current_user(lines: list[tuple[str, object]], idempotency_key: str, discount_code: str | None = None,
-                           address_id=None, shipping_method_id=None, **audit_details):
+                           address_id=None, shipping_method_id=None, invoice_party: InvoiceParty | None = None,
+                           **audit_details):
     """The checkout for the logged-in customer, with this process's settings, recorded in the audit
     log and counted in the metrics (shop_checkouts_total)."""
     try:
         shipping = shipping_service.shipping_choice(get_db(), current_user.user_id, address_id, shipping_method_id)
         wanted = CheckoutRequest(current_user.user_id, lines, idempotency_key, discount_code=discount_code,
-                                 shipping=shipping, client_address=request.remote_addr)
+                                 shipping=shipping, client_address=request.remote_addr, invoice_party=invoice_party)
         result = checkout.place_order(get_db(), get_store(), wanted, _checkout_policy(), settlements=get_settlements())
     except DomainError as error:
         metrics.CHECKOUTS.labels(*_checkout_refusal(error)).inc()
@@ -74,7 +76,8 @@ def _checkout_policy() -> CheckoutPolicy:
     return CheckoutPolicy(lease_seconds=settings.checkout_lease_seconds,
                           pending_ttl_minutes=settings.pending_order_ttl_minutes, limits=settings.unpaid_limits,
                           tax_rates=settings.tax_rates, low_stock_threshold=settings.low_stock_threshold,
-                          shipping_tax_rule=settings.shipping_tax_rule)
+                          shipping_tax_rule=settings.shipping_tax_rule,
+                          simplified_invoice_limit=settings.simplified_invoice_limit)
 
 
 def _checkout_refusal(error: DomainError) -> tuple[str, str]:
@@ -97,11 +100,20 @@ checkout_limit = limiter.shared_limit(lambda: shop_settings().checkout_rate_limi
                                       key_func=_per_account)
 
 
+def invoice_party_from_form() -> InvoiceParty | None:
+    """The full invoice's data when the customer asked for one at checkout (checked here)."""
+    form = request.form
+    if form.get("full_invoice") != "1":
+        return None
+    return parse_invoice_party(form.get("invoice_name"), form.get("invoice_tax_id"), form.get("invoice_address"))
+
+
 def _place(lines: list[tuple[str, object]]):
     result = place_for_current_user(lines, request.form.get("idempotency_key", ""),
                                     discount_code=request.form.get("discount_code") or None,
                                     address_id=request.form.get("address_id"),
-                                    shipping_method_id=request.form.get("shipping_method_id"))
+                                    shipping_method_id=request.form.get("shipping_method_id"),
+                                    invoice_party=invoice_party_from_form())
     if result.status is OrderStatus.PENDING:
         flash(gettext("Order %(order)d placed. Total: %(total)s. Pay it within %(minutes)d minutes to keep it.",
                       order=result.order_id, total=money(result.total),

@@ -20,6 +20,7 @@ from typing import Any
 from shop.adapters.errors import DatabaseError, StoreError
 from shop.domain import markers
 from shop.domain.catalog import Product
+from shop.domain.invoicing import InvoiceParty
 from shop.domain.order_effects import Effects, MailKind, Reason, effects_of
 from shop.domain.orders import HeldUnpaid, Order, OrderItem, OrderLine, OrderStatus, Payment, PaymentStatus, Placing
 from shop.domain.refunds import Refund, RefundableLine, RefundedTotals, RestockLine
@@ -70,7 +71,8 @@ class FakeLedger:
     def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
                        lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
                        changed_by: int | None = None, shipping: ShippingSnapshot | None = None,
-                       reason_code: Reason | None = None, stock_low: list[dict[str, object]] | None = None) -> bool:
+                       reason_code: Reason | None = None, stock_low: list[dict[str, object]] | None = None,
+                       invoice_party: InvoiceParty | None = None) -> bool:
         if self.fail_next_decision:
             self.fail_next_decision = False
             raise DatabaseError("the connection broke before the commit was confirmed")

@@ -12,7 +12,6 @@ from shop.domain.errors import InvalidInput
 from shop.domain.taxes import (
     DEFAULT_RATES,
     base_of,
-    invoice_number,
     parse_tax_class,
     parse_tax_rates,
     rate_totals,
@@ -69,4 +68,9 @@ def test_a_product_tax_class_is_one_of_the_three():
 
 
 def test_invoice_numbers_are_printed_with_their_series():
-    assert invoice_number(2026, 17) == "FS-2026-000017"
+    import datetime as dt
+
+    from shop.domain.orders import Invoice
+    at = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    assert Invoice(2026, 17, at).printed_number == "FS-2026-000017"
+    assert Invoice(2026, 3, at, series="F").printed_number == "F-2026-000003"

@@ -15,15 +15,20 @@ from shop.domain.orders import OrderStatus
 # The invoice's date and series year are the shop's time zone's (SHOP_TIME_ZONE): an order paid at
 # 00:30 on 1 January in Madrid (23:30 UTC) is in the new year's series. `at`: the database's clock
 # (the transaction's time), unless the adapter was given one (tests of a year's last minute).
+# A full invoice (series F) when the order names whom it is made out to (orders.invoice_party,
+# given at checkout: required over SIMPLIFIED_INVOICE_LIMIT); a simplified one (FS) otherwise.
 _ISSUE_INVOICE = """
-    WITH issued AS (SELECT coalesce(%(at)s::timestamptz, now()) AS at),
-    series AS (
-        INSERT INTO invoice_series AS s (year, last_number)
-        SELECT extract(year FROM issued.at AT TIME ZONE %(time_zone)s), 1 FROM issued
-        ON CONFLICT (year) DO UPDATE SET last_number = s.last_number + 1
-        RETURNING year, last_number)
-    INSERT INTO invoices (order_id, series_year, number, issued_at)
-    SELECT %(order)s, year, last_number, issued.at FROM series, issued"""
+    WITH issued AS (
+        SELECT coalesce(%(at)s::timestamptz, now()) AS at, o.invoice_party AS party,
+               CASE WHEN o.invoice_party IS NULL THEN 'FS' ELSE 'F' END AS series
+        FROM orders o WHERE o.order_id = %(order)s),
+    numbered AS (
+        INSERT INTO invoice_series AS s (series, year, last_number)
+        SELECT issued.series, extract(year FROM issued.at AT TIME ZONE %(time_zone)s), 1 FROM issued
+        ON CONFLICT (series, year) DO UPDATE SET last_number = s.last_number + 1
+        RETURNING series, year, last_number)
+    INSERT INTO invoices (order_id, series, series_year, number, issued_at, party)
+    SELECT %(order)s, numbered.series, year, last_number, issued.at, issued.party FROM numbered, issued"""
 
 # The day the order was placed carries its sale (and later its refunds: shop.adapters.postgres.refunds);
 # a product's sizes sold in one order count together, as one row of the product's day.

@@ -19,6 +19,7 @@ from shop.adapters.postgres.locked_order import LockedOrder
 from shop.adapters.postgres.locks import ADDRESS_LOCK_CLASS as _ADDRESS_LOCK_CLASS
 from shop.adapters.postgres.locks import BACKUP_FENCE_KEY
 from shop.adapters.postgres.payment_rows import payment_of
+from shop.domain.invoicing import InvoiceParty
 from shop.domain.order_effects import Reason, effects_of
 from shop.domain.orders import (
     CreditNote,
@@ -117,7 +118,8 @@ class Orders:
     def decide_placing(self, order_id: int, outcome: OrderStatus, reason: str | None = None,
                        lines: list[OrderLine] | None = None, pending_ttl_minutes: int = 30,
                        changed_by: int | None = None, shipping: ShippingSnapshot | None = None,
-                       reason_code: Reason | None = None, stock_low: list[dict[str, object]] | None = None) -> bool:
+                       reason_code: Reason | None = None, stock_low: list[dict[str, object]] | None = None,
+                       invoice_party: InvoiceParty | None = None) -> bool:
         """The decision point: move an order out of `placing`, if nobody else has yet.
 
         True means this caller decided the order; False means it had already been decided (by the
@@ -188,6 +190,7 @@ class Orders:
                            shipping_method = %(ship_by)s, shipping_amount = %(ship_amount)s,
                            shipping_tax = %(ship_tax)s, shipping_tax_rate = %(ship_rate)s,
                            shipping_taxes = %(ship_parts)s::jsonb,
+                           invoice_party = %(party)s::jsonb,
                            expires_at = CASE WHEN %(outcome)s = 'pending'
                                              THEN now() + make_interval(mins => %(ttl)s) END
                        WHERE order_id = %(order_id)s AND status = 'placing' AND EXISTS (SELECT FROM fence)
@@ -222,6 +225,7 @@ class Orders:
                  "ship_to": json.dumps(shipping.address) if shipping else None,
                  "ship_by": shipping.method if shipping else None, "ship_amount": shipping.amount if shipping else 0,
                  "ship_tax": shipping.tax if shipping else 0, "ship_rate": shipping.rate if shipping else None,
+                 "party": json.dumps(invoice_party.snapshot()) if invoice_party else None,
                  "ship_parts": json.dumps([[str(rate), str(gross), str(tax)] for rate, gross, tax in shipping.parts])
                  if shipping and len(shipping.parts) > 1 else None,
                  "ttl": pending_ttl_minutes,
@@ -275,9 +279,11 @@ class Orders:
             history = tuple(_status_change(change) for change in cur.fetchall())
             cur.execute("SELECT * FROM payments WHERE order_id = %s ORDER BY payment_id", (order_id,))
             payments = tuple(_payment(payment) for payment in cur.fetchall())
-            cur.execute("SELECT series_year, number, issued_at FROM invoices WHERE order_id = %s", (order_id,))
+            cur.execute("SELECT series, series_year, number, issued_at, party FROM invoices WHERE order_id = %s",
+                        (order_id,))
             found = cur.fetchone()
-            invoice = Invoice(**found) if found else None
+            invoice = Invoice(**{**found, "party": InvoiceParty.from_snapshot(found["party"]) if found["party"]
+                                 else None}) if found else None
             credit_notes: tuple[CreditNote, ...] = ()
             if invoice is not None:
                 cur.execute("""SELECT series_year, number, issued_at, refund_id, reason_code, reason, amount, taxes

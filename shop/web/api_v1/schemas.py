@@ -178,12 +178,20 @@ class OrderLineIn(Strict):
     quantity: int = Field(ge=1, le=MAX_QUANTITY_PER_LINE)
 
 
+class InvoicePartyIn(Strict):
+    """Whom a full invoice is made out to: a valid NIF, NIE or CIF (checked by its control character)."""
+    name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    tax_id: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    address: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+
+
 class CheckoutIn(Strict):
     """Lines to buy, or none to check out the whole cart (every line or none)."""
     items: list[OrderLineIn] | None = Field(None, min_length=1, max_length=100)
     discount_code: Annotated[str, StringConstraints(max_length=64)] | None = None
     address_id: int | None = Field(None, ge=1, le=2_147_483_647)
     shipping_method_id: int | None = Field(None, ge=1, le=2_147_483_647)
+    invoice: InvoicePartyIn | None = Field(None, description="A full invoice's data (required over the limit)")
 
 
 class IdempotencyHeaders(BaseModel):

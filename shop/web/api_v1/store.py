@@ -15,6 +15,7 @@ from shop.domain.api_access import ACCESS_TOKEN_SECONDS
 from shop.domain.catalog import Product
 from shop.domain.errors import N_, Conflict, InvalidCredentials
 from shop.domain.images import ProductImage
+from shop.domain.invoicing import parse_invoice_party
 from shop.domain.listing import parse_catalog_query
 from shop.domain.orders import Order, OrderStatus
 from shop.domain.shipping import parse_address
@@ -260,16 +261,19 @@ def idempotency_uuid(key: str) -> str:
                resp=Response(HTTP_201=OrderOut, HTTP_200=OrderOut), tags=[_ORDERS])
 def checkout(json: CheckoutIn, headers: IdempotencyHeaders):
     """Places an order: the lines given, or the whole cart when `items` is left out. Answers 201 with
-    the new order; the same Idempotency-Key again answers 200 with that same order (`replayed`)."""
+    the new order; the same Idempotency-Key again answers 200 with that same order (`replayed`).
+    With `invoice`, the order gets a full invoice made out to it; an order over the simplified
+    invoice's limit (400,00 € by default) is refused (400) without it."""
     if json.items is not None:
         lines: list[tuple[str, object]] = [(item.product_id, item.quantity) for item in json.items]
     else:
         lines = list(get_db().carts.lines(current_user.user_id))
         if not lines:
             raise Conflict(N_("Your cart is empty."))
+    party = parse_invoice_party(json.invoice.name, json.invoice.tax_id, json.invoice.address) if json.invoice else None
     result = place_for_current_user(lines, idempotency_uuid(headers.idempotency_key),
                                     discount_code=json.discount_code, address_id=json.address_id,
-                                    shipping_method_id=json.shipping_method_id, via="api")
+                                    shipping_method_id=json.shipping_method_id, invoice_party=party, via="api")
     order = order_service.order_for(get_db(), current_user.user, result.order_id)
     return order_out(order, replayed=not result.created), 201 if result.created else 200
 
