@@ -150,8 +150,10 @@ class Invoice:
         return self.series == "F"
 
 
-# Facturas rectificativas of simplified invoices: the AEAT's code R5 (RD 1619/2012 art. 15).
-CREDIT_NOTE_REASON = "R5"
+def credit_note_reason_code(corrected_series: str) -> str:
+    """The AEAT's code of a factura rectificativa for a refund: R5 corrects a simplified invoice;
+    R1 a full one, for the causes of art. 80 Uno, Dos y Seis LIVA (a return, a discount after the sale)."""
+    return "R5" if corrected_series == "FS" else "R1"
 
 
 @dataclass(frozen=True)

@@ -112,3 +112,17 @@ def test_a_program_checks_out_with_a_full_invoices_data(client, db, store, make_
     bad = program.post("/api/v1/checkout", headers={**headers, "Idempotency-Key": "pedido-2"},
                        json={**body, "invoice": {**body["invoice"], "tax_id": "B12345675"}})
     assert bad.status_code == 400 and bad.get_json()["code"]
+
+
+def test_a_refund_of_a_full_invoice_is_corrected_with_code_r1(db, store, make_product, make_user):
+    from shop.domain.accounts import Role
+    from tests.integration.conftest import refund
+
+    laptop = make_product(name="Portátil", price="899.00", stock=3)
+    customer, admin = make_user(), make_user(role=Role.ADMIN)
+    order_id = _buy(db, store, customer, laptop, 1, ANA).order_id
+    pay(db, customer, order_id)
+    items = {item.product_name: item for item in db.orders.get(order_id).items}
+    refund(db, store, {"order_id": order_id, "admin": admin, "items": items}, full=True)
+    [note] = db.orders.get(order_id).credit_notes
+    assert (note.reason_code, note.invoice.series, note.amount) == ("R1", "F", Decimal("-899.00"))

@@ -8,7 +8,7 @@ from typing import Any
 
 from shop.adapters.postgres.errors import translates_errors
 from shop.adapters.postgres.payment_rows import payment_of
-from shop.domain.orders import CREDIT_NOTE_REASON, Payment
+from shop.domain.orders import Payment, credit_note_reason_code
 from shop.domain.refunds import Refund, RefundableLine, RefundedTotals, RefundLine, RestockLine
 from shop.domain.taxes import credit_note_taxes
 
@@ -116,8 +116,13 @@ def _issue_credit_note(cur: Any, order_id: int, refund_id: int, reason: str, tot
     taxes = credit_note_taxes(given_back)
     if sum((-base - tax for _, base, tax in taxes), Decimal("0.00")) != total:
         return  # lines sold before IVA was recorded: such an order has no invoice to correct either
+    cur.execute("SELECT series FROM invoices WHERE order_id = %s", (order_id,))
+    invoiced = cur.fetchone()
+    if invoiced is None:
+        return
     cur.execute(_ISSUE_CREDIT_NOTE, {
-        "order": order_id, "refund": refund_id, "reason": reason, "amount": -total, "code": CREDIT_NOTE_REASON,
+        "order": order_id, "refund": refund_id, "reason": reason, "amount": -total,
+        "code": credit_note_reason_code(invoiced["series"]),
         "taxes": json.dumps([[str(rate), str(base), str(tax)] for rate, base, tax in taxes]),
         "time_zone": cur.owner.time_zone, "at": cur.owner.clock() if cur.owner.clock is not None else None})
 
