@@ -16,5 +16,9 @@ ALTER TABLE invoices DROP CONSTRAINT IF EXISTS invoices_one_number_per_series;
 ALTER TABLE invoices ADD CONSTRAINT invoices_one_number_per_series UNIQUE (series, series_year, number);
 ALTER TABLE invoices ADD CONSTRAINT invoices_full_ones_name_their_customer CHECK ((series = 'F') = (party IS NOT NULL));
 
+-- The accountant's book of invoices issued (docs/money.md) reads a date range of both.
+CREATE INDEX IF NOT EXISTS invoices_by_date ON invoices (issued_at);
+CREATE INDEX IF NOT EXISTS credit_notes_by_date ON credit_notes (issued_at);
+
 INSERT INTO schema_migrations (version, name)
 VALUES ('0027', '0027_full_invoices.sql') ON CONFLICT (version) DO NOTHING;

@@ -28,6 +28,7 @@ from shop.web import (
     health,
     images,
     imports,
+    invoice_book,
     links,
     monitoring,
     orders,
@@ -149,6 +150,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(addresses.bp)
     app.register_blueprint(staff_users.bp)
     app.register_blueprint(audit_log.bp)
+    app.register_blueprint(invoice_book.bp)
 
 
     cli.init_app(app)

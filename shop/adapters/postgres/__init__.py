@@ -36,6 +36,7 @@ from shop.adapters.postgres.catalog_index import CatalogIndex
 from shop.adapters.postgres.discounts import Discounts
 from shop.adapters.postgres.errors import DRIVER_UNAVAILABLE as DRIVER_UNAVAILABLE
 from shop.adapters.postgres.errors import shop_error, translating
+from shop.adapters.postgres.invoice_book import InvoiceBook
 from shop.adapters.postgres.locks import BACKUP_FENCE_KEY as BACKUP_FENCE_KEY  # the backup's fence
 from shop.adapters.postgres.mail_outbox import MailOutbox
 from shop.adapters.postgres.orders import Orders
@@ -105,6 +106,7 @@ class PostgresDatabase:
         self.outbox = MailOutbox(self)
         self.discounts = Discounts(self)
         self.refunds = Refunds(self)
+        self.invoice_book = InvoiceBook(self)
         self.shipping = Shipping(self)
         self.api = ApiCredentials(self)
         self.webhooks = Webhooks(self)
