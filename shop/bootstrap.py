@@ -89,7 +89,7 @@ def postgres(settings: Settings, connections: int) -> PostgresDatabase:
     from shop.adapters.postgres import PostgresDatabase  # the drivers load after the runner's checks
 
     return PostgresDatabase(_url(settings.database_url, "DATABASE_URL"), max_connections=connections,
-                            time_zone=settings.time_zone)
+                            time_zone=settings.time_zone, issuer_tax_id=settings.seller_tax_id)
 
 
 def payment_provider(settings: Settings, secret_key: str, simulated_page_url: str = "/pasarela-simulada"

@@ -10,6 +10,7 @@ fonts, which a shop's server may not have and which change the output when they 
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import threading
@@ -17,6 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import reportlab
+from reportlab.graphics import renderSVG
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -45,6 +49,27 @@ class InvoiceSheet:
     total: tuple[str, str]  # (label, amount)
     notes: tuple[str, ...] = ()  # below the totals
     buyer: tuple[str, ...] = ()  # a full invoice's customer: name, tax id, address
+    qr: str | None = None  # the AEAT's cotejo address (shop.domain.verifactu.qr_url), drawn as a QR code
+
+
+QR_LEGEND = "QR tributario:"  # the legal label above the code (Orden HAC/1177/2024 art. 21), never translated
+_QR_SIZE = 35 * mm  # the order asks for 30 to 40 mm
+
+
+def qr_drawing(url: str, size: float = _QR_SIZE) -> Drawing:
+    """The QR code of `url`, error correction level M, `size` points wide and high."""
+    widget = QrCodeWidget(url, barLevel="M")
+    x0, y0, x1, y1 = widget.getBounds()
+    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+    drawing.add(widget)
+    return drawing
+
+
+def qr_svg(url: str) -> str:
+    """The QR code of `url` as an SVG image in a data: address (the pages' Content-Security-Policy
+    allows data: images, and an image's own styles do not touch the page)."""
+    svg = renderSVG.drawToString(qr_drawing(url, 132))
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
 def _fonts() -> None:
@@ -81,6 +106,8 @@ def render_invoice_pdf(sheet: InvoiceSheet, *, document_title: str, author: str)
     story.append(taxes)
     for note in sheet.notes:
         story += [Spacer(1, 4 * mm), Paragraph(_text(note), body)]
+    if sheet.qr:
+        story += [Spacer(1, 6 * mm), Paragraph(QR_LEGEND, strong), qr_drawing(sheet.qr)]
     out = io.BytesIO()
     document = SimpleDocTemplate(out, pagesize=A4, invariant=1, title=document_title, author=author,
                                  subject=document_title, creator=author, producer="ReportLab", initialFontName=FONT,

@@ -1,5 +1,5 @@
 """Flask CLI commands: `flask --app shop init-db`, `recover`, `catalog-rebuild`, `catalog-import`,
-`catalog-export`, `audit-verify`, `create-user`."""
+`catalog-export`, `audit-verify`, `invoices-verify`, `create-user`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from shop.domain.accounts import parse_role
 from shop.domain.audit import AuditEvent
 from shop.domain.catalog_file import detect_format
 from shop.domain.errors import DomainError
+from shop.domain.verifactu import chain_problems
 from shop.services import accounts
 from shop.services import catalog_import as catalog_import_service
 from shop.services import orders as order_service
@@ -151,6 +152,21 @@ def init_app(app: Flask) -> None:
         click.echo(f"Conciliación: {problems} descuadres, {len(report.unconfirmed)} intentos sin confirmar.")
         if problems:
             raise SystemExit(1)
+
+    @app.cli.command("invoices-verify")
+    def invoices_verify() -> None:
+        """Check the VERI*FACTU records' chain against the invoices and credit notes: names every record
+        altered, unchained or no longer matching its document (docs/invoices.md)."""
+        with _databases_for_command() as settings:
+            db = bootstrap.postgres(settings, 1)
+            try:
+                stored, head = db.invoice_records.stored()
+            finally:
+                db.close()
+        problems = chain_problems(stored, head)
+        if problems:
+            raise click.ClickException("los registros de facturación no cuadran:\n  " + "\n  ".join(problems))
+        click.echo(f"{len(stored)} registros de facturación encadenados y conformes con sus facturas.")
 
     @app.cli.command("audit-verify")
     def audit_verify() -> None:

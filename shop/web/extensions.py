@@ -129,7 +129,8 @@ def get_db() -> PostgresDatabase:
         if not url:
             raise ConfigError("DATABASE_URL is not set: run `make run` (embedded databases) or set it")
         stores["postgres"] = PostgresDatabase(url, max_connections=shop_settings().db_pool_size,
-                                                time_zone=shop_settings().time_zone)
+                                                time_zone=shop_settings().time_zone,
+                                                issuer_tax_id=shop_settings().seller_tax_id)
     return stores["postgres"]
 
 
@@ -142,7 +143,8 @@ def get_report_db() -> PostgresDatabase:
     stores = current_app.extensions["shop.stores"]
     if stores.get("postgres_read") is None:
         stores["postgres_read"] = PostgresDatabase(url, max_connections=shop_settings().db_pool_size,
-                                                time_zone=shop_settings().time_zone)
+                                                time_zone=shop_settings().time_zone,
+                                                issuer_tax_id=shop_settings().seller_tax_id)
     return stores["postgres_read"]
 
 

@@ -6,7 +6,9 @@ mail. The same invoice always gives the same bytes."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from flask import Response
 from flask_babel import format_date, gettext
@@ -16,7 +18,16 @@ from shop.config import Settings
 from shop.domain.orders import CreditNote, Order
 from shop.domain.refunds import Refund
 from shop.domain.taxes import order_tax_totals
+from shop.domain.verifactu import qr_url
 from shop.web.formatting import money, percent
+
+
+def invoice_qr(number: str, issued_at: dt.datetime, total: Decimal, settings: Settings) -> str:
+    """The address an invoice's QR code holds: the AEAT's cotejo service (the testing one outside
+    production), for this shop's tax id, the invoice's number, its date in the shop's time zone
+    and its total."""
+    issued_on = issued_at.astimezone(ZoneInfo(settings.time_zone)).date()
+    return qr_url(settings.seller_tax_id, number, issued_on, total, production=settings.is_production)
 
 
 def invoice_file_name(order: Order) -> str:
@@ -50,7 +61,8 @@ def invoice_sheet(order: Order, settings: Settings) -> InvoiceSheet:
         tax_columns=(gettext("IVA"), gettext("Base"), gettext("Tax"), gettext("Total")),
         tax_lines=tuple((percent(line.rate), money(line.base), money(line.tax), money(line.gross))
                         for line in order_tax_totals(order)),
-        total=(gettext("Total (IVA included)"), money(order.total_amount)))
+        total=(gettext("Total (IVA included)"), money(order.total_amount)),
+        qr=invoice_qr(number, order.invoice.issued_at, order.total_amount, settings))
 
 
 def credit_note_lines(order: Order, note: CreditNote, refund: Refund | None) -> list[tuple[str, int | str, Decimal]]:
@@ -79,7 +91,8 @@ def credit_note_sheet(order: Order, note: CreditNote, refund: Refund | None, set
                     credit_note_lines(order, note, refund)),
         tax_columns=(gettext("IVA"), gettext("Base"), gettext("Tax"), gettext("Total")),
         tax_lines=tuple((percent(rate), money(base), money(tax), money(base + tax)) for rate, base, tax in note.taxes),
-        total=(gettext("Total (IVA included)"), money(note.amount)))
+        total=(gettext("Total (IVA included)"), money(note.amount)),
+        qr=invoice_qr(note.printed_number, note.issued_at, note.amount, settings))
 
 
 def credit_note_pdf(order: Order, note: CreditNote, refund: Refund | None, settings: Settings) -> bytes:

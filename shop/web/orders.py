@@ -6,7 +6,9 @@ A refused action re-renders the page the person was on, with the reason and the 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from decimal import Decimal
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -17,6 +19,7 @@ from limits.strategies import FixedWindowRateLimiter
 
 from shop import metrics
 from shop.adapters.errors import StoreError
+from shop.adapters.invoice_pdf import QR_LEGEND, qr_svg
 from shop.domain.accounts import Role
 from shop.domain.errors import N_, Conflict, DomainError, InvalidInput, LimitReached, NotFound, Unavailable
 from shop.domain.images import ProductImage
@@ -244,7 +247,8 @@ def credit_note(order_id: int, refund_id: int):
     """A refund's factura rectificativa, printable, for the customer, staff and auditors."""
     order, note, refund = _credit_note(order_id, refund_id)
     return render_template("orders/credit_note.html", order=order, note=note,
-                           lines=credit_note_lines(order, note, refund), seller=shop_settings())
+                           lines=credit_note_lines(order, note, refund), seller=shop_settings(),
+                           **_qr(note.printed_number, note.issued_at, note.amount))
 
 
 @bp.get("/<int:order_id>/credit-notes/<int:refund_id>.pdf")
@@ -272,7 +276,14 @@ def render_invoice(order_id: int) -> str:
     order = invoiced_order(order_id)
     assert order.invoice is not None  # noqa: S101 - invoiced_order refuses the others
     return render_template("orders/invoice.html", order=order, tax_totals=order_tax_totals(order),
-                           number=order.invoice.printed_number, seller=shop_settings())
+                           number=order.invoice.printed_number, seller=shop_settings(),
+                           **_qr(order.invoice.printed_number, order.invoice.issued_at, order.total_amount))
+
+
+def _qr(number: str, issued_at: dt.datetime, total: Decimal) -> dict:
+    """What a printable invoice shows of its QR code: the legend, the image and the address it holds."""
+    url = invoices.invoice_qr(number, issued_at, total, shop_settings())
+    return {"qr_legend": QR_LEGEND, "qr_image": qr_svg(url), "qr_url": url}
 
 
 @bp.get("/<int:order_id>")

@@ -24,9 +24,9 @@ from tests.conftest import csrf_token_from
 PASSWORD = "correct horse battery"
 _TABLES = ("payments, order_items, orders, users, rate_limit_counters, catalog_entries, catalog_categories, "
            "catalog_facet_values, catalog_facet_keys, catalog_terms, catalog_postings, audit_index, "
-           "invoice_series, invoices, credit_note_series, credit_notes, mail_outbox, discount_uses, discount_codes, "
-           "sales_daily, product_sales_daily, refund_lines, refunds, addresses, shipping_methods, api_keys, "
-           "api_refresh_tokens, webhook_deliveries, webhook_events, webhook_endpoints")
+           "invoice_series, invoices, credit_note_series, credit_notes, invoice_records, mail_outbox, discount_uses, "
+           "discount_codes, sales_daily, product_sales_daily, refund_lines, refunds, addresses, shipping_methods, "
+           "api_keys, api_refresh_tokens, webhook_deliveries, webhook_events, webhook_endpoints")
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +45,7 @@ def db(migrated) -> Iterator[PostgresDatabase]:
     with database.transaction() as cur:
         cur.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")  # noqa: S608 - constant
         cur.execute("UPDATE audit_index_state SET through = 0, last_hash = NULL")
+        cur.execute("UPDATE invoice_chain SET last_record_id = NULL, last_hash = ''")
     yield database
     database.close()
 

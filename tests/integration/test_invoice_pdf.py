@@ -87,3 +87,21 @@ def test_a_program_asks_for_the_invoice_as_pdf(client, db, store, make_product, 
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
     html = program.get(f"/api/v1/orders/{order_id}/invoice", headers={"Authorization": f"Bearer {access}"})
     assert html.mimetype == "text/html"
+
+
+def test_the_invoice_carries_the_qr_code_of_the_tax_agencys_cotejo_service(client, auth, db, store, make_product,
+                                                                           make_user):
+    import re
+    from zoneinfo import ZoneInfo
+
+    customer, order_id = _paid_order(db, store, make_product, make_user)
+    pay(db, customer, order_id)
+    invoice = db.orders.get(order_id).invoice
+    auth.login("ana@example.com")
+    page = client.get(f"/orders/{order_id}/invoice").get_data(as_text=True)
+    day = invoice.issued_at.astimezone(ZoneInfo("Europe/Madrid")).strftime("%d-%m-%Y")
+    expected = (f"https://prewww2.aeat.es/wlpl/TIKE-CONT/ValidarQR?nif=B00000000&amp;numserie={invoice.printed_number}"
+                f"&amp;fecha={day}&amp;importe=49.95")  # the testing service outside production
+    assert f'data-url="{expected}"' in page and "QR tributario:" in page
+    assert re.search(r'<img src="data:image/svg\+xml;base64,[A-Za-z0-9+/=]{1000,}"', page)
+    assert "QR tributario:" in _text(client.get(f"/orders/{order_id}/invoice.pdf").data)

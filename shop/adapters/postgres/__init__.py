@@ -37,6 +37,7 @@ from shop.adapters.postgres.discounts import Discounts
 from shop.adapters.postgres.errors import DRIVER_UNAVAILABLE as DRIVER_UNAVAILABLE
 from shop.adapters.postgres.errors import shop_error, translating
 from shop.adapters.postgres.invoice_book import InvoiceBook
+from shop.adapters.postgres.invoice_records import InvoiceRecords
 from shop.adapters.postgres.locks import BACKUP_FENCE_KEY as BACKUP_FENCE_KEY  # the backup's fence
 from shop.adapters.postgres.mail_outbox import MailOutbox
 from shop.adapters.postgres.orders import Orders
@@ -81,10 +82,12 @@ class PostgresDatabase:
     transactions = 0
 
     def __init__(self, url: str, *, min_connections: int = 1, max_connections: int = 10,
-                 acquire_timeout: float = 10.0, time_zone: str = "Europe/Madrid"):
+                 acquire_timeout: float = 10.0, time_zone: str = "Europe/Madrid",
+                 issuer_tax_id: str = "B00000000"):
         self.url = url
         self.time_zone = time_zone  # the shop's (SHOP_TIME_ZONE): an invoice's series year is its year there
         self.clock: Callable[[], dt.datetime] | None = None  # None: the database's own (tests set one)
+        self.issuer_tax_id = issuer_tax_id  # SELLER_TAX_ID: the issuer of the VERI*FACTU records
         self._pool = psycopg2.pool.ThreadedConnectionPool(
             min_connections, max_connections, url, connect_timeout=5,
             application_name="shop",
@@ -107,6 +110,7 @@ class PostgresDatabase:
         self.discounts = Discounts(self)
         self.refunds = Refunds(self)
         self.invoice_book = InvoiceBook(self)
+        self.invoice_records = InvoiceRecords(self)
         self.shipping = Shipping(self)
         self.api = ApiCredentials(self)
         self.webhooks = Webhooks(self)

@@ -8,6 +8,7 @@ payments of one day take the figures' row locks in the same order and never dead
 
 from __future__ import annotations
 
+from shop.adapters.postgres import invoice_records
 from shop.adapters.postgres.webhooks import ORDER_EVENT
 from shop.domain.order_effects import Effects, Reason, effects_of
 from shop.domain.orders import OrderStatus
@@ -78,6 +79,7 @@ def apply(cur, order_id: int, effects: Effects, refund_id: int | None = None) ->
               "at": cur.owner.clock() if cur.owner.clock is not None else None}
     if effects.issue_invoice:
         cur.execute(_ISSUE_INVOICE, params)
+        invoice_records.record_invoice(cur, order_id)
     if effects.count_sale:
         cur.execute(_COUNT_SALE, params)
         cur.execute(_COUNT_PRODUCT_SALES, params)

@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from shop.adapters.postgres import invoice_records
 from shop.adapters.postgres.errors import translates_errors
 from shop.adapters.postgres.payment_rows import payment_of
 from shop.domain.orders import Payment, credit_note_reason_code
@@ -125,6 +126,7 @@ def _issue_credit_note(cur: Any, order_id: int, refund_id: int, reason: str, tot
         "code": credit_note_reason_code(invoiced["series"]),
         "taxes": json.dumps([[str(rate), str(base), str(tax)] for rate, base, tax in taxes]),
         "time_zone": cur.owner.time_zone, "at": cur.owner.clock() if cur.owner.clock is not None else None})
+    invoice_records.record_credit_note(cur, refund_id)
 
 
 def successful_payment(cur: Any, order_id: int) -> Payment | None:
