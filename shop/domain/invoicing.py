@@ -97,6 +97,11 @@ def parse_invoice_party(raw_name: object, raw_tax_id: object, raw_address: objec
     return InvoiceParty(name, tax_id, address)
 
 
+class FullInvoiceNeeded(InvalidInput):
+    """An order over the simplified invoice's limit placed without whom its invoice is made out to."""
+    code = "full_invoice_needed"
+
+
 def needs_full_invoice(total: Decimal, limit: Decimal) -> bool:
     """Whether an order of `total` (IVA included) is over what a simplified invoice may cover."""
     return total > limit

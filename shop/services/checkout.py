@@ -28,8 +28,8 @@ from shop.adapters.errors import DatabaseError, DatabaseUnavailable, StoreError
 from shop.domain import markers
 from shop.domain.catalog import check_sells
 from shop.domain.discounts import DiscountCode, normalize_code
-from shop.domain.errors import N_, Conflict, InvalidInput, NotFound, Unavailable
-from shop.domain.invoicing import InvoiceParty, needs_full_invoice
+from shop.domain.errors import N_, Conflict, NotFound, Unavailable
+from shop.domain.invoicing import FullInvoiceNeeded, InvoiceParty, needs_full_invoice
 from shop.domain.orders import (
     CartLine,
     Order,
@@ -163,8 +163,8 @@ def place_order(db: Ledgers, store: StockStore, request: CheckoutRequest, policy
     limit = policy.simplified_invoice_limit
     if limit is not None and request.invoice_party is None and needs_full_invoice(total, limit):
         _abort(db, store, order_id, lines, "a full invoice's data is needed")
-        raise InvalidInput(N_("An order over %(limit)s needs a full invoice: give the name, NIF, NIE or CIF and "
-                              "fiscal address it is made out to."), limit=f"{limit:.2f} €".replace(".", ","))
+        raise FullInvoiceNeeded(N_("An order over %(limit)s needs a full invoice: give the name, NIF, NIE or CIF "
+                                   "and fiscal address it is made out to."), limit=f"{limit:.2f} €".replace(".", ","))
     shipped = None if shipping is None else ShippingSnapshot(
         shipping.address.snapshot(), shipping.method.name, shipping_amount,
         sum((tax for _, _, tax in shipping_parts), Decimal("0.00")),

@@ -23,11 +23,12 @@ from shop.adapters.invoice_pdf import QR_LEGEND, qr_svg
 from shop.domain.accounts import Role
 from shop.domain.errors import N_, Conflict, DomainError, InvalidInput, LimitReached, NotFound, Unavailable
 from shop.domain.images import ProductImage
-from shop.domain.invoicing import InvoiceParty, parse_invoice_party
+from shop.domain.invoicing import FullInvoiceNeeded, InvoiceParty, parse_invoice_party
 from shop.domain.orders import CreditNote, Order, OrderStatus, OutOfStock, PaymentStatus, new_idempotency_key
 from shop.domain.payments import ProviderRedirect
 from shop.domain.refunds import Refund
 from shop.domain.taxes import order_tax_totals
+from shop.services import carts as cart_service
 from shop.services import checkout
 from shop.services import orders as order_service
 from shop.services import refunds as refund_service
@@ -136,8 +137,14 @@ def buy():
     """The seed's "Comprar": one product and a quantity, placed at once if there is stock."""
     product_id = request.form.get("product_id", "")
     variant = request.form.get("variant", "")  # the option picker's choice, for a product sold in options
+    ref = f"{product_id}:{variant}" if variant else product_id
     try:
-        return _place([(f"{product_id}:{variant}" if variant else product_id, request.form.get("quantity", ""))])
+        return _place([(ref, request.form.get("quantity", ""))])
+    except FullInvoiceNeeded as error:
+        # Comprar has no room for a full invoice's data; the cart has: the product waits there.
+        cart_service.add_to_cart(get_db(), get_store(), current_user.user_id, ref, request.form.get("quantity", ""))
+        flash(translate_error(error), "warning")
+        return redirect(url_for("cart.show"), 303)
     except (*_REFUSALS, NotFound) as error:
         audit("order.refused", f"product:{product_id[:24]}", reason=error.template % error.params
               if error.params else error.template)

@@ -301,3 +301,47 @@ def test_the_admin_imports_a_catalog_file_once_its_bad_row_is_reported_and_corre
     expect(shopper.get_by_role("link", name="Gorra de lona")).to_be_visible()
     shopper.goto("/?q=Pañuelo")
     expect(shopper.get_by_role("link", name='Pañuelo "Estrella"')).to_be_visible()
+
+
+def test_a_customer_gets_a_full_invoice_for_a_laptop_and_a_credit_note_as_a_pdf_after_a_refund(new_tab, own_shop):
+    """Comprar over the simplified invoice's limit leads to the cart's full-invoice form; the invoice
+    is made out to the customer; the admin's refund issues a credit note the customer downloads."""
+    shopper = new_tab()
+    register(shopper, own_shop, "Rosa Autónoma", f"rosa-{uuid.uuid4().hex[:8]}@example.com")
+    shopper.goto("/?q=ThinkPad")
+    shopper.get_by_role("link", name="Portátil Lenovo ThinkPad E14").click()
+    shopper.get_by_role("button", name="Comprar").click()
+    expect(shopper.get_by_text(re.compile("necesita factura completa"))).to_be_visible()  # sent to the cart
+    expect(shopper.get_by_label("Necesito factura completa (con mi NIF)")).to_be_checked()
+    shopper.get_by_label("Nombre o razón social").fill("Rosa Autónoma")
+    shopper.get_by_label("NIF, NIE o CIF").fill("12345678-A")  # the wrong letter
+    shopper.get_by_label("Domicilio fiscal").fill("Calle Mayor 1, 28013 Madrid")
+    shopper.get_by_role("button", name="Finalizar compra").click()
+    expect(shopper.get_by_text("12345678A no es un NIF, NIE o CIF válido")).to_be_visible()
+    shopper.get_by_label("NIF, NIE o CIF").fill("12345678-Z")
+    shopper.get_by_role("button", name="Finalizar compra").click()
+    expect(shopper.get_by_test_id("order-status")).to_have_text("Pendiente de pago")
+    pay_on_provider_page(shopper)
+    expect(shopper.get_by_test_id("order-status")).to_have_text("Pagado")
+    order_url = shopper.url
+    shopper.get_by_test_id("invoice-link").click()
+    expect(shopper.get_by_role("heading", name="Factura", exact=True)).to_be_visible()
+    expect(shopper.get_by_test_id("invoice-party")).to_contain_text("12345678Z")
+    expect(shopper.get_by_test_id("invoice-number")).to_contain_text("F-")
+    expect(shopper.get_by_test_id("invoice-qr")).to_contain_text("QR tributario:")
+
+    admin = new_tab()
+    log_in(admin, own_shop.logins["admin"])
+    admin.goto(order_url)
+    admin.get_by_label("Unidades de Portátil Lenovo ThinkPad E14 a reembolsar").fill("1")
+    admin.get_by_label("Motivo").fill("No arranca")
+    admin.get_by_role("button", name="Reembolsar estas unidades").click()
+    expect(admin.get_by_test_id("order-status")).to_have_text("Reembolsado")
+
+    shopper.goto(order_url)
+    link = shopper.get_by_test_id("credit-note-link")
+    expect(link).to_contain_text("Factura rectificativa R-")
+    with shopper.expect_download() as download:
+        shopper.get_by_test_id("refund").get_by_role("link", name="PDF", exact=True).click()
+    assert download.value.suggested_filename.startswith("rectificativa-R-")
+    assert open(download.value.path(), "rb").read().startswith(b"%PDF-")  # noqa: SIM115 - a test's read
