@@ -25,6 +25,7 @@ EXPECTED = {
     "account.password": ANY_USER, "account.profile": ANY_USER,
     "health.healthz": "public", "health.readyz": "public", "monitoring.scrape": "public",
     "orders.index": ANY_USER, "orders.detail": ANY_USER, "orders.invoice": ANY_USER,
+    "orders.invoice_pdf": ANY_USER, "orders.credit_note": ANY_USER, "orders.credit_note_pdf": ANY_USER,
     "orders.buy": C, "orders.checkout_cart": C, "orders.pay": C, "orders.cancel": C,
     "cart.show": C, "cart.add": C, "cart.update": C,
     "api.place_order": C,
@@ -45,6 +46,7 @@ EXPECTED = {
     "staff_users.index": STAFF, "staff_users.create": A, "staff_users.change_role": A, "staff_users.set_active": A,
     "staff_users.send_password_reset": A,
     "audit_log.index": STAFF, "audit_log.export": STAFF, "audit_log.verify": STAFF,
+    "invoice_book.index": STAFF, "invoice_book.book": STAFF,
     # The REST API: the catalog is public; a customer's own things; staff endpoints (keys add scopes).
     "api_v1.openapi_document": "public", "api_v1.docs_page": "public", "api_v1.token": "public",
     "api_v1.products": "public", "api_v1.product": "public", "api_v1.categories": "public",
@@ -55,6 +57,11 @@ EXPECTED = {
     "api_v1.addresses": C, "api_v1.add_address": C, "api_v1.delete_address": C,
     "api_v1.staff_orders": STAFF, "api_v1.ship": A, "api_v1.adjust_stock": A, "api_v1.refund": A,
     "api_v1.audit_log": STAFF,
+    "api_v1.staff_products": STAFF, "api_v1.staff_product": STAFF, "api_v1.create_product": A,
+    "api_v1.update_product": A, "api_v1.remove_product": A, "api_v1.restore_product": A, "api_v1.put_variants": A,
+    "api_v1.add_image": A, "api_v1.change_image": A, "api_v1.remove_image": A,
+    "api_v1.discount_codes": STAFF, "api_v1.create_discount_code": A, "api_v1.set_discount_code_active": A,
+    "api_v1.shipping_methods": STAFF, "api_v1.create_shipping_method": A, "api_v1.set_shipping_method_active": A,
     "api_keys.index": STAFF, "api_keys.create": STAFF, "api_keys.revoke": STAFF,
     "webhooks.index": STAFF, "webhooks.create": A, "webhooks.set_active": A, "webhooks.redeliver": A,
 }
