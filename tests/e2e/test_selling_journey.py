@@ -145,8 +145,13 @@ def test_a_customer_buys_with_a_code_and_shipping_gets_the_mails_and_an_invoice_
     order_url = page.url
     page.get_by_test_id("invoice-link").click()
     expect(page.get_by_test_id("invoice-number")).to_contain_text(re.compile(r"FS-\d{4}-\d{6}"))
-    expect(page.get_by_test_id("invoice-taxes")).to_contain_text("30,83")  # 31,41 + 5,90 at 21 %: base 30,83
-    expect(page.get_by_test_id("invoice-shipping")).to_contain_text("5,90")
+    # the shipping follows the goods (docs/money.md): bases 25,96 (the coffee maker, 21 %) and 16,44 (the
+    # books, 4 %) share its 5,90 as 3,61 and 2,29; so 21 %: 31,41 + 3,61 → base 28,94; 4 %: 17,10 + 2,29 → 18,64
+    expect(page.get_by_test_id("invoice-taxes")).to_contain_text("28,94")
+    expect(page.get_by_test_id("invoice-taxes")).to_contain_text("18,64")
+    expect(page.get_by_test_id("invoice-shipping")).to_have_count(2)
+    expect(page.get_by_test_id("invoice-shipping").first).to_contain_text("3,61")
+    expect(page.get_by_test_id("invoice-shipping").last).to_contain_text("2,29")
     expect(page.get_by_test_id("invoice-total")).to_have_text("54,41 €")
     wait_for_mail(inbox, email, "Hemos recibido tu pedido")
     wait_for_mail(inbox, email, "está pagado")
@@ -172,4 +177,6 @@ def test_a_customer_buys_with_a_code_and_shipping_gets_the_mails_and_an_invoice_
     assert "8,55" in refunded.get_body(("plain",)).get_content()
     page.goto(order_url)
     expect(page.get_by_test_id("refunds")).to_contain_text("llegó con una página rota")
+    expect(page.get_by_test_id("credit-note-link")).to_contain_text("Factura rectificativa R-")
+    assert [part.get_filename() for part in refunded.iter_attachments()][0].startswith("rectificativa-R-")
 
