@@ -175,6 +175,11 @@ class CreditNote:
     def printed_number(self) -> str:
         return f"R-{self.series_year}-{self.number:06d}"
 
+    @property
+    def tax_rows(self) -> list[tuple[Decimal, Decimal, Decimal, Decimal]]:
+        """(rate, base, IVA, total) per rate, negative: the lines of its IVA table."""
+        return [(rate, base, tax, base + tax) for rate, base, tax in self.taxes]
+
 
 @dataclass(frozen=True)
 class Order:

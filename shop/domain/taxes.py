@@ -76,6 +76,11 @@ class RateTotal:
     def gross(self) -> Decimal:
         return self.base + self.tax
 
+    @property
+    def row(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+        """(rate, base, IVA, total): a line of an invoice's IVA table."""
+        return self.rate, self.base, self.tax, self.gross
+
 
 def base_of(gross: Decimal, rate: Decimal) -> Decimal:
     return (gross / (1 + rate / 100)).quantize(CENT, rounding=ROUND_HALF_UP)

@@ -30,6 +30,11 @@ def invoice_qr(number: str, issued_at: dt.datetime, total: Decimal, settings: Se
     return qr_url(settings.seller_tax_id, number, issued_on, total, production=settings.is_production)
 
 
+def _tax_lines(rows: list[tuple[Decimal, Decimal, Decimal, Decimal]]) -> tuple[tuple[str, ...], ...]:
+    """The IVA table's lines as printed: rate, base, IVA and total of each rate."""
+    return tuple((percent(rate), money(base), money(tax), money(gross)) for rate, base, tax, gross in rows)
+
+
 def invoice_file_name(order: Order) -> str:
     assert order.invoice is not None  # noqa: S101 - callers check that the order is invoiced
     return f"factura-{order.invoice.printed_number}.pdf"
@@ -59,8 +64,7 @@ def invoice_sheet(order: Order, settings: Settings) -> InvoiceSheet:
         columns=(gettext("Product"), gettext("Unit price"), gettext("Quantity"), gettext("IVA"), gettext("Amount")),
         lines=tuple(lines),
         tax_columns=(gettext("IVA"), gettext("Base"), gettext("Tax"), gettext("Total")),
-        tax_lines=tuple((percent(line.rate), money(line.base), money(line.tax), money(line.gross))
-                        for line in order_tax_totals(order)),
+        tax_lines=_tax_lines([line.row for line in order_tax_totals(order)]),
         total=(gettext("Total (IVA included)"), money(order.total_amount)),
         qr=invoice_qr(number, order.invoice.issued_at, order.total_amount, settings))
 
@@ -90,7 +94,7 @@ def credit_note_sheet(order: Order, note: CreditNote, refund: Refund | None, set
         lines=tuple((description, str(units), money(amount)) for description, units, amount in
                     credit_note_lines(order, note, refund)),
         tax_columns=(gettext("IVA"), gettext("Base"), gettext("Tax"), gettext("Total")),
-        tax_lines=tuple((percent(rate), money(base), money(tax), money(base + tax)) for rate, base, tax in note.taxes),
+        tax_lines=_tax_lines(note.tax_rows),
         total=(gettext("Total (IVA included)"), money(note.amount)),
         qr=invoice_qr(note.printed_number, note.issued_at, note.amount, settings))
 

@@ -126,3 +126,24 @@ def test_a_refund_of_a_full_invoice_is_corrected_with_code_r1(db, store, make_pr
     refund(db, store, {"order_id": order_id, "admin": admin, "items": items}, full=True)
     [note] = db.orders.get(order_id).credit_notes
     assert (note.reason_code, note.invoice.series, note.amount) == ("R1", "F", Decimal("-899.00"))
+
+
+def test_a_program_is_told_by_a_stable_code_that_an_order_over_the_limit_needs_the_invoices_data(
+        settings, db, store, make_product, make_user):
+    from shop.web.extensions import close_stores
+    from shop.web.factory import create_app
+    from tests.integration.conftest import PASSWORD
+
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False},
+                     settings=dataclasses.replace(settings, simplified_invoice_limit=Decimal("400.00")))
+    try:
+        laptop = make_product(name="Portátil", price="899.00", stock=3)
+        make_user(email="ana@example.com")
+        program = app.test_client()
+        access = program.post("/api/v1/auth/token", json={"email": "ana@example.com", "password": PASSWORD})
+        answer = program.post("/api/v1/checkout", json={"items": [{"product_id": str(laptop["_id"]), "quantity": 1}]},
+                              headers={"Authorization": f"Bearer {access.get_json()['access_token']}",
+                                       "Idempotency-Key": "portatil-1"})
+        assert answer.status_code == 400 and answer.get_json()["code"] == "full_invoice_needed"
+    finally:
+        close_stores(app)

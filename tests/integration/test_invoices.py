@@ -27,6 +27,17 @@ def place(db, store, user, *lines):
                                                 str(uuid.uuid4()))).order_id
 
 
+def pay_at(db, customer, order_id: int, moment: str) -> None:
+    """Pay the order as if the database's clock read `moment` (ISO 8601, with its offset)."""
+    import datetime as dt
+
+    db.clock = lambda: dt.datetime.fromisoformat(moment)
+    try:
+        pay(db, customer, order_id)
+    finally:
+        db.clock = None
+
+
 def invoices(db) -> list[tuple[int, int, int]]:
     with db.transaction() as cur:
         cur.execute("SELECT order_id, series_year, number FROM invoices ORDER BY number")
@@ -140,31 +151,24 @@ def test_staff_set_a_products_tax_class(client, auth, store, make_product, make_
 ])
 def test_an_invoice_takes_the_year_and_date_of_madrid_not_of_utc(db, store, make_product, make_user, paid_at_utc,
                                                                  series, madrid_day):
-    import datetime as dt
     from zoneinfo import ZoneInfo
 
     customer = make_user()
     order_id = place(db, store, customer, (make_product(stock=2), 1))
-    db.clock = lambda: dt.datetime.fromisoformat(paid_at_utc)
-    try:
-        pay(db, customer, order_id)
-    finally:
-        db.clock = None
+    pay_at(db, customer, order_id, paid_at_utc)
     invoice = db.orders.get(order_id).invoice
     assert (invoice.series_year, invoice.number) == (series, 1)
     assert invoice.issued_at.astimezone(ZoneInfo("Europe/Madrid")).date().isoformat() == madrid_day
 
 
 def test_the_shops_time_zone_decides_the_series_year(db, store, make_product, make_user):
-    import datetime as dt
-
     customer = make_user()
     order_id = place(db, store, customer, (make_product(stock=2), 1))
-    db.clock, db.time_zone = (lambda: dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)), "Atlantic/Canary"
+    db.time_zone = "Atlantic/Canary"
     try:
-        pay(db, customer, order_id)  # 23:30 in the Canaries: still the old year there
+        pay_at(db, customer, order_id, "2026-12-31T23:30:00+00:00")  # 23:30 in the Canaries: still the old year
     finally:
-        db.clock, db.time_zone = None, "Europe/Madrid"
+        db.time_zone = "Europe/Madrid"
     assert db.orders.get(order_id).invoice.series_year == 2026
 
 
@@ -175,17 +179,11 @@ def test_the_shops_time_zone_decides_the_series_year(db, store, make_product, ma
 ])
 def test_the_invoice_page_and_pdf_date_it_in_madrid_across_the_clock_changes(client, auth, db, store, make_product,
                                                                              make_user, paid_at_utc, shown):
-    import datetime as dt
-
     from tests.integration.test_invoice_pdf import _text
 
     customer = make_user(email="ana@example.com")
     order_id = place(db, store, customer, (make_product(stock=2), 1))
-    db.clock = lambda: dt.datetime.fromisoformat(paid_at_utc)
-    try:
-        pay(db, customer, order_id)
-    finally:
-        db.clock = None
+    pay_at(db, customer, order_id, paid_at_utc)
     auth.login("ana@example.com")
     assert shown in client.get(f"/orders/{order_id}/invoice").get_data(as_text=True)
     assert shown in _text(client.get(f"/orders/{order_id}/invoice.pdf").data)
