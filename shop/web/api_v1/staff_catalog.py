@@ -268,7 +268,7 @@ def _discount_out(code: DiscountCode) -> DiscountCodeOut:
 
 
 def _discount(code: str) -> DiscountCodeOut:
-    found = next((item for item in get_db().discounts.all() if item.code == code), None)
+    found = get_db().discounts.get(code)
     if found is None:
         raise NotFound(N_("That discount code does not exist."))
     return _discount_out(found)
