@@ -4,10 +4,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
-# mongosh (npm), for the test that applies database/mongo/schema.js by hand
+# The npm tools the tests drive (tools/package.json): mongosh applies database/mongo/schema.js by
+# hand; axe-core checks every page's accessibility in the browser tests.
 MONGOSH       := tools/node_modules/.bin/mongosh
 # The machine's own PostgreSQL (15 here), used for a second integration pass when it answers.
 SYSTEM_PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+# On that server, the PgBouncer pass runs every integration test; directly, only what a pooler
+# cannot carry: backups and restores (a snapshot shared between sessions) and what a dropped
+# server connection does to the shop when no pooler hides it.
+SYSTEM_PG_DIRECT_TESTS := tests/integration/test_backup.py tests/integration/test_restore_failure_paths.py \
+	tests/integration/test_odd_input_and_failing_servers.py \
+	tests/integration/test_schema.py tests/integration/test_schema_by_hand.py
 
 .PHONY: run test test-unit test-integration test-e2e test-system-pg test-pgbouncer lint lock audit-deps init-db translations clean-data
 
@@ -34,10 +41,9 @@ run: $(RUNTIME_STAMP)
 init-db: $(RUNTIME_STAMP)
 	$(BIN)/flask --app shop init-db --demo
 
-## make test: lint, unit, integration (embedded PostgreSQL 18 + SecantusDB), browser, then the
-## integration tests again on the machine's PostgreSQL when it is reachable (less the remote backup
-## destinations: what they test — S3, SFTP, FTP copies of a set — does not depend on the server's
-## version, and the dump and restore they start from run in that pass too), and through PgBouncer.
+## make test: lint, unit, integration (embedded PostgreSQL 18 + SecantusDB), browser, then, when
+## the machine's PostgreSQL answers, every integration test again through PgBouncer in front of it,
+## and directly on it the tests a pooler cannot carry (SYSTEM_PG_DIRECT_TESTS).
 test: $(DEV_STAMP)
 	bash scripts/ensure-system-packages.sh
 	$(MAKE) --no-print-directory $(MONGOSH)
@@ -56,13 +62,13 @@ test-integration: $(DEV_STAMP) $(MONGOSH)
 
 test-e2e: $(DEV_STAMP)
 	bash scripts/ensure-system-packages.sh
+	$(MAKE) --no-print-directory $(MONGOSH)
 	$(BIN)/pytest tests/e2e
 
 test-system-pg: $(DEV_STAMP) $(MONGOSH)
 	@if $(BIN)/python -c "import psycopg2,sys; psycopg2.connect('$(SYSTEM_PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== integration tests on $$($(BIN)/python -c "import psycopg2; c=psycopg2.connect('$(SYSTEM_PG_URL)'); cur=c.cursor(); cur.execute('SHOW server_version'); print('PostgreSQL', cur.fetchone()[0])") (system PostgreSQL) =="; \
-		TEST_DATABASE_URL='$(SYSTEM_PG_URL)' $(BIN)/pytest tests/integration \
-			--ignore=tests/integration/test_backup_remote.py; \
+		TEST_DATABASE_URL='$(SYSTEM_PG_URL)' $(BIN)/pytest $(SYSTEM_PG_DIRECT_TESTS); \
 	else \
 		echo "== no PostgreSQL at $(SYSTEM_PG_URL): second integration pass not run =="; \
 	fi

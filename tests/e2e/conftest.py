@@ -145,18 +145,26 @@ def register(page, shop: RunningShop, name: str, email: str, password: str = "un
 
 
 def activation_link(data_dir: Path, email: str, wait_seconds: float = 30.0) -> str:
-    """The link in the newest e-mail to `email` in the shop's outbox (no SMTP_HOST: .eml files),
-    waiting for the shop's mail sender to deliver it (it passes every MAIL_SEND_INTERVAL_SECONDS)."""
+    """The activation link in the newest e-mail to `email` (see mailed_link)."""
+    return mailed_link(data_dir, email, "/auth/activate/", wait_seconds)
+
+
+def mailed_link(data_dir: Path, email: str, path: str, wait_seconds: float = 30.0) -> str:
+    """The link to `path`… in the newest e-mail to `email` in the shop's outbox (no SMTP_HOST: .eml
+    files), waiting for the shop's mail sender to deliver it (it passes every MAIL_SEND_INTERVAL_SECONDS)."""
     from email import message_from_bytes
     from email.policy import default
 
     deadline = time.monotonic() + wait_seconds
     while True:
-        for path in sorted((data_dir / "outbox").glob("*.eml"), reverse=True):
-            message = message_from_bytes(path.read_bytes(), policy=default)
+        for mail in sorted((data_dir / "outbox").glob("*.eml"), reverse=True):
+            message = message_from_bytes(mail.read_bytes(), policy=default)
             if message["To"] == email:
                 text = message.get_body(("plain",)).get_content()
-                return re.search(r"https?://\S+/auth/activate/\S+", text).group(0)
+                found = re.search(r"https?://\S+" + re.escape(path) + r"\S+", text)
+                if found:
+                    return found.group(0)
         if time.monotonic() > deadline:
-            raise AssertionError(f"no e-mail to {email} in {data_dir / 'outbox'} after {wait_seconds} s")
+            raise AssertionError(f"no e-mail to {email} with a link to {path} in {data_dir / 'outbox'} "
+                                 f"after {wait_seconds} s")
         time.sleep(0.2)
