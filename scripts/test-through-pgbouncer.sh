@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The integration tests once more, through PgBouncer in transaction pooling in front of the
-# machine's PostgreSQL. The backup tests are left out of this pass: pg_dump and the
-# snapshot it imports need a direct connection (docs/deploy.md); they run in the other two passes.
+# machine's PostgreSQL. Left out of this pass, and run directly on that server instead (the
+# Makefile's SYSTEM_PG_DIRECT_TESTS): the backup tests, since pg_dump and the snapshot it imports
+# need a direct connection, and the schema scripts, which a deploy applies directly (docs/deploy.md).
 set -euo pipefail
 BIN="$1"; PG_URL="$2"
 if ! "$BIN/python" -c "import psycopg2; psycopg2.connect('$PG_URL', connect_timeout=3).close()" 2>/dev/null; then
@@ -40,4 +41,5 @@ sleep 1
 echo "== integration tests through PgBouncer (transaction pooling) on port $port =="
 TEST_DATABASE_URL="postgresql://$user@127.0.0.1:$port/postgres" TEST_THROUGH_POOLER=1 "$BIN/pytest" tests/integration \
   --ignore=tests/integration/test_backup.py --ignore=tests/integration/test_backup_remote.py \
-  --ignore=tests/integration/test_restore_failure_paths.py
+  --ignore=tests/integration/test_restore_failure_paths.py \
+  --ignore=tests/integration/test_schema.py --ignore=tests/integration/test_schema_by_hand.py
