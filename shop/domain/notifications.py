@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from shop.domain.tracking import tracking_url
+
 MAX_ATTEMPTS = 8
 FIRST_RETRY_SECONDS = 30
 LONGEST_RETRY_SECONDS = 3600
@@ -67,6 +69,11 @@ class OrderForMail:
     shipping_amount: Decimal
     payment_method: str | None
     items: tuple[MailLine, ...] = ()
+
+    @property
+    def tracking_url(self) -> str | None:
+        """The carrier's page for the parcel, when the carrier is one the shop knows."""
+        return tracking_url(self.carrier, self.tracking_number)
 
 
 @dataclass(frozen=True)

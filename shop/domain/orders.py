@@ -30,6 +30,7 @@ from shop.domain.errors import N_, Conflict, InvalidInput, LimitReached, Nn_
 from shop.domain.invoicing import InvoiceParty
 from shop.domain.shipping import ShippingMethod, ShippingSnapshot
 from shop.domain.taxes import shipping_by_rate, split_tax
+from shop.domain.tracking import tracking_url
 from shop.domain.variants import item_ref, parse_item_ref
 
 MAX_QUANTITY_PER_LINE = 100
@@ -208,6 +209,11 @@ class Order:
     payments: tuple[Payment, ...] = ()
     invoice: Invoice | None = None
     credit_notes: tuple[CreditNote, ...] = ()
+
+    @property
+    def tracking_url(self) -> str | None:
+        """The carrier's page for the parcel, when the carrier is one the shop knows."""
+        return tracking_url(self.carrier, self.tracking_number)
 
     @property
     def shipping_amount(self) -> Decimal:

@@ -247,3 +247,22 @@ def test_the_product_list_is_one_answer_for_everyone_reused_for_a_few_seconds(ca
     assert [p["name"] for p in anonymous.get("/api/v1/products?sort=name").get_json()["items"]] == \
         ["Primero", "Segundo"]  # another URL: read now
     assert anonymous.get("/api/v1/products?after=0").status_code == 400  # refused input is never kept
+
+
+def test_a_warehouse_key_ships_an_order_and_the_customer_reads_the_carriers_tracking_page(client, tokens, admin, db,
+                                                                                        make_product):
+    from shop.services import orders as order_service
+
+    product = make_product(stock=3)
+    shopper = client.application.test_client()
+    placed = shopper.post("/api/v1/checkout", json={"items": [{"product_id": str(product["_id"]), "quantity": 1}]},
+                          headers={**_bearer(tokens["access_token"]), "Idempotency-Key": str(uuid.uuid4())})
+    order_id = placed.get_json()["id"]
+    order_service.mark_paid(db, admin, order_id)
+    key = api_key_in(create_api_key(client, ["orders:write"]))
+    shipped = client.application.test_client().post(f"/api/v1/admin/orders/{order_id}/ship", headers=_bearer(key),
+                                                    json={"carrier": "UPS", "tracking": "1Z999AA10123456784"})
+    assert shipped.status_code == 200, shipped.get_json()
+    mine = shopper.get(f"/api/v1/orders/{order_id}", headers=_bearer(tokens["access_token"])).get_json()
+    assert mine["tracking"] == "1Z999AA10123456784"
+    assert mine["tracking_url"] == "https://www.ups.com/track?tracknum=1Z999AA10123456784"

@@ -337,7 +337,8 @@ def test_a_customer_who_chooses_english_gets_english_mails(client, auth, db, mak
         assert cur.fetchone()["language"] == "en"
 
 
-def test_the_shipped_mail_names_the_carrier_and_the_tracking_number(app, db, store, smtp, make_product, make_user):
+def test_the_shipped_mail_names_the_carrier_and_the_tracking_number_and_links_its_page(app, db, store, smtp,
+                                                                                       make_product, make_user):
     from shop.web.mail_compose import mail_composer
 
     recorder, port = smtp
@@ -347,7 +348,11 @@ def test_the_shipped_mail_names_the_carrier_and_the_tracking_number(app, db, sto
     orders.mark_shipped(db, admin, order_id, ("SEUR", "SE123456789"))
     assert notifications.deliver_outbox(db, mailer(port), mail_composer(app, db)).sent == 3
     shipped = [m for m in recorder.messages if m["Subject"].startswith("El pedido") and "camino" in m["Subject"]]
-    assert "Transportista: SEUR. Número de seguimiento: SE123456789." in shipped[0].get_body(("plain",)).get_content()
+    text = shipped[0].get_body(("plain",)).get_content()
+    assert "Transportista: SEUR. Número de seguimiento: SE123456789." in text
+    assert "https://www.seur.com/livetracking/?segOnlineIdentificador=SE123456789" in text
+    assert 'href="https://www.seur.com/livetracking/?segOnlineIdentificador=SE123456789"' in (
+        shipped[0].get_body(("html",)).get_content())
 
 
 def test_an_activated_account_gets_one_welcome_mail(app, db, smtp):

@@ -166,7 +166,10 @@ def test_an_admin_lists_filters_and_moves_orders_through_their_lifecycle(client,
     shipped = db.orders.get(first)
     assert (shipped.status, shipped.carrier, shipped.tracking_number) == ("shipped", "Correos",
                                                                                    "PK-4471 0093 ES")
-    assert "Enviado con Correos, número de seguimiento PK-4471 0093 ES" in client.get(detail).get_data(as_text=True)
+    page = client.get(detail).get_data(as_text=True)
+    assert "Enviado con Correos, número de seguimiento PK-4471 0093 ES" in page
+    assert ('href="https://www.correos.es/es/es/herramientas/localizador/envios/detalle?'
+            'tracking-number=PK-4471%200093%20ES"') in page
     assert post(client, detail, f"/admin/orders/{first}/cancel").status_code == 409  # shipped: too late
     assert post(client, f"/orders/{second}", f"/admin/orders/{second}/cancel").status_code == 303
     assert post(client, f"/orders/{second}", f"/admin/orders/{second}/cancel").status_code == 409

@@ -244,6 +244,8 @@ class OrderOut(BaseModel):
     items: list[OrderItemOut]
     taxes: list[TaxLine]
     tracking: str | None
+    tracking_url: str | None = Field(None, description="The carrier's tracking page for the parcel, for Correos, "
+                                                       "SEUR, MRW, GLS, DHL and UPS")
     invoice: str | None = Field(description="The invoice number, once paid")
     credit_notes: list[CreditNoteOut] = Field(default_factory=list,
                                               description="One per refund: the facturas rectificativas")

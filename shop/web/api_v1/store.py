@@ -240,6 +240,7 @@ def order_out(order: Order, replayed: bool | None = None) -> OrderOut:
         taxes=[TaxLine(rate=f"{line.rate:g}", base=_money(line.base), tax=_money(line.tax))
                for line in order_tax_totals(order)],
         tracking=order.tracking_number,
+        tracking_url=order.tracking_url,
         invoice=order.invoice.printed_number if order.invoice else None,
         credit_notes=[CreditNoteOut(number=note.printed_number, refund_id=note.refund_id, amount=_money(note.amount),
                                     issued_at=note.issued_at) for note in order.credit_notes],
