@@ -116,6 +116,21 @@ def test_the_page_works_on_a_phone_sized_screen(browser, shop):
     context.close()
 
 
+def test_on_a_phone_products_come_first_and_the_price_and_comprar_before_the_specifications(browser, shop):
+    context = browser.new_context(base_url=shop.url, viewport={"width": 390, "height": 844}, locale="es-ES")
+    page = context.new_page()
+    page.goto("/")
+    assert page.get_by_test_id("product-card").first.bounding_box()["y"] < 844  # on the first screen
+    expect(page.get_by_test_id("categories")).to_be_hidden()
+    page.get_by_role("button", name="Categorías y filtros").click()
+    expect(page.get_by_test_id("categories")).to_be_visible()
+    page.get_by_test_id("product-card").first.get_by_role("link").first.click()
+    price, specifications = page.get_by_test_id("price"), page.get_by_test_id("attributes")
+    assert price.bounding_box()["y"] < specifications.bounding_box()["y"]
+    assert price.bounding_box()["y"] < 844
+    context.close()
+
+
 def test_the_shop_needs_no_internet(page):
     external = []
     page.on("request", lambda request: external.append(request.url)
