@@ -8,16 +8,17 @@ input can become an operator (`$gt`), a dotted path or a regular expression.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from shop.domain.errors import N_, InvalidInput, NotFound
+from shop.domain.errors import N_, InvalidFields, InvalidInput, NotFound
 from shop.domain.images import ProductImage
 from shop.domain.json import JsonObject
-from shop.domain.listing import MAX_CATEGORY_LENGTH, MAX_SEARCH_LENGTH  # noqa: F401 - re-exported
+from shop.domain.listing import MAX_CATEGORY_LENGTH, MAX_SEARCH_LENGTH, name_sort_key  # noqa: F401 - re-exported
 from shop.domain.money import MAX_PRICE, MIN_PRICE, to_money
 from shop.domain.taxes import parse_tax_class
 from shop.domain.variants import ProductOption, Variant, VariantDraft, check_variants, parse_sku, price_range
@@ -137,9 +138,21 @@ def new_product(name: str, category: str, price: object, stock: int, attributes:
     """A product document's fields, validated: the database validator is the second line, not the first.
     With options, its variants (each with its first stock) replace `stock` and `sku`: the product's
     stock is then the sum of theirs."""
+    problems: dict[str, InvalidInput] = {}
     if isinstance(stock, bool) or not isinstance(stock, int) or not 0 <= stock <= MAX_STOCK:
-        raise InvalidInput(N_("The stock must be a whole number from 0 to %(max)d."), max=MAX_STOCK)
-    fields = {**product_fields(name, category, price, attributes, description, tax_class), "stock": stock}
+        problems["stock"] = InvalidInput(N_("The stock must be a whole number from 0 to %(max)d."), max=MAX_STOCK)
+    try:
+        fields = product_fields(name, category, price, attributes, description, tax_class)
+    except InvalidFields as invalid:
+        problems = {**invalid.problems, **problems}
+    if sku and not (options or variants):
+        try:
+            sku = parse_sku(sku)
+        except InvalidInput as error:
+            problems["sku"] = error
+    if problems:
+        raise InvalidFields(problems)
+    fields["stock"] = stock
     if options or variants:
         checked = check_variants(options, variants or [])
         for variant in checked:
@@ -147,32 +160,57 @@ def new_product(name: str, category: str, price: object, stock: int, attributes:
                 raise InvalidInput(N_("The stock must be a whole number from 0 to %(max)d."), max=MAX_STOCK)
         return {**fields, "options": options, "variants": checked, "stock": sum(v.stock for v in checked)}
     if sku:
-        fields["sku"] = parse_sku(sku)
+        fields["sku"] = sku
     return fields
 
 
 def product_fields(name: str, category: str, price: object, attributes: JsonObject, description: str = "",
                    tax_class: str | None = None) -> JsonObject:
-    """The fields staff may edit (everything but the stock, which only moves by adjustments)."""
+    """The fields staff may edit (everything but the stock, which only moves by adjustments). Every
+    wrong field is reported at once (InvalidFields), so a form can mark them all."""
+    problems: dict[str, InvalidInput] = {}
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(N_("A product needs a name of at most %(max)d characters."), max=MAX_NAME_LENGTH)
+        problems["name"] = InvalidInput(N_("A product needs a name of at most %(max)d characters."),
+                                        max=MAX_NAME_LENGTH)
     if not isinstance(category, str) or not category.strip() or len(category) > MAX_CATEGORY_LENGTH:
-        raise InvalidInput(N_("A product needs a category of at most %(max)d characters."), max=MAX_CATEGORY_LENGTH)
+        problems["category"] = InvalidInput(N_("A product needs a category of at most %(max)d characters."),
+                                            max=MAX_CATEGORY_LENGTH)
     if isinstance(price, str):
         price = price.strip().replace(",", ".", 1)  # "19,99" as written in Spain
+    amount = None
     try:
         amount = to_money(price)
     except (TypeError, ValueError, ArithmeticError):
-        raise InvalidInput(N_("The price must be an amount such as 19.99.")) from None
-    if not MIN_PRICE <= amount <= MAX_PRICE:
-        raise InvalidInput(N_("The price must be between %(min)s and %(max)s."), min=str(MIN_PRICE),
-                           max=str(MAX_PRICE))
+        problems["price"] = InvalidInput(N_("The price must be an amount such as 19.99."))
+    if amount is not None and not MIN_PRICE <= amount <= MAX_PRICE:
+        problems["price"] = InvalidInput(N_("The price must be between %(min)s and %(max)s."), min=str(MIN_PRICE),
+                                         max=str(MAX_PRICE))
     if not isinstance(attributes, dict):
-        raise InvalidInput(N_("The attributes must be a set of named values."))
+        problems["attributes"] = InvalidInput(N_("The attributes must be a set of named values."))
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_LENGTH:
-        raise InvalidInput(N_("The description can have at most %(max)d characters."), max=MAX_DESCRIPTION_LENGTH)
+        problems["description"] = InvalidInput(N_("The description can have at most %(max)d characters."),
+                                               max=MAX_DESCRIPTION_LENGTH)
+    try:
+        tax = parse_tax_class(tax_class)
+    except InvalidInput as error:
+        problems["tax_class"] = error
+    if problems:
+        raise InvalidFields(problems)
     return {"name": name.strip(), "category": category.strip(), "price": amount,
-            "attributes": attributes, "description": description.strip(), "tax_class": parse_tax_class(tax_class)}
+            "attributes": attributes, "description": description.strip(), "tax_class": tax}
+
+
+def lookalike_category(category: str, existing: list[str]) -> str | None:
+    """The existing category `category` is probably a slip for: the same but for case or accents
+    ("libros", "Electronica"), or one or two letters off ("Libross", "Eletrónica"). None for a
+    category that exists, or that is new and like none of them."""
+    if category in existing:
+        return None
+    folded = {name_sort_key(name): name for name in existing}
+    if name_sort_key(category) in folded:
+        return folded[name_sort_key(category)]
+    close = difflib.get_close_matches(name_sort_key(category), list(folded), n=1, cutoff=0.8)
+    return folded[close[0]] if close else None
 
 
 def parse_product_id(raw: str) -> str:

@@ -38,6 +38,16 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
+class InvalidFields(InvalidInput):
+    """Several fields of one form are wrong at once: `problems` holds each field's own error, so a
+    form can mark every one of them (its message is the first one's)."""
+
+    def __init__(self, problems: dict[str, InvalidInput]):
+        first = next(iter(problems.values()))
+        super().__init__(first.template if first.plural is None else (first.template, first.plural), **first.params)
+        self.problems = problems
+
+
 class NotFound(DomainError):
     """The thing asked for does not exist, or is not yours (HTTP 404)."""
 

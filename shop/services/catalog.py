@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shop.adapters.errors import DatabaseError, SkuTaken
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
 from shop.demo_data import demo_products
-from shop.domain.catalog import MAX_STOCK, Product, check_sells, new_product, parse_product_id, product_fields
-from shop.domain.errors import N_, Conflict, InvalidInput, NotFound
+from shop.domain.catalog import (
+    MAX_STOCK,
+    Product,
+    check_sells,
+    lookalike_category,
+    new_product,
+    parse_product_id,
+    product_fields,
+)
+from shop.domain.errors import N_, Conflict, InvalidFields, InvalidInput, NotFound
 from shop.domain.json import JsonObject
 from shop.domain.listing import CatalogEntry, CatalogQuery, Listing, ListingIds, name_sort_key, option_facets
 from shop.domain.variants import ProductOption, Variant, VariantDraft, check_variants, parse_sku, parse_variant_key
@@ -196,9 +205,40 @@ def _editable(product: JsonObject) -> JsonObject:
             "tax_class": product.get("tax_class") or "general"}
 
 
-def create_product(db: PostgresDatabase, store: MongoStore, fields: JsonObject) -> tuple[str, JsonObject]:
-    """A new product from validated form values; returns its id and what was stored."""
-    product = new_product(**fields)
+def category_names(db: PostgresDatabase) -> list[str]:
+    """The categories products on sale are in, in reading order (what staff choose from)."""
+    with db.catalog.reading() as index:
+        return sorted((name for name, _ in index.categories()), key=name_sort_key)
+
+
+def _validated(db: PostgresDatabase, build: Callable[..., JsonObject], fields: JsonObject, new_category: bool,
+               current_category: str | None = None) -> JsonObject:
+    """`build(**fields)`, with every wrong field reported at once; and unless `new_category`, a new
+    category that looks like an existing one ("libros" for "Libros") is refused, so that a slip
+    never starts a category."""
+    problems: dict[str, InvalidInput] = {}
+    built: JsonObject = {}
+    try:
+        built = build(**fields)
+    except InvalidFields as invalid:
+        problems = dict(invalid.problems)
+    category = str(fields.get("category") or "").strip()
+    if not new_category and "category" not in problems and category != current_category:
+        existing = lookalike_category(category, category_names(db))
+        if existing:
+            problems["category"] = InvalidInput(
+                N_("%(category)s looks like %(existing)s, a category that exists: choose it, or tick New category "
+                   "to start %(category)s."), category=category, existing=existing)
+    if problems:
+        raise InvalidFields(problems)
+    return built
+
+
+def create_product(db: PostgresDatabase, store: MongoStore, fields: JsonObject,
+                   new_category: bool = True) -> tuple[str, JsonObject]:
+    """A new product from validated form values; returns its id and what was stored. With
+    `new_category` False (the staff form, unless ticked), a category like an existing one is refused."""
+    product = _validated(db, new_product, fields, new_category)
     try:
         product_id = store.catalog.insert(product)
     except SkuTaken as taken:
@@ -223,10 +263,12 @@ class ProductChange:
 
 
 def edit_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str, fields: JsonObject,
-                 revision: dt.datetime | None) -> ProductChange:
-    """Save an edit made on the form read at `revision`; a newer edit by someone else is never overwritten."""
+                 revision: dt.datetime | None, new_category: bool = True) -> ProductChange:
+    """Save an edit made on the form read at `revision`; a newer edit by someone else is never
+    overwritten. With `new_category` False, a category like an existing one is refused (_validated)."""
     product_id = parse_product_id(raw_product_id)
-    updated = product_fields(**fields)
+    current = None if new_category else store.catalog.get(product_id, include_archived=True)
+    updated = _validated(db, product_fields, fields, new_category, current.category if current else None)
     before = store.catalog.update(product_id, updated, revision)
     if before is None:
         if store.catalog.get(product_id, include_archived=True) is None:

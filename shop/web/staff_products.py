@@ -23,7 +23,7 @@ from shop.domain.catalog import (
     parse_stock,
     parse_stock_adjustment,
 )
-from shop.domain.errors import N_, Conflict, InvalidInput
+from shop.domain.errors import N_, Conflict, InvalidFields, InvalidInput
 from shop.domain.filters import parse_page_size
 from shop.domain.listing import parse_catalog_query
 from shop.domain.webhooks import falls_to_low_stock, stock_low_payload
@@ -53,6 +53,23 @@ def _form_fields() -> dict:
     return {"name": form.get("name", ""), "category": form.get("category", ""), "price": form.get("price", ""),
             "description": form.get("description", ""), "attributes": attributes,
             "tax_class": form.get("tax_class") or None}
+
+
+def _refused(error: InvalidInput | Conflict) -> dict:
+    """What a refused product form shows: every message in the summary, and each wrong field's own
+    message beside it (`field_errors`)."""
+    if isinstance(error, InvalidFields):
+        fields = {name: translate_error(problem) for name, problem in error.problems.items()}
+        return {"error": " ".join(fields.values()), "field_errors": fields}
+    return {"error": translate_error(error), "field_errors": {}}
+
+
+def _stock_or_invalid(raw: str) -> int:
+    """The form's stock, or -1 (which new_product reports with the other fields) when unreadable."""
+    try:
+        return parse_stock(raw)
+    except InvalidInput:
+        return -1
 
 
 def _attribute_editor(attributes: dict, blank_rows: int = 3) -> dict:
@@ -99,20 +116,24 @@ def index():
 @roles_required(Role.ADMIN)
 def create():
     if request.method == "GET":
-        return render_template("staff/product_new.html", form={"stock": "0"}, **_attribute_editor({}, 8))
+        return render_template("staff/product_new.html", form={"stock": "0"},
+                               categories=catalog_service.category_names(get_db()), **_attribute_editor({}, 8))
     try:
-        fields = {**_form_fields(), "stock": parse_stock(request.form.get("stock", "")),
+        fields = {**_form_fields(), "stock": _stock_or_invalid(request.form.get("stock", "")),
                   "sku": request.form.get("sku", "").strip() or None}
-        product_id, stored = catalog_service.create_product(get_db(), get_store(), fields)
+        product_id, stored = catalog_service.create_product(get_db(), get_store(), fields,
+                                                            new_category=request.form.get("new_category") == "1")
     except _REFUSALS as error:
-        return render_template("staff/product_new.html", form=request.form, error=translate_error(error),
+        return render_template("staff/product_new.html", form=request.form, **_refused(error),
+                               categories=catalog_service.category_names(get_db()),
                                **_attribute_editor({}, 8)), status_for(error)
     audit("product.created", f"product:{product_id}", after=stored)
     flash(gettext("Product created."), "success")
     return redirect(url_for("staff_products.edit", product_id=product_id), 303)
 
 
-def _render_edit(product_id: str, form: dict | None = None, error: str | None = None, stock_error: str | None = None):
+def _render_edit(product_id: str, form: dict | None = None, error: str | None = None, stock_error: str | None = None,
+                 field_errors: dict | None = None):
     product = catalog_service.product_detail(get_store(), product_id, include_archived=True)
     history = staff_lists.audit_history(get_db(), get_store(), f"product:{product.product_id}")
     if form is None:
@@ -121,7 +142,8 @@ def _render_edit(product_id: str, form: dict | None = None, error: str | None = 
     return render_template("staff/product_edit.html", product=product, form=form, history=history,
                            actor_names=staff_lists.actor_names(get_db(), history),
                            revision=product.updated_at.isoformat() if product.updated_at else "",
-                           error=error, stock_error=stock_error,
+                           error=error, stock_error=stock_error, field_errors=field_errors or {},
+                           categories=catalog_service.category_names(get_db()),
                            **_attribute_editor(product.attributes))
 
 
@@ -154,9 +176,10 @@ def tell_subscribers_if_stock_fell_low(adjustment: catalog_service.StockAdjustme
 def update(product_id: str):
     try:
         change = catalog_service.edit_product(get_db(), get_store(), product_id, _form_fields(),
-                                              parse_revision(request.form.get("revision", "")))
+                                              parse_revision(request.form.get("revision", "")),
+                                              new_category=request.form.get("new_category") == "1")
     except _REFUSALS as error:
-        return _render_edit(product_id, form=request.form, error=translate_error(error)), status_for(error)
+        return _render_edit(product_id, form=request.form, **_refused(error)), status_for(error)
     forget_product(change.product_id)
     if change.changed:
         audit("product.updated", f"product:{change.product_id}", changes=change.changed)

@@ -74,6 +74,32 @@ def test_a_bad_attribute_is_refused_and_the_form_keeps_what_was_typed(client, ad
     assert store.products.count_documents({}) == 0
 
 
+def test_every_wrong_field_of_the_product_form_is_marked_at_once(client, admin, store):
+    response = post(client, "/admin/products/new", "/admin/products/new",
+                    **{**NEW_PRODUCT, "name": "", "price": "gratis", "stock": "muchos"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    for field in ("name", "price", "stock"):
+        assert f'aria-describedby="{field}-error"' in page and f'id="{field}-error"' in page
+    assert page.count('data-testid="field-error"') == 3
+    assert store.products.count_documents({}) == 0
+
+
+def test_a_category_like_an_existing_one_is_a_slip_until_new_category_is_ticked(client, admin, make_product,
+                                                                               store):
+    make_product(category="Montaña")
+    slip = post(client, "/admin/products/new", "/admin/products/new", **{**NEW_PRODUCT, "category": "montana"})
+    assert slip.status_code == 400
+    assert "montana se parece a Montaña" in html.unescape(slip.get_data(as_text=True))
+    assert '<option value="Montaña">' in slip.get_data(as_text=True)  # offered in the list
+    assert store.products.count_documents({"category": "montana"}) == 0
+    ticked = post(client, "/admin/products/new", "/admin/products/new",
+                  **{**NEW_PRODUCT, "category": "montana", "new_category": "1"})
+    assert ticked.status_code == 303
+    assert post(client, "/admin/products/new", "/admin/products/new",
+                **{**NEW_PRODUCT, "category": "Ropa de playa"}).status_code == 303  # new and like none
+
+
 def test_an_edit_records_before_and_after_and_never_touches_the_stock(client, admin, make_product, store, app):
     product = make_product(name="Taza", price="5.00", stock=9, attributes={"material": "cerámica"})
     url = f"/admin/products/{product['_id']}"
