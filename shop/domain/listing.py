@@ -114,17 +114,23 @@ def sorted_facet_values(values: list[object]) -> list[object]:
     """A filter's values in the order a person expects: clothing sizes by size (XS, S, M, L, XL)
     when every value is one, numbers by value, yes/no and text after them, text without regard to
     case or accents."""
-    if values and all(isinstance(v, str) and v.strip().upper() in _SIZE_ORDER for v in values):
-        return sorted(values, key=lambda v: _SIZE_ORDER[str(v).strip().upper()])
+    return [value for value, _ in sorted_facet_counts([(value, 0) for value in values])]
 
-    def key(value: object) -> tuple[int, float, str]:
+
+def sorted_facet_counts(counted: list[tuple[object, int]]) -> list[tuple[object, int]]:
+    """A filter's (value, products) pairs in the order of sorted_facet_values."""
+    if counted and all(isinstance(v, str) and v.strip().upper() in _SIZE_ORDER for v, _ in counted):
+        return sorted(counted, key=lambda pair: _SIZE_ORDER[str(pair[0]).strip().upper()])
+
+    def key(pair: tuple[object, int]) -> tuple[int, float, str]:
+        value = pair[0]
         if isinstance(value, bool):
             return 1, float(value), ""
         if isinstance(value, (int, float)):
             return 0, float(value), ""
         return 2, 0.0, fold(str(value))
 
-    return sorted(values, key=key)
+    return sorted(counted, key=key)
 
 
 def filter_value_label(value: object) -> str:

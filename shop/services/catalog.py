@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 class CatalogPage:
     listing: Listing
     categories: list[tuple[str, int]]
-    facets: dict[str, list[object]]
+    facets: dict[str, list[tuple[object, int]]]  # attribute -> (value, products in the category)
 
 
 def catalog_page(db: PostgresDatabase, store: MongoStore, query: CatalogQuery) -> CatalogPage:

@@ -106,6 +106,15 @@ def test_filter_by_category_and_by_typed_attribute_values(client, make_product):
     assert 'name="attr.marca"' not in html  # a single value is nothing to filter by
 
 
+def test_each_filter_value_says_how_many_products_of_the_category_have_it(client, make_product):
+    for ram in (8, 8, 16):
+        make_product(name=f"Portátil {ram}", category="Portátiles", attributes={"ram_gb": ram})
+    make_product(name="Sobremesa", category="Ordenadores", attributes={"ram_gb": 16})  # another category
+    html = client.get("/?category=Portátiles").get_data(as_text=True)
+    options = re.findall(r'<option value="(\d+)"\s*>\s*([^<]+?)\s*</option>', html)
+    assert options == [("8", "8 (2)"), ("16", "16 (1)")]
+
+
 def test_sort_by_price_both_ways_and_by_name(client, make_product):
     make_product(name="B medio", price="20.00")
     make_product(name="a barato", price="5.00")

@@ -172,7 +172,8 @@ def test_a_listing_filters_by_the_sizes_in_stock_and_finds_a_product_by_its_sku(
     make_sized_product(name="Sudadera", price="39.90", sizes={"M": ("SUD-M", 1), "L": ("SUD-L", 1, "44.90")})
     make_product(name="Gorra", category="Ropa", sku="GOR-01")
     page = catalog_page(db, store, parse_catalog_query({"category": ["Ropa"]}))
-    assert page.facets["talla"] == ["S", "M", "L"]  # sizes in stock somewhere, in size order
+    # sizes in stock somewhere, in size order, each with how many products have it in stock
+    assert page.facets["talla"] == [("S", 1), ("M", 1), ("L", 1)]
     assert listed(db, store, category="Ropa", talla="M") == ["Sudadera"]  # the shirt's M is sold out
     assert listed(db, store, category="Ropa", talla="S") == ["Camiseta"]
     assert listed(db, store, q="sud-l") == ["Sudadera"] and listed(db, store, q="GOR-01") == ["Gorra"]

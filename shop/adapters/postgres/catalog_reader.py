@@ -24,7 +24,7 @@ from shop.domain.listing import (
     Position,
     attribute_value_candidates,
     estimated_total,
-    sorted_facet_values,
+    sorted_facet_counts,
 )
 
 # sort name → (column, descending)
@@ -231,14 +231,15 @@ class CatalogReader(PostingsWalk):
         self._cur.execute("SELECT category, products FROM catalog_categories WHERE products > 0")
         return [(row["category"], row["products"]) for row in self._cur.fetchall()]
 
-    def facets(self, category: str) -> dict[str, list[object]]:
-        """The attributes offered as filters in a category (2 to 15 distinct values) and their values."""
+    def facets(self, category: str) -> dict[str, list[tuple[object, int]]]:
+        """The attributes offered as filters in a category (2 to 15 distinct values), each value with
+        how many products on sale in the category have it (the index's counters: no counting here)."""
         self._cur.execute(
-            """SELECT v.attr_key, v.value
+            """SELECT v.attr_key, v.value, v.products
                FROM catalog_facet_keys k JOIN catalog_facet_values v USING (category, attr_key)
                WHERE k.category = %s AND k.distinct_values BETWEEN 2 AND %s AND v.products > 0""",
             (category, MAX_FACET_VALUES))
-        facets: dict[str, list[object]] = {}
+        facets: dict[str, list[tuple[object, int]]] = {}
         for row in self._cur.fetchall():
-            facets.setdefault(row["attr_key"], []).append(row["value"])
-        return {key: sorted_facet_values(values) for key, values in sorted(facets.items())}
+            facets.setdefault(row["attr_key"], []).append((row["value"], row["products"]))
+        return {key: sorted_facet_counts(values) for key, values in sorted(facets.items())}
