@@ -156,3 +156,23 @@ def demo_products() -> list[dict]:
             "camara": {"principal_mp": main_mp, "frontal_mp": front_mp}, "colores": colors,
         })
     return products
+
+
+# What the demo catalog's attributes are called, in Spanish and English (shop.domain.attribute_labels).
+DEMO_ATTRIBUTE_LABELS = {
+    "almacenamiento_gb": ("Almacenamiento (GB)", "Storage (GB)"), "autor": ("Autor", "Author"),
+    "bateria_horas": ("Batería (h)", "Battery (h)"), "camara": ("Cámara", "Camera"),
+    "cancelacion_ruido": ("Cancelación de ruido", "Noise cancelling"),
+    "capacidad_litros": ("Capacidad (l)", "Capacity (l)"), "color": ("Color", "Colour"),
+    "colores": ("Colores", "Colours"), "corte": ("Corte", "Fit"), "cuidados": ("Cuidados", "Care"),
+    "editorial": ("Editorial", "Publisher"), "encuadernacion": ("Encuadernación", "Binding"),
+    "frontal_mp": ("Frontal (MP)", "Front (MP)"), "garantia": ("Garantía", "Warranty"),
+    "idioma": ("Idioma", "Language"), "inalambrico": ("Inalámbrico", "Wireless"), "isbn": ("ISBN", "ISBN"),
+    "lavado_max_c": ("Lavado máximo (°C)", "Maximum wash (°C)"), "marca": ("Marca", "Brand"),
+    "material": ("Material", "Material"), "meses": ("Meses", "Months"), "paginas": ("Páginas", "Pages"),
+    "pantalla_pulgadas": ("Pantalla (\")", "Screen (\")"), "presion_bar": ("Presión (bar)", "Pressure (bar)"),
+    "principal_mp": ("Principal (MP)", "Main (MP)"), "procesador": ("Procesador", "Processor"),
+    "ram_gb": ("RAM (GB)", "RAM (GB)"), "secadora": ("Secadora", "Tumble dryer"),
+    "sistema_operativo": ("Sistema operativo", "Operating system"), "talla": ("Talla", "Size"),
+    "talla_eu": ("Talla (EU)", "Size (EU)"), "tipo": ("Tipo", "Type"), "uso": ("Uso", "Use"),
+}

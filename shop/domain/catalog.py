@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from shop.domain.attribute_labels import attribute_key
 from shop.domain.errors import N_, InvalidFields, InvalidInput, NotFound
 from shop.domain.images import ProductImage
 from shop.domain.json import JsonObject
@@ -392,7 +393,7 @@ def parse_attribute_rows(names: list[str], types: list[str], values: list[str]) 
             continue
         if kind not in ATTRIBUTE_TYPES:
             raise InvalidInput(N_("Attribute %(key)s: choose a type from the list."), key=name[:60])
-        parts = name.split(".")
+        parts = [attribute_key(part.strip()) for part in name.split(".")]  # "Color" → color
         target = attributes
         for part in parts[:-1]:
             target = target.setdefault(part, {})

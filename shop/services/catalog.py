@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from shop.adapters.errors import DatabaseError, SkuTaken
 from shop.adapters.mongo import MongoStore
 from shop.adapters.postgres import PostgresDatabase
-from shop.demo_data import demo_products
+from shop.demo_data import DEMO_ATTRIBUTE_LABELS, demo_products
 from shop.domain.catalog import (
     MAX_STOCK,
     Product,
@@ -107,6 +107,8 @@ def load_demo_catalog(db: PostgresDatabase, store: MongoStore) -> int:
         return 0
     product_ids = _insert(db, store, demo_products())
     illustrate_demo_products(store, list(store.catalog.by_ids(product_ids).values()))
+    for key, (spanish, english) in DEMO_ATTRIBUTE_LABELS.items():
+        store.attribute_labels.write(key, {"es": spanish, "en": english})
     return len(product_ids)
 
 

@@ -17,6 +17,7 @@ from shop.web import (
     api,
     api_keys,
     api_v1,
+    attribute_labels,
     audit_log,
     auth,
     cart,
@@ -147,6 +148,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(staff_orders.bp)
     app.register_blueprint(staff_discounts.bp)
     app.register_blueprint(staff_shipping.bp)
+    app.register_blueprint(attribute_labels.bp)
+    app.add_template_filter(attribute_labels.attribute_label)  # written by staff, per language
     app.register_blueprint(addresses.bp)
     app.register_blueprint(staff_users.bp)
     app.register_blueprint(audit_log.bp)

@@ -22,11 +22,6 @@ from shop.domain.listing import filter_value_label
 from shop.domain.taxes import TAX_CLASSES
 from shop.web.extensions import shop_settings
 
-_UNITS = {"gb": "GB", "mp": "MP", "horas": "h", "bar": "bar", "litros": "l", "pulgadas": "\"",
-          "eu": "EU", "c": "°C", "meses": "", "cm": "cm", "mm": "mm", "kg": "kg", "g": "g", "ml": "ml",
-          "l": "l", "w": "W", "mah": "mAh"}
-
-
 _ROLE_LABELS = {"admin": lazy_gettext("Administrator"), "customer": lazy_gettext("Customer"),
                 "auditor": lazy_gettext("Auditor")}
 _STATUS_LABELS = {"placing": lazy_gettext("Placing"), "pending": lazy_gettext("Pending payment"),
@@ -40,6 +35,7 @@ _ACTION_LABELS = {
     "access.denied": lazy_gettext("Access denied"),
     "account.updated": lazy_gettext("Account details changed"),
     "address.added": lazy_gettext("Address added"),
+    "attribute_label.changed": lazy_gettext("Attribute names changed"),
     "address.deleted": lazy_gettext("Address deleted"),
     "audit.exported": lazy_gettext("Audit log exported"),
     "audit.verified": lazy_gettext("Audit log verified"),
@@ -161,15 +157,6 @@ def thousands(number: int) -> str:
     return format_decimal(number)
 
 
-def attribute_label(key: str) -> str:
-    """`ram_gb` → "Ram (GB)"; keys are data, so they are shown, not translated."""
-    parts = key.split("_")
-    unit = _UNITS.get(parts[-1]) if len(parts) > 1 else None
-    words = parts[:-1] if unit is not None else parts
-    label = " ".join(words).capitalize()
-    return f"{label} ({unit})" if unit else label
-
-
 def attribute_value(value) -> str:
     if isinstance(value, bool):
         return gettext("Yes") if value else gettext("No")
@@ -191,7 +178,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(percent)
     app.add_template_filter(thousands)
     app.add_template_filter(as_json)
-    app.add_template_filter(attribute_label)
     app.add_template_filter(attribute_value)
     app.add_template_filter(filter_value_label)
     app.jinja_env.globals.update(get_locale=get_locale, role_label=role_label, status_label=status_label,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 
 from shop.domain.accounts import Role
 from shop.domain.catalog import (
@@ -27,9 +27,11 @@ from shop.domain.errors import N_, Conflict, InvalidFields, InvalidInput
 from shop.domain.filters import parse_page_size
 from shop.domain.listing import parse_catalog_query
 from shop.domain.webhooks import falls_to_low_stock, stock_low_payload
+from shop.services import attribute_labels as label_service
 from shop.services import catalog as catalog_service
 from shop.services import staff_lists
 from shop.web.access import STAFF, roles_required
+from shop.web.attribute_labels import forget_labels
 from shop.web.auditing import audit
 from shop.web.catalog import forget_product
 from shop.web.confirm import confirmation_page
@@ -70,6 +72,14 @@ def _stock_or_invalid(raw: str) -> int:
         return parse_stock(raw)
     except InvalidInput:
         return -1
+
+
+def _keep_typed_labels() -> None:
+    """Names typed in the attribute rows ("Garantía (meses)") name their keys in the form's language."""
+    labelled = label_service.keep_typed_labels(get_store(), request.form.getlist("attr_name"), str(get_locale()))
+    if labelled:
+        forget_labels()
+        audit("attribute_label.changed", "attributes", labelled=labelled)
 
 
 def _attribute_editor(attributes: dict, blank_rows: int = 3) -> dict:
@@ -127,6 +137,7 @@ def create():
         return render_template("staff/product_new.html", form=request.form, **_refused(error),
                                categories=catalog_service.category_names(get_db()),
                                **_attribute_editor({}, 8)), status_for(error)
+    _keep_typed_labels()
     audit("product.created", f"product:{product_id}", after=stored)
     flash(gettext("Product created."), "success")
     return redirect(url_for("staff_products.edit", product_id=product_id), 303)
@@ -181,6 +192,7 @@ def update(product_id: str):
     except _REFUSALS as error:
         return _render_edit(product_id, form=request.form, **_refused(error)), status_for(error)
     forget_product(change.product_id)
+    _keep_typed_labels()
     if change.changed:
         audit("product.updated", f"product:{change.product_id}", changes=change.changed)
         tell_subscribers_product_changed(change.product_id, sorted(change.changed))

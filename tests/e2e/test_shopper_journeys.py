@@ -46,7 +46,7 @@ def test_filtering_by_category_then_by_attribute_then_sorting(page):
     page.goto("/")
     page.get_by_test_id("categories").get_by_role("link", name=re.compile("Portátiles")).click()
     expect(page.get_by_test_id("result-count")).to_have_text("10 productos")
-    page.get_by_label("Ram (GB)").select_option("16")
+    page.get_by_label("RAM (GB)").select_option("16")
     page.get_by_role("button", name="Aplicar filtros").click()
     expect(page.get_by_test_id("result-count")).to_have_text("5 productos")
     page.get_by_label("Ordenar por").select_option("price_desc")

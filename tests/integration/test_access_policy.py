@@ -42,6 +42,7 @@ EXPECTED = {
     "staff_orders.mark_shipped": A, "staff_orders.cancel": A, "staff_orders.refund": A,
     "staff_discounts.index": STAFF, "staff_discounts.create": A, "staff_discounts.set_active": A,
     "staff_shipping.index": STAFF, "staff_shipping.create": A, "staff_shipping.set_active": A,
+    "staff_attributes.index": STAFF, "staff_attributes.save": A,
     "addresses.index": C, "addresses.add": C, "addresses.make_default": C, "addresses.delete": C,
     "staff_users.index": STAFF, "staff_users.create": A, "staff_users.change_role": A, "staff_users.set_active": A,
     "staff_users.send_password_reset": A,

@@ -559,3 +559,23 @@ def test_a_product_written_without_a_revision_can_still_be_edited(client, admin,
     assert post(client, url, url, name="Renovado", **fields).status_code == 303
     assert store.products.find_one({"_id": product["_id"]})["name"] == "Renovado"
     assert post(client, url, url, name="Otra vez", **fields).status_code == 409  # now it has a revision
+
+
+def test_attribute_names_are_written_per_language_and_a_name_typed_in_the_form_names_its_key(client, admin, store,
+                                                                                            make_product, app):
+    rows = {"name": "Taladro", "category": "Bricolaje", "price": "59,90", "stock": "3", "description": "",
+            "attr_name": ["Garantía (meses)", "Color", ""], "attr_type": ["number", "text", "text"],
+            "attr_value": ["24", "verde", ""]}
+    assert post(client, "/admin/products/new", "/admin/products/new", **rows).status_code == 303
+    product = store.products.find_one({"name": "Taladro"})
+    assert product["attributes"] == {"garantia_meses": 24, "color": "verde"}  # the keys stay data
+    page = html.unescape(client.get(f"/products/{product['_id']}").get_data(as_text=True))
+    assert "Garantía (meses)" in page and "Garantia meses" not in page  # the typed name is its Spanish label
+    assert post(client, "/admin/attributes/", "/admin/attributes/", key="garantia_meses",
+                es="Garantía (meses)", en="Warranty (months)").status_code == 303
+    assert post(client, "/admin/attributes/", "/admin/attributes/", key="$where", es="x", en="").status_code == 400
+    token = csrf_token_from(client.get("/").get_data(as_text=True))
+    client.post("/auth/language/en", data={"csrf_token": token, "next": "/"})
+    english = html.unescape(client.get(f"/products/{product['_id']}").get_data(as_text=True))
+    assert "Warranty (months)" in english and "Color" in english  # no English label yet: the Spanish one
+    assert "attribute_label.changed" in [e["action"] for e in flushed_entries(app, store)]

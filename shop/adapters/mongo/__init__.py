@@ -25,6 +25,7 @@ from pymongo.errors import CollectionInvalid
 
 from shop.adapters.errors import StoreError as StoreError  # the shop's own errors, re-exported
 from shop.adapters.errors import StoreUnavailable as StoreUnavailable
+from shop.adapters.mongo.attribute_labels import AttributeLabels
 from shop.adapters.mongo.audit_log import AuditChain
 from shop.adapters.mongo.catalog import Catalog
 from shop.adapters.mongo.errors import DRIVER_UNAVAILABLE as DRIVER_UNAVAILABLE
@@ -68,6 +69,7 @@ class MongoStore:
         self.catalog = Catalog(self.products)
         self.stock = Stock(self.products)
         self.reviews = Reviews(self.db["reviews"])
+        self.attribute_labels = AttributeLabels(self.db["attribute_labels"])
         self.images = Images(self.db)
         self.audit = AuditChain(self.audit_logs, self.audit_head)
 
