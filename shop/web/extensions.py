@@ -121,17 +121,34 @@ def shop_settings() -> Settings:
     return settings
 
 
+# One lock per store: two request threads asking for a store at once create it once (the other one
+# would be left open, never closed). Making one store may ask for another (the audit log needs
+# MongoDB and PostgreSQL), never for itself, so no lock is taken twice by one thread.
+_CREATING = {name: threading.Lock() for name in ("postgres", "postgres_read", "mongo", "settlements", "audit")}
+
+
+def _created(name: str, make: Callable[[], T]) -> T:
+    """This process's store `name`, made by `make` the first time it is asked for."""
+    stores = current_app.extensions["shop.stores"]
+    if stores.get(name) is None:
+        with _CREATING[name]:
+            if stores.get(name) is None:
+                stores[name] = make()
+    return cast(T, stores[name])
+
+
+def _postgres(url: str) -> PostgresDatabase:
+    settings = shop_settings()
+    return PostgresDatabase(url, max_connections=settings.db_pool_size, time_zone=settings.time_zone,
+                            issuer_tax_id=settings.seller_tax_id)
+
+
 def get_db() -> PostgresDatabase:
     """This process's PostgreSQL pool, created on first use (after a worker fork, never before)."""
-    stores = current_app.extensions["shop.stores"]
-    if stores.get("postgres") is None:
-        url = shop_settings().database_url
-        if not url:
-            raise ConfigError("DATABASE_URL is not set: run `make run` (embedded databases) or set it")
-        stores["postgres"] = PostgresDatabase(url, max_connections=shop_settings().db_pool_size,
-                                                time_zone=shop_settings().time_zone,
-                                                issuer_tax_id=shop_settings().seller_tax_id)
-    return stores["postgres"]
+    url = shop_settings().database_url
+    if not url:
+        raise ConfigError("DATABASE_URL is not set: run `make run` (embedded databases) or set it")
+    return _created("postgres", lambda: _postgres(url))
 
 
 def get_report_db() -> PostgresDatabase:
@@ -140,40 +157,25 @@ def get_report_db() -> PostgresDatabase:
     url = shop_settings().database_read_url
     if not url:
         return get_db()
-    stores = current_app.extensions["shop.stores"]
-    if stores.get("postgres_read") is None:
-        stores["postgres_read"] = PostgresDatabase(url, max_connections=shop_settings().db_pool_size,
-                                                time_zone=shop_settings().time_zone,
-                                                issuer_tax_id=shop_settings().seller_tax_id)
-    return stores["postgres_read"]
+    return _created("postgres_read", lambda: _postgres(url))
 
 
 def get_store() -> MongoStore:
     """This process's MongoDB client, created on first use."""
-    stores = current_app.extensions["shop.stores"]
-    if stores.get("mongo") is None:
-        url = shop_settings().mongodb_url
-        if not url:
-            raise ConfigError("MONGODB_URL is not set: run `make run` (embedded databases) or set it")
-        stores["mongo"] = MongoStore(url, shop_settings().mongodb_db)
-    return stores["mongo"]
+    url = shop_settings().mongodb_url
+    if not url:
+        raise ConfigError("MONGODB_URL is not set: run `make run` (embedded databases) or set it")
+    return _created("mongo", lambda: MongoStore(url, shop_settings().mongodb_db))
 
 
 def get_settlements():
     """This process's queue of holds to drop on the next reservation (shop.services.checkout)."""
-    stores = current_app.extensions["shop.stores"]
-    if stores.get("settlements") is None:
-        stores["settlements"] = SettlementQueue()
-    return stores["settlements"]
+    return _created("settlements", SettlementQueue)
 
 
 def get_audit_log():
     """This process's audit log writer (MongoDB chain, spool file under the data directory)."""
-    stores = current_app.extensions["shop.stores"]
-    if stores.get("audit") is None:
-        stores["audit"] = AuditLog(get_store(), shop_settings().audit_spool_path,
-                                   index=get_db().lists)
-    return stores["audit"]
+    return _created("audit", lambda: AuditLog(get_store(), shop_settings().audit_spool_path, index=get_db().lists))
 
 
 def get_mailer():

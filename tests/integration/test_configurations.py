@@ -53,3 +53,40 @@ def test_each_documented_configuration_starts_and_serves(settings, db, store, ma
     finally:
         close_stores(app)
         redis.Redis.from_url(REDIS).flushdb()
+
+
+def test_request_threads_asking_for_the_stores_at_once_create_each_one_once(settings, monkeypatch):
+    import threading
+    import time
+
+    from shop.adapters.mongo import MongoStore
+    from shop.web import extensions
+    from shop.web.factory import create_app
+
+    made = []
+
+    class SlowToConnect(MongoStore):  # the real client, made slowly enough for the threads to meet
+        def __init__(self, *args, **kwargs):
+            made.append(self)
+            time.sleep(0.2)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(extensions, "MongoStore", SlowToConnect)
+    app = create_app({"TESTING": True}, settings=settings)
+    start, got = threading.Barrier(8), []
+
+    def ask():
+        with app.app_context():
+            start.wait()
+            got.append((extensions.get_store(), extensions.get_db(), extensions.get_audit_log()))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert len(made) == 1  # one MongoDB client: none left open behind another thread's
+        assert len(got) == 8 and all(stores == got[0] for stores in got)
+    finally:
+        extensions.close_stores(app)
