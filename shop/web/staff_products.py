@@ -29,7 +29,7 @@ from shop.domain.listing import parse_catalog_query
 from shop.domain.webhooks import falls_to_low_stock, stock_low_payload
 from shop.services import attribute_labels as label_service
 from shop.services import catalog as catalog_service
-from shop.services import staff_lists
+from shop.services import reports, staff_lists
 from shop.web.access import STAFF, roles_required
 from shop.web.attribute_labels import forget_labels
 from shop.web.auditing import audit
@@ -40,6 +40,7 @@ from shop.web.extensions import get_db, get_store, shop_settings
 
 bp = Blueprint("staff_products", __name__, url_prefix="/admin/products")
 _REFUSALS = (InvalidInput, Conflict)
+LOW_STOCK_LISTED = 200  # the low-stock view reads one bounded range of the index, fewest first
 _BLANK_ROW = ("", "text", "")
 
 
@@ -114,12 +115,19 @@ def parse_revision(raw: str) -> dt.datetime | None:
 @bp.get("/")
 @roles_required(*STAFF)
 def index():
+    """Products on sale (or archived) by name or price, in a category, searched by name; or, with
+    `stock=low`, the ones with the least stock (at most LOW_STOCK_LISTED, fewest first)."""
     args = request.args.to_dict(flat=False)
     query = parse_catalog_query(args, per_page=parse_page_size(args))
     archived = request.args.get("archived") == "1"
-    listing = catalog_service.browse_catalog(get_db(), get_store(), query, archived=archived)
-    return render_template("staff/products.html", listing=listing, search=query.search, archived=archived,
-                           per_page=query.per_page)
+    threshold = shop_settings().low_stock_threshold
+    low = request.args.get("stock") == "low" and not archived
+    listing = None if low else catalog_service.browse_catalog(get_db(), get_store(), query, archived=archived)
+    scarce = reports.low_stock(get_db(), get_store(), threshold, LOW_STOCK_LISTED) if low else None
+    return render_template("staff/products.html", listing=listing, query=query, search=query.search,
+                           archived=archived, per_page=query.per_page,
+                           categories=catalog_service.category_names(get_db()), threshold=threshold,
+                           low_stock=scarce, low_stock_listed=LOW_STOCK_LISTED)
 
 
 @bp.route("/new", methods=["GET", "POST"])

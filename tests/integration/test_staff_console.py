@@ -579,3 +579,19 @@ def test_attribute_names_are_written_per_language_and_a_name_typed_in_the_form_n
     english = html.unescape(client.get(f"/products/{product['_id']}").get_data(as_text=True))
     assert "Warranty (months)" in english and "Color" in english  # no English label yet: the Spanish one
     assert "attribute_label.changed" in [e["action"] for e in flushed_entries(app, store)]
+
+
+def test_the_staff_product_list_sorts_by_price_within_a_category_and_shows_the_scarcest_stock(client, admin,
+                                                                                               make_product):
+    make_product(name="Caro", category="Hogar", price="90.00", stock=40)
+    make_product(name="Barato", category="Hogar", price="5.00", stock=2)
+    make_product(name="Medio", category="Hogar", price="20.00", stock=0)
+    make_product(name="Otro", category="Libros", price="50.00", stock=1)
+
+    def listed(url):
+        page = client.get(url).get_data(as_text=True)
+        return re.findall(r'data-testid="staff-product"><td><a href="[^"]+">([^<]+)</a>', page)
+
+    assert listed("/admin/products/?category=Hogar&sort=price_desc") == ["Caro", "Medio", "Barato"]
+    assert listed("/admin/products/?category=Hogar&sort=price_asc") == ["Barato", "Medio", "Caro"]
+    assert listed("/admin/products/?stock=low") == ["Medio", "Otro", "Barato"]  # fewest first, at most the threshold
