@@ -13,7 +13,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from shop.domain.attribute_labels import attribute_key
 from shop.domain.errors import N_, InvalidFields, InvalidInput, NotFound
@@ -212,6 +212,23 @@ def lookalike_category(category: str, existing: list[str]) -> str | None:
         return folded[name_sort_key(category)]
     close = difflib.get_close_matches(name_sort_key(category), list(folded), n=1, cutoff=0.8)
     return folded[close[0]] if close else None
+
+
+_PERCENT = re.compile(r"^[+-]?\d{1,3}(\.\d{1,2})?$", re.ASCII)
+
+
+def parse_percent_change(raw: object) -> Decimal:
+    """A price change in per cent as staff write it ("-15", "+7,5"): from -90 to +300, not 0."""
+    text = raw.strip().replace(" ", "").replace(",", ".") if isinstance(raw, str) else ""
+    percent = Decimal(text) if _PERCENT.match(text) else Decimal(0)
+    if percent == 0 or not -90 <= percent <= 300:
+        raise InvalidInput(N_("Write the change in per cent, from -90 to +300, such as -15 or 7,5."))
+    return percent
+
+
+def changed_price(price: Decimal, percent: Decimal) -> Decimal:
+    """`price` changed by `percent`, to the cent (half up): 19,99 € + 10 % = 21,99 €."""
+    return (price * (100 + percent) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def parse_product_id(raw: str) -> str:

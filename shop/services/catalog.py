@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from shop.adapters.errors import DatabaseError, SkuTaken
 from shop.adapters.mongo import MongoStore
@@ -14,6 +15,7 @@ from shop.demo_data import DEMO_ATTRIBUTE_LABELS, demo_products
 from shop.domain.catalog import (
     MAX_STOCK,
     Product,
+    changed_price,
     check_sells,
     lookalike_category,
     new_product,
@@ -279,6 +281,18 @@ def edit_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str, f
                           "your change again."))
     update_catalog_index(db, store, [product_id])
     return ProductChange(product_id, _editable(before), _editable(updated))
+
+
+def edit_in_bulk(db: PostgresDatabase, store: MongoStore, raw_product_id: str, *, category: str | None = None,
+                 percent: Decimal | None = None) -> ProductChange:
+    """One product of a bulk action: moved to `category`, or its price changed by `percent` (its
+    variants' own prices stay as they are), through the same checks as the form."""
+    product = product_detail(store, raw_product_id, include_archived=True)
+    fields = {"name": product.name, "category": category if category is not None else product.category,
+              "price": changed_price(product.price, percent) if percent is not None else product.price,
+              "attributes": product.attributes, "description": product.description, "tax_class": product.tax_class}
+    return edit_product(db, store, product.product_id, fields, revision=product.updated_at,
+                        new_category=category is None)
 
 
 def delete_product(db: PostgresDatabase, store: MongoStore, raw_product_id: str) -> tuple[str, JsonObject]:

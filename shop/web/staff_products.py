@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext
+from flask_babel import get_locale, gettext, ngettext
 
 from shop.domain.accounts import Role
 from shop.domain.catalog import (
@@ -19,11 +19,12 @@ from shop.domain.catalog import (
     attributes_source,
     parse_attribute_rows,
     parse_attributes,
+    parse_percent_change,
     parse_product_id,
     parse_stock,
     parse_stock_adjustment,
 )
-from shop.domain.errors import N_, Conflict, InvalidFields, InvalidInput
+from shop.domain.errors import N_, Conflict, InvalidFields, InvalidInput, NotFound
 from shop.domain.filters import parse_page_size
 from shop.domain.listing import parse_catalog_query
 from shop.domain.webhooks import falls_to_low_stock, stock_low_payload
@@ -225,6 +226,57 @@ def adjust_stock(product_id: str):
     flash(gettext("Stock changed from %(before)d to %(after)d.", before=adjustment.before, after=adjustment.after),
           "success")
     return redirect(url_for("staff_products.edit", product_id=adjustment.product_id), 303)
+
+
+MAX_BULK = 100  # products one bulk action changes (a page of the list at most)
+
+
+@bp.post("/bulk")
+@roles_required(Role.ADMIN)
+def bulk():
+    """One action on the products ticked in the list: delete (archive those ever ordered), move to a
+    category, or change the price by a percentage. Each product goes through the same checks and
+    leaves the same audit entry and event as its own form; one refused does not stop the others."""
+    ids, action = request.form.getlist("product_id")[:MAX_BULK], request.form.get("action", "")
+    back = request.form.get("back") or url_for("staff_products.index")
+    back = back if back.startswith("/admin/products/") else url_for("staff_products.index")
+    if not ids or action not in ("delete", "category", "price"):
+        flash(gettext("Tick the products and choose what to do with them."), "warning")
+        return redirect(back, 303)
+    try:
+        percent = parse_percent_change(request.form.get("percent")) if action == "price" else None
+    except InvalidInput as error:
+        flash(translate_error(error), "danger")
+        return redirect(back, 303)
+    if action == "delete":
+        asked = confirmation_page(
+            ngettext("Delete %(num)d product?", "Delete %(num)d products?", len(ids)),
+            gettext("Those never ordered are deleted for good; those ordered are archived: taken off sale, kept "
+                    "for their orders."), gettext("Yes, delete them"), back)
+        if asked is not None:
+            return asked
+    done, refused = 0, []
+    for raw_id in ids:
+        try:
+            product_id = parse_product_id(raw_id)
+            if action == "delete":
+                outcome, before = catalog_service.delete_product(get_db(), get_store(), product_id)
+                audit(f"product.{outcome}", f"product:{product_id}", before=before, bulk=True)
+            else:
+                change = catalog_service.edit_in_bulk(
+                    get_db(), get_store(), product_id, percent=percent,
+                    category=request.form.get("category", "") if action == "category" else None)
+                if change.changed:
+                    audit("product.updated", f"product:{product_id}", changes=change.changed, bulk=True)
+                    tell_subscribers_product_changed(product_id, sorted(change.changed))
+            forget_product(product_id)
+            done += 1
+        except (InvalidInput, Conflict, NotFound) as error:
+            refused.append(translate_error(error))
+    flash(ngettext("%(num)d product changed.", "%(num)d products changed.", done), "success" if done else "info")
+    for reason in sorted(set(refused)):
+        flash(reason, "warning")
+    return redirect(back, 303)
 
 
 @bp.post("/<product_id>/delete")

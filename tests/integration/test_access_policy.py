@@ -32,7 +32,7 @@ EXPECTED = {
     "reviews.write": C, "reviews.hide": {Role.ADMIN},
     # Staff consoles: auditors read what admins read; only admins change anything.
     "dashboard.index": STAFF,
-    "staff_products.index": STAFF, "staff_products.edit": STAFF, "staff_products.create": A,
+    "staff_products.index": STAFF, "staff_products.edit": STAFF, "staff_products.create": A, "staff_products.bulk": A,
     "staff_products.update": A, "staff_products.adjust_stock": A, "staff_products.delete": A,
     "staff_products.restore": A,
     "images.show": "public", "staff_images.add": A, "staff_images.make_main": A, "staff_images.describe": A,

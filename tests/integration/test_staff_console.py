@@ -590,8 +590,34 @@ def test_the_staff_product_list_sorts_by_price_within_a_category_and_shows_the_s
 
     def listed(url):
         page = client.get(url).get_data(as_text=True)
-        return re.findall(r'data-testid="staff-product"><td><a href="[^"]+">([^<]+)</a>', page)
+        return re.findall(r'data-testid="staff-product">.*?<a href="/admin/products/\w+">([^<]+)</a>', page, re.S)
 
     assert listed("/admin/products/?category=Hogar&sort=price_desc") == ["Caro", "Medio", "Barato"]
     assert listed("/admin/products/?category=Hogar&sort=price_asc") == ["Barato", "Medio", "Caro"]
     assert listed("/admin/products/?stock=low") == ["Medio", "Otro", "Barato"]  # fewest first, at most the threshold
+
+
+def test_bulk_actions_move_reprice_and_delete_the_ticked_products_each_through_its_own_checks(client, admin,
+                                                                                             make_product, store):
+    books = [make_product(name=f"Libro {n}", category="Libros", price="10.00") for n in range(3)]
+    make_product(name="Taza", category="Hogar", price="5.00")
+    ticked = [str(book["_id"]) for book in books[:2]]
+    listing = "/admin/products/?category=Libros"
+    repriced = post(client, listing, "/admin/products/bulk", action="price", percent="+7,5",
+                    product_id=ticked, back=listing)
+    assert repriced.status_code == 303, repriced.get_data(as_text=True)
+    assert [str(store.products.find_one({"_id": b["_id"]})["price"]) for b in books] == ["10.75", "10.75", "10.00"]
+    slip = post(client, listing, "/admin/products/bulk", action="category", category="hogar", product_id=ticked)
+    assert slip.status_code == 303  # refused each as a slip of Hogar: nothing moved
+    assert store.products.count_documents({"category": "Libros"}) == 3
+    assert post(client, listing, "/admin/products/bulk", action="category", category="Novela",
+                product_id=ticked).status_code == 303
+    assert store.products.count_documents({"category": "Novela"}) == 2
+    asked = post(client, listing, "/admin/products/bulk", action="delete", product_id=ticked)
+    assert asked.status_code == 200 and store.products.count_documents({"category": "Novela"}) == 2  # asks first
+    assert post(client, listing, "/admin/products/bulk", action="delete", product_id=ticked,
+                confirm="yes").status_code == 303
+    assert store.products.count_documents({"category": "Novela"}) == 0  # never ordered: deleted
+    assert post(client, listing, "/admin/products/bulk", action="price", percent="500",
+                product_id=[str(books[2]["_id"])]).status_code == 303
+    assert str(store.products.find_one({"_id": books[2]["_id"]})["price"]) == "10.00"  # out of range: refused
