@@ -1,6 +1,8 @@
-"""Every user-visible string has a Spanish translation, and the compiled catalog is current."""
+"""Every user-visible string has a Spanish translation that formats with its placeholders, and the
+compiled catalog is current."""
 
 import io
+import re
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -38,3 +40,21 @@ def test_the_compiled_catalog_matches_the_po_file():
     po = {_key(m.id): _key(m.string) for m in read_po(PO.open("rb")) if m.id}
     mo = {_key(m.id): _key(m.string) for m in read_mo(io.BytesIO(MO.read_bytes())) if m.id}
     assert po == mo, "run `make translations` (pybabel compile) and commit messages.mo"
+
+
+def test_every_translation_formats_with_the_placeholders_of_its_message():
+    """Pages format every message with `%` (Jinja's new-style gettext), placeholders or not: a lone
+    "%" in a translation ("Cambio en %") is a 500 on the page that shows it."""
+    broken = []
+    for message in read_po(PO.open("rb")):
+        if not message.id:
+            continue
+        ids = [message.id] if isinstance(message.id, str) else list(message.id)
+        names = {name for text in ids for name in re.findall(r"%\((\w+)\)", text)}
+        values = {name: 1 for name in names}
+        for text in [message.string] if isinstance(message.string, str) else list(message.string):
+            try:
+                text % values  # noqa: B018 - formatting is what is checked
+            except (ValueError, KeyError, TypeError) as error:
+                broken.append(f"{ids[0]!r} → {text!r}: {error}")
+    assert not broken, broken
