@@ -58,7 +58,7 @@ def start_new_product(page, name: str, category: str, price: str, stock: str) ->
     page.get_by_role("link", name="Gestión de productos").click()
     page.get_by_role("link", name="Nuevo producto").click()
     page.get_by_label("Nombre", exact=True).fill(name)
-    page.get_by_label("Categoría").fill(category)
+    page.get_by_label("Categoría", exact=True).fill(category)
     page.get_by_label("Precio (EUR)").fill(price)
     page.get_by_label("Stock inicial").fill(stock)
 
