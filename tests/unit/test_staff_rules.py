@@ -104,7 +104,8 @@ def test_the_row_editor_builds_typed_and_nested_attributes():
 @pytest.mark.parametrize("triples", [
     [("a", "number", "dieciséis")], [("a", "boolean", "quizá")], [("a", "color", "x")],
     [("a", "text", "x"), ("a", "text", "y")], [("a", "text", "x"), ("a.b", "text", "y")],
-    [("a.b", "text", "x"), ("a", "text", "y")], [("A", "text", "x")], [("a.$gt", "text", "x")],
+    [("a.b", "text", "x"), ("a", "text", "y")], [("A$", "text", "x")], [("Color", "text", "x"), ("color", "text", "y")],
+    [("a.$gt", "text", "x")],
     [("a..b", "text", "x")], [("a.b.c.d", "text", "x")],
 ])
 def test_the_row_editor_refuses_what_json_would_refuse_and_ambiguous_rows(triples):
