@@ -8,8 +8,9 @@ is shown as text, as before."""
 
 from __future__ import annotations
 
-import unicodedata
 from urllib.parse import quote
+
+from shop.domain.listing import fold
 
 # The carrier's name folded (no case, accents, spaces or punctuation) -> its tracking page, with {}
 # where the tracking number goes. "Correos Express" is another company from Correos: no entry.
@@ -28,8 +29,7 @@ TRACKING_PAGES = {
 
 def folded(carrier: str) -> str:
     """"SEUR", "Seur " and "GLS-Spain" as the table spells them: lower case, no accents, letters only."""
-    plain = unicodedata.normalize("NFKD", carrier).encode("ascii", "ignore").decode()
-    return "".join(ch for ch in plain.casefold() if ch.isalnum())
+    return "".join(ch for ch in fold(carrier) if ch.isalnum())
 
 
 def tracking_url(carrier: str | None, tracking_number: str | None) -> str | None:
