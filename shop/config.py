@@ -143,6 +143,10 @@ class Settings:
     # a catalog page is reused this long (0 in testing, where a page must show the last write)
     catalog_cache_seconds: int = var("CATALOG_CACHE_SECONDS", 2, as_int,
                                       default_for=lambda env: 0 if env == "testing" else 2)
+    # How long a shared cache (nginx, a CDN) may serve a visitor's catalog page before asking the
+    # shop again, and how much longer it may serve it while it asks (docs/http-caching.md)
+    http_cache_seconds: int = var("HTTP_CACHE_SECONDS", 10, as_int)
+    http_cache_stale_seconds: int = var("HTTP_CACHE_STALE_SECONDS", 30, as_int)
     low_stock_threshold: int = var("LOW_STOCK_THRESHOLD", 5, as_int)  # the dashboard's default
     checkout_lease_seconds: int = var("CHECKOUT_LEASE_SECONDS", 30, as_int)  # docs/checkout.md
     # What one account / one client address may hold in unpaid orders at once (0: no limit)

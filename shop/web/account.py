@@ -17,6 +17,7 @@ from shop.web.auth import login_limit, start_session
 from shop.web.errors import translate_error
 from shop.web.extensions import get_db, limiter
 from shop.web.forms import AccountForm, PasswordChangeForm
+from shop.web.languages import in_language
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -39,7 +40,7 @@ def profile():
             session["locale"] = form.language.data
             audit("account.updated", f"user:{user.user_id}", name=updated.full_name, language=form.language.data)
             flash(gettext("Your account is saved."), "success")
-            return redirect(url_for("account.profile"), 303)
+            return redirect(in_language(url_for("account.profile"), form.language.data), 303)
     elif request.method == "POST":
         status = 400
     return render_template("account/profile.html", form=form), status

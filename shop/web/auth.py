@@ -20,8 +20,9 @@ from shop.services import accounts
 from shop.web.access import public
 from shop.web.auditing import audit
 from shop.web.errors import error_response, translate_error, wants_json
-from shop.web.extensions import SUPPORTED_LOCALES, get_db, limiter, login_manager, select_locale, shop_settings
+from shop.web.extensions import get_db, limiter, login_manager, shop_settings
 from shop.web.forms import LoginForm, LogoutForm, PasswordResetForm, PasswordResetRequestForm, RegisterForm
+from shop.web.languages import SUPPORTED_LOCALES, in_language, select_locale
 from shop.web.links import activation_tokens, reset_tokens
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -136,7 +137,8 @@ def login():
             start_session(user)
             audit("login.succeeded", f"user:{user.user_id}", actor=user)
             flash(gettext("Welcome, %(name)s.", name=user.full_name), "success")
-            return redirect(_safe_next(request.args.get("next")))
+            # in the language the account chose, whatever the address of the login form
+            return redirect(in_language(_safe_next(request.args.get("next")), session.get("locale") or select_locale()))
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status
@@ -273,7 +275,8 @@ def logout():
 def language(code: str):
     if code not in SUPPORTED_LOCALES:
         abort(404)
-    session["locale"] = code
-    if current_user.is_authenticated:  # and the mails the shop sends this customer
+    if current_user.is_authenticated:  # their pages without a language prefix, and their mails
+        session["locale"] = code
         accounts.remember_language(get_db(), current_user.user_id, code)
-    return redirect(_safe_next(request.form.get("next")))
+    # A visitor's language is only ever in the address (shop.web.languages): no session is started.
+    return redirect(in_language(_safe_next(request.form.get("next")), code))

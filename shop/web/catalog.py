@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -21,6 +21,7 @@ from shop.web.addresses import shipping_options
 from shop.web.cart import limit_code_previews
 from shop.web.errors import translate_error
 from shop.web.extensions import cache, get_db, get_store, reused, shop_settings, url_key
+from shop.web.shared_pages import forget_shared_page
 
 bp = Blueprint("catalog", __name__)
 
@@ -80,6 +81,7 @@ def _shared_part(product_id: str, reuse: bool) -> tuple:
 def forget_product(product_id: str) -> None:
     """The product or its reviews changed: its page is read anew on the next request."""
     cache.delete(_product_key(product_id))
+    forget_shared_page(url_for("catalog.product", product_id=product_id))
 
 
 def _code_preview(product_id: str, code: str) -> dict:

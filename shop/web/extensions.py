@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar, cast
 
-from flask import current_app, has_request_context, request, session
+from flask import current_app, has_request_context, request
 from flask_babel import Babel, get_locale
 from flask_caching import Cache
 from flask_limiter import Limiter
@@ -29,7 +29,6 @@ from shop.config import ConfigError, Settings
 from shop.services.audit import AuditLog
 from shop.services.checkout import SettlementQueue
 
-SUPPORTED_LOCALES = ("es", "en")
 T = TypeVar("T")
 
 babel = Babel()
@@ -107,12 +106,6 @@ def url_key(kind: str, *extra) -> str:
 _FLIGHTS: dict[str, _Flight] = {}
 _FLIGHTS_LOCK = threading.Lock()
 FLIGHT_WAIT_SECONDS = 5.0
-
-
-def select_locale() -> str:
-    """Spanish unless the person chose another language (the seed's UI is Spanish)."""
-    chosen = session.get("locale")
-    return chosen if chosen in SUPPORTED_LOCALES else "es"
 
 
 def shop_settings() -> Settings:

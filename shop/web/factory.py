@@ -37,6 +37,7 @@ from shop.web import (
     requestlog,
     reviews,
     security,
+    shared_pages,
     simulated_provider,
     staff_discounts,
     staff_images,
@@ -48,7 +49,8 @@ from shop.web import (
     watchdog,
     webhooks,
 )
-from shop.web.extensions import babel, cache, csrf, limiter, login_manager, select_locale
+from shop.web.extensions import babel, cache, csrf, limiter, login_manager
+from shop.web.languages import languages_from_path, select_locale, this_page_in
 
 _HERE = Path(__file__).resolve().parent.parent
 
@@ -93,6 +95,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     )
     if test_config:
         app.config.update(test_config)
+    # Inside the proxy fix: a prefix the load balancer forwards (X-Forwarded-Prefix) comes first.
+    app.wsgi_app = languages_from_path(app.wsgi_app)  # type: ignore[method-assign]  # Flask's way to wrap the app
     if settings.trusted_proxies:  # the client's address as the load balancer saw it (rate limits, audit)
         app.wsgi_app = security.behind_proxies(  # type: ignore[method-assign]  # Flask's way to wrap the app
             app.wsgi_app, settings.trusted_proxies, settings.trusted_proxy_addresses)
@@ -101,6 +105,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         failpoints.configure(settings.failpoints)
     app.extensions["shop.stores"] = {}
     app.jinja_env.globals["public_url_for"] = links.public_url_for
+    app.jinja_env.globals["this_page_in"] = this_page_in
+    app.jinja_env.globals["this_page_in_language"] = links.this_page_in_language
 
     logging.getLogger().setLevel(settings.log_level)
     babel.init_app(app, locale_selector=select_locale)
@@ -123,6 +129,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
 
     access.init_app(app)
     security.init_app(app)
+    shared_pages.init_app(app)
     formatting.init_app(app)
     errors.init_app(app)
     app.register_blueprint(catalog.bp)

@@ -7,9 +7,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app, url_for
+from flask_babel import get_locale
 from itsdangerous import URLSafeTimedSerializer
 
 from shop.web.extensions import shop_settings
+from shop.web.languages import in_language, this_page_in
 
 
 def activation_tokens() -> URLSafeTimedSerializer:
@@ -24,6 +26,15 @@ def reset_tokens() -> URLSafeTimedSerializer:
 
 def public_url_for(endpoint: str, **values) -> str:
     """The absolute address of `endpoint` as customers reach it: PUBLIC_URL's scheme and host, and the
-    path the shop routes (which carries PUBLIC_URL's path when the shop is served under one)."""
+    path the shop routes (which carries PUBLIC_URL's path when the shop is served under one), in
+    the language being written (a mail's is its reader's)."""
     parts = urlsplit(shop_settings().base_url)
-    return f"{parts.scheme}://{parts.netloc}{url_for(endpoint, **values)}"
+    path = in_language(url_for(endpoint, **values), str(get_locale() or "es"))
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def this_page_in_language(code: str) -> str:
+    """This page's absolute address in language `code` (its `hreflang` alternates), on PUBLIC_URL's
+    host like every link that leaves the page."""
+    parts = urlsplit(shop_settings().base_url)
+    return f"{parts.scheme}://{parts.netloc}{this_page_in(code)}"

@@ -1,0 +1,103 @@
+"""Catalog pages any HTTP cache may keep and share (docs/http-caching.md).
+
+A visitor without a session — no session cookie, no remember-me cookie — sees the same home page,
+listing, search or product page as every other visitor, in the language of the address
+(shop.web.languages). Such a page:
+- starts no session (no Set-Cookie) and does not vary on a cookie;
+- says `Cache-Control: public, max-age=0, s-maxage=HTTP_CACHE_SECONDS,
+  stale-while-revalidate=HTTP_CACHE_STALE_SECONDS`: a shared cache (nginx, a CDN) keeps it that
+  long, a browser asks again each time with its validator;
+- carries an ETag (a hash of its bytes) and answers a matching If-None-Match with 304.
+
+Within CATALOG_CACHE_SECONDS the page itself is kept in the page cache, so a repeated or
+conditional request is answered without rendering anything.
+
+Anyone with a session gets their own page, `no-store` (shop.web.security): caches in front must
+pass requests carrying the session or remember-me cookie straight to the shop, as
+deploy/nginx/shop.conf does."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Flask, Response, current_app, g, request, session
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import current_user
+
+from shop.web.extensions import cache, shop_settings
+from shop.web.languages import SUPPORTED_LOCALES, in_language
+
+# The pages every visitor sees alike (images and static files have their own, longer rules).
+SHARED_ENDPOINTS = frozenset({"catalog.index", "catalog.product"})
+
+
+def init_app(app: Flask) -> None:
+    app.session_interface = _NoSessionForVisitors()
+
+    @app.before_request
+    def answer_from_the_page_cache():
+        if not _shared_request():
+            return None
+        kept = cache.get(_page_key())
+        if kept is None:
+            return None
+        body, etag, mimetype = kept
+        g.shared_page_kept = True
+        response = Response(body, mimetype=mimetype)
+        response.set_etag(etag)
+        return response
+
+    @app.after_request
+    def mark_shared_pages(response: Response) -> Response:
+        if not (_shared_request() and response.status_code == 200 and not session.modified
+                and not current_user.is_authenticated):
+            return response
+        settings = shop_settings()
+        response.headers["Cache-Control"] = (
+            f"public, max-age=0, s-maxage={settings.http_cache_seconds}, "
+            f"stale-while-revalidate={settings.http_cache_stale_seconds}")
+        if not g.get("shared_page_kept"):
+            body = response.get_data()
+            etag = hashlib.sha256(body).hexdigest()[:32]
+            response.set_etag(etag)
+            if settings.catalog_cache_seconds > 0:
+                cache.set(_page_key(), (body, etag, response.mimetype))
+        response.make_conditional(request)  # a matching If-None-Match: 304, no body
+        return response
+
+
+def _shared_request() -> bool:
+    """A GET of a shared page by someone the shop knows nothing about."""
+    return (request.method in ("GET", "HEAD") and request.endpoint in SHARED_ENDPOINTS
+            and not _carries_a_login())
+
+
+def _carries_a_login() -> bool:
+    cookies = request.cookies
+    config = current_app.config
+    return (config.get("SESSION_COOKIE_NAME", "session") in cookies
+            or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies)
+
+
+def _page_key(address: str | None = None) -> str:
+    """The whole page, per address (language prefix, path and query, as sent)."""
+    raw = address if address is not None else request.script_root + request.full_path
+    return "shared-page:" + hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def forget_shared_page(url: str) -> None:
+    """The page at `url` (as url_for builds it, no query) changed: its kept copies, in every
+    language, are dropped (copies with a query string expire within CATALOG_CACHE_SECONDS)."""
+    for code in SUPPORTED_LOCALES:
+        cache.delete(_page_key(in_language(url, code) + "?"))
+
+
+class _NoSessionForVisitors(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, except that a request that came without a session cookie and
+    wrote nothing into one is answered without `Vary: Cookie`: reading an empty session (is anyone
+    logged in? any message to show?) does not make a visitor's page depend on a cookie."""
+
+    def save_session(self, app, session, response) -> None:
+        if not session and not session.modified and self.get_cookie_name(app) not in request.cookies:
+            return
+        super().save_session(app, session, response)
