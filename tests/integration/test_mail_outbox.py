@@ -172,6 +172,7 @@ def test_the_sender_delivers_each_mail_once_in_the_customers_language_as_text_an
     assert f"http://localhost:5000/orders/{first}" in text
     assert "<table" in html and "Cafetera Italiana" in html
     assert "Thank you for your order" in en.get_body(("plain",)).get_content()
+    assert f"http://localhost:5000/en/orders/{second}" in en.get_body(("plain",)).get_content()  # an English page
     assert sorted(recorder.ids()) == sorted(f"<shop-mail-{row['mail_id']}@example.com>" for row in outbox(db))
     assert {row["status"] for row in outbox(db)} == {"sent"}
 
