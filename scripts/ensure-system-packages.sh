@@ -2,7 +2,7 @@
 # Debian packages the tests drive for real: Chromium (browser tests; a browser downloaded by
 # Playwright cannot be used here), OpenSSH's server (the SFTP backup destination's tests) and
 # sqlmap (the outside attacker's check), npm (installs mongosh from tools/package-lock.json), and
-# nginx, which the image benchmark serves the same file with as its anchor.
+# nginx (the shared cache's test, and the benchmarks' anchor), wrk (the shared cache's benchmark).
 # Installs what is missing; fails loudly rather than letting those tests be skipped.
 set -euo pipefail
 missing=()
@@ -15,7 +15,8 @@ missing=()
 [ -x /usr/bin/xmllint ] || missing+=(libxml2-utils)  # the deploy files are checked with their own validators
 [ -x /usr/bin/promtool ] || missing+=(prometheus)  # … the alert rules with promtool
 [ -x /usr/bin/systemd-analyze ] || missing+=(systemd)  # … the units' sandboxing with systemd-analyze security
-[ -x /usr/sbin/nginx ] || missing+=(nginx)  # bench/images.py: the anchor a thumbnail is served against
+[ -x /usr/sbin/nginx ] || missing+=(nginx)  # deploy/nginx/shop.conf's test; the benches' static-file anchor
+[ -x /usr/bin/wrk ] || missing+=(wrk)  # bench/http_cache.py: 64 clients that nginx, not Python, is the limit of
 command -v npm >/dev/null 2>&1 || missing+=(npm)  # mongosh for the hand-applied MongoDB schema test
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

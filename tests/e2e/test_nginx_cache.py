@@ -68,7 +68,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _certificate(directory: Path) -> tuple[Path, Path]:
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1, made with openssl, valid one day."""
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
@@ -76,9 +77,11 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def _nginx(directory: Path, shop_port: int, https_port: int, http_port: int, cert: Path, key: Path):
-    """The repository's site file with this test's ports, certificate and cache directory, inside a
-    minimal main configuration of its own (its logs and temporary files under `directory`)."""
+def nginx_in_front(directory: Path, shop_port: int, https_port: int, http_port: int, cert: Path, key: Path,
+                   extra_http: str = "") -> subprocess.Popen:
+    """nginx running the repository's site file with these ports, certificate and cache directory,
+    inside a minimal main configuration of its own (its logs and temporary files under `directory`;
+    `extra_http`: more of the http {} block)."""
     site = (ROOT / "deploy" / "nginx" / "shop.conf").read_text()
     for shipped, here in (("/var/cache/nginx/", f"{directory}/cache/"), ("127.0.0.1:5000", f"127.0.0.1:{shop_port}"),
                           ("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
@@ -106,6 +109,7 @@ http {{
     uwsgi_temp_path {directory}/uwsgi;
     scgi_temp_path {directory}/scgi;
     include {directory}/shop.conf;
+    {extra_http}
 }}
 """)
     checked = subprocess.run([NGINX, "-t", "-c", str(main)], capture_output=True, text=True)
@@ -132,8 +136,8 @@ def behind_nginx(servers, tmp_path):
             TRUSTED_PROXY_ADDRESSES="127.0.0.1", HTTP_CACHE_SECONDS=str(FRESH_SECONDS),
             HTTP_CACHE_STALE_SECONDS=str(STALE_SECONDS), CATALOG_CACHE_SECONDS="0",
             LOGIN_RATE_LIMIT="1000 per minute"))
-        cert, key = _certificate(tmp_path)
-        nginx = _nginx(tmp_path / "nginx", shop_port, https_port, http_port, cert, key)
+        cert, key = self_signed_certificate(tmp_path)
+        nginx = nginx_in_front(tmp_path / "nginx", shop_port, https_port, http_port, cert, key)
         try:
             _wait_listening(https_port)
             yield {"url": base_url, "http_port": http_port, "cert": cert, "shop": shop, "product_id": product_id,
