@@ -41,18 +41,17 @@ run: $(RUNTIME_STAMP)
 init-db: $(RUNTIME_STAMP)
 	$(BIN)/flask --app shop init-db --demo
 
-## make test: lint, unit, integration (embedded PostgreSQL 18 + SecantusDB), browser, then, when
-## the machine's PostgreSQL answers, every integration test again through PgBouncer in front of it,
-## and directly on it the tests a pooler cannot carry (SYSTEM_PG_DIRECT_TESTS).
+## make test: lint, then every test in two lanes at once (scripts/test-in-two-lanes.sh): unit and
+## browser tests, then directly on the machine's PostgreSQL the tests a pooler cannot carry
+## (SYSTEM_PG_DIRECT_TESTS); beside them, integration (embedded PostgreSQL 18 + SecantusDB), then,
+## when the machine's PostgreSQL answers, the integration tests again through PgBouncer in front of it.
 test: $(DEV_STAMP)
 	bash scripts/ensure-system-packages.sh
 	$(MAKE) --no-print-directory $(MONGOSH)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	bash scripts/audit-dependencies.sh $(BIN)
-	$(BIN)/pytest tests
-	$(MAKE) --no-print-directory test-system-pg
-	$(MAKE) --no-print-directory test-pgbouncer
+	bash scripts/test-in-two-lanes.sh $(BIN) '$(SYSTEM_PG_URL)'
 
 test-unit: $(DEV_STAMP)
 	$(BIN)/pytest tests/unit

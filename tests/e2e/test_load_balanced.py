@@ -199,7 +199,7 @@ def _drain_and_restart(lb: dict, name: str) -> None:
     time.sleep(5)  # HAProxy puts it back after 2 passing checks
 
 
-def test_five_drains_under_16_buyers_cut_no_request(two_instances):
+def test_three_drains_under_16_buyers_cut_no_request(two_instances):
     lb = two_instances
     product_id = _product(lb["db"], lb["store"], "Camiseta", 100_000)
     buyers = [Buyer(lb["url"], email) for email in lb["emails"][:16]]
@@ -221,11 +221,11 @@ def test_five_drains_under_16_buyers_cut_no_request(two_instances):
     for thread in threads:
         thread.start()
     try:
-        for name in ("b", "a", "b", "a", "b"):
+        for name in ("b", "a", "b"):  # each instance, and one drained a second time
             _drain_and_restart(lb, name)
     finally:
         stop.set()
         for thread in threads:
             thread.join(120)
     # Every purchase answered 303 (bought): anything else is a request the drains cut.
-    assert set(outcomes) == {303} and outcomes[303] > 200, outcomes
+    assert set(outcomes) == {303} and outcomes[303] > 120, outcomes
