@@ -7,6 +7,7 @@ from shop.adapters.postgres import PostgresDatabase
 from shop.domain.catalog import Product, check_sells
 from shop.domain.orders import MAX_QUANTITY_PER_LINE, parse_quantity
 from shop.domain.variants import parse_item_ref
+from shop.domain.visitor_cart import VisitorCart
 from shop.services import catalog as catalog_service
 
 
@@ -38,3 +39,34 @@ def put_cart_line(db: PostgresDatabase, store: MongoStore, user_id: int, raw_ref
     product = catalog_service.product_detail(store, product_id)
     check_sells(product, variant)
     db.carts.put(user_id, product.product_id, parse_quantity(quantity), variant)
+
+
+def add_to_visitor_cart(store: MongoStore, cart: VisitorCart, raw_ref: str, raw_quantity: str) -> Product:
+    """`add_to_cart` for someone not logged in: the same checks, into the cart their session holds."""
+    product_id, variant = parse_item_ref(raw_ref)
+    product = catalog_service.product_detail(store, product_id)
+    check_sells(product, variant)
+    cart.add(product.product_id, variant, parse_quantity(raw_quantity))
+    return product
+
+
+def change_visitor_cart_line(cart: VisitorCart, raw_ref: str, raw_quantity: str, remove: bool = False) -> None:
+    """`change_cart_line` for the cart a visitor's session holds."""
+    product_id, variant = parse_item_ref(raw_ref)
+    quantity = 0 if remove or raw_quantity.strip() == "0" else parse_quantity(raw_quantity)
+    cart.set(product_id, variant, quantity)
+
+
+def join_visitor_cart(db: PostgresDatabase, store: MongoStore, user_id: int, cart: VisitorCart) -> int:
+    """At login: each line of what the person chose before logging in that is still on sale joins
+    their account's cart (units add up to MAX_QUANTITY_PER_LINE). Returns how many lines joined."""
+    items = cart.items()
+    products = store.catalog.by_ids(sorted({product_id for product_id, _, _ in items})) if items else {}
+    joined = 0
+    for product_id, variant, units in items:
+        product = products.get(product_id)
+        if product is None or not product.sells(variant):
+            continue
+        db.carts.add(user_id, product_id, units, MAX_QUANTITY_PER_LINE, variant)
+        joined += 1
+    return joined

@@ -1,6 +1,6 @@
 """Who may call what: one declared policy per view, checked on the server, default deny.
 
-Every view is decorated with `public` or `roles_required(...)`. A request to a view without a
+Every view is decorated with `public`, `roles_required(...)` or `visitors_and(...)`. A request to a view without a
 declared policy is refused (403) and logged, so a new route cannot be reachable by accident;
 `tests/integration/test_access_policy.py` walks the whole URL map for every role.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
+from typing import NoReturn
 
 from flask import Flask, abort, request
 from flask_login import current_user, login_required
@@ -28,6 +29,7 @@ _STATIC_ENDPOINTS = {"static", "bootstrap.static"}
 @dataclass(frozen=True)
 class Policy:
     roles: frozenset[Role] | None  # None: anyone, logged in or not
+    visitors: bool = False  # also someone not logged in (`roles` still binds whoever is)
 
     @property
     def is_public(self) -> bool:
@@ -48,17 +50,38 @@ def roles_required(*roles: Role):
         @login_required
         def wrapped(*args, **kwargs):
             if current_user.role not in roles:
-                log.warning("denied: user %s (%s) on %s %s", current_user.user_id, current_user.role.value,
-                            request.method, request.path)
-
-                audit("access.denied", request.path, method=request.method, endpoint=request.endpoint)
-                abort(403)
+                _refuse()
             return view(*args, **kwargs)
 
         wrapped.access_policy = Policy(roles=frozenset(roles))
         return wrapped
 
     return decorator
+
+
+def visitors_and(*roles: Role):
+    """Someone not logged in, or a logged-in user with one of `roles` (a visitor's cart: a visitor
+    or a customer; staff are refused)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if current_user.is_authenticated and current_user.role not in roles:
+                _refuse()
+            return view(*args, **kwargs)
+
+        wrapped.access_policy = Policy(roles=frozenset(roles), visitors=True)
+        return wrapped
+
+    return decorator
+
+
+def _refuse() -> NoReturn:
+    """403 for the logged-in user, logged and audited."""
+    log.warning("denied: user %s (%s) on %s %s", current_user.user_id, current_user.role.value,
+                request.method, request.path)
+    audit("access.denied", request.path, method=request.method, endpoint=request.endpoint)
+    abort(403)
 
 
 def policy_of(app: Flask, endpoint: str) -> Policy | None:

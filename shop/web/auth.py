@@ -12,15 +12,16 @@ from flask_babel import gettext
 from flask_login import UserMixin, current_user, login_user, logout_user
 from itsdangerous import BadSignature
 
-from shop.domain.accounts import User
+from shop.domain.accounts import Role, User
 from shop.domain.errors import N_, InvalidCredentials, InvalidInput
 from shop.domain.order_effects import MailKind
 from shop.domain.sessions import SessionPolicy, SessionStamp, SessionState
-from shop.services import accounts
+from shop.domain.visitor_cart import VisitorCart
+from shop.services import accounts, carts
 from shop.web.access import public
 from shop.web.auditing import audit
 from shop.web.errors import error_response, translate_error, wants_json
-from shop.web.extensions import get_db, limiter, login_manager, shop_settings
+from shop.web.extensions import get_db, get_store, limiter, login_manager, shop_settings
 from shop.web.forms import LoginForm, LogoutForm, PasswordResetForm, PasswordResetRequestForm, RegisterForm
 from shop.web.languages import SUPPORTED_LOCALES, in_language, select_locale
 from shop.web.links import activation_tokens, reset_tokens
@@ -51,7 +52,9 @@ def _session_policy() -> SessionPolicy:
 
 def start_session(user: User) -> None:
     """Log `user` in on a fresh session stamped with the account's current epoch (shop.domain.sessions),
-    in the language the account last chose."""
+    in the language the account last chose. A customer's cart gets what they chose before logging
+    in (a visitor's cart, kept in the session until now)."""
+    chosen = VisitorCart.from_session(session)
     session.clear()  # nothing planted before the login survives it
     language = get_db().users.language_of(user.user_id)
     if language in SUPPORTED_LOCALES:
@@ -59,6 +62,8 @@ def start_session(user: User) -> None:
     login_user(SessionUser(user))
     now = time.time()
     session.update(SessionStamp(user.session_epoch, now, now).as_session())
+    if chosen and user.role is Role.CUSTOMER and carts.join_visitor_cart(get_db(), get_store(), user.user_id, chosen):
+        flash(gettext("Your cart now also holds what you chose before logging in."), "info")
 
 
 @login_manager.user_loader

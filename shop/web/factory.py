@@ -106,6 +106,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.extensions["shop.stores"] = {}
     app.jinja_env.globals["public_url_for"] = links.public_url_for
     app.jinja_env.globals["this_page_in"] = this_page_in
+    app.jinja_env.globals["is_shared_request"] = shared_pages.is_shared_request
     app.jinja_env.globals["this_page_in_language"] = links.this_page_in_language
 
     logging.getLogger().setLevel(settings.log_level)

@@ -19,12 +19,14 @@ deploy/nginx/shop.conf does."""
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
-from shop.web.extensions import cache, shop_settings
+from shop.web.extensions import cache, csrf, shop_settings
 from shop.web.languages import SUPPORTED_LOCALES, in_language
 
 # The pages every visitor sees alike (images and static files have their own, longer rules).
@@ -70,6 +72,28 @@ def _shared_request() -> bool:
     """A GET of a shared page by someone the shop knows nothing about."""
     return (request.method in ("GET", "HEAD") and request.endpoint in SHARED_ENDPOINTS
             and not _carries_a_login())
+
+
+def is_shared_request() -> bool:
+    """Whether this request's page may be kept for every visitor: then it renders no form that
+    needs a CSRF token (a token would start a session), only token-less forms that
+    `protect_token_less_form` checks instead."""
+    return _shared_request()
+
+
+def protect_token_less_form() -> None:
+    """The CSRF check of a form a shared page shows every visitor without a token (Add to cart).
+    Someone with a session sends its token as with any form. Someone without one must send it from
+    this shop's own page, as browsers say: `Sec-Fetch-Site: same-origin`, or an `Origin` of this
+    host. A request with neither header comes from no browser a forged form could drive."""
+    if current_app.config.get("SESSION_COOKIE_NAME", "session") in request.cookies:
+        csrf.protect()
+        return
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if (fetch_site is not None and fetch_site != "same-origin") or \
+            (origin is not None and urlsplit(origin).netloc != request.host):
+        raise CSRFError("The form did not come from this shop.")
 
 
 def _carries_a_login() -> bool:

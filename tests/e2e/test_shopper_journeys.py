@@ -65,6 +65,29 @@ def test_a_product_page_shows_nested_attributes_and_asks_to_log_in_to_buy(page):
     expect(page).to_have_url(re.compile(r"/auth/login\?next="))
 
 
+def test_a_visitor_fills_a_cart_then_logs_in_and_finds_it_ready_to_check_out(page, browser, shop):
+    email = f"marta-{uuid.uuid4().hex[:8]}@example.com"
+    elsewhere = browser.new_context(base_url=shop.url, locale="es-ES")
+    register(elsewhere.new_page(), shop, "Marta Ruiz", email)  # an account made earlier
+    elsewhere.close()
+
+    page.goto("/?q=Fairphone")
+    page.get_by_role("link", name="Móvil Fairphone 5").click()
+    page.get_by_label("Cantidad").fill("2")
+    page.get_by_role("button", name="Añadir al carrito").click()
+    expect(page.get_by_test_id("cart-line")).to_contain_text("Móvil Fairphone 5")
+    expect(page.get_by_test_id("cart-total").first).to_be_visible()  # the totals, before logging in
+    page.get_by_role("link", name="Inicia sesión para finalizar la compra").click()
+    page.get_by_label("Correo electrónico").fill(email)
+    page.get_by_label("Contraseña").fill("una clave muy larga")
+    page.get_by_role("button", name="Entrar").click()
+    expect(page).to_have_url(re.compile(r"/cart/$"))
+    expect(page.get_by_text("Tu carrito tiene ahora también lo que elegiste antes de entrar.")).to_be_visible()
+    expect(page.get_by_test_id("cart-line")).to_contain_text("Móvil Fairphone 5")
+    expect(page.get_by_label("Cantidad de Móvil Fairphone 5")).to_have_value("2")
+    expect(page.get_by_role("button", name="Finalizar compra")).to_be_visible()
+
+
 def test_registering_then_logging_out_and_back_in(page, shop):
     email = f"lucia-{uuid.uuid4().hex[:8]}@example.com"
     page.goto("/")

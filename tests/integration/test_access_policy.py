@@ -16,6 +16,7 @@ C = {Role.CUSTOMER}
 ANY_USER = {Role.CUSTOMER, Role.AUDITOR, Role.ADMIN}
 STAFF = {Role.ADMIN, Role.AUDITOR}
 A = {Role.ADMIN}
+VISITORS_AND_C = ("visitors", frozenset({Role.CUSTOMER}))  # someone not logged in, or a customer
 # The whole map, written out: a new route fails this test until its policy is declared here too.
 EXPECTED = {
     "static": "public", "bootstrap.static": "public",
@@ -27,7 +28,7 @@ EXPECTED = {
     "orders.index": ANY_USER, "orders.detail": ANY_USER, "orders.invoice": ANY_USER,
     "orders.invoice_pdf": ANY_USER, "orders.credit_note": ANY_USER, "orders.credit_note_pdf": ANY_USER,
     "orders.buy": C, "orders.checkout_cart": C, "orders.pay": C, "orders.cancel": C,
-    "cart.show": C, "cart.add": C, "cart.update": C,
+    "cart.show": VISITORS_AND_C, "cart.add": VISITORS_AND_C, "cart.update": VISITORS_AND_C,
     "api.place_order": C,
     "reviews.write": C, "reviews.hide": {Role.ADMIN},
     # Staff consoles: auditors read what admins read; only admins change anything.
@@ -86,7 +87,8 @@ def test_every_route_declares_the_expected_policy(app):
     for rule in app.url_map.iter_rules():
         policy = policy_of(app, rule.endpoint)
         assert policy is not None, f"{rule.endpoint} declares no access policy"
-        declared[rule.endpoint] = "public" if policy.is_public else set(policy.roles)
+        declared[rule.endpoint] = ("public" if policy.is_public else ("visitors", policy.roles) if policy.visitors
+                                   else set(policy.roles))
     assert declared == EXPECTED
 
 
@@ -118,7 +120,10 @@ def test_the_server_enforces_each_policy_for_every_role_and_method(app, clients)
                 status = response.status_code
                 where = f"{method} {rule.rule} as {role.value if role else 'anonymous'}: {status}"
                 assert status < 500, where
-                if allowed == "public" or (role is not None and role in allowed):
+                if allowed == VISITORS_AND_C:
+                    assert (status == 403) == (role is not None and role not in allowed[1]), where
+                    assert "/auth/login" not in response.headers.get("Location", ""), where
+                elif allowed == "public" or (role is not None and role in allowed):
                     assert status != 403, where
                 elif role is None:
                     assert status in (302, 401), where  # sent to log in
