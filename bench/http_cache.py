@@ -128,8 +128,6 @@ def main() -> None:
             for what, url, wanted in targets:
                 results[what] = run_wrk(url, wanted, args.clients, args.seconds, work)
                 print(f"  {what}: {results[what]}", flush=True)
-            log = (work / "nginx" / "access.log").read_text() if (work / "nginx" / "access.log").exists() else ""
-            results["nginx_log_lines"] = log.count("\n")
         finally:
             nginx.terminate()
             nginx.wait(10)
