@@ -30,6 +30,9 @@ MAILS = Counter("shop_mails_total", "Outbox mails by outcome: sent, retried, fai
 RATE_LIMIT_STORE_ERRORS = Counter(
     "shop_rate_limit_store_errors_total", "Rate-limit store calls that failed; meanwhile each process counts "
     "its own limits in memory (Flask-Limiter's fallback).")
+PAGE_CACHE = Counter(
+    "shop_page_cache_lookups_total", "Page cache lookups (CATALOG_CACHE_SECONDS) by kind of entry "
+    "(catalog-page, product-page, shared-page, …) and result (hit, miss).", ["kind", "result"])
 # Every label set known in advance starts at 0, so that a dashboard or an alert sees "none yet"
 # instead of "no data" until the first event (the request histogram's labels are not known ahead).
 CHECKOUT_LABELS = (("placed", ""), ("placed", "failed"), ("replayed", ""), ("replayed", "failed"),

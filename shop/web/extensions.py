@@ -26,6 +26,7 @@ from shop.adapters.postgres import rate_limits as _pg_rate_limits  # noqa: F401 
 from shop.adapters.redsys import RedsysProvider
 from shop.adapters.stripe import StripeProvider
 from shop.config import ConfigError, Settings
+from shop.metrics import PAGE_CACHE
 from shop.services.audit import AuditLog
 from shop.services.checkout import SettlementQueue
 
@@ -49,9 +50,12 @@ def reused(key: str, read: Callable[[], T], keep: Callable[[T], bool] | None = N
     page that expires under load is rendered once, not by every worker thread (the cache stampede).
     No lock is held while `read` runs, so a reading may itself call `reused` for any key, its own
     included, without waiting on itself."""
+    if shop_settings().catalog_cache_seconds <= 0:
+        return read()
     value = cache.get(key)
-    if value is not None or shop_settings().catalog_cache_seconds <= 0:
-        return value if value is not None else read()
+    count_lookup(key, value is not None)
+    if value is not None:
+        return value
     me = threading.get_ident()
     with _FLIGHTS_LOCK:  # held only to look up or register a reading, never across one
         flight = _FLIGHTS.get(key)
@@ -79,6 +83,11 @@ def reused(key: str, read: Callable[[], T], keep: Callable[[T], bool] | None = N
             _FLIGHTS.pop(key, None)
         flight.done.set()
     return value
+
+
+def count_lookup(key: str, hit: bool) -> None:
+    """One page cache lookup in the metrics, by the kind of entry its key names ("kind:…")."""
+    PAGE_CACHE.labels(key.split(":", 1)[0], "hit" if hit else "miss").inc()
 
 
 class _Flight:

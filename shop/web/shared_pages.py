@@ -26,7 +26,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from shop.web.extensions import cache, csrf, shop_settings
+from shop.web.extensions import cache, count_lookup, csrf, shop_settings
 from shop.web.languages import SUPPORTED_LOCALES, in_language
 
 # The pages every visitor sees alike (images and static files have their own, longer rules).
@@ -38,9 +38,11 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def answer_from_the_page_cache():
-        if not _shared_request():
+        if not _shared_request() or shop_settings().catalog_cache_seconds <= 0:
             return None
-        kept = cache.get(_page_key())
+        key = _page_key()
+        kept = cache.get(key)
+        count_lookup(key, kept is not None)
         if kept is None:
             return None
         body, etag, mimetype = kept
