@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from flask import template_rendered
+from prometheus_client import REGISTRY
 
 from tests.conftest import csrf_token_from
 
@@ -50,6 +51,8 @@ def test_within_the_page_cache_a_conditional_request_is_answered_without_renderi
     product = make_product(name="Taza azul")
     client = cached_app(30).test_client()
     etag = client.get(f"/products/{product['_id']}").headers["ETag"]
+    hits_before = REGISTRY.get_sample_value("shop_page_cache_lookups_total",
+                                            {"kind": "shared-page", "result": "hit"}) or 0.0
     rendered = []
     template_rendered.connect(lambda sender, template, context, **extra: rendered.append(template.name))
     try:
@@ -59,6 +62,8 @@ def test_within_the_page_cache_a_conditional_request_is_answered_without_renderi
         template_rendered.receivers.clear()
     assert repeated.status_code == 200 and "Taza azul" in repeated.get_data(as_text=True)
     assert rendered == []
+    assert REGISTRY.get_sample_value("shop_page_cache_lookups_total",
+                                     {"kind": "shared-page", "result": "hit"}) == hits_before + 2
 
 
 def test_a_changed_product_is_rendered_anew_for_visitors_in_every_language(cached_app, store, make_product):
