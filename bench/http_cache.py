@@ -101,20 +101,21 @@ def main() -> None:
             "DATABASE_URL": pg_url, "MONGODB_URL": mongo_url, "MONGODB_DB": name, "SHOP_DEMO_DATA": "0",
             "LOG_LEVEL": "WARNING", "PUBLIC_URL": f"https://127.0.0.1:{https_port}", "TRUSTED_PROXIES": "1",
             "TRUSTED_PROXY_ADDRESSES": "127.0.0.1"})
-        with urllib.request.urlopen(f"{shop.url}/") as response:  # noqa: S310 - the bench's own shop
-            page = response.read()
-        static = work / "static"
-        static.mkdir()
-        (static / "page.html").write_bytes(page)  # the home page's bytes: a file of the same size
-        cert, key = self_signed_certificate(work)
-        nginx = nginx_in_front(work / "nginx", shop_port, https_port, http_port, cert, key, extra_http=f"""
-    server {{
-        listen 127.0.0.1:{static_port} ssl http2;
-        ssl_certificate {cert};
-        ssl_certificate_key {key};
-        location / {{ root {static}; }}
-    }}""")
+        nginx = None
         try:
+            with urllib.request.urlopen(f"{shop.url}/") as response:  # noqa: S310 - the bench's own shop
+                page = response.read()
+            static = work / "static"
+            static.mkdir()
+            (static / "page.html").write_bytes(page)  # the home page's bytes: a file of the same size
+            cert, key = self_signed_certificate(work)
+            nginx = nginx_in_front(work / "nginx", shop_port, https_port, http_port, cert, key, extra_http=f"""
+        server {{
+            listen 127.0.0.1:{static_port} ssl http2;
+            ssl_certificate {cert};
+            ssl_certificate_key {key};
+            location / {{ root {static}; }}
+        }}""")
             time.sleep(1)
             results["page_bytes"] = len(page)
             results["paths"] = len(paths)
@@ -129,8 +130,9 @@ def main() -> None:
                 results[what] = run_wrk(url, wanted, args.clients, args.seconds, work)
                 print(f"  {what}: {results[what]}", flush=True)
         finally:
-            nginx.terminate()
-            nginx.wait(10)
+            if nginx is not None:
+                nginx.terminate()
+                nginx.wait(10)
             stop_shop(shop)
             db.close()
             store.close()
