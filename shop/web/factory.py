@@ -50,14 +50,14 @@ from shop.web import (
     webhooks,
 )
 from shop.web.extensions import babel, cache, csrf, limiter, login_manager
-from shop.web.languages import languages_from_path, select_locale, this_page_in
+from shop.web.languages import ShopFlask, languages_from_path, select_locale, this_page_in
 
 _HERE = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: dict | None = None, settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
-    app = Flask("shop", template_folder=str(_HERE / "templates"), static_folder=str(_HERE / "static"))
+    app = ShopFlask("shop", template_folder=str(_HERE / "templates"), static_folder=str(_HERE / "static"))
     secret_key = settings.secret_key
     if not secret_key:  # production refuses to start without one (config.check_production_settings)
         secret_key = development_secret_key(settings.data_dir)

@@ -10,13 +10,30 @@ language saved in their session (the one their account chose), with it they are 
 
 from __future__ import annotations
 
-from flask import current_app, request, session
+from typing import Any
+
+from flask import Flask, current_app, has_request_context, request, session
 
 SUPPORTED_LOCALES = ("es", "en")
 DEFAULT_LOCALE = "es"
 # What a prefixed address carries in the WSGI environment: the language its prefix chose.
 _URL_LANGUAGE = "shop.url_language"
 _PREFIXES = {f"/{code}": code for code in SUPPORTED_LOCALES if code != DEFAULT_LOCALE}
+# Files that are the same bytes in every language: their addresses never carry a language prefix,
+# so a browser or a shared cache keeps one copy, whatever page linked to them.
+LANGUAGE_FREE_ENDPOINTS = frozenset({"static", "bootstrap.static", "images.show"})
+
+
+class ShopFlask(Flask):
+    """Flask, with the addresses of LANGUAGE_FREE_ENDPOINTS built without the page's language prefix."""
+
+    def url_for(self, /, endpoint: str, *, _anchor: str | None = None, _method: str | None = None,
+                _scheme: str | None = None, _external: bool | None = None, **values: Any) -> str:
+        url = super().url_for(endpoint, _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external,
+                              **values)
+        if endpoint in LANGUAGE_FREE_ENDPOINTS and has_request_context() and url_language() and url.startswith("/"):
+            return in_language(url, DEFAULT_LOCALE)
+        return url
 
 
 def languages_from_path(wsgi_app):

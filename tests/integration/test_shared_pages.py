@@ -105,6 +105,18 @@ def test_an_english_address_shows_english_with_links_that_stay_english(client, m
     assert f'hreflang="en" href="http://localhost:5000/en/products/{product["_id"]}"' in spanish
 
 
+def test_files_linked_from_an_english_page_have_one_address_for_every_language(client, store, make_product):
+    from shop.services import images as image_service
+    from tests.integration.test_product_images import jpeg
+
+    product = make_product(name="Taza azul")
+    image_service.add_image(store, str(product["_id"]), jpeg(), "Taza azul, de frente")
+    page = client.get(f"/en/products/{product['_id']}").get_data(as_text=True)
+    assert 'href="/static/shop.css"' in page and 'src="/bootstrap/static/' in page and '"/imagenes/' in page
+    assert "/en/static/" not in page and "/en/bootstrap/" not in page and "/en/imagenes/" not in page
+    assert client.get("/static/shop.css").status_code == 200
+
+
 def test_a_visitor_changes_language_by_a_link_to_the_same_page_in_the_other_language(client, make_product):
     product = make_product(name="Taza azul")
     page = client.get(f"/products/{product['_id']}?imagen=1").get_data(as_text=True)
