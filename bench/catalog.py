@@ -178,6 +178,14 @@ def open_size(admin_url: str, mongo_url: str, size: int, mongo_timeout_ms: int |
     return name, pg_url, db, store
 
 
+def write_results(name: str, results: dict, markdown: str) -> None:
+    """bench/results/<name>.json and <name>.md, and the table on the terminal."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown)
+    print(markdown)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]

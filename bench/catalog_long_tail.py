@@ -46,9 +46,9 @@ from bench.catalog import (  # noqa: E402
     fill,
     open_size,
     percentile,
+    write_results,
 )
 
-RESULTS = ROOT / "bench" / "results"
 NEXT_LINK = re.compile(r'rel="next" href="([^"#]+)"')
 METRICS_TOKEN = secrets.token_urlsafe(24)  # this run's shop only
 VOCABULARY = sorted({*ADJECTIVES, *BRANDS, *COLORS, *(noun for noun, _ in CATEGORIES.values())})
@@ -179,10 +179,7 @@ def main() -> None:
                 stop_shop(shop)
         db.close()
         store.close()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "catalog_long_tail.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    (RESULTS / "catalog_long_tail.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results("catalog_long_tail", results, markdown(results))
 
 
 def markdown(results: dict) -> str:

@@ -26,10 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.catalog import bench_servers, fill, open_size, percentile  # noqa: E402
+from bench.catalog import bench_servers, fill, open_size, percentile, write_results  # noqa: E402
 from bench.catalog_long_tail import NEXT_LINK, _draw  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 REST = "the rest (shop, Flask, Werkzeug, Python)"
 # Where a function lives → the part of a request it belongs to (its own time, not its callees').
 PARTS = (("PostgreSQL (psycopg2)", ("psycopg2", "_CountingCursor")), ("MongoDB (pymongo, bson)", ("pymongo", "bson")),
@@ -121,10 +120,7 @@ def main() -> None:
             close_stores(app)
             db.close()
             store.close()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "catalog_profile.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    (RESULTS / "catalog_profile.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results("catalog_profile", results, markdown(results))
 
 
 def markdown(results: dict) -> str:

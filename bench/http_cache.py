@@ -29,11 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.catalog import bench_servers, open_size  # noqa: E402
+from bench.catalog import bench_servers, open_size, write_results  # noqa: E402
 from shop.embedded import free_port  # noqa: E402
 from shop.services.catalog import load_demo_catalog  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 WRK = "/usr/bin/wrk"
 NGINX = "/usr/sbin/nginx"
 
@@ -136,10 +135,7 @@ def main() -> None:
             stop_shop(shop)
             db.close()
             store.close()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "http_cache.json").write_text(json.dumps(results, indent=2))
-    (RESULTS / "http_cache.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results("http_cache", results, markdown(results))
 
 
 def markdown(results: dict) -> str:

@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import http.client
 import io
-import json
 import multiprocessing
 import os
 import re
@@ -35,12 +34,11 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image  # noqa: E402
 
-from bench.catalog import bench_servers, open_size, percentile  # noqa: E402
+from bench.catalog import bench_servers, open_size, percentile, write_results  # noqa: E402
 from shop.embedded import free_port  # noqa: E402
 from shop.services import images as image_service  # noqa: E402
 from shop.services.catalog import load_demo_catalog  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 NGINX = "/usr/sbin/nginx"
 
 
@@ -180,10 +178,7 @@ def main() -> None:
             stop_shop(shop)
             db.close()
             store.close()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "images.json").write_text(json.dumps(results, indent=2))
-    (RESULTS / "images.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results("images", results, markdown(results))
 
 
 def markdown(results: dict) -> str:

@@ -61,14 +61,15 @@ def select_locale() -> str:
     chosen = url_language()
     if chosen:
         return chosen
-    if _has_session_cookie():
+    if has_session_cookie():
         saved = session.get("locale")
         if saved in SUPPORTED_LOCALES:
             return saved
     return DEFAULT_LOCALE
 
 
-def _has_session_cookie() -> bool:
+def has_session_cookie() -> bool:
+    """Whether this request carries a session cookie (valid or not): a visitor has none."""
     return current_app.config.get("SESSION_COOKIE_NAME", "session") in request.cookies
 
 

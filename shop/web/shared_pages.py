@@ -27,7 +27,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from shop.web.extensions import cache, count_lookup, csrf, shop_settings
-from shop.web.languages import SUPPORTED_LOCALES, in_language
+from shop.web.languages import SUPPORTED_LOCALES, has_session_cookie, in_language
 
 # The pages every visitor sees alike (images and static files have their own, longer rules).
 SHARED_ENDPOINTS = frozenset({"catalog.index", "catalog.product"})
@@ -38,7 +38,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def answer_from_the_page_cache():
-        if not _shared_request() or shop_settings().catalog_cache_seconds <= 0:
+        if not is_shared_request() or shop_settings().catalog_cache_seconds <= 0:
             return None
         key = _page_key()
         kept = cache.get(key)
@@ -53,7 +53,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def mark_shared_pages(response: Response) -> Response:
-        if not (_shared_request() and response.status_code == 200 and not session.modified
+        if not (is_shared_request() and response.status_code == 200 and not session.modified
                 and not current_user.is_authenticated):
             return response
         settings = shop_settings()
@@ -70,17 +70,12 @@ def init_app(app: Flask) -> None:
         return response
 
 
-def _shared_request() -> bool:
-    """A GET of a shared page by someone the shop knows nothing about."""
+def is_shared_request() -> bool:
+    """A GET of a shared page by someone the shop knows nothing about: its page may be kept for
+    every visitor, so it renders no form that needs a CSRF token (a token would start a session),
+    only token-less forms that `protect_token_less_form` checks instead."""
     return (request.method in ("GET", "HEAD") and request.endpoint in SHARED_ENDPOINTS
             and not _carries_a_login())
-
-
-def is_shared_request() -> bool:
-    """Whether this request's page may be kept for every visitor: then it renders no form that
-    needs a CSRF token (a token would start a session), only token-less forms that
-    `protect_token_less_form` checks instead."""
-    return _shared_request()
 
 
 def protect_token_less_form() -> None:
@@ -88,7 +83,7 @@ def protect_token_less_form() -> None:
     Someone with a session sends its token as with any form. Someone without one must send it from
     this shop's own page, as browsers say: `Sec-Fetch-Site: same-origin`, or an `Origin` of this
     host. A request with neither header comes from no browser a forged form could drive."""
-    if current_app.config.get("SESSION_COOKIE_NAME", "session") in request.cookies:
+    if has_session_cookie():
         csrf.protect()
         return
     fetch_site = request.headers.get("Sec-Fetch-Site")
@@ -99,10 +94,7 @@ def protect_token_less_form() -> None:
 
 
 def _carries_a_login() -> bool:
-    cookies = request.cookies
-    config = current_app.config
-    return (config.get("SESSION_COOKIE_NAME", "session") in cookies
-            or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies)
+    return has_session_cookie() or current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
 
 
 def _page_key(address: str | None = None) -> str:

@@ -26,7 +26,7 @@ from shop.services.accounts import hash_password
 from shop.services.catalog import add_products
 from tests.conftest import ROOT, csrf_token_from
 from tests.e2e.conftest import start_shop, stop_shop
-from tests.e2e.test_concurrent_buyers import own_databases, shop_env
+from tests.e2e.test_concurrent_buyers import _NoRedirect, own_databases, shop_env
 from tests.e2e.test_load_balanced import _wait_listening
 
 NGINX = "/usr/sbin/nginx"
@@ -61,11 +61,6 @@ class Browser:
         status, _, _ = self.get("/auth/login", {"email": email, "password": PASSWORD,
                                                 "csrf_token": csrf_token_from(page)})
         assert status == 302, f"login of {email} failed with {status}"
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
 
 
 def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
